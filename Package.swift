@@ -1,0 +1,52 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Hot kernels are written with SIMD types; on x86-64 they are compiled for Haswell
+// (AVX2 + FMA, any x86 server since 2013) in release builds. Set FEDLEDGER_TARGET_CPU to
+// another LLVM CPU name ("skylake-avx512", "znver4", "x86-64" for the baseline) to change that.
+#if arch(x86_64)
+  let defaultCPU = "haswell"
+#else
+  let defaultCPU = ""
+#endif
+let targetCPU = Context.environment["FEDLEDGER_TARGET_CPU"] ?? defaultCPU
+let kernelFlags: [SwiftSetting] =
+  targetCPU.isEmpty
+  ? [] : [.unsafeFlags(["-target-cpu", targetCPU], .when(configuration: .release))]
+
+let package = Package(
+  name: "FedLedger",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "fedledger", targets: ["fedledger"]),
+    .library(name: "Learning", targets: ["Learning"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+      name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+    .target(
+      name: "Learning",
+      dependencies: [
+        .target(name: "CBLAS", condition: .when(platforms: [.linux])),
+        "CZlib",
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "CryptoExtras", package: "swift-crypto"),
+      ],
+      swiftSettings: kernelFlags),
+    .executableTarget(
+      name: "fedledger",
+      dependencies: [
+        "Learning",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .testTarget(name: "LearningTests", dependencies: ["Learning"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,33 @@
+#if canImport(Accelerate)
+  import Accelerate
+#else
+  import CBLAS
+#endif
+
+/// Row-major single-precision matrix products, the one place the engine calls BLAS.
+public enum BLAS {
+  /// C = alpha * op(A) * op(B) + beta * C, all row-major; op(X) is X or its transpose.
+  /// op(A) is m x k, op(B) is k x n, C is m x n.
+  @inline(__always)
+  public static func gemm(
+    transposeA: Bool = false, transposeB: Bool = false,
+    m: Int, n: Int, k: Int, alpha: Float = 1,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    cblas_sgemm(
+      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+      transposeB ? CblasTrans : CblasNoTrans,
+      Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+  }
+
+  /// Restricts BLAS to one thread: the engine parallelises across the batch itself, which is
+  /// faster and steadier than OpenBLAS's own threading at these matrix sizes.
+  public static func useSingleThread() {
+    #if !canImport(Accelerate)
+      openblas_set_num_threads(1)
+    #endif
+  }
+}
