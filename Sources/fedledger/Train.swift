@@ -33,6 +33,8 @@ struct Train: AsyncParsableCommand {
   var learningRate: Float?
   @Option(help: "SGD momentum.") var momentum: Float = 0.9
   @Option(name: .customLong("weight-decay"), help: "L2 weight decay.") var weightDecay: Float = 0
+  @Option(help: "Learning-rate schedule over the epochs: cosine or constant.")
+  var schedule: LearningRateSchedule = .cosine
   @Option(help: "Seed for initialisation, shuffling and dropout.") var seed: UInt64 = 1
   @Option(help: "Worker threads (default: all cores).") var threads: Int?
   @Option(help: "Train on only the first N training samples.") var limit: Int?
@@ -76,9 +78,11 @@ struct Train: AsyncParsableCommand {
     print(
       "training \(architecture.name) (\(trainer.parameterCount) parameters) on \(trainSet.name): "
         + "\(trainSet.count) train / \(testSet.count) test samples, batch \(batchSize), "
-        + "\(optimizer) \(optimizerConfig), \(workerThreads) thread(s), seed \(seed)")
+        + "\(optimizerConfig), \(schedule) schedule, \(workerThreads) thread(s), seed \(seed)")
     var lastDraw = 0.0
+    let baseRate = trainer.optimizer.learningRate
     for epoch in 1...epochs {
+      trainer.optimizer.learningRate = schedule.rate(base: baseRate, epoch: epoch, epochs: epochs)
       let result = trainer.trainEpoch(on: trainSet, epoch: epoch) { p in
         guard p.elapsed - lastDraw >= 0.1 || p.batch == p.batches else { return }
         lastDraw = p.elapsed
@@ -91,8 +95,8 @@ struct Train: AsyncParsableCommand {
       let test = trainer.evaluate(on: testSet)
       print(
         String(
-          format: "epoch %d/%d  train loss %.4f  train acc %.2f%%  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s",
-          epoch, epochs, result.loss, result.accuracy * 100, test.loss, test.accuracy * 100,
+          format: "epoch %d/%d  lr %.5f  train loss %.4f  train acc %.2f%%  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s",
+          epoch, epochs, trainer.optimizer.learningRate, result.loss, result.accuracy * 100, test.loss, test.accuracy * 100,
           result.seconds, result.samplesPerSecond))
     }
     let path = output ?? "models/\(architecture.name)-\(data.dataset.replacingOccurrences(of: "/", with: "_")).flm"
@@ -100,3 +104,5 @@ struct Train: AsyncParsableCommand {
     print("saved \(path)\nmodel hash sha256:\(hash)")
   }
 }
+
+extension LearningRateSchedule: ExpressibleByArgument {}

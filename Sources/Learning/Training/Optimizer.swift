@@ -114,13 +114,22 @@ public final class Adam: Optimizer {
 }
 
 /// A serialisable choice of optimiser and its hyper-parameters.
-public enum OptimizerConfig: Codable, Equatable, Sendable {
+public enum OptimizerConfig: Codable, Equatable, Sendable, CustomStringConvertible {
   case sgd(learningRate: Float, momentum: Float, weightDecay: Float, nesterov: Bool)
   case adam(learningRate: Float, beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float)
 
   /// SGD, learning rate 0.01, momentum 0.9: the default for every built-in model.
   public static let `default` = OptimizerConfig.sgd(
     learningRate: 0.01, momentum: 0.9, weightDecay: 0, nesterov: false)
+
+  public var description: String {
+    switch self {
+    case .sgd(let lr, let momentum, let wd, let nesterov):
+      "sgd lr \(lr) momentum \(momentum) weight decay \(wd)\(nesterov ? " nesterov" : "")"
+    case .adam(let lr, let b1, let b2, let eps, let wd):
+      "adam lr \(lr) betas (\(b1), \(b2)) eps \(eps) weight decay \(wd)"
+    }
+  }
 
   public func make() -> any Optimizer {
     switch self {
