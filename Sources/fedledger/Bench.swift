@@ -14,13 +14,22 @@ struct BenchTrain: AsyncParsableCommand {
     abstract: "Training throughput: forward, backward and SGD update, data already in memory.",
     discussion: """
       Trains on synthetic in-memory samples of the model's input shape, so the number is the \
-      engine's alone (no file I/O). Prints images/s after a warm-up.
+      engine's alone (no file I/O), and prints images/s after a warm-up. For convolutional \
+      models it also measures, in the same run, the baseline in which every layer runs on its \
+      own through im2col + GEMM, and prints the ratio.
       """)
 
   @Option(help: "Architecture: \(Zoo.names.joined(separator: ", ")).") var model = "lenet5"
   @Option(help: "Worker threads.") var threads = 1
   @Option(name: .customLong("batch-size"), help: "Samples per step.") var batchSize = 32
-  @Option(help: "Seconds to measure (after a 1 s warm-up).") var seconds: Double = 5
+  @Option(help: "Seconds to measure each variant (after a 1 s warm-up).") var seconds: Double = 5
+  @Flag(help: "Skip the unfused im2col + GEMM baseline.") var noBaseline = false
+
+  func validate() throws {
+    guard threads >= 1, batchSize >= 1, seconds > 0 else {
+      throw ValidationError("--threads and --batch-size must be at least 1 and --seconds positive")
+    }
+  }
 
   func run() async throws {
     let shape = model.lowercased().hasPrefix("cifar") ? [32, 32, 3] : [28, 28, 1]
@@ -31,31 +40,43 @@ struct BenchTrain: AsyncParsableCommand {
     let pixels = (0..<(samples * size)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
     let labels = (0..<samples).map { _ in Int32(rng.next() % 10) }
     let dataset = Dataset(
-      name: "synthetic", sampleShape: shape, classCount: 10, labels: labels, storage: .bytes(pixels),
-      mean: 0.5, std: 0.3)
-    let trainer = try Trainer(
-      model: Model(architecture: architecture, seed: 1),
-      options: TrainingOptions(batchSize: batchSize, threads: threads))
-    let order = Array(0..<samples)
-    func run(for duration: Double) -> (images: Int, seconds: Double) {
-      let start = DispatchTime.now().uptimeNanoseconds
-      var images = 0
-      var cursor = 0
-      while true {
-        if cursor + batchSize > samples { cursor = 0 }
-        trainer.step(on: dataset, indices: order[cursor..<(cursor + batchSize)])
-        cursor += batchSize
-        images += batchSize
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        if elapsed >= duration { return (images, elapsed) }
-      }
+      name: "synthetic", sampleShape: shape, classCount: 10, labels: labels,
+      storage: .bytes(pixels), mean: 0.5, std: 0.3)
+    let hasFusableBlocks = architecture.layers.contains {
+      if case .conv2d = $0 { true } else { false }
     }
-    _ = run(for: 1)
-    let result = run(for: seconds)
-    let rate = Double(result.images) / result.seconds
+
+    func measure(fused: Bool) throws -> Double {
+      let trainer = try Trainer(
+        model: Model(architecture: architecture, seed: 1),
+        options: TrainingOptions(batchSize: batchSize, threads: threads, fusedKernels: fused))
+      let order = Array(0..<samples)
+      func loop(for duration: Double) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var images = 0
+        var cursor = 0
+        while true {
+          if cursor + batchSize > samples { cursor = 0 }
+          trainer.step(on: dataset, indices: order[cursor..<(cursor + batchSize)])
+          cursor += batchSize
+          images += batchSize
+          let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+          if elapsed >= duration { return Double(images) / elapsed }
+        }
+      }
+      _ = loop(for: 1)
+      return loop(for: seconds)
+    }
+
     print(
-      "bench train: model \(architecture.name) (\(trainer.parameterCount) parameters), batch \(batchSize), "
-        + "\(threads) thread(s): \(Int(rate)) images/s (\(result.images) images in "
-        + String(format: "%.2f s", result.seconds) + ")")
+      "bench train: \(architecture.name) (\(try Network(architecture, batchCapacity: 1).parameterCount) "
+        + "parameters), batch \(batchSize), \(threads) thread(s), SGD momentum, \(Int(seconds)) s each")
+    let engine = try measure(fused: true)
+    print("  engine:                      \(Int(engine)) images/s")
+    if hasFusableBlocks && !noBaseline {
+      let baseline = try measure(fused: false)
+      print("  baseline (im2col+GEMM each): \(Int(baseline)) images/s")
+      print(String(format: "  speed-up over baseline:      %.2fx", engine / baseline))
+    }
   }
 }

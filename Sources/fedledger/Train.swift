@@ -32,7 +32,7 @@ struct Train: AsyncParsableCommand {
   @Option(name: .customLong("lr"), help: "Learning rate (default 0.01 for sgd, 0.001 for adam).")
   var learningRate: Float?
   @Option(help: "SGD momentum.") var momentum: Float = 0.9
-  @Option(name: .customLong("weight-decay"), help: "L2 weight decay.") var weightDecay: Float = 0
+  @Option(name: .customLong("weight-decay"), help: "L2 weight decay.") var weightDecay: Float = 5e-4
   @Option(help: "Learning-rate schedule over the epochs: cosine or constant.")
   var schedule: LearningRateSchedule = .cosine
   @Option(help: "Seed for initialisation, shuffling and dropout.") var seed: UInt64 = 1

@@ -9,14 +9,19 @@ public struct TrainingOptions: Sendable, Equatable {
   public var seed: UInt64
   /// Worker threads; each takes an equal share of every batch and the gradients are summed.
   public var threads: Int
+  /// Run Conv2D -> ReLU -> MaxPool2D as one fused layer (the default); off, every layer runs
+  /// on its own through im2col + GEMM, the baseline that benchmarks compare against.
+  public var fusedKernels: Bool
 
   public init(
-    batchSize: Int = 32, optimizer: OptimizerConfig = .default, seed: UInt64 = 1, threads: Int = 1
+    batchSize: Int = 32, optimizer: OptimizerConfig = .default, seed: UInt64 = 1, threads: Int = 1,
+    fusedKernels: Bool = true
   ) {
     self.batchSize = batchSize
     self.optimizer = optimizer
     self.seed = seed
     self.threads = threads
+    self.fusedKernels = fusedKernels
   }
 }
 
@@ -85,7 +90,9 @@ public final class Trainer {
     var workers: [Network] = []
     for i in 0..<threads {
       workers.append(
-        try Network(model.architecture, batchCapacity: share, seed: options.seed &+ UInt64(i)))
+        try Network(
+          model.architecture, batchCapacity: share, seed: options.seed &+ UInt64(i),
+          fused: options.fusedKernels))
     }
     self.workers = workers
     let parameterCount = workers[0].parameterCount
