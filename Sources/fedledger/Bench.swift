@@ -70,7 +70,8 @@ struct BenchTrain: AsyncParsableCommand {
 
     print(
       "bench train: \(architecture.name) (\(try Network(architecture, batchCapacity: 1).parameterCount) "
-        + "parameters), batch \(batchSize), \(threads) thread(s), SGD momentum, \(Int(seconds)) s each")
+        + "parameters), batch \(batchSize), \(threads) thread(s), SGD momentum, \(Int(seconds)) s each"
+    )
     let engine = try measure(fused: true)
     print("  engine:                      \(Int(engine)) images/s")
     if hasFusableBlocks && !noBaseline {

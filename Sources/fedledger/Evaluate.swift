@@ -45,7 +45,8 @@ enum ConfusionTable {
       s.count >= w ? String(s.prefix(w)) : String(repeating: " ", count: w - s.count) + s
     }
     var lines = ["confusion matrix (rows: true class, columns: predicted)"]
-    lines.append(pad("", labelWidth) + (0..<n).map { pad("\($0)", width + 1) }.joined() + "  recall")
+    lines.append(
+      pad("", labelWidth) + (0..<n).map { pad("\($0)", width + 1) }.joined() + "  recall")
     for i in 0..<n {
       let total = matrix[i].reduce(0, +)
       let recall = total > 0 ? Double(matrix[i][i]) / Double(total) * 100 : 0

@@ -27,7 +27,8 @@ struct Train: AsyncParsableCommand {
   @OptionGroup var data: DatasetOptions
   @Option(help: "Architecture: \(Zoo.names.joined(separator: ", ")).") var model = "lenet5"
   @Option(help: "Passes over the training set.") var epochs = 10
-  @Option(name: .customLong("batch-size"), help: "Samples per optimisation step.") var batchSize = 32
+  @Option(name: .customLong("batch-size"), help: "Samples per optimisation step.") var batchSize =
+    32
   @Option(help: "Optimiser: sgd or adam.") var optimizer = "sgd"
   @Option(name: .customLong("lr"), help: "Learning rate (default 0.01 for sgd, 0.001 for adam).")
   var learningRate: Float?
@@ -43,7 +44,9 @@ struct Train: AsyncParsableCommand {
 
   func validate() throws {
     guard epochs > 0 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-    guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    guard batchSize > 0 else {
+      throw ValidationError("--batch-size must be at least 1, got \(batchSize)")
+    }
     guard ["sgd", "adam"].contains(optimizer) else {
       throw ValidationError("--optimizer must be sgd or adam, got '\(optimizer)'")
     }
@@ -69,12 +72,17 @@ struct Train: AsyncParsableCommand {
     let initial = try Model(architecture: architecture, seed: seed)
     let optimizerConfig: OptimizerConfig =
       optimizer == "adam"
-      ? .adam(learningRate: learningRate ?? 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: weightDecay)
-      : .sgd(learningRate: learningRate ?? 0.01, momentum: momentum, weightDecay: weightDecay, nesterov: false)
+      ? .adam(
+        learningRate: learningRate ?? 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
+        weightDecay: weightDecay)
+      : .sgd(
+        learningRate: learningRate ?? 0.01, momentum: momentum, weightDecay: weightDecay,
+        nesterov: false)
     let workerThreads = threads ?? ProcessInfo.processInfo.activeProcessorCount
     let trainer = try Trainer(
       model: initial,
-      options: TrainingOptions(batchSize: batchSize, optimizer: optimizerConfig, seed: seed, threads: workerThreads))
+      options: TrainingOptions(
+        batchSize: batchSize, optimizer: optimizerConfig, seed: seed, threads: workerThreads))
     print(
       "training \(architecture.name) (\(trainer.parameterCount) parameters) on \(trainSet.name): "
         + "\(trainSet.count) train / \(testSet.count) test samples, batch \(batchSize), "
@@ -95,11 +103,15 @@ struct Train: AsyncParsableCommand {
       let test = trainer.evaluate(on: testSet)
       print(
         String(
-          format: "epoch %d/%d  lr %.5f  train loss %.4f  train acc %.2f%%  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s",
-          epoch, epochs, trainer.optimizer.learningRate, result.loss, result.accuracy * 100, test.loss, test.accuracy * 100,
+          format:
+            "epoch %d/%d  lr %.5f  train loss %.4f  train acc %.2f%%  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s",
+          epoch, epochs, trainer.optimizer.learningRate, result.loss, result.accuracy * 100,
+          test.loss, test.accuracy * 100,
           result.seconds, result.samplesPerSecond))
     }
-    let path = output ?? "models/\(architecture.name)-\(data.dataset.replacingOccurrences(of: "/", with: "_")).flm"
+    let path =
+      output
+      ?? "models/\(architecture.name)-\(data.dataset.replacingOccurrences(of: "/", with: "_")).flm"
     let hash = try ModelFile.write(trainer.model, to: path)
     print("saved \(path)\nmodel hash sha256:\(hash)")
   }

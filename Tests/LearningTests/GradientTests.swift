@@ -122,8 +122,10 @@ final class GradientTests: XCTestCase {
     let architecture = Architecture(
       name: "tiny", inputShape: [10, 10, 1],
       layers: [
-        .conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
-        .conv2d(filters: 4, kernel: 2, stride: 1, padding: 0), .relu, .maxPool2d(size: 2, stride: 2),
+        .conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu,
+        .maxPool2d(size: 2, stride: 2),
+        .conv2d(filters: 4, kernel: 2, stride: 1, padding: 0), .relu,
+        .maxPool2d(size: 2, stride: 2),
         .flatten, .dense(units: 6), .relu, .dense(units: 3),
       ])
     let batch = 3

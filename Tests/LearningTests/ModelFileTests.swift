@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Learning
 import XCTest
@@ -25,10 +26,15 @@ final class ModelFileTests: XCTestCase {
   ) throws {
     let target = path("damaged.flm")
     try Data(bytes).write(to: URL(fileURLWithPath: target))
-    XCTAssertThrowsError(try ModelFile.read(from: target, expecting: expecting), file: file, line: line) {
-      guard let error = $0 as? ModelFileError else { return XCTFail("\($0)", file: file, line: line) }
+    XCTAssertThrowsError(
+      try ModelFile.read(from: target, expecting: expecting), file: file, line: line
+    ) {
+      guard let error = $0 as? ModelFileError else {
+        return XCTFail("\($0)", file: file, line: line)
+      }
       XCTAssertTrue(match(error), "\(error)", file: file, line: line)
-      XCTAssertTrue(error.description.contains(target), "names the file: \(error)", file: file, line: line)
+      XCTAssertTrue(
+        error.description.contains(target), "names the file: \(error)", file: file, line: line)
       XCTAssertTrue(error.description.contains(text), "\(error)", file: file, line: line)
     }
   }
@@ -115,7 +121,5 @@ final class ModelFileTests: XCTestCase {
     }
   }
 }
-
-import Crypto
 
 func sha256(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }

@@ -47,9 +47,11 @@ final class TrainingTests: XCTestCase {
   func testMLPWithAdamLearnsSyntheticTask() throws {
     let trainer = try train(
       Zoo.mlp(classes: 4), epochs: 3,
-      optimizer: .adam(learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0),
+      optimizer: .adam(
+        learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0),
       data: Self.quadrants(count: 1200, seed: 3))
-    XCTAssertGreaterThanOrEqual(trainer.evaluate(on: Self.quadrants(count: 400, seed: 4)).accuracy, 0.9)
+    XCTAssertGreaterThanOrEqual(
+      trainer.evaluate(on: Self.quadrants(count: 400, seed: 4)).accuracy, 0.9)
   }
 
   func testCIFARStyleNetworkTrains() throws {
@@ -128,7 +130,8 @@ final class TrainingTests: XCTestCase {
     XCTAssertThrowsError(try bad.makeLayers()) { error in
       XCTAssertTrue("\(error)".contains("layer 0 (dense(10))"), "\(error)")
     }
-    XCTAssertThrowsError(try Zoo.architecture(named: "resnet", inputShape: [28, 28, 1], classes: 10))
+    XCTAssertThrowsError(
+      try Zoo.architecture(named: "resnet", inputShape: [28, 28, 1], classes: 10))
   }
 }
 

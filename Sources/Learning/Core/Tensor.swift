@@ -6,7 +6,9 @@ public struct Tensor: Equatable, Sendable {
   public var scalars: [Float]
 
   public init(shape: [Int], scalars: [Float]) {
-    precondition(shape.reduce(1, *) == scalars.count, "shape \(shape) needs \(shape.reduce(1, *)) values, got \(scalars.count)")
+    precondition(
+      shape.reduce(1, *) == scalars.count,
+      "shape \(shape) needs \(shape.reduce(1, *)) values, got \(scalars.count)")
     self.shape = shape
     self.scalars = scalars
   }

@@ -114,7 +114,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case .unreadable(let path, let reason):
       return "\(path): cannot read: \(reason)"
     case .badMagic(let path, let found, let expected):
-      return "\(path): wrong magic number 0x\(String(found, radix: 16)), expected 0x\(String(expected, radix: 16)); not an IDX file of this kind"
+      return
+        "\(path): wrong magic number 0x\(String(found, radix: 16)), expected 0x\(String(expected, radix: 16)); not an IDX file of this kind"
     case .truncated(let path, let expected, let actual):
       return "\(path): truncated: expected \(expected) bytes, found \(actual)"
     case .countMismatch(let images, let imageCount, let labels, let labelCount):
@@ -125,7 +126,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
       if let line { return "\(path):\(line): \(reason)" }
       return "\(path): \(reason)"
     case .unknownDataset(let name, let known):
-      return "unknown dataset '\(name)'; known: \(known.joined(separator: ", ")), or a directory path"
+      return
+        "unknown dataset '\(name)'; known: \(known.joined(separator: ", ")), or a directory path"
     }
   }
 }

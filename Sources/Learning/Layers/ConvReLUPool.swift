@@ -23,7 +23,8 @@ final class ConvReLUPool: Layer {
 
   var parameterShapes: [[Int]] { conv.parameterShapes }
 
-  func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, using rng: inout SeededGenerator) {
+  func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, using rng: inout SeededGenerator)
+  {
     conv.initialize(parameters, using: &rng)
   }
 
@@ -42,7 +43,9 @@ final class ConvReLUPool: Layer {
     let ph = outputShape[0]
     let pw = outputShape[1]
     let pooledSize = ph * pw * f
-    if source.count < batch * pooledSize { source = [Int32](repeating: 0, count: batch * pooledSize) }
+    if source.count < batch * pooledSize {
+      source = [Int32](repeating: 0, count: batch * pooledSize)
+    }
     let z = UnsafePointer(preActivation.pointer)
     let p = pool
     source.withUnsafeMutableBufferPointer { src in
@@ -53,9 +56,12 @@ final class ConvReLUPool: Layer {
             let o = ((b &* ph &+ py) &* pw &+ px) &* f
             let firstRow = (b &* oh &+ py &* p) &* ow &+ px &* p
             if p == 2 {
-              pool2x2(z, rows: firstRow, rowStride: ow, channels: f, bias: bias, output + o, src + o)
+              pool2x2(
+                z, rows: firstRow, rowStride: ow, channels: f, bias: bias, output + o, src + o)
             } else {
-              poolWindow(z, rows: firstRow, size: p, rowStride: ow, channels: f, bias: bias, output + o, src + o)
+              poolWindow(
+                z, rows: firstRow, size: p, rowStride: ow, channels: f, bias: bias, output + o,
+                src + o)
             }
           }
         }
@@ -68,7 +74,8 @@ final class ConvReLUPool: Layer {
   @inline(__always)
   private func pool2x2(
     _ z: UnsafePointer<Float>, rows r0: Int, rowStride: Int, channels f: Int,
-    bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ src: UnsafeMutablePointer<Int32>
+    bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    _ src: UnsafeMutablePointer<Int32>
   ) {
     let r1 = r0 &+ 1
     let r2 = r0 &+ rowStride
@@ -95,7 +102,8 @@ final class ConvReLUPool: Layer {
   /// The general form of `pool2x2` for a size x size window.
   private func poolWindow(
     _ z: UnsafePointer<Float>, rows firstRow: Int, size p: Int, rowStride: Int, channels f: Int,
-    bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ src: UnsafeMutablePointer<Int32>
+    bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    _ src: UnsafeMutablePointer<Int32>
   ) {
     for c in 0..<f {
       var best = z[firstRow * f + c]
@@ -168,4 +176,3 @@ final class ConvReLUPool: Layer {
     }
   }
 }
-

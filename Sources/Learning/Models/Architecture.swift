@@ -62,20 +62,27 @@ public struct Architecture: Codable, Equatable, Sendable {
       let layer: any Layer
       switch spec {
       case .dense(let units):
-        guard shape.count == 1 else { throw fail("needs a vector input, got \(shape); add flatten") }
+        guard shape.count == 1 else {
+          throw fail("needs a vector input, got \(shape); add flatten")
+        }
         guard units > 0 else { throw fail("units must be positive") }
         layer = Dense(inputs: shape[0], outputs: units)
       case .conv2d(let filters, let kernel, let stride, let padding):
-        guard shape.count == 3 else { throw fail("needs [height, width, channels] input, got \(shape)") }
+        guard shape.count == 3 else {
+          throw fail("needs [height, width, channels] input, got \(shape)")
+        }
         guard filters > 0, kernel > 0, stride > 0, padding >= 0 else {
           throw fail("filters, kernel and stride must be positive and padding not negative")
         }
         guard shape[0] + 2 * padding >= kernel, shape[1] + 2 * padding >= kernel else {
           throw fail("kernel \(kernel) is larger than the padded input \(shape)")
         }
-        layer = Conv2D(input: shape, filters: filters, kernel: kernel, stride: stride, padding: padding)
+        layer = Conv2D(
+          input: shape, filters: filters, kernel: kernel, stride: stride, padding: padding)
       case .maxPool2d(let size, let stride):
-        guard shape.count == 3 else { throw fail("needs [height, width, channels] input, got \(shape)") }
+        guard shape.count == 3 else {
+          throw fail("needs [height, width, channels] input, got \(shape)")
+        }
         guard size > 0, stride > 0, shape[0] >= size, shape[1] >= size else {
           throw fail("window \(size) does not fit input \(shape)")
         }

@@ -22,7 +22,8 @@ public enum ModelFileError: Error, Equatable, CustomStringConvertible {
     case .unreadable(let path, let reason): return "\(path): cannot read model file: \(reason)"
     case .badMagic(let path): return "\(path): not a FedLedger model file (bad magic)"
     case .unsupportedVersion(let path, let version, let supported):
-      return "\(path): model file version \(version) is not supported (this build reads version \(supported))"
+      return
+        "\(path): model file version \(version) is not supported (this build reads version \(supported))"
     case .truncated(let path, let reason): return "\(path): truncated model file: \(reason)"
     case .badHeader(let path, let reason): return "\(path): bad model file header: \(reason)"
     case .invalidArchitecture(let path, let reason):
@@ -30,9 +31,11 @@ public enum ModelFileError: Error, Equatable, CustomStringConvertible {
     case .parameterCountMismatch(let path, let expected, let found):
       return "\(at(path))the architecture has \(expected) parameters but \(found) were given"
     case .shapeMismatch(let path, let tensor, let declared, let architecture):
-      return "\(path): tensor \(tensor) is declared \(declared) but the architecture makes it \(architecture)"
+      return
+        "\(path): tensor \(tensor) is declared \(declared) but the architecture makes it \(architecture)"
     case .hashMismatch(let path, let stored, let computed):
-      return "\(path): content hash mismatch (stored \(stored), computed \(computed)): the file is corrupt or was altered"
+      return
+        "\(path): content hash mismatch (stored \(stored), computed \(computed)): the file is corrupt or was altered"
     case .architectureMismatch(let path, let expected, let found):
       return "\(path): architecture is \(found), expected \(expected)"
     }
@@ -133,7 +136,9 @@ public enum ModelFile {
     }
     let headerLength = Int(readLE(bytes, at: 12))
     guard bytes.count >= 16 + headerLength + 32 else {
-      throw .truncated(path: path, reason: "header of \(headerLength) bytes and checksum do not fit in \(bytes.count) bytes")
+      throw .truncated(
+        path: path,
+        reason: "header of \(headerLength) bytes and checksum do not fit in \(bytes.count) bytes")
     }
     let header: Header
     do {
@@ -142,14 +147,17 @@ public enum ModelFile {
       throw .badHeader(path: path, reason: "\(error)")
     }
     guard header.dtype == "float32", header.byteOrder == "little" else {
-      throw .badHeader(path: path, reason: "unsupported dtype \(header.dtype) / byte order \(header.byteOrder)")
+      throw .badHeader(
+        path: path, reason: "unsupported dtype \(header.dtype) / byte order \(header.byteOrder)")
     }
     let parameterStart = 16 + headerLength
     let expectedSize = parameterStart + header.parameterCount * 4 + 32
     guard bytes.count == expectedSize else {
       throw .truncated(
         path: path,
-        reason: "header declares \(header.parameterCount) parameters (\(expectedSize) bytes in all), file has \(bytes.count) bytes")
+        reason:
+          "header declares \(header.parameterCount) parameters (\(expectedSize) bytes in all), file has \(bytes.count) bytes"
+      )
     }
     let body = Array(bytes[0..<(expectedSize - 32)])
     let stored = bytes[(expectedSize - 32)...].map { String(format: "%02x", $0) }.joined()
@@ -179,10 +187,14 @@ public enum ModelFile {
     }
     let actual = model.tensorShapes
     guard actual.count == header.tensors.count else {
-      throw .badHeader(path: path, reason: "declares \(header.tensors.count) tensors, the architecture has \(actual.count)")
+      throw .badHeader(
+        path: path,
+        reason: "declares \(header.tensors.count) tensors, the architecture has \(actual.count)")
     }
-    for (declared, real) in zip(header.tensors, actual) where declared.shape != real.shape || declared.name != real.name {
-      throw .shapeMismatch(path: path, tensor: declared.name, declared: declared.shape, architecture: real.shape)
+    for (declared, real) in zip(header.tensors, actual)
+    where declared.shape != real.shape || declared.name != real.name {
+      throw .shapeMismatch(
+        path: path, tensor: declared.name, declared: declared.shape, architecture: real.shape)
     }
     return model
   }

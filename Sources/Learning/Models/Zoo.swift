@@ -19,7 +19,9 @@ public enum Zoo {
   public static func mlp(inputShape: [Int] = [28, 28, 1], classes: Int = 10) -> Architecture {
     Architecture(
       name: "mlp", inputShape: inputShape,
-      layers: [.flatten, .dense(units: 200), .relu, .dense(units: 200), .relu, .dense(units: classes)])
+      layers: [
+        .flatten, .dense(units: 200), .relu, .dense(units: 200), .relu, .dense(units: classes),
+      ])
   }
 
   /// LeNet-5 with ReLU and max pooling: 61,706 parameters on 28x28x1 input (padded to 32x32).

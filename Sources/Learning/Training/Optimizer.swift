@@ -20,7 +20,9 @@ public final class SGD: Optimizer {
   public let nesterov: Bool
   private var velocity: [Float] = []
 
-  public init(learningRate: Float, momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) {
+  public init(
+    learningRate: Float, momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false
+  ) {
     self.learningRate = learningRate
     self.momentum = momentum
     self.weightDecay = weightDecay
@@ -42,7 +44,9 @@ public final class SGD: Optimizer {
     if velocity.count != count {
       // PyTorch starts the buffer at the first gradient.
       velocity = (0..<count).map { g[$0] + wd * p[$0] }
-      for i in 0..<count { p[i] -= lr * (nesterov ? (g[i] + wd * p[i]) + mu * velocity[i] : velocity[i]) }
+      for i in 0..<count {
+        p[i] -= lr * (nesterov ? (g[i] + wd * p[i]) + mu * velocity[i] : velocity[i])
+      }
       return
     }
     let nesterov = self.nesterov

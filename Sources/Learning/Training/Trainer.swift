@@ -110,10 +110,8 @@ public final class Trainer {
 
   /// The model with the current parameters.
   public var model: Model {
-    get {
-      let values = Array(UnsafeBufferPointer(start: parameters.pointer, count: parameterCount))
-      return try! Model(architecture: architecture, parameters: values)
-    }
+    let values = Array(UnsafeBufferPointer(start: parameters.pointer, count: parameterCount))
+    return try! Model(architecture: architecture, parameters: values)
   }
 
   /// Replaces the parameters (for example with a new global model) without touching
@@ -139,7 +137,9 @@ public final class Trainer {
   /// Runs one optimisation step on the samples at `indices` and returns their summed loss and
   /// number of correct predictions.
   @discardableResult
-  public func step<C: Collection<Int>>(on dataset: Dataset, indices: C) -> (loss: Double, correct: Int)
+  public func step<C: Collection<Int>>(on dataset: Dataset, indices: C) -> (
+    loss: Double, correct: Int
+  )
   where C.Index == Int {
     let batch = indices.count
     let threads = min(workers.count, batch)
@@ -233,9 +233,10 @@ public final class Trainer {
       dataset.fillBatch(indices, into: network.input)
       let logits = network.forward(
         batch: indices.count, parameters: parameters.pointer, mode: .inference)
-      loss += SoftmaxCrossEntropy.evaluate(
-        logits: logits, labels: dataset.labels[indices], classes: classes
-      ).loss
+      loss +=
+        SoftmaxCrossEntropy.evaluate(
+          logits: logits, labels: dataset.labels[indices], classes: classes
+        ).loss
       for (row, _) in indices.enumerated() {
         let z = logits + row * classes
         var best = 0
