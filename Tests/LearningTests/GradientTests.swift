@@ -119,20 +119,48 @@ final class GradientTests: XCTestCase {
   /// A whole network, fused conv-ReLU-pool blocks included, against finite differences of the
   /// softmax cross-entropy loss.
   func testNetworkWithFusedBlocks() throws {
-    let architecture = Architecture(
-      name: "tiny", inputShape: [10, 10, 1],
-      layers: [
-        .conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu,
-        .maxPool2d(size: 2, stride: 2),
-        .conv2d(filters: 4, kernel: 2, stride: 1, padding: 0), .relu,
-        .maxPool2d(size: 2, stride: 2),
-        .flatten, .dense(units: 6), .relu, .dense(units: 3),
-      ])
+    // Covers the three backward paths of the fused block: a first single-channel layer, a
+    // layer with few channels (dense GEMMs), and one with patch-major columns (sparse).
+    try checkNetwork(
+      Architecture(
+        name: "tiny", inputShape: [10, 10, 1],
+        layers: [
+          .conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu,
+          .maxPool2d(size: 2, stride: 2),
+          .conv2d(filters: 4, kernel: 2, stride: 1, padding: 0), .relu,
+          .maxPool2d(size: 2, stride: 2),
+          .flatten, .dense(units: 6), .relu, .dense(units: 3),
+        ]))
+    try checkNetwork(
+      Architecture(
+        name: "wide", inputShape: [8, 8, 1],
+        layers: [
+          .conv2d(filters: 6, kernel: 3, stride: 1, padding: 1), .relu,
+          .maxPool2d(size: 2, stride: 2),
+          .conv2d(filters: 2, kernel: 3, stride: 1, padding: 1), .relu,
+          .maxPool2d(size: 2, stride: 2),
+          .flatten, .dense(units: 3),
+        ]))
+    // A single-channel convolution that is not the first layer needs its input gradient.
+    try checkNetwork(
+      Architecture(
+        name: "narrow", inputShape: [8, 8, 1],
+        layers: [
+          .conv2d(filters: 1, kernel: 3, stride: 1, padding: 1), .relu,
+          .maxPool2d(size: 2, stride: 2),
+          .conv2d(filters: 2, kernel: 3, stride: 1, padding: 1), .relu,
+          .maxPool2d(size: 2, stride: 2),
+          .flatten, .dense(units: 3),
+        ]))
+  }
+
+  func checkNetwork(_ architecture: Architecture) throws {
+    let inputSize = architecture.inputShape.reduce(1, *)
     let batch = 3
     let network = try Network(architecture, batchCapacity: batch)
     var params = try Model(architecture: architecture, seed: 3).parameters
     var rng = SeededGenerator(seed: 5)
-    let x = (0..<(batch * 100)).map { _ in rng.nextUniform() }
+    let x = (0..<(batch * inputSize)).map { _ in rng.nextUniform() }
     let labels: [Int32] = [0, 2, 1]
 
     func loss(_ p: [Float]) -> Double {
@@ -179,7 +207,9 @@ final class GradientTests: XCTestCase {
         kinks += 1
         continue
       }
-      XCTAssertEqual(Double(gradients[i]), fine, accuracy: 1e-2 * max(1, abs(fine)), "param \(i)")
+      XCTAssertEqual(
+        Double(gradients[i]), fine, accuracy: 1e-2 * max(1, abs(fine)),
+        "\(architecture.name) param \(i)")
       checked += 1
     }
     XCTAssertLessThan(kinks, params.count / 20, "too many kinks to trust the check")

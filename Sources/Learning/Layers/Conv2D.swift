@@ -66,18 +66,32 @@ public final class Conv2D: Layer {
   ) {
     let rows = batch * window.outputHeight * window.outputWidth
     let k = window.patchSize
-    let cols = scratch(&columns, count: rows * k)
+    let cols = prepareColumns(input, batch: batch)
     if patchMajor {
-      im2col(input, window: window, batch: batch, into: cols)
       BLAS.gemm(
         transposeB: true, m: rows, n: filters, k: k, a: cols, lda: k, b: parameters, ldb: k,
         c: output, ldc: filters)
     } else {
-      im2colKMajor(input, window: window, batch: batch, into: cols)
       BLAS.gemm(
         transposeA: true, transposeB: true, m: rows, n: filters, k: k, a: cols, lda: rows,
         b: parameters, ldb: k, c: output, ldc: filters)
     }
+  }
+
+  /// The columns of the last `prepareColumns`.
+  var columnsPointer: UnsafeMutablePointer<Float> { columns!.pointer }
+
+  /// Lays out the batch's patches for the GEMMs (forward, and the weight gradient after it).
+  @discardableResult
+  func prepareColumns(_ input: UnsafePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float> {
+    let cols = scratch(
+      &columns, count: batch * window.outputHeight * window.outputWidth * window.patchSize)
+    if patchMajor {
+      im2col(input, window: window, batch: batch, into: cols)
+    } else {
+      im2colKMajor(input, window: window, batch: batch, into: cols)
+    }
+    return cols
   }
 
   /// Whether the columns are stored one patch per row (long contiguous runs when there are
@@ -129,8 +143,7 @@ func im2col(
           if iy < 0 || iy >= w.height {
             for t in 0..<rowSpan { out[t] = 0 }
           } else if fullRow {
-            let from = image + (iy * w.width + x0) * c
-            for t in 0..<rowSpan { out[t] = from[t] }
+            out.update(from: image + (iy * w.width + x0) * c, count: rowSpan)
           } else {
             for kx in 0..<w.kernelWidth {
               let ix = x0 + kx
@@ -202,6 +215,7 @@ func col2im(
   let oh = w.outputHeight
   let ow = w.outputWidth
   let c = w.channels
+  let rowSpan = w.kernelWidth * c
   let imageSize = w.height * w.width * c
   input.update(repeating: 0, count: batch * imageSize)
   var row = columns
@@ -210,16 +224,21 @@ func col2im(
     for oy in 0..<oh {
       for ox in 0..<ow {
         let x0 = ox * w.stride - w.padding
+        let fullRow = x0 >= 0 && x0 + w.kernelWidth <= w.width
         for ky in 0..<w.kernelHeight {
           let iy = oy * w.stride - w.padding + ky
-          if iy >= 0 && iy < w.height {
-            for kx in 0..<w.kernelWidth {
-              let ix = x0 + kx
-              if ix >= 0 && ix < w.width {
-                let dst = image + (iy * w.width + ix) * c
-                let src = row + (ky * w.kernelWidth + kx) * c
-                for ch in 0..<c { dst[ch] += src[ch] }
-              }
+          guard iy >= 0 && iy < w.height else { continue }
+          let src = row + ky * rowSpan
+          if fullRow {
+            let dst = image + (iy * w.width + x0) * c
+            for t in 0..<rowSpan { dst[t] += src[t] }
+            continue
+          }
+          for kx in 0..<w.kernelWidth {
+            let ix = x0 + kx
+            if ix >= 0 && ix < w.width {
+              let dst = image + (iy * w.width + ix) * c
+              for ch in 0..<c { dst[ch] += src[kx * c + ch] }
             }
           }
         }

@@ -13,6 +13,40 @@ final class ConvReLUPool: Layer {
   let outputShape: [Int]
   private var preActivation = FloatBuffer(count: 0)
   private var source: [Int32] = []
+  private var padded = FloatBuffer(count: 0)
+  private var rowScratch = FloatBuffer(count: 0)
+
+  /// Single-channel, stride-1 convolutions (first layers on grey images) are computed directly
+  /// with SIMD over each output row: with one channel, im2col would copy every pixel
+  /// kernelHeight x kernelWidth times to feed a GEMM too thin to run fast.
+  var direct: Bool {
+    conv.window.channels == 1 && conv.window.stride == 1 && conv.window.kernelWidth <= 8
+      && conv.window.kernelHeight <= 8
+  }
+  private var gradientMap = FloatBuffer(count: 0)
+
+  /// Row length of the zero-padded image: whole 32-lane groups of outputs plus room for the
+  /// kernel and for 8-lane loads that start at the last output.
+  private var paddedRowLength: Int {
+    (conv.window.outputWidth + 31) / 32 * 32 + max(conv.window.kernelWidth, 8)
+  }
+
+  /// Copies image `b` of a single-channel batch into the zero-padded buffer.
+  private func fillPadded(_ input: UnsafePointer<Float>, image b: Int) {
+    let w = conv.window
+    let rowLength = paddedRowLength
+    let paddedHeight = w.height + 2 * w.padding
+    if padded.count < paddedHeight * rowLength {
+      padded = FloatBuffer(count: paddedHeight * rowLength)
+    }
+    let image = padded.pointer
+    let source = input + b &* w.height &* w.width
+    for y in 0..<w.height {
+      let to = image + ((y &+ w.padding) &* rowLength &+ w.padding)
+      let from = source + y &* w.width
+      for x in 0..<w.width { to[x] = from[x] }
+    }
+  }
 
   init(conv: Conv2D, pool: Int) {
     self.conv = conv
@@ -38,7 +72,11 @@ final class ConvReLUPool: Layer {
     let ow = w.outputWidth
     let rows = batch * oh * ow
     if preActivation.count < rows * f { preActivation = FloatBuffer(count: rows * f) }
-    conv.linear(input, into: preActivation.pointer, batch: batch, parameters: parameters)
+    if direct {
+      convolveSingleChannel(input, into: preActivation.pointer, batch: batch, weights: parameters)
+    } else {
+      conv.linear(input, into: preActivation.pointer, batch: batch, parameters: parameters)
+    }
     let bias = parameters + f * w.patchSize
     let ph = outputShape[0]
     let pw = outputShape[1]
@@ -64,6 +102,61 @@ final class ConvReLUPool: Layer {
                 src + o)
             }
           }
+        }
+      }
+    }
+  }
+
+  /// The convolution without bias for one input channel and stride 1, into [rows, filters].
+  private func convolveSingleChannel(
+    _ input: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, batch: Int,
+    weights: UnsafePointer<Float>
+  ) {
+    let w = conv.window
+    let f = conv.filters
+    let oh = w.outputHeight
+    let ow = w.outputWidth
+    let kh = w.kernelHeight
+    let kw = w.kernelWidth
+    let lanes = 32
+    let groups = (ow + lanes - 1) / lanes
+    let rowLength = paddedRowLength
+    if rowScratch.count < f * groups * lanes { rowScratch = FloatBuffer(count: f * groups * lanes) }
+    let rowOut = rowScratch.pointer
+    for b in 0..<batch {
+      fillPadded(input, image: b)
+      let image = padded.pointer
+      for oy in 0..<oh {
+        for c in 0..<f {
+          let kernel = weights + c &* kh &* kw
+          for g in 0..<groups {
+            var a0 = SIMD8<Float>()
+            var a1 = SIMD8<Float>()
+            var a2 = SIMD8<Float>()
+            var a3 = SIMD8<Float>()
+            for ky in 0..<kh {
+              let row = image + ((oy &+ ky) &* rowLength &+ g &* lanes)
+              for kx in 0..<kw {
+                let weight = SIMD8<Float>(repeating: kernel[ky &* kw &+ kx])
+                let at = row + kx
+                a0 = a0.addingProduct(weight, load8(at))
+                a1 = a1.addingProduct(weight, load8(at + 8))
+                a2 = a2.addingProduct(weight, load8(at + 16))
+                a3 = a3.addingProduct(weight, load8(at + 24))
+              }
+            }
+            let out = rowOut + (c &* groups &+ g) &* lanes
+            store8(a0, out)
+            store8(a1, out + 8)
+            store8(a2, out + 16)
+            store8(a3, out + 24)
+          }
+        }
+        // Transpose the row from [filters][x] to [x][filters].
+        let zRow = z + ((b &* oh &+ oy) &* ow) &* f
+        let stride = groups &* lanes
+        for ox in 0..<ow {
+          for c in 0..<f { zRow[ox &* f &+ c] = rowOut[c &* stride &+ ox] }
         }
       }
     }
@@ -127,52 +220,200 @@ final class ConvReLUPool: Layer {
     outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
     batch: Int, parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
   ) {
-    let w = conv.window
+    if direct && inputGradient == nil {
+      accumulateSingleChannelGradients(
+        input, outputGradient: outputGradient, batch: batch, gradients: gradients)
+    } else if !direct && conv.patchMajor {
+      sparseBackward(
+        input, outputGradient: outputGradient, inputGradient: inputGradient, batch: batch,
+        parameters: parameters, gradients: gradients)
+    } else {
+      denseBackward(
+        input, output: output, outputGradient: outputGradient, inputGradient: inputGradient,
+        batch: batch, parameters: parameters, gradients: gradients)
+    }
+  }
+
+  /// Calls `body(c, g, row, oy, ox)` for every pooled value with a non-zero gradient that
+  /// ReLU let through: channel, gradient, and the convolution output (row of the batch, and
+  /// its position in the image) that won the pooling window. No divisions on the way.
+  @inline(__always)
+  private func forEachWinner(
+    batch: Int, outputGradient: UnsafePointer<Float>,
+    _ body: (_ b: Int, _ c: Int, _ g: Float, _ row: Int, _ oy: Int, _ ox: Int) -> Void
+  ) {
     let f = conv.filters
-    let ch = w.channels
-    let k = w.patchSize
-    let oh = w.outputHeight
-    let ow = w.outputWidth
-    let pooledSize = outputShape.reduce(1, *)
-    let imageSize = w.height * w.width * ch
-    let biasGradient = gradients + f * k
-    inputGradient?.update(repeating: 0, count: batch * imageSize)
+    let oh = conv.window.outputHeight
+    let ow = conv.window.outputWidth
+    let ph = outputShape[0]
+    let pw = outputShape[1]
+    let p = pool
     source.withUnsafeBufferPointer { src in
+      var j = 0
       for b in 0..<batch {
-        let image = input + b * imageSize
-        let imageGradient = inputGradient.map { $0 + b * imageSize }
-        for j in 0..<pooledSize {
-          let row = Int(src[b * pooledSize + j])
-          let g = outputGradient[b * pooledSize + j]
-          guard row >= 0, g != 0 else { continue }
-          let c = j % f
-          biasGradient[c] += g
-          let within = row - b * oh * ow
-          let oy = within / ow
-          let ox = within % ow
-          let x0 = ox * w.stride - w.padding
-          let kx0 = max(0, -x0)
-          let kx1 = min(w.kernelWidth, w.width - x0)
-          guard kx0 < kx1 else { continue }
-          let span = (kx1 - kx0) * ch
-          let weightRow = parameters + c * k
-          let gradientRow = gradients + c * k
-          for ky in 0..<w.kernelHeight {
-            let iy = oy * w.stride - w.padding + ky
-            guard iy >= 0 && iy < w.height else { continue }
-            let inOffset = (iy * w.width + x0 + kx0) * ch
-            let kOffset = (ky * w.kernelWidth + kx0) * ch
-            let xs = image + inOffset
-            let dws = gradientRow + kOffset
-            for t in 0..<span { dws[t] += g * xs[t] }
-            if let imageGradient {
-              let dxs = imageGradient + inOffset
-              let ws = weightRow + kOffset
-              for t in 0..<span { dxs[t] += g * ws[t] }
+        for py in 0..<ph {
+          for px in 0..<pw {
+            let firstRow = (b &* oh &+ py &* p) &* ow &+ px &* p
+            for c in 0..<f {
+              let row = Int(src[j])
+              let g = outputGradient[j]
+              j &+= 1
+              guard row >= 0 else { continue }
+              let offset = row &- firstRow
+              let dy = p == 2 ? (offset >= ow ? 1 : 0) : offset / ow
+              body(b, c, g, row, py &* p &+ dy, px &* p &+ offset &- dy &* ow)
             }
           }
         }
       }
     }
   }
+
+  /// Weight and bias gradients of a direct (single-channel, stride-1) convolution, visiting
+  /// only the outputs that won their pooling window. Each contributes kernelHeight row
+  /// segments of the padded image, loaded eight lanes wide into register accumulators (one per
+  /// kernel row, kernels up to 8x8); the lanes past kernelWidth collect values never read.
+  private func accumulateSingleChannelGradients(
+    _ input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, batch: Int,
+    gradients: UnsafeMutablePointer<Float>
+  ) {
+    let w = conv.window
+    let f = conv.filters
+    let kh = w.kernelHeight
+    let kw = w.kernelWidth
+    let ow = w.outputWidth
+    let oh = w.outputHeight
+    let ph = outputShape[0]
+    let pw = outputShape[1]
+    let p = pool
+    let rowLength = paddedRowLength
+    let biasGradient = gradients + f * w.patchSize
+    var sums = [SIMD8<Float>](repeating: .zero, count: f * 8)
+    source.withUnsafeBufferPointer { src in
+      for b in 0..<batch {
+        fillPadded(input, image: b)
+        let image = UnsafePointer(padded.pointer)
+        for c in 0..<f {
+          var a0 = sums[c &* 8]
+          var a1 = sums[c &* 8 &+ 1]
+          var a2 = sums[c &* 8 &+ 2]
+          var a3 = sums[c &* 8 &+ 3]
+          var a4 = sums[c &* 8 &+ 4]
+          var a5 = sums[c &* 8 &+ 5]
+          var a6 = sums[c &* 8 &+ 6]
+          var a7 = sums[c &* 8 &+ 7]
+          var bias: Float = 0
+          for py in 0..<ph {
+            for px in 0..<pw {
+              let j = ((b &* ph &+ py) &* pw &+ px) &* f &+ c
+              let row = Int(src[j])
+              guard row >= 0 else { continue }
+              let g = outputGradient[j]
+              bias += g
+              let firstRow = (b &* oh &+ py &* p) &* ow &+ px &* p
+              let offset = row &- firstRow
+              let dy = p == 2 ? (offset >= ow ? 1 : 0) : offset / ow
+              let oy = py &* p &+ dy
+              let ox = px &* p &+ offset &- dy &* ow
+              let at = image + (oy &* rowLength &+ ox)
+              let gs = SIMD8<Float>(repeating: g)
+              a0 = a0.addingProduct(gs, load8(at))
+              if kh > 1 { a1 = a1.addingProduct(gs, load8(at + rowLength)) }
+              if kh > 2 { a2 = a2.addingProduct(gs, load8(at + 2 &* rowLength)) }
+              if kh > 3 { a3 = a3.addingProduct(gs, load8(at + 3 &* rowLength)) }
+              if kh > 4 { a4 = a4.addingProduct(gs, load8(at + 4 &* rowLength)) }
+              if kh > 5 { a5 = a5.addingProduct(gs, load8(at + 5 &* rowLength)) }
+              if kh > 6 { a6 = a6.addingProduct(gs, load8(at + 6 &* rowLength)) }
+              if kh > 7 { a7 = a7.addingProduct(gs, load8(at + 7 &* rowLength)) }
+            }
+          }
+          biasGradient[c] += bias
+          sums[c &* 8] = a0
+          sums[c &* 8 &+ 1] = a1
+          sums[c &* 8 &+ 2] = a2
+          sums[c &* 8 &+ 3] = a3
+          sums[c &* 8 &+ 4] = a4
+          sums[c &* 8 &+ 5] = a5
+          sums[c &* 8 &+ 6] = a6
+          sums[c &* 8 &+ 7] = a7
+        }
+      }
+    }
+    for c in 0..<f {
+      for ky in 0..<kh {
+        let sum = sums[c &* 8 &+ ky]
+        let row = gradients + (c &* kh &+ ky) &* kw
+        for kx in 0..<kw { row[kx] += sum[kx] }
+      }
+    }
+  }
+
+  /// Gradients when the forward pass left one patch per row in the convolution's columns:
+  /// each winning output adds g times its patch to its filter's weight gradient, and g times
+  /// the filter to the input positions the patch came from.
+  private func sparseBackward(
+    _ input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+    inputGradient: UnsafeMutablePointer<Float>?, batch: Int,
+    parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
+  ) {
+    let w = conv.window
+    let k = w.patchSize
+    let ch = w.channels
+    let imageSize = w.height * w.width * ch
+    let cols = UnsafePointer(conv.columnsPointer)
+    let biasGradient = gradients + conv.filters * k
+    inputGradient?.update(repeating: 0, count: batch * imageSize)
+    forEachWinner(batch: batch, outputGradient: outputGradient) { b, c, g, row, oy, ox in
+      biasGradient[c] += g
+      let patch = cols + row &* k
+      let dw = gradients + c &* k
+      for t in 0..<k { dw[t] += g * patch[t] }
+      guard let inputGradient else { return }
+      let x0 = ox &* w.stride &- w.padding
+      let kx0 = max(0, -x0)
+      let kx1 = min(w.kernelWidth, w.width &- x0)
+      guard kx0 < kx1 else { return }
+      let span = (kx1 &- kx0) &* ch
+      let dxImage = inputGradient + b &* imageSize
+      let filter = parameters + c &* k
+      for ky in 0..<w.kernelHeight {
+        let iy = oy &* w.stride &- w.padding &+ ky
+        guard iy >= 0 && iy < w.height else { continue }
+        let dx = dxImage + (iy &* w.width &+ x0 &+ kx0) &* ch
+        let wk = filter + (ky &* w.kernelWidth &+ kx0) &* ch
+        for t in 0..<span { dx[t] += g * wk[t] }
+      }
+    }
+  }
+
+  /// The general case: scatter the pooled gradient back to the convolution outputs that won
+  /// their window (zero elsewhere) and let the convolution do the rest with its GEMMs.
+  private func denseBackward(
+    _ input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+    outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+    batch: Int, parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
+  ) {
+    let f = conv.filters
+    let rows = batch * conv.window.outputHeight * conv.window.outputWidth
+    if gradientMap.count < rows * f { gradientMap = FloatBuffer(count: rows * f) }
+    let dz = gradientMap.pointer
+    dz.update(repeating: 0, count: rows * f)
+    forEachWinner(batch: batch, outputGradient: outputGradient) { _, c, g, row, _, _ in
+      dz[row &* f &+ c] = g
+    }
+    if direct { conv.prepareColumns(input, batch: batch) }
+    conv.backward(
+      input: input, output: output, outputGradient: dz, inputGradient: inputGradient,
+      batch: batch, parameters: parameters, gradients: gradients)
+  }
+}
+
+@inline(__always)
+func load8(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
+  UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func store8(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+  UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Float>.self)
 }
