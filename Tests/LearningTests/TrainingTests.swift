@@ -147,3 +147,25 @@ final class FashionMNISTSubsetTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(result.accuracy, 0.78, "2 epochs on 6,000 images")
   }
 }
+
+final class TensorAPITests: XCTestCase {
+  func testLogitsForTensorMatchEvaluation() throws {
+    let data = TrainingTests.quadrants(count: 64, seed: 9)
+    let trainer = try Trainer(model: Model(architecture: Zoo.lenet5(classes: 4), seed: 1))
+    trainer.trainEpoch(on: data)
+    let model = trainer.model
+    var inputs = Tensor(zeros: [data.count, 28, 28, 1])
+    inputs.scalars.withUnsafeMutableBufferPointer {
+      data.fillBatch(0..<data.count, into: $0.baseAddress!)
+    }
+    let logits = try model.logits(for: inputs)
+    XCTAssertEqual(logits.shape, [64, 4])
+    var correct = 0
+    for n in 0..<64 {
+      let row = logits.scalars[(n * 4)..<(n * 4 + 4)]
+      if row.firstIndex(of: row.max()!)! - n * 4 == Int(data.labels[n]) { correct += 1 }
+    }
+    XCTAssertEqual(Double(correct) / 64, trainer.evaluate(on: data).accuracy, accuracy: 1e-9)
+    XCTAssertThrowsError(try model.logits(for: Tensor(zeros: [2, 28, 28])))
+  }
+}

@@ -54,6 +54,8 @@ public final class Dropout: Layer {
   public var outputShape: [Int] { inputShape }
   public let rate: Float
   private var mask: [Float] = []
+  /// Whether the last forward pass dropped values (training with a non-zero rate).
+  private var masked = false
 
   public init(shape: [Int], rate: Float) {
     precondition(rate >= 0 && rate < 1, "dropout rate must be in [0, 1)")
@@ -68,9 +70,10 @@ public final class Dropout: Layer {
     let n = batch * inputSize
     guard mode == .training, rate > 0 else {
       output.update(from: input, count: n)
-      if mask.count >= n { mask.withUnsafeMutableBufferPointer { $0.update(repeating: 1) } }
+      masked = false
       return
     }
+    masked = true
     if mask.count < n { mask = [Float](repeating: 0, count: n) }
     let keep = 1 / (1 - rate)
     mask.withUnsafeMutableBufferPointer { m in
@@ -88,7 +91,7 @@ public final class Dropout: Layer {
   ) {
     guard let inputGradient else { return }
     let n = batch * inputSize
-    if mask.count < n {
+    guard masked else {
       inputGradient.update(from: outputGradient, count: n)
       return
     }

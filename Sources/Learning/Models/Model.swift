@@ -32,6 +32,31 @@ public struct Model: Sendable, Equatable {
     self.parameters = parameters
   }
 
+  /// The class scores (logits) for a batch: `inputs` has shape [batch] + `architecture.inputShape`
+  /// and holds normalised values; the result has shape [batch, classes]. Dropout is off.
+  public func logits(for inputs: Tensor) throws(ArchitectureError) -> Tensor {
+    let sampleSize = architecture.inputShape.reduce(1, *)
+    guard inputs.shape.count == architecture.inputShape.count + 1,
+      Array(inputs.shape.dropFirst()) == architecture.inputShape
+    else {
+      throw .invalidLayer(
+        index: 0, layer: "input",
+        reason: "expected [batch] + \(architecture.inputShape), got \(inputs.shape)")
+    }
+    let batch = inputs.shape[0]
+    let network = try Network(architecture, batchCapacity: max(batch, 1))
+    let classes = network.classCount
+    inputs.scalars.withUnsafeBufferPointer {
+      if let base = $0.baseAddress { network.input.update(from: base, count: batch * sampleSize) }
+    }
+    let logits = parameters.withUnsafeBufferPointer {
+      network.forward(batch: batch, parameters: $0.baseAddress!, mode: .inference)
+    }
+    return Tensor(
+      shape: [batch, classes],
+      scalars: Array(UnsafeBufferPointer(start: logits, count: batch * classes)))
+  }
+
   /// The named tensors of the parameter vector with their shapes, in order.
   public var tensorShapes: [(name: String, shape: [Int])] {
     guard let layers = try? architecture.makeLayers() else { return [] }
