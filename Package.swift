@@ -20,6 +20,7 @@ let package = Package(
   products: [
     .executable(name: "fedledger", targets: ["fedledger"]),
     .library(name: "Learning", targets: ["Learning"]),
+    .library(name: "Federation", targets: ["Federation"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -40,13 +41,16 @@ let package = Package(
         .product(name: "CryptoExtras", package: "swift-crypto"),
       ],
       swiftSettings: kernelFlags),
+    .target(name: "Federation", dependencies: ["Learning"]),
     .executableTarget(
       name: "fedledger",
       dependencies: [
         "Learning",
+        "Federation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
+    .testTarget(name: "FederationTests", dependencies: ["Federation", "Learning"]),
   ],
   swiftLanguageModes: [.v6]
 )

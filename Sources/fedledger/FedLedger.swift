@@ -5,5 +5,5 @@ struct FedLedger: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "fedledger",
     abstract: "Federated learning for the Industrial IoT with attested aggregation and a ledger.",
-    subcommands: [Train.self, Evaluate.self, Bench.self])
+    subcommands: [Simulate.self, Train.self, Evaluate.self, Bench.self])
 }

@@ -79,6 +79,13 @@ public final class Trainer {
   let logitGradients: [FloatBuffer]
   private var shuffler: SeededGenerator
   public let parameterCount: Int
+  /// FedProx: adds mu * (w - anchor) to every gradient, pulling local training towards the
+  /// anchor (the round's global model). Nil trains without it.
+  public var proximal: (mu: Float, anchor: [Float])? {
+    didSet {
+      if let proximal { precondition(proximal.anchor.count == parameterCount) }
+    }
+  }
 
   public init(model: Model, options: TrainingOptions = .init()) throws(ArchitectureError) {
     precondition(options.batchSize > 0 && options.threads > 0)
@@ -180,6 +187,12 @@ public final class Trainer {
     for w in 1..<max(threads, 1) {
       let other = gradients[w].pointer
       for i in 0..<parameterCount { total[i] += other[i] }
+    }
+    if let (mu, anchor) = proximal {
+      let p = parameters.pointer
+      anchor.withUnsafeBufferPointer { a in
+        for i in 0..<parameterCount { total[i] += mu * (p[i] - a[i]) }
+      }
     }
     optimizer.step(parameters: parameters.pointer, gradients: total, count: parameterCount)
     return results.reduce((0, 0)) { ($0.0 + $1.loss, $0.1 + $1.correct) }

@@ -1,0 +1,54 @@
+import Learning
+
+/// A cluster: an edge gateway that trains the shared model on its devices' data.
+///
+/// The data never leaves it; only the update does. A malicious cluster carries the attack it
+/// runs, so simulations can measure the defences.
+public struct Cluster: Sendable {
+  public let id: ClusterID
+  /// The samples the cluster trains on (already poisoned for a label-flipping cluster).
+  public let data: Dataset
+  public let attack: Attack?
+  /// Samples per simulated second its devices manage, for straggler deadlines.
+  public let speed: Double
+
+  public init(id: ClusterID, data: Dataset, attack: Attack? = nil, speed: Double = 1000) {
+    self.id = id
+    self.data = attack?.poison(data) ?? data
+    self.attack = attack
+    self.speed = speed
+  }
+
+  /// Simulated seconds the round's local training takes here.
+  public func simulatedSeconds(for training: LocalTraining) -> Double {
+    Double(data.count * training.epochs) / speed
+  }
+
+  /// Trains the base model locally as the plan says and returns the update (tampered with, for
+  /// a malicious cluster). Deterministic for a given seed.
+  public func train(plan: RoundPlan, base: Model, seed: UInt64) throws -> ClusterUpdate {
+    let training = plan.training
+    let options = TrainingOptions(
+      batchSize: training.batchSize,
+      optimizer: .sgd(
+        learningRate: training.learningRate, momentum: training.momentum,
+        weightDecay: training.weightDecay, nesterov: false),
+      seed: seed, threads: 1)
+    let trainer = try Trainer(model: base, options: options)
+    if training.proximalMu > 0 { trainer.proximal = (training.proximalMu, base.parameters) }
+    var loss = 0.0
+    for epoch in 1...max(training.epochs, 1) {
+      loss += trainer.trainEpoch(on: data, epoch: epoch).loss
+    }
+    var delta = trainer.model.parameters
+    for i in delta.indices { delta[i] -= base.parameters[i] }
+    if let attack {
+      var rng = SeededGenerator(seed: seed, domain: "attack")
+      attack.tamper(&delta, rng: &rng)
+    }
+    return ClusterUpdate(
+      cluster: id, round: plan.round, baseModelHash: plan.baseModelHash, delta: delta,
+      sampleCount: data.count, trainLoss: loss / Double(max(training.epochs, 1)),
+      simulatedSeconds: simulatedSeconds(for: training))
+  }
+}

@@ -1,0 +1,98 @@
+import Learning
+
+/// Identifies a cluster (an edge gateway and its devices) within a federation.
+public typealias ClusterID = Int
+
+/// How a cluster trains locally in a round: sent to it with the round's plan.
+public struct LocalTraining: Codable, Equatable, Sendable {
+  public var epochs: Int
+  public var batchSize: Int
+  public var learningRate: Float
+  public var momentum: Float
+  public var weightDecay: Float
+  /// FedProx proximal weight: adds mu/2 * |w - w_global|^2 to the local loss; 0 is FedAvg.
+  public var proximalMu: Float
+
+  public init(
+    epochs: Int = 1, batchSize: Int = 32, learningRate: Float = 0.01, momentum: Float = 0.9,
+    weightDecay: Float = 0, proximalMu: Float = 0
+  ) {
+    self.epochs = epochs
+    self.batchSize = batchSize
+    self.learningRate = learningRate
+    self.momentum = momentum
+    self.weightDecay = weightDecay
+    self.proximalMu = proximalMu
+  }
+}
+
+/// A round as the coordinator opens it: which model to start from and who is asked to train.
+///
+/// In the full protocol this is the ledger's round-open transaction; clusters verify the base
+/// model hash before training.
+public struct RoundPlan: Codable, Equatable, Sendable {
+  public var round: Int
+  public var baseModelHash: String
+  public var participants: [ClusterID]
+  public var training: LocalTraining
+  /// Simulated seconds after which late updates are not accepted; nil waits for everyone.
+  public var deadline: Double?
+}
+
+/// What a cluster sends back: the change it made to the base model and how much data it used.
+public struct ClusterUpdate: Codable, Equatable, Sendable {
+  public var cluster: ClusterID
+  public var round: Int
+  public var baseModelHash: String
+  /// Local model minus base model, one value per parameter.
+  public var delta: [Float]
+  /// Training samples behind the update (what sample-weighted FedAvg weighs by).
+  public var sampleCount: Int
+  /// Mean training loss over the local epochs.
+  public var trainLoss: Double
+  /// How long the cluster's devices would have taken, in simulated seconds.
+  public var simulatedSeconds: Double
+
+  public init(
+    cluster: ClusterID, round: Int, baseModelHash: String, delta: [Float], sampleCount: Int,
+    trainLoss: Double, simulatedSeconds: Double
+  ) {
+    self.cluster = cluster
+    self.round = round
+    self.baseModelHash = baseModelHash
+    self.delta = delta
+    self.sampleCount = sampleCount
+    self.trainLoss = trainLoss
+    self.simulatedSeconds = simulatedSeconds
+  }
+}
+
+/// One update's fate in aggregation.
+public struct UpdateDecision: Codable, Equatable, Sendable {
+  public enum Verdict: String, Codable, Sendable {
+    case accepted, clipped, rejected
+  }
+  public var cluster: ClusterID
+  public var verdict: Verdict
+  /// Weight in the aggregate (0 when rejected).
+  public var weight: Double
+  /// Why it was clipped or rejected, in words.
+  public var reason: String?
+
+  public init(cluster: ClusterID, verdict: Verdict, weight: Double, reason: String? = nil) {
+    self.cluster = cluster
+    self.verdict = verdict
+    self.weight = weight
+    self.reason = reason
+  }
+}
+
+/// Why a participant's update never reached aggregation.
+public struct MissingUpdate: Codable, Equatable, Sendable {
+  public enum Cause: String, Codable, Sendable {
+    case dropped, straggler
+  }
+  public var cluster: ClusterID
+  public var cause: Cause
+  public var detail: String
+}

@@ -1,0 +1,191 @@
+import Dispatch
+import Foundation
+import Learning
+
+/// What happened in one round, as written to the metrics file.
+public struct RoundRecord: Codable, Sendable {
+  public var round: Int
+  public var baseModelHash: String
+  public var modelHash: String
+  public var participants: [ClusterID]
+  public var decisions: [UpdateDecision]
+  public var missing: [MissingUpdate]
+  /// Mean local training loss of the updates that arrived.
+  public var trainLoss: Double?
+  /// Test accuracy and loss of the new global model (nil in rounds that were not evaluated).
+  public var accuracy: Double?
+  public var loss: Double?
+  public var trainSeconds: Double
+  public var aggregateSeconds: Double
+  public var evaluateSeconds: Double
+
+  public var accepted: Int { decisions.filter { $0.verdict != .rejected }.count }
+  public var rejected: Int { decisions.filter { $0.verdict == .rejected }.count }
+  public var clipped: Int { decisions.filter { $0.verdict == .clipped }.count }
+}
+
+/// Progress of a running simulation.
+public enum SimulationEvent: Sendable {
+  case roundStarted(RoundPlan)
+  case clusterFinished(round: Int, cluster: ClusterID, done: Int, of: Int)
+  case roundFinished(RoundRecord)
+}
+
+/// Federated training of one model across simulated clusters in this process.
+///
+/// Each round is a sequence of steps over explicit messages: the coordinator opens a round
+/// (`RoundPlan`), the sampled clusters that do not drop out train and answer with a
+/// `ClusterUpdate`, the strategy turns the updates (in cluster order) into the next global
+/// model and a decision for each, and the round closes with a `RoundRecord`. Those are the
+/// points where enclaves and the ledger take over in the full protocol.
+public final class Simulation {
+  public let configuration: SimulationConfiguration
+  public let clusters: [Cluster]
+  public let test: Dataset
+  public let strategy: any Strategy
+  /// Per-cluster label counts of the partition, before any label flipping.
+  public let histograms: [[Int]]
+  public private(set) var model: Model
+
+  public init(
+    configuration: SimulationConfiguration, train: Dataset, test: Dataset,
+    strategy: (any Strategy)? = nil
+  ) throws {
+    self.configuration = configuration
+    self.test = test
+    let c = configuration
+    let parts = c.partitioner.partition(
+      labels: train.labels, classCount: train.classCount, clusters: c.clusters, seed: c.seed)
+    histograms = parts.map {
+      labelHistogram($0, labels: train.labels, classCount: train.classCount)
+    }
+    var rng = SeededGenerator(seed: c.seed, domain: "simulation.clusters")
+    let attackers = Set(shuffled(Array(0..<c.clusters), &rng).prefix(c.attackerCount))
+    clusters = parts.enumerated().map { id, indices in
+      // Device speeds are log-normal around the nominal rate.
+      let speed = c.nominalSpeed * Foundation.exp(Double(rng.nextGaussian()) * c.speedSpread)
+      return Cluster(
+        id: id, data: train.subset(indices), attack: attackers.contains(id) ? c.attack : nil,
+        speed: speed)
+    }
+    self.strategy = strategy ?? c.makeStrategy()
+    let architecture = try Zoo.architecture(
+      named: c.model, inputShape: train.sampleShape, classes: train.classCount)
+    model = try Model(architecture: architecture, seed: c.seed)
+  }
+
+  /// The clusters that run an attack.
+  public var attackers: [ClusterID] { clusters.filter { $0.attack != nil }.map(\.id) }
+
+  /// Runs every round and returns their records; `progress` sees each step.
+  public func run(progress: @escaping (SimulationEvent) -> Void = { _ in }) async throws
+    -> [RoundRecord]
+  {
+    var records: [RoundRecord] = []
+    for round in 1...configuration.rounds {
+      records.append(try await runRound(round, progress: progress))
+    }
+    return records
+  }
+
+  /// Runs one round on the current global model and moves the model on.
+  public func runRound(_ round: Int, progress: @escaping (SimulationEvent) -> Void = { _ in })
+    async throws -> RoundRecord
+  {
+    let c = configuration
+    var rng = SeededGenerator(seed: c.seed, domain: "simulation.round.\(round)")
+    let sampled = max(1, Int((c.sampleFraction * Double(c.clusters)).rounded()))
+    let participants = shuffled(Array(0..<c.clusters), &rng).prefix(sampled).sorted()
+    let baseHash = model.hash
+    let plan = RoundPlan(
+      round: round, baseModelHash: baseHash, participants: participants, training: c.local,
+      deadline: c.deadline)
+    progress(.roundStarted(plan))
+
+    var missing: [MissingUpdate] = []
+    var working: [ClusterID] = []
+    for id in participants {
+      if c.dropout > 0 && Double(rng.nextUniform()) < c.dropout {
+        missing.append(.init(cluster: id, cause: .dropped, detail: "did not answer this round"))
+        continue
+      }
+      let seconds = clusters[id].simulatedSeconds(for: c.local)
+      if let deadline = c.deadline, seconds > deadline {
+        missing.append(
+          .init(
+            cluster: id, cause: .straggler,
+            detail: String(format: "needs %.1f s, deadline %.1f s", seconds, deadline)))
+        continue
+      }
+      working.append(id)
+    }
+
+    strategy.begin(round: round, baseModelHash: baseHash, global: model.parameters)
+    let trainStart = DispatchTime.now().uptimeNanoseconds
+    var aggregateNanos: UInt64 = 0
+    var lossSum = 0.0
+    let base = model
+    let clusters = self.clusters
+    let seed = c.seed
+    let concurrency = max(1, c.threads)
+    try await withThrowingTaskGroup(of: (Int, ClusterUpdate).self) { group in
+      var next = 0
+      func launch() {
+        guard next < working.count else { return }
+        let slot = next
+        let cluster = clusters[working[slot]]
+        let clusterSeed = seed &+ UInt64(round) &* 1_000_003 &+ UInt64(cluster.id) &* 7919
+        group.addTask {
+          (slot, try cluster.train(plan: plan, base: base, seed: clusterSeed))
+        }
+        next += 1
+      }
+      for _ in 0..<concurrency { launch() }
+      // Updates are handed to the strategy in cluster order whatever order they finish in,
+      // so the result is the same however the work was scheduled.
+      var pending: [Int: ClusterUpdate] = [:]
+      var expected = 0
+      var done = 0
+      while let (slot, update) = try await group.next() {
+        launch()
+        done += 1
+        progress(
+          .clusterFinished(round: round, cluster: update.cluster, done: done, of: working.count))
+        pending[slot] = update
+        while let ready = pending.removeValue(forKey: expected) {
+          let start = DispatchTime.now().uptimeNanoseconds
+          lossSum += ready.trainLoss
+          strategy.add(ready)
+          aggregateNanos += DispatchTime.now().uptimeNanoseconds - start
+          expected += 1
+        }
+      }
+    }
+    let aggregateStart = DispatchTime.now().uptimeNanoseconds
+    let outcome = strategy.finish()
+    let aggregateEnd = DispatchTime.now().uptimeNanoseconds
+    aggregateNanos += aggregateEnd - aggregateStart
+    let trainNanos = aggregateStart - trainStart - min(aggregateNanos, aggregateStart - trainStart)
+    model = try Model(architecture: model.architecture, parameters: outcome.parameters)
+
+    var accuracy: Double?
+    var loss: Double?
+    let evaluateStart = DispatchTime.now().uptimeNanoseconds
+    if round % max(1, c.evaluateEvery) == 0 || round == c.rounds {
+      let evaluator = try Trainer(model: model, options: TrainingOptions(threads: concurrency))
+      let result = evaluator.evaluate(on: test)
+      accuracy = result.accuracy
+      loss = result.loss
+    }
+    let evaluateNanos = DispatchTime.now().uptimeNanoseconds - evaluateStart
+    let record = RoundRecord(
+      round: round, baseModelHash: baseHash, modelHash: model.hash,
+      participants: Array(participants), decisions: outcome.decisions,
+      missing: missing.sorted { $0.cluster < $1.cluster },
+      trainLoss: working.isEmpty ? nil : lossSum / Double(working.count), accuracy: accuracy,
+      loss: loss, trainSeconds: Double(trainNanos) / 1e9,
+      aggregateSeconds: Double(aggregateNanos) / 1e9, evaluateSeconds: Double(evaluateNanos) / 1e9)
+    progress(.roundFinished(record))
+    return record
+  }
+}

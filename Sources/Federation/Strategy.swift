@@ -1,0 +1,322 @@
+import Foundation
+
+/// The next global model and what became of every update that reached aggregation.
+public struct AggregationOutcome: Sendable {
+  public var parameters: [Float]
+  public var decisions: [UpdateDecision]
+}
+
+/// Turns a round's updates into the next global model.
+///
+/// This is the extension point for new aggregation schemes (as Flower's Strategy is): the
+/// coordinator calls `begin`, then `add` for each update in ascending cluster order, then
+/// `finish`. A strategy that can stream (FedAvg) keeps memory independent of the number of
+/// clusters; robust rules that compare updates keep them until `finish`.
+public protocol Strategy: AnyObject {
+  var description: String { get }
+  func begin(round: Int, baseModelHash: String, global: [Float])
+  func add(_ update: ClusterUpdate)
+  func finish() -> AggregationOutcome
+}
+
+/// How updates are weighted in an average.
+public enum Weighting: String, Codable, Sendable, CaseIterable {
+  /// By training samples (FedAvg as McMahan et al.).
+  case samples
+  /// Equally: each cluster has an equal say whatever its data.
+  case equal
+}
+
+/// How the accepted updates are combined.
+public enum AggregationRule: Equatable, Sendable, CustomStringConvertible {
+  /// Weighted mean (FedAvg, FedProx).
+  case mean
+  /// Coordinate-wise median.
+  case median
+  /// Coordinate-wise mean after dropping the `beta` fraction of largest and of smallest values.
+  case trimmedMean(beta: Double)
+  /// Krum (select 1) or Multi-Krum (select `select`, default n - f) for up to `f` attackers.
+  case krum(f: Int, select: Int?)
+
+  public var description: String {
+    switch self {
+    case .mean: "mean"
+    case .median: "median"
+    case .trimmedMean(let beta): "trimmed-mean(beta \(beta))"
+    case .krum(let f, let select):
+      select == 1 ? "krum(f \(f))" : "multi-krum(f \(f)\(select.map { ", select \($0)" } ?? ""))"
+    }
+  }
+}
+
+/// How the server applies the aggregated update to the global model.
+public enum ServerOptimizer: Equatable, Sendable, CustomStringConvertible {
+  /// global += aggregate (plain FedAvg).
+  case plain
+  /// Server momentum (FedAvgM): v = momentum * v + aggregate; global += learningRate * v.
+  case momentum(learningRate: Float, momentum: Float)
+  /// FedAdam (Reddi et al., 2021): Adam on the aggregate as a pseudo-gradient.
+  case adam(learningRate: Float, beta1: Float, beta2: Float, tau: Float)
+
+  public var description: String {
+    switch self {
+    case .plain: "plain"
+    case .momentum(let lr, let m): "fedavgm(lr \(lr), momentum \(m))"
+    case .adam(let lr, let b1, let b2, let tau):
+      "fedadam(lr \(lr), betas (\(b1), \(b2)), tau \(tau))"
+    }
+  }
+}
+
+/// The built-in strategy: validation, optional L2 norm bounding, a combination rule, and a
+/// server optimiser.
+public final class StandardStrategy: Strategy {
+  public let rule: AggregationRule
+  public let weighting: Weighting
+  /// Updates with a larger L2 norm are scaled down to this norm (and reported as clipped).
+  public let normBound: Float?
+  public let server: ServerOptimizer
+
+  private var global: [Float] = []
+  private var baseModelHash = ""
+  private var decisions: [UpdateDecision] = []
+  // Streaming mean: running weighted sum in Double, in cluster order.
+  private var sum: [Double] = []
+  private var totalWeight = 0.0
+  private var streamed: [(cluster: ClusterID, weight: Double, clipped: String?)] = []
+  // Buffered rules keep the accepted updates.
+  private var kept: [(update: ClusterUpdate, weight: Double, clipped: String?)] = []
+  // Server optimiser state, kept across rounds.
+  private var velocity: [Float] = []
+  private var firstMoment: [Float] = []
+  private var secondMoment: [Float] = []
+
+  public init(
+    rule: AggregationRule = .mean, weighting: Weighting = .samples, normBound: Float? = nil,
+    server: ServerOptimizer = .plain
+  ) {
+    self.rule = rule
+    self.weighting = weighting
+    self.normBound = normBound
+    self.server = server
+  }
+
+  public var description: String {
+    var parts = ["\(rule)", "weights \(weighting.rawValue)"]
+    if let normBound { parts.append("norm bound \(normBound)") }
+    if server != .plain { parts.append("server \(server)") }
+    return parts.joined(separator: ", ")
+  }
+
+  private var streams: Bool { rule == .mean }
+
+  public func begin(round: Int, baseModelHash: String, global: [Float]) {
+    self.global = global
+    self.baseModelHash = baseModelHash
+    decisions = []
+    kept = []
+    streamed = []
+    sum = streams ? [Double](repeating: 0, count: global.count) : []
+    totalWeight = 0
+  }
+
+  public func add(_ update: ClusterUpdate) {
+    func reject(_ reason: String) {
+      decisions.append(
+        .init(cluster: update.cluster, verdict: .rejected, weight: 0, reason: reason))
+    }
+    guard update.delta.count == global.count else {
+      return reject("has \(update.delta.count) values, the model has \(global.count)")
+    }
+    guard update.baseModelHash == baseModelHash else {
+      return reject(
+        "trained on base model \(update.baseModelHash.prefix(12)), not this round's \(baseModelHash.prefix(12))"
+      )
+    }
+    guard update.sampleCount > 0 else { return reject("claims no training samples") }
+    var squared = 0.0
+    for v in update.delta { squared += Double(v) * Double(v) }
+    guard squared.isFinite else { return reject("contains values that are not finite") }
+    var update = update
+    var clipped: String?
+    let norm = squared.squareRoot()
+    if let normBound, norm > Double(normBound) {
+      let scale = Float(Double(normBound) / norm)
+      for i in update.delta.indices { update.delta[i] *= scale }
+      clipped = String(
+        format: "L2 norm %.4g above bound %.4g: scaled by %.4g", norm, Double(normBound),
+        Double(scale))
+    }
+    let weight = weighting == .samples ? Double(update.sampleCount) : 1
+    if streams {
+      update.delta.withUnsafeBufferPointer { d in
+        sum.withUnsafeMutableBufferPointer { s in
+          for i in 0..<d.count { s[i] += weight * Double(d[i]) }
+        }
+      }
+      totalWeight += weight
+      streamed.append((update.cluster, weight, clipped))
+    } else {
+      kept.append((update, weight, clipped))
+    }
+  }
+
+  public func finish() -> AggregationOutcome {
+    var aggregate = [Float](repeating: 0, count: global.count)
+    var weights: [ClusterID: Double] = [:]
+    var rejected: [ClusterID: String] = [:]
+    if streams {
+      if totalWeight > 0 {
+        for i in aggregate.indices { aggregate[i] = Float(sum[i] / totalWeight) }
+      }
+      for s in streamed { weights[s.cluster] = s.weight / max(totalWeight, 1e-300) }
+      for s in streamed { record(s.cluster, weights[s.cluster]!, s.clipped, nil) }
+    } else if !kept.isEmpty {
+      let result = combine(kept.map { ($0.update.delta, $0.weight) })
+      aggregate = result.aggregate
+      for (i, entry) in kept.enumerated() {
+        if let reason = result.rejections[i] { rejected[entry.update.cluster] = reason }
+        weights[entry.update.cluster] = result.weights[i]
+        record(entry.update.cluster, result.weights[i], entry.clipped, result.rejections[i])
+      }
+    }
+    decisions.sort { $0.cluster < $1.cluster }
+    return AggregationOutcome(parameters: apply(aggregate), decisions: decisions)
+  }
+
+  private func record(
+    _ cluster: ClusterID, _ weight: Double, _ clipped: String?, _ rejection: String?
+  ) {
+    if let rejection {
+      decisions.append(.init(cluster: cluster, verdict: .rejected, weight: 0, reason: rejection))
+    } else if let clipped {
+      decisions.append(.init(cluster: cluster, verdict: .clipped, weight: weight, reason: clipped))
+    } else {
+      decisions.append(.init(cluster: cluster, verdict: .accepted, weight: weight))
+    }
+  }
+
+  /// Applies the server optimiser to the aggregate and returns the new global parameters.
+  private func apply(_ aggregate: [Float]) -> [Float] {
+    var next = global
+    switch server {
+    case .plain:
+      for i in next.indices { next[i] += aggregate[i] }
+    case .momentum(let lr, let momentum):
+      if velocity.count != next.count { velocity = [Float](repeating: 0, count: next.count) }
+      for i in next.indices {
+        velocity[i] = momentum * velocity[i] + aggregate[i]
+        next[i] += lr * velocity[i]
+      }
+    case .adam(let lr, let b1, let b2, let tau):
+      if firstMoment.count != next.count {
+        firstMoment = [Float](repeating: 0, count: next.count)
+        secondMoment = [Float](repeating: 0, count: next.count)
+      }
+      for i in next.indices {
+        firstMoment[i] = b1 * firstMoment[i] + (1 - b1) * aggregate[i]
+        secondMoment[i] = b2 * secondMoment[i] + (1 - b2) * aggregate[i] * aggregate[i]
+        next[i] += lr * firstMoment[i] / (secondMoment[i].squareRoot() + tau)
+      }
+    }
+    return next
+  }
+
+  /// The buffered rules: returns the aggregate, each update's normalised weight, and a
+  /// rejection reason for the updates the rule leaves out.
+  func combine(_ updates: [(delta: [Float], weight: Double)])
+    -> (aggregate: [Float], weights: [Double], rejections: [String?])
+  {
+    let n = updates.count
+    let d = updates[0].delta.count
+    switch rule {
+    case .mean:
+      return weightedMean(
+        updates, selected: Array(0..<n), rejections: [String?](repeating: nil, count: n))
+    case .median:
+      var out = [Float](repeating: 0, count: d)
+      var column = [Float](repeating: 0, count: n)
+      for j in 0..<d {
+        for i in 0..<n { column[i] = updates[i].delta[j] }
+        column.sort()
+        out[j] = n % 2 == 1 ? column[n / 2] : (column[n / 2 - 1] + column[n / 2]) / 2
+      }
+      return (
+        out, [Double](repeating: 1 / Double(n), count: n), [String?](repeating: nil, count: n)
+      )
+    case .trimmedMean(let beta):
+      let trim = min(Int(beta * Double(n)), (n - 1) / 2)
+      var out = [Float](repeating: 0, count: d)
+      var column = [Float](repeating: 0, count: n)
+      let keep = n - 2 * trim
+      for j in 0..<d {
+        for i in 0..<n { column[i] = updates[i].delta[j] }
+        column.sort()
+        var s = 0.0
+        for i in trim..<(n - trim) { s += Double(column[i]) }
+        out[j] = Float(s / Double(keep))
+      }
+      return (
+        out, [Double](repeating: 1 / Double(n), count: n), [String?](repeating: nil, count: n)
+      )
+    case .krum(let f, let select):
+      let scores = krumScores(updates.map(\.delta), f: f)
+      let m = max(1, min(n, select ?? (n - f)))
+      let order = (0..<n).sorted { scores[$0] != scores[$1] ? scores[$0] < scores[$1] : $0 < $1 }
+      let selected = Array(order.prefix(m)).sorted()
+      var rejections = [String?](repeating: nil, count: n)
+      let name = m == 1 ? "Krum" : "Multi-Krum"
+      for (rank, i) in order.enumerated() where rank >= m {
+        rejections[i] = String(
+          format: "%@ score %.4g ranks %d of %d; the %d lowest are kept (f = %d)", name,
+          scores[i], rank + 1, n, m, f)
+      }
+      return weightedMean(updates, selected: selected, rejections: rejections)
+    }
+  }
+
+  private func weightedMean(
+    _ updates: [(delta: [Float], weight: Double)], selected: [Int], rejections: [String?]
+  ) -> (aggregate: [Float], weights: [Double], rejections: [String?]) {
+    let d = updates[0].delta.count
+    let total = selected.reduce(0.0) { $0 + updates[$1].weight }
+    var weights = [Double](repeating: 0, count: updates.count)
+    var sum = [Double](repeating: 0, count: d)
+    for i in selected {
+      let w = updates[i].weight / total
+      weights[i] = w
+      for j in 0..<d { sum[j] += w * Double(updates[i].delta[j]) }
+    }
+    return (sum.map { Float($0) }, weights, rejections)
+  }
+}
+
+/// Krum scores: for each update, the sum of squared distances to its n - f - 2 nearest others
+/// (at least one). Lower is more central.
+func krumScores(_ deltas: [[Float]], f: Int) -> [Double] {
+  let n = deltas.count
+  guard n > 1 else { return [0] }
+  var distance = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
+  for i in 0..<n {
+    for j in (i + 1)..<n {
+      var s = 0.0
+      deltas[i].withUnsafeBufferPointer { a in
+        deltas[j].withUnsafeBufferPointer { b in
+          for k in 0..<a.count {
+            let diff = Double(a[k]) - Double(b[k])
+            s += diff * diff
+          }
+        }
+      }
+      distance[i][j] = s
+      distance[j][i] = s
+    }
+  }
+  let neighbours = max(1, min(n - 1, n - f - 2))
+  return (0..<n).map { i in
+    var others = distance[i]
+    others.remove(at: i)
+    others.sort()
+    return others.prefix(neighbours).reduce(0, +)
+  }
+}

@@ -1,0 +1,279 @@
+import ArgumentParser
+import Federation
+import Foundation
+import Learning
+
+struct Simulate: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Federated learning across simulated IoT clusters in one process.",
+    discussion: """
+      Splits the dataset over clusters, then runs rounds: sampled clusters train locally and \
+      send updates, the strategy aggregates them (rejecting or clipping what it must, with the \
+      reason) into the next global model, which is evaluated on the test set. Writes \
+      OUTPUT/metrics.jsonl (one JSON object per round), OUTPUT/partition.json, \
+      OUTPUT/config.json (the effective configuration) and OUTPUT/model.flm. \
+      Settings come from defaults, then --config FILE (JSON, schema in docs/simulate.md), then \
+      flags.
+      """)
+
+  @Option(help: "JSON configuration file (docs/simulate.md); flags override it.") var config:
+    String?
+  @Option(help: "Dataset (as for train; default fashion-mnist).") var dataset: String?
+  @Option(help: "Model: mlp, lenet5, cifar-cnn (default lenet5).") var model: String?
+  @Option(help: "Seed for partitioning, sampling, attacks and training (default 1).") var seed: Int?
+  @Option(help: "Rounds (default 30).") var rounds: Int?
+  @Option(help: "Number of clusters (default 10).") var clusters: Int?
+  @Option(help: "Clusters trained at once (default: all cores).") var threads: Int?
+  @Option(help: "Evaluate every N rounds and after the last (default 1).") var evaluateEvery: Int?
+  @Option(help: "Evaluate on only the first N test samples.") var testLimit: Int?
+  @Option(help: "Partitioner: iid, dirichlet, shards (default dirichlet).") var partition: String?
+  @Option(help: "Dirichlet concentration (default 0.5).") var alpha: Double?
+  @Option(help: "Classes per cluster for shards (default 2).") var classesPerCluster: Int?
+  @Option(help: "Local epochs per round (default 1).") var localEpochs: Int?
+  @Option(help: "Local batch size (default 32).") var batchSize: Int?
+  @Option(name: .customLong("lr"), help: "Local learning rate (default 0.01).") var learningRate:
+    Double?
+  @Option(help: "Local SGD momentum (default 0.9; a fresh optimiser each round).") var momentum:
+    Double?
+  @Option(help: "Local weight decay (default 0).") var weightDecay: Double?
+  @Option(help: "FedProx proximal weight mu (default 0; 0.01 with --strategy fedprox).") var mu:
+    Double?
+  @Option(
+    help: "Strategy: fedavg, fedprox, median, trimmed-mean, krum, multi-krum (default fedavg).")
+  var strategy: String?
+  @Option(help: "Weights in averages: samples or equal (default samples).") var weighting: String?
+  @Option(help: "Trimmed-mean fraction cut at each end (default 0.1).") var beta: Double?
+  @Option(name: .customLong("krum-f"), help: "Attackers Krum tolerates (default 1).") var krumF:
+    Int?
+  @Option(help: "Updates Multi-Krum keeps (default clusters - f).") var krumSelect: Int?
+  @Option(help: "Clip every update to this L2 norm (default none).") var normBound: Double?
+  @Option(help: "Server optimiser: plain, fedavgm, fedadam (default plain).") var server: String?
+  @Option(help: "Server learning rate (fedavgm 1, fedadam 0.01).") var serverLr: Double?
+  @Option(help: "Server momentum for fedavgm (default 0.9).") var serverMomentum: Double?
+  @Option(help: "Attack: none, sign-flip, scaling, noise, label-flip, free-rider.") var attack:
+    String?
+  @Option(help: "Fraction of clusters that attack (default 0.3 when attacking).")
+  var attackFraction: Double?
+  @Option(help: "Attack factor: sign-flip sends -k x update (4), scaling k x update (10).")
+  var attackFactor: Double?
+  @Option(help: "Noise attack standard deviation (default 1).") var attackSigma: Double?
+  @Option(help: "Fraction of clusters sampled each round (default 1).") var sampleFraction: Double?
+  @Option(help: "Probability a sampled cluster drops out (default 0).") var dropout: Double?
+  @Option(help: "Straggler deadline in simulated seconds (default none).") var deadline: Double?
+  @Option(help: "Spread (log-normal sigma) of cluster speeds (default 0.5).") var speedSpread:
+    Double?
+  @Option(name: .shortAndLong, help: "Output directory (default runs/simulate).") var output:
+    String?
+  @Flag(help: "Print no per-cluster histograms.") var quiet = false
+
+  /// The flags as dotted configuration keys.
+  private var flagValues: [(key: String, flag: String, value: Any?)] {
+    [
+      ("dataset", "--dataset", dataset), ("model", "--model", model), ("seed", "--seed", seed),
+      ("rounds", "--rounds", rounds), ("clusters", "--clusters", clusters),
+      ("threads", "--threads", threads), ("evaluateEvery", "--evaluate-every", evaluateEvery),
+      ("testLimit", "--test-limit", testLimit), ("partition.kind", "--partition", partition),
+      ("partition.alpha", "--alpha", alpha),
+      ("partition.classesPerCluster", "--classes-per-cluster", classesPerCluster),
+      ("local.epochs", "--local-epochs", localEpochs),
+      ("local.batchSize", "--batch-size", batchSize),
+      ("local.learningRate", "--lr", learningRate), ("local.momentum", "--momentum", momentum),
+      ("local.weightDecay", "--weight-decay", weightDecay), ("local.proximalMu", "--mu", mu),
+      ("strategy.rule", "--strategy", strategy), ("strategy.weighting", "--weighting", weighting),
+      ("strategy.beta", "--beta", beta), ("strategy.f", "--krum-f", krumF),
+      ("strategy.select", "--krum-select", krumSelect),
+      ("strategy.normBound", "--norm-bound", normBound), ("strategy.server", "--server", server),
+      ("strategy.serverLearningRate", "--server-lr", serverLr),
+      ("strategy.serverMomentum", "--server-momentum", serverMomentum),
+      ("attack.kind", "--attack", attack), ("attack.fraction", "--attack-fraction", attackFraction),
+      ("attack.factor", "--attack-factor", attackFactor),
+      ("attack.sigma", "--attack-sigma", attackSigma),
+      ("participation.fraction", "--sample-fraction", sampleFraction),
+      ("participation.dropout", "--dropout", dropout),
+      ("participation.deadline", "--deadline", deadline),
+      ("participation.speedSpread", "--speed-spread", speedSpread),
+      ("output.directory", "--output", output),
+    ]
+  }
+
+  func run() async throws {
+    do {
+      try await simulate()
+    } catch let error as CustomStringConvertible & Error {
+      Terminal.error(error.description)
+      throw ExitCode.failure
+    }
+  }
+
+  func resolveConfiguration() throws -> (SimulationConfiguration, [String: Any]) {
+    var values: [String: Any] = [:]
+    var sources: [String: String] = [:]
+    if let config {
+      guard let data = FileManager.default.contents(atPath: config) else {
+        throw ConfigurationError(source: config, key: "(file)", problem: "cannot be read")
+      }
+      for (key, value) in try SimulationConfiguration.flatten(json: data, source: config) {
+        values[key] = value
+        sources[key] = config
+      }
+    }
+    for (key, flag, value) in flagValues {
+      guard let value else { continue }
+      values[key] = value
+      sources[key] = "flag \(flag)"
+    }
+    var configuration = SimulationConfiguration()
+    try configuration.apply(values, sources: sources)
+    return (configuration, values)
+  }
+
+  private func simulate() async throws {
+    let (c, values) = try resolveConfiguration()
+    let train = try DatasetLoader.load(c.dataset, split: .train)
+    var test = try DatasetLoader.load(c.dataset, split: .test)
+    if let limit = c.testLimit, limit < test.count { test = test.subset(Array(0..<limit)) }
+    let simulation = try Simulation(configuration: c, train: train, test: test)
+    let directory = URL(fileURLWithPath: c.outputDirectory)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    try writeJSON(values.mapValues { "\($0)" }, to: directory.appendingPathComponent("config.json"))
+    try writeJSON(
+      simulation.histograms, to: directory.appendingPathComponent("partition.json"))
+
+    print(
+      "simulate: \(simulation.model.architecture.name) on \(train.name), \(c.clusters) clusters "
+        + "(\(c.partitioner)), \(c.rounds) rounds, strategy \(simulation.strategy.description)")
+    print(
+      "  local: \(c.local.epochs) epoch(s), batch \(c.local.batchSize), sgd lr \(c.local.learningRate) "
+        + "momentum \(c.local.momentum)\(c.local.proximalMu > 0 ? ", fedprox mu \(c.local.proximalMu)" : "")"
+        + "; sampled \(Int(c.sampleFraction * 100))%/round, dropout \(c.dropout)"
+        + (c.deadline.map { ", deadline \($0) s" } ?? ""))
+    if let attack = c.attack {
+      print(
+        "  attack: \(attack) by clusters \(simulation.attackers.map(String.init).joined(separator: ", "))"
+      )
+    }
+    if !quiet { printHistograms(simulation, classes: train.classCount) }
+
+    let metricsURL = directory.appendingPathComponent("metrics.jsonl")
+    FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
+    let metrics = try FileHandle(forWritingTo: metricsURL)
+    defer { try? metrics.close() }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let started = Date()
+    var records: [RoundRecord] = []
+    for round in 1...c.rounds {
+      let record = try await simulation.runRound(round) { event in
+        if case .clusterFinished(let r, _, let done, let total) = event {
+          Terminal.status("round \(r)/\(c.rounds)  trained \(done)/\(total) clusters")
+        }
+      }
+      Terminal.clearStatus()
+      records.append(record)
+      try metrics.write(contentsOf: encoder.encode(record) + Data("\n".utf8))
+      print(describe(record, of: c.rounds))
+      for decision in record.decisions where decision.verdict != .accepted {
+        print(
+          "    cluster \(decision.cluster) \(decision.verdict.rawValue): \(decision.reason ?? "")")
+      }
+      for gone in record.missing {
+        print("    cluster \(gone.cluster) \(gone.cause.rawValue): \(gone.detail)")
+      }
+    }
+    let modelURL = directory.appendingPathComponent("model.flm")
+    let hash = try ModelFile.write(simulation.model, to: modelURL.path)
+    print(summary(records, simulation: simulation, seconds: Date().timeIntervalSince(started)))
+    print("saved \(modelURL.path), metrics \(metricsURL.path)\nmodel hash sha256:\(hash)")
+  }
+
+  private func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    try encoder.encode(value).write(to: url, options: .atomic)
+  }
+
+  private func printHistograms(_ simulation: Simulation, classes: Int) {
+    let shown = min(simulation.histograms.count, 20)
+    print("  cluster  samples  label histogram (classes 0-\(classes - 1))")
+    for id in 0..<shown {
+      let counts = simulation.histograms[id]
+      let total = counts.reduce(0, +)
+      let bars = counts.map { count -> String in
+        let levels = [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+        let maximum = max(counts.max() ?? 1, 1)
+        return levels[count == 0 ? 0 : max(1, count * 8 / maximum)]
+      }.joined()
+      let role = simulation.clusters[id].attack.map { "  attacker: \($0)" } ?? ""
+      print(
+        "  " + pad("\(id)", 7) + "  " + pad("\(total)", 7) + "  |\(bars)|  "
+          + counts.map(String.init).joined(separator: " ") + role)
+    }
+    if simulation.histograms.count > shown {
+      print("  ... \(simulation.histograms.count - shown) more clusters in partition.json")
+    }
+  }
+
+  private func describe(_ r: RoundRecord, of rounds: Int) -> String {
+    var parts = ["round \(r.round)/\(rounds)"]
+    if let accuracy = r.accuracy, let loss = r.loss {
+      parts.append(String(format: "acc %.2f%%  loss %.4f", accuracy * 100, loss))
+    }
+    if let trainLoss = r.trainLoss { parts.append(String(format: "train loss %.4f", trainLoss)) }
+    parts.append("accepted \(r.accepted)  rejected \(r.rejected)  clipped \(r.clipped)")
+    let dropped = r.missing.filter { $0.cause == .dropped }.count
+    let late = r.missing.count - dropped
+    if dropped + late > 0 { parts.append("dropped \(dropped)  late \(late)") }
+    parts.append(String(format: "train %.1fs  aggregate %.3fs", r.trainSeconds, r.aggregateSeconds))
+    return parts.joined(separator: "  ")
+  }
+
+  private func summary(_ records: [RoundRecord], simulation: Simulation, seconds: Double) -> String
+  {
+    let attackers = Set(simulation.attackers)
+    var lines = ["", "summary"]
+    let evaluated = records.filter { $0.accuracy != nil }
+    if let last = evaluated.last, let best = evaluated.max(by: { $0.accuracy! < $1.accuracy! }) {
+      lines.append(
+        String(
+          format: "  final accuracy   %.2f%% (round %d); best %.2f%% (round %d)",
+          last.accuracy! * 100, last.round, best.accuracy! * 100, best.round))
+    }
+    var honestSeen = 0
+    var honestRejected = 0
+    var attackerSeen = 0
+    var attackerRejected = 0
+    var clipped = 0
+    for record in records {
+      for d in record.decisions {
+        if d.verdict == .clipped { clipped += 1 }
+        if attackers.contains(d.cluster) {
+          attackerSeen += 1
+          if d.verdict == .rejected { attackerRejected += 1 }
+        } else {
+          honestSeen += 1
+          if d.verdict == .rejected { honestRejected += 1 }
+        }
+      }
+    }
+    lines.append("  honest updates   \(honestSeen), rejected \(honestRejected)")
+    if !attackers.isEmpty {
+      lines.append("  attacker updates \(attackerSeen), rejected \(attackerRejected)")
+    }
+    lines.append("  clipped updates  \(clipped)")
+    let missing = records.reduce(0) { $0 + $1.missing.count }
+    lines.append("  missing updates  \(missing) (dropouts and stragglers)")
+    let train = records.reduce(0) { $0 + $1.trainSeconds }
+    let aggregate = records.reduce(0) { $0 + $1.aggregateSeconds }
+    let evaluate = records.reduce(0) { $0 + $1.evaluateSeconds }
+    lines.append(
+      String(
+        format:
+          "  time             %.1f s (training %.1f s, aggregation %.2f s, evaluation %.1f s)",
+        seconds, train, aggregate, evaluate))
+    return lines.joined(separator: "\n")
+  }
+}
+
+func pad(_ s: String, _ width: Int) -> String {
+  s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+}
