@@ -37,6 +37,17 @@ public struct RoundPlan: Codable, Equatable, Sendable {
   public var training: LocalTraining
   /// Simulated seconds after which late updates are not accepted; nil waits for everyone.
   public var deadline: Double?
+
+  public init(
+    round: Int, baseModelHash: String, participants: [ClusterID], training: LocalTraining,
+    deadline: Double?
+  ) {
+    self.round = round
+    self.baseModelHash = baseModelHash
+    self.participants = participants
+    self.training = training
+    self.deadline = deadline
+  }
 }
 
 /// What a cluster sends back: the change it made to the base model and how much data it used.

@@ -1,0 +1,155 @@
+import Federation
+import Foundation
+import Learning
+import XCTest
+
+/// Whole rounds on a small synthetic task.
+final class SimulationTests: XCTestCase {
+  let train = quadrants(count: 1600, seed: 1)
+  let test = quadrants(count: 400, seed: 2)
+
+  func configuration(_ edit: (inout SimulationConfiguration) -> Void = { _ in })
+    -> SimulationConfiguration
+  {
+    var c = SimulationConfiguration()
+    c.model = "mlp"
+    c.clusters = 6
+    c.rounds = 3
+    c.threads = 2
+    c.partitioner = .dirichlet(alpha: 1)
+    edit(&c)
+    return c
+  }
+
+  func run(_ c: SimulationConfiguration) async throws -> (Simulation, [RoundRecord]) {
+    let simulation = try Simulation(configuration: c, train: train, test: test)
+    return (simulation, try await simulation.run())
+  }
+
+  func testFedAvgLearnsAndIsDeterministic() async throws {
+    let (a, records) = try await run(configuration())
+    XCTAssertEqual(records.count, 3)
+    XCTAssertGreaterThanOrEqual(records.last!.accuracy!, 0.9)
+    XCTAssertEqual(records[0].accepted, 6)
+    let (b, _) = try await run(configuration())
+    XCTAssertEqual(a.model.hash, b.model.hash)
+    // The result does not depend on how many clusters train at once.
+    let (c, _) = try await run(configuration { $0.threads = 1 })
+    XCTAssertEqual(a.model.hash, c.model.hash)
+    let (d, _) = try await run(configuration { $0.seed = 2 })
+    XCTAssertNotEqual(a.model.hash, d.model.hash)
+  }
+
+  func testMultiKrumRejectsSignFlippers() async throws {
+    let c = configuration {
+      $0.attack = .signFlip(factor: 4)
+      $0.attackFraction = 2.0 / 6
+      $0.rule = .krum(f: 2, select: nil)
+    }
+    let (simulation, records) = try await run(c)
+    let attackers = Set(simulation.attackers)
+    XCTAssertEqual(attackers.count, 2)
+    for record in records {
+      let rejected = Set(record.decisions.filter { $0.verdict == .rejected }.map(\.cluster))
+      XCTAssertEqual(rejected, attackers, "round \(record.round)")
+    }
+    XCTAssertGreaterThanOrEqual(records.last!.accuracy!, 0.85)
+    // Undefended, the same attack ruins FedAvg.
+    let (_, undefended) = try await run(
+      configuration {
+        $0.attack = .signFlip(factor: 4)
+        $0.attackFraction = 2.0 / 6
+      })
+    XCTAssertLessThan(undefended.last!.accuracy!, 0.6)
+  }
+
+  func testSamplingDropoutsAndStragglersAreReported() async throws {
+    var c = configuration {
+      $0.sampleFraction = 0.5
+      $0.dropout = 0.3
+      $0.speedSpread = 1.0
+      $0.rounds = 6
+    }
+    // A deadline that half of the clusters miss.
+    let probe = try Simulation(configuration: c, train: train, test: test)
+    let needs = probe.clusters.map { $0.simulatedSeconds(for: c.local) }.sorted()
+    c.deadline = (needs[2] + needs[3]) / 2
+    let simulation = try Simulation(configuration: c, train: train, test: test)
+    let records = try await simulation.run()
+    var dropped = 0
+    var late = 0
+    for r in records {
+      XCTAssertEqual(r.participants.count, 3)
+      XCTAssertEqual(r.decisions.count + r.missing.count, 3)
+      dropped += r.missing.filter { $0.cause == .dropped }.count
+      for m in r.missing where m.cause == .straggler {
+        late += 1
+        XCTAssertGreaterThan(
+          simulation.clusters[m.cluster].simulatedSeconds(for: c.local), c.deadline!)
+        XCTAssertTrue(m.detail.contains("deadline"))
+      }
+      for d in r.decisions {
+        XCTAssertLessThanOrEqual(
+          simulation.clusters[d.cluster].simulatedSeconds(for: c.local), c.deadline!)
+      }
+    }
+    XCTAssertGreaterThan(dropped, 0)
+    XCTAssertGreaterThan(late, 0)
+  }
+
+  func testFedProxKeepsUpdatesCloser() throws {
+    let data = train.subset(Array(0..<300))
+    let model = try Model(architecture: Zoo.mlp(classes: 4), seed: 1)
+    let cluster = Cluster(id: 0, data: data)
+    func norm(mu: Float) throws -> Double {
+      let plan = RoundPlan(
+        round: 1, baseModelHash: model.hash, participants: [0],
+        training: LocalTraining(epochs: 2, proximalMu: mu), deadline: nil)
+      let delta = try cluster.train(plan: plan, base: model, seed: 1).delta
+      return delta.reduce(0.0) { $0 + Double($1 * $1) }.squareRoot()
+    }
+    XCTAssertLessThan(try norm(mu: 1), try norm(mu: 0) * 0.9)
+  }
+
+  func testLabelFlippingPoisonsTheData() {
+    let cluster = Cluster(id: 0, data: train.subset([0, 1, 2]), attack: .labelFlip)
+    XCTAssertEqual(cluster.data.labels, train.subset([0, 1, 2]).labels.map { 3 - $0 })
+  }
+}
+
+final class ConfigurationTests: XCTestCase {
+  func testFileAndFlagsApplyWithClearErrors() throws {
+    let json = Data(
+      #"{"rounds": 5, "partition": {"kind": "shards", "classesPerCluster": 3}, "strategy": {"rule": "multi-krum", "f": 2}}"#
+        .utf8)
+    var c = SimulationConfiguration()
+    var values = try SimulationConfiguration.flatten(json: json, source: "sim.json")
+    values["attack.kind"] = "sign-flip"
+    try c.apply(values, sources: ["attack.kind": "flag --attack"])
+    XCTAssertEqual(c.rounds, 5)
+    XCTAssertEqual(c.partitioner, .shards(classesPerCluster: 3))
+    XCTAssertEqual(c.rule, .krum(f: 2, select: nil))
+    XCTAssertEqual(c.attack, .signFlip(factor: 4))
+    XCTAssertEqual(c.attackerCount, 3)
+
+    XCTAssertThrowsError(
+      try SimulationConfiguration.flatten(
+        json: Data(#"{"partition": {"alpah": 1}}"#.utf8), source: "sim.json")
+    ) {
+      XCTAssertTrue("\($0)".contains("sim.json: 'partition.alpah' is not a known key"), "\($0)")
+      XCTAssertTrue("\($0)".contains("partition.alpha"), "\($0)")
+    }
+    var d = SimulationConfiguration()
+    XCTAssertThrowsError(
+      try d.apply(["partition.alpha": -1], sources: ["partition.alpha": "flag --alpha"])
+    ) {
+      XCTAssertEqual("\($0)", "flag --alpha: 'partition.alpha' must be a number > 0.0, got -1.0")
+    }
+    XCTAssertThrowsError(try d.apply(["strategy.rule": "fedsgd"], sources: [:])) {
+      XCTAssertTrue("\($0)".contains("must be one of fedavg, fedprox, median"), "\($0)")
+    }
+    XCTAssertThrowsError(try d.apply(["strategy.rule": "krum", "strategy.f": 4], sources: [:])) {
+      XCTAssertTrue("\($0)".contains("more than 2f + 2"), "\($0)")
+    }
+  }
+}
