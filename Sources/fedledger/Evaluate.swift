@@ -25,8 +25,8 @@ struct Evaluate: AsyncParsableCommand {
       print("dataset \(dataset.name): \(result.count) samples")
       print(String(format: "accuracy %.2f%%  loss %.4f", result.accuracy * 100, result.loss))
       print(ConfusionTable.render(result.confusion, names: dataset.classNames))
-    } catch let error as CustomStringConvertible & Error {
-      Terminal.error(error.description)
+    } catch {
+      Terminal.error("\(error)")
       throw ExitCode.failure
     }
   }

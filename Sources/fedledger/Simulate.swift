@@ -99,8 +99,8 @@ struct Simulate: AsyncParsableCommand {
   func run() async throws {
     do {
       try await simulate()
-    } catch let error as CustomStringConvertible & Error {
-      Terminal.error(error.description)
+    } catch {
+      Terminal.error("\(error)")
       throw ExitCode.failure
     }
   }
@@ -160,6 +160,9 @@ struct Simulate: AsyncParsableCommand {
     defer { try? metrics.close() }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
+    // A diverged model has infinite or NaN losses; JSON has no such numbers.
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     let started = Date()
     var records: [RoundRecord] = []
     for round in 1...c.rounds {

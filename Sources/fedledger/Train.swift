@@ -57,8 +57,8 @@ struct Train: AsyncParsableCommand {
   func run() async throws {
     do {
       try train()
-    } catch let error as CustomStringConvertible & Error {
-      Terminal.error(error.description)
+    } catch {
+      Terminal.error("\(error)")
       throw ExitCode.failure
     }
   }
