@@ -41,7 +41,7 @@ let package = Package(
         .product(name: "CryptoExtras", package: "swift-crypto"),
       ],
       swiftSettings: kernelFlags),
-    .target(name: "Federation", dependencies: ["Learning"]),
+    .target(name: "Federation", dependencies: ["Learning"], swiftSettings: kernelFlags),
     .executableTarget(
       name: "fedledger",
       dependencies: [

@@ -134,8 +134,7 @@ public final class StandardStrategy: Strategy {
       )
     }
     guard update.sampleCount > 0 else { return reject("claims no training samples") }
-    var squared = 0.0
-    for v in update.delta { squared += Double(v) * Double(v) }
+    let squared = squaredNorm(update.delta)
     guard squared.isFinite else { return reject("contains values that are not finite") }
     var update = update
     var clipped: String?
@@ -318,5 +317,29 @@ func krumScores(_ deltas: [[Float]], f: Int) -> [Double] {
     others.remove(at: i)
     others.sort()
     return others.prefix(neighbours).reduce(0, +)
+  }
+}
+
+/// The squared L2 norm, accumulated in Double eight lanes at a time.
+func squaredNorm(_ values: [Float]) -> Double {
+  values.withUnsafeBufferPointer { buffer in
+    guard let base = buffer.baseAddress else { return 0 }
+    let n = buffer.count
+    var a = SIMD8<Double>()
+    var b = SIMD8<Double>()
+    var i = 0
+    while i + 16 <= n {
+      let x = SIMD8<Double>(UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self))
+      let y = SIMD8<Double>(UnsafeRawPointer(base + i + 8).loadUnaligned(as: SIMD8<Float>.self))
+      a = a.addingProduct(x, x)
+      b = b.addingProduct(y, y)
+      i += 16
+    }
+    var total = (a + b).sum()
+    while i < n {
+      total += Double(base[i]) * Double(base[i])
+      i += 1
+    }
+    return total
   }
 }

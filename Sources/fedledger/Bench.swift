@@ -5,7 +5,7 @@ import Learning
 
 struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure the engine's speed.", subcommands: [BenchTrain.self])
+    abstract: "Measure the engine's speed.", subcommands: [BenchTrain.self, BenchAggregate.self])
 }
 
 struct BenchTrain: AsyncParsableCommand {

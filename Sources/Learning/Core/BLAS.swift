@@ -23,6 +23,16 @@ public enum BLAS {
       Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
   }
 
+  /// y = alpha * op(A) * x + beta * y for a row-major m x n matrix A.
+  public static func gemv(
+    transpose: Bool = false, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>,
+    lda: Int, x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
+  ) {
+    cblas_sgemv(
+      CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a,
+      Int32(lda), x, 1, beta, y, 1)
+  }
+
   /// Restricts BLAS to one thread: the engine parallelises across the batch itself, which is
   /// faster and steadier than OpenBLAS's own threading at these matrix sizes.
   public static func useSingleThread() {

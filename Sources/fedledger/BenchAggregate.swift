@@ -1,0 +1,88 @@
+import ArgumentParser
+import Dispatch
+import Federation
+import Foundation
+import Learning
+
+struct BenchAggregate: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "aggregate",
+    abstract: "Aggregation time for one round's updates, against a BLAS baseline.",
+    discussion: """
+      Builds --clusters random updates of --params values, then times the strategy's whole \
+      aggregation (validation, weighting, combining, applying to the global model). For the \
+      mean it also times, in the same run, the weighted sum as one BLAS matrix-vector product \
+      over the stacked updates (what numpy does with a matrix), and prints the ratio.
+      """)
+
+  @Option(help: "Updates per round.") var clusters = 100
+  @Option(help: "Parameters per update (LeNet-5 has 61,706).") var params = 61_706
+  @Option(help: "Rule: fedavg, median, trimmed-mean, multi-krum.") var rule = "fedavg"
+  @Option(help: "Repetitions to average over.") var repeats = 20
+
+  func validate() throws {
+    guard clusters >= 1, params >= 1, repeats >= 1 else {
+      throw ValidationError("--clusters, --params and --repeats must be at least 1")
+    }
+    guard ["fedavg", "median", "trimmed-mean", "multi-krum"].contains(rule) else {
+      throw ValidationError(
+        "--rule must be fedavg, median, trimmed-mean or multi-krum, got '\(rule)'")
+    }
+  }
+
+  func run() async throws {
+    BLAS.useSingleThread()
+    var rng = SeededGenerator(seed: 3, domain: "bench.aggregate")
+    let updates = (0..<clusters).map { id in
+      ClusterUpdate(
+        cluster: id, round: 1, baseModelHash: "base",
+        delta: (0..<params).map { _ in rng.nextGaussian() * 0.01 },
+        sampleCount: 100 + Int(rng.next() % 900), trainLoss: 0, simulatedSeconds: 0)
+    }
+    let global = [Float](repeating: 0, count: params)
+    let aggregationRule: AggregationRule =
+      switch rule {
+      case "median": .median
+      case "trimmed-mean": .trimmedMean(beta: 0.1)
+      case "multi-krum": .krum(f: max(0, (clusters - 3) / 2), select: nil)
+      default: .mean
+      }
+    let strategy = StandardStrategy(rule: aggregationRule)
+    func time(_ body: () -> Void) -> Double {
+      body()  // warm-up
+      let start = DispatchTime.now().uptimeNanoseconds
+      for _ in 0..<repeats { body() }
+      return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(repeats)
+    }
+    let engine = time {
+      strategy.begin(round: 1, baseModelHash: "base", global: global)
+      for update in updates { strategy.add(update) }
+      _ = strategy.finish()
+    }
+    print(
+      "bench aggregate: \(aggregationRule), \(clusters) updates x \(params) parameters, "
+        + "mean of \(repeats) runs, 1 thread")
+    print(String(format: "  strategy (streaming, validated): %8.3f ms", engine))
+    guard aggregationRule == .mean else { return }
+    var stacked = [Float](repeating: 0, count: clusters * params)
+    for (i, update) in updates.enumerated() {
+      stacked.replaceSubrange((i * params)..<((i + 1) * params), with: update.delta)
+    }
+    let total = Float(updates.reduce(0) { $0 + $1.sampleCount })
+    let weights = updates.map { Float($0.sampleCount) / total }
+    var sum = [Float](repeating: 0, count: params)
+    let baseline = time {
+      stacked.withUnsafeBufferPointer { a in
+        weights.withUnsafeBufferPointer { w in
+          sum.withUnsafeMutableBufferPointer { y in
+            BLAS.gemv(
+              transpose: true, m: clusters, n: params, a: a.baseAddress!, lda: params,
+              x: w.baseAddress!, y: y.baseAddress!)
+          }
+        }
+      }
+    }
+    print(String(format: "  baseline (BLAS sgemv, stacked): %8.3f ms", baseline))
+    print(String(format: "  strategy / baseline:            %8.2fx", engine / baseline))
+  }
+}
