@@ -153,3 +153,21 @@ final class ConfigurationTests: XCTestCase {
     }
   }
 }
+
+/// A short federated run on real Fashion-MNIST data (Debian's dataset-fashion-mnist).
+final class FashionMNISTSimulationTests: XCTestCase {
+  func testShortRealRun() async throws {
+    let train = try DatasetLoader.load("fashion-mnist", split: .train).subset(Array(0..<6000))
+    let test = try DatasetLoader.load("fashion-mnist", split: .test).subset(Array(0..<1000))
+    var c = SimulationConfiguration()
+    c.clusters = 4
+    c.rounds = 2
+    c.threads = 2
+    let simulation = try Simulation(configuration: c, train: train, test: test)
+    let records = try await simulation.run()
+    XCTAssertEqual(simulation.model.architecture.name, "lenet5")
+    XCTAssertEqual(records.map(\.accepted), [4, 4])
+    XCTAssertGreaterThan(records[1].accuracy!, records[0].accuracy!)
+    XCTAssertGreaterThanOrEqual(records[1].accuracy!, 0.7)
+  }
+}

@@ -233,16 +233,50 @@ public final class Trainer {
   /// Accuracy, loss and confusion matrix on `dataset`, with dropout off.
   public func evaluate(on dataset: Dataset) -> Evaluation {
     let classes = workers[0].classCount
+    let threads = min(workers.count, max(dataset.count / 256, 1))
+    let share = (dataset.count + threads - 1) / threads
+    var parts = [(loss: Double, confusion: [[Int]])](
+      repeating: (0, [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)),
+      count: threads)
+    let context = WorkerShare(value: (self, dataset))
+    parts.withUnsafeMutableBufferPointer { out in
+      let sink = WorkerShare(value: out)
+      let work: @Sendable (Int) -> Void = { w in
+        let (trainer, dataset) = context.value
+        sink.value[w] = trainer.evaluate(
+          dataset, range: (w * share)..<min((w + 1) * share, dataset.count), worker: w)
+      }
+      if threads == 1 {
+        work(0)
+      } else {
+        DispatchQueue.concurrentPerform(iterations: threads, execute: work)
+      }
+    }
+    var confusion = parts[0].confusion
+    var loss = parts[0].loss
+    for part in parts.dropFirst() {
+      loss += part.loss
+      for i in 0..<classes { for j in 0..<classes { confusion[i][j] += part.confusion[i][j] } }
+    }
+    let correct = (0..<classes).reduce(0) { $0 + confusion[$1][$1] }
+    let n = max(dataset.count, 1)
+    return Evaluation(
+      accuracy: Double(correct) / Double(n), loss: loss / Double(n), count: dataset.count,
+      confusion: confusion)
+  }
+
+  /// One worker's share of an evaluation: summed loss and confusion counts over `range`.
+  private func evaluate(_ dataset: Dataset, range: Range<Int>, worker: Int)
+    -> (loss: Double, confusion: [[Int]])
+  {
+    let classes = workers[worker].classCount
     var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
     var loss = 0.0
-    let network = workers[0]
+    let network = workers[worker]
     network.reserve(batch: 256)
-    let chunk = network.batchCapacity
-    var predictions = [Int](repeating: 0, count: chunk)
-    var lower = 0
-    while lower < dataset.count {
-      let upper = min(lower + chunk, dataset.count)
-      let indices = lower..<upper
+    var lower = range.lowerBound
+    while lower < range.upperBound {
+      let indices = lower..<min(lower + network.batchCapacity, range.upperBound)
       dataset.fillBatch(indices, into: network.input)
       let logits = network.forward(
         batch: indices.count, parameters: parameters.pointer, mode: .inference)
@@ -250,21 +284,14 @@ public final class Trainer {
         SoftmaxCrossEntropy.evaluate(
           logits: logits, labels: dataset.labels[indices], classes: classes
         ).loss
-      for (row, _) in indices.enumerated() {
+      for (row, index) in indices.enumerated() {
         let z = logits + row * classes
         var best = 0
         for j in 1..<classes where z[j] > z[best] { best = j }
-        predictions[row] = best
+        confusion[Int(dataset.labels[index])][best] += 1
       }
-      for (row, index) in indices.enumerated() {
-        confusion[Int(dataset.labels[index])][predictions[row]] += 1
-      }
-      lower = upper
+      lower = indices.upperBound
     }
-    let correct = (0..<classes).reduce(0) { $0 + confusion[$1][$1] }
-    let n = max(dataset.count, 1)
-    return Evaluation(
-      accuracy: Double(correct) / Double(n), loss: loss / Double(n), count: dataset.count,
-      confusion: confusion)
+    return (loss, confusion)
   }
 }
