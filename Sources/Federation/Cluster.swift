@@ -29,7 +29,7 @@ public struct Cluster: Sendable {
   public func train(plan: RoundPlan, base: Model, seed: UInt64) throws -> ClusterUpdate {
     let training = plan.training
     let options = TrainingOptions(
-      batchSize: training.batchSize,
+      batchSize: max(1, min(training.batchSize, data.count)),
       optimizer: .sgd(
         learningRate: training.learningRate, momentum: training.momentum,
         weightDecay: training.weightDecay, nesterov: false),

@@ -162,9 +162,10 @@ extension SimulationConfiguration {
     case "krum": rule = .krum(f: f ?? 1, select: 1)
     default: rule = .krum(f: f ?? 1, select: select)
     }
-    if let f, case .krum = rule, f * 2 + 2 >= clusters {
+    if case .krum(let effectiveF, _) = rule, effectiveF * 2 + 2 >= clusters {
       throw reader.error(
-        "strategy.f", "is \(f): Krum needs more than 2f + 2 clusters (have \(clusters))")
+        "strategy.f",
+        "is \(effectiveF): Krum needs more than 2f + 2 clusters (have \(clusters))")
     }
     if let v = try reader.choice("strategy.weighting", Weighting.allCases.map(\.rawValue)) {
       weighting = Weighting(rawValue: v)!
@@ -269,15 +270,20 @@ private struct Reader {
       if nullable { return nil }
       throw error(key, "must be a number, got null")
     }
-    if let n = value as? NSNumber, String(cString: n.objCType) != "c" { return n.doubleValue }
+    if let n = value as? NSNumber {
+      guard String(cString: n.objCType) != "c" else {
+        throw error(key, "must be a number, got a boolean")
+      }
+      return n.doubleValue
+    }
     if let s = value as? String, let d = Double(s) { return d }
     throw error(key, "must be a number, got \(value)")
   }
 
   func int(_ key: String, min: Int, nullable: Bool = false) throws -> Int? {
     guard let d = try number(key, nullable: nullable) else { return nil }
-    guard d == d.rounded(), d >= Double(min), d <= 1e15 else {
-      throw error(key, "must be a whole number of at least \(min), got \(d)")
+    guard d == d.rounded(), d >= Double(min), d <= 1e9 else {
+      throw error(key, "must be a whole number from \(min) to 1000000000, got \(d)")
     }
     return Int(d)
   }
@@ -301,3 +307,69 @@ private struct Reader {
     return d
   }
 }
+
+extension SimulationConfiguration {
+  /// The whole configuration in the file schema (nested, typed), so a run can be repeated with
+  /// `--config` on this output. Keys that do not apply to the chosen options are left out.
+  public var settings: [String: Any] {
+    var partition: [String: Any] = [:]
+    switch partitioner {
+    case .iid: partition["kind"] = "iid"
+    case .dirichlet(let alpha): partition = ["kind": "dirichlet", "alpha": alpha]
+    case .shards(let k): partition = ["kind": "shards", "classesPerCluster": k]
+    }
+    var strategy: [String: Any] = ["weighting": weighting.rawValue]
+    switch rule {
+    case .mean: strategy["rule"] = local.proximalMu > 0 ? "fedprox" : "fedavg"
+    case .median: strategy["rule"] = "median"
+    case .trimmedMean(let beta): strategy.merge(["rule": "trimmed-mean", "beta": beta]) { $1 }
+    case .krum(let f, let select):
+      strategy.merge(["rule": select == 1 ? "krum" : "multi-krum", "f": f]) { $1 }
+      if let select, select != 1 { strategy["select"] = select }
+    }
+    if let normBound { strategy["normBound"] = decimal(normBound) }
+    switch server {
+    case .plain: strategy["server"] = "plain"
+    case .momentum(let lr, let m):
+      strategy.merge([
+        "server": "fedavgm", "serverLearningRate": decimal(lr), "serverMomentum": decimal(m),
+      ]) { $1 }
+    case .adam(let lr, let b1, let b2, let tau):
+      strategy.merge([
+        "server": "fedadam", "serverLearningRate": decimal(lr), "beta1": decimal(b1),
+        "beta2": decimal(b2), "tau": decimal(tau),
+      ]) { $1 }
+    }
+    var attackSection: [String: Any] = ["kind": "none"]
+    switch attack {
+    case nil: break
+    case .signFlip(let k): attackSection = ["kind": "sign-flip", "factor": decimal(k)]
+    case .scaling(let k): attackSection = ["kind": "scaling", "factor": decimal(k)]
+    case .gaussianNoise(let sigma): attackSection = ["kind": "noise", "sigma": decimal(sigma)]
+    case .labelFlip: attackSection = ["kind": "label-flip"]
+    case .freeRider: attackSection = ["kind": "free-rider"]
+    }
+    if attack != nil { attackSection["fraction"] = attackFraction }
+    var participation: [String: Any] = [
+      "fraction": sampleFraction, "dropout": dropout, "nominalSpeed": nominalSpeed,
+      "speedSpread": speedSpread,
+    ]
+    if let deadline { participation["deadline"] = deadline }
+    var root: [String: Any] = [
+      "dataset": dataset, "model": model, "seed": seed, "rounds": rounds, "clusters": clusters,
+      "threads": threads, "evaluateEvery": evaluateEvery, "partition": partition,
+      "local": [
+        "epochs": local.epochs, "batchSize": local.batchSize,
+        "learningRate": decimal(local.learningRate), "momentum": decimal(local.momentum),
+        "weightDecay": decimal(local.weightDecay), "proximalMu": decimal(local.proximalMu),
+      ],
+      "strategy": strategy, "attack": attackSection, "participation": participation,
+      "output": ["directory": outputDirectory],
+    ]
+    if let testLimit { root["testLimit"] = testLimit }
+    return root
+  }
+}
+
+/// A Float as the Double with the same shortest decimal form (0.01, not 0.009999999776).
+private func decimal(_ value: Float) -> Double { Double("\(value)") ?? Double(value) }

@@ -7,7 +7,9 @@ public enum Partitioner: Equatable, Sendable, CustomStringConvertible {
   case iid
   /// Per class, proportions drawn from Dirichlet(alpha) over clusters: small alpha, skewed labels.
   case dirichlet(alpha: Double)
-  /// Each cluster gets `classesPerCluster` shards, each of one class (as in McMahan et al.).
+  /// The class-sorted data is cut into clusters x `classesPerCluster` equal shards and each
+  /// cluster gets that many at random (as in McMahan et al.): mostly one class per shard, so
+  /// about `classesPerCluster` classes per cluster.
   case shards(classesPerCluster: Int)
 
   public var description: String {
@@ -29,7 +31,7 @@ public enum Partitioner: Equatable, Sendable, CustomStringConvertible {
     var parts = [[Int]](repeating: [], count: clusters)
     switch self {
     case .iid:
-      let order = shuffled(Array(labels.indices), &rng)
+      let order = rng.shuffled(Array(labels.indices))
       for (i, index) in order.enumerated() { parts[i % clusters].append(index) }
     case .dirichlet(let alpha):
       let byClass = indicesByClass(labels, classCount: classCount, rng: &rng)
@@ -52,12 +54,13 @@ public enum Partitioner: Equatable, Sendable, CustomStringConvertible {
     case .shards(let perCluster):
       let order = indicesByClass(labels, classCount: classCount, rng: &rng).flatMap { $0 }
       let shardCount = clusters * perCluster
-      let shardOrder = shuffled(Array(0..<shardCount), &rng)
+      let shardOrder = rng.shuffled(Array(0..<shardCount))
       for (slot, shard) in shardOrder.enumerated() {
         let lower = shard * order.count / shardCount
         let upper = (shard + 1) * order.count / shardCount
         parts[slot / perCluster].append(contentsOf: order[lower..<upper])
       }
+      rebalanceEmpty(&parts)
     }
     return parts.map { $0.sorted() }
   }
@@ -77,25 +80,8 @@ public enum Partitioner: Equatable, Sendable, CustomStringConvertible {
   {
     var byClass = [[Int]](repeating: [], count: classCount)
     for (i, label) in labels.enumerated() { byClass[Int(label)].append(i) }
-    return byClass.map { shuffled($0, &rng) }
+    return byClass.map { rng.shuffled($0) }
   }
-}
-
-/// A uniform integer in 0..<bound from the generator (multiply-shift, no modulo bias worth
-/// mentioning for the bounds used here).
-@inline(__always)
-func uniform(_ bound: Int, _ rng: inout SeededGenerator) -> Int {
-  Int(rng.next().multipliedFullWidth(by: UInt64(bound)).high)
-}
-
-/// Fisher-Yates with the project's generator, so the order is the same on every platform.
-func shuffled<T>(_ values: [T], _ rng: inout SeededGenerator) -> [T] {
-  var values = values
-  if values.count < 2 { return values }
-  for i in stride(from: values.count - 1, to: 0, by: -1) {
-    values.swapAt(i, uniform(i + 1, &rng))
-  }
-  return values
 }
 
 /// A Gamma(shape, 1) sample (Marsaglia and Tsang; boosted for shape < 1).

@@ -54,13 +54,23 @@ public final class Simulation {
     self.configuration = configuration
     self.test = test
     let c = configuration
+    guard c.clusters <= train.count else {
+      throw ConfigurationError(
+        source: "configuration", key: "clusters",
+        problem: "is \(c.clusters), more than the \(train.count) training samples")
+    }
+    if case .shards(let k) = c.partitioner, k > train.classCount {
+      throw ConfigurationError(
+        source: "configuration", key: "partition.classesPerCluster",
+        problem: "is \(k), more than the dataset's \(train.classCount) classes")
+    }
     let parts = c.partitioner.partition(
       labels: train.labels, classCount: train.classCount, clusters: c.clusters, seed: c.seed)
     histograms = parts.map {
       labelHistogram($0, labels: train.labels, classCount: train.classCount)
     }
     var rng = SeededGenerator(seed: c.seed, domain: "simulation.clusters")
-    let attackers = Set(shuffled(Array(0..<c.clusters), &rng).prefix(c.attackerCount))
+    let attackers = Set(rng.shuffled(Array(0..<c.clusters)).prefix(c.attackerCount))
     clusters = parts.enumerated().map { id, indices in
       // Device speeds are log-normal around the nominal rate.
       let speed = c.nominalSpeed * Foundation.exp(Double(rng.nextGaussian()) * c.speedSpread)
@@ -95,7 +105,7 @@ public final class Simulation {
     let c = configuration
     var rng = SeededGenerator(seed: c.seed, domain: "simulation.round.\(round)")
     let sampled = max(1, Int((c.sampleFraction * Double(c.clusters)).rounded()))
-    let participants = shuffled(Array(0..<c.clusters), &rng).prefix(sampled).sorted()
+    let participants = rng.shuffled(Array(0..<c.clusters)).prefix(sampled).sorted()
     let baseHash = model.hash
     let plan = RoundPlan(
       round: round, baseModelHash: baseHash, participants: participants, training: c.local,
@@ -140,7 +150,7 @@ public final class Simulation {
         }
         next += 1
       }
-      for _ in 0..<concurrency { launch() }
+      for _ in 0..<min(concurrency, working.count) { launch() }
       // Updates are handed to the strategy in cluster order whatever order they finish in,
       // so the result is the same however the work was scheduled.
       var pending: [Int: ClusterUpdate] = [:]

@@ -78,6 +78,8 @@ public final class StandardStrategy: Strategy {
   public let server: ServerOptimizer
 
   private var global: [Float] = []
+  private var round = 0
+  private var seen: Set<ClusterID> = []
   private var baseModelHash = ""
   private var decisions: [UpdateDecision] = []
   // Streaming mean: running weighted sum in Double, in cluster order.
@@ -112,7 +114,9 @@ public final class StandardStrategy: Strategy {
 
   public func begin(round: Int, baseModelHash: String, global: [Float]) {
     self.global = global
+    self.round = round
     self.baseModelHash = baseModelHash
+    seen = []
     decisions = []
     kept = []
     streamed = []
@@ -124,6 +128,12 @@ public final class StandardStrategy: Strategy {
     func reject(_ reason: String) {
       decisions.append(
         .init(cluster: update.cluster, verdict: .rejected, weight: 0, reason: reason))
+    }
+    guard seen.insert(update.cluster).inserted else {
+      return reject("is a second update from this cluster in this round")
+    }
+    guard update.round == round else {
+      return reject("is for round \(update.round), this is round \(round)")
     }
     guard update.delta.count == global.count else {
       return reject("has \(update.delta.count) values, the model has \(global.count)")
@@ -162,25 +172,23 @@ public final class StandardStrategy: Strategy {
 
   public func finish() -> AggregationOutcome {
     var aggregate = [Float](repeating: 0, count: global.count)
-    var weights: [ClusterID: Double] = [:]
-    var rejected: [ClusterID: String] = [:]
     if streams {
       if totalWeight > 0 {
         for i in aggregate.indices { aggregate[i] = Float(sum[i] / totalWeight) }
       }
-      for s in streamed { weights[s.cluster] = s.weight / max(totalWeight, 1e-300) }
-      for s in streamed { record(s.cluster, weights[s.cluster]!, s.clipped, nil) }
+      for s in streamed { record(s.cluster, s.weight / totalWeight, s.clipped, nil) }
     } else if !kept.isEmpty {
       let result = combine(kept.map { ($0.update.delta, $0.weight) })
       aggregate = result.aggregate
       for (i, entry) in kept.enumerated() {
-        if let reason = result.rejections[i] { rejected[entry.update.cluster] = reason }
-        weights[entry.update.cluster] = result.weights[i]
         record(entry.update.cluster, result.weights[i], entry.clipped, result.rejections[i])
       }
     }
     decisions.sort { $0.cluster < $1.cluster }
-    return AggregationOutcome(parameters: apply(aggregate), decisions: decisions)
+    // With nothing accepted the model stays as it is, and so does the optimiser's state.
+    let anyAccepted = decisions.contains { $0.verdict != .rejected }
+    return AggregationOutcome(
+      parameters: anyAccepted ? apply(aggregate) : global, decisions: decisions)
   }
 
   private func record(

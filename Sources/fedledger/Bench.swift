@@ -45,8 +45,9 @@ struct BenchTrain: AsyncParsableCommand {
   }
 
   func validate() throws {
-    guard threads >= 1, batchSize >= 1, seconds > 0 else {
-      throw ValidationError("--threads and --batch-size must be at least 1 and --seconds positive")
+    guard (1...256).contains(threads), (1...4096).contains(batchSize), seconds > 0 else {
+      throw ValidationError(
+        "--threads must be in 1...256, --batch-size in 1...4096 and --seconds positive")
     }
   }
 

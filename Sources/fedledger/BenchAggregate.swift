@@ -21,8 +21,12 @@ struct BenchAggregate: AsyncParsableCommand {
   @Option(help: "Repetitions to average over.") var repeats = 20
 
   func validate() throws {
-    guard clusters >= 1, params >= 1, repeats >= 1 else {
-      throw ValidationError("--clusters, --params and --repeats must be at least 1")
+    guard (1...10_000).contains(clusters), (1...100_000_000).contains(params), repeats >= 1,
+      clusters * params <= 1_000_000_000
+    else {
+      throw ValidationError(
+        "--clusters (1...10000), --params and --repeats must be positive, clusters x params at most 1e9"
+      )
     }
     guard ["fedavg", "median", "trimmed-mean", "multi-krum"].contains(rule) else {
       throw ValidationError(
@@ -62,7 +66,7 @@ struct BenchAggregate: AsyncParsableCommand {
     print(
       "bench aggregate: \(aggregationRule), \(clusters) updates x \(params) parameters, "
         + "mean of \(repeats) runs, 1 thread")
-    print(String(format: "  strategy (streaming, validated): %8.3f ms", engine))
+    print(String(format: "  strategy (validated):           %8.3f ms", engine))
     guard aggregationRule == .mean else { return }
     var stacked = [Float](repeating: 0, count: clusters * params)
     for (i, update) in updates.enumerated() {

@@ -14,6 +14,12 @@ struct Evaluate: AsyncParsableCommand {
     do {
       let loaded = try ModelFile.read(from: model)
       let dataset = try data.load(split)
+      let classes = try Network(loaded.architecture, batchCapacity: 1).classCount
+      guard dataset.classCount <= classes else {
+        throw ModelFileError.architectureMismatch(
+          path: model, expected: "at least \(dataset.classCount) classes for \(dataset.name)",
+          found: "\(classes) classes")
+      }
       guard loaded.architecture.inputShape == dataset.sampleShape else {
         throw ModelFileError.architectureMismatch(
           path: model, expected: "input \(dataset.sampleShape) for \(dataset.name)",
@@ -41,9 +47,6 @@ enum ConfusionTable {
     let labels = (0..<n).map { i in names.flatMap { i < $0.count ? $0[i] : nil } ?? "\(i)" }
     let width = max(6, matrix.flatMap { $0 }.map { String($0).count }.max() ?? 1)
     let labelWidth = min(14, labels.map(\.count).max() ?? 1)
-    func pad(_ s: String, _ w: Int) -> String {
-      s.count >= w ? String(s.prefix(w)) : String(repeating: " ", count: w - s.count) + s
-    }
     var lines = ["confusion matrix (rows: true class, columns: predicted)"]
     lines.append(
       pad("", labelWidth) + (0..<n).map { pad("\($0)", width + 1) }.joined() + "  recall")
@@ -56,4 +59,9 @@ enum ConfusionTable {
     }
     return lines.joined(separator: "\n")
   }
+}
+
+/// Right-aligns `s` in `width` columns, cutting it if it is longer.
+func pad(_ s: String, _ width: Int) -> String {
+  s.count >= width ? String(s.prefix(width)) : String(repeating: " ", count: width - s.count) + s
 }

@@ -11,7 +11,8 @@ struct Simulate: AsyncParsableCommand {
       send updates, the strategy aggregates them (rejecting or clipping what it must, with the \
       reason) into the next global model, which is evaluated on the test set. Writes \
       OUTPUT/metrics.jsonl (one JSON object per round), OUTPUT/partition.json, \
-      OUTPUT/config.json (the effective configuration) and OUTPUT/model.flm. \
+      OUTPUT/config.json (the effective configuration, usable with --config) and \
+      OUTPUT/model.flm. \
       Settings come from defaults, then --config FILE (JSON, schema in docs/simulate.md), then \
       flags.
       """)
@@ -45,7 +46,8 @@ struct Simulate: AsyncParsableCommand {
   @Option(help: "Trimmed-mean fraction cut at each end (default 0.1).") var beta: Double?
   @Option(name: .customLong("krum-f"), help: "Attackers Krum tolerates (default 1).") var krumF:
     Int?
-  @Option(help: "Updates Multi-Krum keeps (default clusters - f).") var krumSelect: Int?
+  @Option(help: "Updates Multi-Krum keeps (default: updates in the round - f).") var krumSelect:
+    Int?
   @Option(help: "Clip every update to this L2 norm (default none).") var normBound: Double?
   @Option(help: "Server optimiser: plain, fedavgm, fedadam (default plain).") var server: String?
   @Option(help: "Server learning rate (fedavgm 1, fedadam 0.01).") var serverLr: Double?
@@ -105,7 +107,7 @@ struct Simulate: AsyncParsableCommand {
     }
   }
 
-  func resolveConfiguration() throws -> (SimulationConfiguration, [String: Any]) {
+  func resolveConfiguration() throws -> SimulationConfiguration {
     var values: [String: Any] = [:]
     var sources: [String: String] = [:]
     if let config {
@@ -124,18 +126,21 @@ struct Simulate: AsyncParsableCommand {
     }
     var configuration = SimulationConfiguration()
     try configuration.apply(values, sources: sources)
-    return (configuration, values)
+    return configuration
   }
 
   private func simulate() async throws {
-    let (c, values) = try resolveConfiguration()
+    let c = try resolveConfiguration()
     let train = try DatasetLoader.load(c.dataset, split: .train)
     var test = try DatasetLoader.load(c.dataset, split: .test)
     if let limit = c.testLimit, limit < test.count { test = test.subset(Array(0..<limit)) }
     let simulation = try Simulation(configuration: c, train: train, test: test)
     let directory = URL(fileURLWithPath: c.outputDirectory)
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    try writeJSON(values.mapValues { "\($0)" }, to: directory.appendingPathComponent("config.json"))
+    try JSONSerialization.data(
+      withJSONObject: c.settings, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    )
+    .write(to: directory.appendingPathComponent("config.json"), options: .atomic)
     try writeJSON(
       simulation.histograms, to: directory.appendingPathComponent("partition.json"))
 
@@ -275,8 +280,4 @@ struct Simulate: AsyncParsableCommand {
         seconds, train, aggregate, evaluate))
     return lines.joined(separator: "\n")
   }
-}
-
-func pad(_ s: String, _ width: Int) -> String {
-  s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
 }

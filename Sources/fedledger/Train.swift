@@ -52,6 +52,11 @@ struct Train: AsyncParsableCommand {
     }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     if let learningRate, !(learningRate > 0) { throw ValidationError("--lr must be positive") }
+    guard momentum >= 0 && momentum < 1 else {
+      throw ValidationError("--momentum must be in [0, 1)")
+    }
+    guard weightDecay >= 0 else { throw ValidationError("--weight-decay must not be negative") }
+    if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
   }
 
   func run() async throws {
@@ -78,7 +83,8 @@ struct Train: AsyncParsableCommand {
       : .sgd(
         learningRate: learningRate ?? 0.01, momentum: momentum, weightDecay: weightDecay,
         nesterov: false)
-    let workerThreads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    let workerThreads = min(threads ?? ProcessInfo.processInfo.activeProcessorCount, 256)
+    let batchSize = min(self.batchSize, trainSet.count)
     let trainer = try Trainer(
       model: initial,
       options: TrainingOptions(

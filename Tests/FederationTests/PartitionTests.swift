@@ -43,5 +43,9 @@ final class PartitionTests: XCTestCase {
       let classes = labelHistogram(part, labels: labels, classCount: 10).filter { $0 > 0 }.count
       XCTAssertLessThanOrEqual(classes, 2)
     }
+    let many = Partitioner.shards(classesPerCluster: 1).partition(
+      labels: labels, classCount: 10, clusters: 40, seed: 2)
+    assertExactCover(many)
+    XCTAssertTrue(many.allSatisfy { !$0.isEmpty })
   }
 }

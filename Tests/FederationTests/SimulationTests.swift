@@ -151,6 +151,19 @@ final class ConfigurationTests: XCTestCase {
     XCTAssertThrowsError(try d.apply(["strategy.rule": "krum", "strategy.f": 4], sources: [:])) {
       XCTAssertTrue("\($0)".contains("more than 2f + 2"), "\($0)")
     }
+    // The default f is checked too.
+    var small = SimulationConfiguration()
+    XCTAssertThrowsError(try small.apply(["clusters": 3, "strategy.rule": "krum"], sources: [:]))
+    XCTAssertThrowsError(try small.apply(["rounds": true], sources: ["rounds": "x.json"])) {
+      XCTAssertEqual("\($0)", "x.json: 'rounds' must be a number, got a boolean")
+    }
+
+    // The effective settings written to config.json read back to the same configuration.
+    let settings = try JSONSerialization.data(withJSONObject: c.settings)
+    var again = SimulationConfiguration()
+    try again.apply(
+      try SimulationConfiguration.flatten(json: settings, source: "config.json"), sources: [:])
+    XCTAssertEqual(again, c)
   }
 }
 

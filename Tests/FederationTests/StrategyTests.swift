@@ -88,6 +88,33 @@ final class StrategyTests: XCTestCase {
     XCTAssertTrue(reasons[3].contains("no training samples"))
   }
 
+  func testReplaysAndDuplicatesAreRejected() {
+    let strategy = StandardStrategy()
+    strategy.begin(round: 2, baseModelHash: "base", global: [0])
+    strategy.add(update(0, [1]))  // made for round 1
+    var current = update(1, [2])
+    current.round = 2
+    strategy.add(current)
+    strategy.add(current)
+    let outcome = strategy.finish()
+    XCTAssertEqual(outcome.parameters, [2])
+    let reasons = outcome.decisions.filter { $0.verdict == .rejected }.map { $0.reason! }
+    XCTAssertEqual(reasons.count, 2)
+    XCTAssertTrue(reasons.contains { $0.contains("is for round 1, this is round 2") })
+    XCTAssertTrue(reasons.contains { $0.contains("second update") })
+  }
+
+  func testNothingAcceptedLeavesTheModelAndServerStateAlone() {
+    let strategy = StandardStrategy(server: .momentum(learningRate: 1, momentum: 0.9))
+    var global = aggregate(strategy, [update(0, [1])], global: [0]).parameters
+    XCTAssertEqual(global, [1])
+    global = aggregate(strategy, [update(0, [.infinity])], global: global).parameters
+    XCTAssertEqual(global, [1])
+    // The momentum is what it was after the first round: 0.9 * 1 + 1.
+    global = aggregate(strategy, [update(0, [1])], global: global).parameters
+    XCTAssertEqual(global[0], 1 + 1.9, accuracy: 1e-6)
+  }
+
   func testServerOptimisers() {
     let momentum = StandardStrategy(server: .momentum(learningRate: 1, momentum: 0.5))
     var global: [Float] = [0]

@@ -99,6 +99,11 @@ final class GradientTests: XCTestCase {
     check(Conv2D(input: [7, 7, 1], filters: 2, kernel: 3, stride: 2, padding: 1))
   }
 
+  func testConv2DKernelLargerThanImage() {
+    // Taps that fall wholly in the padding for some outputs (tap-major im2col, stride 2).
+    check(Conv2D(input: [3, 3, 1], filters: 2, kernel: 5, stride: 2, padding: 2))
+  }
+
   func testConv2DManyChannels() {
     // kernelWidth * channels >= 16 takes the patch-major im2col path.
     check(Conv2D(input: [5, 5, 6], filters: 4, kernel: 3, stride: 1, padding: 0))

@@ -109,6 +109,27 @@ final class ModelFileTests: XCTestCase {
     }
   }
 
+  func testNonCanonicalHeaderIsRejected() throws {
+    // A header that parses but is not the canonical encoding would give the file a second
+    // hash; the reader refuses it.
+    let model = try Model(architecture: Zoo.mlp(), seed: 1)
+    var bytes = ModelFile.encode(model)
+    let headerLength = Int(bytes[12]) | Int(bytes[13]) << 8 | Int(bytes[14]) << 16
+    let header = String(decoding: bytes[16..<(16 + headerLength)], as: UTF8.self)
+    let spaced = header.replacingOccurrences(of: "\"dtype\":", with: "\"dtype\": ")
+    XCTAssertNotEqual(spaced, header)
+    let newHeader = Array(spaced.utf8)
+    bytes.replaceSubrange(16..<(16 + headerLength), with: newHeader)
+    withUnsafeBytes(of: UInt32(newHeader.count).littleEndian) {
+      bytes.replaceSubrange(12..<16, with: $0)
+    }
+    let body = Array(bytes.dropLast(32))
+    bytes = body + sha256(body)
+    try assertError(bytes, contains: "canonical") {
+      if case .badHeader = $0 { true } else { false }
+    }
+  }
+
   func testMissingFile() {
     XCTAssertThrowsError(try ModelFile.read(from: path("absent.flm"))) {
       XCTAssertEqual($0 as? ModelFileError, .notFound(path: path("absent.flm")))

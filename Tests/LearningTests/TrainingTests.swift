@@ -92,6 +92,22 @@ final class TrainingTests: XCTestCase {
     }
   }
 
+  func testIdleWorkersAddNoStaleGradients() throws {
+    // 13 samples in batches of 8 on 4 workers: the last batch leaves two workers idle.
+    let data = Self.quadrants(count: 13, seed: 6)
+    func run(threads: Int) throws -> [Float] {
+      let trainer = try Trainer(
+        model: Model(architecture: Zoo.mlp(classes: 4), seed: 1),
+        options: TrainingOptions(batchSize: 8, threads: threads))
+      for epoch in 1...3 { trainer.trainEpoch(on: data, epoch: epoch) }
+      return trainer.model.parameters
+    }
+    let one = try run(threads: 1)
+    let four = try run(threads: 4)
+    let largest = zip(one, four).map { abs($0 - $1) }.max()!
+    XCTAssertLessThan(largest, 1e-4)
+  }
+
   func testInitialisationIsSeeded() throws {
     let a = try Model(architecture: Zoo.lenet5(), seed: 1)
     let b = try Model(architecture: Zoo.lenet5(), seed: 1)

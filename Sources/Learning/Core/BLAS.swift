@@ -35,9 +35,11 @@ public enum BLAS {
 
   /// Restricts BLAS to one thread: the engine parallelises across the batch itself, which is
   /// faster and steadier than OpenBLAS's own threading at these matrix sizes.
-  public static func useSingleThread() {
+  public static func useSingleThread() { _ = singleThreaded }
+
+  private static let singleThreaded: Void = {
     #if !canImport(Accelerate)
       openblas_set_num_threads(1)
     #endif
-  }
+  }()
 }

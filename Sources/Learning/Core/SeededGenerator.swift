@@ -25,18 +25,6 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     self.key = SymmetricKey(data: SHA256.hash(data: material))
   }
 
-  /// An independent generator derived from this one's key and `label`.
-  public func derived(_ label: String) -> SeededGenerator {
-    var copy = self
-    let subkey = key.withUnsafeBytes { keyBytes in
-      SHA256.hash(data: Data(keyBytes) + Data(("derive:" + label).utf8))
-    }
-    copy = SeededGenerator(key: SymmetricKey(data: subkey))
-    return copy
-  }
-
-  private init(key: SymmetricKey) { self.key = key }
-
   public mutating func next() -> UInt64 {
     if index == block.count { refill() }
     defer { index += 1 }
@@ -62,6 +50,22 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     } else {
       counter += blocksUsed
     }
+  }
+
+  /// A uniform integer in 0..<bound (multiply-shift; bias below 2^-40 for bounds under 2^24).
+  public mutating func nextInt(below bound: Int) -> Int {
+    precondition(bound > 0)
+    return Int(next().multipliedFullWidth(by: UInt64(bound)).high)
+  }
+
+  /// `values` in a random order (Fisher-Yates), the same on every platform and toolchain.
+  public mutating func shuffled<T>(_ values: [T]) -> [T] {
+    var values = values
+    if values.count < 2 { return values }
+    for i in stride(from: values.count - 1, to: 0, by: -1) {
+      values.swapAt(i, nextInt(below: i + 1))
+    }
+    return values
   }
 
   /// A uniform Float in [0, 1) with 24 random bits.

@@ -96,9 +96,13 @@ public enum DatasetLoader {
       FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent($0))
     }
     if isCIFAR { return try CIFAR10.load(directory: directory, split: split) }
-    let name = (directory as NSString).standardizingPath.split(separator: "/").last
+    let name =
+      (directory as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? "idx"
+    let train = try IDX.loadMNISTFormat(directory: directory, split: .train, name: name)
+    guard split == .test else { return train }
+    // The test split is normalised with the training split's statistics, as the model saw them.
     return try IDX.loadMNISTFormat(
-      directory: directory, split: split, name: name.map(String.init) ?? "idx")
+      directory: directory, split: .test, name: name, mean: train.mean, std: train.std)
   }
 
   /// "TRAIN" or "TRAIN,TEST": the test split takes the train file's normalisation and class

@@ -9,7 +9,6 @@ final class GzipReader {
   let path: String
   private let file: gzFile
   /// Bytes delivered so far (decompressed).
-  private(set) var offset = 0
 
   /// Opens `path`, throwing `.fileNotFound` if it is missing.
   init(path: String) throws {
@@ -46,7 +45,6 @@ final class GzipReader {
       if got == 0 { break }
       done += Int(got)
     }
-    offset += done
     if done < buffer.count {
       var code: Int32 = 0
       _ = gzerror(file, &code)
@@ -61,8 +59,8 @@ final class GzipReader {
   ///
   /// The array is allocated up front (capped at 256 MiB and then grown by doubling, so that a
   /// header promising absurd sizes cannot exhaust memory) and zlib writes straight into it.
-  func readBytes(upTo count: Int) throws -> [UInt8] {
-    var wanted = min(count, 1 << 28)
+  func readBytes(upTo count: Int, startingWith first: Int = 1 << 28) throws -> [UInt8] {
+    var wanted = min(count, first)
     var result = try readChunk(wanted)
     while result.count == wanted && wanted < count {
       let more = min(count - wanted, wanted)
@@ -75,7 +73,7 @@ final class GzipReader {
   }
 
   /// Reads everything up to the end of the data.
-  func readAll() throws -> [UInt8] { try readBytes(upTo: Int.max) }
+  func readAll() throws -> [UInt8] { try readBytes(upTo: Int.max, startingWith: 1 << 20) }
 
   /// Reads to the end, discarding the data, so that zlib checks the gzip trailer (CRC and
   /// length) of a stream whose payload has been read.

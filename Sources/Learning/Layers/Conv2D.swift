@@ -180,7 +180,8 @@ func im2colKMajor(
       // Output columns whose input column x = ox * stride - padding + kx lies in the image.
       let shift = kx - w.padding
       let first = min(ow, max(0, (-shift + w.stride - 1) / w.stride))
-      let last = min(ow, max(first, (w.width - 1 - shift) / w.stride + 1))
+      let span = w.width - 1 - shift
+      let last = span < 0 ? first : min(ow, max(first, span / w.stride + 1))
       for ch in 0..<c {
         var out = columns + ((ky * w.kernelWidth + kx) * c + ch) * rows
         for b in 0..<batch {

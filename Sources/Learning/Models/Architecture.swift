@@ -53,6 +53,16 @@ public struct Architecture: Codable, Equatable, Sendable {
 
   /// Instantiates the layers, checking that each one fits its input.
   public func makeLayers() throws(ArchitectureError) -> [any Layer] {
+    guard !layers.isEmpty else {
+      throw .invalidLayer(
+        index: 0, layer: "none", reason: "an architecture needs at least one layer")
+    }
+    guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }),
+      inputShape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) <= 1 << 28
+    else {
+      throw .invalidLayer(
+        index: 0, layer: "input", reason: "input shape \(inputShape) is not a valid sample shape")
+    }
     var shape = inputShape
     var built: [any Layer] = []
     for (index, spec) in layers.enumerated() {
@@ -71,7 +81,10 @@ public struct Architecture: Codable, Equatable, Sendable {
         guard shape.count == 3 else {
           throw fail("needs [height, width, channels] input, got \(shape)")
         }
-        guard filters > 0, kernel > 0, stride > 0, padding >= 0 else {
+        guard filters > 0, kernel > 0, stride > 0, padding >= 0, filters <= 1 << 16,
+          kernel <= 1 << 10,
+          padding <= 1 << 10
+        else {
           throw fail("filters, kernel and stride must be positive and padding not negative")
         }
         guard shape[0] + 2 * padding >= kernel, shape[1] + 2 * padding >= kernel else {
@@ -101,7 +114,8 @@ public struct Architecture: Codable, Equatable, Sendable {
     guard shape.count == 1, shape[0] >= 2 else {
       throw .invalidLayer(
         index: layers.count - 1, layer: layers.last?.description ?? "none",
-        reason: "the network must end in a vector of class scores, got \(shape)")
+        reason: "the network must end in a vector of at least 2 class scores, got \(shape)"
+          + (shape == [1] ? " (the dataset has a single class)" : ""))
     }
     return built
   }
@@ -126,6 +140,4 @@ public struct Architecture: Codable, Equatable, Sendable {
     return fused
   }
 
-  /// The number of classes: the size of the last layer's output.
-  public var classCount: Int { (try? makeLayers().last?.outputShape.first) ?? 0 }
 }

@@ -71,16 +71,21 @@ public enum ModelFile {
       tensors: model.tensorShapes.map { .init(name: $0.name, shape: $0.shape) })
   }
 
-  /// The canonical bytes the hash covers: everything in the file but the trailing SHA-256.
-  static func content(of model: Model) -> [UInt8] {
+  /// Magic, version, header length and the canonical JSON header.
+  static func fixedHeader(of model: Model) -> [UInt8] {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     let headerBytes = Array(try! encoder.encode(header(of: model)))
     var bytes = magic
-    bytes.reserveCapacity(16 + headerBytes.count + model.parameters.count * 4 + 32)
     appendLE(version, to: &bytes)
     appendLE(UInt32(headerBytes.count), to: &bytes)
-    bytes += headerBytes
+    return bytes + headerBytes
+  }
+
+  /// The canonical bytes the hash covers: everything in the file but the trailing SHA-256.
+  static func content(of model: Model) -> [UInt8] {
+    var bytes = fixedHeader(of: model)
+    bytes.reserveCapacity(bytes.count + model.parameters.count * 4 + 32)
     model.parameters.withUnsafeBufferPointer { values in
       for value in values { appendLE(value.bitPattern, to: &bytes) }
     }
@@ -146,11 +151,22 @@ public enum ModelFile {
     } catch {
       throw .badHeader(path: path, reason: "\(error)")
     }
+    guard header.format == "fedledger-model" else {
+      throw .badHeader(
+        path: path, reason: "format is '\(header.format)', expected 'fedledger-model'")
+    }
     guard header.dtype == "float32", header.byteOrder == "little" else {
       throw .badHeader(
         path: path, reason: "unsupported dtype \(header.dtype) / byte order \(header.byteOrder)")
     }
     let parameterStart = 16 + headerLength
+    guard header.parameterCount >= 0, header.parameterCount <= (bytes.count - parameterStart) / 4
+    else {
+      throw .truncated(
+        path: path,
+        reason:
+          "header declares \(header.parameterCount) parameters, the file has \(bytes.count) bytes")
+    }
     let expectedSize = parameterStart + header.parameterCount * 4 + 32
     guard bytes.count == expectedSize else {
       throw .truncated(
@@ -195,6 +211,14 @@ public enum ModelFile {
     where declared.shape != real.shape || declared.name != real.name {
       throw .shapeMismatch(
         path: path, tensor: declared.name, declared: declared.shape, architecture: real.shape)
+    }
+    // One model, one hash: the header must be exactly the canonical encoding that `Model.hash`
+    // covers, so the hash stored in the file and the model's hash cannot differ.
+    guard
+      fixedHeader(of: model) == Array(bytes[0..<(16 + headerLength)])
+    else {
+      throw .badHeader(
+        path: path, reason: "the header is not in canonical form (sorted keys, no spaces)")
     }
     return model
   }

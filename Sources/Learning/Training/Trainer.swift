@@ -106,7 +106,7 @@ public final class Trainer {
     self.parameterCount = parameterCount
     let parameters = FloatBuffer(count: parameterCount)
     model.parameters.withUnsafeBufferPointer {
-      parameters.pointer.update(from: $0.baseAddress!, count: parameterCount)
+      if let base = $0.baseAddress { parameters.pointer.update(from: base, count: parameterCount) }
     }
     self.parameters = parameters
     gradients = workers.map { _ in FloatBuffer(count: parameterCount) }
@@ -126,20 +126,12 @@ public final class Trainer {
   public func load(parameters values: [Float]) {
     precondition(values.count == parameterCount, "expected \(parameterCount) parameters")
     values.withUnsafeBufferPointer {
-      parameters.pointer.update(from: $0.baseAddress!, count: parameterCount)
+      if let base = $0.baseAddress { parameters.pointer.update(from: base, count: parameterCount) }
     }
   }
 
-  /// A seeded permutation of 0..<count (Fisher-Yates over the trainer's shuffle stream).
-  func permutation(_ count: Int) -> [Int] {
-    var order = Array(0..<count)
-    if count < 2 { return order }
-    for i in stride(from: count - 1, to: 0, by: -1) {
-      let j = Int(shuffler.next().multipliedFullWidth(by: UInt64(i + 1)).high)
-      order.swapAt(i, j)
-    }
-    return order
-  }
+  /// A seeded permutation of 0..<count.
+  func permutation(_ count: Int) -> [Int] { shuffler.shuffled(Array(0..<count)) }
 
   /// Runs one optimisation step on the samples at `indices` and returns their summed loss and
   /// number of correct predictions.
@@ -149,8 +141,9 @@ public final class Trainer {
   )
   where C.Index == Int {
     let batch = indices.count
-    let threads = min(workers.count, batch)
-    let share = (batch + threads - 1) / threads
+    // Workers that would get no samples (a short last batch) sit the step out.
+    let share = (batch + min(workers.count, batch) - 1) / min(workers.count, batch)
+    let threads = (batch + share - 1) / share
     let scale = 1 / Float(batch)
     var results = [(loss: Double, correct: Int)](repeating: (0, 0), count: threads)
     let context = WorkerShare(value: (self, dataset, indices))
@@ -160,11 +153,11 @@ public final class Trainer {
         let (trainer, dataset, indices) = context.value
         let start = indices.startIndex + w * share
         let end = min(start + share, indices.endIndex)
-        guard start < end else { return }
         let slice = indices[start..<end]
         let network = trainer.workers[w]
         let gradient = trainer.gradients[w]
         gradient.zero()
+        guard !slice.isEmpty else { return }
         dataset.fillBatch(slice, into: network.input)
         let logits = network.forward(
           batch: slice.count, parameters: trainer.parameters.pointer, mode: .training)
