@@ -95,15 +95,9 @@ final class ModelFileTests: XCTestCase {
   func testHeaderShapesMustMatchArchitecture() throws {
     // Rewrite the header so it declares a wrong shape, then fix up the checksum so only the
     // shape check can catch it.
-    let model = try Model(architecture: Zoo.mlp(), seed: 1)
-    var bytes = ModelFile.encode(model)
-    let headerLength = Int(bytes[12]) | Int(bytes[13]) << 8 | Int(bytes[14]) << 16
-    let header = String(decoding: bytes[16..<(16 + headerLength)], as: UTF8.self)
-    let damaged = header.replacingOccurrences(of: "[200,784]", with: "[784,200]")
-    XCTAssertNotEqual(damaged, header)
-    bytes.replaceSubrange(16..<(16 + headerLength), with: Array(damaged.utf8))
-    let body = Array(bytes.dropLast(32))
-    bytes = body + sha256(body)
+    let bytes = try rewritingHeader(of: Model(architecture: Zoo.mlp(), seed: 1)) {
+      $0.replacingOccurrences(of: "[200,784]", with: "[784,200]")
+    }
     try assertError(bytes, contains: "layers.1.weight") {
       if case .shapeMismatch = $0 { true } else { false }
     }
@@ -112,22 +106,28 @@ final class ModelFileTests: XCTestCase {
   func testNonCanonicalHeaderIsRejected() throws {
     // A header that parses but is not the canonical encoding would give the file a second
     // hash; the reader refuses it.
-    let model = try Model(architecture: Zoo.mlp(), seed: 1)
+    let bytes = try rewritingHeader(of: Model(architecture: Zoo.mlp(), seed: 1)) {
+      $0.replacingOccurrences(of: "\"dtype\":", with: "\"dtype\": ")
+    }
+    try assertError(bytes, contains: "canonical") {
+      if case .badHeader = $0 { true } else { false }
+    }
+  }
+
+  /// The model's file bytes with its header text changed by `edit` and the length and checksum
+  /// fixed up, so that only the reader's own header checks can catch the change.
+  func rewritingHeader(of model: Model, _ edit: (String) -> String) throws -> [UInt8] {
     var bytes = ModelFile.encode(model)
     let headerLength = Int(bytes[12]) | Int(bytes[13]) << 8 | Int(bytes[14]) << 16
     let header = String(decoding: bytes[16..<(16 + headerLength)], as: UTF8.self)
-    let spaced = header.replacingOccurrences(of: "\"dtype\":", with: "\"dtype\": ")
-    XCTAssertNotEqual(spaced, header)
-    let newHeader = Array(spaced.utf8)
+    let newHeader = Array(edit(header).utf8)
+    XCTAssertNotEqual(newHeader, Array(header.utf8), "the edit changes the header")
     bytes.replaceSubrange(16..<(16 + headerLength), with: newHeader)
     withUnsafeBytes(of: UInt32(newHeader.count).littleEndian) {
       bytes.replaceSubrange(12..<16, with: $0)
     }
     let body = Array(bytes.dropLast(32))
-    bytes = body + sha256(body)
-    try assertError(bytes, contains: "canonical") {
-      if case .badHeader = $0 { true } else { false }
-    }
+    return body + sha256(body)
   }
 
   func testMissingFile() {

@@ -234,6 +234,18 @@ final class ConvReLUPool: Layer {
     }
   }
 
+  /// Where, in its image, the convolution output at batch row `row` lies, given that it won
+  /// the pooling window (py, px): no division for 2x2 windows.
+  @inline(__always)
+  private func winnerPosition(_ row: Int, image b: Int, py: Int, px: Int) -> (oy: Int, ox: Int) {
+    let ow = conv.window.outputWidth
+    let p = pool
+    let firstRow = (b &* conv.window.outputHeight &+ py &* p) &* ow &+ px &* p
+    let offset = row &- firstRow
+    let dy = p == 2 ? (offset >= ow ? 1 : 0) : offset / ow
+    return (py &* p &+ dy, px &* p &+ offset &- dy &* ow)
+  }
+
   /// Calls `body(c, g, row, oy, ox)` for every pooled value with a non-zero gradient that
   /// ReLU let through: channel, gradient, and the convolution output (row of the batch, and
   /// its position in the image) that won the pooling window. No divisions on the way.
@@ -243,25 +255,20 @@ final class ConvReLUPool: Layer {
     _ body: (_ b: Int, _ c: Int, _ g: Float, _ row: Int, _ oy: Int, _ ox: Int) -> Void
   ) {
     let f = conv.filters
-    let oh = conv.window.outputHeight
-    let ow = conv.window.outputWidth
     let ph = outputShape[0]
     let pw = outputShape[1]
-    let p = pool
     source.withUnsafeBufferPointer { src in
       var j = 0
       for b in 0..<batch {
         for py in 0..<ph {
           for px in 0..<pw {
-            let firstRow = (b &* oh &+ py &* p) &* ow &+ px &* p
             for c in 0..<f {
               let row = Int(src[j])
               let g = outputGradient[j]
               j &+= 1
               guard row >= 0 else { continue }
-              let offset = row &- firstRow
-              let dy = p == 2 ? (offset >= ow ? 1 : 0) : offset / ow
-              body(b, c, g, row, py &* p &+ dy, px &* p &+ offset &- dy &* ow)
+              let (oy, ox) = winnerPosition(row, image: b, py: py, px: px)
+              body(b, c, g, row, oy, ox)
             }
           }
         }
@@ -281,11 +288,8 @@ final class ConvReLUPool: Layer {
     let f = conv.filters
     let kh = w.kernelHeight
     let kw = w.kernelWidth
-    let ow = w.outputWidth
-    let oh = w.outputHeight
     let ph = outputShape[0]
     let pw = outputShape[1]
-    let p = pool
     let rowLength = paddedRowLength
     let biasGradient = gradients + f * w.patchSize
     var sums = [SIMD8<Float>](repeating: .zero, count: f * 8)
@@ -310,11 +314,7 @@ final class ConvReLUPool: Layer {
               guard row >= 0 else { continue }
               let g = outputGradient[j]
               bias += g
-              let firstRow = (b &* oh &+ py &* p) &* ow &+ px &* p
-              let offset = row &- firstRow
-              let dy = p == 2 ? (offset >= ow ? 1 : 0) : offset / ow
-              let oy = py &* p &+ dy
-              let ox = px &* p &+ offset &- dy &* ow
+              let (oy, ox) = winnerPosition(row, image: b, py: py, px: px)
               let at = image + (oy &* rowLength &+ ox)
               let gs = SIMD8<Float>(repeating: g)
               a0 = a0.addingProduct(gs, load8(at))
