@@ -48,9 +48,15 @@ final class ConvReLUPool: Layer {
     }
   }
 
+  /// The convolution's output size, kept so that hot loops need no division to get it.
+  private let convHeight: Int
+  private let convWidth: Int
+
   init(conv: Conv2D, pool: Int) {
     self.conv = conv
     self.pool = pool
+    convHeight = conv.window.outputHeight
+    convWidth = conv.window.outputWidth
     inputShape = conv.inputShape
     outputShape = [conv.outputShape[0] / pool, conv.outputShape[1] / pool, conv.filters]
   }
@@ -238,9 +244,9 @@ final class ConvReLUPool: Layer {
   /// the pooling window (py, px): no division for 2x2 windows.
   @inline(__always)
   private func winnerPosition(_ row: Int, image b: Int, py: Int, px: Int) -> (oy: Int, ox: Int) {
-    let ow = conv.window.outputWidth
+    let ow = convWidth
     let p = pool
-    let firstRow = (b &* conv.window.outputHeight &+ py &* p) &* ow &+ px &* p
+    let firstRow = (b &* convHeight &+ py &* p) &* ow &+ px &* p
     let offset = row &- firstRow
     let dy = p == 2 ? (offset >= ow ? 1 : 0) : offset / ow
     return (py &* p &+ dy, px &* p &+ offset &- dy &* ow)
