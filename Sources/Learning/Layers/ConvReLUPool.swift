@@ -76,19 +76,23 @@ final class ConvReLUPool: Layer {
     let f = conv.filters
     let oh = w.outputHeight
     let ow = w.outputWidth
-    let rows = batch * oh * ow
-    if preActivation.count < rows * f { preActivation = FloatBuffer(count: rows * f) }
-    if direct {
-      convolveSingleChannel(input, into: preActivation.pointer, batch: batch, weights: parameters)
-    } else {
-      conv.linear(input, into: preActivation.pointer, batch: batch, parameters: parameters)
-    }
     let bias = parameters + f * w.patchSize
     let ph = outputShape[0]
     let pw = outputShape[1]
     let pooledSize = ph * pw * f
     if source.count < batch * pooledSize {
       source = [Int32](repeating: 0, count: batch * pooledSize)
+    }
+    if direct && pool == 2 {
+      convolvePool2x2SingleChannel(input, into: output, batch: batch, parameters: parameters)
+      return
+    }
+    let rows = batch * oh * ow
+    if preActivation.count < rows * f { preActivation = FloatBuffer(count: rows * f) }
+    if direct {
+      convolveSingleChannel(input, into: preActivation.pointer, batch: batch, weights: parameters)
+    } else {
+      conv.linear(input, into: preActivation.pointer, batch: batch, parameters: parameters)
     }
     let z = UnsafePointer(preActivation.pointer)
     let p = pool
@@ -110,6 +114,124 @@ final class ConvReLUPool: Layer {
           }
         }
       }
+    }
+  }
+
+  /// Convolution, bias, ReLU and 2x2 pooling for one input channel and stride 1, all in
+  /// registers: each pass computes two convolution rows 32 lanes wide for one filter, then
+  /// pools them with the same tie order as MaxPool2D (top-left, top-right, bottom-left,
+  /// bottom-right; the first maximum wins). The convolution output is never stored.
+  private func convolvePool2x2SingleChannel(
+    _ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, batch: Int,
+    parameters: UnsafePointer<Float>
+  ) {
+    let w = conv.window
+    let f = conv.filters
+    let kh = w.kernelHeight
+    let kw = w.kernelWidth
+    let oh = convHeight
+    let ow = convWidth
+    let ph = outputShape[0]
+    let pw = outputShape[1]
+    let groups = (ow + 31) / 32
+    let rowLength = paddedRowLength
+    let bias = parameters + f * w.patchSize
+    source.withUnsafeMutableBufferPointer { sourceBuffer in
+      let src = sourceBuffer.baseAddress!
+      for b in 0..<batch {
+        fillPadded(input, image: b)
+        let image = UnsafePointer(padded.pointer)
+        for py in 0..<ph {
+          let topRow = image + (2 &* py) &* rowLength
+          for c in 0..<f {
+            let kernel = parameters + c &* kh &* kw
+            for g in 0..<groups {
+              var t0 = SIMD8<Float>()
+              var t1 = SIMD8<Float>()
+              var t2 = SIMD8<Float>()
+              var t3 = SIMD8<Float>()
+              var u0 = SIMD8<Float>()
+              var u1 = SIMD8<Float>()
+              var u2 = SIMD8<Float>()
+              var u3 = SIMD8<Float>()
+              // Image row r feeds the top output row through kernel row r and the bottom one
+              // through kernel row r - 1.
+              for r in 0...kh {
+                let row = topRow + (r &* rowLength &+ g &* 32)
+                for kx in 0..<kw {
+                  let at = row + kx
+                  let x0 = load8(at)
+                  let x1 = load8(at + 8)
+                  let x2 = load8(at + 16)
+                  let x3 = load8(at + 24)
+                  if r < kh {
+                    let weight = SIMD8<Float>(repeating: kernel[r &* kw &+ kx])
+                    t0 = t0.addingProduct(weight, x0)
+                    t1 = t1.addingProduct(weight, x1)
+                    t2 = t2.addingProduct(weight, x2)
+                    t3 = t3.addingProduct(weight, x3)
+                  }
+                  if r > 0 {
+                    let weight = SIMD8<Float>(repeating: kernel[(r &- 1) &* kw &+ kx])
+                    u0 = u0.addingProduct(weight, x0)
+                    u1 = u1.addingProduct(weight, x1)
+                    u2 = u2.addingProduct(weight, x2)
+                    u3 = u3.addingProduct(weight, x3)
+                  }
+                }
+              }
+              let biasValue = SIMD4<Float>(repeating: bias[c])
+              let rowIndex = (b &* oh &+ 2 &* py) &* ow &+ g &* 32
+              let out = ((b &* ph &+ py) &* pw &+ g &* 16) &* f &+ c
+              let lanes = pw &- g &* 16
+              pool2x2Lanes(
+                t0, u0, bias: biasValue, row: rowIndex, ow: ow, lanes: lanes, output + out,
+                src + out, stride: f)
+              pool2x2Lanes(
+                t1, u1, bias: biasValue, row: rowIndex &+ 8, ow: ow, lanes: lanes &- 4,
+                output + (out &+ 4 &* f), src + (out &+ 4 &* f), stride: f)
+              pool2x2Lanes(
+                t2, u2, bias: biasValue, row: rowIndex &+ 16, ow: ow, lanes: lanes &- 8,
+                output + (out &+ 8 &* f), src + (out &+ 8 &* f), stride: f)
+              pool2x2Lanes(
+                t3, u3, bias: biasValue, row: rowIndex &+ 24, ow: ow, lanes: lanes &- 12,
+                output + (out &+ 12 &* f), src + (out &+ 12 &* f), stride: f)
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Pools eight adjacent convolution outputs of two rows (`top`, `bottom`) into four values:
+  /// bias, then ReLU; writes up to `lanes` of them `stride` apart, with the winning batch row
+  /// (`row` is the batch row of the first top lane) or -1 where ReLU cut the value.
+  @inline(__always)
+  private func pool2x2Lanes(
+    _ top: SIMD8<Float>, _ bottom: SIMD8<Float>, bias: SIMD4<Float>, row: Int, ow: Int,
+    lanes: Int, _ output: UnsafeMutablePointer<Float>, _ src: UnsafeMutablePointer<Int32>,
+    stride: Int
+  ) {
+    guard lanes > 0 else { return }
+    let base = SIMD4<Int32>(repeating: Int32(truncatingIfNeeded: row)) &+ SIMD4(0, 2, 4, 6)
+    var best = top.evenHalf
+    var index = base
+    let topRight = top.oddHalf .> best
+    best.replace(with: top.oddHalf, where: topRight)
+    index.replace(with: base &+ 1, where: topRight)
+    let bottomLeft = bottom.evenHalf .> best
+    best.replace(with: bottom.evenHalf, where: bottomLeft)
+    index.replace(with: base &+ Int32(truncatingIfNeeded: ow), where: bottomLeft)
+    let bottomRight = bottom.oddHalf .> best
+    best.replace(with: bottom.oddHalf, where: bottomRight)
+    index.replace(with: base &+ Int32(truncatingIfNeeded: ow &+ 1), where: bottomRight)
+    best += bias
+    let inactive = best .<= 0
+    best.replace(with: 0, where: inactive)
+    index.replace(with: -1, where: inactive)
+    for l in 0..<min(4, lanes) {
+      output[l &* stride] = best[l]
+      src[l &* stride] = index[l]
     }
   }
 
