@@ -184,3 +184,23 @@ final class FashionMNISTSimulationTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(records[1].accuracy!, 0.7)
   }
 }
+
+/// The example configurations in examples/ stay valid.
+final class ExampleConfigurationTests: XCTestCase {
+  func testExamplesParse() throws {
+    let directory = URL(fileURLWithPath: #filePath)
+      .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("examples")
+    let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+      .filter { $0.hasSuffix(".json") }.sorted()
+    XCTAssertEqual(files, ["fedavg-dirichlet.json", "iot-fleet.json", "sign-flip-multi-krum.json"])
+    for file in files {
+      let url = directory.appendingPathComponent(file)
+      var c = SimulationConfiguration()
+      try c.apply(
+        try SimulationConfiguration.flatten(json: Data(contentsOf: url), source: file), sources: [:]
+      )
+      XCTAssertTrue(c.outputDirectory.hasPrefix("runs/"), file)
+    }
+  }
+}
