@@ -1,7 +1,8 @@
 /// Conv2D, ReLU and non-overlapping MaxPool2D executed as one layer.
 ///
 /// Forward: im2col + one GEMM for the batch, then bias, ReLU and pooling in a single pass that
-/// remembers, for every pooled value, which convolution output produced it (or that ReLU cut it).
+/// remembers, for every pooled value, which convolution output produced it (or that ReLU cut it);
+/// a single-channel convolution with 2x2 pooling does all of it in registers instead.
 /// Backward: after ReLU and max-pooling at most one convolution output in each window has a
 /// non-zero gradient, so the weight and input gradients are accumulated only at those positions,
 /// straight from the input image, instead of through two dense GEMMs that would multiply zeros.
@@ -14,11 +15,10 @@ final class ConvReLUPool: Layer {
   private var preActivation = FloatBuffer(count: 0)
   private var source: [Int32] = []
   private var padded = FloatBuffer(count: 0)
-  private var rowScratch = FloatBuffer(count: 0)
 
-  /// Single-channel, stride-1 convolutions (first layers on grey images) are computed directly
-  /// with SIMD over each output row: with one channel, im2col would copy every pixel
-  /// kernelHeight x kernelWidth times to feed a GEMM too thin to run fast.
+  /// Single-channel, stride-1 convolutions (first layers on grey images) work straight on a
+  /// zero-padded copy of each image with SIMD over its rows: with one channel, im2col would copy
+  /// every pixel kernelHeight x kernelWidth times to feed a GEMM too thin to run fast.
   var direct: Bool {
     conv.window.channels == 1 && conv.window.stride == 1 && conv.window.kernelWidth <= 8
       && conv.window.kernelHeight <= 8
@@ -89,11 +89,7 @@ final class ConvReLUPool: Layer {
     }
     let rows = batch * oh * ow
     if preActivation.count < rows * f { preActivation = FloatBuffer(count: rows * f) }
-    if direct {
-      convolveSingleChannel(input, into: preActivation.pointer, batch: batch, weights: parameters)
-    } else {
-      conv.linear(input, into: preActivation.pointer, batch: batch, parameters: parameters)
-    }
+    conv.linear(input, into: preActivation.pointer, batch: batch, parameters: parameters)
     let z = UnsafePointer(preActivation.pointer)
     let p = pool
     source.withUnsafeMutableBufferPointer { src in
@@ -232,61 +228,6 @@ final class ConvReLUPool: Layer {
     for l in 0..<min(4, lanes) {
       output[l &* stride] = best[l]
       src[l &* stride] = index[l]
-    }
-  }
-
-  /// The convolution without bias for one input channel and stride 1, into [rows, filters].
-  private func convolveSingleChannel(
-    _ input: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, batch: Int,
-    weights: UnsafePointer<Float>
-  ) {
-    let w = conv.window
-    let f = conv.filters
-    let oh = w.outputHeight
-    let ow = w.outputWidth
-    let kh = w.kernelHeight
-    let kw = w.kernelWidth
-    let lanes = 32
-    let groups = (ow + lanes - 1) / lanes
-    let rowLength = paddedRowLength
-    if rowScratch.count < f * groups * lanes { rowScratch = FloatBuffer(count: f * groups * lanes) }
-    let rowOut = rowScratch.pointer
-    for b in 0..<batch {
-      fillPadded(input, image: b)
-      let image = padded.pointer
-      for oy in 0..<oh {
-        for c in 0..<f {
-          let kernel = weights + c &* kh &* kw
-          for g in 0..<groups {
-            var a0 = SIMD8<Float>()
-            var a1 = SIMD8<Float>()
-            var a2 = SIMD8<Float>()
-            var a3 = SIMD8<Float>()
-            for ky in 0..<kh {
-              let row = image + ((oy &+ ky) &* rowLength &+ g &* lanes)
-              for kx in 0..<kw {
-                let weight = SIMD8<Float>(repeating: kernel[ky &* kw &+ kx])
-                let at = row + kx
-                a0 = a0.addingProduct(weight, load8(at))
-                a1 = a1.addingProduct(weight, load8(at + 8))
-                a2 = a2.addingProduct(weight, load8(at + 16))
-                a3 = a3.addingProduct(weight, load8(at + 24))
-              }
-            }
-            let out = rowOut + (c &* groups &+ g) &* lanes
-            store8(a0, out)
-            store8(a1, out + 8)
-            store8(a2, out + 16)
-            store8(a3, out + 24)
-          }
-        }
-        // Transpose the row from [filters][x] to [x][filters].
-        let zRow = z + ((b &* oh &+ oy) &* ow) &* f
-        let stride = groups &* lanes
-        for ox in 0..<ow {
-          for c in 0..<f { zRow[ox &* f &+ c] = rowOut[c &* stride &+ ox] }
-        }
-      }
     }
   }
 
@@ -529,7 +470,8 @@ final class ConvReLUPool: Layer {
     forEachWinner(batch: batch, outputGradient: outputGradient) { _, c, g, row, _, _ in
       dz[row &* f &+ c] = g
     }
-    if direct { conv.prepareColumns(input, batch: batch) }
+    // The register path of the forward pass leaves no columns behind.
+    if direct && pool == 2 { conv.prepareColumns(input, batch: batch) }
     conv.backward(
       input: input, output: output, outputGradient: dz, inputGradient: inputGradient,
       batch: batch, parameters: parameters, gradients: gradients)
