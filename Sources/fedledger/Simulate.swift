@@ -235,10 +235,30 @@ struct Simulate: AsyncParsableCommand {
     return parts.joined(separator: "  ")
   }
 
+  /// One row per round (at most 20, evenly spaced, always the first and last).
+  private func roundTable(_ records: [RoundRecord]) -> [String] {
+    let step = max(1, (records.count + 19) / 20)
+    let shown = records.indices.filter { $0 % step == 0 || $0 == records.count - 1 }
+    var rows = [
+      "  round  accuracy    loss  accepted  rejected  clipped  missing  train s  aggregate s"
+    ]
+    for i in shown {
+      let r = records[i]
+      rows.append(
+        "  " + pad("\(r.round)", 5)
+          + pad(r.accuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-", 10)
+          + pad(r.loss.map { String(format: "%.4f", $0) } ?? "-", 8) + pad("\(r.accepted)", 10)
+          + pad("\(r.rejected)", 10) + pad("\(r.clipped)", 9) + pad("\(r.missing.count)", 9)
+          + pad(String(format: "%.1f", r.trainSeconds), 9)
+          + pad(String(format: "%.3f", r.aggregateSeconds), 13))
+    }
+    return rows + [""]
+  }
+
   private func summary(_ records: [RoundRecord], simulation: Simulation, seconds: Double) -> String
   {
     let attackers = Set(simulation.attackers)
-    var lines = ["", "summary"]
+    var lines = ["", "summary"] + roundTable(records)
     let evaluated = records.filter { $0.accuracy != nil }
     if let last = evaluated.last, let best = evaluated.max(by: { $0.accuracy! < $1.accuracy! }) {
       lines.append(
