@@ -355,10 +355,16 @@ final class DatasetTests: XCTestCase {
     XCTAssertEqual(dataset.classCount, 3)
     XCTAssertNil(dataset.classNames)
     XCTAssertEqual(floats(of: dataset), [1.5, 2, 3, -4])
-    XCTAssertEqual(dataset.mean, 0.625, accuracy: 1e-6)
-    let values: [Float] = [1.5, 2, 3, -4]
-    let variance = values.map { ($0 - 0.625) * ($0 - 0.625) }.reduce(0, +) / 4
-    XCTAssertEqual(dataset.std, variance.squareRoot(), accuracy: 1e-5)
+    // Each column is standardised on its own: a = (1.5, 3), b = (2, -4).
+    let scaling = try XCTUnwrap(dataset.featureScaling)
+    XCTAssertEqual(scaling.mean, [2.25, -1])
+    XCTAssertEqual(scaling.std[0], 0.75, accuracy: 1e-6)
+    XCTAssertEqual(scaling.std[1], 3, accuracy: 1e-6)
+    var batch = [Float](repeating: 0, count: 4)
+    batch.withUnsafeMutableBufferPointer { dataset.fillBatch(0..<2, into: $0.baseAddress!) }
+    for (value, expected) in zip(batch, [Float(-1), 1, 1, -1]) {
+      XCTAssertEqual(value, expected, accuracy: 1e-5)
+    }
   }
 
   func testCSVWithoutHeaderLabelLast() throws {
@@ -484,12 +490,28 @@ final class DatasetTests: XCTestCase {
     let testSet = try DatasetLoader.load("csv:\(train),\(test)", split: .test)
     XCTAssertEqual(testSet.labels, [1])
     XCTAssertEqual(testSet.classNames ?? [], ["run", "walk"])
-    XCTAssertEqual(testSet.mean, trainSet.mean)
-    XCTAssertEqual(testSet.std, trainSet.std)
+    XCTAssertEqual(testSet.featureScaling, trainSet.featureScaling)
     assertDatasetError(try DatasetLoader.load("csv:\(train)", split: .test), mentions: "train.csv")
     {
       if case .malformed = $0 { return true } else { return false }
     }
+
+    // The label column can be chosen in the specification.
+    let last = try write("a,b,state\n1,2,ok\n3,4,fault\n5,6,ok\n", to: "last.csv")
+    let byName = try DatasetLoader.load("csv:\(last)?label=state", split: .train)
+    XCTAssertEqual(byName.classNames ?? [], ["fault", "ok"])
+    XCTAssertEqual(byName.labels, [1, 0, 1])
+    XCTAssertEqual(byName.sampleShape, [2])
+    XCTAssertEqual(
+      try DatasetLoader.load("csv:\(last)?label=last", split: .train).labels, [1, 0, 1])
+    XCTAssertEqual(try DatasetLoader.load("csv:\(last)?label=2", split: .train).labels, [1, 0, 1])
+
+    // Sparse integer codes become one class each, in numeric order.
+    let codes = try write("code,a\n300,1\n100,2\n200,3\n300,4\n", to: "codes.csv")
+    let coded = try DatasetLoader.load("csv:\(codes)", split: .train)
+    XCTAssertEqual(coded.classCount, 3)
+    XCTAssertEqual(coded.labels, [2, 0, 1, 2])
+    XCTAssertEqual(coded.classNames ?? [], ["100", "200", "300"])
 
     assertDatasetError(try DatasetLoader.load("imagenet", split: .train), mentions: "imagenet") {
       if case .unknownDataset(let name, let known) = $0 {

@@ -16,12 +16,13 @@ public enum CSVDataset {
     case index(Int)
   }
 
-  /// Loads `path`. Features are stored as floats, with `mean`/`std` set to the mean and
-  /// standard deviation of all feature values so that batches come out standardised.
+  /// Loads `path`. Features are stored as floats, with `featureScaling` set to each column's
+  /// mean and standard deviation so that batches come out standardised.
   ///
-  /// Labels that are all integers are used as class indices (`classCount` = largest + 1);
-  /// otherwise each distinct label string is a class, numbered in sorted order and recorded
-  /// in `classNames`. With `hasHeader` nil, the first row is taken as a header when one of
+  /// Labels that are all small integers are used as class indices (`classCount` = largest +
+  /// 1); sparse integers (the largest at least 16 and at least twice the number of distinct
+  /// labels) are numbered in numeric order instead, and any other labels in sorted string
+  /// order, with the labels recorded in `classNames`. With `hasHeader` nil, the first row is taken as a header when one of
   /// its feature fields is not a number (or when the label column is named).
   public static func load(
     path: String, labelColumn: LabelColumn = .first, hasHeader: Bool? = nil,
@@ -129,9 +130,20 @@ public enum CSVDataset {
           path: path, line: lines[row],
           reason: "label \(value) is not a class index (0 or more, below \(Int32.max))")
       }
-      labels = integers.map { Int32($0) }
-      classCount = (integers.max() ?? 0) + 1
-      classNames = nil
+      let distinct = Set(integers).sorted()
+      let largest = distinct.last ?? 0
+      if largest < max(16, 2 * distinct.count) {
+        labels = integers.map { Int32($0) }
+        classCount = largest + 1
+        classNames = nil
+      } else {
+        // Sparse codes (say 100, 200, 300): one class per code, in numeric order.
+        let indexOf = Dictionary(
+          uniqueKeysWithValues: distinct.enumerated().map { ($1, Int32($0)) })
+        labels = integers.map { indexOf[$0]! }
+        classCount = distinct.count
+        classNames = distinct.map(String.init)
+      }
     } else {
       let names = Set(labelNames).sorted()
       let indexOf = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, Int32($0)) })
@@ -140,12 +152,11 @@ public enum CSVDataset {
       classNames = names
     }
 
-    let stats = meanAndStd(features)
     let featureCount = columnCount - 1
     return Dataset(
       name: datasetName(path), sampleShape: [featureCount], classCount: classCount,
-      classNames: classNames, labels: labels, storage: .floats(features), mean: stats.mean,
-      std: stats.std)
+      classNames: classNames, labels: labels, storage: .floats(features),
+      featureScaling: standardisation(features, featureCount: featureCount))
   }
 
   /// The field as a finite Float, or nil.
@@ -163,15 +174,28 @@ public enum CSVDataset {
     return name
   }
 
-  /// Two-pass mean and standard deviation (Double accumulators); a zero deviation is
-  /// reported as 1 so that normalisation never divides by zero.
-  private static func meanAndStd(_ values: [Float]) -> (mean: Float, std: Float) {
-    guard !values.isEmpty else { return (0, 1) }
-    let n = Double(values.count)
-    let mean = values.reduce(0.0) { $0 + Double($1) } / n
-    let variance = values.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n
-    let std = variance.squareRoot()
-    return (Float(mean), std > 1e-12 ? Float(std) : 1)
+  /// Each feature's mean and standard deviation (1 for a constant feature), so batches come
+  /// out standardised column by column.
+  private static func standardisation(_ values: [Float], featureCount: Int)
+    -> Dataset.FeatureScaling
+  {
+    let rows = values.count / max(featureCount, 1)
+    var sum = [Double](repeating: 0, count: featureCount)
+    var squares = [Double](repeating: 0, count: featureCount)
+    for r in 0..<rows {
+      for j in 0..<featureCount {
+        let v = Double(values[r * featureCount + j])
+        sum[j] += v
+        squares[j] += v * v
+      }
+    }
+    let n = Double(max(rows, 1))
+    let mean = sum.map { $0 / n }
+    let std = (0..<featureCount).map { j -> Float in
+      let deviation = max(squares[j] / n - mean[j] * mean[j], 0).squareRoot()
+      return deviation > 1e-6 * max(1, abs(mean[j])) ? Float(deviation) : 1
+    }
+    return .init(mean: mean.map(Float.init), std: std)
   }
 }
 

@@ -25,10 +25,25 @@ public struct Dataset: Sendable {
   /// Per-value normalisation applied when a batch is built: (x - mean) / std.
   public var mean: Float
   public var std: Float
+  /// Per-feature normalisation for float samples (sensor columns on different scales); when
+  /// set it replaces `mean` and `std`.
+  public var featureScaling: FeatureScaling?
+
+  /// One mean and standard deviation per value of a sample.
+  public struct FeatureScaling: Sendable, Equatable {
+    public var mean: [Float]
+    public var std: [Float]
+
+    public init(mean: [Float], std: [Float]) {
+      self.mean = mean
+      self.std = std
+    }
+  }
 
   public init(
     name: String, sampleShape: [Int], classCount: Int, classNames: [String]? = nil,
-    labels: [Int32], storage: Storage, mean: Float = 0, std: Float = 1
+    labels: [Int32], storage: Storage, mean: Float = 0, std: Float = 1,
+    featureScaling: FeatureScaling? = nil
   ) {
     self.name = name
     self.sampleShape = sampleShape
@@ -38,6 +53,7 @@ public struct Dataset: Sendable {
     self.storage = storage
     self.mean = mean
     self.std = std
+    self.featureScaling = featureScaling
   }
 
   /// The number of samples.
@@ -64,10 +80,15 @@ public struct Dataset: Sendable {
         }
       }
     case .floats(let values):
+      let scaling = featureScaling.map { s in (s.mean, s.std.map { 1 / $0 }) }
       values.withUnsafeBufferPointer { source in
         for index in indices {
           let row = source.baseAddress! + index * size
-          for j in 0..<size { out[j] = (row[j] - mean) * inverseStd }
+          if let (means, inverses) = scaling {
+            for j in 0..<size { out[j] = (row[j] - means[j]) * inverses[j] }
+          } else {
+            for j in 0..<size { out[j] = (row[j] - mean) * inverseStd }
+          }
           out += size
         }
       }
@@ -92,7 +113,8 @@ public struct Dataset: Sendable {
     }
     return Dataset(
       name: name, sampleShape: sampleShape, classCount: classCount, classNames: classNames,
-      labels: indices.map { labels[$0] }, storage: newStorage, mean: mean, std: std)
+      labels: indices.map { labels[$0] }, storage: newStorage, mean: mean, std: std,
+      featureScaling: featureScaling)
   }
 }
 

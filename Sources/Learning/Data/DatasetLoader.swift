@@ -17,6 +17,8 @@ public enum Split: String, Sendable, CaseIterable {
 /// - `csv:TRAIN` or `csv:TRAIN,TEST`: CSV files with the label in the first column (paths
 ///   must not contain commas). The train split is TRAIN; the test split needs TEST and uses
 ///   TRAIN's normalisation and class numbering, so both files must share their classes.
+///   A `?label=COLUMN` suffix picks the label column: `first`, `last`, a zero-based index, or
+///   a header name.
 /// - `idx:DIR`, or a plain directory path: any MNIST-format directory (ten classes, with
 ///   normalisation computed from the loaded split). A directory holding CIFAR-10 batches is
 ///   recognised as such.
@@ -108,17 +110,31 @@ public enum DatasetLoader {
   /// "TRAIN" or "TRAIN,TEST": the test split takes the train file's normalisation and class
   /// numbering, so that a model trained on one is evaluated consistently on the other; a
   /// test label the train file does not have is an error.
-  private static func loadCSV(_ argument: String, split: Split) throws -> Dataset {
+  private static func loadCSV(_ specification: String, split: Split) throws -> Dataset {
+    var argument = specification
+    var column = CSVDataset.LabelColumn.first
+    if let query = specification.range(of: "?label=", options: .backwards) {
+      argument = String(specification[..<query.lowerBound])
+      let value = String(specification[query.upperBound...])
+      switch value {
+      case "first": column = .first
+      case "last": column = .last
+      case "":
+        throw DatasetError.malformed(
+          path: argument, line: nil, reason: "?label= needs first, last, an index or a column name")
+      default: column = Int(value).map { .index($0) } ?? .named(value)
+      }
+    }
     let paths = argument.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false)
       .map(String.init)
-    let train = try CSVDataset.load(path: paths[0])
+    let train = try CSVDataset.load(path: paths[0], labelColumn: column)
     guard split == .test else { return train }
     guard paths.count == 2 else {
       throw DatasetError.malformed(
         path: paths[0], line: nil,
         reason: "no test file given; use csv:TRAIN,TEST to name one")
     }
-    var test = try CSVDataset.load(path: paths[1])
+    var test = try CSVDataset.load(path: paths[1], labelColumn: column)
     guard test.sampleShape == train.sampleShape else {
       throw DatasetError.malformed(
         path: paths[1], line: nil,
@@ -153,8 +169,7 @@ public enum DatasetLoader {
         reason: "labels are \(test.classNames == nil ? "integers" : "names") but in "
           + "\(paths[0]) they are \(train.classNames == nil ? "integers" : "names")")
     }
-    test.mean = train.mean
-    test.std = train.std
+    test.featureScaling = train.featureScaling
     return test
   }
 }
