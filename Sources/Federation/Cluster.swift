@@ -27,6 +27,12 @@ public struct Cluster: Sendable {
   /// Trains the base model locally as the plan says and returns the update (tampered with, for
   /// a malicious cluster). Deterministic for a given seed.
   public func train(plan: RoundPlan, base: Model, seed: UInt64) throws -> ClusterUpdate {
+    // A cluster trains only the model the round names.
+    let baseHash = base.hash
+    guard baseHash == plan.baseModelHash else {
+      throw ClusterError.baseModelMismatch(
+        cluster: id, round: plan.round, planned: plan.baseModelHash, received: baseHash)
+    }
     let training = plan.training
     let options = TrainingOptions(
       batchSize: max(1, min(training.batchSize, data.count)),
@@ -50,5 +56,19 @@ public struct Cluster: Sendable {
       cluster: id, round: plan.round, baseModelHash: plan.baseModelHash, delta: delta,
       sampleCount: data.count, trainLoss: loss / Double(max(training.epochs, 1)),
       simulatedSeconds: simulatedSeconds(for: training))
+  }
+}
+
+/// Why a cluster refuses a round.
+public enum ClusterError: Error, Equatable, CustomStringConvertible {
+  /// The model handed over is not the one the round plan names.
+  case baseModelMismatch(cluster: ClusterID, round: Int, planned: String, received: String)
+
+  public var description: String {
+    switch self {
+    case .baseModelMismatch(let cluster, let round, let planned, let received):
+      "cluster \(cluster), round \(round): the base model has hash \(received.prefix(16)), "
+        + "the round names \(planned.prefix(16))"
+    }
   }
 }

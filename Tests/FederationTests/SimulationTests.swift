@@ -111,6 +111,18 @@ final class SimulationTests: XCTestCase {
     XCTAssertLessThan(try norm(mu: 1), try norm(mu: 0) * 0.9)
   }
 
+  func testClusterRefusesAnotherBaseModel() throws {
+    let model = try Model(architecture: Zoo.mlp(classes: 4), seed: 1)
+    let plan = RoundPlan(
+      round: 3, baseModelHash: String(repeating: "0", count: 64), participants: [0],
+      training: LocalTraining(), deadline: nil)
+    XCTAssertThrowsError(
+      try Cluster(id: 0, data: train.subset([0, 1])).train(plan: plan, base: model, seed: 1)
+    ) {
+      XCTAssertTrue("\($0)".contains("cluster 0, round 3: the base model has hash"), "\($0)")
+    }
+  }
+
   func testLabelFlippingPoisonsTheData() {
     let cluster = Cluster(id: 0, data: train.subset([0, 1, 2]), attack: .labelFlip)
     XCTAssertEqual(cluster.data.labels, train.subset([0, 1, 2]).labels.map { 3 - $0 })
