@@ -4,6 +4,11 @@ import Foundation
 public struct AggregationOutcome: Sendable {
   public var parameters: [Float]
   public var decisions: [UpdateDecision]
+
+  public init(parameters: [Float], decisions: [UpdateDecision]) {
+    self.parameters = parameters
+    self.decisions = decisions
+  }
 }
 
 /// Turns a round's updates into the next global model.
