@@ -4,6 +4,6 @@ import ArgumentParser
 struct FedLedger: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "fedledger",
-    abstract: "Federated learning for the Industrial IoT with attested aggregation and a ledger.",
+    abstract: "Federated learning for the Industrial IoT: simulate federations, train and evaluate models, benchmark the engine.",
     subcommands: [Simulate.self, Train.self, Evaluate.self, Bench.self])
 }
