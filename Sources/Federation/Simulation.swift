@@ -132,7 +132,8 @@ public final class Simulation {
 
     strategy.begin(round: round, baseModelHash: baseHash, global: model.parameters)
     let trainStart = DispatchTime.now().uptimeNanoseconds
-    var aggregateNanos: UInt64 = 0
+    // Time spent handing updates to the strategy while clusters still train.
+    var streamingNanos: UInt64 = 0
     var lossSum = 0.0
     let base = model
     let clusters = self.clusters
@@ -166,7 +167,7 @@ public final class Simulation {
           let start = DispatchTime.now().uptimeNanoseconds
           lossSum += ready.trainLoss
           strategy.add(ready)
-          aggregateNanos += DispatchTime.now().uptimeNanoseconds - start
+          streamingNanos += DispatchTime.now().uptimeNanoseconds - start
           expected += 1
         }
       }
@@ -174,8 +175,8 @@ public final class Simulation {
     let aggregateStart = DispatchTime.now().uptimeNanoseconds
     let outcome = strategy.finish()
     let aggregateEnd = DispatchTime.now().uptimeNanoseconds
-    aggregateNanos += aggregateEnd - aggregateStart
-    let trainNanos = aggregateStart - trainStart - min(aggregateNanos, aggregateStart - trainStart)
+    let aggregateNanos = streamingNanos + (aggregateEnd - aggregateStart)
+    let trainNanos = aggregateStart - trainStart - min(streamingNanos, aggregateStart - trainStart)
     model = try Model(architecture: model.architecture, parameters: outcome.parameters)
 
     var accuracy: Double?

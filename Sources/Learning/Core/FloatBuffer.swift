@@ -17,6 +17,4 @@ final class FloatBuffer {
   deinit { pointer.deallocate() }
 
   func zero() { pointer.update(repeating: 0, count: count) }
-
-  var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
 }
