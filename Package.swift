@@ -21,10 +21,12 @@ let package = Package(
     .executable(name: "fedledger", targets: ["fedledger"]),
     .library(name: "Learning", targets: ["Learning"]),
     .library(name: "Federation", targets: ["Federation"]),
+    .library(name: "Ledger", targets: ["Ledger"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
   ],
   targets: [
     .systemLibrary(
@@ -42,6 +44,13 @@ let package = Package(
       ],
       swiftSettings: kernelFlags),
     .target(name: "Federation", dependencies: ["Learning"], swiftSettings: kernelFlags),
+    .target(
+      name: "Ledger",
+      dependencies: [
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "GRDB", package: "GRDB.swift"),
+      ]),
+    .target(name: "Ordering", dependencies: ["Ledger"]),
     .executableTarget(
       name: "fedledger",
       dependencies: [
@@ -51,6 +60,7 @@ let package = Package(
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
     .testTarget(name: "FederationTests", dependencies: ["Federation", "Learning"]),
+    .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Ordering"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,379 @@
+import Foundation
+
+/// The network's founding document: who is in the consortium, which keys sign blocks and
+/// endorse models, how many must agree, and the default round configuration.
+///
+/// Its hash (SHA-256 of its canonical encoding) names the network. Every block header carries
+/// it and every signature covers it, so nothing made for one network verifies in another. The
+/// JSON form is documented in docs/ledger.md.
+public struct Genesis: CanonicalCodable, Equatable {
+  public struct Member: Codable, Equatable, Sendable {
+    public var name: String
+    public var key: PublicKey
+    public init(name: String, key: PublicKey) {
+      self.name = name
+      self.key = key
+    }
+  }
+  /// A ledger node: its operator and the key it signs blocks with.
+  public struct Node: Codable, Equatable, Sendable {
+    public var name: String
+    public var member: String
+    public var key: PublicKey
+    public init(name: String, member: String, key: PublicKey) {
+      self.name = name
+      self.member = member
+      self.key = key
+    }
+  }
+  /// A key allowed to endorse aggregation statements.
+  public struct Endorser: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable {
+      /// The key itself is trusted because genesis lists it (node keys, until enclaves).
+      case genesisKey = "genesis-key"
+    }
+    public var name: String
+    public var kind: Kind
+    public var key: PublicKey
+    public init(name: String, kind: Kind = .genesisKey, key: PublicKey) {
+      self.name = name
+      self.kind = kind
+      self.key = key
+    }
+  }
+
+  public static let format = "fedledger-genesis/1"
+  public var network: String
+  /// When the network was founded, ISO 8601 in UTC.
+  public var createdAt: String
+  public var members: [Member]
+  public var nodes: [Node]
+  public var endorsers: [Endorser]
+  /// k: distinct endorsers that must sign the same statement before a model commits.
+  public var endorsementThreshold: Int
+  /// Node signatures a block needs before a receipt built on it is accepted.
+  public var blockQuorum: Int
+  /// The model round 1 starts from, if fixed at founding.
+  public var initialModel: Hash256?
+  /// Default round configuration.
+  public var round: [Setting]
+
+  public init(
+    network: String, createdAt: String, members: [Member], nodes: [Node], endorsers: [Endorser],
+    endorsementThreshold: Int, blockQuorum: Int? = nil, initialModel: Hash256? = nil,
+    round: [Setting] = []
+  ) {
+    self.network = network
+    self.createdAt = createdAt
+    self.members = members
+    self.nodes = nodes
+    self.endorsers = endorsers
+    self.endorsementThreshold = endorsementThreshold
+    self.blockQuorum = blockQuorum ?? nodes.count / 2 + 1
+    self.initialModel = initialModel
+    self.round = round.sorted { $0.key < $1.key }
+  }
+
+  /// The network's identity.
+  public var hash: Hash256 { Hash256.of(canonicalBytes) }
+
+  public func endorser(_ key: PublicKey) -> Endorser? { endorsers.first { $0.key == key } }
+  public func node(_ key: PublicKey) -> Node? { nodes.first { $0.key == key } }
+  public func member(_ name: String) -> Member? { members.first { $0.name == name } }
+
+  /// Checks the rules a genesis must follow; the first broken one is thrown.
+  public func validate() throws(GenesisError) {
+    func fail(_ field: String, _ problem: String) -> GenesisError {
+      .invalid(field: field, problem: problem)
+    }
+    if network.isEmpty { throw fail("network", "is empty") }
+    if ISO8601DateFormatter().date(from: createdAt) == nil {
+      throw fail(
+        "createdAt", "is \"\(createdAt)\", not an ISO 8601 time such as 2026-11-26T12:00:00Z")
+    }
+    if members.isEmpty { throw fail("members", "is empty: a consortium needs at least one member") }
+    if nodes.isEmpty { throw fail("nodes", "is empty: the ledger needs at least one node") }
+    if endorsers.isEmpty { throw fail("endorsers", "is empty") }
+    for (list, names) in [
+      ("members", members.map(\.name)), ("nodes", nodes.map(\.name)),
+      ("endorsers", endorsers.map(\.name)),
+    ] {
+      var seen = Set<String>()
+      for n in names {
+        if n.isEmpty { throw fail(list, "has an entry with an empty name") }
+        if !seen.insert(n).inserted { throw fail(list, "names \"\(n)\" twice") }
+      }
+    }
+    for (list, keys) in [
+      ("members", members.map(\.key)), ("nodes", nodes.map(\.key)),
+      ("endorsers", endorsers.map(\.key)),
+    ] where Set(keys).count != keys.count {
+      throw fail(list, "lists the same key twice")
+    }
+    for n in nodes where member(n.member) == nil {
+      throw fail("nodes", "node \"\(n.name)\" names member \"\(n.member)\", who is not in members")
+    }
+    let e = endorsers.count
+    if endorsementThreshold > e || endorsementThreshold <= e / 2 {
+      throw fail(
+        "endorsementThreshold",
+        "is \(endorsementThreshold); with \(e) endorsers it must be more than half of them (at least \(e / 2 + 1)) and at most \(e), so two different models can never both reach it"
+      )
+    }
+    if blockQuorum < 1 || blockQuorum > nodes.count {
+      throw fail("blockQuorum", "is \(blockQuorum); it must be 1 to \(nodes.count) (the nodes)")
+    }
+    var seen = Set<String>()
+    for s in round where !seen.insert(s.key).inserted {
+      throw fail("round", "sets \"\(s.key)\" twice")
+    }
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    w.string(Self.format)
+    w.string(network)
+    w.string(createdAt)
+    w.list(members) { w, m in
+      w.string(m.name)
+      w.key(m.key)
+    }
+    w.list(nodes) { w, n in
+      w.string(n.name)
+      w.string(n.member)
+      w.key(n.key)
+    }
+    w.list(endorsers) { w, e in
+      w.string(e.name)
+      w.string(e.kind.rawValue)
+      w.key(e.key)
+    }
+    w.u32(UInt32(endorsementThreshold))
+    w.u32(UInt32(blockQuorum))
+    w.optional(initialModel) { $0.hash($1) }
+    w.settings(round)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    let format = try r.string("genesis format")
+    guard format == Self.format else {
+      throw .invalid(field: "genesis format", problem: "is \"\(format)\", not \(Self.format)")
+    }
+    network = try r.string("genesis network")
+    createdAt = try r.string("genesis createdAt")
+    members = try r.list("genesis members", limit: 4096) { r throws(DecodingError) in
+      Member(name: try r.string("member name"), key: try r.key("member key"))
+    }
+    nodes = try r.list("genesis nodes", limit: 4096) { r throws(DecodingError) in
+      Node(
+        name: try r.string("node name"), member: try r.string("node member"),
+        key: try r.key("node key"))
+    }
+    endorsers = try r.list("genesis endorsers", limit: 4096) { r throws(DecodingError) in
+      let name = try r.string("endorser name")
+      let kindName = try r.string("endorser kind")
+      guard let kind = Endorser.Kind(rawValue: kindName) else {
+        throw .invalid(field: "endorser kind", problem: "is unknown: \"\(kindName)\"")
+      }
+      return Endorser(name: name, kind: kind, key: try r.key("endorser key"))
+    }
+    endorsementThreshold = Int(try r.u32("genesis endorsementThreshold"))
+    blockQuorum = Int(try r.u32("genesis blockQuorum"))
+    initialModel = try r.optional("genesis initialModel") { r throws(DecodingError) in
+      try r.hash("genesis initialModel")
+    }
+    round = try r.settings("genesis round")
+  }
+}
+
+/// Why a genesis file could not be used.
+public enum GenesisError: Error, Equatable, CustomStringConvertible {
+  case unreadable(path: String, reason: String)
+  case malformed(path: String, problem: String)
+  case invalid(field: String, problem: String)
+  case inFile(path: String, GenesisErrorDetail)
+
+  public var description: String {
+    switch self {
+    case .unreadable(let path, let reason): "\(path): cannot read the genesis file: \(reason)"
+    case .malformed(let path, let problem): "\(path): not a valid genesis file: \(problem)"
+    case .invalid(let field, let problem): "genesis field \"\(field)\" \(problem)"
+    case .inFile(let path, let detail):
+      "\(path): genesis field \"\(detail.field)\" \(detail.problem)"
+    }
+  }
+}
+
+/// The field and problem of a genesis error found in a file.
+public struct GenesisErrorDetail: Equatable, Sendable {
+  public var field: String
+  public var problem: String
+}
+
+// MARK: - JSON file
+
+extension Genesis {
+  private struct File: Codable {
+    var format: String
+    var network: String
+    var createdAt: String
+    var members: [Member]
+    var nodes: [Node]
+    var endorsers: [Endorser]
+    var endorsementThreshold: Int
+    var blockQuorum: Int
+    var initialModel: Hash256?
+    var round: [String: RoundValue]
+  }
+
+  /// A round setting's JSON value: text, a number or a boolean.
+  private enum RoundValue: Codable {
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+
+    init(from decoder: any Decoder) throws {
+      let c = try decoder.singleValueContainer()
+      if let b = try? c.decode(Bool.self) {
+        self = .bool(b)
+      } else if let i = try? c.decode(Int.self) {
+        self = .int(i)
+      } else if let d = try? c.decode(Double.self) {
+        self = .double(d)
+      } else {
+        self = .string(try c.decode(String.self))
+      }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+      var c = encoder.singleValueContainer()
+      switch self {
+      case .bool(let b): try c.encode(b)
+      case .int(let i): try c.encode(i)
+      case .double(let d): try c.encode(d)
+      case .string(let s): try c.encode(s)
+      }
+    }
+
+    var text: String {
+      switch self {
+      case .bool(let b): b ? "true" : "false"
+      case .int(let i): String(i)
+      case .double(let d): String(d)
+      case .string(let s): s
+      }
+    }
+
+    init(text: String) {
+      if text == "true" || text == "false" {
+        self = .bool(text == "true")
+      } else if let i = Int(text), String(i) == text {
+        self = .int(i)
+      } else if let d = Double(text), String(d) == text {
+        self = .double(d)
+      } else {
+        self = .string(text)
+      }
+    }
+  }
+
+  private static let keys: [String: Set<String>] = [
+    "": [
+      "format", "network", "createdAt", "members", "nodes", "endorsers", "endorsementThreshold",
+      "blockQuorum", "initialModel", "round",
+    ],
+    "members": ["name", "key"],
+    "nodes": ["name", "member", "key"],
+    "endorsers": ["name", "kind", "key"],
+  ]
+
+  /// Reads and validates a genesis file; errors name the file and the field.
+  public static func read(path: String) throws(GenesisError) -> Genesis {
+    let data: Data
+    do {
+      data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+      throw .unreadable(path: path, reason: error.localizedDescription)
+    }
+    return try parse(Array(data), path: path)
+  }
+
+  /// Parses and validates the JSON form.
+  public static func parse(_ bytes: [UInt8], path: String) throws(GenesisError) -> Genesis {
+    // Unknown keys are errors: a misspelt field must not silently fall back to a default.
+    guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+    else {
+      throw .malformed(path: path, problem: "it is not a JSON object")
+    }
+    for key in object.keys where !keys[""]!.contains(key) {
+      throw .malformed(path: path, problem: "unknown field \"\(key)\"")
+    }
+    for (list, allowed) in keys where !list.isEmpty {
+      for entry in object[list] as? [[String: Any]] ?? [] {
+        for key in entry.keys where !allowed.contains(key) {
+          throw .malformed(path: path, problem: "unknown field \"\(list).\(key)\"")
+        }
+      }
+    }
+    let file: File
+    do {
+      file = try JSONDecoder().decode(File.self, from: Data(bytes))
+    } catch let error as Swift.DecodingError {
+      throw .malformed(path: path, problem: describe(error))
+    } catch {
+      throw .malformed(path: path, problem: "\(error)")
+    }
+    guard file.format == format else {
+      throw .inFile(
+        path: path,
+        .init(field: "format", problem: "is \"\(file.format)\"; this version reads \(format)"))
+    }
+    let genesis = Genesis(
+      network: file.network, createdAt: file.createdAt, members: file.members, nodes: file.nodes,
+      endorsers: file.endorsers, endorsementThreshold: file.endorsementThreshold,
+      blockQuorum: file.blockQuorum, initialModel: file.initialModel,
+      round: file.round.map { Setting($0.key, $0.value.text) })
+    do {
+      try genesis.validate()
+    } catch {
+      if case .invalid(let field, let problem) = error {
+        throw .inFile(path: path, .init(field: field, problem: problem))
+      }
+      throw error
+    }
+    return genesis
+  }
+
+  /// The JSON form, pretty-printed with sorted keys.
+  public func json() -> [UInt8] {
+    let file = File(
+      format: Self.format, network: network, createdAt: createdAt, members: members,
+      nodes: nodes, endorsers: endorsers, endorsementThreshold: endorsementThreshold,
+      blockQuorum: blockQuorum, initialModel: initialModel,
+      round: Dictionary(uniqueKeysWithValues: round.map { ($0.key, RoundValue(text: $0.value)) }))
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return Array(try! encoder.encode(file)) + [10]
+  }
+}
+
+/// Says where in a JSON document decoding failed, in words.
+func describe(_ error: Swift.DecodingError) -> String {
+  func path(_ c: [any CodingKey]) -> String {
+    c.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+      .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+  }
+  switch error {
+  case .keyNotFound(let key, let context):
+    let at = path(context.codingPath + [key])
+    return "field \"\(at)\" is missing"
+  case .typeMismatch(_, let context), .valueNotFound(_, let context):
+    return "field \"\(path(context.codingPath))\" has the wrong type: \(context.debugDescription)"
+  case .dataCorrupted(let context):
+    let at = path(context.codingPath)
+    return at.isEmpty
+      ? context.debugDescription : "field \"\(at)\": \(context.debugDescription)"
+  @unknown default:
+    return "\(error)"
+  }
+}

@@ -1,0 +1,195 @@
+import Crypto
+import Foundation
+
+/// A SHA-256 digest: transaction, block, blob and model hashes.
+public struct Hash256: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+  public let bytes: [UInt8]
+
+  public static let zero = Hash256(unchecked: [UInt8](repeating: 0, count: 32))
+
+  init(unchecked bytes: [UInt8]) { self.bytes = bytes }
+
+  public init?(bytes: [UInt8]) {
+    guard bytes.count == 32 else { return nil }
+    self.bytes = bytes
+  }
+
+  /// Parses 64 lowercase or uppercase hex digits.
+  public init?(hex: String) {
+    guard let b = Hex.decode(hex), b.count == 32 else { return nil }
+    bytes = b
+  }
+
+  public static func of(_ data: some DataProtocol) -> Hash256 {
+    Hash256(unchecked: Array(SHA256.hash(data: data)))
+  }
+
+  public var hex: String { Hex.encode(bytes) }
+  public var description: String { hex }
+  /// The first 12 hex digits, for people.
+  public var short: String { String(hex.prefix(12)) }
+
+  public static func < (a: Hash256, b: Hash256) -> Bool {
+    a.bytes.lexicographicallyPrecedes(b.bytes)
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let s = try decoder.singleValueContainer().decode(String.self)
+    guard let h = Hash256(hex: s) else {
+      throw Swift.DecodingError.dataCorrupted(
+        .init(
+          codingPath: decoder.codingPath, debugDescription: "not a SHA-256 digest in hex: \(s)"))
+    }
+    self = h
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.singleValueContainer()
+    try c.encode(hex)
+  }
+}
+
+extension CanonicalWriter {
+  public mutating func hash(_ h: Hash256) { fixed(h.bytes) }
+  public mutating func key(_ k: PublicKey) { fixed(k.bytes) }
+  public mutating func signature(_ s: Signature) { fixed(s.bytes) }
+}
+
+extension CanonicalReader {
+  public mutating func hash(_ field: String) throws(DecodingError) -> Hash256 {
+    Hash256(unchecked: try fixed(32, field))
+  }
+  public mutating func key(_ field: String) throws(DecodingError) -> PublicKey {
+    PublicKey(unchecked: try fixed(32, field))
+  }
+  public mutating func signature(_ field: String) throws(DecodingError) -> Signature {
+    Signature(unchecked: try fixed(64, field))
+  }
+}
+
+/// Lowercase hex, strict on input.
+public enum Hex {
+  public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    for b in bytes {
+      out.append(digits[Int(b >> 4)])
+      out.append(digits[Int(b & 15)])
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Lowercase hex only, so one value has one spelling.
+  public static func decode(_ s: String) -> [UInt8]? {
+    let u = Array(s.utf8)
+    guard u.count % 2 == 0 else { return nil }
+    func nibble(_ c: UInt8) -> UInt8? {
+      switch c {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+      default: nil
+      }
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(u.count / 2)
+    var i = 0
+    while i < u.count {
+      guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+      out.append(hi << 4 | lo)
+      i += 2
+    }
+    return out
+  }
+}
+
+/// An Ed25519 public key: of a consortium member, a node, an endorser or a cluster.
+public struct PublicKey: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+  public let bytes: [UInt8]
+
+  init(unchecked bytes: [UInt8]) { self.bytes = bytes }
+
+  public init?(hex: String) {
+    guard let b = Hex.decode(hex), b.count == 32 else { return nil }
+    bytes = b
+  }
+
+  public init(_ key: Curve25519.Signing.PublicKey) { bytes = Array(key.rawRepresentation) }
+
+  public var hex: String { Hex.encode(bytes) }
+  public var description: String { hex }
+  public var short: String { String(hex.prefix(12)) }
+
+  public static func < (a: PublicKey, b: PublicKey) -> Bool {
+    a.bytes.lexicographicallyPrecedes(b.bytes)
+  }
+
+  /// Checks `signature` over `message` signed for `purpose`.
+  public func verifies(_ signature: Signature, over message: [UInt8], for purpose: SigningPurpose)
+    -> Bool
+  {
+    guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: bytes) else {
+      return false
+    }
+    return key.isValidSignature(signature.bytes, for: purpose.frame(message))
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let s = try decoder.singleValueContainer().decode(String.self)
+    guard let k = PublicKey(hex: s) else {
+      throw Swift.DecodingError.dataCorrupted(
+        .init(
+          codingPath: decoder.codingPath,
+          debugDescription: "not an Ed25519 public key (64 lowercase hex digits): \(s)"))
+    }
+    self = k
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.singleValueContainer()
+    try c.encode(hex)
+  }
+}
+
+/// An Ed25519 signature.
+public struct Signature: Hashable, Sendable, CustomStringConvertible {
+  public let bytes: [UInt8]
+  init(unchecked bytes: [UInt8]) { self.bytes = bytes }
+  public init?(bytes: [UInt8]) {
+    guard bytes.count == 64 else { return nil }
+    self.bytes = bytes
+  }
+  public var description: String { Hex.encode(bytes) }
+}
+
+/// What a signature is for. Each purpose frames the message with its own label, so a signature
+/// made for one purpose never verifies as another.
+public enum SigningPurpose: String, Sendable {
+  case block = "fedledger/block-header/v1"
+  case enrolment = "fedledger/cluster-enrolment/v1"
+  case commitment = "fedledger/update-commitment/v1"
+  case endorsement = "fedledger/aggregation-statement/v1"
+
+  func frame(_ message: [UInt8]) -> [UInt8] {
+    Array(rawValue.utf8) + [0] + message
+  }
+}
+
+/// An Ed25519 signing key held by a member, node, endorser or cluster.
+public struct SigningKey: Sendable {
+  let key: Curve25519.Signing.PrivateKey
+
+  public init() { key = Curve25519.Signing.PrivateKey() }
+
+  /// Restores a key from its 32-byte seed.
+  public init(seed: [UInt8]) throws {
+    key = try Curve25519.Signing.PrivateKey(rawRepresentation: seed)
+  }
+
+  public var seed: [UInt8] { Array(key.rawRepresentation) }
+  public var publicKey: PublicKey { PublicKey(key.publicKey) }
+
+  public func sign(_ message: [UInt8], for purpose: SigningPurpose) -> Signature {
+    // Signing with a valid key cannot fail in swift-crypto's Ed25519.
+    Signature(unchecked: Array(try! key.signature(for: purpose.frame(message))))
+  }
+}

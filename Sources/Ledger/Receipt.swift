@@ -1,0 +1,285 @@
+import Foundation
+
+/// Proof that a model was committed: the model-commit transaction, its Merkle path to a block
+/// header, the nodes' signatures on that header and the endorsements the commit names.
+/// Verifying it needs nothing but the network's genesis (and the model, to compare hashes).
+/// The JSON form is documented in docs/ledger.md.
+public struct Receipt: Equatable, Sendable {
+  public static let format = "fedledger-receipt/1"
+  public var network: Hash256
+  public var round: UInt64
+  public var model: Hash256
+  public var height: UInt64
+  public var header: BlockHeader
+  public var signatures: [BlockSignature]
+  /// Canonical bytes of the model-commit transaction.
+  public var transaction: [UInt8]
+  /// Its position in the block, and the RFC 6962 audit path from it to the header's root.
+  public var index: Int
+  public var path: [Hash256]
+  /// Canonical bytes of the endorsement transactions the commit names.
+  public var endorsements: [[UInt8]]
+
+  public init(
+    network: Hash256, round: UInt64, model: Hash256, height: UInt64, header: BlockHeader,
+    signatures: [BlockSignature], transaction: [UInt8], index: Int, path: [Hash256],
+    endorsements: [[UInt8]]
+  ) {
+    self.network = network
+    self.round = round
+    self.model = model
+    self.height = height
+    self.header = header
+    self.signatures = signatures
+    self.transaction = transaction
+    self.index = index
+    self.path = path
+    self.endorsements = endorsements
+  }
+}
+
+/// Why a receipt does not prove what it claims; each case is one precise reason.
+public enum ReceiptError: Error, Equatable, CustomStringConvertible {
+  case malformed(String)
+  case otherNetwork(receipt: Hash256, genesis: Hash256)
+  case fieldMismatch(field: String, receipt: String, signed: String)
+  case unknownKey(role: String, key: PublicKey)
+  case forgedSignature(role: String, name: String)
+  case missingSignatures(have: Int, need: Int)
+  case merklePath(computed: Hash256?, root: Hash256)
+  case notAModelCommit(String)
+  case endorsementNotNamed(Hash256)
+  case disagreeingEndorsements(endorser: String, statement: Hash256, committed: Hash256)
+  case tooFewEndorsements(have: Int, need: Int)
+  case modelMismatch(given: Hash256, committed: Hash256)
+  case notCommitted(round: UInt64)
+  case modelNotCommitted(model: Hash256)
+
+  public var description: String {
+    switch self {
+    case .malformed(let p): "the receipt is malformed: \(p)"
+    case .otherNetwork(let r, let g):
+      "the receipt is for another network: it names genesis \(r.hex), the genesis file given hashes to \(g.hex)"
+    case .fieldMismatch(let f, let r, let s):
+      "the receipt's \"\(f)\" says \(r) but the signed data says \(s)"
+    case .unknownKey(let role, let key): "\(role) key \(key.hex) is not listed in genesis"
+    case .forgedSignature(let role, let name):
+      "the \(role) signature of \(name) does not verify: forged or altered"
+    case .missingSignatures(let have, let need):
+      "the block carries \(have) valid node signature(s); genesis requires \(need)"
+    case .merklePath(let computed, let root):
+      "wrong Merkle path: the transaction and path give \(computed?.short ?? "no root (path length does not fit the tree)"), the block's root is \(root.short)"
+    case .notAModelCommit(let p): "the receipt's transaction is not a model commit: \(p)"
+    case .endorsementNotNamed(let h):
+      "endorsement \(h.short) is not one the model commit names"
+    case .disagreeingEndorsements(let e, let s, let c):
+      "endorsements disagree: \(e) signed statement \(s.short), the commit is for statement \(c.short)"
+    case .tooFewEndorsements(let have, let need):
+      "only \(have) distinct valid endorsement(s); genesis requires \(need)"
+    case .modelMismatch(let given, let committed):
+      "model bytes changed: the model hashes to \(given.hex), the committed model is \(committed.hex)"
+    case .notCommitted(let round): "round \(round) has no committed model on this ledger"
+    case .modelNotCommitted(let model): "model \(model.hex) was never committed on this ledger"
+    }
+  }
+}
+
+extension Receipt {
+  /// Checks the receipt against `genesis` and, if given, the hash of the model in hand.
+  /// Returns what was checked, one line each; throws the first failure.
+  public func verify(genesis: Genesis, modelHash: Hash256?) throws(ReceiptError) -> [String] {
+    var checked: [String] = []
+    let networkHash = genesis.hash
+    guard network == networkHash else {
+      throw .otherNetwork(receipt: network, genesis: networkHash)
+    }
+    checked.append(
+      "network: genesis \"\(genesis.network)\" hashes to \(networkHash.hex), as the receipt says")
+    guard header.network == network else {
+      throw .fieldMismatch(field: "network", receipt: network.hex, signed: header.network.hex)
+    }
+    guard header.height == height else {
+      throw .fieldMismatch(field: "height", receipt: "\(height)", signed: "\(header.height)")
+    }
+
+    var signers = Set<PublicKey>()
+    for s in signatures {
+      guard let node = genesis.node(s.signer) else {
+        throw .unknownKey(role: "block signer", key: s.signer)
+      }
+      guard s.verifies(header) else {
+        throw .forgedSignature(role: "block", name: "node \(node.name)")
+      }
+      signers.insert(s.signer)
+    }
+    guard signers.count >= genesis.blockQuorum else {
+      throw .missingSignatures(have: signers.count, need: genesis.blockQuorum)
+    }
+    let names = genesis.nodes.filter { signers.contains($0.key) }.map(\.name)
+    checked.append(
+      "block \(height) (\(header.hash.short)): signed by \(signers.count) of \(genesis.nodes.count) nodes (\(names.joined(separator: ", "))); genesis requires \(genesis.blockQuorum)"
+    )
+
+    let computed = Merkle.root(
+      leaf: Merkle.leafHash(transaction), index: index, treeSize: Int(header.transactionCount),
+      path: path)
+    guard computed == header.merkleRoot else {
+      throw .merklePath(computed: computed, root: header.merkleRoot)
+    }
+    checked.append(
+      "inclusion: transaction \(index) of \(header.transactionCount) in block \(height), Merkle path of \(path.count) hash(es) to root \(header.merkleRoot.short)"
+    )
+
+    let commit: ModelCommit
+    do {
+      guard case .modelCommit(let m) = try Transaction(canonical: transaction) else {
+        throw ReceiptError.notAModelCommit("it is another kind of transaction")
+      }
+      commit = m
+    } catch let e as ReceiptError {
+      throw e
+    } catch {
+      throw .notAModelCommit("\(error)")
+    }
+    guard commit.round == round else {
+      throw .fieldMismatch(field: "round", receipt: "\(round)", signed: "\(commit.round)")
+    }
+    guard commit.model == model else {
+      throw .fieldMismatch(field: "model", receipt: model.hex, signed: commit.model.hex)
+    }
+
+    var endorsers = Set<PublicKey>()
+    var kinds = Set<String>()
+    for bytes in endorsements {
+      let e: Endorsement
+      do {
+        guard case .endorsement(let x) = try Transaction(canonical: bytes) else {
+          throw ReceiptError.malformed("an entry of \"endorsements\" is not an endorsement")
+        }
+        e = x
+      } catch let error as ReceiptError {
+        throw error
+      } catch {
+        throw .malformed("an endorsement does not decode: \(error)")
+      }
+      guard let endorser = genesis.endorser(e.endorser) else {
+        throw .unknownKey(role: "endorser", key: e.endorser)
+      }
+      guard e.verifies(network: network) else {
+        throw .forgedSignature(role: "endorsement", name: "endorser \(endorser.name)")
+      }
+      guard e.statement.hash == commit.statement else {
+        throw .disagreeingEndorsements(
+          endorser: endorser.name, statement: e.statement.hash, committed: commit.statement)
+      }
+      guard e.statement.newModel == commit.model, e.statement.round == commit.round else {
+        throw .disagreeingEndorsements(
+          endorser: endorser.name, statement: e.statement.hash, committed: commit.statement)
+      }
+      let h = Hash256.of(bytes)
+      guard commit.endorsements.contains(h) else { throw .endorsementNotNamed(h) }
+      endorsers.insert(e.endorser)
+      kinds.insert(e.evidence.kind.name)
+    }
+    guard endorsers.count >= genesis.endorsementThreshold else {
+      throw .tooFewEndorsements(have: endorsers.count, need: genesis.endorsementThreshold)
+    }
+    let endorserNames = genesis.endorsers.filter { endorsers.contains($0.key) }.map(\.name)
+    checked.append(
+      "endorsements: \(endorsers.count) distinct endorsers (\(endorserNames.joined(separator: ", "))) signed statement \(commit.statement.short) for round \(round); genesis requires \(genesis.endorsementThreshold) of \(genesis.endorsers.count)"
+    )
+    checked.append(
+      "endorsement keys rest on: \(kinds.sorted().joined(separator: ", ")) (keys listed in genesis; no enclave attestation yet)"
+    )
+
+    if let modelHash {
+      guard modelHash == commit.model else {
+        throw .modelMismatch(given: modelHash, committed: commit.model)
+      }
+      checked.append("model: hashes to \(modelHash.hex), the committed model of round \(round)")
+    }
+    return checked
+  }
+}
+
+// MARK: - JSON file
+
+extension Receipt {
+  private struct File: Codable {
+    var format: String
+    var network: Hash256
+    var round: UInt64
+    var model: Hash256
+    var height: UInt64
+    var header: String
+    var signatures: [BlockSignature]
+    var transaction: String
+    var index: Int
+    var path: [Hash256]
+    var endorsements: [String]
+  }
+
+  private static let keys: Set<String> = [
+    "format", "network", "round", "model", "height", "header", "signatures", "transaction",
+    "index", "path", "endorsements",
+  ]
+
+  /// The JSON form, pretty-printed with sorted keys.
+  public func json() -> [UInt8] {
+    let file = File(
+      format: Self.format, network: network, round: round, model: model, height: height,
+      header: Hex.encode(header.canonicalBytes), signatures: signatures,
+      transaction: Hex.encode(transaction), index: index, path: path,
+      endorsements: endorsements.map { Hex.encode($0) })
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return Array(try! encoder.encode(file)) + [10]
+  }
+
+  /// Parses the JSON form; every field must be present, known and well formed.
+  public static func parse(_ bytes: [UInt8]) throws(ReceiptError) -> Receipt {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+    else { throw .malformed("it is not a JSON object") }
+    for key in object.keys where !keys.contains(key) {
+      throw .malformed("unknown field \"\(key)\"")
+    }
+    for entry in object["signatures"] as? [[String: Any]] ?? [] {
+      for key in entry.keys where key != "signer" && key != "signature" {
+        throw .malformed("unknown field \"signatures.\(key)\"")
+      }
+    }
+    let file: File
+    do {
+      file = try JSONDecoder().decode(File.self, from: Data(bytes))
+    } catch let error as Swift.DecodingError {
+      throw .malformed(describe(error))
+    } catch {
+      throw .malformed("\(error)")
+    }
+    guard file.format == format else {
+      throw .malformed("field \"format\" is \"\(file.format)\"; this version reads \(format)")
+    }
+    func hex(_ field: String, _ s: String) throws(ReceiptError) -> [UInt8] {
+      guard let b = Hex.decode(s) else {
+        throw .malformed("field \"\(field)\" is not lowercase hex")
+      }
+      return b
+    }
+    let header: BlockHeader
+    do {
+      header = try BlockHeader(canonical: try hex("header", file.header))
+    } catch let e as ReceiptError {
+      throw e
+    } catch {
+      throw .malformed("field \"header\" does not decode: \(error)")
+    }
+    var endorsements: [[UInt8]] = []
+    for e in file.endorsements { endorsements.append(try hex("endorsements", e)) }
+    guard file.index >= 0 else { throw .malformed("field \"index\" is negative") }
+    return Receipt(
+      network: file.network, round: file.round, model: file.model, height: file.height,
+      header: header, signatures: file.signatures,
+      transaction: try hex("transaction", file.transaction), index: file.index, path: file.path,
+      endorsements: endorsements)
+  }
+}

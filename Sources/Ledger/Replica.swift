@@ -1,0 +1,161 @@
+import Foundation
+
+/// One node's copy of the ledger: its store, its blobs, and the state machine that checks
+/// every block before it is kept.
+///
+/// Opening a replica replays the stored blocks, so a node restarted after a crash resumes at
+/// its last complete block with the same state it had.
+public final class LedgerReplica {
+  public let name: String
+  public let genesis: Genesis
+  public let directory: String
+  public let store: LedgerStore
+  public let blobs: BlobStore
+  private let key: SigningKey
+  public private(set) var state: LedgerState
+
+  public init(directory: String, genesis: Genesis, name: String, key: SigningKey)
+    throws(LedgerError)
+  {
+    self.name = name
+    self.genesis = genesis
+    self.directory = directory
+    self.key = key
+    do {
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: true)
+    } catch {
+      throw .storage(path: directory, reason: "cannot create: \(error.localizedDescription)")
+    }
+    store = try LedgerStore(path: directory + "/ledger.sqlite")
+    blobs = try BlobStore(directory: directory + "/blobs")
+    blobs.sweep()
+    state = try Self.replay(store: store, genesis: genesis, verifySignatures: false)
+  }
+
+  public var publicKey: PublicKey { key.publicKey }
+  public var head: Hash256 { state.head }
+  public var height: UInt64? { state.nextHeight == 0 ? nil : state.nextHeight - 1 }
+
+  /// Rebuilds the state from stored blocks, checking each against the chain.
+  /// `visit` sees each block after it checked, with its transactions' outcomes.
+  static func replay(
+    store: LedgerStore, genesis: Genesis, verifySignatures: Bool,
+    visit: (Block, [TransactionOutcome]) throws -> Void = { _, _ in }
+  ) throws(LedgerError) -> LedgerState {
+    var state = LedgerState(genesis: genesis)
+    do {
+      try store.forEachBlock { block, stored, storedHash in
+        let h = block.header.height
+        if h == 0 && block.header.network != state.network {
+          throw LedgerError.wrongNetwork(
+            path: store.path, stored: block.header.network, expected: state.network)
+        }
+        if storedHash != block.hash {
+          throw LedgerError.corruptBlock(
+            height: h, problem: "its stored hash differs from the hash of its stored header")
+        }
+        if let p = state.problem(with: block.header, transactions: block.transactions) {
+          throw LedgerError.corruptBlock(height: h, problem: "it \(p)")
+        }
+        // Node signatures are few and cheap to check; transaction signatures were checked when
+        // the block was appended, and `LedgerAudit` checks them again.
+        if let p = state.problem(with: block.signatures, on: block.header) {
+          throw LedgerError.corruptBlock(height: h, problem: "it \(p)")
+        }
+        let outcomes = state.apply(
+          block.header, transactions: block.transactions, verifySignatures: verifySignatures)
+        if let i = outcomes.indices.first(where: { outcomes[$0] != stored[$0] }) {
+          throw LedgerError.corruptBlock(
+            height: h,
+            problem:
+              "transaction \(i) was stored as \(describe(stored[i])) but checks as \(describe(outcomes[i]))"
+          )
+        }
+        try visit(block, outcomes)
+      }
+    } catch let error as LedgerError {
+      throw error
+    } catch {
+      throw .storage(path: store.path, reason: "\(error)")
+    }
+    return state
+  }
+
+  /// Signs a proposed block after checking that it can follow this node's chain.
+  public func sign(_ block: Block) throws(LedgerError) -> BlockSignature {
+    if let p = state.problem(with: block.header, transactions: block.transactions) {
+      throw .rejectedBlock(node: name, height: block.header.height, problem: p)
+    }
+    return BlockSignature(header: block.header, key: key)
+  }
+
+  /// Checks a signed block, runs its transactions and stores it with their outcomes. The state
+  /// moves on only once the block is durably stored.
+  @discardableResult
+  public func append(_ block: Block) throws(LedgerError) -> [TransactionOutcome] {
+    let h = block.header.height
+    if let p = state.problem(with: block.header, transactions: block.transactions) {
+      throw .rejectedBlock(node: name, height: h, problem: p)
+    }
+    if let p = state.problem(with: block.signatures, on: block.header) {
+      throw .rejectedBlock(node: name, height: h, problem: p)
+    }
+    var next = state
+    let outcomes = next.apply(block.header, transactions: block.transactions)
+    try store.append(block, outcomes: outcomes)
+    state = next
+    return outcomes
+  }
+
+  /// A receipt for the model committed in `round`.
+  public func receipt(round: UInt64) throws -> Receipt {
+    guard
+      let commit = try store.transactions(kind: .modelCommit, round: round).first(where: {
+        $0.outcome.isValid
+      })
+    else { throw ReceiptError.notCommitted(round: round) }
+    return try receipt(for: commit)
+  }
+
+  /// A receipt for the newest commit of `model`.
+  public func receipt(model: Hash256) throws -> Receipt {
+    let commits = try store.transactions(kind: .modelCommit).filter { $0.outcome.isValid }
+    for c in commits.reversed() {
+      if case .modelCommit(let m) = try Transaction(canonical: c.bytes), m.model == model {
+        return try receipt(for: c)
+      }
+    }
+    throw ReceiptError.modelNotCommitted(model: model)
+  }
+
+  private func receipt(for commit: StoredTransaction) throws -> Receipt {
+    guard let block = try store.block(at: commit.height),
+      case .modelCommit(let m) = try Transaction(canonical: commit.bytes)
+    else {
+      throw LedgerError.corruptBlock(height: commit.height, problem: "its model commit is gone")
+    }
+    let leaves = block.transactions.map(Merkle.leafHash)
+    var endorsements: [[UInt8]] = []
+    for h in m.endorsements {
+      guard let e = try store.transaction(h) else {
+        throw LedgerError.corruptBlock(
+          height: commit.height, problem: "endorsement \(h.short) of its model commit is not stored"
+        )
+      }
+      endorsements.append(e.bytes)
+    }
+    return Receipt(
+      network: state.network, round: m.round, model: m.model, height: block.header.height,
+      header: block.header, signatures: block.signatures.all, transaction: commit.bytes,
+      index: commit.position, path: Merkle.path(for: commit.position, in: leaves),
+      endorsements: endorsements)
+  }
+}
+
+private func describe(_ o: TransactionOutcome) -> String {
+  switch o {
+  case .valid: "valid"
+  case .invalid(let r): "invalid (\(r))"
+  }
+}

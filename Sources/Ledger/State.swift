@@ -1,0 +1,286 @@
+/// Whether a transaction took effect, and if not, why.
+public enum TransactionOutcome: Equatable, Sendable {
+  case valid
+  case invalid(String)
+
+  public var isValid: Bool { self == .valid }
+  public var reason: String? {
+    if case .invalid(let r) = self { return r }
+    return nil
+  }
+}
+
+/// A round as the ledger sees it.
+public struct RoundState: Sendable {
+  public var open: RoundOpen
+  /// Payload hashes of valid commitments, in ledger order.
+  public var commitments: [Hash256] = []
+  public var committedBy: [String: Hash256] = [:]
+  public var close: RoundClose?
+  /// Valid endorsements by transaction hash.
+  public var endorsements: [Hash256: Endorsement] = [:]
+  /// The statement hash each endorser signed.
+  public var endorsedBy: [PublicKey: Hash256] = [:]
+  public var commit: ModelCommit?
+}
+
+/// The ledger's state machine: every node runs the same transactions through it and reaches
+/// the same verdicts, because each verdict depends only on genesis and the transactions before.
+public struct LedgerState: Sendable {
+  public let genesis: Genesis
+  public let network: Hash256
+  /// Height the next block must have.
+  public private(set) var nextHeight: UInt64 = 0
+  /// Header hash of the last block.
+  public private(set) var head: Hash256 = .zero
+  public private(set) var lastTimestamp: UInt64 = 0
+  public private(set) var clusters: [String: PublicKey] = [:]
+  private var clusterKeys: Set<PublicKey> = []
+  public private(set) var rounds: [UInt64: RoundState] = [:]
+  /// The newest round opened (0 before the first).
+  public private(set) var currentRound: UInt64 = 0
+  /// The newest committed model (genesis's initial model before any).
+  public private(set) var latestModel: Hash256?
+  public private(set) var transactionCount = 0
+
+  public init(genesis: Genesis) {
+    self.genesis = genesis
+    network = genesis.hash
+    latestModel = genesis.initialModel
+  }
+
+  /// Checks a block's header against the chain so far; nil when it may follow.
+  public func problem(with header: BlockHeader, transactions: [[UInt8]]) -> String? {
+    if header.network != network {
+      return "belongs to network \(header.network.short), not \(network.short)"
+    }
+    if header.height != nextHeight { return "has height \(header.height), expected \(nextHeight)" }
+    if header.previous != head {
+      return "names previous block \(header.previous.short), but the head is \(head.short)"
+    }
+    if Int(header.transactionCount) != transactions.count {
+      return "says \(header.transactionCount) transactions but carries \(transactions.count)"
+    }
+    if header.merkleRoot != Merkle.root(transactions.map(Merkle.leafHash)) {
+      return "has a Merkle root that does not match its transactions"
+    }
+    if header.timestamp < lastTimestamp {
+      return "has timestamp \(header.timestamp), before the previous block's \(lastTimestamp)"
+    }
+    if !genesis.nodes.contains(where: { $0.name == header.proposer }) {
+      return "was proposed by \"\(header.proposer)\", who is not a node in genesis"
+    }
+    if header.height == 0 {
+      guard transactions.count == 1, let tx = try? Transaction(canonical: transactions[0]),
+        tx == .genesis(genesis)
+      else { return "is the first block but does not hold exactly this network's genesis" }
+    }
+    return nil
+  }
+
+  /// Checks the node signatures on a block: nil when at least `blockQuorum` distinct genesis
+  /// nodes signed it and every signature verifies.
+  public func problem(with signatures: BlockSignatures, on header: BlockHeader) -> String? {
+    var signers = Set<PublicKey>()
+    for s in signatures.all {
+      guard let node = genesis.node(s.signer) else {
+        return "is signed by key \(s.signer.short), which is not a node in genesis"
+      }
+      guard s.verifies(header) else { return "has a bad signature from node \(node.name)" }
+      signers.insert(s.signer)
+    }
+    if signers.count < genesis.blockQuorum {
+      return "has \(signers.count) node signature(s); genesis requires \(genesis.blockQuorum)"
+    }
+    return nil
+  }
+
+  /// Applies a block whose header was checked; returns each transaction's outcome.
+  public mutating func apply(
+    _ header: BlockHeader, transactions: [[UInt8]], verifySignatures: Bool = true
+  ) -> [TransactionOutcome] {
+    let outcomes = transactions.map { bytes -> TransactionOutcome in
+      do throws(DecodingError) {
+        let tx = try Transaction(canonical: bytes)
+        return apply(tx, hash: Hash256.of(bytes), verifySignatures: verifySignatures)
+      } catch {
+        return .invalid("cannot be decoded: \(error)")
+      }
+    }
+    nextHeight = header.height + 1
+    head = header.hash
+    lastTimestamp = header.timestamp
+    transactionCount += transactions.count
+    return outcomes
+  }
+
+  /// Applies one transaction.
+  public mutating func apply(_ tx: Transaction, hash: Hash256, verifySignatures: Bool = true)
+    -> TransactionOutcome
+  {
+    switch tx {
+    case .genesis(let g):
+      guard nextHeight == 0, g == genesis else {
+        return .invalid("a genesis transaction may only be the first block's")
+      }
+      return .valid
+
+    case .enrolment(let e):
+      guard let member = genesis.member(e.member) else {
+        return .invalid("member \"\(e.member)\" is not in genesis")
+      }
+      if clusters[e.cluster] != nil {
+        return .invalid("cluster \"\(e.cluster)\" is already enrolled")
+      }
+      if clusterKeys.contains(e.key) {
+        return .invalid("key \(e.key.short) is already enrolled for another cluster")
+      }
+      if verifySignatures
+        && !member.key.verifies(
+          e.signature,
+          over: ClusterEnrolment.message(
+            network: network, cluster: e.cluster, key: e.key, member: e.member),
+          for: .enrolment)
+      {
+        return .invalid("the signature of member \"\(e.member)\" does not verify")
+      }
+      clusters[e.cluster] = e.key
+      clusterKeys.insert(e.key)
+      return .valid
+
+    case .roundOpen(let o):
+      guard o.round == currentRound + 1 else {
+        return .invalid("opens round \(o.round), but the next round is \(currentRound + 1)")
+      }
+      if currentRound > 0, rounds[currentRound]?.close == nil {
+        return .invalid("round \(currentRound) is still open")
+      }
+      if let latestModel, o.baseModel != latestModel {
+        return .invalid(
+          "starts from model \(o.baseModel.short), but the latest committed model is \(latestModel.short)"
+        )
+      }
+      for p in o.participants where clusters[p] == nil {
+        return .invalid("names participant \"\(p)\", who is not enrolled")
+      }
+      currentRound = o.round
+      rounds[o.round] = RoundState(open: o)
+      return .valid
+
+    case .commitment(let c):
+      guard var r = rounds[c.round], c.round == currentRound else {
+        return .invalid("round \(c.round) is not the open round")
+      }
+      if r.close != nil { return .invalid("round \(c.round) is already closed") }
+      guard let key = clusters[c.cluster] else {
+        return .invalid("cluster \"\(c.cluster)\" is not enrolled")
+      }
+      if !r.open.participants.isEmpty && !r.open.participants.contains(c.cluster) {
+        return .invalid("cluster \"\(c.cluster)\" was not asked to train in round \(c.round)")
+      }
+      if r.committedBy[c.cluster] != nil {
+        return .invalid("cluster \"\(c.cluster)\" already committed an update in round \(c.round)")
+      }
+      if r.commitments.contains(c.payload) {
+        return .invalid("payload \(c.payload.short) was already committed in round \(c.round)")
+      }
+      if verifySignatures
+        && !key.verifies(
+          c.signature,
+          over: UpdateCommitment.message(
+            network: network, round: c.round, cluster: c.cluster, payload: c.payload,
+            payloadSize: c.payloadSize), for: .commitment)
+      {
+        return .invalid("the signature of cluster \"\(c.cluster)\" does not verify")
+      }
+      r.commitments.append(c.payload)
+      r.committedBy[c.cluster] = c.payload
+      rounds[c.round] = r
+      return .valid
+
+    case .roundClose(let c):
+      guard var r = rounds[c.round], c.round == currentRound else {
+        return .invalid("round \(c.round) is not the open round")
+      }
+      if r.close != nil { return .invalid("round \(c.round) is already closed") }
+      if c.updates != r.commitments {
+        return .invalid(
+          "lists \(c.updates.count) update(s), but the ledger holds \(r.commitments.count) commitment(s) for round \(c.round) in a different order or set"
+        )
+      }
+      r.close = c
+      rounds[c.round] = r
+      return .valid
+
+    case .endorsement(let e):
+      let s = e.statement
+      guard var r = rounds[s.round] else { return .invalid("round \(s.round) was never opened") }
+      guard let close = r.close else { return .invalid("round \(s.round) is not closed yet") }
+      if r.commit != nil { return .invalid("round \(s.round) is already committed") }
+      guard let endorser = genesis.endorser(e.endorser) else {
+        return .invalid("key \(e.endorser.short) is not an endorser in genesis")
+      }
+      if e.evidence.kind != .genesisKey {
+        return .invalid(
+          "carries \(e.evidence.kind.name) evidence, which this ledger version does not accept")
+      }
+      if verifySignatures && !e.verifies(network: network) {
+        return .invalid("the signature of endorser \"\(endorser.name)\" does not verify")
+      }
+      if let earlier = r.endorsedBy[e.endorser] {
+        return .invalid(
+          earlier == s.hash
+            ? "endorser \"\(endorser.name)\" already endorsed round \(s.round)"
+            : "endorser \"\(endorser.name)\" already endorsed a different statement for round \(s.round) (equivocation)"
+        )
+      }
+      if s.baseModel != r.open.baseModel {
+        return .invalid(
+          "states base model \(s.baseModel.short), but round \(s.round) started from \(r.open.baseModel.short)"
+        )
+      }
+      let named = s.accepted.map(\.update) + s.rejected.map(\.update)
+      if named.sorted() != close.updates.sorted() {
+        return .invalid(
+          "does not account for exactly the \(close.updates.count) update(s) round \(s.round) closed with"
+        )
+      }
+      r.endorsements[hash] = e
+      r.endorsedBy[e.endorser] = s.hash
+      rounds[s.round] = r
+      return .valid
+
+    case .modelCommit(let m):
+      guard var r = rounds[m.round] else { return .invalid("round \(m.round) was never opened") }
+      guard r.close != nil else { return .invalid("round \(m.round) is not closed") }
+      if r.commit != nil { return .invalid("round \(m.round) is already committed") }
+      if m.round != currentRound {
+        return .invalid("round \(m.round) is not the newest round (\(currentRound))")
+      }
+      var endorsers = Set<PublicKey>()
+      for h in m.endorsements {
+        guard let e = r.endorsements[h] else {
+          return .invalid(
+            "names endorsement \(h.short), which is not a valid endorsement of round \(m.round)")
+        }
+        if e.statement.hash != m.statement {
+          return .invalid("names endorsement \(h.short), which signs a different statement")
+        }
+        if e.statement.newModel != m.model {
+          return .invalid(
+            "commits model \(m.model.short), but the statement names \(e.statement.newModel.short)")
+        }
+        endorsers.insert(e.endorser)
+      }
+      if endorsers.count < genesis.endorsementThreshold {
+        return .invalid(
+          "has \(endorsers.count) distinct endorsement(s); genesis requires \(genesis.endorsementThreshold)"
+        )
+      }
+      r.commit = m
+      rounds[m.round] = r
+      latestModel = m.model
+      return .valid
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Ledger
+
+/// Orders transactions for the ledger nodes of one process (the `embedded` ordering).
+///
+/// Pending transactions are cut into blocks; every node checks and signs each block, and each
+/// stores it once it carries enough signatures. The orderer decides only the order: every node
+/// judges every transaction itself, so a transaction the orderer should not have taken is
+/// stored as invalid, with its reason, on every node alike.
+public final class EmbeddedOrderer {
+  public let replicas: [LedgerReplica]
+  public let maxBlockTransactions: Int
+  private var pending: [[UInt8]] = []
+  private let clock: () -> UInt64
+
+  /// `clock` gives milliseconds since 1970; block timestamps never go backwards.
+  public init(
+    replicas: [LedgerReplica], maxBlockTransactions: Int = 1000,
+    clock: @escaping () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
+  ) throws(LedgerError) {
+    precondition(!replicas.isEmpty && maxBlockTransactions > 0)
+    self.replicas = replicas
+    self.maxBlockTransactions = maxBlockTransactions
+    self.clock = clock
+    try catchUp()
+  }
+
+  public var genesis: Genesis { replicas[0].genesis }
+  public var pendingCount: Int { pending.count }
+
+  /// The node that proposes blocks: the first in genesis that this orderer serves.
+  public var proposer: String {
+    let names = Set(replicas.map(\.name))
+    return genesis.nodes.first { names.contains($0.name) }?.name ?? replicas[0].name
+  }
+
+  public func submit(_ transaction: Transaction) { pending.append(transaction.canonicalBytes) }
+  public func submit(bytes: [UInt8]) { pending.append(bytes) }
+
+  /// One ordered block and the verdicts the nodes reached on its transactions.
+  public struct Ordered: Sendable {
+    public var block: Block
+    public var outcomes: [TransactionOutcome]
+  }
+
+  /// Cuts everything pending into blocks and has every node store them. Writes the genesis
+  /// block first if the ledger is empty.
+  @discardableResult
+  public func cut() throws(LedgerError) -> [Ordered] {
+    var ordered: [Ordered] = []
+    if replicas[0].height == nil {
+      ordered.append(try order([Transaction.genesis(genesis).canonicalBytes]))
+    }
+    while !pending.isEmpty {
+      let batch = Array(pending.prefix(maxBlockTransactions))
+      ordered.append(try order(batch))
+      pending.removeFirst(batch.count)
+    }
+    return ordered
+  }
+
+  private func order(_ transactions: [[UInt8]]) throws(LedgerError) -> Ordered {
+    let lead = replicas[0].state
+    var block = Block.make(
+      network: lead.network, height: lead.nextHeight, previous: lead.head,
+      transactions: transactions, timestamp: max(clock(), lead.lastTimestamp),
+      proposer: proposer)
+    var signatures: [BlockSignature] = []
+    for r in replicas { signatures.append(try r.sign(block)) }
+    block.signatures = BlockSignatures(signatures)
+    var outcomes: [TransactionOutcome] = []
+    for (i, r) in replicas.enumerated() {
+      let o = try r.append(block)
+      if i == 0 {
+        outcomes = o
+      } else if o != outcomes {
+        // Deterministic validation makes this impossible unless a node's state is damaged.
+        throw .rejectedBlock(
+          node: r.name, height: block.header.height,
+          problem: "reached different verdicts on its transactions than node \(replicas[0].name)")
+      }
+    }
+    return Ordered(block: block, outcomes: outcomes)
+  }
+
+  /// Brings nodes that stopped behind (a crash between two nodes' writes) up to the furthest
+  /// node, block by block, each checked as if it were new.
+  public func catchUp() throws(LedgerError) {
+    let stored = replicas.compactMap { r in r.height.map { (r, $0) } }
+    guard let (lead, top) = stored.max(by: { $0.1 < $1.1 }) else { return }
+    for r in replicas where r !== lead {
+      let from = r.height.map { $0 + 1 } ?? 0
+      guard from <= top else { continue }
+      for h in from...top {
+        guard let block = try lead.store.block(at: h) else {
+          throw .corruptBlock(height: h, problem: "node \(lead.name) has no block at this height")
+        }
+        try r.append(block)
+      }
+    }
+  }
+
+  /// Each node's head hash; after `cut` they are all the same.
+  public var heads: [(node: String, head: Hash256)] { replicas.map { ($0.name, $0.head) } }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Ledger
+import Ordering
+import XCTest
+
+/// A small consortium with fixed keys: members, nodes (which also endorse) and clusters.
+struct TestNetwork {
+  let members: [SigningKey]
+  let nodes: [SigningKey]
+  let clusters: [SigningKey]
+  let genesis: Genesis
+
+  init(nodes n: Int = 4, threshold: Int = 3, clusters c: Int = 3, initialModel: Hash256? = model(0))
+  {
+    func key(_ role: UInt8, _ i: Int) -> SigningKey {
+      try! SigningKey(seed: [role, UInt8(i)] + [UInt8](repeating: 7, count: 30))
+    }
+    members = (0..<n).map { key(1, $0) }
+    nodes = (0..<n).map { key(2, $0) }
+    clusters = (0..<c).map { key(3, $0) }
+    genesis = Genesis(
+      network: "test", createdAt: "2026-11-26T12:00:00Z",
+      members: members.enumerated().map { .init(name: "member-\($0)", key: $1.publicKey) },
+      nodes: nodes.enumerated().map {
+        .init(name: "node-\($0)", member: "member-\($0)", key: $1.publicKey)
+      },
+      endorsers: nodes.enumerated().map { .init(name: "node-\($0)", key: $1.publicKey) },
+      endorsementThreshold: threshold, initialModel: initialModel,
+      round: [Setting("rule", "fedavg"), Setting("localEpochs", "1")])
+  }
+
+  var network: Hash256 { genesis.hash }
+
+  /// Replicas for every node under `directory`, and an orderer with a fixed clock.
+  func open(_ directory: String, maxBlock: Int = 1000) throws -> EmbeddedOrderer {
+    let replicas = try nodes.enumerated().map { i, key in
+      try LedgerReplica(
+        directory: "\(directory)/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
+    }
+    return try EmbeddedOrderer(
+      replicas: replicas, maxBlockTransactions: maxBlock, clock: { 1_800_000_000_000 })
+  }
+
+  func enrol(_ i: Int) -> Transaction {
+    .enrolment(
+      ClusterEnrolment(
+        network: network, cluster: "cluster-\(i)", key: clusters[i].publicKey,
+        member: "member-\(i % members.count)", memberKey: members[i % members.count]))
+  }
+
+  func commitment(round: UInt64, cluster i: Int, payload: [UInt8]) -> Transaction {
+    .commitment(
+      UpdateCommitment(
+        network: network, round: round, cluster: "cluster-\(i)", payload: Hash256.of(payload),
+        payloadSize: UInt64(payload.count), clusterKey: clusters[i]))
+  }
+
+  func statement(round: UInt64, base: Hash256, updates: [Hash256], newModel: Hash256)
+    -> AggregationStatement
+  {
+    AggregationStatement(
+      round: round, baseModel: base,
+      accepted: updates.dropLast().map { .init(update: $0, weight: 1) },
+      rejected: updates.suffix(1).map { .init(update: $0, reason: "norm 9.1 above bound 5") },
+      rule: "fedavg", parameters: [Setting("normBound", "5")], newModel: newModel)
+  }
+
+  /// Runs one full round through the orderer: open, commitments, close, endorsements by
+  /// `endorsers` (node indices), commit. Returns the ordered blocks.
+  @discardableResult
+  func round(
+    _ round: UInt64, on orderer: EmbeddedOrderer, base: Hash256, newModel: Hash256,
+    endorsers: [Int]? = nil
+  ) throws -> [EmbeddedOrderer.Ordered] {
+    let payloads = clusters.indices.map { payload(round: round, cluster: $0) }
+    orderer.submit(
+      .roundOpen(
+        RoundOpen(
+          round: round, baseModel: base, participants: [], configuration: genesis.round)))
+    for (i, p) in payloads.enumerated() {
+      for r in orderer.replicas { try r.blobs.put(p) }
+      orderer.submit(commitment(round: round, cluster: i, payload: p))
+    }
+    let updates = payloads.map { Hash256.of($0) }
+    orderer.submit(.roundClose(RoundClose(round: round, updates: updates)))
+    let s = statement(round: round, base: base, updates: updates, newModel: newModel)
+    var hashes: [Hash256] = []
+    for i in endorsers ?? Array(nodes.indices) {
+      let tx = Transaction.endorsement(Endorsement(network: network, statement: s, key: nodes[i]))
+      hashes.append(Hash256.of(tx.canonicalBytes))
+      orderer.submit(tx)
+    }
+    let blob = modelBytes(newModel)
+    for r in orderer.replicas { try r.blobs.put(blob) }
+    orderer.submit(
+      .modelCommit(
+        ModelCommit(
+          round: round, model: newModel, modelBlob: Hash256.of(blob),
+          modelSize: UInt64(blob.count), statement: s.hash, endorsements: hashes.sorted())))
+    return try orderer.cut()
+  }
+
+  func payload(round: UInt64, cluster: Int) -> [UInt8] {
+    Array("update r\(round) c\(cluster) ".utf8) + [UInt8](repeating: UInt8(cluster), count: 100)
+  }
+}
+
+/// A stand-in model hash and model file bytes for it.
+func model(_ i: Int) -> Hash256 { Hash256.of(Array("model \(i)".utf8)) }
+func modelBytes(_ h: Hash256) -> [UInt8] { Array("a model file for ".utf8) + h.bytes }
+
+func temporaryDirectory(_ name: String = #function) -> String {
+  let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "fedledger-\(name.filter(\.isLetter))-\(UUID().uuidString)"
+  ).path
+  try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+  return path
+}
+
+func assertThrows(
+  _ body: @autoclosure () throws -> some Any, containing text: String,
+  file: StaticString = #filePath, line: UInt = #line
+) {
+  do {
+    _ = try body()
+    XCTFail("expected an error containing \"\(text)\"", file: file, line: line)
+  } catch {
+    XCTAssert(
+      "\(error)".contains(text), "error \"\(error)\" does not contain \"\(text)\"", file: file,
+      line: line)
+  }
+}
