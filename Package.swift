@@ -51,16 +51,21 @@ let package = Package(
         .product(name: "GRDB", package: "GRDB.swift"),
       ]),
     .target(name: "Ordering", dependencies: ["Ledger"]),
+    .target(name: "Node", dependencies: ["Learning", "Federation", "Ledger", "Ordering"]),
     .executableTarget(
       name: "fedledger",
       dependencies: [
         "Learning",
         "Federation",
+        "Ledger",
+        "Node",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
     .testTarget(name: "FederationTests", dependencies: ["Federation", "Learning"]),
     .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Ordering"]),
+    .testTarget(
+      name: "NodeTests", dependencies: ["Node", "Ledger", "Federation", "Learning"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -33,8 +33,17 @@ public struct SimulationConfiguration: Sendable, Equatable {
   /// Standard deviation of the log of cluster speeds (0: all equal).
   public var speedSpread = 0.5
   public var outputDirectory = "runs/simulate"
+  /// Record every round on a ledger kept by simulated nodes (docs/ledger.md).
+  public var ledgerEnabled = true
+  /// Simulated ledger nodes, each with its own copy of the ledger.
+  public var ledgerNodes = 4
+  /// Distinct endorsements a model needs (nil: a majority of the nodes).
+  public var endorsementThreshold: Int?
 
   public init() {}
+
+  /// The k of n a model needs: the configured threshold or a majority of the nodes.
+  public var effectiveEndorsementThreshold: Int { endorsementThreshold ?? ledgerNodes / 2 + 1 }
 
   /// How many clusters attack.
   public var attackerCount: Int {
@@ -75,7 +84,7 @@ extension SimulationConfiguration {
     "attack.kind", "attack.fraction", "attack.factor", "attack.sigma",
     "participation.fraction", "participation.dropout", "participation.deadline",
     "participation.nominalSpeed", "participation.speedSpread",
-    "output.directory",
+    "output.directory", "ledger.enabled", "ledger.nodes", "ledger.endorsementThreshold",
   ]
 
   /// Flattens a JSON configuration file into dotted keys, rejecting unknown keys.
@@ -218,6 +227,18 @@ extension SimulationConfiguration {
     if let v = try reader.double("participation.nominalSpeed", above: 0) { nominalSpeed = v }
     if let v = try reader.double("participation.speedSpread", atLeast: 0) { speedSpread = v }
     if let v = try reader.string("output.directory") { outputDirectory = v }
+    if let v = try reader.bool("ledger.enabled") { ledgerEnabled = v }
+    if let v = try reader.int("ledger.nodes", min: 1) { ledgerNodes = v }
+    if reader.has("ledger.endorsementThreshold") {
+      endorsementThreshold = try reader.int("ledger.endorsementThreshold", min: 1, nullable: true)
+    }
+    let k = effectiveEndorsementThreshold
+    if k > ledgerNodes || k <= ledgerNodes / 2 {
+      throw reader.error(
+        reader.has("ledger.endorsementThreshold") ? "ledger.endorsementThreshold" : "ledger.nodes",
+        "gives k = \(k) of n = \(ledgerNodes): k must be more than half of the nodes (at least \(ledgerNodes / 2 + 1)) and at most n, so two different models can never both be endorsed"
+      )
+    }
   }
 
   private var partitionKind: String {
@@ -254,6 +275,16 @@ private struct Reader {
       throw error(key, "must be a non-empty string, got \(value)")
     }
     return s
+  }
+
+  func bool(_ key: String) throws -> Bool? {
+    guard let value = values[key] else { return nil }
+    if let b = value as? Bool, let n = value as? NSNumber, String(cString: n.objCType) == "c" {
+      return b
+    }
+    if let b = value as? Bool, !(value is NSNumber) { return b }
+    if let s = value as? String, s == "true" || s == "false" { return s == "true" }
+    throw error(key, "must be true or false, got \(value)")
   }
 
   func choice(_ key: String, _ allowed: [String]) throws -> String? {
@@ -365,9 +396,18 @@ extension SimulationConfiguration {
       ],
       "strategy": strategy, "attack": attackSection, "participation": participation,
       "output": ["directory": outputDirectory],
+      "ledger": ledgerSettings,
     ]
     if let testLimit { root["testLimit"] = testLimit }
     return root
+  }
+}
+
+extension SimulationConfiguration {
+  fileprivate var ledgerSettings: [String: Any] {
+    var ledger: [String: Any] = ["enabled": ledgerEnabled, "nodes": ledgerNodes]
+    if let endorsementThreshold { ledger["endorsementThreshold"] = endorsementThreshold }
+    return ledger
   }
 }
 

@@ -18,6 +18,8 @@ public struct RoundRecord: Codable, Sendable {
   public var trainSeconds: Double
   public var aggregateSeconds: Double
   public var evaluateSeconds: Double
+  /// Time spent recording the round (ledger transactions, blocks, endorsements, receipts).
+  public var ledgerSeconds: Double = 0
 
   public var accepted: Int { decisions.filter { $0.verdict != .rejected }.count }
   public var rejected: Int { decisions.filter { $0.verdict == .rejected }.count }
@@ -46,6 +48,8 @@ public final class Simulation {
   /// Per-cluster label counts of the partition, before any label flipping.
   public let histograms: [[Int]]
   public private(set) var model: Model
+  /// Records every round as it happens (the ledger); nil records nothing.
+  public var recorder: (any RoundRecorder)?
 
   public init(
     configuration: SimulationConfiguration, train: Dataset, test: Dataset,
@@ -111,6 +115,13 @@ public final class Simulation {
       round: round, baseModelHash: baseHash, participants: participants, training: c.local,
       deadline: c.deadline)
     progress(.roundStarted(plan))
+    var ledgerNanos: UInt64 = 0
+    func record<T>(_ body: () throws -> T) rethrows -> T {
+      let start = DispatchTime.now().uptimeNanoseconds
+      defer { ledgerNanos += DispatchTime.now().uptimeNanoseconds - start }
+      return try body()
+    }
+    try record { try recorder?.open(plan, base: model) }
 
     var missing: [MissingUpdate] = []
     var working: [ClusterID] = []
@@ -139,6 +150,7 @@ public final class Simulation {
     let clusters = self.clusters
     let seed = c.seed
     let concurrency = max(1, c.threads)
+    var refused: [UpdateDecision] = []
     try await withThrowingTaskGroup(of: (Int, ClusterUpdate).self) { group in
       var next = 0
       func launch() {
@@ -164,20 +176,31 @@ public final class Simulation {
           .clusterFinished(round: round, cluster: update.cluster, done: done, of: working.count))
         pending[slot] = update
         while let ready = pending.removeValue(forKey: expected) {
-          let start = DispatchTime.now().uptimeNanoseconds
+          expected += 1
           lossSum += ready.trainLoss
+          if let reason = try record({ try recorder?.arrived(ready) }) {
+            refused.append(
+              .init(cluster: ready.cluster, verdict: .rejected, weight: 0, reason: reason))
+            continue
+          }
+          let start = DispatchTime.now().uptimeNanoseconds
           strategy.add(ready)
           streamingNanos += DispatchTime.now().uptimeNanoseconds - start
-          expected += 1
         }
       }
     }
+    let trainEnd = DispatchTime.now().uptimeNanoseconds
+    let streamedLedgerNanos = ledgerNanos
+    try record { try recorder?.close(round: round) }
     let aggregateStart = DispatchTime.now().uptimeNanoseconds
     let outcome = strategy.finish()
     let aggregateEnd = DispatchTime.now().uptimeNanoseconds
     let aggregateNanos = streamingNanos + (aggregateEnd - aggregateStart)
-    let trainNanos = aggregateStart - trainStart - min(streamingNanos, aggregateStart - trainStart)
+    let trainNanos =
+      trainEnd - trainStart - min(streamingNanos + streamedLedgerNanos, trainEnd - trainStart)
     model = try Model(architecture: model.architecture, parameters: outcome.parameters)
+    let decisions = (outcome.decisions + refused).sorted { $0.cluster < $1.cluster }
+    try record { try recorder?.aggregated(round: round, decisions: decisions, model: model) }
 
     var accuracy: Double?
     var loss: Double?
@@ -191,11 +214,12 @@ public final class Simulation {
     let evaluateNanos = DispatchTime.now().uptimeNanoseconds - evaluateStart
     let record = RoundRecord(
       round: round, baseModelHash: baseHash, modelHash: model.hash,
-      participants: Array(participants), decisions: outcome.decisions,
+      participants: Array(participants), decisions: decisions,
       missing: missing.sorted { $0.cluster < $1.cluster },
       trainLoss: working.isEmpty ? nil : lossSum / Double(working.count), accuracy: accuracy,
       loss: loss, trainSeconds: Double(trainNanos) / 1e9,
-      aggregateSeconds: Double(aggregateNanos) / 1e9, evaluateSeconds: Double(evaluateNanos) / 1e9)
+      aggregateSeconds: Double(aggregateNanos) / 1e9, evaluateSeconds: Double(evaluateNanos) / 1e9,
+      ledgerSeconds: Double(ledgerNanos) / 1e9)
     progress(.roundFinished(record))
     return record
   }

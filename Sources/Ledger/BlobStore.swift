@@ -75,6 +75,20 @@ public struct BlobStore: Sendable {
     return hash
   }
 
+  /// Makes `hash` from `source` present here too: a hard link when both stores share a file
+  /// system (blobs are immutable and checked on every read), a checked copy otherwise.
+  public func replicate(_ hash: Hash256, from source: BlobStore) throws(LedgerError) {
+    let target = path(of: hash)
+    if FileManager.default.fileExists(atPath: target) { return }
+    let shard = (target as NSString).deletingLastPathComponent
+    try? FileManager.default.createDirectory(atPath: shard, withIntermediateDirectories: true)
+    if link(source.path(of: hash), target) == 0 {
+      syncDirectory(shard)
+      return
+    }
+    try put(try source.get(hash))
+  }
+
   /// The blob's bytes, checked against its name.
   public func get(_ hash: Hash256) throws(LedgerError) -> [UInt8] {
     let p = path(of: hash)

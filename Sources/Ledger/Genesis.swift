@@ -250,7 +250,9 @@ extension Genesis {
       switch self {
       case .bool(let b): try c.encode(b)
       case .int(let i): try c.encode(i)
-      case .double(let d): try c.encode(d)
+      // JSON does not tell 1000.0 from 1000: whole doubles are written as text, so the
+      // setting reads back as the same text and the genesis keeps its hash.
+      case .double(let d): d == d.rounded() ? try c.encode(String(d)) : try c.encode(d)
       case .string(let s): try c.encode(s)
       }
     }
@@ -269,7 +271,7 @@ extension Genesis {
         self = .bool(text == "true")
       } else if let i = Int(text), String(i) == text {
         self = .int(i)
-      } else if let d = Double(text), String(d) == text {
+      } else if let d = Double(text), d.isFinite, String(d) == text {
         self = .double(d)
       } else {
         self = .string(text)

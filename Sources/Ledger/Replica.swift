@@ -35,6 +35,16 @@ public final class LedgerReplica {
 
   public var publicKey: PublicKey { key.publicKey }
   public var head: Hash256 { state.head }
+
+  /// A receipt for the model committed in `round`.
+  public func receipt(round: UInt64) throws -> Receipt {
+    try store.receipt(round: round, network: state.network)
+  }
+
+  /// A receipt for the newest commit of `model`.
+  public func receipt(model: Hash256) throws -> Receipt {
+    try store.receipt(model: model, network: state.network)
+  }
   public var height: UInt64? { state.nextHeight == 0 ? nil : state.nextHeight - 1 }
 
   /// Rebuilds the state from stored blocks, checking each against the chain.
@@ -107,30 +117,48 @@ public final class LedgerReplica {
     state = next
     return outcomes
   }
+}
+
+private func describe(_ o: TransactionOutcome) -> String {
+  switch o {
+  case .valid: "valid"
+  case .invalid(let r): "invalid (\(r))"
+  }
+}
+
+extension LedgerStore {
+  /// The genesis stored in block 0, as this store holds it (not checked against anything).
+  public func storedGenesis() throws -> Genesis? {
+    guard let block = try block(at: 0), let first = block.transactions.first else { return nil }
+    guard case .genesis(let g) = try Transaction(canonical: first) else {
+      throw LedgerError.corruptBlock(height: 0, problem: "its first transaction is not a genesis")
+    }
+    return g
+  }
 
   /// A receipt for the model committed in `round`.
-  public func receipt(round: UInt64) throws -> Receipt {
+  public func receipt(round: UInt64, network: Hash256) throws -> Receipt {
     guard
-      let commit = try store.transactions(kind: .modelCommit, round: round).first(where: {
+      let commit = try transactions(kind: .modelCommit, round: round).first(where: {
         $0.outcome.isValid
       })
     else { throw ReceiptError.notCommitted(round: round) }
-    return try receipt(for: commit)
+    return try receipt(for: commit, network: network)
   }
 
   /// A receipt for the newest commit of `model`.
-  public func receipt(model: Hash256) throws -> Receipt {
-    let commits = try store.transactions(kind: .modelCommit).filter { $0.outcome.isValid }
+  public func receipt(model: Hash256, network: Hash256) throws -> Receipt {
+    let commits = try transactions(kind: .modelCommit).filter { $0.outcome.isValid }
     for c in commits.reversed() {
       if case .modelCommit(let m) = try Transaction(canonical: c.bytes), m.model == model {
-        return try receipt(for: c)
+        return try receipt(for: c, network: network)
       }
     }
     throw ReceiptError.modelNotCommitted(model: model)
   }
 
-  private func receipt(for commit: StoredTransaction) throws -> Receipt {
-    guard let block = try store.block(at: commit.height),
+  private func receipt(for commit: StoredTransaction, network: Hash256) throws -> Receipt {
+    guard let block = try block(at: commit.height),
       case .modelCommit(let m) = try Transaction(canonical: commit.bytes)
     else {
       throw LedgerError.corruptBlock(height: commit.height, problem: "its model commit is gone")
@@ -138,7 +166,7 @@ public final class LedgerReplica {
     let leaves = block.transactions.map(Merkle.leafHash)
     var endorsements: [[UInt8]] = []
     for h in m.endorsements {
-      guard let e = try store.transaction(h) else {
+      guard let e = try transaction(h) else {
         throw LedgerError.corruptBlock(
           height: commit.height, problem: "endorsement \(h.short) of its model commit is not stored"
         )
@@ -146,16 +174,9 @@ public final class LedgerReplica {
       endorsements.append(e.bytes)
     }
     return Receipt(
-      network: state.network, round: m.round, model: m.model, height: block.header.height,
+      network: network, round: m.round, model: m.model, height: block.header.height,
       header: block.header, signatures: block.signatures.all, transaction: commit.bytes,
       index: commit.position, path: Merkle.path(for: commit.position, in: leaves),
       endorsements: endorsements)
-  }
-}
-
-private func describe(_ o: TransactionOutcome) -> String {
-  switch o {
-  case .valid: "valid"
-  case .invalid(let r): "invalid (\(r))"
   }
 }

@@ -5,6 +5,8 @@ struct FedLedger: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "fedledger",
     abstract:
-      "Federated learning for the Industrial IoT: simulate federations, train and evaluate models, benchmark the engine.",
-    subcommands: [Simulate.self, Train.self, Evaluate.self, Bench.self])
+      "Federated learning for the Industrial IoT: simulate federations on a ledger, verify models, train, evaluate, benchmark.",
+    subcommands: [
+      Simulate.self, Verify.self, LedgerCommand.self, Train.self, Evaluate.self, Bench.self,
+    ])
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Federation
 import Foundation
 import Learning
+import Node
 
 struct Simulate: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -12,7 +13,9 @@ struct Simulate: AsyncParsableCommand {
       reason) into the next global model, which is evaluated on the test set. Writes \
       OUTPUT/metrics.jsonl (one JSON object per round), OUTPUT/partition.json, \
       OUTPUT/config.json (the effective configuration, usable with --config) and \
-      OUTPUT/model.flm. \
+      OUTPUT/model.flm. Every round is recorded on a ledger kept by simulated nodes \
+      (OUTPUT/ledger/node-N, founded by OUTPUT/genesis.json); each round's model and its receipt \
+      go to OUTPUT/models, the last also to OUTPUT/model.receipt.json (docs/ledger.md). \
       Settings come from defaults, then --config FILE (JSON, schema in docs/simulate.md), then \
       flags.
       """)
@@ -66,6 +69,11 @@ struct Simulate: AsyncParsableCommand {
     Double?
   @Option(name: .shortAndLong, help: "Output directory (default runs/simulate).") var output:
     String?
+  @Option(help: "Simulated ledger nodes, each keeping its own ledger copy (default 4).")
+  var nodes: Int?
+  @Option(help: "Endorsements a model needs, k of the nodes (default: a majority).")
+  var endorsementThreshold: Int?
+  @Flag(help: "Record nothing on a ledger (no genesis, blocks or receipts).") var noLedger = false
   @Flag(help: "Print no per-cluster histograms.") var quiet = false
 
   /// The flags as dotted configuration keys.
@@ -94,7 +102,9 @@ struct Simulate: AsyncParsableCommand {
       ("participation.dropout", "--dropout", dropout),
       ("participation.deadline", "--deadline", deadline),
       ("participation.speedSpread", "--speed-spread", speedSpread),
-      ("output.directory", "--output", output),
+      ("output.directory", "--output", output), ("ledger.nodes", "--nodes", nodes),
+      ("ledger.endorsementThreshold", "--endorsement-threshold", endorsementThreshold),
+      ("ledger.enabled", "--no-ledger", noLedger ? false : nil),
     ]
   }
 
@@ -159,6 +169,18 @@ struct Simulate: AsyncParsableCommand {
     }
     if !quiet { printHistograms(simulation, classes: train.classCount) }
 
+    var recorder: LedgerRecorder?
+    if c.ledgerEnabled {
+      let r = try LedgerRecorder(
+        directory: directory.path, configuration: c, clusters: c.clusters,
+        initialModel: simulation.model)
+      simulation.recorder = r
+      recorder = r
+      print(
+        "  ledger: \(c.ledgerNodes) nodes (embedded ordering), a model commits with \(r.genesis.endorsementThreshold) of \(r.genesis.endorsers.count) endorsements; "
+          + "genesis \(r.network.short) in \(directory.path)/genesis.json")
+    }
+
     let metricsURL = directory.appendingPathComponent("metrics.jsonl")
     FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
     let metrics = try FileHandle(forWritingTo: metricsURL)
@@ -192,6 +214,20 @@ struct Simulate: AsyncParsableCommand {
     let hash = try ModelFile.write(simulation.model, to: modelURL.path)
     print(summary(records, simulation: simulation, seconds: Date().timeIntervalSince(started)))
     print("saved \(modelURL.path), metrics \(metricsURL.path)\nmodel hash sha256:\(hash)")
+    if let recorder, let last = recorder.receipts[c.rounds] {
+      let receiptURL = directory.appendingPathComponent("model.receipt.json")
+      try? FileManager.default.removeItem(at: receiptURL)
+      try FileManager.default.copyItem(atPath: last, toPath: receiptURL.path)
+      let heads = Set(recorder.orderer.heads.map(\.head))
+      print(
+        "ledger head \(recorder.head.hex) at height \(recorder.height): \(recorder.blocks) blocks, "
+          + "\(recorder.transactions) transactions; all \(recorder.orderer.replicas.count) nodes "
+          + (heads.count == 1 ? "agree" : "DISAGREE"))
+      print(
+        "receipt \(receiptURL.path) (one per round in \(directory.path)/models)\n"
+          + "check it: fedledger verify --genesis \(directory.path)/genesis.json "
+          + "--receipt \(receiptURL.path) --model \(modelURL.path)")
+    }
   }
 
   private func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
@@ -232,6 +268,7 @@ struct Simulate: AsyncParsableCommand {
     let late = r.missing.count - dropped
     if dropped + late > 0 { parts.append("dropped \(dropped)  late \(late)") }
     parts.append(String(format: "train %.1fs  aggregate %.3fs", r.trainSeconds, r.aggregateSeconds))
+    if r.ledgerSeconds > 0 { parts.append(String(format: "ledger %.3fs", r.ledgerSeconds)) }
     return parts.joined(separator: "  ")
   }
 
@@ -293,11 +330,12 @@ struct Simulate: AsyncParsableCommand {
     let train = records.reduce(0) { $0 + $1.trainSeconds }
     let aggregate = records.reduce(0) { $0 + $1.aggregateSeconds }
     let evaluate = records.reduce(0) { $0 + $1.evaluateSeconds }
+    let ledger = records.reduce(0) { $0 + $1.ledgerSeconds }
     lines.append(
       String(
         format:
-          "  time             %.1f s (training %.1f s, aggregation %.2f s, evaluation %.1f s)",
-        seconds, train, aggregate, evaluate))
+          "  time             %.1f s (training %.1f s, aggregation %.2f s, ledger %.2f s, evaluation %.1f s)",
+        seconds, train, aggregate, ledger, evaluate))
     return lines.joined(separator: "\n")
   }
 }

@@ -1,0 +1,16 @@
+import Learning
+
+/// Where a round's steps are recorded as they happen: the ledger, in the full protocol.
+///
+/// The simulation calls these in protocol order: `open`, then `arrived` for each update in
+/// cluster order, then `close`, then `aggregated` with the strategy's result.
+public protocol RoundRecorder: AnyObject {
+  /// The round opens on `plan`, starting from `base`.
+  func open(_ plan: RoundPlan, base: Model) throws
+  /// An update arrived; a returned reason keeps it out of aggregation.
+  func arrived(_ update: ClusterUpdate) throws -> String?
+  /// No more updates: the set the round aggregates is fixed.
+  func close(round: Int) throws
+  /// The strategy turned the closed set into `model`, deciding each update as `decisions`.
+  func aggregated(round: Int, decisions: [UpdateDecision], model: Model) throws
+}
