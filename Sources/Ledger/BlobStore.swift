@@ -32,9 +32,10 @@ public struct BlobStore: Sendable {
     FileManager.default.fileExists(atPath: path(of: hash))
   }
 
-  /// Stores `bytes` (once; a blob already present is kept) and returns its name.
+  /// Stores `bytes` (once; a blob already present is kept) and returns its name. `sync: false`
+  /// skips the fsyncs, for bulk loads that can be redone (benchmarks).
   @discardableResult
-  public func put(_ bytes: [UInt8]) throws(LedgerError) -> Hash256 {
+  public func put(_ bytes: [UInt8], sync: Bool = true) throws(LedgerError) -> Hash256 {
     let hash = Hash256.of(bytes)
     let final = path(of: hash)
     if FileManager.default.fileExists(atPath: final) { return hash }
@@ -59,7 +60,7 @@ public struct BlobStore: Sendable {
       }
       written += n
     }
-    guard fsync(fd) == 0 else {
+    guard !sync || fsync(fd) == 0 else {
       let reason = String(cString: strerror(errno))
       close(fd)
       unlink(temporary)
@@ -71,7 +72,7 @@ public struct BlobStore: Sendable {
       unlink(temporary)
       throw .storage(path: final, reason: "rename failed: \(reason)")
     }
-    syncDirectory(shard)
+    if sync { syncDirectory(shard) }
     return hash
   }
 

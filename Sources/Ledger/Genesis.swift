@@ -220,9 +220,9 @@ extension Genesis {
     var nodes: [Node]
     var endorsers: [Endorser]
     var endorsementThreshold: Int
-    var blockQuorum: Int
+    var blockQuorum: Int?
     var initialModel: Hash256?
-    var round: [String: RoundValue]
+    var round: [String: RoundValue]?
   }
 
   /// A round setting's JSON value: text, a number or a boolean.
@@ -334,7 +334,7 @@ extension Genesis {
       network: file.network, createdAt: file.createdAt, members: file.members, nodes: file.nodes,
       endorsers: file.endorsers, endorsementThreshold: file.endorsementThreshold,
       blockQuorum: file.blockQuorum, initialModel: file.initialModel,
-      round: file.round.map { Setting($0.key, $0.value.text) })
+      round: (file.round ?? [:]).map { Setting($0.key, $0.value.text) })
     do {
       try genesis.validate()
     } catch {

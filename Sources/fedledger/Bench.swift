@@ -5,7 +5,8 @@ import Learning
 
 struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure the engine's speed.", subcommands: [BenchTrain.self, BenchAggregate.self])
+    abstract: "Measure training, aggregation and ledger speed.",
+    subcommands: [BenchTrain.self, BenchAggregate.self, BenchLedger.self])
 }
 
 struct BenchTrain: AsyncParsableCommand {

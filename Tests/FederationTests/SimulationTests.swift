@@ -215,4 +215,29 @@ final class ExampleConfigurationTests: XCTestCase {
       XCTAssertTrue(c.outputDirectory.hasPrefix("runs/"), file)
     }
   }
+
+  func testLedgerSettingsAreCheckedForASafeThreshold() throws {
+    var c = SimulationConfiguration()
+    XCTAssertEqual(c.effectiveEndorsementThreshold, 3)
+    try c.apply(
+      try SimulationConfiguration.flatten(
+        json: Data(#"{"ledger": {"nodes": 7, "enabled": false}}"#.utf8), source: "l.json"),
+      sources: [:])
+    XCTAssertEqual(c.effectiveEndorsementThreshold, 4)
+    XCTAssertFalse(c.ledgerEnabled)
+    var d = SimulationConfiguration()
+    XCTAssertThrowsError(
+      try d.apply(
+        ["ledger.endorsementThreshold": 2],
+        sources: ["ledger.endorsementThreshold": "flag --endorsement-threshold"])
+    ) {
+      XCTAssertEqual(
+        "\($0)",
+        "flag --endorsement-threshold: 'ledger.endorsementThreshold' gives k = 2 of n = 4: k must be more than half of the nodes (at least 3) and at most n, so two different models can never both be endorsed"
+      )
+    }
+    XCTAssertThrowsError(try d.apply(["ledger.enabled": "no"], sources: [:])) {
+      XCTAssertTrue("\($0)".contains("must be true or false"), "\($0)")
+    }
+  }
 }
