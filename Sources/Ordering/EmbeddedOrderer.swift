@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Ledger
 
@@ -65,22 +66,40 @@ public final class EmbeddedOrderer {
       network: lead.network, height: lead.nextHeight, previous: lead.head,
       transactions: transactions, timestamp: max(clock(), lead.lastTimestamp),
       proposer: proposer)
-    var signatures: [BlockSignature] = []
-    for r in replicas { signatures.append(try r.sign(block)) }
-    block.signatures = BlockSignatures(signatures)
-    var outcomes: [TransactionOutcome] = []
-    for (i, r) in replicas.enumerated() {
-      let o = try r.append(block)
-      if i == 0 {
-        outcomes = o
-      } else if o != outcomes {
-        // Deterministic validation makes this impossible unless a node's state is damaged.
-        throw .rejectedBlock(
-          node: r.name, height: block.header.height,
-          problem: "reached different verdicts on its transactions than node \(replicas[0].name)")
+    let proposed = block
+    block.signatures = BlockSignatures(
+      try onEveryNode { (r: LedgerReplica) throws(LedgerError) in try r.sign(proposed) })
+    let signed = block
+    let outcomes = try onEveryNode { (r: LedgerReplica) throws(LedgerError) in
+      try r.append(signed)
+    }
+    for (r, o) in zip(replicas, outcomes) where o != outcomes[0] {
+      // Deterministic validation makes this impossible unless a node's state is damaged.
+      throw .rejectedBlock(
+        node: r.name, height: block.header.height,
+        problem: "reached different verdicts on its transactions than node \(replicas[0].name)")
+    }
+    return Ordered(block: block, outcomes: outcomes[0])
+  }
+
+  /// Runs `body` on every node at once, one thread per node (nodes share nothing but the
+  /// block), and returns the results in node order or the first node's error.
+  private func onEveryNode<T>(_ body: (LedgerReplica) throws(LedgerError) -> T) throws(LedgerError)
+    -> [T]
+  {
+    if replicas.count == 1 { return [try body(replicas[0])] }
+    var results = [Result<T, LedgerError>?](repeating: nil, count: replicas.count)
+    results.withUnsafeMutableBufferPointer { out in
+      nonisolated(unsafe) let out = out
+      nonisolated(unsafe) let body = body
+      nonisolated(unsafe) let replicas = replicas
+      DispatchQueue.concurrentPerform(iterations: replicas.count) { i in
+        out[i] = Result { () throws(LedgerError) -> T in try body(replicas[i]) }
       }
     }
-    return Ordered(block: block, outcomes: outcomes)
+    var values: [T] = []
+    for r in results { values.append(try r!.get()) }
+    return values
   }
 
   /// Brings nodes that stopped behind (a crash between two nodes' writes) up to the furthest
