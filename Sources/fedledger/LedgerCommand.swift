@@ -71,7 +71,9 @@ struct LedgerShow: ParsableCommand {
     ]
     let shown = blocks > 0 ? Array(v.blocks.suffix(blocks)) : v.blocks
     for b in shown {
-      let contents = b.kinds.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+      // In the order a round runs: enrolment, open, commitments, close, endorsements, commit.
+      let order = Transaction.Kind.allCases.map(\.name) + ["undecodable"]
+      let contents = order.compactMap { k in b.kinds[k].map { "\($0) \(k)" } }
         .joined(separator: ", ")
       lines.append(
         "  " + pad("\(b.height)", 6) + "  "
