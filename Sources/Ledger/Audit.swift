@@ -22,8 +22,8 @@ public enum LedgerAudit {
     guard FileManager.default.fileExists(atPath: dbPath) else {
       throw .storage(path: dbPath, reason: "no ledger here")
     }
-    let store = try LedgerStore(path: dbPath)
-    let blobs = try BlobStore(directory: directory + "/blobs")
+    let store = try LedgerStore(path: dbPath, readOnly: true)
+    let blobs = try BlobStore(directory: directory + "/blobs", create: false)
     var report = AuditReport()
     var referenced: [Hash256: UInt64] = [:]
     let state = try LedgerReplica.replay(store: store, genesis: genesis, verifySignatures: true) {

@@ -13,8 +13,10 @@ import Foundation
 public struct BlobStore: Sendable {
   public let directory: String
 
-  public init(directory: String) throws(LedgerError) {
+  /// Opens the store at `directory`, creating it unless `create` is false (for readers).
+  public init(directory: String, create: Bool = true) throws(LedgerError) {
     self.directory = directory
+    guard create else { return }
     do {
       try FileManager.default.createDirectory(
         atPath: directory + "/tmp", withIntermediateDirectories: true)
@@ -38,13 +40,18 @@ public struct BlobStore: Sendable {
   public func put(_ bytes: [UInt8], sync: Bool = true) throws(LedgerError) -> Hash256 {
     let hash = Hash256.of(bytes)
     let final = path(of: hash)
-    if FileManager.default.fileExists(atPath: final) { return hash }
+    // A blob already here is kept if intact; a damaged one is replaced.
+    if FileManager.default.fileExists(atPath: final), (try? get(hash)) != nil { return hash }
     let shard = (final as NSString).deletingLastPathComponent
     let temporary = "\(directory)/tmp/\(hash.hex).\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
-    do {
-      try FileManager.default.createDirectory(atPath: shard, withIntermediateDirectories: true)
-    } catch {
-      throw .storage(path: shard, reason: "cannot create directory: \(error.localizedDescription)")
+    if !FileManager.default.fileExists(atPath: shard) {
+      do {
+        try FileManager.default.createDirectory(atPath: shard, withIntermediateDirectories: true)
+      } catch {
+        throw .storage(
+          path: shard, reason: "cannot create directory: \(error.localizedDescription)")
+      }
+      if sync { syncDirectory(directory) }
     }
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard fd >= 0 else { throw .storage(path: temporary, reason: String(cString: strerror(errno))) }
@@ -82,7 +89,10 @@ public struct BlobStore: Sendable {
     let target = path(of: hash)
     if FileManager.default.fileExists(atPath: target) { return }
     let shard = (target as NSString).deletingLastPathComponent
-    try? FileManager.default.createDirectory(atPath: shard, withIntermediateDirectories: true)
+    if !FileManager.default.fileExists(atPath: shard) {
+      try? FileManager.default.createDirectory(atPath: shard, withIntermediateDirectories: true)
+      syncDirectory(directory)
+    }
     if link(source.path(of: hash), target) == 0 {
       syncDirectory(shard)
       return

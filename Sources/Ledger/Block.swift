@@ -6,7 +6,10 @@ public struct BlockHeader: CanonicalCodable, Equatable {
   public var height: UInt64
   /// The previous block's header hash; zero for the genesis block.
   public var previous: Hash256
-  /// RFC 6962 Merkle root over the transactions' canonical encodings.
+  /// RFC 6962 Merkle root over the transactions with the verdicts the nodes reached: each leaf
+  /// is a byte (1 valid, 0 invalid) then the transaction's canonical bytes. Signing the header
+  /// thus attests each transaction's validity, which is what lets a receipt prove a commit
+  /// took effect rather than merely that it was ordered.
   public var merkleRoot: Hash256
   public var transactionCount: UInt32
   /// Milliseconds since 1970 (UTC), from the orderer; never before the previous block's.
@@ -115,6 +118,9 @@ public struct BlockSignatures: CanonicalCodable, Equatable {
     all = try r.list("block signatures", limit: 4096) { r throws(DecodingError) in
       try BlockSignature(from: &r)
     }
+    for (a, b) in zip(all, all.dropFirst()) where !(a.signer < b.signer) {
+      throw .invalid(field: "block signatures", problem: "are not sorted by signer or repeat one")
+    }
   }
 }
 
@@ -131,16 +137,26 @@ public struct Block: Sendable, Equatable {
     self.signatures = signatures
   }
 
-  /// A new, unsigned block over `transactions` after `previous`.
+  /// A new, unsigned block over `transactions` with their verdicts, after `previous`.
   public static func make(
     network: Hash256, height: UInt64, previous: Hash256, transactions: [[UInt8]],
-    timestamp: UInt64, proposer: String
+    outcomes: [TransactionOutcome], timestamp: UInt64, proposer: String
   ) -> Block {
     let header = BlockHeader(
       network: network, height: height, previous: previous,
-      merkleRoot: Merkle.root(transactions.map(Merkle.leafHash)),
+      merkleRoot: root(transactions, outcomes: outcomes),
       transactionCount: UInt32(transactions.count), timestamp: timestamp, proposer: proposer)
     return Block(header: header, transactions: transactions, signatures: BlockSignatures([]))
+  }
+
+  /// The Merkle leaf of a transaction with its verdict.
+  public static func leaf(_ transaction: [UInt8], valid: Bool) -> Hash256 {
+    Merkle.leafHash([valid ? 1 : 0] + transaction)
+  }
+
+  /// The Merkle root a header carries for these transactions and verdicts.
+  public static func root(_ transactions: [[UInt8]], outcomes: [TransactionOutcome]) -> Hash256 {
+    Merkle.root(zip(transactions, outcomes).map { leaf($0, valid: $1.isValid) })
   }
 
   public var hash: Hash256 { header.hash }

@@ -71,7 +71,7 @@ public struct Genesis: CanonicalCodable, Equatable {
     self.endorsementThreshold = endorsementThreshold
     self.blockQuorum = blockQuorum ?? nodes.count / 2 + 1
     self.initialModel = initialModel
-    self.round = round.sorted { $0.key < $1.key }
+    self.round = round.sorted(by: Setting.precedes)
   }
 
   /// The network's identity.
@@ -147,8 +147,8 @@ public struct Genesis: CanonicalCodable, Equatable {
       w.string(e.kind.rawValue)
       w.key(e.key)
     }
-    w.u32(UInt32(endorsementThreshold))
-    w.u32(UInt32(blockQuorum))
+    w.u32(UInt32(clamping: endorsementThreshold))
+    w.u32(UInt32(clamping: blockQuorum))
     w.optional(initialModel) { $0.hash($1) }
     w.settings(round)
   }

@@ -14,7 +14,7 @@ public struct Hash256: Hashable, Comparable, Sendable, CustomStringConvertible, 
     self.bytes = bytes
   }
 
-  /// Parses 64 lowercase or uppercase hex digits.
+  /// Parses 64 lowercase hex digits (one spelling per value).
   public init?(hex: String) {
     guard let b = Hex.decode(hex), b.count == 32 else { return nil }
     bytes = b

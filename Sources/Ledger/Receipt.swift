@@ -68,7 +68,7 @@ public enum ReceiptError: Error, Equatable, CustomStringConvertible {
     case .missingSignatures(let have, let need):
       "the block carries \(have) valid node signature(s); genesis requires \(need)"
     case .merklePath(let computed, let root):
-      "wrong Merkle path: the transaction and path give \(computed?.short ?? "no root (path length does not fit the tree)"), the block's root is \(root.short)"
+      "wrong Merkle path: the transaction, taken as valid, and the path give \(computed?.short ?? "no root (path length does not fit the tree)"), the block's root is \(root.short) (altered path or index, or a transaction the nodes judged invalid)"
     case .notAModelCommit(let p): "the receipt's transaction is not a model commit: \(p)"
     case .endorsementNotNamed(let h):
       "endorsement \(h.short) is not one the model commit names"
@@ -77,7 +77,7 @@ public enum ReceiptError: Error, Equatable, CustomStringConvertible {
     case .tooFewEndorsements(let have, let need):
       "only \(have) distinct valid endorsement(s); genesis requires \(need)"
     case .modelMismatch(let given, let committed):
-      "model bytes changed: the model hashes to \(given.hex), the committed model is \(committed.hex)"
+      "model bytes changed (or this is another model): the model hashes to \(given.hex), the committed model is \(committed.hex)"
     case .notCommitted(let round): "round \(round) has no committed model on this ledger"
     case .modelNotCommitted(let model): "model \(model.hex) was never committed on this ledger"
     }
@@ -121,13 +121,14 @@ extension Receipt {
     )
 
     let computed = Merkle.root(
-      leaf: Merkle.leafHash(transaction), index: index, treeSize: Int(header.transactionCount),
+      leaf: Block.leaf(transaction, valid: true), index: index,
+      treeSize: Int(header.transactionCount),
       path: path)
     guard computed == header.merkleRoot else {
       throw .merklePath(computed: computed, root: header.merkleRoot)
     }
     checked.append(
-      "inclusion: transaction \(index) of \(header.transactionCount) in block \(height), Merkle path of \(path.count) hash(es) to root \(header.merkleRoot.short)"
+      "inclusion: transaction \(index) of \(header.transactionCount) in block \(height), judged valid by the signing nodes; Merkle path of \(path.count) hash(es) to root \(header.merkleRoot.short)"
     )
 
     let commit: ModelCommit

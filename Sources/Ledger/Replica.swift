@@ -58,6 +58,15 @@ public final class LedgerReplica {
       try store.forEachBlock { block, stored, storedHash in
         let h = block.header.height
         if h == 0 && block.header.network != state.network {
+          // Block 0 holding this genesis under another network name was altered; anything
+          // else is another network's ledger.
+          if block.transactions == [Transaction.genesis(genesis).canonicalBytes] {
+            throw LedgerError.corruptBlock(
+              height: 0,
+              problem:
+                "its header names network \(block.header.network.short), but it holds the genesis of \(state.network.short)"
+            )
+          }
           throw LedgerError.wrongNetwork(
             path: store.path, stored: block.header.network, expected: state.network)
         }
@@ -65,16 +74,20 @@ public final class LedgerReplica {
           throw LedgerError.corruptBlock(
             height: h, problem: "its stored hash differs from the hash of its stored header")
         }
-        if let p = state.problem(with: block.header, transactions: block.transactions) {
+        if let p = state.problem(with: block.header, transactions: block.transactions)
+          ?? state.problem(with: block.header, transactions: block.transactions, outcomes: stored)
+        {
           throw LedgerError.corruptBlock(height: h, problem: "it \(p)")
         }
-        // Node signatures are few and cheap to check; transaction signatures were checked when
-        // the block was appended, and `LedgerAudit` checks them again.
         if let p = state.problem(with: block.signatures, on: block.header) {
           throw LedgerError.corruptBlock(height: h, problem: "it \(p)")
         }
-        let outcomes = state.apply(
-          block.header, transactions: block.transactions, verifySignatures: verifySignatures)
+        // Signatures inside valid transactions were checked when the block was appended, and
+        // `LedgerAudit` checks them again; invalid ones are always re-checked, so their
+        // verdicts come out the same.
+        var (next, outcomes) = state.evaluate(block.transactions) { i in
+          verifySignatures || !stored[i].isValid
+        }
         if let i = outcomes.indices.first(where: { outcomes[$0] != stored[$0] }) {
           throw LedgerError.corruptBlock(
             height: h,
@@ -82,6 +95,8 @@ public final class LedgerReplica {
               "transaction \(i) was stored as \(describe(stored[i])) but checks as \(describe(outcomes[i]))"
           )
         }
+        next.seal(block.header)
+        state = next
         try visit(block, outcomes)
       }
     } catch let error as LedgerError {
@@ -92,11 +107,45 @@ public final class LedgerReplica {
     return state
   }
 
-  /// Signs a proposed block after checking that it can follow this node's chain.
-  public func sign(_ block: Block) throws(LedgerError) -> BlockSignature {
+  /// A block's verdicts and the state after it, evaluated once per block: the proposer's
+  /// `evaluate`, then `sign`, then `append` reuse it.
+  private var prepared:
+    (height: UInt64, root: Hash256, next: LedgerState, outcomes: [TransactionOutcome])?
+
+  /// This node's verdicts on `transactions` as the next block, for a proposer to build the
+  /// header's Merkle root from.
+  public func evaluate(_ transactions: [[UInt8]]) -> [TransactionOutcome] {
+    let (next, outcomes) = state.evaluate(transactions)
+    prepared = (state.nextHeight, Block.root(transactions, outcomes: outcomes), next, outcomes)
+    return outcomes
+  }
+
+  /// Runs `block` on this node's state (or reuses the run `evaluate` made of the same
+  /// transactions) and checks the header's root against this node's own verdicts.
+  private func execute(_ block: Block) throws(LedgerError) -> (LedgerState, [TransactionOutcome]) {
+    let h = block.header.height
     if let p = state.problem(with: block.header, transactions: block.transactions) {
-      throw .rejectedBlock(node: name, height: block.header.height, problem: p)
+      throw .rejectedBlock(node: name, height: h, problem: p)
     }
+    // The root binds the transactions and their verdicts, which follow from this state: a run
+    // prepared at this height with this root is this block's run.
+    if let p = prepared, p.height == state.nextHeight, p.root == block.header.merkleRoot {
+      return (p.next, p.outcomes)
+    }
+    let (next, outcomes) = state.evaluate(block.transactions)
+    if let p = state.problem(
+      with: block.header, transactions: block.transactions, outcomes: outcomes)
+    {
+      throw .rejectedBlock(node: name, height: h, problem: p)
+    }
+    prepared = (state.nextHeight, block.header.merkleRoot, next, outcomes)
+    return (next, outcomes)
+  }
+
+  /// Signs a proposed block after checking that it can follow this node's chain and that its
+  /// Merkle root carries the verdicts this node reaches on its transactions.
+  public func sign(_ block: Block) throws(LedgerError) -> BlockSignature {
+    _ = try execute(block)
     return BlockSignature(header: block.header, key: key)
   }
 
@@ -105,16 +154,14 @@ public final class LedgerReplica {
   @discardableResult
   public func append(_ block: Block) throws(LedgerError) -> [TransactionOutcome] {
     let h = block.header.height
-    if let p = state.problem(with: block.header, transactions: block.transactions) {
-      throw .rejectedBlock(node: name, height: h, problem: p)
-    }
     if let p = state.problem(with: block.signatures, on: block.header) {
       throw .rejectedBlock(node: name, height: h, problem: p)
     }
-    var next = state
-    let outcomes = next.apply(block.header, transactions: block.transactions)
+    var (next, outcomes) = try execute(block)
     try store.append(block, outcomes: outcomes)
+    next.seal(block.header)
     state = next
+    prepared = nil
     return outcomes
   }
 }
@@ -133,6 +180,11 @@ extension LedgerStore {
     guard case .genesis(let g) = try Transaction(canonical: first) else {
       throw LedgerError.corruptBlock(height: 0, problem: "its first transaction is not a genesis")
     }
+    do {
+      try g.validate()
+    } catch {
+      throw LedgerError.corruptBlock(height: 0, problem: "its genesis is not valid: \(error)")
+    }
     return g
   }
 
@@ -140,7 +192,9 @@ extension LedgerStore {
   public func receipt(round: UInt64, network: Hash256) throws -> Receipt {
     guard
       let commit = try transactions(kind: .modelCommit, round: round).first(where: {
-        $0.outcome.isValid
+        guard $0.outcome.isValid, case .modelCommit(let m) = try? Transaction(canonical: $0.bytes)
+        else { return false }
+        return m.round == round
       })
     else { throw ReceiptError.notCommitted(round: round) }
     return try receipt(for: commit, network: network)
@@ -163,7 +217,8 @@ extension LedgerStore {
     else {
       throw LedgerError.corruptBlock(height: commit.height, problem: "its model commit is gone")
     }
-    let leaves = block.transactions.map(Merkle.leafHash)
+    let stored = try transactions(at: commit.height)
+    let leaves = zip(block.transactions, stored).map { Block.leaf($0, valid: $1.outcome.isValid) }
     var endorsements: [[UInt8]] = []
     for h in m.endorsements {
       guard let e = try transaction(h) else {

@@ -49,7 +49,8 @@ public struct LedgerState: Sendable {
     latestModel = genesis.initialModel
   }
 
-  /// Checks a block's header against the chain so far; nil when it may follow.
+  /// Checks a block's header against the chain so far (all but the Merkle root, which also
+  /// covers the verdicts: see `Block.root`); nil when it may follow.
   public func problem(with header: BlockHeader, transactions: [[UInt8]]) -> String? {
     if header.network != network {
       return "belongs to network \(header.network.short), not \(network.short)"
@@ -61,9 +62,6 @@ public struct LedgerState: Sendable {
     if Int(header.transactionCount) != transactions.count {
       return "says \(header.transactionCount) transactions but carries \(transactions.count)"
     }
-    if header.merkleRoot != Merkle.root(transactions.map(Merkle.leafHash)) {
-      return "has a Merkle root that does not match its transactions"
-    }
     if header.timestamp < lastTimestamp {
       return "has timestamp \(header.timestamp), before the previous block's \(lastTimestamp)"
     }
@@ -71,11 +69,18 @@ public struct LedgerState: Sendable {
       return "was proposed by \"\(header.proposer)\", who is not a node in genesis"
     }
     if header.height == 0 {
-      guard transactions.count == 1, let tx = try? Transaction(canonical: transactions[0]),
-        tx == .genesis(genesis)
+      guard transactions.count == 1, transactions[0] == Transaction.genesis(genesis).canonicalBytes
       else { return "is the first block but does not hold exactly this network's genesis" }
     }
     return nil
+  }
+
+  /// Nil when the header's Merkle root covers exactly these transactions with these verdicts.
+  public func problem(
+    with header: BlockHeader, transactions: [[UInt8]], outcomes: [TransactionOutcome]
+  ) -> String? {
+    header.merkleRoot == Block.root(transactions, outcomes: outcomes)
+      ? nil : "has a Merkle root that does not match its transactions and their verdicts"
   }
 
   /// Checks the node signatures on a block: nil when at least `blockQuorum` distinct genesis
@@ -95,27 +100,35 @@ public struct LedgerState: Sendable {
     return nil
   }
 
-  /// Applies a block whose header was checked; returns each transaction's outcome.
-  public mutating func apply(
-    _ header: BlockHeader, transactions: [[UInt8]], verifySignatures: Bool = true
-  ) -> [TransactionOutcome] {
-    let outcomes = transactions.map { bytes -> TransactionOutcome in
+  /// Runs a block's transactions on a copy of this state and returns the verdicts and the
+  /// state after them; `seal` then moves that state past the block's header. `verify(i)` says
+  /// whether to check transaction i's signatures (replaying a node's own checked blocks skips
+  /// them for the valid ones).
+  public func evaluate(_ transactions: [[UInt8]], verify: (Int) -> Bool = { _ in true }) -> (
+    LedgerState, [TransactionOutcome]
+  ) {
+    var next = self
+    let outcomes = transactions.enumerated().map { i, bytes -> TransactionOutcome in
       do throws(DecodingError) {
         let tx = try Transaction(canonical: bytes)
-        return apply(tx, hash: Hash256.of(bytes), verifySignatures: verifySignatures)
+        return next.apply(tx, hash: Hash256.of(bytes), verifySignatures: verify(i))
       } catch {
         return .invalid("cannot be decoded: \(error)")
       }
     }
+    next.transactionCount += transactions.count
+    return (next, outcomes)
+  }
+
+  /// Moves past a block whose transactions `evaluate` ran.
+  public mutating func seal(_ header: BlockHeader) {
     nextHeight = header.height + 1
     head = header.hash
     lastTimestamp = header.timestamp
-    transactionCount += transactions.count
-    return outcomes
   }
 
   /// Applies one transaction.
-  public mutating func apply(_ tx: Transaction, hash: Hash256, verifySignatures: Bool = true)
+  mutating func apply(_ tx: Transaction, hash: Hash256, verifySignatures: Bool = true)
     -> TransactionOutcome
   {
     switch tx {

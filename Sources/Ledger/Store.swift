@@ -45,14 +45,29 @@ public final class LedgerStore: Sendable {
   public let path: String
   let queue: DatabaseQueue
 
-  public init(path: String) throws(LedgerError) {
+  /// Opens (creating if needed) a node's store; `readOnly` opens an existing one for
+  /// inspection and changes nothing in the file.
+  public init(path: String, readOnly: Bool = false) throws(LedgerError) {
     self.path = path
     do {
       var config = Configuration()
-      config.prepareDatabase { db in
-        try db.execute(sql: "PRAGMA synchronous = FULL")
+      config.readonly = readOnly
+      if !readOnly {
+        config.prepareDatabase { db in
+          try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
       }
       queue = try DatabaseQueue(path: path, configuration: config)
+      if readOnly {
+        let tables = try queue.read { db in
+          try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        guard Set(tables).isSuperset(of: ["block", "tx"]) else {
+          throw LedgerError.storage(
+            path: path, reason: "not a FedLedger ledger (no block and tx tables)")
+        }
+        return
+      }
       // WAL is a property of the file: set once, outside any transaction.
       _ = try queue.writeWithoutTransaction { db in
         try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
@@ -81,6 +96,8 @@ public final class LedgerStore: Sendable {
             """)
       }
       try migrator.migrate(queue)
+    } catch let error as LedgerError {
+      throw error
     } catch {
       throw .storage(path: path, reason: "\(error)")
     }
@@ -103,7 +120,7 @@ public final class LedgerStore: Sendable {
         )
         for (i, bytes) in block.transactions.enumerated() {
           let kind = bytes.count > 1 ? Int(bytes[1]) : 0
-          let round = (try? Transaction(canonical: bytes))?.round.map { Int64($0) }
+          let round = (try? Transaction(canonical: bytes))?.round.map { Int64(bitPattern: $0) }
           try insert.execute(arguments: [
             Int64(block.header.height), i, Data(Hash256.of(bytes).bytes), kind, round,
             Data(bytes), outcomes[i].isValid, outcomes[i].reason,
@@ -172,7 +189,7 @@ public final class LedgerStore: Sendable {
       var args: [any DatabaseValueConvertible] = [Int(kind.rawValue)]
       if let round {
         sql += " AND round = ?"
-        args.append(Int64(round))
+        args.append(Int64(bitPattern: round))
       }
       sql += " ORDER BY height, position"
       return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Self.stored)
@@ -192,16 +209,47 @@ public final class LedgerStore: Sendable {
       outcome: valid ? .valid : .invalid(row["reason"] ?? "invalid"))
   }
 
+  /// A block's transactions and stored verdicts. The hash, kind and round columns (indexes
+  /// for lookups) are checked against the bytes, so a damaged index is reported as such.
   private static func transactions(at height: UInt64, db: Database) throws -> (
     [[UInt8]], [TransactionOutcome]
   ) {
     let rows = try Row.fetchAll(
-      db, sql: "SELECT body, valid, reason FROM tx WHERE height = ? ORDER BY position",
+      db,
+      sql:
+        "SELECT position, hash, kind, round, body, valid, reason FROM tx WHERE height = ? ORDER BY position",
       arguments: [Int64(height)])
-    return (
-      rows.map { Array($0["body"] as Data) },
-      rows.map { ($0["valid"] as Bool) ? .valid : .invalid($0["reason"] ?? "invalid") }
-    )
+    var bodies: [[UInt8]] = []
+    var outcomes: [TransactionOutcome] = []
+    for (i, row) in rows.enumerated() {
+      let bytes = Array(row["body"] as Data)
+      let tx = try? Transaction(canonical: bytes)
+      let expectedKind = bytes.count > 1 ? Int(bytes[1]) : 0
+      let round: Int64? = row["round"]
+      guard (row["position"] as Int) == i, Array(row["hash"] as Data) == Hash256.of(bytes).bytes,
+        (row["kind"] as Int) == expectedKind,
+        round == tx?.round.map({ Int64(bitPattern: $0) })
+      else {
+        throw LedgerError.corruptBlock(
+          height: height,
+          problem:
+            "transaction \(i) does not match its stored position, hash, kind or round: its bytes or that index were altered"
+        )
+      }
+      bodies.append(bytes)
+      outcomes.append((row["valid"] as Bool) ? .valid : .invalid(row["reason"] ?? "invalid"))
+    }
+    return (bodies, outcomes)
+  }
+
+  /// The transactions stored at `height`, with their verdicts.
+  public func transactions(at height: UInt64) throws(LedgerError) -> [StoredTransaction] {
+    let (bodies, outcomes) = try read { db in try Self.transactions(at: height, db: db) }
+    return bodies.indices.map {
+      StoredTransaction(
+        height: height, position: $0, hash: Hash256.of(bodies[$0]), bytes: bodies[$0],
+        outcome: outcomes[$0])
+    }
   }
 
   private static func block(at height: UInt64, db: Database) throws -> Block? {

@@ -6,12 +6,17 @@ public struct Setting: Hashable, Sendable, Codable {
     self.key = key
     self.value = value
   }
+
+  /// Canonical order: by the keys' UTF-8 bytes (not Unicode-aware string order).
+  public static func precedes(_ a: Setting, _ b: Setting) -> Bool {
+    a.key.utf8.lexicographicallyPrecedes(b.key.utf8)
+  }
 }
 
 extension CanonicalWriter {
   /// Settings are written sorted by key, so one configuration has one encoding.
   mutating func settings(_ s: [Setting]) {
-    list(s.sorted { $0.key < $1.key }) { w, s in
+    list(s.sorted(by: Setting.precedes)) { w, s in
       w.string(s.key)
       w.string(s.value)
     }
@@ -23,7 +28,7 @@ extension CanonicalReader {
     let s = try list(field) { r throws(DecodingError) in
       Setting(try r.string("\(field) key"), try r.string("\(field) value"))
     }
-    for (a, b) in zip(s, s.dropFirst()) where !(a.key < b.key) {
+    for (a, b) in zip(s, s.dropFirst()) where !Setting.precedes(a, b) {
       throw .invalid(field: field, problem: "are not sorted by key or repeat \"\(b.key)\"")
     }
     return s
@@ -94,7 +99,7 @@ public struct RoundOpen: CanonicalCodable, Equatable {
     self.round = round
     self.baseModel = baseModel
     self.participants = participants
-    self.configuration = configuration.sorted { $0.key < $1.key }
+    self.configuration = configuration.sorted(by: Setting.precedes)
   }
 
   public func encode(to w: inout CanonicalWriter) {
@@ -241,7 +246,7 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
     self.accepted = accepted
     self.rejected = rejected
     self.rule = rule
-    self.parameters = parameters.sorted { $0.key < $1.key }
+    self.parameters = parameters.sorted(by: Setting.precedes)
     self.newModel = newModel
   }
 
@@ -327,6 +332,9 @@ public struct Evidence: CanonicalCodable, Equatable {
     }
     kind = k
     bytes = try r.bytes("evidence")
+    if k == .genesisKey && !bytes.isEmpty {
+      throw .invalid(field: "evidence", problem: "of kind genesis-key must be empty")
+    }
   }
 }
 
@@ -352,20 +360,31 @@ public struct Endorsement: CanonicalCodable, Equatable {
   ) {
     self.init(
       statement: statement, endorser: key.publicKey, evidence: evidence,
-      signature: key.sign(Self.message(network: network, statement: statement), for: .endorsement))
+      signature: key.sign(
+        Self.message(
+          network: network, statement: statement, endorser: key.publicKey, evidence: evidence),
+        for: .endorsement))
   }
 
-  /// What the endorser signs: the network, then the statement.
-  public static func message(network: Hash256, statement: AggregationStatement) -> [UInt8] {
+  /// What the endorser signs: the network, the statement, its own key and its evidence, so no
+  /// one can re-wrap a signed statement in other evidence.
+  public static func message(
+    network: Hash256, statement: AggregationStatement, endorser: PublicKey, evidence: Evidence
+  ) -> [UInt8] {
     var w = CanonicalWriter()
     w.hash(network)
     statement.encode(to: &w)
+    w.key(endorser)
+    evidence.encode(to: &w)
     return w.bytes
   }
 
   public func verifies(network: Hash256) -> Bool {
     endorser.verifies(
-      signature, over: Self.message(network: network, statement: statement), for: .endorsement)
+      signature,
+      over: Self.message(
+        network: network, statement: statement, endorser: endorser, evidence: evidence),
+      for: .endorsement)
   }
 
   public func encode(to w: inout CanonicalWriter) {
@@ -405,7 +424,7 @@ public struct ModelCommit: CanonicalCodable, Equatable {
     self.modelBlob = modelBlob
     self.modelSize = modelSize
     self.statement = statement
-    self.endorsements = endorsements
+    self.endorsements = Array(Set(endorsements)).sorted()
   }
 
   public func encode(to w: inout CanonicalWriter) {
@@ -425,6 +444,10 @@ public struct ModelCommit: CanonicalCodable, Equatable {
     statement = try r.hash("model-commit statement")
     endorsements = try r.list("model-commit endorsements", limit: 1024) {
       r throws(DecodingError) in try r.hash("model-commit endorsement")
+    }
+    for (a, b) in zip(endorsements, endorsements.dropFirst()) where !(a < b) {
+      throw .invalid(
+        field: "model-commit endorsements", problem: "are not sorted or repeat \(b.short)")
     }
   }
 }

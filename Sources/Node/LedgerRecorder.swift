@@ -22,6 +22,8 @@ public final class LedgerRecorder: RoundRecorder {
   private let ruleSettings: [Setting]
   private let rule: String
   private var payloads: [ClusterID: Hash256] = [:]
+  /// Payload hashes in the order their commitments were submitted.
+  private var arrivals: [Hash256] = []
   private var base: Hash256 = .zero
   /// Paths of the receipt written for each round's model.
   public private(set) var receipts: [Int: String] = [:]
@@ -89,6 +91,7 @@ public final class LedgerRecorder: RoundRecorder {
 
   public func open(_ plan: RoundPlan, base model: Model) throws {
     payloads = [:]
+    arrivals = []
     base = Hash256(hex: plan.baseModelHash) ?? .zero
     orderer.submit(
       .roundOpen(
@@ -104,6 +107,7 @@ public final class LedgerRecorder: RoundRecorder {
     let payload = UpdatePayload.encode(update)
     let hash = try store(payload)
     payloads[update.cluster] = hash
+    arrivals.append(hash)
     orderer.submit(
       .commitment(
         UpdateCommitment(
@@ -113,8 +117,7 @@ public final class LedgerRecorder: RoundRecorder {
   }
 
   public func close(round: Int) throws {
-    let committed = payloads.sorted { $0.key < $1.key }.map(\.value)
-    orderer.submit(.roundClose(RoundClose(round: UInt64(round), updates: committed)))
+    orderer.submit(.roundClose(RoundClose(round: UInt64(round), updates: arrivals)))
     try cut("round \(round) open and commitments")
   }
 

@@ -40,9 +40,13 @@ public enum UpdatePayload {
     let v = try r.u8("update version")
     guard v == version else { throw .unknownVersion(field: "update version", version: Int(v)) }
     let cluster = Int(try r.u32("update cluster"))
-    let round = Int(try r.u64("update round"))
+    guard let round = Int(exactly: try r.u64("update round")) else {
+      throw .invalid(field: "update round", problem: "is too large")
+    }
     let base = try r.hash("update base model")
-    let samples = try r.u64("update sample count")
+    guard let samples = Int(exactly: try r.u64("update sample count")) else {
+      throw .invalid(field: "update sample count", problem: "is too large")
+    }
     let loss = try r.f64("update training loss")
     let seconds = try r.f64("update simulated seconds")
     let count = Int(try r.u32("update value count"))
@@ -58,6 +62,6 @@ public enum UpdatePayload {
     }
     return ClusterUpdate(
       cluster: cluster, round: round, baseModelHash: base.hex, delta: delta,
-      sampleCount: Int(samples), trainLoss: loss, simulatedSeconds: seconds)
+      sampleCount: samples, trainLoss: loss, simulatedSeconds: seconds)
   }
 }

@@ -23,7 +23,7 @@ struct LedgerLocation: ParsableArguments {
     guard FileManager.default.fileExists(atPath: db) else {
       throw ValidationError("\(ledger): no ledger here (expected \(db))")
     }
-    let store = try LedgerStore(path: db)
+    let store = try LedgerStore(path: db, readOnly: true)
     if let genesis { return (store, try Genesis.read(path: genesis), true) }
     guard let stored = try store.storedGenesis() else {
       throw ValidationError("\(ledger): the ledger is empty (no genesis block)")

@@ -169,6 +169,13 @@ struct Simulate: AsyncParsableCommand {
     }
     if !quiet { printHistograms(simulation, classes: train.classCount) }
 
+    // Ledger files of an earlier run here belong to another network: never leave them beside
+    // this run's model.
+    let stale =
+      ["model.receipt.json"] + (c.ledgerEnabled ? [] : ["genesis.json", "ledger", "models"])
+    for name in stale {
+      try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+    }
     var recorder: LedgerRecorder?
     if c.ledgerEnabled {
       let r = try LedgerRecorder(

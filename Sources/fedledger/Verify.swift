@@ -45,6 +45,7 @@ struct Verify: ParsableCommand {
       }
       do {
         modelHash = Hash256(hex: try ModelFile.read(from: model).hash)
+        if modelHash == nil { throw ValidationError("\(model): its hash is not SHA-256 hex") }
       } catch {
         print("FAILED: model bytes changed: \(error)")
         throw ExitCode(1)

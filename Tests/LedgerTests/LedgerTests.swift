@@ -45,7 +45,8 @@ final class LedgerTests: XCTestCase {
   }
 
   func testInvalidTransactionsAreStoredWithTheirReasonOnEveryNode() throws {
-    let orderer = try twoRounds(temporaryDirectory())
+    let dir = temporaryDirectory()
+    let orderer = try twoRounds(dir)
     let stranger = SigningKey()
     // Round 3 opened on the wrong base model.
     orderer.submit(
@@ -89,6 +90,53 @@ final class LedgerTests: XCTestCase {
       XCTAssertEqual(stored.count, 3)
       XCTAssert(stored.allSatisfy { !$0.outcome.isValid })
     }
+    // The nodes reopen on the same head, reaching the same verdicts (bad signatures included).
+    let again = try net.open(dir)
+    XCTAssertEqual(again.replicas.map(\.head), orderer.replicas.map(\.head))
+    XCTAssertNoThrow(try LedgerAudit.run(directory: dir + "/node-2", genesis: net.genesis))
+  }
+
+  /// A commit the nodes judged invalid cannot be passed off with a receipt, even when k
+  /// endorsers signed its statement: the block's root binds every transaction's verdict.
+  func testAReceiptCannotProveACommitTheNodesRejected() throws {
+    let orderer = try net.open(temporaryDirectory())
+    for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
+    try orderer.cut()
+    let round = UInt64(1)
+    orderer.submit(
+      .roundOpen(RoundOpen(round: round, baseModel: model(0), participants: [], configuration: [])))
+    let updates = (0..<3).map { Hash256.of(net.payload(round: round, cluster: $0)) }
+    for i in 0..<3 {
+      orderer.submit(
+        net.commitment(round: round, cluster: i, payload: net.payload(round: round, cluster: i)))
+    }
+    orderer.submit(.roundClose(RoundClose(round: round, updates: updates)))
+    // Endorsers sign a statement on the wrong base model: signatures fine, ledger says no.
+    let wrong = net.statement(round: round, base: model(5), updates: updates, newModel: model(1))
+    let endorsements = (0..<3).map {
+      Transaction.endorsement(
+        Endorsement(network: net.network, statement: wrong, key: net.nodes[$0]))
+    }
+    for e in endorsements { orderer.submit(e) }
+    let commit = Transaction.modelCommit(
+      ModelCommit(
+        round: round, model: model(1), modelBlob: model(9), modelSize: 1, statement: wrong.hash,
+        endorsements: endorsements.map { Hash256.of($0.canonicalBytes) }))
+    orderer.submit(commit)
+    let last = try XCTUnwrap(try orderer.cut().last)
+    XCTAssertEqual(last.outcomes.last?.isValid, false)
+    XCTAssertThrowsError(try orderer.replicas[0].receipt(round: round))
+    // Forge the receipt by hand from the stored block.
+    let stored = try orderer.replicas[0].store.transactions(at: last.block.header.height)
+    let index = stored.count - 1
+    let leaves = stored.map { Block.leaf($0.bytes, valid: $0.outcome.isValid) }
+    let forged = Receipt(
+      network: net.network, round: round, model: model(1), height: last.block.header.height,
+      header: last.block.header, signatures: last.block.signatures.all,
+      transaction: commit.canonicalBytes, index: index, path: Merkle.path(for: index, in: leaves),
+      endorsements: endorsements.map(\.canonicalBytes))
+    assertThrows(
+      try forged.verify(genesis: net.genesis, modelHash: model(1)), containing: "wrong Merkle path")
   }
 
   func testAModelNeedsKMatchingEndorsementsAndADivergentOneIsRecorded() throws {
@@ -215,6 +263,15 @@ final class LedgerTests: XCTestCase {
     fails(
       {
         $0.endorsements[1][$0.endorsements[1].count - 3] ^= 1
+      }, "endorsement signature of endorser")
+    // Re-wrapping a signed statement in other evidence breaks the endorser's signature.
+    fails(
+      {
+        guard case .endorsement(var e) = try! Transaction(canonical: $0.endorsements[2]) else {
+          fatalError()
+        }
+        e.evidence = Evidence(kind: .simulatedEnclave, bytes: [1, 2, 3])
+        $0.endorsements[2] = Transaction.endorsement(e).canonicalBytes
       }, "endorsement signature of endorser")
     fails({ $0.round = 1 }, "the receipt's \"round\" says 1 but the signed data says 2")
     fails({ $0.height += 1 }, "\"height\" says")

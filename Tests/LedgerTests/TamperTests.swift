@@ -51,7 +51,10 @@ final class TamperTests: XCTestCase {
       ("header", nil, 10, "block 2 is corrupt: its stored hash differs"),
       ("signatures", nil, 10, "block 2 is corrupt: it is signed by key"),
       ("signatures", nil, 50, "block 2 is corrupt: it has a bad signature from node node-"),
-      ("body", 0 as Int?, 20, "block 2 is corrupt: it has a Merkle root that does not match"),
+      (
+        "body", 0 as Int?, 20,
+        "block 2 is corrupt: transaction 0 does not match its stored position, hash"
+      ),
       ("hash", nil, 0, "block 2 is corrupt: its stored hash differs"),
     ] as [(String, Int?, Int, String)] {
       let (dir, _) = try ledger()
@@ -75,7 +78,22 @@ final class TamperTests: XCTestCase {
     }
     assertThrows(
       try LedgerAudit.run(directory: dir + "/node-2", genesis: net.genesis),
-      containing: "block 3 is corrupt: transaction 2 was stored as invalid (x) but checks as valid")
+      containing:
+        "block 3 is corrupt: it has a Merkle root that does not match its transactions and their verdicts"
+    )
+  }
+
+  func testADamagedLookupColumnIsFound() throws {
+    let (dir, _) = try ledger()
+    let queue = try DatabaseQueue(path: dir + "/node-0/ledger.sqlite")
+    try queue.write { db in
+      try db.execute(sql: "UPDATE tx SET round = 7 WHERE height = 3 AND position = 0")
+    }
+    assertThrows(
+      try LedgerAudit.run(directory: dir + "/node-0", genesis: net.genesis),
+      containing:
+        "block 3 is corrupt: transaction 0 does not match its stored position, hash, kind or round"
+    )
   }
 
   func testAFlippedByteInABlobIsFoundAndNamed() throws {

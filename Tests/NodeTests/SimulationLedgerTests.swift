@@ -97,3 +97,20 @@ final class SimulationLedgerTests: XCTestCase {
     XCTAssertEqual(plain, recorded)
   }
 }
+
+final class UpdatePayloadTests: XCTestCase {
+  func testPayloadsRoundTripAndRejectBadInput() throws {
+    let update = ClusterUpdate(
+      cluster: 3, round: 2, baseModelHash: String(repeating: "ab", count: 32),
+      delta: [1.5, -2, .pi], sampleCount: 60, trainLoss: 0.25, simulatedSeconds: 1.5)
+    let bytes = UpdatePayload.encode(update)
+    XCTAssertEqual(try UpdatePayload.decode(bytes), update)
+    XCTAssertThrowsError(try UpdatePayload.decode(bytes + [0]))
+    XCTAssertThrowsError(try UpdatePayload.decode(Array(bytes.dropLast())))
+    var huge = bytes
+    for i in 13..<21 { huge[i] = 0xff }  // the round
+    XCTAssertThrowsError(try UpdatePayload.decode(huge)) {
+      XCTAssertEqual("\($0)", "update round is too large")
+    }
+  }
+}
