@@ -22,6 +22,7 @@ let package = Package(
     .library(name: "Learning", targets: ["Learning"]),
     .library(name: "Federation", targets: ["Federation"]),
     .library(name: "Ledger", targets: ["Ledger"]),
+    .library(name: "Protection", targets: ["Protection"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,9 +45,14 @@ let package = Package(
       ],
       swiftSettings: kernelFlags),
     .target(name: "Federation", dependencies: ["Learning"], swiftSettings: kernelFlags),
+    .target(name: "Canonical"),
+    .target(
+      name: "Protection",
+      dependencies: ["Canonical", .product(name: "Crypto", package: "swift-crypto")]),
     .target(
       name: "Ledger",
       dependencies: [
+        "Canonical",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "GRDB", package: "GRDB.swift"),
       ]),
@@ -64,6 +70,7 @@ let package = Package(
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
     .testTarget(name: "FederationTests", dependencies: ["Federation", "Learning"]),
     .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Ordering"]),
+    .testTarget(name: "ProtectionTests", dependencies: ["Protection"]),
     .testTarget(
       name: "NodeTests", dependencies: ["Node", "Ledger", "Federation", "Learning"]),
   ],

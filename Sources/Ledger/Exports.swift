@@ -1,0 +1,2 @@
+// The canonical encoding is shared with Protection; ledger users get it with `import Ledger`.
+@_exported import Canonical

@@ -1,0 +1,151 @@
+import Canonical
+import Crypto
+import Foundation
+
+/// An update as a cluster sends it: encrypted with HPKE (X25519, HKDF-SHA256, ChaCha20-Poly1305)
+/// to the enclaves' group key, with the network, round, cluster and base model bound as
+/// associated data, and signed with the cluster's enrolled Ed25519 key.
+///
+/// Hosts can store, forward and commit to an envelope (its `hash`), but only a holder of the
+/// group key can read it, and any change to a bound field makes it fail to open.
+public struct UpdateEnvelope: CanonicalCodable, Equatable {
+  public static let version: UInt8 = 1
+  static let ciphersuite = HPKE.Ciphersuite.Curve25519_SHA256_ChachaPoly
+  static let info = Data("fedledger update envelope v1".utf8)
+
+  /// The network's genesis hash.
+  public var network: [UInt8]
+  public var round: UInt64
+  public var cluster: String
+  /// Hash of the model the update was trained from.
+  public var baseModel: [UInt8]
+  public var encapsulatedKey: [UInt8]
+  public var ciphertext: [UInt8]
+  /// The cluster's Ed25519 signature over everything above.
+  public var signature: [UInt8]
+
+  /// Encrypts `payload` to `groupKey` and signs the envelope with `clusterKey`.
+  public static func seal(
+    _ payload: [UInt8], network: [UInt8], round: UInt64, cluster: String, baseModel: [UInt8],
+    to groupKey: Curve25519.KeyAgreement.PublicKey,
+    signedWith clusterKey: Curve25519.Signing.PrivateKey
+  ) throws -> UpdateEnvelope {
+    precondition(network.count == 32 && baseModel.count == 32, "hashes are 32 bytes")
+    var sender = try HPKE.Sender(recipientKey: groupKey, ciphersuite: ciphersuite, info: info)
+    var e = UpdateEnvelope(
+      network: network, round: round, cluster: cluster, baseModel: baseModel,
+      encapsulatedKey: Array(sender.encapsulatedKey), ciphertext: [], signature: [])
+    e.ciphertext = Array(try sender.seal(payload, authenticating: e.associatedData))
+    e.signature = Array(try clusterKey.signature(for: e.signedBytes))
+    return e
+  }
+
+  /// What HPKE authenticates: the fields that say whose update this is and for what.
+  var associatedData: [UInt8] {
+    var w = CanonicalWriter()
+    w.fixed(Array("fedledger/update/v1".utf8))
+    w.fixed(network)
+    w.u64(round)
+    w.string(cluster)
+    w.fixed(baseModel)
+    return w.bytes
+  }
+
+  /// What the cluster signs: everything but the signature, framed for this purpose.
+  var signedBytes: [UInt8] {
+    var w = CanonicalWriter()
+    w.fixed(Array("fedledger/update-envelope/v1".utf8) + [0])
+    encodeUnsigned(to: &w)
+    return w.bytes
+  }
+
+  /// SHA-256 of the envelope's bytes: what the ledger's commitment names.
+  public var hash: [UInt8] { Array(SHA256.hash(data: canonicalBytes)) }
+
+  /// Checks the envelope against what the round expects, then decrypts it. Every failure says
+  /// which check failed; none reveals anything about the plaintext.
+  public func open(
+    with groupKey: Curve25519.KeyAgreement.PrivateKey, network expectedNetwork: [UInt8],
+    round expectedRound: UInt64, baseModel expectedBase: [UInt8],
+    clusterKey: Curve25519.Signing.PublicKey
+  ) throws(EnvelopeError) -> [UInt8] {
+    guard network == expectedNetwork else { throw .wrongNetwork(cluster: cluster) }
+    guard round == expectedRound else {
+      throw .wrongRound(cluster: cluster, round: round, expected: expectedRound)
+    }
+    guard baseModel == expectedBase else { throw .wrongBaseModel(cluster: cluster) }
+    guard clusterKey.isValidSignature(signature, for: signedBytes) else {
+      throw .badSignature(cluster: cluster)
+    }
+    do {
+      var recipient = try HPKE.Recipient(
+        privateKey: groupKey, ciphersuite: Self.ciphersuite, info: Self.info,
+        encapsulatedKey: Data(encapsulatedKey))
+      return Array(try recipient.open(ciphertext, authenticating: associatedData))
+    } catch {
+      throw .decryptionFailed(cluster: cluster)
+    }
+  }
+
+  private func encodeUnsigned(to w: inout CanonicalWriter) {
+    w.u8(Self.version)
+    w.fixed(network)
+    w.u64(round)
+    w.string(cluster)
+    w.fixed(baseModel)
+    w.bytes(encapsulatedKey)
+    w.bytes(ciphertext)
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    encodeUnsigned(to: &w)
+    w.fixed(signature)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    let v = try r.u8("envelope version")
+    guard v == Self.version else {
+      throw .unknownVersion(field: "envelope version", version: Int(v))
+    }
+    network = try r.fixed(32, "envelope network")
+    round = try r.u64("envelope round")
+    cluster = try r.string("envelope cluster")
+    baseModel = try r.fixed(32, "envelope base model")
+    encapsulatedKey = try r.bytes("envelope encapsulated key", limit: 256)
+    ciphertext = try r.bytes("envelope ciphertext", limit: 1 << 30)
+    signature = try r.fixed(64, "envelope signature")
+  }
+
+  init(
+    network: [UInt8], round: UInt64, cluster: String, baseModel: [UInt8],
+    encapsulatedKey: [UInt8], ciphertext: [UInt8], signature: [UInt8]
+  ) {
+    self.network = network
+    self.round = round
+    self.cluster = cluster
+    self.baseModel = baseModel
+    self.encapsulatedKey = encapsulatedKey
+    self.ciphertext = ciphertext
+    self.signature = signature
+  }
+}
+
+/// Why an update envelope was refused. Each names the cluster; the reason goes on the ledger.
+public enum EnvelopeError: Error, Equatable, CustomStringConvertible {
+  case wrongNetwork(cluster: String)
+  case wrongRound(cluster: String, round: UInt64, expected: UInt64)
+  case wrongBaseModel(cluster: String)
+  case badSignature(cluster: String)
+  case decryptionFailed(cluster: String)
+
+  public var description: String {
+    switch self {
+    case .wrongNetwork(let c): "update from \(c) was made for another network"
+    case .wrongRound(let c, let r, let e): "update from \(c) is for round \(r), not round \(e)"
+    case .wrongBaseModel(let c): "update from \(c) was trained from another base model"
+    case .badSignature(let c): "update from \(c) does not carry a valid signature of \(c)"
+    case .decryptionFailed(let c):
+      "update from \(c) does not decrypt with the group key (altered, or sealed to another key)"
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/// Fixed-point numbers for updates: what enclaves aggregate so that every node computes the
+/// same bytes. Integer sums do not depend on the order they are added in, unlike float sums.
+public struct FixedPoint: Sendable, Equatable, Codable {
+  /// Bits after the binary point: values are multiples of 2^-fractionalBits.
+  public let fractionalBits: Int
+
+  /// 2^-20 (about 1e-6) resolution over ±2048: far finer than an SGD step, far wider than a
+  /// clipped update.
+  public static let standard = FixedPoint(fractionalBits: 20)
+
+  public init(fractionalBits: Int) {
+    precondition((0...30).contains(fractionalBits), "fractional bits must be 0 to 30")
+    self.fractionalBits = fractionalBits
+  }
+
+  public var scale: Double { Double(1 << fractionalBits) }
+  /// The largest value that encodes without saturating.
+  public var maximum: Double { Double(Int32.max) / scale }
+
+  /// Encodes `values`, rounding to nearest (ties away from zero) and saturating at the range;
+  /// reports how many saturated (non-finite values saturate too, NaN to zero).
+  public func encode(_ values: [Float]) -> (values: [Int32], saturated: Int) {
+    var saturated = 0
+    let s = scale
+    let q = values.map { v -> Int32 in
+      let x = (Double(v) * s).rounded(.toNearestOrAwayFromZero)
+      if x.isNaN {
+        saturated += 1
+        return 0
+      }
+      if x > Double(Int32.max) {
+        saturated += 1
+        return .max
+      }
+      if x < Double(Int32.min) {
+        saturated += 1
+        return .min
+      }
+      return Int32(x)
+    }
+    return (q, saturated)
+  }
+
+  public func decode(_ values: [Int32]) -> [Float] {
+    let s = scale
+    return values.map { Float(Double($0) / s) }
+  }
+}
+
+/// Why fixed-point aggregation refused an input.
+public enum AggregationError: Error, Equatable, CustomStringConvertible {
+  case shapeMismatch(expected: Int, got: Int)
+  case weightOutOfRange(Int64)
+  case totalWeightTooLarge
+  case empty
+
+  public var description: String {
+    switch self {
+    case .shapeMismatch(let e, let g): "the update has \(g) values, the model \(e)"
+    case .weightOutOfRange(let w): "weight \(w) is not between 1 and 2^31"
+    case .totalWeightTooLarge: "the weights add up to more than 2^31"
+    case .empty: "no update was added"
+    }
+  }
+}
+
+/// A weighted sum of fixed-point updates in 64-bit integers: exact, so the mean is the same
+/// bytes whatever order the updates came in.
+public struct FixedPointSum: Sendable {
+  public private(set) var sums: [Int64]
+  public private(set) var totalWeight: Int64 = 0
+  public private(set) var count = 0
+
+  public init(count: Int) { sums = [Int64](repeating: 0, count: count) }
+
+  /// Adds `weight` x `values`. With total weight at most 2^31 and values in Int32, no partial
+  /// sum can exceed 2^62, so nothing overflows.
+  public mutating func add(_ values: [Int32], weight: Int64) throws(AggregationError) {
+    guard values.count == sums.count else {
+      throw .shapeMismatch(expected: sums.count, got: values.count)
+    }
+    guard weight >= 1, weight <= 1 << 31 else { throw .weightOutOfRange(weight) }
+    guard totalWeight + weight <= 1 << 31 else { throw .totalWeightTooLarge }
+    totalWeight += weight
+    count += 1
+    sums.withUnsafeMutableBufferPointer { s in
+      values.withUnsafeBufferPointer { v in
+        for i in 0..<s.count { s[i] &+= weight &* Int64(v[i]) }
+      }
+    }
+  }
+
+  /// The weighted mean, each value divided by the total weight and rounded to nearest with
+  /// ties away from zero.
+  public func mean() throws(AggregationError) -> [Int32] {
+    guard totalWeight > 0 else { throw .empty }
+    let w = totalWeight
+    return sums.map { s in
+      let q = s / w
+      let r = s % w
+      // |r| * 2 >= w rounds away from zero.
+      let adjust: Int64 = (r.magnitude * 2 >= w.magnitude) ? (s < 0 ? -1 : 1) : 0
+      return Int32(clamping: q + adjust)
+    }
+  }
+}
