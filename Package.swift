@@ -23,11 +23,13 @@ let package = Package(
     .library(name: "Federation", targets: ["Federation"]),
     .library(name: "Ledger", targets: ["Ledger"]),
     .library(name: "Protection", targets: ["Protection"]),
+    .library(name: "Attestation", targets: ["Attestation"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
   ],
   targets: [
     .systemLibrary(
@@ -46,6 +48,12 @@ let package = Package(
       swiftSettings: kernelFlags),
     .target(name: "Federation", dependencies: ["Learning"], swiftSettings: kernelFlags),
     .target(name: "Canonical"),
+    .target(
+      name: "Attestation",
+      dependencies: [
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "X509", package: "swift-certificates"),
+      ]),
     .target(
       name: "Protection",
       dependencies: ["Canonical", .product(name: "Crypto", package: "swift-crypto")]),
@@ -71,6 +79,8 @@ let package = Package(
     .testTarget(name: "FederationTests", dependencies: ["Federation", "Learning"]),
     .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Ordering"]),
     .testTarget(name: "ProtectionTests", dependencies: ["Protection"]),
+    .testTarget(
+      name: "AttestationTests", dependencies: ["Attestation"], resources: [.copy("Fixtures")]),
     .testTarget(
       name: "NodeTests", dependencies: ["Node", "Ledger", "Federation", "Learning"]),
   ],
