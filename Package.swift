@@ -75,6 +75,7 @@ let package = Package(
         "Federation",
         "Ledger",
         "Node",
+        "Attestation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),

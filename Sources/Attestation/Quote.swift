@@ -31,6 +31,7 @@ public enum QuoteError: Error, Equatable, CustomStringConvertible {
   case signature(String)
   case binding(String)
   case policy(String)
+  case collateral(String)
 
   public var description: String {
     switch self {
@@ -42,6 +43,7 @@ public enum QuoteError: Error, Equatable, CustomStringConvertible {
     case .signature(let what): "signature: \(what)"
     case .binding(let what): "binding: \(what)"
     case .policy(let what): "policy: \(what)"
+    case .collateral(let what): "collateral: \(what)"
     }
   }
 }

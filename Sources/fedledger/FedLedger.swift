@@ -7,6 +7,7 @@ struct FedLedger: AsyncParsableCommand {
     abstract:
       "Federated learning for the Industrial IoT: simulate federations on a ledger, verify models, train, evaluate, benchmark.",
     subcommands: [
-      Simulate.self, Verify.self, LedgerCommand.self, Train.self, Evaluate.self, Bench.self,
+      Simulate.self, Verify.self, LedgerCommand.self, Attest.self, Train.self, Evaluate.self,
+      Bench.self,
     ])
 }

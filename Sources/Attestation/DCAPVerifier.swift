@@ -1,0 +1,201 @@
+import Crypto
+import Foundation
+import X509
+
+/// What a relying party accepts: which enclaves, which TCB statuses, and what their
+/// REPORTDATA must bind.
+public struct AttestationPolicy: Sendable, Equatable {
+  /// Allowed MRENCLAVE values; empty allows any (then MRSIGNER should be pinned).
+  public var mrEnclaves: Set<[UInt8]> = []
+  /// Allowed MRSIGNER values; empty allows any.
+  public var mrSigners: Set<[UInt8]> = []
+  public var allowDebug = false
+  /// Platform TCB statuses accepted. SWHardeningNeeded means the platform is patched and only
+  /// software mitigations remain the enclave's own business.
+  public var acceptedTCBStatuses: Set<String> = ["UpToDate", "SWHardeningNeeded"]
+  /// Accept a CRL past its next update (reported either way); never a revoked certificate.
+  public var acceptStaleCRLs = false
+  /// If set, REPORTDATA must start with these bytes (a hash binding the enclave's keys and the
+  /// verifier's nonce, for instance).
+  public var reportDataPrefix: [UInt8]?
+
+  public init() {}
+
+  /// Applies the policy to a verified report and the TCB statuses found for it.
+  public func check(_ r: ReportBody, tcbStatus: String, qeTCBStatus: String) throws(QuoteError) {
+    guard mrEnclaves.isEmpty || mrEnclaves.contains(r.mrEnclave) else {
+      throw .policy("MRENCLAVE \(hex(r.mrEnclave)) is not allowed")
+    }
+    guard mrSigners.isEmpty || mrSigners.contains(r.mrSigner) else {
+      throw .policy("MRSIGNER \(hex(r.mrSigner)) is not allowed")
+    }
+    guard allowDebug || !r.isDebug else {
+      throw .policy("the enclave runs in debug mode (its memory is readable by the host)")
+    }
+    guard acceptedTCBStatuses.contains(tcbStatus) else {
+      throw .policy(
+        "platform TCB status \(tcbStatus) is not accepted (accepted: \(acceptedTCBStatuses.sorted().joined(separator: ", ")))"
+      )
+    }
+    guard qeTCBStatus == "UpToDate" || acceptedTCBStatuses.contains(qeTCBStatus) else {
+      throw .policy("quoting enclave TCB status \(qeTCBStatus) is not accepted")
+    }
+    if let prefix = reportDataPrefix, !r.reportData.starts(with: prefix) {
+      throw .binding("REPORTDATA does not bind the expected value")
+    }
+  }
+}
+
+/// The outcome of a full DCAP verification.
+public struct DCAPVerdict: Sendable, Equatable {
+  public var identity: EnclaveIdentity
+  /// The platform's TCB status from TCB info, and the advisories that apply.
+  public var tcbStatus: String
+  public var advisoryIDs: [String]
+  /// The quoting enclave's TCB status from QE identity.
+  public var qeTCBStatus: String
+  public var fmspc: [UInt8]
+  /// Conditions the policy accepted but that a reader should know (a stale CRL, say).
+  public var notes: [String]
+}
+
+/// Full DCAP quote verification: the quote's own signatures and PCK chain (`QuoteVerifier`),
+/// the CRLs, TCB info and QE identity (each signed by Intel, chained to the pinned root and
+/// current at the verification time), the platform's TCB level, the QE's identity, and policy.
+public struct DCAPVerifier: Sendable {
+  public var root: Certificate
+  public var policy: AttestationPolicy
+
+  public init(
+    policy: AttestationPolicy = AttestationPolicy(), root: Certificate = IntelSGXRoot.certificate
+  ) {
+    self.policy = policy
+    self.root = root
+  }
+
+  public func verify(_ quote: SGXQuote, collateral c: Collateral, at time: Date)
+    async throws(QuoteError) -> DCAPVerdict
+  {
+    let base = QuoteVerifier(root: root)
+    let (identity, pck) = try await base.verify(quote, at: time)
+    var notes: [String] = []
+    let chain = try QuoteVerifier.certificates(in: quote.certificationPEM)
+
+    // CRLs: signed by their issuers, current (or accepted as stale), not revoking the chain.
+    guard c.rootCRL.isSigned(by: root) else {
+      throw .collateral("the root CA CRL is not signed by Intel's SGX root")
+    }
+    guard let pckCA = chain.first(where: { $0.subject == c.pckCRL.issuer }) else {
+      throw .collateral("the PCK CRL's issuer is not in the quote's certificate chain")
+    }
+    guard c.pckCRL.isSigned(by: pckCA) else {
+      throw .collateral("the PCK CRL is not signed by its issuer, \(pckCA.subject)")
+    }
+    for (name, crl) in [("root CA CRL", c.rootCRL), ("PCK CRL", c.pckCRL)]
+    where !crl.isCurrent(at: time) {
+      let window = "\(crl.thisUpdate) to \(crl.nextUpdate.map { "\($0)" } ?? "open")"
+      if crl.thisUpdate <= time && policy.acceptStaleCRLs {
+        notes.append("stale \(name) (valid \(window)), accepted by policy")
+      } else {
+        throw .collateral(
+          crl.thisUpdate > time
+            ? "the \(name) is not yet valid at \(time) (valid \(window))"
+            : "the \(name) is stale at \(time) (valid \(window))")
+      }
+    }
+    if c.pckCRL.revokes(pck) { throw .certificate("the PCK certificate is revoked") }
+    for cert in chain where c.rootCRL.revokes(cert) {
+      throw .certificate("\(cert.subject) is revoked by the root CA CRL")
+    }
+
+    // TCB info and QE identity: Intel-signed, chained to the root, current.
+    try await checkSigned(c.tcbInfo, chain: c.tcbInfoIssuerChain, what: "TCB info", at: time)
+    try await checkSigned(
+      c.qeIdentity, chain: c.qeIdentityIssuerChain, what: "QE identity", at: time)
+    let tcbInfo: TCBInfo
+    let qeIdentity: QEIdentity
+    do {
+      tcbInfo = try JSONDecoder().decode(TCBInfo.self, from: Data(c.tcbInfo.body))
+      qeIdentity = try JSONDecoder().decode(QEIdentity.self, from: Data(c.qeIdentity.body))
+    } catch {
+      throw .collateral("TCB info or QE identity does not parse: \(error)")
+    }
+    guard tcbInfo.version == 3 else {
+      throw .collateral("TCB info version \(tcbInfo.version) (only 3 is read)")
+    }
+    try current(tcbInfo.issueDate, tcbInfo.nextUpdate, what: "TCB info", at: time)
+    try current(qeIdentity.issueDate, qeIdentity.nextUpdate, what: "QE identity", at: time)
+
+    // The platform: its PCK certificate's SGX extension against the TCB levels.
+    let ext = try PCKExtension(certificate: pck)
+    guard hexBytes(tcbInfo.fmspc) == ext.fmspc, hexBytes(tcbInfo.pceId) == ext.pceID else {
+      throw .collateral(
+        "TCB info is for FMSPC \(tcbInfo.fmspc), the PCK certificate's is \(hex(ext.fmspc))")
+    }
+    guard
+      let level = tcbInfo.tcbLevels.first(where: { level in
+        level.tcb.sgxtcbcomponents.count == 16
+          && zip(ext.tcbComponentSVNs, level.tcb.sgxtcbcomponents).allSatisfy {
+            Int($0) >= $1.svn
+          } && Int(ext.pceSVN) >= level.tcb.pcesvn
+      })
+    else { throw .policy("the platform's TCB is below every level in TCB info") }
+
+    // The quoting enclave: Intel's, at a known TCB level.
+    let qe = quote.qeReport
+    guard hexBytes(qeIdentity.mrsigner) == qe.mrSigner,
+      qeIdentity.isvprodid == Int(qe.isvProdID),
+      let misc = hexBytes(qeIdentity.miscselect),
+      let miscMask = hexBytes(qeIdentity.miscselectMask),
+      misc.count == 4, miscMask.count == 4,
+      let attributes = hexBytes(qeIdentity.attributes),
+      let attributesMask = hexBytes(qeIdentity.attributesMask),
+      attributes.count == 16, attributesMask.count == 16
+    else { throw .binding("the quoting enclave is not the one QE identity describes") }
+    let qeMisc = withUnsafeBytes(of: qe.miscSelect.bigEndian) { Array($0) }
+    let qeAttributes = Array(qe.bytes[48..<64])
+    guard zip(zip(qeMisc, misc), miscMask).allSatisfy({ $0.0 & $1 == $0.1 & $1 }),
+      zip(zip(qeAttributes, attributes), attributesMask).allSatisfy({ $0.0 & $1 == $0.1 & $1 })
+    else {
+      throw .binding("the quoting enclave's MISCSELECT or attributes differ from QE identity")
+    }
+    guard let qeLevel = qeIdentity.tcbLevels.first(where: { Int(qe.isvSVN) >= $0.tcb.isvsvn })
+    else { throw .policy("the quoting enclave's ISVSVN \(qe.isvSVN) is below every QE TCB level") }
+
+    try policy.check(quote.report, tcbStatus: level.tcbStatus, qeTCBStatus: qeLevel.tcbStatus)
+    return DCAPVerdict(
+      identity: identity, tcbStatus: level.tcbStatus, advisoryIDs: level.advisoryIDs ?? [],
+      qeTCBStatus: qeLevel.tcbStatus, fmspc: ext.fmspc, notes: notes)
+  }
+
+  private func checkSigned(
+    _ document: SignedJSON, chain: [Certificate], what: String, at time: Date
+  ) async throws(QuoteError) {
+    guard let signer = chain.first else { throw .collateral("\(what) has no issuer chain") }
+    var verifier = Verifier(rootCertificates: CertificateStore([root])) {
+      RFC5280Policy(validationTime: time)
+    }
+    let result = await verifier.validate(
+      leaf: signer, intermediates: CertificateStore(Array(chain.dropFirst())))
+    guard case .validCertificate = result else {
+      throw .collateral(
+        "\(what)'s signing certificate does not chain to Intel's SGX root at \(time)")
+    }
+    guard document.isSigned(by: signer) else {
+      throw .collateral("\(what) is not signed by its signing certificate")
+    }
+  }
+
+  private func current(_ issue: String, _ next: String, what: String, at time: Date)
+    throws(QuoteError)
+  {
+    let f = ISO8601DateFormatter()
+    guard let from = f.date(from: issue), let to = f.date(from: next) else {
+      throw .collateral("\(what) has unreadable dates")
+    }
+    if time < from { throw .collateral("\(what) is not yet valid at \(time) (issued \(issue))") }
+    if time > to { throw .collateral("\(what) expired at \(next), before \(time)") }
+  }
+}
+
+func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }

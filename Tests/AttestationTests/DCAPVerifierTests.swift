@@ -1,0 +1,111 @@
+import Attestation
+import Foundation
+import XCTest
+
+/// Full DCAP verification of the two real quotes with their collateral.
+final class DCAPVerifierTests: XCTestCase {
+  func path(_ p: String) throws -> String {
+    try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+      .appendingPathComponent(p).path
+  }
+  func quote(_ p: String) throws -> SGXQuote {
+    try SGXQuote(Array(try Data(contentsOf: URL(fileURLWithPath: try path(p)))))
+  }
+  func date(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
+  func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
+
+  func testPhalaQuoteVerifiesWithItsValues() async throws {
+    var policy = AttestationPolicy()
+    policy.acceptedTCBStatuses.insert("ConfigurationAndSWHardeningNeeded")
+    policy.reportDataPrefix = Array("Hello, world!".utf8)
+    let verdict = try await DCAPVerifier(policy: policy).verify(
+      try quote("phala-dcap-qvl/sgx_quote"),
+      collateral: try Collateral.load(path: try path("phala-dcap-qvl/sgx_quote_collateral.json")),
+      at: date("2025-06-20T00:00:00Z"))
+    XCTAssertEqual(
+      hex(verdict.identity.mrEnclave),
+      "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb")
+    XCTAssertEqual(verdict.tcbStatus, "ConfigurationAndSWHardeningNeeded")
+    XCTAssertEqual(verdict.advisoryIDs, ["INTEL-SA-00289", "INTEL-SA-00615"])
+    XCTAssertEqual(hex(verdict.fmspc), "00a067110000")
+    XCTAssertEqual(verdict.notes, [])
+  }
+
+  func testMobilecoinQuoteVerifiesAndItsStaleCRLIsReportedAsSuch() async throws {
+    let q = try quote("mobilecoin-2023-07-12/hw_quote.dat")
+    let collateral = try Collateral.load(path: try path("mobilecoin-2023-07-12"))
+    let time = date("2023-07-12T20:48:25Z")
+    // Strict: the processor CRL ran out on 2023-05-21.
+    do {
+      _ = try await DCAPVerifier().verify(q, collateral: collateral, at: time)
+      XCTFail("a stale CRL was accepted by the strict policy")
+    } catch {
+      XCTAssert("\(error)".contains("the PCK CRL is stale"), "\(error)")
+    }
+    var policy = AttestationPolicy()
+    policy.acceptStaleCRLs = true
+    let verdict = try await DCAPVerifier(policy: policy).verify(q, collateral: collateral, at: time)
+    XCTAssertEqual(
+      hex(verdict.identity.mrSigner),
+      "9f06df5ca79a23ffdfb6ca0ec85514e21dd1cbd1ed11abc45dbe8dc894efdddf")
+    XCTAssertEqual(verdict.tcbStatus, "SWHardeningNeeded")
+    XCTAssertEqual(verdict.advisoryIDs, ["INTEL-SA-00334", "INTEL-SA-00615"])
+    XCTAssertEqual(verdict.notes.count, 1)
+    XCTAssert(verdict.notes[0].contains("stale PCK CRL"), verdict.notes[0])
+  }
+
+  func testCollateralOutsideItsWindowAndPolicyViolationsAreRejected() async throws {
+    let q = try quote("phala-dcap-qvl/sgx_quote")
+    let collateral = try Collateral.load(
+      path: try path("phala-dcap-qvl/sgx_quote_collateral.json"))
+    var policy = AttestationPolicy()
+    policy.acceptedTCBStatuses.insert("ConfigurationAndSWHardeningNeeded")
+    func fails(_ p: AttestationPolicy, at time: String, _ text: String, _ c: Collateral? = nil)
+      async
+    {
+      do {
+        _ = try await DCAPVerifier(policy: p).verify(q, collateral: c ?? collateral, at: date(time))
+        XCTFail("accepted; expected \(text)")
+      } catch {
+        XCTAssert("\(error)".contains(text), "\(error) does not contain \(text)")
+      }
+    }
+    await fails(policy, at: "2025-07-25T00:00:00Z", "stale")
+    await fails(policy, at: "2025-06-19T10:30:00Z", "not yet valid")
+    await fails(AttestationPolicy(), at: "2025-06-20T00:00:00Z", "is not accepted")
+    var wrongEnclave = policy
+    wrongEnclave.mrEnclaves = [[UInt8](repeating: 1, count: 32)]
+    await fails(wrongEnclave, at: "2025-06-20T00:00:00Z", "MRENCLAVE 33d8736d")
+    var wrongData = policy
+    wrongData.reportDataPrefix = Array("Goodbye".utf8)
+    await fails(wrongData, at: "2025-06-20T00:00:00Z", "REPORTDATA does not bind")
+    // One changed byte in the signed TCB info or QE identity breaks Intel's signature.
+    var tcb = collateral
+    tcb.tcbInfo.body[40] ^= 1
+    await fails(policy, at: "2025-06-20T00:00:00Z", "TCB info is not signed", tcb)
+    var qe = collateral
+    qe.qeIdentity.body[30] ^= 1
+    await fails(policy, at: "2025-06-20T00:00:00Z", "QE identity is not signed", qe)
+    // Collateral for another network's quote (the mobilecoin CRLs) does not fit.
+    var other = collateral
+    other.pckCRL = try Collateral.load(path: try path("mobilecoin-2023-07-12")).pckCRL
+    await fails(policy, at: "2025-06-20T00:00:00Z", "PCK CRL", other)
+  }
+
+  func testTheDebugBitIsRefusedUnlessAllowed() throws {
+    var bytes = Array(
+      try Data(contentsOf: URL(fileURLWithPath: try path("phala-dcap-qvl/sgx_quote"))))
+    let report = try SGXQuote(bytes).report
+    XCTAssertNoThrow(
+      try AttestationPolicy().check(report, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate"))
+    bytes[48 + 48] |= 0b10  // the DEBUG attribute
+    let debug = try SGXQuote(bytes).report
+    XCTAssertTrue(debug.isDebug)
+    XCTAssertThrowsError(
+      try AttestationPolicy().check(debug, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate")
+    ) { XCTAssert("\($0)".contains("debug mode"), "\($0)") }
+    var lax = AttestationPolicy()
+    lax.allowDebug = true
+    XCTAssertNoThrow(try lax.check(debug, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate"))
+  }
+}
