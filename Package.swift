@@ -52,6 +52,7 @@ let package = Package(
     .target(
       name: "Attestation",
       dependencies: [
+        "Canonical",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -67,6 +68,11 @@ let package = Package(
         .product(name: "GRDB", package: "GRDB.swift"),
       ]),
     .target(name: "Ordering", dependencies: ["Ledger"]),
+    .target(
+      name: "Enclave",
+      dependencies: [
+        "Attestation", "Protection", "Canonical", .product(name: "Crypto", package: "swift-crypto"),
+      ]),
     .target(name: "Node", dependencies: ["Learning", "Federation", "Ledger", "Ordering"]),
     .executableTarget(
       name: "fedledger",
@@ -82,6 +88,7 @@ let package = Package(
     .testTarget(name: "FederationTests", dependencies: ["Federation", "Learning"]),
     .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Ordering"]),
     .testTarget(name: "ProtectionTests", dependencies: ["Protection"]),
+    .testTarget(name: "EnclaveTests", dependencies: ["Enclave", "Attestation"]),
     .testTarget(
       name: "AttestationTests", dependencies: ["Attestation"], resources: [.copy("Fixtures")]),
     .testTarget(
