@@ -59,7 +59,8 @@ let package = Package(
       ]),
     .target(
       name: "Protection",
-      dependencies: ["Canonical", .product(name: "Crypto", package: "swift-crypto")]),
+      dependencies: ["Canonical", .product(name: "Crypto", package: "swift-crypto")],
+      swiftSettings: kernelFlags),
     .target(
       name: "Ledger",
       dependencies: [
@@ -82,6 +83,8 @@ let package = Package(
         "Ledger",
         "Node",
         "Attestation",
+        "Protection",
+        .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),

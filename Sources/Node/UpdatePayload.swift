@@ -55,10 +55,15 @@ public enum UpdatePayload {
         ? .truncated(field: "update values") : .trailingBytes(count: r.remaining - count * 4)
     }
     let raw = try r.fixed(count * 4, "update values")
-    let delta = (0..<count).map { i in
-      Float(
-        bitPattern: UInt32(raw[4 * i]) | UInt32(raw[4 * i + 1]) << 8 | UInt32(raw[4 * i + 2]) << 16
-          | UInt32(raw[4 * i + 3]) << 24)
+    var delta = [Float](repeating: 0, count: count)
+    delta.withUnsafeMutableBufferPointer { out in
+      raw.withUnsafeBytes { bytes in
+        for i in 0..<count {
+          out[i] = Float(
+            bitPattern: UInt32(
+              littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+        }
+      }
     }
     return ClusterUpdate(
       cluster: cluster, round: round, baseModelHash: base.hex, delta: delta,

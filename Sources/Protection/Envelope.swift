@@ -21,7 +21,8 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
   public var baseModel: [UInt8]
   public var encapsulatedKey: [UInt8]
   public var ciphertext: [UInt8]
-  /// The cluster's Ed25519 signature over everything above.
+  /// The cluster's Ed25519 signature over the fields above but the ciphertext (see
+  /// `signedBytes`).
   public var signature: [UInt8]
 
   /// Encrypts `payload` to `groupKey` and signs the envelope with `clusterKey`.
@@ -51,11 +52,20 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
     return w.bytes
   }
 
-  /// What the cluster signs: everything but the signature, framed for this purpose.
+  /// What the cluster signs: the bound fields and the HPKE encapsulated key. That suffices to
+  /// bind the ciphertext too: its AEAD key derives from the encapsulated key's ephemeral secret,
+  /// which only the cluster knew, so no one without the group's private key can make another
+  /// ciphertext that opens under it. Signing the key rather than the whole ciphertext keeps the
+  /// cost of a signature check independent of the update's size.
   var signedBytes: [UInt8] {
     var w = CanonicalWriter()
     w.fixed(Array("fedledger/update-envelope/v1".utf8) + [0])
-    encodeUnsigned(to: &w)
+    w.u8(Self.version)
+    w.fixed(network)
+    w.u64(round)
+    w.string(cluster)
+    w.fixed(baseModel)
+    w.bytes(encapsulatedKey)
     return w.bytes
   }
 
@@ -87,7 +97,7 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
     }
   }
 
-  private func encodeUnsigned(to w: inout CanonicalWriter) {
+  public func encode(to w: inout CanonicalWriter) {
     w.u8(Self.version)
     w.fixed(network)
     w.u64(round)
@@ -95,10 +105,6 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
     w.fixed(baseModel)
     w.bytes(encapsulatedKey)
     w.bytes(ciphertext)
-  }
-
-  public func encode(to w: inout CanonicalWriter) {
-    encodeUnsigned(to: &w)
     w.fixed(signature)
   }
 

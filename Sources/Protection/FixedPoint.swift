@@ -20,23 +20,25 @@ public struct FixedPoint: Sendable, Equatable, Codable {
   /// Encodes `values`, rounding to nearest (ties away from zero) and saturating at the range;
   /// reports how many saturated (non-finite values saturate too, NaN to zero).
   public func encode(_ values: [Float]) -> (values: [Int32], saturated: Int) {
-    var saturated = 0
     let s = scale
-    let q = values.map { v -> Int32 in
-      let x = (Double(v) * s).rounded(.toNearestOrAwayFromZero)
-      if x.isNaN {
-        saturated += 1
-        return 0
+    var q = [Int32](repeating: 0, count: values.count)
+    let saturated = q.withUnsafeMutableBufferPointer { out in
+      values.withUnsafeBufferPointer { v in
+        var saturated = 0
+        for i in 0..<v.count {
+          // v x 2^k is exact, and so is adding a half: a Float has 24 significant bits, a
+          // Double 53. Truncating then rounds to nearest, ties away from zero, without libm.
+          let y = Double(v[i]) * s
+          var x = y + Double(signOf: y, magnitudeOf: 0.5)  // branch-free: signs are random
+          if !(x > -2_147_483_649 && x < 2_147_483_648) {
+            // Out of range, infinite or NaN: saturate (NaN to zero) and count it.
+            saturated += 1
+            x = x.isNaN ? 0 : (x > 0 ? 2_147_483_647 : -2_147_483_648)
+          }
+          out[i] = Int32(truncatingIfNeeded: Int64(x))
+        }
+        return saturated
       }
-      if x > Double(Int32.max) {
-        saturated += 1
-        return .max
-      }
-      if x < Double(Int32.min) {
-        saturated += 1
-        return .min
-      }
-      return Int32(x)
     }
     return (q, saturated)
   }

@@ -1,8 +1,11 @@
 import ArgumentParser
+import Crypto
 import Dispatch
 import Federation
 import Foundation
 import Learning
+import Node
+import Protection
 
 struct BenchAggregate: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -19,6 +22,11 @@ struct BenchAggregate: AsyncParsableCommand {
   @Option(help: "Parameters per update (LeNet-5 has 61,706).") var params = 61_706
   @Option(help: "Rule: fedavg, median, trimmed-mean, multi-krum.") var rule = "fedavg"
   @Option(help: "Repetitions to average over.") var repeats = 20
+  @Flag(
+    help:
+      "Also time the encrypted path: open every HPKE update envelope (signature check, decryption), decode it, and take the fixed-point weighted mean."
+  )
+  var envelopes = false
 
   func validate() throws {
     guard (1...10_000).contains(clusters), (1...100_000_000).contains(params), repeats >= 1,
@@ -52,12 +60,6 @@ struct BenchAggregate: AsyncParsableCommand {
       default: .mean
       }
     let strategy = StandardStrategy(rule: aggregationRule)
-    func time(_ body: () -> Void) -> Double {
-      body()  // warm-up
-      let start = DispatchTime.now().uptimeNanoseconds
-      for _ in 0..<repeats { body() }
-      return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(repeats)
-    }
     let engine = time {
       strategy.begin(round: 1, baseModelHash: "base", global: global)
       for update in updates { strategy.add(update) }
@@ -88,5 +90,52 @@ struct BenchAggregate: AsyncParsableCommand {
     }
     print(String(format: "  baseline (BLAS sgemv, stacked): %8.3f ms", baseline))
     print(String(format: "  strategy / baseline:            %8.2fx", engine / baseline))
+    if envelopes { try benchEnvelopes(updates, plain: engine) }
+  }
+
+  /// Milliseconds per run of `body`, after one warm-up run.
+  private func time(_ body: () -> Void) -> Double {
+    body()
+    let start = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<repeats { body() }
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(repeats)
+  }
+
+  /// The enclave's part of a round on sealed updates, run in this process: what the enclave
+  /// program will do, measured before it exists.
+  private func benchEnvelopes(_ updates: [ClusterUpdate], plain: Double) throws {
+    let group = Curve25519.KeyAgreement.PrivateKey()
+    let network = Array(SHA256.hash(data: [1]))
+    let base = Array(SHA256.hash(data: [2]))
+    let keys = updates.map { _ in Curve25519.Signing.PrivateKey() }
+    let sealed = try zip(updates, keys).map { u, key in
+      try UpdateEnvelope.seal(
+        UpdatePayload.encode(u), network: network, round: 1, cluster: "cluster-\(u.cluster)",
+        baseModel: base, to: group.publicKey, signedWith: key
+      ).canonicalBytes
+    }
+    let fp = FixedPoint.standard
+    var failure: (any Error)?
+    let seconds = time {
+      do {
+        var sum = FixedPointSum(count: params)
+        for (bytes, key) in zip(sealed, keys) {
+          let envelope = try UpdateEnvelope(canonical: bytes)
+          let payload = try envelope.open(
+            with: group, network: network, round: 1, baseModel: base, clusterKey: key.publicKey)
+          let update = try UpdatePayload.decode(payload)
+          try sum.add(fp.encode(update.delta).values, weight: Int64(update.sampleCount))
+        }
+        _ = fp.decode(try sum.mean())
+      } catch {
+        failure = error
+      }
+    }
+    if let failure { throw failure }
+    print(
+      String(
+        format:
+          "  sealed updates: open %d envelopes (Ed25519 + HPKE ChaCha20-Poly1305), decode, fixed-point mean: %8.3f ms (%.2fx the plain strategy)",
+        updates.count, seconds, seconds / plain))
   }
 }
