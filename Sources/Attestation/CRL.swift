@@ -58,7 +58,9 @@ public struct CertificateRevocationList: Sendable {
     }
     if i < tbs.count, tbs[i].identifier == .integer {
       let version = try decode("version is not an INTEGER") { try Int(derEncoded: tbs[i]) }
-      guard version == 1 else { throw .malformed("CRL: version \(version + 1) (only 2)") }
+      guard version == 1 else {
+        throw .malformed("CRL: version field \(version) (only 1, meaning v2)")
+      }
       i += 1
     }
     let (innerAlgorithm, innerAlgorithmBytes) = try Self.algorithm(

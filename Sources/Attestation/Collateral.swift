@@ -149,6 +149,7 @@ struct TCBInfo: Decodable {
   }
   var id: String?
   var version: Int
+  var tcbType: Int?
   var issueDate: String
   var nextUpdate: String
   var fmspc: String

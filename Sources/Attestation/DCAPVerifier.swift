@@ -9,12 +9,16 @@ public struct AttestationPolicy: Sendable, Equatable {
   public var mrEnclaves: Set<[UInt8]> = []
   /// Allowed MRSIGNER values; empty allows any.
   public var mrSigners: Set<[UInt8]> = []
+  /// With both lists empty, no enclave is allowed unless this is set (for inspection only).
+  public var allowAnyEnclave = false
   public var allowDebug = false
   /// Platform TCB statuses accepted. SWHardeningNeeded means the platform is patched and only
   /// software mitigations remain the enclave's own business.
   public var acceptedTCBStatuses: Set<String> = ["UpToDate", "SWHardeningNeeded"]
   /// Accept a CRL past its next update (reported either way); never a revoked certificate.
   public var acceptStaleCRLs = false
+  /// How far past its next update a stale CRL may be when stale CRLs are accepted.
+  public var maxCRLStaleness: TimeInterval = 90 * 86_400
   /// If set, REPORTDATA must start with these bytes (a hash binding the enclave's keys and the
   /// verifier's nonce, for instance).
   public var reportDataPrefix: [UInt8]?
@@ -23,6 +27,9 @@ public struct AttestationPolicy: Sendable, Equatable {
 
   /// Applies the policy to a verified report and the TCB statuses found for it.
   public func check(_ r: ReportBody, tcbStatus: String, qeTCBStatus: String) throws(QuoteError) {
+    guard allowAnyEnclave || !mrEnclaves.isEmpty || !mrSigners.isEmpty else {
+      throw .policy("no MRENCLAVE or MRSIGNER is allowed (the allow-lists are empty)")
+    }
     guard mrEnclaves.isEmpty || mrEnclaves.contains(r.mrEnclave) else {
       throw .policy("MRENCLAVE \(hex(r.mrEnclave)) is not allowed")
     }
@@ -77,41 +84,46 @@ public struct DCAPVerifier: Sendable {
     async throws(QuoteError) -> DCAPVerdict
   {
     let base = QuoteVerifier(root: root)
-    let (identity, pck) = try await base.verify(quote, at: time)
+    let (identity, chain) = try await base.verifyWithChain(quote, at: time)
+    let pck = chain[0]
     var notes: [String] = []
-    let chain = try QuoteVerifier.certificates(in: quote.certificationPEM)
 
-    // CRLs: signed by their issuers, current (or accepted as stale), not revoking the chain.
-    guard c.rootCRL.isSigned(by: root) else {
-      throw .collateral("the root CA CRL is not signed by Intel's SGX root")
+    // CRLs: issued by the CAs of the validated chain, current (or accepted as stale), not
+    // revoking any certificate of it.
+    guard chain.count == 3 else {
+      throw .certificate("the PCK chain has \(chain.count) certificates, not PCK, CA, root")
     }
-    guard let pckCA = chain.first(where: { $0.subject == c.pckCRL.issuer }) else {
-      throw .collateral("the PCK CRL's issuer is not in the quote's certificate chain")
+    let pckCA = chain[1]
+    guard c.rootCRL.issuer == root.subject, c.rootCRL.isSigned(by: root) else {
+      throw .collateral("the root CA CRL is not issued and signed by Intel's SGX root")
     }
-    guard c.pckCRL.isSigned(by: pckCA) else {
-      throw .collateral("the PCK CRL is not signed by its issuer, \(pckCA.subject)")
+    guard c.pckCRL.issuer == pck.issuer, c.pckCRL.isSigned(by: pckCA) else {
+      throw .collateral(
+        "the PCK CRL is not issued and signed by the PCK certificate's CA, \(pckCA.subject)")
     }
     for (name, crl) in [("root CA CRL", c.rootCRL), ("PCK CRL", c.pckCRL)]
     where !crl.isCurrent(at: time) {
       let window = "\(crl.thisUpdate) to \(crl.nextUpdate.map { "\($0)" } ?? "open")"
-      if crl.thisUpdate <= time && policy.acceptStaleCRLs {
+      let staleness = crl.nextUpdate.map { time.timeIntervalSince($0) } ?? 0
+      if crl.thisUpdate <= time && policy.acceptStaleCRLs && staleness <= policy.maxCRLStaleness {
         notes.append("stale \(name) (valid \(window)), accepted by policy")
       } else {
-        throw .collateral(
-          crl.thisUpdate > time
-            ? "the \(name) is not yet valid at \(time) (valid \(window))"
-            : "the \(name) is stale at \(time) (valid \(window))")
+        throw crl.thisUpdate > time
+          ? .collateral("the \(name) is not yet valid at \(time) (valid \(window))")
+          : .staleCRL("the \(name) is stale at \(time) (valid \(window))")
       }
     }
     if c.pckCRL.revokes(pck) { throw .certificate("the PCK certificate is revoked") }
-    for cert in chain where c.rootCRL.revokes(cert) {
-      throw .certificate("\(cert.subject) is revoked by the root CA CRL")
+    if c.rootCRL.revokes(pckCA) {
+      throw .certificate("\(pckCA.subject) is revoked by the root CA CRL")
     }
 
     // TCB info and QE identity: Intel-signed, chained to the root, current.
-    try await checkSigned(c.tcbInfo, chain: c.tcbInfoIssuerChain, what: "TCB info", at: time)
     try await checkSigned(
-      c.qeIdentity, chain: c.qeIdentityIssuerChain, what: "QE identity", at: time)
+      c.tcbInfo, chain: c.tcbInfoIssuerChain, rootCRL: c.rootCRL, what: "TCB info", at: time)
+    try await checkSigned(
+      c.qeIdentity, chain: c.qeIdentityIssuerChain, rootCRL: c.rootCRL, what: "QE identity",
+      at: time)
     let tcbInfo: TCBInfo
     let qeIdentity: QEIdentity
     do {
@@ -120,8 +132,14 @@ public struct DCAPVerifier: Sendable {
     } catch {
       throw .collateral("TCB info or QE identity does not parse: \(error)")
     }
-    guard tcbInfo.version == 3 else {
-      throw .collateral("TCB info version \(tcbInfo.version) (only 3 is read)")
+    guard tcbInfo.id == "SGX", tcbInfo.version == 3, tcbInfo.tcbType == 0 else {
+      throw .collateral(
+        "TCB info is \(tcbInfo.id ?? "unnamed") version \(tcbInfo.version) type \(tcbInfo.tcbType ?? -1); only SGX version 3 type 0 is read"
+      )
+    }
+    guard qeIdentity.id == "QE", qeIdentity.version == 2 else {
+      throw .collateral(
+        "QE identity is \(qeIdentity.id) version \(qeIdentity.version); only QE version 2 is read")
     }
     try current(tcbInfo.issueDate, tcbInfo.nextUpdate, what: "TCB info", at: time)
     try current(qeIdentity.issueDate, qeIdentity.nextUpdate, what: "QE identity", at: time)
@@ -168,19 +186,25 @@ public struct DCAPVerifier: Sendable {
       qeTCBStatus: qeLevel.tcbStatus, fmspc: ext.fmspc, notes: notes)
   }
 
+  /// Intel's TCB signing certificate: issued directly by the root, not a CA, not revoked.
+  static let tcbSigner = "Intel SGX TCB Signing"
+
   private func checkSigned(
-    _ document: SignedJSON, chain: [Certificate], what: String, at time: Date
+    _ document: SignedJSON, chain: [Certificate], rootCRL: CertificateRevocationList,
+    what: String, at time: Date
   ) async throws(QuoteError) {
-    guard let signer = chain.first else { throw .collateral("\(what) has no issuer chain") }
-    var verifier = Verifier(rootCertificates: CertificateStore([root])) {
-      RFC5280Policy(validationTime: time)
-    }
-    let result = await verifier.validate(
-      leaf: signer, intermediates: CertificateStore(Array(chain.dropFirst())))
-    guard case .validCertificate = result else {
+    let validated = try await QuoteVerifier(root: root).validatedChain(
+      chain, what: "\(what)'s signing certificate", at: time)
+    let signer = validated[0]
+    guard validated.count == 2, "\(signer.subject)".contains("CN=\(Self.tcbSigner)"),
+      (try? signer.extensions.basicConstraints) ?? .notCertificateAuthority
+        == .notCertificateAuthority
+    else {
       throw .collateral(
-        "\(what)'s signing certificate does not chain to Intel's SGX root at \(time)")
+        "\(what) is signed by \(signer.subject), not by Intel's TCB signing certificate under the root"
+      )
     }
+    if rootCRL.revokes(signer) { throw .certificate("\(what)'s signing certificate is revoked") }
     guard document.isSigned(by: signer) else {
       throw .collateral("\(what) is not signed by its signing certificate")
     }

@@ -32,6 +32,8 @@ public enum QuoteError: Error, Equatable, CustomStringConvertible {
   case binding(String)
   case policy(String)
   case collateral(String)
+  /// A CRL past its next update: its own outcome, which policy may accept within a limit.
+  case staleCRL(String)
 
   public var description: String {
     switch self {
@@ -44,6 +46,7 @@ public enum QuoteError: Error, Equatable, CustomStringConvertible {
     case .binding(let what): "binding: \(what)"
     case .policy(let what): "policy: \(what)"
     case .collateral(let what): "collateral: \(what)"
+    case .staleCRL(let what): "stale CRL: \(what)"
     }
   }
 }

@@ -26,7 +26,25 @@ public struct QuoteVerifier: Sendable {
   public func verify(_ quote: SGXQuote, at time: Date) async throws(QuoteError) -> (
     identity: EnclaveIdentity, pck: Certificate
   ) {
-    let pck = try await pckCertificate(quote, at: time)
+    let (identity, chain) = try await verifyWithChain(quote, at: time)
+    return (identity, chain[0])
+  }
+
+  /// As `verify`, returning the validated chain: PCK certificate, its CA(s), the root.
+  func verifyWithChain(_ quote: SGXQuote, at time: Date) async throws(QuoteError) -> (
+    EnclaveIdentity, [Certificate]
+  ) {
+    // Intel's quoting enclave; DCAP collateral describes no other.
+    let intelQE: [UInt8] = [
+      0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06,
+      0x07,
+    ]
+    guard quote.qeVendorID == intelQE else {
+      throw .unsupported("QE vendor \(hex(quote.qeVendorID)) (only Intel's)")
+    }
+    let chain = try await validatedChain(
+      try Self.certificates(in: quote.certificationPEM), what: "the PCK certificate", at: time)
+    let pck = chain[0]
     guard let pckKey = P256.Signing.PublicKey(pck.publicKey) else {
       throw .certificate("the PCK certificate's key is not ECDSA P-256")
     }
@@ -55,25 +73,28 @@ public struct QuoteVerifier: Sendable {
       EnclaveIdentity(
         mrEnclave: r.mrEnclave, mrSigner: r.mrSigner, isvProdID: r.isvProdID, isvSVN: r.isvSVN,
         isDebug: r.isDebug, reportData: r.reportData),
-      pck
+      chain
     )
   }
 
-  /// The quote's PCK certificate, after checking its chain to the pinned root at `time`.
-  func pckCertificate(_ quote: SGXQuote, at time: Date) async throws(QuoteError) -> Certificate {
-    let certificates = try Self.certificates(in: quote.certificationPEM)
-    guard let leaf = certificates.first else { throw .certificate("the quote carries none") }
+  /// The chain from `certificates[0]` to the pinned root that the verifier built and checked
+  /// at `time` (leaf first, root last). Only this chain is trusted afterwards: other
+  /// certificates in the list may be anything.
+  func validatedChain(_ certificates: [Certificate], what: String, at time: Date)
+    async throws(QuoteError) -> [Certificate]
+  {
+    guard let leaf = certificates.first else { throw .certificate("\(what) is missing") }
     var verifier = Verifier(rootCertificates: CertificateStore([root])) {
       RFC5280Policy(validationTime: time)
     }
     let result = await verifier.validate(
       leaf: leaf, intermediates: CertificateStore(Array(certificates.dropFirst())))
     switch result {
-    case .validCertificate: return leaf
+    case .validCertificate(let chain): return Array(chain)
     case .couldNotValidate(let failures):
       let reasons = failures.map { "\($0.policyFailureReason)" }
       throw .certificate(
-        "the PCK certificate does not chain to Intel's SGX root at \(time)"
+        "\(what) does not chain to Intel's SGX root at \(time)"
           + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; ")))
     }
   }

@@ -112,40 +112,68 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable {
 }
 
 /// The group key, sealed by an admitting enclave to a joining one after checking its evidence,
-/// with the admitting enclave's own evidence so the joiner can check it in turn.
+/// with the admitting enclave's own evidence and its signature, so the joiner can check in turn
+/// who sealed it (HPKE base mode alone does not say).
 public struct GroupKeyGrant: CanonicalCodable, Equatable {
+  public var network: [UInt8]
   public var granter: EnclaveEvidence
   public var groupPublicKey: [UInt8]
   public var encapsulatedKey: [UInt8]
   public var ciphertext: [UInt8]
+  /// The granter's attested Ed25519 signature over everything above and the joiner's keys.
+  public var signature: [UInt8]
 
   public func encode(to w: inout CanonicalWriter) {
+    w.fixed(network)
     granter.encode(to: &w)
     w.fixed(groupPublicKey)
     w.bytes(encapsulatedKey)
     w.bytes(ciphertext)
+    w.fixed(signature)
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
+    network = try r.fixed(32, "grant network")
     granter = try EnclaveEvidence(from: &r)
     groupPublicKey = try r.fixed(32, "grant group key")
     encapsulatedKey = try r.bytes("grant encapsulated key", limit: 256)
     ciphertext = try r.bytes("grant ciphertext", limit: 256)
+    signature = try r.fixed(64, "grant signature")
   }
 
   init(
-    granter: EnclaveEvidence, groupPublicKey: [UInt8], encapsulatedKey: [UInt8], ciphertext: [UInt8]
+    network: [UInt8], granter: EnclaveEvidence, groupPublicKey: [UInt8],
+    encapsulatedKey: [UInt8], ciphertext: [UInt8], signature: [UInt8]
   ) {
+    self.network = network
     self.granter = granter
     self.groupPublicKey = groupPublicKey
     self.encapsulatedKey = encapsulatedKey
     self.ciphertext = ciphertext
+    self.signature = signature
   }
 
-  /// HPKE context: binds the grant to the joiner's keys and the group's public key.
-  static func context(joiner: EnclaveEvidence, groupPublicKey: [UInt8]) -> [UInt8] {
-    Array("fedledger/group-key-grant/v1".utf8) + [0] + joiner.signingKey + joiner.encryptionKey
+  /// HPKE context: the network, the joiner's keys and the group's public key.
+  static func context(
+    network: [UInt8], joinerSigning: [UInt8], joinerEncryption: [UInt8], groupPublicKey: [UInt8]
+  )
+    -> [UInt8]
+  {
+    Array("fedledger/group-key-grant/v1".utf8) + [0] + network + joinerSigning + joinerEncryption
       + groupPublicKey
+  }
+
+  /// What the granter signs.
+  func signedBytes(joinerSigning: [UInt8], joinerEncryption: [UInt8]) -> [UInt8] {
+    var w = CanonicalWriter()
+    w.fixed(
+      Self.context(
+        network: network, joinerSigning: joinerSigning, joinerEncryption: joinerEncryption,
+        groupPublicKey: groupPublicKey))
+    granter.encode(to: &w)
+    w.bytes(encapsulatedKey)
+    w.bytes(ciphertext)
+    return w.bytes
   }
 }
 
@@ -159,6 +187,9 @@ public final class Enclave {
   let signingKey: Curve25519.Signing.PrivateKey
   let encryptionKey: Curve25519.KeyAgreement.PrivateKey
   var groupKey: Curve25519.KeyAgreement.PrivateKey?
+  /// Nonces this enclave issued and has not yet seen answered: evidence it checks must answer
+  /// one, so a host cannot replay old evidence.
+  var challenges: Set<[UInt8]> = []
   /// The newest round this enclave endorsed; it never endorses a round twice.
   public internal(set) var lastEndorsedRound: UInt64 = 0
 
@@ -198,39 +229,86 @@ public final class Enclave {
     groupKey = Curve25519.KeyAgreement.PrivateKey()
   }
 
-  /// Admits a joining enclave: checks its evidence for `nonce` (which this enclave's host
-  /// chose), then seals the group key to it, with evidence of its own for `joinerNonce`.
+  /// A fresh nonce for the other side's evidence; each answers one check.
+  public func challenge() -> [UInt8] {
+    var rng = SystemRandomNumberGenerator()
+    let nonce = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    challenges.insert(nonce)
+    return nonce
+  }
+
+  /// Checks `evidence` against one of this enclave's open challenges and closes it.
+  private func check(_ evidence: EnclaveEvidence, policy: EnclavePolicy) throws(EnclaveError) {
+    var failure: EnclaveError = .evidence("it answers no challenge this enclave issued")
+    for nonce in challenges {
+      do {
+        try evidence.verify(nonce: nonce, policy: policy)
+        challenges.remove(nonce)
+        return
+      } catch {
+        failure = error
+      }
+    }
+    throw failure
+  }
+
+  /// Admits a joining enclave: checks its evidence against a challenge this enclave issued,
+  /// then seals the group key to it, signed, with evidence of its own for `joinerChallenge`.
   public func admit(
-    _ joiner: EnclaveEvidence, nonce: [UInt8], joinerNonce: [UInt8], policy: EnclavePolicy
+    _ joiner: EnclaveEvidence, joinerChallenge: [UInt8], network: [UInt8], policy: EnclavePolicy
   ) throws(EnclaveError) -> GroupKeyGrant {
     guard let groupKey else { throw .groupKey("this enclave holds none to share") }
-    try joiner.verify(nonce: nonce, policy: policy)
+    try check(joiner, policy: policy)
     let groupPublic = Array(groupKey.publicKey.rawRepresentation)
     do {
-      let recipient = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: joiner.encryptionKey)
+      let recipient = try Curve25519.KeyAgreement.PublicKey(
+        rawRepresentation: joiner.encryptionKey)
       var sender = try HPKE.Sender(
         recipientKey: recipient, ciphersuite: Self.ciphersuite,
-        info: Data(GroupKeyGrant.context(joiner: joiner, groupPublicKey: groupPublic)))
+        info: Data(
+          GroupKeyGrant.context(
+            network: network, joinerSigning: joiner.signingKey,
+            joinerEncryption: joiner.encryptionKey, groupPublicKey: groupPublic)))
       let sealed = try sender.seal(groupKey.rawRepresentation)
-      return GroupKeyGrant(
-        granter: evidence(nonce: joinerNonce), groupPublicKey: groupPublic,
-        encapsulatedKey: Array(sender.encapsulatedKey), ciphertext: Array(sealed))
+      var grant = GroupKeyGrant(
+        network: network, granter: evidence(nonce: joinerChallenge), groupPublicKey: groupPublic,
+        encapsulatedKey: Array(sender.encapsulatedKey), ciphertext: Array(sealed), signature: [])
+      grant.signature = Array(
+        try signingKey.signature(
+          for: grant.signedBytes(
+            joinerSigning: joiner.signingKey, joinerEncryption: joiner.encryptionKey)))
+      return grant
     } catch {
       throw .groupKey("cannot seal the group key to the joiner: \(error)")
     }
   }
 
-  /// Takes the group key from `grant` after checking the granting enclave's evidence for
-  /// `nonce` (mutual attestation) and that the key is the one the grant names.
-  public func accept(_ grant: GroupKeyGrant, nonce: [UInt8], policy: EnclavePolicy)
+  /// Takes the group key from `grant` after checking the granting enclave's evidence against
+  /// a challenge this enclave issued (mutual attestation), its signature over the grant, the
+  /// network, and that the key is the one the grant names. An enclave holding a group key
+  /// refuses another.
+  public func accept(_ grant: GroupKeyGrant, network: [UInt8], policy: EnclavePolicy)
     throws(EnclaveError)
   {
-    try grant.granter.verify(nonce: nonce, policy: policy)
-    let me = evidence(nonce: [])
+    guard groupKey == nil else { throw .groupKey("this enclave already holds one") }
+    guard grant.network == network else { throw .groupKey("the grant is for another network") }
+    try check(grant.granter, policy: policy)
+    let mySigning = signingPublicKey
+    let myEncryption = Array(encryptionKey.publicKey.rawRepresentation)
+    guard
+      let granterKey = try? Curve25519.Signing.PublicKey(
+        rawRepresentation: grant.granter.signingKey),
+      granterKey.isValidSignature(
+        grant.signature,
+        for: grant.signedBytes(joinerSigning: mySigning, joinerEncryption: myEncryption))
+    else { throw .groupKey("the grant is not signed by the attested granting enclave") }
     do {
       var recipient = try HPKE.Recipient(
         privateKey: encryptionKey, ciphersuite: Self.ciphersuite,
-        info: Data(GroupKeyGrant.context(joiner: me, groupPublicKey: grant.groupPublicKey)),
+        info: Data(
+          GroupKeyGrant.context(
+            network: network, joinerSigning: mySigning, joinerEncryption: myEncryption,
+            groupPublicKey: grant.groupPublicKey)),
         encapsulatedKey: Data(grant.encapsulatedKey))
       let raw = try recipient.open(grant.ciphertext)
       let key = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: raw)

@@ -79,14 +79,15 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
     round expectedRound: UInt64, baseModel expectedBase: [UInt8],
     clusterKey: Curve25519.Signing.PublicKey
   ) throws(EnvelopeError) -> [UInt8] {
+    // The signature first: until it checks, nothing says the named cluster sent this.
+    guard clusterKey.isValidSignature(signature, for: signedBytes) else {
+      throw .badSignature(cluster: cluster)
+    }
     guard network == expectedNetwork else { throw .wrongNetwork(cluster: cluster) }
     guard round == expectedRound else {
       throw .wrongRound(cluster: cluster, round: round, expected: expectedRound)
     }
     guard baseModel == expectedBase else { throw .wrongBaseModel(cluster: cluster) }
-    guard clusterKey.isValidSignature(signature, for: signedBytes) else {
-      throw .badSignature(cluster: cluster)
-    }
     do {
       var recipient = try HPKE.Recipient(
         privateKey: groupKey, ciphersuite: Self.ciphersuite, info: Self.info,
@@ -149,7 +150,8 @@ public enum EnvelopeError: Error, Equatable, CustomStringConvertible {
     case .wrongNetwork(let c): "update from \(c) was made for another network"
     case .wrongRound(let c, let r, let e): "update from \(c) is for round \(r), not round \(e)"
     case .wrongBaseModel(let c): "update from \(c) was trained from another base model"
-    case .badSignature(let c): "update from \(c) does not carry a valid signature of \(c)"
+    case .badSignature(let c):
+      "an envelope claiming to be from \(c) does not carry a valid signature of \(c)"
     case .decryptionFailed(let c):
       "update from \(c) does not decrypt with the group key (altered, or sealed to another key)"
     }

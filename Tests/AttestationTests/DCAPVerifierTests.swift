@@ -1,5 +1,6 @@
 import Attestation
 import Foundation
+import X509
 import XCTest
 
 /// Full DCAP verification of the two real quotes with their collateral.
@@ -18,6 +19,9 @@ final class DCAPVerifierTests: XCTestCase {
     var policy = AttestationPolicy()
     policy.acceptedTCBStatuses.insert("ConfigurationAndSWHardeningNeeded")
     policy.reportDataPrefix = Array("Hello, world!".utf8)
+    policy.mrSigners = [
+      hexBytes("815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6")
+    ]
     let verdict = try await DCAPVerifier(policy: policy).verify(
       try quote("phala-dcap-qvl/sgx_quote"),
       collateral: try Collateral.load(path: try path("phala-dcap-qvl/sgx_quote_collateral.json")),
@@ -40,10 +44,24 @@ final class DCAPVerifierTests: XCTestCase {
       _ = try await DCAPVerifier().verify(q, collateral: collateral, at: time)
       XCTFail("a stale CRL was accepted by the strict policy")
     } catch {
-      XCTAssert("\(error)".contains("the PCK CRL is stale"), "\(error)")
+      XCTAssert("\(error)".contains("stale CRL: the PCK CRL is stale"), "\(error)")
+    }
+    // Stale CRLs are accepted only within a limit.
+    var capped = AttestationPolicy()
+    capped.acceptStaleCRLs = true
+    capped.allowAnyEnclave = true
+    capped.maxCRLStaleness = 30 * 86_400
+    do {
+      _ = try await DCAPVerifier(policy: capped).verify(q, collateral: collateral, at: time)
+      XCTFail("a CRL 52 days stale was accepted with a 30-day limit")
+    } catch {
+      XCTAssert("\(error)".contains("stale CRL"), "\(error)")
     }
     var policy = AttestationPolicy()
     policy.acceptStaleCRLs = true
+    policy.mrEnclaves = [
+      hexBytes("840d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423f4")
+    ]
     let verdict = try await DCAPVerifier(policy: policy).verify(q, collateral: collateral, at: time)
     XCTAssertEqual(
       hex(verdict.identity.mrSigner),
@@ -60,6 +78,7 @@ final class DCAPVerifierTests: XCTestCase {
       path: try path("phala-dcap-qvl/sgx_quote_collateral.json"))
     var policy = AttestationPolicy()
     policy.acceptedTCBStatuses.insert("ConfigurationAndSWHardeningNeeded")
+    policy.allowAnyEnclave = true
     func fails(_ p: AttestationPolicy, at time: String, _ text: String, _ c: Collateral? = nil)
       async
     {
@@ -72,7 +91,10 @@ final class DCAPVerifierTests: XCTestCase {
     }
     await fails(policy, at: "2025-07-25T00:00:00Z", "stale")
     await fails(policy, at: "2025-06-19T10:30:00Z", "not yet valid")
-    await fails(AttestationPolicy(), at: "2025-06-20T00:00:00Z", "is not accepted")
+    var strict = AttestationPolicy()
+    strict.allowAnyEnclave = true
+    await fails(strict, at: "2025-06-20T00:00:00Z", "is not accepted")
+    await fails(AttestationPolicy(), at: "2025-06-20T00:00:00Z", "allow-lists are empty")
     var wrongEnclave = policy
     wrongEnclave.mrEnclaves = [[UInt8](repeating: 1, count: 32)]
     await fails(wrongEnclave, at: "2025-06-20T00:00:00Z", "MRENCLAVE 33d8736d")
@@ -86,26 +108,52 @@ final class DCAPVerifierTests: XCTestCase {
     var qe = collateral
     qe.qeIdentity.body[30] ^= 1
     await fails(policy, at: "2025-06-20T00:00:00Z", "QE identity is not signed", qe)
-    // Collateral for another network's quote (the mobilecoin CRLs) does not fit.
-    var other = collateral
-    other.pckCRL = try Collateral.load(path: try path("mobilecoin-2023-07-12")).pckCRL
-    await fails(policy, at: "2025-06-20T00:00:00Z", "PCK CRL", other)
+    // The root CA CRL passed off as the PCK CRL (so the PCK certificate is never checked).
+    var swapped = collateral
+    swapped.pckCRL = collateral.rootCRL
+    await fails(policy, at: "2025-06-20T00:00:00Z", "the PCK CRL is not issued and signed", swapped)
+    // TCB info signed by a certificate under the root that is not Intel's TCB signer: the
+    // quote's own PCK chain stands in as the issuer chain.
+    var pckSigned = collateral
+    pckSigned.tcbInfoIssuerChain = try QuoteVerifierChain.pem(q)
+    await fails(
+      policy, at: "2025-06-20T00:00:00Z", "not by Intel's TCB signing certificate", pckSigned)
   }
 
   func testTheDebugBitIsRefusedUnlessAllowed() throws {
     var bytes = Array(
       try Data(contentsOf: URL(fileURLWithPath: try path("phala-dcap-qvl/sgx_quote"))))
     let report = try SGXQuote(bytes).report
+    var anyEnclave = AttestationPolicy()
+    anyEnclave.allowAnyEnclave = true
     XCTAssertNoThrow(
+      try anyEnclave.check(report, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate"))
+    XCTAssertThrowsError(
       try AttestationPolicy().check(report, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate"))
     bytes[48 + 48] |= 0b10  // the DEBUG attribute
     let debug = try SGXQuote(bytes).report
     XCTAssertTrue(debug.isDebug)
     XCTAssertThrowsError(
-      try AttestationPolicy().check(debug, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate")
+      try anyEnclave.check(debug, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate")
     ) { XCTAssert("\($0)".contains("debug mode"), "\($0)") }
-    var lax = AttestationPolicy()
+    var lax = anyEnclave
     lax.allowDebug = true
     XCTAssertNoThrow(try lax.check(debug, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate"))
+  }
+}
+
+func hexBytes(_ s: String) -> [UInt8] {
+  stride(from: 0, to: s.count, by: 2).map {
+    let i = s.index(s.startIndex, offsetBy: $0)
+    return UInt8(s[i..<s.index(i, offsetBy: 2)], radix: 16)!
+  }
+}
+
+/// The certificates a quote carries, parsed as the verifier does.
+enum QuoteVerifierChain {
+  static func pem(_ q: SGXQuote) throws -> [Certificate] {
+    q.certificationPEM.components(separatedBy: "-----END CERTIFICATE-----")
+      .filter { $0.contains("BEGIN") }
+      .map { try! Certificate(pemEncoded: $0 + "-----END CERTIFICATE-----") }
   }
 }

@@ -6,6 +6,7 @@ import XCTest
 
 final class EnclaveTests: XCTestCase {
   let measurement = Array(SHA256.hash(data: Array("fedledger-enclave build 1".utf8)))
+  let network = Array(SHA256.hash(data: Array("genesis".utf8)))
   let platformA = SimulatedPlatform()
   let platformB = SimulatedPlatform()
 
@@ -14,70 +15,109 @@ final class EnclaveTests: XCTestCase {
       trustedPlatforms: [platformA.publicKey, platformB.publicKey], measurements: [measurement])
   }
 
-  func nonce() -> [UInt8] { (0..<32).map { _ in UInt8.random(in: 0...255) } }
+  /// The whole handshake: each side challenges the other, evidence answers, the grant moves.
+  func join(_ joiner: Enclave, from first: Enclave) throws -> GroupKeyGrant {
+    let c1 = first.challenge()
+    let c2 = joiner.challenge()
+    return try first.admit(
+      joiner.evidence(nonce: c1), joinerChallenge: c2, network: network, policy: policy)
+  }
 
   func testAJoiningEnclaveGetsTheGroupKeyOnlyAfterMutualAttestation() throws {
     let first = Enclave(measurement: measurement, platform: platformA)
     try first.createGroupKey()
     let joiner = Enclave(measurement: measurement, platform: platformB)
-    let (n1, n2) = (nonce(), nonce())
-    let grant = try first.admit(
-      joiner.evidence(nonce: n1), nonce: n1, joinerNonce: n2, policy: policy)
+    let grant = try join(joiner, from: first)
     // Through its bytes, as it would cross the host.
-    let wire = try GroupKeyGrant(canonical: grant.canonicalBytes)
-    try joiner.accept(wire, nonce: n2, policy: policy)
+    try joiner.accept(
+      try GroupKeyGrant(canonical: grant.canonicalBytes), network: network, policy: policy)
     XCTAssertEqual(joiner.groupPublicKey, first.groupPublicKey)
     XCTAssertNotNil(joiner.groupPublicKey)
+    // A second grant is refused: an enclave never swaps its group key.
+    let again = try join(joiner, from: first)
+    XCTAssertThrowsError(try joiner.accept(again, network: network, policy: policy)) {
+      XCTAssertEqual($0 as? EnclaveError, .groupKey("this enclave already holds one"))
+    }
   }
 
-  func testEvidenceIsRefusedForAnUntrustedPlatformMeasurementNonceOrSwappedKey() throws {
+  func testEvidenceIsRefusedForAnUntrustedPlatformMeasurementStaleNonceOrSwappedKey() throws {
     let first = Enclave(measurement: measurement, platform: platformA)
     try first.createGroupKey()
-    let n = nonce()
-    func refused(_ e: EnclaveEvidence, nonce: [UInt8], _ text: String) {
-      XCTAssertThrowsError(try first.admit(e, nonce: nonce, joinerNonce: n, policy: policy)) {
-        XCTAssert("\($0)".contains(text), "\($0) does not contain \(text)")
-      }
+    func refused(_ e: (([UInt8]) -> EnclaveEvidence), _ text: String, nonce: [UInt8]? = nil) {
+      let c = first.challenge()
+      XCTAssertThrowsError(
+        try first.admit(e(nonce ?? c), joinerChallenge: [], network: network, policy: policy)
+      ) { XCTAssert("\($0)".contains(text), "\($0) does not contain \(text)") }
     }
     let rogue = Enclave(measurement: measurement, platform: SimulatedPlatform())
-    refused(rogue.evidence(nonce: n), nonce: n, "is not trusted")
-    let other = Enclave(
-      measurement: Array(SHA256.hash(data: [1])), platform: platformB)
-    refused(other.evidence(nonce: n), nonce: n, "measurement")
+    refused(rogue.evidence(nonce:), "is not trusted")
+    let other = Enclave(measurement: Array(SHA256.hash(data: [1])), platform: platformB)
+    refused(other.evidence(nonce:), "measurement")
     let honest = Enclave(measurement: measurement, platform: platformB)
-    refused(honest.evidence(nonce: n), nonce: nonce(), "REPORTDATA does not bind")
+    // Evidence for a nonce this enclave never issued (an old one, replayed).
+    refused(
+      honest.evidence(nonce:), "REPORTDATA does not bind", nonce: [UInt8](repeating: 7, count: 32))
     // A host swapping in its own encryption key breaks the binding.
-    var swapped = honest.evidence(nonce: n)
-    swapped.encryptionKey = Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)
-    refused(swapped, nonce: n, "REPORTDATA does not bind")
+    refused(
+      { n in
+        var e = honest.evidence(nonce: n)
+        e.encryptionKey = Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)
+        return e
+      }, "REPORTDATA does not bind")
     // A changed report byte breaks the platform's signature.
-    var forged = honest.evidence(nonce: n)
-    forged.report.measurement[0] ^= 1
-    refused(forged, nonce: n, "not signed by its platform key")
-    // Evidence says what it is, wherever it is shown.
+    refused(
+      { n in
+        var e = honest.evidence(nonce: n)
+        e.report.measurement[0] ^= 1
+        return e
+      }, "not signed by its platform key")
+    // An empty allow-list admits nothing.
+    let empty = EnclavePolicy(trustedPlatforms: [platformB.publicKey], measurements: [])
+    let c = first.challenge()
+    XCTAssertThrowsError(
+      try first.admit(
+        honest.evidence(nonce: c), joinerChallenge: [], network: network, policy: empty))
     XCTAssert(SimulatedReport.label.contains("NO HARDWARE PROTECTION"))
   }
 
-  func testTheJoinerChecksTheGranterToo() throws {
+  func testTheJoinerChecksTheGranterItsSignatureAndTheNetwork() throws {
+    let joiner = Enclave(measurement: measurement, platform: platformB)
+    // An untrusted granter.
     let rogue = Enclave(measurement: measurement, platform: SimulatedPlatform())
     try rogue.createGroupKey()
-    let joiner = Enclave(measurement: measurement, platform: platformB)
-    let (n1, n2) = (nonce(), nonce())
-    // The rogue's own policy trusts everyone; the joiner's does not trust the rogue.
-    let lax = EnclavePolicy(trustedPlatforms: [platformB.publicKey], measurements: [])
-    let grant = try rogue.admit(joiner.evidence(nonce: n1), nonce: n1, joinerNonce: n2, policy: lax)
-    XCTAssertThrowsError(try joiner.accept(grant, nonce: n2, policy: policy)) {
+    let lax = EnclavePolicy(trustedPlatforms: [platformB.publicKey], measurements: [measurement])
+    let c1 = rogue.challenge()
+    let c2 = joiner.challenge()
+    let grant = try rogue.admit(
+      joiner.evidence(nonce: c1), joinerChallenge: c2, network: network, policy: lax)
+    XCTAssertThrowsError(try joiner.accept(grant, network: network, policy: policy)) {
       XCTAssert("\($0)".contains("is not trusted"), "\($0)")
     }
-    XCTAssertNil(joiner.groupPublicKey)
-    // A grant meant for another enclave does not open.
+    // A host pairing a genuine enclave's evidence with a key of its own: the granter's
+    // signature does not cover it.
     let first = Enclave(measurement: measurement, platform: platformA)
     try first.createGroupKey()
-    let bystander = Enclave(measurement: measurement, platform: platformB)
-    let g = try first.admit(joiner.evidence(nonce: n1), nonce: n1, joinerNonce: n2, policy: policy)
-    XCTAssertThrowsError(try bystander.accept(g, nonce: n2, policy: policy)) {
-      XCTAssertEqual($0 as? EnclaveError, .groupKey("the grant does not open for this enclave"))
+    var planted = try join(joiner, from: first)
+    let attackerKey = Curve25519.KeyAgreement.PrivateKey()
+    var sender = try HPKE.Sender(
+      recipientKey: try Curve25519.KeyAgreement.PublicKey(
+        rawRepresentation: joiner.evidence(nonce: []).encryptionKey),
+      ciphersuite: .Curve25519_SHA256_ChachaPoly, info: Data())
+    planted.ciphertext = Array(try sender.seal(attackerKey.rawRepresentation))
+    planted.encapsulatedKey = Array(sender.encapsulatedKey)
+    planted.groupPublicKey = Array(attackerKey.publicKey.rawRepresentation)
+    XCTAssertThrowsError(try joiner.accept(planted, network: network, policy: policy)) {
+      XCTAssertEqual(
+        $0 as? EnclaveError, .groupKey("the grant is not signed by the attested granting enclave"))
     }
+    XCTAssertNil(joiner.groupPublicKey)
+    // A grant for another network, and one meant for another enclave.
+    let elsewhere = try join(joiner, from: first)
+    XCTAssertThrowsError(
+      try joiner.accept(elsewhere, network: Array(SHA256.hash(data: [9])), policy: policy))
+    let bystander = Enclave(measurement: measurement, platform: platformB)
+    _ = bystander.challenge()
+    XCTAssertThrowsError(try bystander.accept(elsewhere, network: network, policy: policy))
   }
 
   func testSealedStateOpensOnlyOnItsPlatformAndMeasurement() throws {
@@ -98,7 +138,6 @@ final class EnclaveTests: XCTestCase {
       XCTAssertThrowsError(
         try Enclave(unsealing: bad, measurement: measurement, platform: platformA), "byte \(i)")
     }
-    // The platform itself round-trips through its secret.
     let restored = try SimulatedPlatform(secret: platformA.secret)
     XCTAssertEqual(restored.publicKey, platformA.publicKey)
     XCTAssertNoThrow(try Enclave(unsealing: sealed, measurement: measurement, platform: restored))
