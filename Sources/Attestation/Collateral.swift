@@ -1,3 +1,4 @@
+import Canonical
 import Crypto
 import Foundation
 import X509
@@ -21,7 +22,7 @@ public struct SignedJSON: Sendable, Equatable {
     }
     struct Outer: Decodable { var signature: String }
     guard let outer = try? JSONDecoder().decode(Outer.self, from: Data(bytes)),
-      let signature = hexBytes(outer.signature), signature.count == 64
+      let signature = Hex.decode(outer.signature, uppercase: true), signature.count == 64
     else { throw .collateral("\"\(key)\" has no 64-byte hex signature") }
     self.init(body: body, signature: signature)
   }
@@ -88,7 +89,9 @@ public struct Collateral: Sendable {
       throw .collateral("\(path): not PCCS quote collateral: \(error)")
     }
     func hex(_ field: String, _ s: String) throws(QuoteError) -> [UInt8] {
-      guard let b = hexBytes(s) else { throw .collateral("\(path): \(field) is not hex") }
+      guard let b = Hex.decode(s, uppercase: true) else {
+        throw .collateral("\(path): \(field) is not hex")
+      }
       return b
     }
     return Collateral(
@@ -214,26 +217,4 @@ func rawObject(named name: String, in bytes: [UInt8]) -> [UInt8]? {
     i += 1
   }
   return nil
-}
-
-/// Hex in either case (Intel's collateral uses both).
-func hexBytes(_ s: String) -> [UInt8]? {
-  let u = Array(s.utf8)
-  guard u.count % 2 == 0 else { return nil }
-  func nibble(_ c: UInt8) -> UInt8? {
-    switch c {
-    case 48...57: c - 48
-    case 65...70: c - 55
-    case 97...102: c - 87
-    default: nil
-    }
-  }
-  var out: [UInt8] = []
-  var i = 0
-  while i < u.count {
-    guard let h = nibble(u[i]), let l = nibble(u[i + 1]) else { return nil }
-    out.append(h << 4 | l)
-    i += 2
-  }
-  return out
 }

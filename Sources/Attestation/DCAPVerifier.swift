@@ -1,3 +1,4 @@
+import Canonical
 import Crypto
 import Foundation
 import X509
@@ -146,7 +147,9 @@ public struct DCAPVerifier: Sendable {
 
     // The platform: its PCK certificate's SGX extension against the TCB levels.
     let ext = try PCKExtension(certificate: pck)
-    guard hexBytes(tcbInfo.fmspc) == ext.fmspc, hexBytes(tcbInfo.pceId) == ext.pceID else {
+    guard Hex.decode(tcbInfo.fmspc, uppercase: true) == ext.fmspc,
+      Hex.decode(tcbInfo.pceId, uppercase: true) == ext.pceID
+    else {
       throw .collateral(
         "TCB info is for FMSPC \(tcbInfo.fmspc), the PCK certificate's is \(hex(ext.fmspc))")
     }
@@ -161,13 +164,13 @@ public struct DCAPVerifier: Sendable {
 
     // The quoting enclave: Intel's, at a known TCB level.
     let qe = quote.qeReport
-    guard hexBytes(qeIdentity.mrsigner) == qe.mrSigner,
+    guard Hex.decode(qeIdentity.mrsigner, uppercase: true) == qe.mrSigner,
       qeIdentity.isvprodid == Int(qe.isvProdID),
-      let misc = hexBytes(qeIdentity.miscselect),
-      let miscMask = hexBytes(qeIdentity.miscselectMask),
+      let misc = Hex.decode(qeIdentity.miscselect, uppercase: true),
+      let miscMask = Hex.decode(qeIdentity.miscselectMask, uppercase: true),
       misc.count == 4, miscMask.count == 4,
-      let attributes = hexBytes(qeIdentity.attributes),
-      let attributesMask = hexBytes(qeIdentity.attributesMask),
+      let attributes = Hex.decode(qeIdentity.attributes, uppercase: true),
+      let attributesMask = Hex.decode(qeIdentity.attributesMask, uppercase: true),
       attributes.count == 16, attributesMask.count == 16
     else { throw .binding("the quoting enclave is not the one QE identity describes") }
     let qeMisc = withUnsafeBytes(of: qe.miscSelect.bigEndian) { Array($0) }
@@ -222,4 +225,4 @@ public struct DCAPVerifier: Sendable {
   }
 }
 
-func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
+func hex(_ b: [UInt8]) -> String { Hex.encode(b) }

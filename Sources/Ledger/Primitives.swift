@@ -67,41 +67,6 @@ extension CanonicalReader {
   }
 }
 
-/// Lowercase hex, strict on input.
-public enum Hex {
-  public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    for b in bytes {
-      out.append(digits[Int(b >> 4)])
-      out.append(digits[Int(b & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
-  }
-
-  /// Lowercase hex only, so one value has one spelling.
-  public static func decode(_ s: String) -> [UInt8]? {
-    let u = Array(s.utf8)
-    guard u.count % 2 == 0 else { return nil }
-    func nibble(_ c: UInt8) -> UInt8? {
-      switch c {
-      case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-      case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-      default: nil
-      }
-    }
-    var out: [UInt8] = []
-    out.reserveCapacity(u.count / 2)
-    var i = 0
-    while i < u.count {
-      guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
-      out.append(hi << 4 | lo)
-      i += 2
-    }
-    return out
-  }
-}
-
 /// An Ed25519 public key: of a consortium member, a node, an endorser or a cluster.
 public struct PublicKey: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
   public let bytes: [UInt8]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attestation
 import Foundation
+import Ledger
 
 struct Attest: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -39,8 +40,7 @@ struct AttestVerify: AsyncParsableCommand {
 
   func run() async throws {
     func hexArg(_ s: String, _ flag: String) throws -> [UInt8] {
-      let clean = s.lowercased()
-      guard clean.count == 64, let b = hexBytes(clean) else {
+      guard let b = Hex.decode(s, uppercase: true), b.count == 32 else {
         throw ValidationError("\(flag) \(s) is not 32 bytes of hex")
       }
       return b
@@ -75,7 +75,7 @@ struct AttestVerify: AsyncParsableCommand {
         let c = try Collateral.load(path: collateral)
         let v = try await DCAPVerifier(policy: policy).verify(q, collateral: c, at: time)
         show(v.identity)
-        print("  platform TCB  \(v.tcbStatus)  FMSPC \(hexString(v.fmspc))")
+        print("  platform TCB  \(v.tcbStatus)  FMSPC \(Hex.encode(v.fmspc))")
         if !v.advisoryIDs.isEmpty {
           print("  advisories    \(v.advisoryIDs.joined(separator: ", "))")
         }
@@ -97,23 +97,9 @@ struct AttestVerify: AsyncParsableCommand {
   }
 
   private func show(_ i: EnclaveIdentity) {
-    print("  MRENCLAVE     \(hexString(i.mrEnclave))")
-    print("  MRSIGNER      \(hexString(i.mrSigner))")
+    print("  MRENCLAVE     \(Hex.encode(i.mrEnclave))")
+    print("  MRSIGNER      \(Hex.encode(i.mrSigner))")
     print("  ISVPRODID \(i.isvProdID)  ISVSVN \(i.isvSVN)  debug \(i.isDebug ? "yes" : "no")")
-    print("  REPORTDATA    \(hexString(i.reportData))")
+    print("  REPORTDATA    \(Hex.encode(i.reportData))")
   }
-}
-
-private func hexString(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
-private func hexBytes(_ s: String) -> [UInt8]? {
-  var out: [UInt8] = []
-  var chars = Array(s.utf8)[...]
-  while chars.count >= 2 {
-    guard let v = UInt8(String(decoding: chars.prefix(2), as: UTF8.self), radix: 16) else {
-      return nil
-    }
-    out.append(v)
-    chars = chars.dropFirst(2)
-  }
-  return chars.isEmpty ? out : nil
 }
