@@ -5,7 +5,7 @@ import Ledger
 struct LedgerCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "ledger", abstract: "Inspect, audit and export from a node's ledger.",
-    subcommands: [LedgerShow.self, LedgerAudit_.self, LedgerExport.self])
+    subcommands: [LedgerShow.self, AuditCommand.self, LedgerExport.self])
 }
 
 /// Where a node's ledger is and which genesis to read it with.
@@ -114,8 +114,7 @@ struct LedgerShow: ParsableCommand {
   }
 }
 
-// Named with a trailing underscore: `LedgerAudit` is the library's audit.
-struct LedgerAudit_: ParsableCommand {
+struct AuditCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "audit",
     abstract: "Re-verify a node's whole ledger and blobs; name the first bad block or blob.",
