@@ -23,12 +23,14 @@ public enum UpdatePayload {
     w.u32(UInt32(u.delta.count))
     var bytes = w.bytes
     bytes.reserveCapacity(bytes.count + u.delta.count * 4)
-    u.delta.withUnsafeBufferPointer { values in
-      for v in values {
-        let b = v.bitPattern.littleEndian
-        withUnsafeBytes(of: b) { bytes.append(contentsOf: $0) }
+    #if _endian(little)
+      // The values' memory already is float32 little-endian: copy it whole.
+      u.delta.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    #else
+      for v in u.delta {
+        withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
       }
-    }
+    #endif
     return bytes
   }
 
