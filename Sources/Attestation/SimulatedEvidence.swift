@@ -30,21 +30,23 @@ public struct SimulatedReport: CanonicalCodable, Equatable {
     signature = Array(try! platform.signature(for: signedBytes))
   }
 
+  /// What the platform signs: the label, then every field but the signature.
   var signedBytes: [UInt8] {
     var w = CanonicalWriter()
     w.string(Self.label)
-    w.u8(Self.version)
-    w.fixed(measurement)
-    w.fixed(platformKey)
-    w.fixed(reportData)
+    encodeUnsigned(to: &w)
     return w.bytes
   }
 
-  public func encode(to w: inout CanonicalWriter) {
+  private func encodeUnsigned(to w: inout CanonicalWriter) {
     w.u8(Self.version)
     w.fixed(measurement)
     w.fixed(platformKey)
     w.fixed(reportData)
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    encodeUnsigned(to: &w)
     w.fixed(signature)
   }
 

@@ -105,7 +105,7 @@ public final class LedgerRecorder: RoundRecorder {
       return "cluster \(update.cluster) is not enrolled on the ledger"
     }
     let payload = UpdatePayload.encode(update)
-    let hash = try store(payload)
+    let hash = try orderer.storeBlob(payload)
     payloads[update.cluster] = hash
     arrivals.append(hash)
     orderer.submit(
@@ -147,7 +147,7 @@ public final class LedgerRecorder: RoundRecorder {
       orderer.submit(tx)
     }
     let file = ModelFile.encode(model)
-    let blob = try store(file)
+    let blob = try orderer.storeBlob(file)
     orderer.submit(
       .modelCommit(
         ModelCommit(
@@ -161,14 +161,6 @@ public final class LedgerRecorder: RoundRecorder {
     try Data(receipt.json()).write(
       to: URL(fileURLWithPath: stem + ".receipt.json"), options: .atomic)
     receipts[round] = stem + ".receipt.json"
-  }
-
-  /// Stores a blob on the first node and replicates it to the others.
-  private func store(_ bytes: [UInt8]) throws -> Hash256 {
-    let first = orderer.replicas[0].blobs
-    let hash = try first.put(bytes)
-    for r in orderer.replicas.dropFirst() { try r.blobs.replicate(hash, from: first) }
-    return hash
   }
 
   /// Orders what is pending; every transaction the simulation submits must be valid.

@@ -35,6 +35,16 @@ public final class EmbeddedOrderer {
     return genesis.nodes.first { names.contains($0.name) }?.name ?? replicas[0].name
   }
 
+  /// Stores a blob on the first node and replicates it to the others (by hard link where they
+  /// share a file system); `sync: false` for bulk loads that can be redone.
+  @discardableResult
+  public func storeBlob(_ bytes: [UInt8], sync: Bool = true) throws(LedgerError) -> Hash256 {
+    let first = replicas[0].blobs
+    let hash = try first.put(bytes, sync: sync)
+    for r in replicas.dropFirst() { try r.blobs.replicate(hash, from: first) }
+    return hash
+  }
+
   public func submit(_ transaction: Transaction) { pending.append(transaction.canonicalBytes) }
   public func submit(bytes: [UInt8]) { pending.append(bytes) }
 

@@ -115,8 +115,7 @@ struct BenchLedger: ParsableCommand {
       var updates: [Hash256] = []
       for (i, key) in clusterKeys.enumerated() {
         let payload = Array("update \(round) \(i)".utf8) + [UInt8](repeating: 1, count: 64)
-        let hash = try replicas[0].blobs.put(payload, sync: false)
-        for r in replicas.dropFirst() { try r.blobs.replicate(hash, from: replicas[0].blobs) }
+        let hash = try orderer.storeBlob(payload, sync: false)
         updates.append(hash)
         pending.append(
           .commitment(
@@ -126,8 +125,7 @@ struct BenchLedger: ParsableCommand {
       }
       pending.append(.roundClose(RoundClose(round: round, updates: updates)))
       let model = Array("model \(round)".utf8)
-      let blob = try replicas[0].blobs.put(model, sync: false)
-      for r in replicas.dropFirst() { try r.blobs.replicate(blob, from: replicas[0].blobs) }
+      let blob = try orderer.storeBlob(model, sync: false)
       let statement = AggregationStatement(
         round: round, baseModel: base,
         accepted: updates.map { .init(update: $0, weight: 1) }, rejected: [], rule: "fedavg",
