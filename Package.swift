@@ -19,6 +19,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "fedledger", targets: ["fedledger"]),
+    .executable(name: "fedledger-enclave", targets: ["fedledger-enclave"]),
     .library(name: "Learning", targets: ["Learning"]),
     .library(name: "Federation", targets: ["Federation"]),
     .library(name: "Ledger", targets: ["Ledger"]),
@@ -47,8 +48,13 @@ let package = Package(
         .product(name: "CryptoExtras", package: "swift-crypto"),
       ],
       swiftSettings: kernelFlags),
-    .target(name: "Federation", dependencies: ["Learning"], swiftSettings: kernelFlags),
+    .target(
+      name: "Federation", dependencies: ["Learning", "Aggregation"], swiftSettings: kernelFlags),
     .target(name: "Canonical"),
+    .target(
+      name: "Records",
+      dependencies: ["Canonical", .product(name: "Crypto", package: "swift-crypto")]),
+    .target(name: "Aggregation", dependencies: ["Protection"], swiftSettings: kernelFlags),
     .target(
       name: "Attestation",
       dependencies: [
@@ -65,6 +71,8 @@ let package = Package(
       name: "Ledger",
       dependencies: [
         "Canonical",
+        "Records",
+        "Attestation",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "GRDB", package: "GRDB.swift"),
       ]),
@@ -72,9 +80,14 @@ let package = Package(
     .target(
       name: "Enclave",
       dependencies: [
-        "Attestation", "Protection", "Canonical", .product(name: "Crypto", package: "swift-crypto"),
-      ]),
-    .target(name: "Node", dependencies: ["Learning", "Federation", "Ledger", "Ordering"]),
+        "Attestation", "Protection", "Aggregation", "Records", "Canonical",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: kernelFlags),
+    .executableTarget(name: "fedledger-enclave", dependencies: ["Enclave"]),
+    .target(
+      name: "Node",
+      dependencies: ["Learning", "Federation", "Ledger", "Ordering", "Enclave", "Protection"]),
     .executableTarget(
       name: "fedledger",
       dependencies: [
@@ -91,11 +104,13 @@ let package = Package(
     .testTarget(name: "FederationTests", dependencies: ["Federation", "Learning"]),
     .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Ordering"]),
     .testTarget(name: "ProtectionTests", dependencies: ["Protection"]),
-    .testTarget(name: "EnclaveTests", dependencies: ["Enclave", "Attestation"]),
+    .testTarget(
+      name: "EnclaveTests", dependencies: ["Enclave", "Attestation", "Ledger", "fedledger-enclave"]),
     .testTarget(
       name: "AttestationTests", dependencies: ["Attestation"], resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "NodeTests", dependencies: ["Node", "Ledger", "Federation", "Learning"]),
+      name: "NodeTests",
+      dependencies: ["Node", "Ledger", "Federation", "Learning", "Enclave", "fedledger-enclave"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -2,18 +2,21 @@ import Attestation
 import Canonical
 import Crypto
 import Foundation
+import Records
 
 /// Why an enclave refused a request. Each says what failed, never what a secret holds.
 public enum EnclaveError: Error, Equatable, CustomStringConvertible {
   case evidence(String)
   case groupKey(String)
   case sealed(String)
+  case request(String)
 
   public var description: String {
     switch self {
     case .evidence(let why): "attestation refused: \(why)"
     case .groupKey(let why): "group key: \(why)"
     case .sealed(let why): "sealed state: \(why)"
+    case .request(let why): "request refused: \(why)"
     }
   }
 }
@@ -45,69 +48,23 @@ public struct SimulatedPlatform: Sendable {
   }
 
   public var publicKey: [UInt8] { Array(key.publicKey.rawRepresentation) }
-}
 
-/// Which enclaves a network admits: simulated platforms it trusts and measurements it allows.
-public struct EnclavePolicy: Sendable, Equatable {
-  public var trustedPlatforms: Set<[UInt8]>
-  public var measurements: Set<[UInt8]>
-
-  public init(trustedPlatforms: Set<[UInt8]>, measurements: Set<[UInt8]>) {
-    self.trustedPlatforms = trustedPlatforms
-    self.measurements = measurements
-  }
-}
-
-/// An enclave's public keys and a report that binds them to its measurement and to a
-/// verifier's nonce.
-public struct EnclaveEvidence: CanonicalCodable, Equatable {
-  /// Ed25519: signs aggregation statements.
-  public var signingKey: [UInt8]
-  /// X25519: receives the group key.
-  public var encryptionKey: [UInt8]
-  public var report: SimulatedReport
-
-  /// REPORTDATA: SHA-256 of a label, both keys and the nonce, then 32 zero bytes (the layout
-  /// SGX quotes use, so the same check serves both).
-  public static func reportData(signingKey: [UInt8], encryptionKey: [UInt8], nonce: [UInt8])
-    -> [UInt8]
-  {
-    var h = SHA256()
-    h.update(data: Array("fedledger/enclave-keys/v1".utf8) + [0])
-    h.update(data: signingKey)
-    h.update(data: encryptionKey)
-    h.update(data: nonce)
-    return Array(h.finalize()) + [UInt8](repeating: 0, count: 32)
-  }
-
-  /// Checks the evidence for `nonce` under `policy`.
-  public func verify(nonce: [UInt8], policy: EnclavePolicy) throws(EnclaveError) {
-    do {
-      _ = try report.verify(
-        trustedPlatforms: policy.trustedPlatforms, measurements: policy.measurements,
-        reportData: Self.reportData(
-          signingKey: signingKey, encryptionKey: encryptionKey, nonce: nonce))
-    } catch {
-      throw .evidence("\(error)")
+  /// Reads the platform secret from `path`, or makes one and writes it there (owner-only).
+  public static func loadOrCreate(path: String) throws -> SimulatedPlatform {
+    let fm = FileManager.default
+    if fm.fileExists(atPath: path) {
+      return try SimulatedPlatform(secret: Array(try Data(contentsOf: URL(fileURLWithPath: path))))
     }
-  }
-
-  public func encode(to w: inout CanonicalWriter) {
-    w.fixed(signingKey)
-    w.fixed(encryptionKey)
-    report.encode(to: &w)
-  }
-
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
-    signingKey = try r.fixed(32, "evidence signing key")
-    encryptionKey = try r.fixed(32, "evidence encryption key")
-    report = try SimulatedReport(from: &r)
-  }
-
-  init(signingKey: [UInt8], encryptionKey: [UInt8], report: SimulatedReport) {
-    self.signingKey = signingKey
-    self.encryptionKey = encryptionKey
-    self.report = report
+    let platform = SimulatedPlatform()
+    let directory = (path as NSString).deletingLastPathComponent
+    if !directory.isEmpty {
+      try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+    guard
+      fm.createFile(
+        atPath: path, contents: Data(platform.secret), attributes: [.posixPermissions: 0o600])
+    else { throw EnclaveError.sealed("cannot write the platform secret to \(path)") }
+    return platform
   }
 }
 
@@ -192,6 +149,9 @@ public final class Enclave {
   var challenges: Set<[UInt8]> = []
   /// The newest round this enclave endorsed; it never endorses a round twice.
   public internal(set) var lastEndorsedRound: UInt64 = 0
+  /// The attestation policy fixed at first start (from genesis) and sealed with the state, so a
+  /// host cannot later loosen whom the group key is shared with.
+  public internal(set) var policy: EnclavePolicy?
 
   /// Starts a new enclave with fresh keys.
   public init(measurement: [UInt8], platform: SimulatedPlatform) {
@@ -214,12 +174,13 @@ public final class Enclave {
   public func evidence(nonce: [UInt8]) -> EnclaveEvidence {
     let signing = signingPublicKey
     let encryption = Array(encryptionKey.publicKey.rawRepresentation)
+    let group = groupPublicKey
     return EnclaveEvidence(
-      signingKey: signing, encryptionKey: encryption,
+      signingKey: signing, encryptionKey: encryption, groupKey: group,
       report: SimulatedReport(
         measurement: measurement,
         reportData: EnclaveEvidence.reportData(
-          signingKey: signing, encryptionKey: encryption, nonce: nonce),
+          signingKey: signing, encryptionKey: encryption, groupKey: group, nonce: nonce),
         platform: platform.key))
   }
 
@@ -246,7 +207,7 @@ public final class Enclave {
         challenges.remove(nonce)
         return
       } catch {
-        failure = error
+        failure = .evidence("\(error)")
       }
     }
     throw failure
@@ -329,11 +290,12 @@ public final class Enclave {
   /// platform and this measurement derive.
   public func seal() -> [UInt8] {
     var w = CanonicalWriter()
-    w.u8(1)
+    w.u8(2)
     w.fixed(signingKey.rawRepresentation)
     w.fixed(encryptionKey.rawRepresentation)
     w.optional(groupKey) { $0.fixed($1.rawRepresentation) }
     w.u64(lastEndorsedRound)
+    w.optional(policy) { $1.encode(to: &$0) }
     let box = try! ChaChaPoly.seal(
       w.bytes, using: Self.sealingKey(platform: platform, measurement: measurement),
       authenticating: measurement)
@@ -357,7 +319,7 @@ public final class Enclave {
     }
     do throws(DecodingError) {
       var r = CanonicalReader(plain)
-      guard try r.u8("sealed version") == 1 else {
+      guard try r.u8("sealed version") == 2 else {
         throw .invalid(field: "sealed version", problem: "is unknown")
       }
       let signing = try r.fixed(32, "sealed signing key")
@@ -366,7 +328,11 @@ public final class Enclave {
         try r.fixed(32, "sealed group key")
       }
       let round = try r.u64("sealed round")
+      let policy = try r.optional("sealed policy") { r throws(DecodingError) in
+        try EnclavePolicy(from: &r)
+      }
       try r.finish()
+      self.policy = policy
       self.measurement = measurement
       self.platform = platform
       signingKey = try! Curve25519.Signing.PrivateKey(rawRepresentation: signing)

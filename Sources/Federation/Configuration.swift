@@ -39,8 +39,19 @@ public struct SimulationConfiguration: Sendable, Equatable {
   public var ledgerNodes = 4
   /// Distinct endorsements a model needs (nil: a majority of the nodes).
   public var endorsementThreshold: Int?
+  /// Who may read an update: `tee` (only attested enclaves, which aggregate it) or `none`
+  /// (the aggregating process reads updates in the clear).
+  public var privacy = Privacy.tee
+  /// Simulated nodes whose hosts tamper with what their enclave aggregates (tests of the
+  /// endorsement quorum); their divergent endorsements are recorded as evidence.
+  public var byzantineNodes = 0
 
   public init() {}
+
+  public enum Privacy: String, Sendable, CaseIterable {
+    case tee
+    case none
+  }
 
   /// The k of n a model needs: the configured threshold or a majority of the nodes.
   public var effectiveEndorsementThreshold: Int { endorsementThreshold ?? ledgerNodes / 2 + 1 }
@@ -85,6 +96,7 @@ extension SimulationConfiguration {
     "participation.fraction", "participation.dropout", "participation.deadline",
     "participation.nominalSpeed", "participation.speedSpread",
     "output.directory", "ledger.enabled", "ledger.nodes", "ledger.endorsementThreshold",
+    "ledger.byzantineNodes", "privacy.mode",
   ]
 
   /// Flattens a JSON configuration file into dotted keys, rejecting unknown keys.
@@ -231,6 +243,31 @@ extension SimulationConfiguration {
     if let v = try reader.int("ledger.nodes", min: 1) { ledgerNodes = v }
     if reader.has("ledger.endorsementThreshold") {
       endorsementThreshold = try reader.int("ledger.endorsementThreshold", min: 1, nullable: true)
+    }
+    if let v = try reader.choice("privacy.mode", Privacy.allCases.map(\.rawValue)) {
+      privacy = Privacy(rawValue: v)!
+    }
+    if let v = try reader.int("ledger.byzantineNodes", min: 0) { byzantineNodes = v }
+    if privacy == .tee && !ledgerEnabled {
+      // Without a ledger nothing can record enclave endorsements: the default falls back to
+      // none; asking for tee explicitly is an error.
+      guard !reader.has("privacy.mode") else {
+        throw reader.error(
+          "privacy.mode", "is tee, which needs the ledger (enclaves endorse on it): drop --no-ledger")
+      }
+      privacy = .none
+    }
+    if privacy == .tee && server != .plain {
+      throw reader.error(
+        "strategy.server",
+        "is \(server); enclaves apply the aggregate plainly (server optimiser state is not kept in enclaves yet): use privacy none for fedavgm or fedadam"
+      )
+    }
+    if byzantineNodes > 0 && (privacy != .tee || byzantineNodes >= ledgerNodes) {
+      throw reader.error(
+        "ledger.byzantineNodes",
+        "is \(byzantineNodes); Byzantine nodes need privacy tee and fewer than the \(ledgerNodes) nodes"
+      )
     }
     let k = effectiveEndorsementThreshold
     if k > ledgerNodes || k <= ledgerNodes / 2 {
@@ -397,6 +434,7 @@ extension SimulationConfiguration {
       "strategy": strategy, "attack": attackSection, "participation": participation,
       "output": ["directory": outputDirectory],
       "ledger": ledgerSettings,
+      "privacy": ["mode": privacy.rawValue],
     ]
     if let testLimit { root["testLimit"] = testLimit }
     return root
@@ -407,6 +445,7 @@ extension SimulationConfiguration {
   fileprivate var ledgerSettings: [String: Any] {
     var ledger: [String: Any] = ["enabled": ledgerEnabled, "nodes": ledgerNodes]
     if let endorsementThreshold { ledger["endorsementThreshold"] = endorsementThreshold }
+    if byzantineNodes > 0 { ledger["byzantineNodes"] = byzantineNodes }
     return ledger
   }
 }

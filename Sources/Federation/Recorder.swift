@@ -13,4 +13,16 @@ public protocol RoundRecorder: AnyObject {
   func close(round: Int) throws
   /// The strategy turned the closed set into `model`, deciding each update as `decisions`.
   func aggregated(round: Int, decisions: [UpdateDecision], model: Model) throws
+  /// True when the recorder aggregates the updates itself (in enclaves, privacy mode tee): the
+  /// simulation then never hands an update to its strategy, only to `arrived`.
+  var aggregates: Bool { get }
+  /// Aggregates the closed round starting from `base` (called only when `aggregates`).
+  func aggregate(round: Int, base: Model) throws -> AggregationOutcome
+}
+
+extension RoundRecorder {
+  public var aggregates: Bool { false }
+  public func aggregate(round: Int, base: Model) throws -> AggregationOutcome {
+    preconditionFailure("aggregate is called only on recorders that aggregate")
+  }
 }

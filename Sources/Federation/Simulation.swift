@@ -20,6 +20,9 @@ public struct RoundRecord: Codable, Sendable {
   public var evaluateSeconds: Double
   /// Time spent recording the round (ledger transactions, blocks, endorsements, receipts).
   public var ledgerSeconds: Double = 0
+  /// Time the enclaves took to open, validate and aggregate the round and sign their
+  /// statements, host round trips included (privacy mode tee; included in aggregateSeconds).
+  public var enclaveSeconds: Double = 0
 
   public var accepted: Int { decisions.filter { $0.verdict != .rejected }.count }
   public var rejected: Int { decisions.filter { $0.verdict == .rejected }.count }
@@ -141,7 +144,10 @@ public final class Simulation {
       working.append(id)
     }
 
-    strategy.begin(round: round, baseModelHash: baseHash, global: model.parameters)
+    let inEnclaves = recorder?.aggregates ?? false
+    if !inEnclaves {
+      strategy.begin(round: round, baseModelHash: baseHash, global: model.parameters)
+    }
     let trainStart = DispatchTime.now().uptimeNanoseconds
     // Time spent handing updates to the strategy while clusters still train.
     var streamingNanos: UInt64 = 0
@@ -183,6 +189,7 @@ public final class Simulation {
               .init(cluster: ready.cluster, verdict: .rejected, weight: 0, reason: reason))
             continue
           }
+          guard !inEnclaves else { continue }
           let start = DispatchTime.now().uptimeNanoseconds
           strategy.add(ready)
           streamingNanos += DispatchTime.now().uptimeNanoseconds - start
@@ -193,7 +200,12 @@ public final class Simulation {
     let streamedLedgerNanos = ledgerNanos
     try record { try recorder?.close(round: round) }
     let aggregateStart = DispatchTime.now().uptimeNanoseconds
-    let outcome = strategy.finish()
+    let outcome =
+      if let recorder, inEnclaves {
+        try recorder.aggregate(round: round, base: model)
+      } else {
+        strategy.finish()
+      }
     let aggregateEnd = DispatchTime.now().uptimeNanoseconds
     let aggregateNanos = streamingNanos + (aggregateEnd - aggregateStart)
     let trainNanos =
@@ -219,7 +231,8 @@ public final class Simulation {
       trainLoss: working.isEmpty ? nil : lossSum / Double(working.count), accuracy: accuracy,
       loss: loss, trainSeconds: Double(trainNanos) / 1e9,
       aggregateSeconds: Double(aggregateNanos) / 1e9, evaluateSeconds: Double(evaluateNanos) / 1e9,
-      ledgerSeconds: Double(ledgerNanos) / 1e9)
+      ledgerSeconds: Double(ledgerNanos) / 1e9,
+      enclaveSeconds: inEnclaves ? Double(aggregateEnd - aggregateStart) / 1e9 : 0)
     progress(.roundFinished(record))
     return record
   }

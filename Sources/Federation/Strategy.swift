@@ -24,36 +24,6 @@ public protocol Strategy: AnyObject {
   func finish() -> AggregationOutcome
 }
 
-/// How updates are weighted in an average.
-public enum Weighting: String, Codable, Sendable, CaseIterable {
-  /// By training samples (FedAvg as McMahan et al.).
-  case samples
-  /// Equally: each cluster has an equal say whatever its data.
-  case equal
-}
-
-/// How the accepted updates are combined.
-public enum AggregationRule: Equatable, Sendable, CustomStringConvertible {
-  /// Weighted mean (FedAvg, FedProx).
-  case mean
-  /// Coordinate-wise median.
-  case median
-  /// Coordinate-wise mean after dropping the `beta` fraction of largest and of smallest values.
-  case trimmedMean(beta: Double)
-  /// Krum (select 1) or Multi-Krum (select `select`, default n - f) for up to `f` attackers.
-  case krum(f: Int, select: Int?)
-
-  public var description: String {
-    switch self {
-    case .mean: "mean"
-    case .median: "median"
-    case .trimmedMean(let beta): "trimmed-mean(beta \(beta))"
-    case .krum(let f, let select):
-      select == 1 ? "krum(f \(f))" : "multi-krum(f \(f)\(select.map { ", select \($0)" } ?? ""))"
-    }
-  }
-}
-
 /// How the server applies the aggregated update to the global model.
 public enum ServerOptimizer: Equatable, Sendable, CustomStringConvertible {
   /// global += aggregate (plain FedAvg).
@@ -273,16 +243,7 @@ public final class StandardStrategy: Strategy {
       )
     case .krum(let f, let select):
       let scores = krumScores(updates.map(\.delta), f: f)
-      let m = max(1, min(n, select ?? (n - f)))
-      let order = (0..<n).sorted { scores[$0] != scores[$1] ? scores[$0] < scores[$1] : $0 < $1 }
-      let selected = Array(order.prefix(m)).sorted()
-      var rejections = [String?](repeating: nil, count: n)
-      let name = m == 1 ? "Krum" : "Multi-Krum"
-      for (rank, i) in order.enumerated() where rank >= m {
-        rejections[i] = String(
-          format: "%@ score %.4g ranks %d of %d; the %d lowest are kept (f = %d)", name,
-          scores[i], rank + 1, n, m, f)
-      }
+      let (selected, rejections) = krumSelection(scores: scores, f: f, select: select)
       return weightedMean(updates, selected: selected, rejections: rejections)
     }
   }
@@ -303,56 +264,3 @@ public final class StandardStrategy: Strategy {
   }
 }
 
-/// Krum scores: for each update, the sum of squared distances to its n - f - 2 nearest others
-/// (at least one). Lower is more central.
-func krumScores(_ deltas: [[Float]], f: Int) -> [Double] {
-  let n = deltas.count
-  guard n > 1 else { return [0] }
-  var distance = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
-  for i in 0..<n {
-    for j in (i + 1)..<n {
-      var s = 0.0
-      deltas[i].withUnsafeBufferPointer { a in
-        deltas[j].withUnsafeBufferPointer { b in
-          for k in 0..<a.count {
-            let diff = Double(a[k]) - Double(b[k])
-            s += diff * diff
-          }
-        }
-      }
-      distance[i][j] = s
-      distance[j][i] = s
-    }
-  }
-  let neighbours = max(1, min(n - 1, n - f - 2))
-  return (0..<n).map { i in
-    var others = distance[i]
-    others.remove(at: i)
-    others.sort()
-    return others.prefix(neighbours).reduce(0, +)
-  }
-}
-
-/// The squared L2 norm, accumulated in Double eight lanes at a time.
-func squaredNorm(_ values: [Float]) -> Double {
-  values.withUnsafeBufferPointer { buffer in
-    guard let base = buffer.baseAddress else { return 0 }
-    let n = buffer.count
-    var a = SIMD8<Double>()
-    var b = SIMD8<Double>()
-    var i = 0
-    while i + 16 <= n {
-      let x = SIMD8<Double>(UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self))
-      let y = SIMD8<Double>(UnsafeRawPointer(base + i + 8).loadUnaligned(as: SIMD8<Float>.self))
-      a = a.addingProduct(x, x)
-      b = b.addingProduct(y, y)
-      i += 16
-    }
-    var total = (a + b).sum()
-    while i < n {
-      total += Double(base[i]) * Double(base[i])
-      i += 1
-    }
-    return total
-  }
-}

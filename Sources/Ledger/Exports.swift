@@ -1,2 +1,4 @@
-// The canonical encoding is shared with Protection; ledger users get it with `import Ledger`.
+// The canonical encoding and the signed records (keys, statements, endorsements) are shared
+// with the enclave; ledger users get them with `import Ledger`.
 @_exported import Canonical
+@_exported import Records

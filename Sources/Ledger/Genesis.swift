@@ -1,3 +1,4 @@
+import Attestation
 import Foundation
 
 /// The network's founding document: who is in the consortium, which keys sign blocks and
@@ -29,8 +30,20 @@ public struct Genesis: CanonicalCodable, Equatable {
   /// A key allowed to endorse aggregation statements.
   public struct Endorser: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
-      /// The key itself is trusted because genesis lists it (node keys, until enclaves).
+      /// The key itself is trusted because genesis lists it.
       case genesisKey = "genesis-key"
+      /// A simulated enclave (NO HARDWARE PROTECTION) on the platform whose key this is: its
+      /// endorsements carry a report signed by that platform key, of a measurement in
+      /// `enclaveMeasurements`, binding the enclave's signing key to this network.
+      case simulatedEnclave = "simulated-enclave"
+
+      /// The kind of evidence this endorser's endorsements carry.
+      public var evidence: Evidence.Kind {
+        switch self {
+        case .genesisKey: .genesisKey
+        case .simulatedEnclave: .simulatedEnclave
+        }
+      }
     }
     public var name: String
     public var kind: Kind
@@ -42,7 +55,7 @@ public struct Genesis: CanonicalCodable, Equatable {
     }
   }
 
-  public static let format = "fedledger-genesis/1"
+  public static let format = "fedledger-genesis/2"
   public var network: String
   /// When the network was founded, ISO 8601 in UTC.
   public var createdAt: String
@@ -57,11 +70,13 @@ public struct Genesis: CanonicalCodable, Equatable {
   public var initialModel: Hash256?
   /// Default round configuration.
   public var round: [Setting]
+  /// Enclave measurements (SHA-256 of the enclave program) whose endorsements count.
+  public var enclaveMeasurements: [Hash256]
 
   public init(
     network: String, createdAt: String, members: [Member], nodes: [Node], endorsers: [Endorser],
     endorsementThreshold: Int, blockQuorum: Int? = nil, initialModel: Hash256? = nil,
-    round: [Setting] = []
+    round: [Setting] = [], enclaveMeasurements: [Hash256] = []
   ) {
     self.network = network
     self.createdAt = createdAt
@@ -72,12 +87,64 @@ public struct Genesis: CanonicalCodable, Equatable {
     self.blockQuorum = blockQuorum ?? nodes.count / 2 + 1
     self.initialModel = initialModel
     self.round = round.sorted(by: Setting.precedes)
+    self.enclaveMeasurements = Array(Set(enclaveMeasurements)).sorted()
   }
 
   /// The network's identity.
   public var hash: Hash256 { Hash256.of(canonicalBytes) }
 
   public func endorser(_ key: PublicKey) -> Endorser? { endorsers.first { $0.key == key } }
+
+  /// The genesis endorser an endorsement counts for, after checking the evidence its key rests
+  /// on (not its signature); or why it counts for none.
+  ///
+  /// A genesis-key endorsement counts for the endorser with that key. A simulated-enclave
+  /// endorsement counts for the endorser whose platform key signed its report, if the report
+  /// is of an allowed measurement and binds the endorsing key to this network.
+  public func endorser(of e: Endorsement) -> Swift.Result<Endorser, EndorserRefusal> {
+    switch e.evidence.kind {
+    case .genesisKey:
+      guard let endorser = endorser(e.endorser), endorser.kind == .genesisKey else {
+        return .failure(.init("key \(e.endorser.short) is not a genesis-key endorser in genesis"))
+      }
+      return .success(endorser)
+    case .simulatedEnclave:
+      let evidence: EnclaveEvidence
+      do {
+        evidence = try EnclaveEvidence(canonical: e.evidence.bytes)
+      } catch {
+        return .failure(.init("its simulated-enclave evidence does not decode: \(error)"))
+      }
+      guard evidence.signingKey == e.endorser.bytes else {
+        return .failure(.init("its evidence is for another key than the endorsing one"))
+      }
+      let platform = evidence.report.platformKey
+      guard
+        let endorser = endorsers.first(where: {
+          $0.kind == .simulatedEnclave && $0.key.bytes == platform
+        })
+      else {
+        return .failure(
+          .init(
+            "its evidence is signed by platform \(Hex.encode(platform).prefix(12)), which is not a simulated-enclave endorser in genesis"
+          ))
+      }
+      do {
+        try evidence.verify(
+          nonce: EnclaveEvidence.ledgerNonce(network: hash.bytes),
+          policy: EnclavePolicy(
+            trustedPlatforms: [platform], measurements: Set(enclaveMeasurements.map(\.bytes))))
+      } catch {
+        return .failure(.init("its evidence does not verify: \(error)"))
+      }
+      return .success(endorser)
+    case .sgxDCAP:
+      return .failure(
+        .init(
+          "carries sgx-dcap evidence, which this ledger version cannot check yet (no collateral on the ledger)"
+        ))
+    }
+  }
   public func node(_ key: PublicKey) -> Node? { nodes.first { $0.key == key } }
   public func member(_ name: String) -> Member? { members.first { $0.name == name } }
 
@@ -123,6 +190,10 @@ public struct Genesis: CanonicalCodable, Equatable {
     if blockQuorum < 1 || blockQuorum > nodes.count {
       throw fail("blockQuorum", "is \(blockQuorum); it must be 1 to \(nodes.count) (the nodes)")
     }
+    if endorsers.contains(where: { $0.kind == .simulatedEnclave }) && enclaveMeasurements.isEmpty {
+      throw fail(
+        "enclaveMeasurements", "is empty, but enclave endorsers are listed: no enclave could endorse")
+    }
     var seen = Set<String>()
     for s in round where !seen.insert(s.key).inserted {
       throw fail("round", "sets \"\(s.key)\" twice")
@@ -151,6 +222,7 @@ public struct Genesis: CanonicalCodable, Equatable {
     w.u32(UInt32(clamping: blockQuorum))
     w.optional(initialModel) { $0.hash($1) }
     w.settings(round)
+    w.list(enclaveMeasurements) { $0.hash($1) }
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
@@ -182,7 +254,19 @@ public struct Genesis: CanonicalCodable, Equatable {
       try r.hash("genesis initialModel")
     }
     round = try r.settings("genesis round")
+    enclaveMeasurements = try r.list("genesis enclaveMeasurements", limit: 1024) {
+      r throws(DecodingError) in try r.hash("genesis enclave measurement")
+    }
+    for (a, b) in zip(enclaveMeasurements, enclaveMeasurements.dropFirst()) where !(a < b) {
+      throw .invalid(field: "genesis enclaveMeasurements", problem: "are not sorted or repeat")
+    }
   }
+}
+
+/// Why an endorsement counts for no genesis endorser.
+public struct EndorserRefusal: Error, Equatable, CustomStringConvertible {
+  public var description: String
+  init(_ description: String) { self.description = description }
 }
 
 /// Why a genesis file could not be used.
@@ -223,6 +307,7 @@ extension Genesis {
     var blockQuorum: Int?
     var initialModel: Hash256?
     var round: [String: RoundValue]?
+    var enclaveMeasurements: [Hash256]?
   }
 
   /// A round setting's JSON value: text, a number or a boolean.
@@ -282,7 +367,7 @@ extension Genesis {
   private static let keys: [String: Set<String>] = [
     "": [
       "format", "network", "createdAt", "members", "nodes", "endorsers", "endorsementThreshold",
-      "blockQuorum", "initialModel", "round",
+      "blockQuorum", "initialModel", "round", "enclaveMeasurements",
     ],
     "members": ["name", "key"],
     "nodes": ["name", "member", "key"],
@@ -334,7 +419,8 @@ extension Genesis {
       network: file.network, createdAt: file.createdAt, members: file.members, nodes: file.nodes,
       endorsers: file.endorsers, endorsementThreshold: file.endorsementThreshold,
       blockQuorum: file.blockQuorum, initialModel: file.initialModel,
-      round: (file.round ?? [:]).map { Setting($0.key, $0.value.text) })
+      round: (file.round ?? [:]).map { Setting($0.key, $0.value.text) },
+      enclaveMeasurements: file.enclaveMeasurements ?? [])
     do {
       try genesis.validate()
     } catch {
@@ -352,7 +438,8 @@ extension Genesis {
       format: Self.format, network: network, createdAt: createdAt, members: members,
       nodes: nodes, endorsers: endorsers, endorsementThreshold: endorsementThreshold,
       blockQuorum: blockQuorum, initialModel: initialModel,
-      round: Dictionary(uniqueKeysWithValues: round.map { ($0.key, RoundValue(text: $0.value)) }))
+      round: Dictionary(uniqueKeysWithValues: round.map { ($0.key, RoundValue(text: $0.value)) }),
+      enclaveMeasurements: enclaveMeasurements.isEmpty ? nil : enclaveMeasurements)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return Array(try! encoder.encode(file)) + [10]

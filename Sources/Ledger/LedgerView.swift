@@ -45,6 +45,8 @@ public struct LedgerView: Codable, Sendable {
   public var nodes: [String]
   public var endorsementThreshold: Int
   public var endorsers: Int
+  /// What the endorsers are: "genesis-key", or "simulated-enclave (NO HARDWARE PROTECTION)".
+  public var endorserKinds: [String]
   public var clusters: Int
   public var height: UInt64?
   public var head: String
@@ -61,6 +63,9 @@ public struct LedgerView: Codable, Sendable {
     nodes = genesis.nodes.map(\.name)
     endorsementThreshold = genesis.endorsementThreshold
     endorsers = genesis.endorsers.count
+    endorserKinds = Set(genesis.endorsers.map(\.kind)).map {
+      $0 == .simulatedEnclave ? "simulated-enclave (NO HARDWARE PROTECTION)" : $0.rawValue
+    }.sorted()
     var height: UInt64?
     var head = Hash256.zero.hex
     var transactions = 0
@@ -69,7 +74,7 @@ public struct LedgerView: Codable, Sendable {
     var rejectedUpdates: [RejectedUpdate] = []
     var rounds: [UInt64: RoundRow] = [:]
     var clusterOf: [UInt64: [Hash256: String]] = [:]
-    var statements: [UInt64: [(endorser: PublicKey, statement: AggregationStatement)]] = [:]
+    var statements: [UInt64: [(endorser: String, statement: AggregationStatement)]] = [:]
     var enrolled = Set<String>()
     let format = ISO8601DateFormatter()
     format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -96,7 +101,8 @@ public struct LedgerView: Codable, Sendable {
         case .roundClose(let c): rounds[c.round]?.closed = true
         case .endorsement(let e):
           rounds[e.statement.round]?.endorsements += 1
-          statements[e.statement.round, default: []].append((e.endorser, e.statement))
+          let name = (try? genesis.endorser(of: e).get())?.name ?? e.endorser.short
+          statements[e.statement.round, default: []].append((name, e.statement))
         case .modelCommit(let m):
           rounds[m.round]?.model = m.model.hex
           rounds[m.round]?.committedAtBlock = block.header.height
@@ -105,8 +111,7 @@ public struct LedgerView: Codable, Sendable {
               rounds[m.round]?.accepted = s.accepted.count
               rounds[m.round]?.rejected = s.rejected.count
             } else {
-              rounds[m.round]?.divergentEndorsers.append(
-                genesis.endorser(endorser)?.name ?? endorser.short)
+              rounds[m.round]?.divergentEndorsers.append(endorser)
             }
           }
           if let s = statements[m.round]?.first(where: { $0.statement.hash == m.statement }) {

@@ -44,6 +44,7 @@ public enum ReceiptError: Error, Equatable, CustomStringConvertible {
   case otherNetwork(receipt: Hash256, genesis: Hash256)
   case fieldMismatch(field: String, receipt: String, signed: String)
   case unknownKey(role: String, key: PublicKey)
+  case unacceptedEvidence(endorser: PublicKey, problem: String)
   case forgedSignature(role: String, name: String)
   case missingSignatures(have: Int, need: Int)
   case merklePath(computed: Hash256?, root: Hash256)
@@ -63,6 +64,8 @@ public enum ReceiptError: Error, Equatable, CustomStringConvertible {
     case .fieldMismatch(let f, let r, let s):
       "the receipt's \"\(f)\" says \(r) but the signed data says \(s)"
     case .unknownKey(let role, let key): "\(role) key \(key.hex) is not listed in genesis"
+    case .unacceptedEvidence(let key, let problem):
+      "the endorsement by key \(key.short) counts for no genesis endorser: \(problem)"
     case .forgedSignature(let role, let name):
       "the \(role) signature of \(name) does not verify: forged or altered"
     case .missingSignatures(let have, let need):
@@ -149,7 +152,7 @@ extension Receipt {
       throw .fieldMismatch(field: "model", receipt: model.hex, signed: commit.model.hex)
     }
 
-    var endorsers = Set<PublicKey>()
+    var endorsers = Set<String>()
     var kinds = Set<String>()
     for bytes in endorsements {
       let e: Endorsement
@@ -163,8 +166,12 @@ extension Receipt {
       } catch {
         throw .malformed("an endorsement does not decode: \(error)")
       }
-      guard let endorser = genesis.endorser(e.endorser) else {
-        throw .unknownKey(role: "endorser", key: e.endorser)
+      let endorser: Genesis.Endorser
+      switch genesis.endorser(of: e) {
+      case .success(let found): endorser = found
+      case .failure(let refusal):
+        if e.evidence.kind == .genesisKey { throw .unknownKey(role: "endorser", key: e.endorser) }
+        throw .unacceptedEvidence(endorser: e.endorser, problem: refusal.description)
       }
       guard e.verifies(network: network) else {
         throw .forgedSignature(role: "endorsement", name: "endorser \(endorser.name)")
@@ -179,18 +186,20 @@ extension Receipt {
       }
       let h = Hash256.of(bytes)
       guard commit.endorsements.contains(h) else { throw .endorsementNotNamed(h) }
-      endorsers.insert(e.endorser)
+      endorsers.insert(endorser.name)
       kinds.insert(e.evidence.kind.name)
     }
     guard endorsers.count >= genesis.endorsementThreshold else {
       throw .tooFewEndorsements(have: endorsers.count, need: genesis.endorsementThreshold)
     }
-    let endorserNames = genesis.endorsers.filter { endorsers.contains($0.key) }.map(\.name)
+    let endorserNames = genesis.endorsers.filter { endorsers.contains($0.name) }.map(\.name)
     checked.append(
       "endorsements: \(endorsers.count) distinct endorsers (\(endorserNames.joined(separator: ", "))) signed statement \(commit.statement.short) for round \(round); genesis requires \(genesis.endorsementThreshold) of \(genesis.endorsers.count)"
     )
     checked.append(
-      "endorsement keys rest on: \(kinds.sorted().joined(separator: ", ")) (keys listed in genesis; no enclave attestation yet)"
+      kinds == [Evidence.Kind.genesisKey.name]
+        ? "endorsement keys rest on: genesis-key (keys listed in genesis; no enclave attestation)"
+        : "endorsement keys rest on: \(kinds.sorted().joined(separator: ", ")), each checked against the platforms and measurements genesis lists"
     )
 
     if let modelHash {

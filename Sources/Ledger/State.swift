@@ -19,8 +19,10 @@ public struct RoundState: Sendable {
   public var close: RoundClose?
   /// Valid endorsements by transaction hash.
   public var endorsements: [Hash256: Endorsement] = [:]
-  /// The statement hash each endorser signed.
-  public var endorsedBy: [PublicKey: Hash256] = [:]
+  /// The statement hash each genesis endorser (by name) signed.
+  public var endorsedBy: [String: Hash256] = [:]
+  /// The genesis endorser each valid endorsement counts for, by transaction hash.
+  public var endorserOf: [Hash256: String] = [:]
   public var commit: ModelCommit?
 }
 
@@ -230,17 +232,15 @@ public struct LedgerState: Sendable {
       guard var r = rounds[s.round] else { return .invalid("round \(s.round) was never opened") }
       guard let close = r.close else { return .invalid("round \(s.round) is not closed yet") }
       if r.commit != nil { return .invalid("round \(s.round) is already committed") }
-      guard let endorser = genesis.endorser(e.endorser) else {
-        return .invalid("key \(e.endorser.short) is not an endorser in genesis")
-      }
-      if e.evidence.kind != .genesisKey {
-        return .invalid(
-          "carries \(e.evidence.kind.name) evidence, which this ledger version does not accept")
+      let endorser: Genesis.Endorser
+      switch genesis.endorser(of: e) {
+      case .success(let found): endorser = found
+      case .failure(let refusal): return .invalid(refusal.description)
       }
       if verifySignatures && !e.verifies(network: network) {
         return .invalid("the signature of endorser \"\(endorser.name)\" does not verify")
       }
-      if let earlier = r.endorsedBy[e.endorser] {
+      if let earlier = r.endorsedBy[endorser.name] {
         return .invalid(
           earlier == s.hash
             ? "endorser \"\(endorser.name)\" already endorsed round \(s.round)"
@@ -259,7 +259,8 @@ public struct LedgerState: Sendable {
         )
       }
       r.endorsements[hash] = e
-      r.endorsedBy[e.endorser] = s.hash
+      r.endorsedBy[endorser.name] = s.hash
+      r.endorserOf[hash] = endorser.name
       rounds[s.round] = r
       return .valid
 
@@ -270,9 +271,9 @@ public struct LedgerState: Sendable {
       if m.round != currentRound {
         return .invalid("round \(m.round) is not the newest round (\(currentRound))")
       }
-      var endorsers = Set<PublicKey>()
+      var endorsers = Set<String>()
       for h in m.endorsements {
-        guard let e = r.endorsements[h] else {
+        guard let e = r.endorsements[h], let name = r.endorserOf[h] else {
           return .invalid(
             "names endorsement \(h.short), which is not a valid endorsement of round \(m.round)")
         }
@@ -283,7 +284,7 @@ public struct LedgerState: Sendable {
           return .invalid(
             "commits model \(m.model.short), but the statement names \(e.statement.newModel.short)")
         }
-        endorsers.insert(e.endorser)
+        endorsers.insert(name)
       }
       if endorsers.count < genesis.endorsementThreshold {
         return .invalid(

@@ -1,17 +1,32 @@
+import Aggregation
+import Attestation
+import Crypto
+import Dispatch
+import Enclave
 import Federation
 import Foundation
 import Learning
 import Ledger
 import Ordering
+import Protection
 
-/// Records a simulation's rounds on a ledger kept by simulated nodes in this process.
+/// Records a simulation's rounds on a ledger kept by simulated nodes in this process, and in
+/// privacy mode tee runs each node's enclave.
 ///
-/// It founds a network (genesis with one member per node, node keys as endorsers), enrols
-/// every cluster, and for each round orders the round-open, each update's commitment (signed
-/// by the cluster's key, payload kept in every node's blob store), the round-close, every
-/// node's endorsement of the aggregation statement and the model commit. Each global model is
-/// written with its receipt. Every node checks every block itself; the orderer stops the run if
-/// any node reaches a different verdict or head.
+/// It founds a network (genesis with one member per node), enrols every cluster, and for each
+/// round orders the round-open, each update's commitment (signed by the cluster's key, payload
+/// kept in every node's blob store), the round-close, every endorsement of the aggregation
+/// statement and the model commit. Each global model is written with its receipt. Every node
+/// checks every block itself; the orderer stops the run if any node reaches a different verdict
+/// or head.
+///
+/// In mode tee, each node runs an enclave (the `fedledger-enclave` program, or the same code in
+/// process through the same messages); the first makes the group key and shares it with each
+/// other after mutual attestation. Clusters check an enclave's evidence for the group key, then
+/// seal each update to it: hosts store, order and forward only envelopes. Each enclave opens,
+/// validates and aggregates the closed round and signs its statement; the endorsements go on
+/// the ledger, and the model commits with k matching ones. Without enclaves (mode none), the
+/// strategy aggregates in the clear and node keys listed in genesis endorse.
 public final class LedgerRecorder: RoundRecorder {
   public let directory: String
   public let genesis: Genesis
@@ -30,16 +45,81 @@ public final class LedgerRecorder: RoundRecorder {
   public private(set) var blocks = 0
   public private(set) var transactions = 0
 
+  /// Each node's enclave, in node order (mode tee); empty in mode none.
+  public let enclaves: [EnclaveClient]
+  /// "process" (the enclave program), "in-process", or "none".
+  public let enclaveMode: String
+  public let measurement: [UInt8]?
+  private var groupKey: Curve25519.KeyAgreement.PublicKey?
+  private let aggregation: FixedPointAggregation
+  private let byzantineNodes: Int
+  private var envelopes: [Hash256: SealedUpdate] = [:]
+  private var clusterOf: [Hash256: ClusterID] = [:]
+  private var pending: (statement: AggregationStatement, endorsements: [Hash256], model: [UInt8])?
+  /// Cluster-side time spent sealing updates (mode tee).
+  public private(set) var sealingSeconds = 0.0
+  /// Enclaves' own time on each round's aggregation, by node, last round.
+  public private(set) var enclaveNanoseconds: [UInt64] = []
+  /// Sees each update where its cluster seals it, before anything leaves the cluster (tests).
+  public var onSeal: ((ClusterUpdate) -> Void)?
+  /// Sees every frame between the hosts and their enclaves (tests).
+  public var tap: (@Sendable ([UInt8]) -> Void)? {
+    didSet { for e in enclaves { e.tap = tap } }
+  }
+
   /// Founds the network under `directory` (genesis.json, ledger/node-N, models/).
+  ///
+  /// In mode tee the enclave program is `enclaveProgram` (nil: the one next to this executable,
+  /// else the enclave code in process), and each node's simulated platform and sealed state
+  /// live in `directory`/enclaves/node-N.
   public init(
     directory: String, configuration c: SimulationConfiguration, clusters: Int,
-    initialModel: Model, network: String = "fedledger-simulation"
+    initialModel: Model, network: String = "fedledger-simulation", enclaveProgram: String? = nil
   ) throws {
     self.directory = directory
     let n = c.ledgerNodes
     let members = (0..<n).map { _ in SigningKey() }
     let nodeKeys = (0..<n).map { _ in SigningKey() }
     self.nodeKeys = nodeKeys
+    aggregation = FixedPointAggregation(
+      rule: c.rule, weighting: c.weighting, normBound: c.normBound)
+    byzantineNodes = c.byzantineNodes
+    let fm = FileManager.default
+    // Enclaves first: genesis lists their platforms and measurement.
+    var platforms: [SimulatedPlatform] = []
+    var transports: [any EnclaveTransport] = []
+    var measurement: [UInt8]?
+    var mode = "none"
+    if c.privacy == .tee {
+      let root = directory + "/enclaves"
+      try? fm.removeItem(atPath: root)
+      let program = enclaveProgram ?? EnclaveProgram.locate()
+      let m: [UInt8]
+      if let program {
+        m = try Enclave.measure(executable: program)
+        mode = "process"
+      } else {
+        m = try Enclave.measure(executable: "/proc/self/exe")
+        mode = "in-process"
+      }
+      measurement = m
+      for i in 0..<n {
+        let dir = "\(root)/node-\(i)"
+        let platform = try SimulatedPlatform.loadOrCreate(path: dir + "/platform.key")
+        platforms.append(platform)
+        if let program {
+          transports.append(
+            try ProcessEnclave(
+              program: program, platform: dir + "/platform.key", log: dir + "/enclave.log"))
+        } else {
+          transports.append(
+            InProcessEnclave(service: EnclaveService(measurement: m, platform: platform)))
+        }
+      }
+    }
+    self.measurement = measurement
+    enclaveMode = mode
+    enclaves = transports.enumerated().map { EnclaveClient(node: "node-\($0)", transport: $1) }
     let settings = flatten(c.settings).filter { !$0.key.hasPrefix("output.") }
     roundSettings = settings
     ruleSettings = settings.filter { $0.key.hasPrefix("strategy.") }
@@ -51,12 +131,18 @@ public final class LedgerRecorder: RoundRecorder {
       nodes: nodeKeys.enumerated().map {
         .init(name: "node-\($0)", member: "member-\($0)", key: $1.publicKey)
       },
-      endorsers: nodeKeys.enumerated().map { .init(name: "node-\($0)", key: $1.publicKey) },
+      endorsers: platforms.isEmpty
+        ? nodeKeys.enumerated().map { .init(name: "node-\($0)", key: $1.publicKey) }
+        : platforms.enumerated().map {
+          .init(
+            name: "node-\($0)", kind: .simulatedEnclave,
+            key: PublicKey(bytes: $1.publicKey)!)
+        },
       endorsementThreshold: c.effectiveEndorsementThreshold,
-      initialModel: Hash256(hex: initialModel.hash), round: settings)
+      initialModel: Hash256(hex: initialModel.hash), round: settings,
+      enclaveMeasurements: measurement.map { [Hash256(bytes: $0)!] } ?? [])
     try genesis.validate()
     self.genesis = genesis
-    let fm = FileManager.default
     if fm.fileExists(atPath: directory + "/ledger") {
       // A new network each run: an old ledger in the same place would be another network.
       try fm.removeItem(atPath: directory + "/ledger")
@@ -70,6 +156,7 @@ public final class LedgerRecorder: RoundRecorder {
         directory: "\(directory)/ledger/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
     }
     orderer = try EmbeddedOrderer(replicas: replicas)
+    if !enclaves.isEmpty { try startEnclaves(clusters: clusters) }
     for id in 0..<clusters {
       let key = SigningKey()
       clusterKeys[id] = key
@@ -92,6 +179,9 @@ public final class LedgerRecorder: RoundRecorder {
   public func open(_ plan: RoundPlan, base model: Model) throws {
     payloads = [:]
     arrivals = []
+    envelopes = [:]
+    clusterOf = [:]
+    pending = nil
     base = Hash256(hex: plan.baseModelHash) ?? .zero
     orderer.submit(
       .roundOpen(
@@ -104,10 +194,27 @@ public final class LedgerRecorder: RoundRecorder {
     guard let key = clusterKeys[update.cluster] else {
       return "cluster \(update.cluster) is not enrolled on the ledger"
     }
-    let payload = UpdatePayload.encode(update)
+    var payload = UpdatePayload(update).encode()
+    if let groupKey {
+      // The cluster's side: it seals its update to the attested group key and signs the
+      // envelope. Only the envelope leaves the cluster.
+      onSeal?(update)
+      let start = DispatchTime.now().uptimeNanoseconds
+      payload = try UpdateEnvelope.seal(
+        payload, network: network.bytes, round: UInt64(update.round),
+        cluster: Self.name(update.cluster), baseModel: base.bytes, to: groupKey,
+        signedWith: key.key
+      ).canonicalBytes
+      sealingSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
     let hash = try orderer.storeBlob(payload)
     payloads[update.cluster] = hash
+    clusterOf[hash] = update.cluster
     arrivals.append(hash)
+    if groupKey != nil {
+      envelopes[hash] = SealedUpdate(
+        cluster: Self.name(update.cluster), clusterKey: key.publicKey.bytes, envelope: payload)
+    }
     orderer.submit(
       .commitment(
         UpdateCommitment(
@@ -122,6 +229,12 @@ public final class LedgerRecorder: RoundRecorder {
   }
 
   public func aggregated(round: Int, decisions: [UpdateDecision], model: Model) throws {
+    if let pending {
+      try commit(
+        round: round, statement: pending.statement, endorsements: pending.endorsements,
+        file: pending.model)
+      return
+    }
     var accepted: [AggregationStatement.Accepted] = []
     var rejected: [AggregationStatement.Rejected] = []
     for d in decisions {
@@ -138,7 +251,7 @@ public final class LedgerRecorder: RoundRecorder {
     let statement = AggregationStatement(
       round: UInt64(round), baseModel: base, accepted: accepted, rejected: rejected, rule: rule,
       parameters: ruleSettings, newModel: newModel)
-    // Until enclaves endorse (the next issue), each node's genesis-listed key does.
+    // Without enclaves, each node's genesis-listed key endorses what the strategy computed.
     var endorsements: [Hash256] = []
     for key in nodeKeys {
       let tx = Transaction.endorsement(
@@ -146,13 +259,21 @@ public final class LedgerRecorder: RoundRecorder {
       endorsements.append(Hash256.of(tx.canonicalBytes))
       orderer.submit(tx)
     }
-    let file = ModelFile.encode(model)
+    try commit(
+      round: round, statement: statement, endorsements: endorsements,
+      file: ModelFile.encode(model))
+  }
+
+  private func commit(
+    round: Int, statement: AggregationStatement, endorsements: [Hash256], file: [UInt8]
+  ) throws {
     let blob = try orderer.storeBlob(file)
     orderer.submit(
       .modelCommit(
         ModelCommit(
-          round: UInt64(round), model: newModel, modelBlob: blob, modelSize: UInt64(file.count),
-          statement: statement.hash, endorsements: endorsements.sorted())))
+          round: UInt64(round), model: statement.newModel, modelBlob: blob,
+          modelSize: UInt64(file.count), statement: statement.hash,
+          endorsements: endorsements.sorted())))
     try cut("round \(round) endorsements and commit")
 
     let stem = String(format: "%@/models/round-%03d", directory, round)
@@ -161,6 +282,131 @@ public final class LedgerRecorder: RoundRecorder {
     try Data(receipt.json()).write(
       to: URL(fileURLWithPath: stem + ".receipt.json"), options: .atomic)
     receipts[round] = stem + ".receipt.json"
+  }
+
+  // MARK: Enclaves (privacy mode tee)
+
+  public var aggregates: Bool { !enclaves.isEmpty }
+
+  /// Starts every node's enclave under the genesis policy, shares the group key from the first
+  /// to each other after mutual attestation, and has every cluster check an enclave's evidence
+  /// for the group key it will encrypt to.
+  private func startEnclaves(clusters: Int) throws {
+    let policy = EnclavePolicy(
+      trustedPlatforms: Set(genesis.endorsers.map(\.key.bytes)),
+      measurements: Set(genesis.enclaveMeasurements.map(\.bytes)))
+    for e in enclaves { _ = try e.start(sealed: nil, policy: policy) }
+    _ = try enclaves[0].createGroupKey()
+    for joiner in enclaves.dropFirst() { try enclaves[0].admit(joiner, network: network.bytes) }
+    var agreed: [UInt8]?
+    for id in 0..<clusters {
+      // The cluster's own check, with its own nonce, against the genesis policy.
+      var rng = SystemRandomNumberGenerator()
+      let nonce = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+      let evidence = try enclaves[id % enclaves.count].evidence(nonce: nonce)
+      do {
+        try evidence.verify(nonce: nonce, policy: policy)
+      } catch {
+        throw EnclaveHostError.program(
+          "\(Self.name(id)) refuses the enclave of node-\(id % enclaves.count): \(error)")
+      }
+      guard let key = evidence.groupKey, agreed == nil || agreed == key else {
+        throw EnclaveHostError.program(
+          "the enclave of node-\(id % enclaves.count) attests no group key or another one")
+      }
+      agreed = key
+    }
+    if let agreed {
+      groupKey = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: agreed)
+    } else {
+      let info = try enclaves[0].evidence(nonce: [UInt8](repeating: 0, count: 32))
+      groupKey = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: info.groupKey!)
+    }
+    try sealEnclaves()
+  }
+
+  /// Keeps each enclave's sealed state beside its platform, as a node would on disk.
+  private func sealEnclaves() throws {
+    for (i, e) in enclaves.enumerated() {
+      try Data(try e.seal()).write(
+        to: URL(fileURLWithPath: "\(directory)/enclaves/node-\(i)/sealed.bin"), options: .atomic)
+    }
+  }
+
+  /// Each node's enclave aggregates the closed round; every endorsement goes on the ledger,
+  /// and the statement k of them signed decides the model.
+  public func aggregate(round: Int, base: Model) throws -> AggregationOutcome {
+    let request = AggregateRequest(
+      network: network.bytes, round: UInt64(round), baseModel: ModelFile.encode(base),
+      aggregation: aggregation, updates: arrivals.map { envelopes[$0]! })
+    // A Byzantine host (the last `byzantineNodes` nodes) feeds its enclave another rule:
+    // plain mean with the other weighting, so its enclave signs a different aggregate.
+    var tampered = request
+    tampered.aggregation.rule = .mean
+    tampered.aggregation.weighting = aggregation.weighting == .samples ? .equal : .samples
+    let n = enclaves.count
+    var results = [Result<AggregateResponse, any Error>?](repeating: nil, count: n)
+    results.withUnsafeMutableBufferPointer { out in
+      nonisolated(unsafe) let out = out
+      nonisolated(unsafe) let enclaves = enclaves
+      nonisolated(unsafe) let request = request
+      nonisolated(unsafe) let tampered = tampered
+      let byzantine = byzantineNodes
+      DispatchQueue.concurrentPerform(iterations: n) { i in
+        out[i] = Result { try enclaves[i].aggregate(i >= n - byzantine ? tampered : request) }
+      }
+    }
+    var responses: [AggregateResponse] = []
+    for r in results { responses.append(try r!.get()) }
+    enclaveNanoseconds = responses.map(\.nanoseconds)
+    try sealEnclaves()
+
+    var byStatement: [Hash256: (statement: AggregationStatement, txs: [Hash256], model: [UInt8])] =
+      [:]
+    for response in responses {
+      let e = try Endorsement(canonical: response.endorsement)
+      let tx = Transaction.endorsement(e)
+      orderer.submit(tx)
+      byStatement[e.statement.hash, default: (e.statement, [], response.newModel)].txs.append(
+        Hash256.of(tx.canonicalBytes))
+    }
+    let k = genesis.endorsementThreshold
+    guard let (_, chosen) = byStatement.first(where: { $0.value.txs.count >= k }) else {
+      try cut("round \(round) endorsements")
+      throw EnclaveHostError.program(
+        "round \(round): no aggregation statement has \(k) endorsements (\(byStatement.values.map { "\($0.txs.count)" }.joined(separator: ", "))); the round cannot commit"
+      )
+    }
+    let model: Model
+    do {
+      model = try ModelFile.decode(chosen.model, path: "the enclaves' round \(round) model")
+    } catch {
+      throw EnclaveHostError.program("\(error)")
+    }
+    guard Hash256(hex: model.hash) == chosen.statement.newModel else {
+      throw EnclaveHostError.program(
+        "round \(round): the enclaves' model does not hash to the statement's new model")
+    }
+    pending = (chosen.statement, chosen.txs, chosen.model)
+    var decisions: [UpdateDecision] = []
+    for a in chosen.statement.accepted {
+      guard let cluster = clusterOf[a.update] else { continue }
+      decisions.append(
+        a.note.isEmpty
+          ? .init(cluster: cluster, verdict: .accepted, weight: a.weight)
+          : .init(cluster: cluster, verdict: .clipped, weight: a.weight, reason: a.note))
+    }
+    for r in chosen.statement.rejected {
+      guard let cluster = clusterOf[r.update] else { continue }
+      decisions.append(.init(cluster: cluster, verdict: .rejected, weight: 0, reason: r.reason))
+    }
+    return AggregationOutcome(
+      parameters: model.parameters, decisions: decisions.sorted { $0.cluster < $1.cluster })
+  }
+
+  /// Stops the enclave programs.
+  public func shutdown() {
+    for e in enclaves { e.close() }
   }
 
   /// Orders what is pending; every transaction the simulation submits must be valid.

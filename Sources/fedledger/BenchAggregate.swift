@@ -110,7 +110,7 @@ struct BenchAggregate: AsyncParsableCommand {
     let keys = updates.map { _ in Curve25519.Signing.PrivateKey() }
     let sealed = try zip(updates, keys).map { u, key in
       try UpdateEnvelope.seal(
-        UpdatePayload.encode(u), network: network, round: 1, cluster: "cluster-\(u.cluster)",
+        UpdatePayload(u).encode(), network: network, round: 1, cluster: "cluster-\(u.cluster)",
         baseModel: base, to: group.publicKey, signedWith: key
       ).canonicalBytes
     }
@@ -123,8 +123,8 @@ struct BenchAggregate: AsyncParsableCommand {
           let envelope = try UpdateEnvelope(canonical: bytes)
           let payload = try envelope.open(
             with: group, network: network, round: 1, baseModel: base, clusterKey: key.publicKey)
-          let update = try UpdatePayload.decode(payload)
-          try sum.add(fp.encode(update.delta).values, weight: Int64(update.sampleCount))
+          let update = try UpdatePayload(decoding: payload)
+          try sum.add(fp.encode(update.values).values, weight: Int64(update.sampleCount))
         }
         _ = fp.decode(try sum.mean())
       } catch {

@@ -62,7 +62,7 @@ struct LedgerShow: ParsableCommand {
   private func text(_ v: LedgerView) -> String {
     var lines = [
       "network \"\(v.network)\"  genesis \(v.genesis)",
-      "  \(v.nodes.count) nodes (\(v.nodes.joined(separator: ", "))); a model needs \(v.endorsementThreshold) of \(v.endorsers) endorsements; \(v.clusters) clusters enrolled",
+      "  \(v.nodes.count) nodes (\(v.nodes.joined(separator: ", "))); a model needs \(v.endorsementThreshold) of \(v.endorsers) endorsements (\(v.endorserKinds.joined(separator: ", "))); \(v.clusters) clusters enrolled",
       "  height \(v.height.map(String.init) ?? "-")  head \(v.head)  \(v.transactions) transactions, \(v.invalidTransactions.count) invalid",
       "",
       "blocks"

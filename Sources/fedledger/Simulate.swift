@@ -1,4 +1,5 @@
 import ArgumentParser
+import Canonical
 import Federation
 import Foundation
 import Learning
@@ -74,6 +75,21 @@ struct Simulate: AsyncParsableCommand {
   @Option(help: "Endorsements a model needs, k of the nodes (default: a majority).")
   var endorsementThreshold: Int?
   @Flag(help: "Record nothing on a ledger (no genesis, blocks or receipts).") var noLedger = false
+  @Option(
+    help:
+      "Who can read updates: tee (default: only attested enclaves, which aggregate them) or none (aggregated in the clear)."
+  )
+  var privacy: String?
+  @Option(
+    help:
+      "Nodes whose hosts feed their enclave a different rule, to show that their divergent endorsements cannot commit a model (default 0)."
+  )
+  var byzantineNodes: Int?
+  @Option(
+    help:
+      "The enclave program (default: fedledger-enclave next to this executable; if absent, the enclave code runs in this process)."
+  )
+  var enclaveProgram: String?
   @Flag(help: "Print no per-cluster histograms.") var quiet = false
 
   /// The flags as dotted configuration keys.
@@ -105,6 +121,8 @@ struct Simulate: AsyncParsableCommand {
       ("output.directory", "--output", output), ("ledger.nodes", "--nodes", nodes),
       ("ledger.endorsementThreshold", "--endorsement-threshold", endorsementThreshold),
       ("ledger.enabled", "--no-ledger", noLedger ? false : nil),
+      ("privacy.mode", "--privacy", privacy),
+      ("ledger.byzantineNodes", "--byzantine-nodes", byzantineNodes),
     ]
   }
 
@@ -180,13 +198,29 @@ struct Simulate: AsyncParsableCommand {
     if c.ledgerEnabled {
       let r = try LedgerRecorder(
         directory: directory.path, configuration: c, clusters: c.clusters,
-        initialModel: simulation.model)
+        initialModel: simulation.model, enclaveProgram: enclaveProgram)
       simulation.recorder = r
       recorder = r
       print(
         "  ledger: \(c.ledgerNodes) nodes (embedded ordering), a model commits with \(r.genesis.endorsementThreshold) of \(r.genesis.endorsers.count) endorsements; "
           + "genesis \(r.network.short) in \(directory.path)/genesis.json")
+      if let m = r.measurement {
+        let where_ =
+          r.enclaveMode == "process"
+          ? "one fedledger-enclave process per node"
+          : "enclave code in this process (fedledger-enclave not found next to fedledger)"
+        print(
+          "  privacy tee: SIMULATED ENCLAVES, NO HARDWARE PROTECTION (\(where_)); measurement \(Hex.encode(m).prefix(16))...; "
+            + "group key shared after mutual attestation; \(c.clusters) clusters checked its evidence")
+        if c.byzantineNodes > 0 {
+          print(
+            "  byzantine: the hosts of \((c.ledgerNodes - c.byzantineNodes..<c.ledgerNodes).map { "node-\($0)" }.joined(separator: ", ")) feed their enclaves another rule")
+        }
+      } else {
+        print("  privacy none: updates are aggregated in the clear; node keys endorse")
+      }
     }
+    defer { recorder?.shutdown() }
 
     let metricsURL = directory.appendingPathComponent("metrics.jsonl")
     FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
@@ -220,6 +254,20 @@ struct Simulate: AsyncParsableCommand {
     let modelURL = directory.appendingPathComponent("model.flm")
     let hash = try ModelFile.write(simulation.model, to: modelURL.path)
     print(summary(records, simulation: simulation, seconds: Date().timeIntervalSince(started)))
+    if let recorder, recorder.aggregates {
+      let enclaves = records.reduce(0) { $0 + $1.enclaveSeconds }
+      let ledger = records.reduce(0) { $0 + $1.ledgerSeconds }
+      let wall = records.reduce(0) {
+        $0 + $1.trainSeconds + $1.aggregateSeconds + $1.ledgerSeconds + $1.evaluateSeconds
+      }
+      let overhead = enclaves + recorder.sealingSeconds
+      print(
+        String(
+          format:
+            "  enclaves         %.2f s in enclaves (open, validate, aggregate, sign; %d nodes) + %.2f s sealing by clusters = %.1f%% of %.1f s of rounds; with the whole ledger (%.2f s, endorsements included) %.1f%%",
+          enclaves, recorder.enclaves.count, recorder.sealingSeconds, 100 * overhead / wall, wall,
+          ledger, 100 * (overhead + ledger - recorder.sealingSeconds) / wall))
+    }
     print("saved \(modelURL.path), metrics \(metricsURL.path)\nmodel hash sha256:\(hash)")
     if let recorder, let last = recorder.receipts[c.rounds] {
       let receiptURL = directory.appendingPathComponent("model.receipt.json")
@@ -275,6 +323,7 @@ struct Simulate: AsyncParsableCommand {
     let late = r.missing.count - dropped
     if dropped + late > 0 { parts.append("dropped \(dropped)  late \(late)") }
     parts.append(String(format: "train %.1fs  aggregate %.3fs", r.trainSeconds, r.aggregateSeconds))
+    if r.enclaveSeconds > 0 { parts.append(String(format: "(enclaves %.3fs)", r.enclaveSeconds)) }
     if r.ledgerSeconds > 0 { parts.append(String(format: "ledger %.3fs", r.ledgerSeconds)) }
     return parts.joined(separator: "  ")
   }

@@ -272,7 +272,7 @@ final class LedgerTests: XCTestCase {
         }
         e.evidence = Evidence(kind: .simulatedEnclave, bytes: [1, 2, 3])
         $0.endorsements[2] = Transaction.endorsement(e).canonicalBytes
-      }, "endorsement signature of endorser")
+      }, "counts for no genesis endorser")
     fails({ $0.round = 1 }, "the receipt's \"round\" says 1 but the signed data says 2")
     fails({ $0.height += 1 }, "\"height\" says")
     // A receipt from another network.

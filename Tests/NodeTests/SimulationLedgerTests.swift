@@ -3,9 +3,11 @@ import Foundation
 import Learning
 import Ledger
 import Node
+import Protection
 import XCTest
 
-/// A whole simulation recorded on the ledger, checked the way a cluster and an auditor would.
+/// A whole simulation recorded on the ledger (privacy none: plaintext aggregation, node keys
+/// endorse), checked the way a cluster and an auditor would.
 final class SimulationLedgerTests: XCTestCase {
   func testEveryRoundIsCommittedWithAReceiptThatVerifiesFromTheGenesisFile() async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -21,6 +23,7 @@ final class SimulationLedgerTests: XCTestCase {
     c.attack = .signFlip(factor: 4)
     c.attackFraction = 0.2
     c.rule = .krum(f: 1, select: nil)
+    c.privacy = .none
     let simulation = try Simulation(
       configuration: c, train: SyntheticData.quadrants(count: 1000, seed: 1),
       test: SyntheticData.quadrants(count: 200, seed: 2))
@@ -68,7 +71,7 @@ final class SimulationLedgerTests: XCTestCase {
     guard case .commitment(let first) = try Transaction(canonical: commitments[0].bytes) else {
       return XCTFail("not a commitment")
     }
-    let update = try UpdatePayload.decode(try blobs.get(first.payload))
+    let update = try ClusterUpdate(UpdatePayload(decoding: try blobs.get(first.payload)))
     XCTAssertEqual(update.round, 1)
     XCTAssertEqual(update.cluster, 0)
     XCTAssertEqual(update.baseModelHash, records[0].baseModelHash)
@@ -81,6 +84,7 @@ final class SimulationLedgerTests: XCTestCase {
       c.clusters = 4
       c.rounds = 2
       c.threads = 2
+      c.privacy = .none
       let s = try Simulation(
         configuration: c, train: SyntheticData.quadrants(count: 800, seed: 1),
         test: SyntheticData.quadrants(count: 100, seed: 2))
@@ -103,13 +107,13 @@ final class UpdatePayloadTests: XCTestCase {
     let update = ClusterUpdate(
       cluster: 3, round: 2, baseModelHash: String(repeating: "ab", count: 32),
       delta: [1.5, -2, .pi], sampleCount: 60, trainLoss: 0.25, simulatedSeconds: 1.5)
-    let bytes = UpdatePayload.encode(update)
-    XCTAssertEqual(try UpdatePayload.decode(bytes), update)
-    XCTAssertThrowsError(try UpdatePayload.decode(bytes + [0]))
-    XCTAssertThrowsError(try UpdatePayload.decode(Array(bytes.dropLast())))
+    let bytes = UpdatePayload(update).encode()
+    XCTAssertEqual(try ClusterUpdate(UpdatePayload(decoding: bytes)), update)
+    XCTAssertThrowsError(try UpdatePayload(decoding: bytes + [0]))
+    XCTAssertThrowsError(try UpdatePayload(decoding: Array(bytes.dropLast())))
     var huge = bytes
     for i in 13..<21 { huge[i] = 0xff }  // the round
-    XCTAssertThrowsError(try UpdatePayload.decode(huge)) {
+    XCTAssertThrowsError(try ClusterUpdate(UpdatePayload(decoding: huge))) {
       XCTAssertEqual("\($0)", "update round is too large")
     }
   }

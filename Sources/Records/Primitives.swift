@@ -1,3 +1,4 @@
+import Canonical
 import Crypto
 import Foundation
 
@@ -7,7 +8,7 @@ public struct Hash256: Hashable, Comparable, Sendable, CustomStringConvertible, 
 
   public static let zero = Hash256(unchecked: [UInt8](repeating: 0, count: 32))
 
-  init(unchecked bytes: [UInt8]) { self.bytes = bytes }
+  package init(unchecked bytes: [UInt8]) { self.bytes = bytes }
 
   public init?(bytes: [UInt8]) {
     guard bytes.count == 32 else { return nil }
@@ -71,7 +72,7 @@ extension CanonicalReader {
 public struct PublicKey: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
   public let bytes: [UInt8]
 
-  init(unchecked bytes: [UInt8]) { self.bytes = bytes }
+  package init(unchecked bytes: [UInt8]) { self.bytes = bytes }
 
   public init?(hex: String) {
     guard let b = Hex.decode(hex), b.count == 32 else { return nil }
@@ -79,6 +80,11 @@ public struct PublicKey: Hashable, Comparable, Sendable, CustomStringConvertible
   }
 
   public init(_ key: Curve25519.Signing.PublicKey) { bytes = Array(key.rawRepresentation) }
+
+  public init?(bytes: [UInt8]) {
+    guard bytes.count == 32 else { return nil }
+    self.bytes = bytes
+  }
 
   public var hex: String { Hex.encode(bytes) }
   public var description: String { hex }
@@ -118,7 +124,7 @@ public struct PublicKey: Hashable, Comparable, Sendable, CustomStringConvertible
 /// An Ed25519 signature.
 public struct Signature: Hashable, Sendable, CustomStringConvertible {
   public let bytes: [UInt8]
-  init(unchecked bytes: [UInt8]) { self.bytes = bytes }
+  package init(unchecked bytes: [UInt8]) { self.bytes = bytes }
   public init?(bytes: [UInt8]) {
     guard bytes.count == 64 else { return nil }
     self.bytes = bytes
@@ -134,16 +140,19 @@ public enum SigningPurpose: String, Sendable {
   case commitment = "fedledger/update-commitment/v1"
   case endorsement = "fedledger/aggregation-statement/v1"
 
-  func frame(_ message: [UInt8]) -> [UInt8] {
+  package func frame(_ message: [UInt8]) -> [UInt8] {
     Array(rawValue.utf8) + [0] + message
   }
 }
 
 /// An Ed25519 signing key held by a member, node, endorser or cluster.
 public struct SigningKey: Sendable {
-  let key: Curve25519.Signing.PrivateKey
+  package let key: Curve25519.Signing.PrivateKey
 
   public init() { key = Curve25519.Signing.PrivateKey() }
+
+  /// Wraps a key held elsewhere (an enclave's).
+  public init(_ key: Curve25519.Signing.PrivateKey) { self.key = key }
 
   /// Restores a key from its 32-byte seed.
   public init(seed: [UInt8]) throws {

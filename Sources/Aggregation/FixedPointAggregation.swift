@@ -1,0 +1,212 @@
+import Foundation
+import Protection
+
+/// A round's aggregation as enclaves run it: validation, norm bounding, a robust rule, and a
+/// weighted mean in fixed-point integers, so that every enclave given the same updates in the
+/// same (ledger) order produces the same bytes.
+///
+/// Floating point appears only where its result is the same on every IEEE 754 machine: single
+/// operations in a fixed order (clipping scale, Krum distances), never a sum whose order could
+/// vary.
+public struct FixedPointAggregation: Sendable, Equatable {
+  public var rule: AggregationRule
+  public var weighting: Weighting
+  /// Updates with a larger L2 norm are scaled down to it (and noted as clipped).
+  public var normBound: Float?
+  public var format: FixedPoint
+
+  public init(
+    rule: AggregationRule = .mean, weighting: Weighting = .samples, normBound: Float? = nil,
+    format: FixedPoint = .standard
+  ) {
+    self.rule = rule
+    self.weighting = weighting
+    self.normBound = normBound
+    self.format = format
+  }
+
+  /// One update that opened and decoded.
+  public struct Candidate: Sendable {
+    public var values: [Float]
+    public var sampleCount: UInt64
+    public init(values: [Float], sampleCount: UInt64) {
+      self.values = values
+      self.sampleCount = sampleCount
+    }
+  }
+
+  /// What became of one update.
+  public enum Verdict: Equatable, Sendable {
+    /// Its share of the mean, and a note if it was changed (clipped).
+    case accepted(weight: Double, note: String)
+    case rejected(String)
+  }
+
+  public struct Result: Sendable {
+    /// The aggregate delta in fixed point; nil when no update was accepted.
+    public var delta: [Int32]?
+    /// One per input, in input order.
+    public var verdicts: [Verdict]
+  }
+
+  /// Aggregates `inputs` in their order; an input that is already a reason (it did not open or
+  /// decode) stays rejected with it.
+  public func aggregate(_ inputs: [Result.Input], parameterCount: Int) -> Result {
+    var verdicts = [Verdict](repeating: .rejected(""), count: inputs.count)
+    var kept: [(index: Int, values: [Int32], weight: Int64, note: String)] = []
+    var totalWeight: Int64 = 0
+    for (i, input) in inputs.enumerated() {
+      switch input {
+      case .refused(let reason):
+        verdicts[i] = .rejected(reason)
+      case .candidate(let c):
+        switch validate(c, parameterCount: parameterCount, totalWeight: totalWeight) {
+        case .failure(let reason):
+          verdicts[i] = .rejected(reason.text)
+        case .success(let (values, weight, note)):
+          totalWeight += weight
+          kept.append((i, values, weight, note))
+        }
+      }
+    }
+    guard !kept.isEmpty else { return Result(delta: nil, verdicts: verdicts) }
+
+    let n = kept.count
+    var selected = Array(0..<n)
+    var rejections = [String?](repeating: nil, count: n)
+    var delta: [Int32]
+    var equalShares = false
+    switch rule {
+    case .mean:
+      delta = mean(kept.map { ($0.values, $0.weight) }, parameterCount: parameterCount)
+    case .krum(let f, let select):
+      let scores = krumScores(count: n, f: f) { a, b in
+        kept[a].values.withUnsafeBufferPointer { x in
+          kept[b].values.withUnsafeBufferPointer { y in
+            var s = 0.0
+            for k in 0..<x.count {
+              let d = Double(Int64(x[k]) - Int64(y[k]))
+              s += d * d
+            }
+            return s
+          }
+        }
+      }
+      (selected, rejections) = krumSelection(scores: scores, f: f, select: select)
+      delta = mean(selected.map { (kept[$0].values, kept[$0].weight) }, parameterCount: parameterCount)
+    case .median:
+      equalShares = true
+      delta = coordinateWise(kept.map(\.values), parameterCount: parameterCount) { column in
+        let n = column.count
+        return n % 2 == 1
+          ? Int64(column[n / 2]) : roundedDivision(Int64(column[n / 2 - 1]) + Int64(column[n / 2]), 2)
+      }
+    case .trimmedMean(let beta):
+      equalShares = true
+      let trim = min(Int(beta * Double(n)), (n - 1) / 2)
+      delta = coordinateWise(kept.map(\.values), parameterCount: parameterCount) { column in
+        var s: Int64 = 0
+        for v in column[trim..<(column.count - trim)] { s += Int64(v) }
+        return roundedDivision(s, Int64(column.count - 2 * trim))
+      }
+    }
+
+    let selectedWeight = selected.reduce(Int64(0)) { $0 + kept[$1].weight }
+    for (k, entry) in kept.enumerated() {
+      if let reason = rejections[k] {
+        verdicts[entry.index] = .rejected(reason)
+      } else {
+        let share =
+          equalShares ? 1 / Double(n) : Double(entry.weight) / Double(selectedWeight)
+        verdicts[entry.index] = .accepted(weight: share, note: entry.note)
+      }
+    }
+    return Result(delta: delta, verdicts: verdicts)
+  }
+
+  /// The next global parameters: `base` plus the aggregate delta.
+  public func apply(_ delta: [Int32], to base: [Float]) -> [Float] {
+    precondition(delta.count == base.count)
+    let scale = format.scale
+    var out = base
+    for i in out.indices { out[i] += Float(Double(delta[i]) / scale) }
+    return out
+  }
+
+  /// Why validation refused an update.
+  struct Refusal: Error {
+    var text: String
+  }
+
+  private func validate(_ c: Candidate, parameterCount: Int, totalWeight: Int64) -> Swift.Result<
+    ([Int32], Int64, String), Refusal
+  > {
+    guard c.values.count == parameterCount else {
+      return .failure(.init(text: "has \(c.values.count) values, the model has \(parameterCount)"))
+    }
+    guard c.sampleCount > 0 else { return .failure(.init(text: "claims no training samples")) }
+    let weight: Int64 = weighting == .samples ? Int64(clamping: c.sampleCount) : 1
+    guard weight <= (1 << 31) - totalWeight else {
+      return .failure(
+        .init(text: "claims \(c.sampleCount) samples; a round's weights may not exceed 2^31"))
+    }
+    let squared = squaredNorm(c.values)
+    guard squared.isFinite else {
+      return .failure(.init(text: "contains values that are not finite"))
+    }
+    var values = c.values
+    var note = ""
+    let norm = squared.squareRoot()
+    if let normBound, norm > Double(normBound) {
+      let scale = Float(Double(normBound) / norm)
+      for i in values.indices { values[i] *= scale }
+      note = String(
+        format: "L2 norm %.4g above bound %.4g: scaled by %.4g", norm, Double(normBound),
+        Double(scale))
+    }
+    let (fixed, saturated) = format.encode(values)
+    guard saturated == 0 else {
+      return .failure(
+        .init(
+          text:
+            "has \(saturated) value(s) beyond ±\(format.maximum), the fixed-point range; bound the norm to accept it"
+        ))
+    }
+    return .success((fixed, weight, note))
+  }
+
+  private func mean(_ updates: [([Int32], Int64)], parameterCount: Int) -> [Int32] {
+    var sum = FixedPointSum(count: parameterCount)
+    // Validation keeps each weight at least 1 and their total at most 2^31, the sum's limits.
+    for (values, weight) in updates { try! sum.add(values, weight: weight) }
+    return try! sum.mean()
+  }
+
+  private func coordinateWise(
+    _ updates: [[Int32]], parameterCount: Int, _ combine: (ArraySlice<Int32>) -> Int64
+  ) -> [Int32] {
+    var out = [Int32](repeating: 0, count: parameterCount)
+    var column = [Int32](repeating: 0, count: updates.count)
+    for j in 0..<parameterCount {
+      for i in updates.indices { column[i] = updates[i][j] }
+      column.sort()
+      out[j] = Int32(clamping: combine(column[...]))
+    }
+    return out
+  }
+}
+
+extension FixedPointAggregation.Result {
+  /// An update as it reaches aggregation: opened and decoded, or refused with a reason.
+  public enum Input: Sendable {
+    case candidate(FixedPointAggregation.Candidate)
+    case refused(String)
+  }
+}
+
+/// a / b rounded to nearest, ties away from zero (b > 0).
+func roundedDivision(_ a: Int64, _ b: Int64) -> Int64 {
+  let q = a / b
+  let r = a % b
+  return r.magnitude * 2 >= b.magnitude ? q + (a < 0 ? -1 : 1) : q
+}

@@ -1,0 +1,111 @@
+// Robust aggregation rules shared by the plaintext strategy (Federation) and the enclave's
+// fixed-point aggregation, so both apply the same rule with the same parameters.
+
+/// How updates are weighted in an average.
+public enum Weighting: String, Codable, Sendable, CaseIterable {
+  /// By training samples (FedAvg as McMahan et al.).
+  case samples
+  /// Equally: each cluster has an equal say whatever its data.
+  case equal
+}
+
+/// How the accepted updates are combined.
+public enum AggregationRule: Equatable, Sendable, CustomStringConvertible {
+  /// Weighted mean (FedAvg, FedProx).
+  case mean
+  /// Coordinate-wise median.
+  case median
+  /// Coordinate-wise mean after dropping the `beta` fraction of largest and of smallest values.
+  case trimmedMean(beta: Double)
+  /// Krum (select 1) or Multi-Krum (select `select`, default n - f) for up to `f` attackers.
+  case krum(f: Int, select: Int?)
+
+  public var description: String {
+    switch self {
+    case .mean: "mean"
+    case .median: "median"
+    case .trimmedMean(let beta): "trimmed-mean(beta \(beta))"
+    case .krum(let f, let select):
+      select == 1 ? "krum(f \(f))" : "multi-krum(f \(f)\(select.map { ", select \($0)" } ?? ""))"
+    }
+  }
+}
+
+/// Krum scores: for each update, the sum of squared distances to its n - f - 2 nearest others
+/// (at least one). Lower is more central.
+public func krumScores(_ deltas: [[Float]], f: Int) -> [Double] {
+  krumScores(count: deltas.count, f: f) { i, j in
+    deltas[i].withUnsafeBufferPointer { a in
+      deltas[j].withUnsafeBufferPointer { b in
+        var s = 0.0
+        for k in 0..<a.count {
+          let diff = Double(a[k]) - Double(b[k])
+          s += diff * diff
+        }
+        return s
+      }
+    }
+  }
+}
+
+/// Krum scores from the squared distance of each pair `i < j`.
+public func krumScores(count n: Int, f: Int, distance d: (Int, Int) -> Double) -> [Double] {
+  guard n > 1 else { return [0] }
+  var distance = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
+  for i in 0..<n {
+    for j in (i + 1)..<n {
+      let s = d(i, j)
+      distance[i][j] = s
+      distance[j][i] = s
+    }
+  }
+  let neighbours = max(1, min(n - 1, n - f - 2))
+  return (0..<n).map { i in
+    var others = distance[i]
+    others.remove(at: i)
+    others.sort()
+    return others.prefix(neighbours).reduce(0, +)
+  }
+}
+
+/// Which updates Krum (or Multi-Krum) keeps, in ascending order, and why each other one is
+/// left out.
+public func krumSelection(scores: [Double], f: Int, select: Int?) -> (
+  selected: [Int], rejections: [String?]
+) {
+  let n = scores.count
+  let m = max(1, min(n, select ?? (n - f)))
+  let order = (0..<n).sorted { scores[$0] != scores[$1] ? scores[$0] < scores[$1] : $0 < $1 }
+  var rejections = [String?](repeating: nil, count: n)
+  let name = m == 1 ? "Krum" : "Multi-Krum"
+  for (rank, i) in order.enumerated() where rank >= m {
+    rejections[i] = String(
+      format: "%@ score %.4g ranks %d of %d; the %d lowest are kept (f = %d)", name, scores[i],
+      rank + 1, n, m, f)
+  }
+  return (Array(order.prefix(m)).sorted(), rejections)
+}
+
+/// The squared L2 norm, accumulated in Double eight lanes at a time.
+public func squaredNorm(_ values: [Float]) -> Double {
+  values.withUnsafeBufferPointer { buffer in
+    guard let base = buffer.baseAddress else { return 0 }
+    let n = buffer.count
+    var a = SIMD8<Double>()
+    var b = SIMD8<Double>()
+    var i = 0
+    while i + 16 <= n {
+      let x = SIMD8<Double>(UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self))
+      let y = SIMD8<Double>(UnsafeRawPointer(base + i + 8).loadUnaligned(as: SIMD8<Float>.self))
+      a = a.addingProduct(x, x)
+      b = b.addingProduct(y, y)
+      i += 16
+    }
+    var total = (a + b).sum()
+    while i < n {
+      total += Double(base[i]) * Double(base[i])
+      i += 1
+    }
+    return total
+  }
+}

@@ -1,0 +1,238 @@
+import Canonical
+import Crypto
+
+/// One named setting of a round's configuration, as text.
+public struct Setting: Hashable, Sendable, Codable {
+  public var key: String
+  public var value: String
+  public init(_ key: String, _ value: String) {
+    self.key = key
+    self.value = value
+  }
+
+  /// Canonical order: by the keys' UTF-8 bytes (not Unicode-aware string order).
+  public static func precedes(_ a: Setting, _ b: Setting) -> Bool {
+    a.key.utf8.lexicographicallyPrecedes(b.key.utf8)
+  }
+}
+
+extension CanonicalWriter {
+  /// Settings are written sorted by key, so one configuration has one encoding.
+  public mutating func settings(_ s: [Setting]) {
+    list(s.sorted(by: Setting.precedes)) { w, s in
+      w.string(s.key)
+      w.string(s.value)
+    }
+  }
+}
+
+extension CanonicalReader {
+  public mutating func settings(_ field: String) throws(DecodingError) -> [Setting] {
+    let s = try list(field) { r throws(DecodingError) in
+      Setting(try r.string("\(field) key"), try r.string("\(field) value"))
+    }
+    for (a, b) in zip(s, s.dropFirst()) where !Setting.precedes(a, b) {
+      throw .invalid(field: field, problem: "are not sorted by key or repeat \"\(b.key)\"")
+    }
+    return s
+  }
+}
+
+/// What an endorser states it computed for a round. Endorsers sign its canonical bytes.
+public struct AggregationStatement: CanonicalCodable, Equatable {
+  public struct Accepted: Equatable, Sendable, Codable {
+    public var update: Hash256
+    /// Weight in the aggregate.
+    public var weight: Double
+    /// Why it was changed (clipped, for instance), if it was.
+    public var note: String
+    public init(update: Hash256, weight: Double, note: String = "") {
+      self.update = update
+      self.weight = weight
+      self.note = note
+    }
+  }
+  public struct Rejected: Equatable, Sendable, Codable {
+    public var update: Hash256
+    public var reason: String
+    public init(update: Hash256, reason: String) {
+      self.update = update
+      self.reason = reason
+    }
+  }
+
+  public static let version: UInt8 = 1
+  public var round: UInt64
+  public var baseModel: Hash256
+  public var accepted: [Accepted]
+  public var rejected: [Rejected]
+  /// The aggregation rule and its parameters.
+  public var rule: String
+  public var parameters: [Setting]
+  public var newModel: Hash256
+
+  public init(
+    round: UInt64, baseModel: Hash256, accepted: [Accepted], rejected: [Rejected], rule: String,
+    parameters: [Setting], newModel: Hash256
+  ) {
+    self.round = round
+    self.baseModel = baseModel
+    self.accepted = accepted
+    self.rejected = rejected
+    self.rule = rule
+    self.parameters = parameters.sorted(by: Setting.precedes)
+    self.newModel = newModel
+  }
+
+  public var hash: Hash256 { Hash256.of(canonicalBytes) }
+
+  public func encode(to w: inout CanonicalWriter) {
+    w.u8(Self.version)
+    w.u64(round)
+    w.hash(baseModel)
+    w.list(accepted) { w, a in
+      w.hash(a.update)
+      w.f64(a.weight)
+      w.string(a.note)
+    }
+    w.list(rejected) { w, a in
+      w.hash(a.update)
+      w.string(a.reason)
+    }
+    w.string(rule)
+    w.settings(parameters)
+    w.hash(newModel)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    let v = try r.u8("statement version")
+    guard v == Self.version else {
+      throw .unknownVersion(field: "statement version", version: Int(v))
+    }
+    round = try r.u64("statement round")
+    baseModel = try r.hash("statement base model")
+    accepted = try r.list("statement accepted updates") { r throws(DecodingError) in
+      Accepted(
+        update: try r.hash("accepted update"), weight: try r.f64("accepted weight"),
+        note: try r.string("accepted note"))
+    }
+    rejected = try r.list("statement rejected updates") { r throws(DecodingError) in
+      Rejected(update: try r.hash("rejected update"), reason: try r.string("rejected reason"))
+    }
+    rule = try r.string("statement rule")
+    parameters = try r.settings("statement parameters")
+    newModel = try r.hash("statement new model")
+  }
+}
+
+/// What an endorsement's key rests on. Node keys listed in genesis need nothing more; enclave
+/// keys carry attestation evidence (simulated or SGX DCAP) in the same field.
+public struct Evidence: CanonicalCodable, Equatable {
+  public enum Kind: UInt8, Sendable, Codable {
+    /// A key genesis lists directly.
+    case genesisKey = 0
+    /// Reserved: a simulated enclave's signed report (no hardware protection).
+    case simulatedEnclave = 1
+    /// Reserved: an Intel SGX DCAP quote.
+    case sgxDCAP = 2
+
+    public var name: String {
+      switch self {
+      case .genesisKey: "genesis-key"
+      case .simulatedEnclave: "simulated-enclave (no hardware protection)"
+      case .sgxDCAP: "sgx-dcap"
+      }
+    }
+  }
+  public var kind: Kind
+  public var bytes: [UInt8]
+
+  public init(kind: Kind, bytes: [UInt8] = []) {
+    self.kind = kind
+    self.bytes = bytes
+  }
+
+  public static let genesisKey = Evidence(kind: .genesisKey)
+
+  public func encode(to w: inout CanonicalWriter) {
+    w.u8(kind.rawValue)
+    w.bytes(bytes)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    let tag = try r.u8("evidence kind")
+    guard let k = Kind(rawValue: tag) else {
+      throw .unknownKind(field: "evidence kind", tag: Int(tag))
+    }
+    kind = k
+    bytes = try r.bytes("evidence")
+    if k == .genesisKey && !bytes.isEmpty {
+      throw .invalid(field: "evidence", problem: "of kind genesis-key must be empty")
+    }
+  }
+}
+
+/// An endorser's signed aggregation statement for a round.
+public struct Endorsement: CanonicalCodable, Equatable {
+  public var statement: AggregationStatement
+  public var endorser: PublicKey
+  public var evidence: Evidence
+  public var signature: Signature
+
+  public init(
+    statement: AggregationStatement, endorser: PublicKey, evidence: Evidence, signature: Signature
+  ) {
+    self.statement = statement
+    self.endorser = endorser
+    self.evidence = evidence
+    self.signature = signature
+  }
+
+  public init(
+    network: Hash256, statement: AggregationStatement, key: SigningKey,
+    evidence: Evidence = .genesisKey
+  ) {
+    self.init(
+      statement: statement, endorser: key.publicKey, evidence: evidence,
+      signature: key.sign(
+        Self.message(
+          network: network, statement: statement, endorser: key.publicKey, evidence: evidence),
+        for: .endorsement))
+  }
+
+  /// What the endorser signs: the network, the statement, its own key and its evidence, so no
+  /// one can re-wrap a signed statement in other evidence.
+  public static func message(
+    network: Hash256, statement: AggregationStatement, endorser: PublicKey, evidence: Evidence
+  ) -> [UInt8] {
+    var w = CanonicalWriter()
+    w.hash(network)
+    statement.encode(to: &w)
+    w.key(endorser)
+    evidence.encode(to: &w)
+    return w.bytes
+  }
+
+  public func verifies(network: Hash256) -> Bool {
+    endorser.verifies(
+      signature,
+      over: Self.message(
+        network: network, statement: statement, endorser: endorser, evidence: evidence),
+      for: .endorsement)
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    statement.encode(to: &w)
+    w.key(endorser)
+    evidence.encode(to: &w)
+    w.signature(signature)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    statement = try AggregationStatement(from: &r)
+    endorser = try r.key("endorser key")
+    evidence = try Evidence(from: &r)
+    signature = try r.signature("endorsement signature")
+  }
+}
+
