@@ -91,6 +91,9 @@ let package = Package(
     .executableTarget(
       name: "fedledger",
       dependencies: [
+        "Aggregation",
+        "Enclave",
+        "Records",
         "Learning",
         "Federation",
         "Ledger",
@@ -105,7 +108,10 @@ let package = Package(
     .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Ordering"]),
     .testTarget(name: "ProtectionTests", dependencies: ["Protection"]),
     .testTarget(
-      name: "EnclaveTests", dependencies: ["Enclave", "Attestation", "Ledger", "fedledger-enclave"]),
+      name: "EnclaveTests",
+      dependencies: [
+        "Enclave", "Attestation", "Ledger", "Aggregation", "Protection", "fedledger-enclave",
+      ]),
     .testTarget(
       name: "AttestationTests", dependencies: ["Attestation"], resources: [.copy("Fixtures")]),
     .testTarget(

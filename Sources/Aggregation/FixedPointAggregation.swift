@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Protection
 
@@ -55,18 +56,31 @@ public struct FixedPointAggregation: Sendable, Equatable {
     var verdicts = [Verdict](repeating: .rejected(""), count: inputs.count)
     var kept: [(index: Int, values: [Int32], weight: Int64, note: String)] = []
     var totalWeight: Int64 = 0
-    for (i, input) in inputs.enumerated() {
-      switch input {
-      case .refused(let reason):
-        verdicts[i] = .rejected(reason)
-      case .candidate(let c):
-        switch validate(c, parameterCount: parameterCount, totalWeight: totalWeight) {
-        case .failure(let reason):
-          verdicts[i] = .rejected(reason.text)
-        case .success(let (values, weight, note)):
-          totalWeight += weight
-          kept.append((i, values, weight, note))
+    // Each update's checks and encoding are independent: done on every core, then taken in
+    // input order.
+    var checked = [Swift.Result<([Int32], Int64, String), Refusal>?](
+      repeating: nil, count: inputs.count)
+    checked.withUnsafeMutableBufferPointer { out in
+      nonisolated(unsafe) let out = out
+      let me = self
+      DispatchQueue.concurrentPerform(iterations: inputs.count) { i in
+        switch inputs[i] {
+        case .refused(let reason): out[i] = .failure(Refusal(text: reason))
+        case .candidate(let c): out[i] = me.validate(c, parameterCount: parameterCount)
         }
+      }
+    }
+    for (i, result) in checked.enumerated() {
+      switch result! {
+      case .failure(let reason):
+        verdicts[i] = .rejected(reason.text)
+      case .success(let (values, weight, note)):
+        guard weight <= (1 << 31) - totalWeight else {
+          verdicts[i] = .rejected("claims \(weight) samples; a round's weights may not exceed 2^31")
+          continue
+        }
+        totalWeight += weight
+        kept.append((i, values, weight, note))
       }
     }
     guard !kept.isEmpty else { return Result(delta: nil, verdicts: verdicts) }
@@ -93,13 +107,15 @@ public struct FixedPointAggregation: Sendable, Equatable {
         }
       }
       (selected, rejections) = krumSelection(scores: scores, f: f, select: select)
-      delta = mean(selected.map { (kept[$0].values, kept[$0].weight) }, parameterCount: parameterCount)
+      delta = mean(
+        selected.map { (kept[$0].values, kept[$0].weight) }, parameterCount: parameterCount)
     case .median:
       equalShares = true
       delta = coordinateWise(kept.map(\.values), parameterCount: parameterCount) { column in
         let n = column.count
         return n % 2 == 1
-          ? Int64(column[n / 2]) : roundedDivision(Int64(column[n / 2 - 1]) + Int64(column[n / 2]), 2)
+          ? Int64(column[n / 2])
+          : roundedDivision(Int64(column[n / 2 - 1]) + Int64(column[n / 2]), 2)
       }
     case .trimmedMean(let beta):
       equalShares = true
@@ -134,22 +150,20 @@ public struct FixedPointAggregation: Sendable, Equatable {
   }
 
   /// Why validation refused an update.
-  struct Refusal: Error {
+  struct Refusal: Error, Sendable {
     var text: String
   }
 
-  private func validate(_ c: Candidate, parameterCount: Int, totalWeight: Int64) -> Swift.Result<
-    ([Int32], Int64, String), Refusal
-  > {
+  private func validate(_ c: Candidate, parameterCount: Int)
+    -> Swift.Result<
+      ([Int32], Int64, String), Refusal
+    >
+  {
     guard c.values.count == parameterCount else {
       return .failure(.init(text: "has \(c.values.count) values, the model has \(parameterCount)"))
     }
     guard c.sampleCount > 0 else { return .failure(.init(text: "claims no training samples")) }
     let weight: Int64 = weighting == .samples ? Int64(clamping: c.sampleCount) : 1
-    guard weight <= (1 << 31) - totalWeight else {
-      return .failure(
-        .init(text: "claims \(c.sampleCount) samples; a round's weights may not exceed 2^31"))
-    }
     let squared = squaredNorm(c.values)
     guard squared.isFinite else {
       return .failure(.init(text: "contains values that are not finite"))

@@ -98,4 +98,3 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable {
     self.report = report
   }
 }
-

@@ -170,13 +170,14 @@ extension FixedPointAggregation: CanonicalCodable {
 
 /// A model file (docs/model-format.md) split where the enclave needs it: everything before the
 /// parameters, the parameters, and the hash. The enclave reads no more of the format than this.
-struct ModelBytes {
-  var prefix: [UInt8]
-  var parameters: [Float]
+public struct ModelBytes: Sendable {
+  /// Magic, version, header length and header.
+  public var prefix: [UInt8]
+  public var parameters: [Float]
 
-  static let magic = Array("FLMODEL".utf8) + [0]
+  public static let magic = Array("FLMODEL".utf8) + [0]
 
-  init(_ file: [UInt8]) throws(EnclaveError) {
+  public init(_ file: [UInt8]) throws(EnclaveError) {
     func fail(_ why: String) -> EnclaveError { .request("the base model file \(why)") }
     guard file.count >= 16 + 32, Array(file[0..<8]) == Self.magic else {
       throw fail("is not a FedLedger model file")
@@ -209,7 +210,7 @@ struct ModelBytes {
   }
 
   /// The file with `parameters` in place of the old ones, and its hash.
-  static func file(prefix: [UInt8], parameters: [Float]) -> [UInt8] {
+  public static func file(prefix: [UInt8], parameters: [Float]) -> [UInt8] {
     var out = prefix
     out.reserveCapacity(prefix.count + parameters.count * 4 + 32)
     for v in parameters {
@@ -241,15 +242,34 @@ extension Enclave {
     }
     let base = try ModelBytes(request.baseModel)
     let baseHash = Array(request.baseModel.suffix(32))
+    // Hashing, checking and decrypting each envelope is independent of the others: done on
+    // every core. Everything that depends on order happens after, in ledger order.
+    let n = request.updates.count
+    var opened = [(Hash256, FixedPointAggregation.Result.Input)?](repeating: nil, count: n)
+    opened.withUnsafeMutableBufferPointer { out in
+      nonisolated(unsafe) let out = out
+      let updates = request.updates
+      let network = request.network
+      let round = request.round
+      DispatchQueue.concurrentPerform(iterations: n) { i in
+        out[i] = (
+          Hash256.of(updates[i].envelope),
+          Self.open(
+            updates[i], groupKey: groupKey, network: network, round: round, baseModel: baseHash)
+        )
+      }
+    }
     var hashes: [Hash256] = []
     var inputs: [FixedPointAggregation.Result.Input] = []
     var seen = Set<String>()
-    for u in request.updates {
-      hashes.append(Hash256.of(u.envelope))
-      inputs.append(
-        open(
-          u, groupKey: groupKey, network: request.network, round: request.round,
-          baseModel: baseHash, seen: &seen))
+    for (u, entry) in zip(request.updates, opened) {
+      let (hash, input) = entry!
+      hashes.append(hash)
+      if case .candidate = input, !seen.insert(u.cluster).inserted {
+        inputs.append(.refused("is a second update from \(u.cluster) in this round"))
+      } else {
+        inputs.append(input)
+      }
     }
     let result = request.aggregation.aggregate(inputs, parameterCount: base.parameters.count)
     let newParameters =
@@ -286,9 +306,9 @@ extension Enclave {
       evidence: Evidence(kind: .simulatedEnclave, bytes: evidence.canonicalBytes))
   }
 
-  private func open(
+  private static func open(
     _ u: SealedUpdate, groupKey: Curve25519.KeyAgreement.PrivateKey, network: [UInt8],
-    round: UInt64, baseModel: [UInt8], seen: inout Set<String>
+    round: UInt64, baseModel: [UInt8]
   ) -> FixedPointAggregation.Result.Input {
     guard let keyBytes = u.clusterKey,
       let key = try? Curve25519.Signing.PublicKey(rawRepresentation: keyBytes)
@@ -308,9 +328,6 @@ extension Enclave {
         with: groupKey, network: network, round: round, baseModel: baseModel, clusterKey: key)
     } catch {
       return .refused("\(error)")
-    }
-    guard seen.insert(u.cluster).inserted else {
-      return .refused("is a second update from \(u.cluster) in this round")
     }
     let payload: UpdatePayload
     do {

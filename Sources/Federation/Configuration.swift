@@ -253,7 +253,8 @@ extension SimulationConfiguration {
       // none; asking for tee explicitly is an error.
       guard !reader.has("privacy.mode") else {
         throw reader.error(
-          "privacy.mode", "is tee, which needs the ledger (enclaves endorse on it): drop --no-ledger")
+          "privacy.mode",
+          "is tee, which needs the ledger (enclaves endorse on it): drop --no-ledger")
       }
       privacy = .none
     }

@@ -263,4 +263,3 @@ public final class StandardStrategy: Strategy {
     return (sum.map { Float($0) }, weights, rejections)
   }
 }
-

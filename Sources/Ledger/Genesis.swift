@@ -192,7 +192,8 @@ public struct Genesis: CanonicalCodable, Equatable {
     }
     if endorsers.contains(where: { $0.kind == .simulatedEnclave }) && enclaveMeasurements.isEmpty {
       throw fail(
-        "enclaveMeasurements", "is empty, but enclave endorsers are listed: no enclave could endorse")
+        "enclaveMeasurements",
+        "is empty, but enclave endorsers are listed: no enclave could endorse")
     }
     var seen = Set<String>()
     for s in round where !seen.insert(s.key).inserted {

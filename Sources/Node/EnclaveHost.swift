@@ -164,12 +164,23 @@ public final class EnclaveClient {
   public func close() { transport.close() }
 }
 
+/// How a node runs its enclave.
+public enum EnclaveLaunch: Sendable {
+  /// The enclave program next to this executable if it is there, else in process.
+  case automatic
+  /// This enclave program, one process per node.
+  case program(String)
+  /// The enclave code in this process, through the same messages (no isolation at all).
+  case inProcess
+}
+
 /// Where the enclave program is: next to the running executable (as `swift build` places it).
 public enum EnclaveProgram {
   public static let name = "fedledger-enclave"
 
   public static func locate() -> String? {
-    let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+    let me =
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
       ?? CommandLine.arguments[0]
     let candidate = URL(fileURLWithPath: me).deletingLastPathComponent()
       .appendingPathComponent(name).path

@@ -69,12 +69,12 @@ public final class LedgerRecorder: RoundRecorder {
 
   /// Founds the network under `directory` (genesis.json, ledger/node-N, models/).
   ///
-  /// In mode tee the enclave program is `enclaveProgram` (nil: the one next to this executable,
-  /// else the enclave code in process), and each node's simulated platform and sealed state
-  /// live in `directory`/enclaves/node-N.
+  /// In mode tee, `enclaves` says how each node runs its enclave; each node's simulated
+  /// platform, sealed state and enclave log live in `directory`/enclaves/node-N.
   public init(
     directory: String, configuration c: SimulationConfiguration, clusters: Int,
-    initialModel: Model, network: String = "fedledger-simulation", enclaveProgram: String? = nil
+    initialModel: Model, network: String = "fedledger-simulation",
+    enclaves launch: EnclaveLaunch = .automatic
   ) throws {
     self.directory = directory
     let n = c.ledgerNodes
@@ -93,7 +93,16 @@ public final class LedgerRecorder: RoundRecorder {
     if c.privacy == .tee {
       let root = directory + "/enclaves"
       try? fm.removeItem(atPath: root)
-      let program = enclaveProgram ?? EnclaveProgram.locate()
+      let program: String?
+      switch launch {
+      case .automatic: program = EnclaveProgram.locate()
+      case .program(let path):
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+          throw EnclaveHostError.program("\(path): not an executable enclave program")
+        }
+        program = path
+      case .inProcess: program = nil
+      }
       let m: [UInt8]
       if let program {
         m = try Enclave.measure(executable: program)

@@ -235,4 +235,3 @@ public struct Endorsement: CanonicalCodable, Equatable {
     signature = try r.signature("endorsement signature")
   }
 }
-

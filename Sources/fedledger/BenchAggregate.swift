@@ -1,11 +1,15 @@
+import Aggregation
 import ArgumentParser
+import Attestation
 import Crypto
 import Dispatch
+import Enclave
 import Federation
 import Foundation
 import Learning
 import Node
 import Protection
+import Records
 
 struct BenchAggregate: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -24,9 +28,14 @@ struct BenchAggregate: AsyncParsableCommand {
   @Option(help: "Repetitions to average over.") var repeats = 20
   @Flag(
     help:
-      "Also time the encrypted path: open every HPKE update envelope (signature check, decryption), decode it, and take the fixed-point weighted mean."
+      "Also time the encrypted path in this process: open every HPKE update envelope (signature check, decryption), decode it, and take the fixed-point weighted mean."
   )
   var envelopes = false
+  @Option(
+    help:
+      "none (default), or tee: also send the round's sealed updates to an enclave (the fedledger-enclave program next to this one, else the enclave code in process) and time its decrypt + validate + aggregate + sign, inside the enclave and with the host round trip."
+  )
+  var privacy = "none"
 
   func validate() throws {
     guard (1...10_000).contains(clusters), (1...100_000_000).contains(params), repeats >= 1,
@@ -35,6 +44,9 @@ struct BenchAggregate: AsyncParsableCommand {
       throw ValidationError(
         "--clusters (1...10000), --params and --repeats must be positive, clusters x params at most 1e9"
       )
+    }
+    guard ["none", "tee"].contains(privacy) else {
+      throw ValidationError("--privacy must be none or tee, got '\(privacy)'")
     }
     guard ["fedavg", "median", "trimmed-mean", "multi-krum"].contains(rule) else {
       throw ValidationError(
@@ -69,6 +81,9 @@ struct BenchAggregate: AsyncParsableCommand {
       "bench aggregate: \(aggregationRule), \(clusters) updates x \(params) parameters, "
         + "mean of \(repeats) runs, 1 thread")
     print(String(format: "  strategy (validated):           %8.3f ms", engine))
+    if privacy == "tee" {
+      try benchEnclave(updates, rule: aggregationRule, plain: engine)
+    }
     guard aggregationRule == .mean else { return }
     var stacked = [Float](repeating: 0, count: clusters * params)
     for (i, update) in updates.enumerated() {
@@ -91,6 +106,94 @@ struct BenchAggregate: AsyncParsableCommand {
     print(String(format: "  baseline (BLAS sgemv, stacked): %8.3f ms", baseline))
     print(String(format: "  strategy / baseline:            %8.2fx", engine / baseline))
     if envelopes { try benchEnvelopes(updates, plain: engine) }
+  }
+
+  /// A round in an enclave, through the enclave protocol: what `simulate --privacy tee` does on
+  /// each node. Each repetition is a new round (an enclave endorses a round once).
+  private func benchEnclave(_ updates: [ClusterUpdate], rule: AggregationRule, plain: Double)
+    throws
+  {
+    let program = EnclaveProgram.locate()
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "fedledger-bench-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let platformPath = directory.appendingPathComponent("platform.key").path
+    let platform = try SimulatedPlatform.loadOrCreate(path: platformPath)
+    let measurement: [UInt8]
+    let transport: any EnclaveTransport
+    if let program {
+      measurement = try Enclave.measure(executable: program)
+      transport = try ProcessEnclave(
+        program: program, platform: platformPath,
+        log: directory.appendingPathComponent("enclave.log").path)
+    } else {
+      measurement = try Enclave.measure(executable: "/proc/self/exe")
+      transport = InProcessEnclave(
+        service: EnclaveService(measurement: measurement, platform: platform))
+    }
+    let client = EnclaveClient(node: "bench", transport: transport)
+    defer { client.close() }
+    let policy = EnclavePolicy(trustedPlatforms: [platform.publicKey], measurements: [measurement])
+    _ = try client.start(sealed: nil, policy: policy)
+    let group = try Curve25519.KeyAgreement.PublicKey(
+      rawRepresentation: try client.createGroupKey().groupKey!)
+    let network = Array(SHA256.hash(data: [1]))
+    let header = Array("{\"bench\":true}".utf8)
+    let baseFile = ModelBytes.file(
+      prefix: ModelBytes.magic + [1, 0, 0, 0, UInt8(header.count), 0, 0, 0] + header,
+      parameters: [Float](repeating: 0, count: params))
+    let base = Array(baseFile.suffix(32))
+    let keys = updates.map { _ in Curve25519.Signing.PrivateKey() }
+    let aggregation = FixedPointAggregation(rule: rule)
+    // Sealed ahead of time: sealing is the clusters' work, not the enclave's.
+    let rounds = (1...(repeats + 1)).map { round in
+      AggregateRequest(
+        network: network, round: UInt64(round), baseModel: baseFile, aggregation: aggregation,
+        updates: zip(updates, keys).map { u, key in
+          var payload = UpdatePayload(u)
+          payload.round = UInt64(round)
+          payload.baseModel = base
+          let envelope = try! UpdateEnvelope.seal(
+            payload.encode(), network: network, round: UInt64(round),
+            cluster: "cluster-\(u.cluster)", baseModel: base, to: group, signedWith: key)
+          return SealedUpdate(
+            cluster: "cluster-\(u.cluster)", clusterKey: Array(key.publicKey.rawRepresentation),
+            envelope: envelope.canonicalBytes)
+        })
+    }
+    var inside: [Double] = []
+    var roundTrip: [Double] = []
+    for (i, request) in rounds.enumerated() {
+      let start = DispatchTime.now().uptimeNanoseconds
+      let response = try client.aggregate(request)
+      let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+      let statement = try Endorsement(canonical: response.endorsement).statement
+      guard statement.accepted.count == updates.count || rule != .mean else {
+        throw ValidationError(
+          "the enclave rejected \(statement.rejected.count) update(s): \(statement.rejected.first?.reason ?? "")"
+        )
+      }
+      if i == 0 { continue }  // warm-up
+      inside.append(Double(response.nanoseconds) / 1e6)
+      roundTrip.append(total)
+    }
+    let meanInside = inside.reduce(0, +) / Double(inside.count)
+    let meanTrip = roundTrip.reduce(0, +) / Double(roundTrip.count)
+    let bytes = rounds[0].canonicalBytes.count
+    print(
+      "  privacy tee: \(program == nil ? "enclave code in this process" : "fedledger-enclave process") (SIMULATED, NO HARDWARE PROTECTION), opening updates on \(ProcessInfo.processInfo.activeProcessorCount) threads"
+    )
+    print(
+      String(
+        format:
+          "  in the enclave (decrypt + validate + %@ + sign): %8.3f ms (%.2fx the plain strategy)",
+        "\(rule)", meanInside, meanInside / plain))
+    print(
+      String(
+        format:
+          "  with the host round trip (%.1f MB request):      %8.3f ms (%.2fx the plain strategy)",
+        Double(bytes) / 1e6, meanTrip, meanTrip / plain))
   }
 
   /// Milliseconds per run of `body`, after one warm-up run.

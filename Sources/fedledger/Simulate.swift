@@ -198,23 +198,26 @@ struct Simulate: AsyncParsableCommand {
     if c.ledgerEnabled {
       let r = try LedgerRecorder(
         directory: directory.path, configuration: c, clusters: c.clusters,
-        initialModel: simulation.model, enclaveProgram: enclaveProgram)
+        initialModel: simulation.model,
+        enclaves: enclaveProgram.map { .program($0) } ?? .automatic)
       simulation.recorder = r
       recorder = r
       print(
         "  ledger: \(c.ledgerNodes) nodes (embedded ordering), a model commits with \(r.genesis.endorsementThreshold) of \(r.genesis.endorsers.count) endorsements; "
           + "genesis \(r.network.short) in \(directory.path)/genesis.json")
       if let m = r.measurement {
-        let where_ =
+        let placement =
           r.enclaveMode == "process"
           ? "one fedledger-enclave process per node"
           : "enclave code in this process (fedledger-enclave not found next to fedledger)"
         print(
-          "  privacy tee: SIMULATED ENCLAVES, NO HARDWARE PROTECTION (\(where_)); measurement \(Hex.encode(m).prefix(16))...; "
-            + "group key shared after mutual attestation; \(c.clusters) clusters checked its evidence")
+          "  privacy tee: SIMULATED ENCLAVES, NO HARDWARE PROTECTION (\(placement)); measurement \(Hex.encode(m).prefix(16))...; "
+            + "group key shared after mutual attestation and checked by each of the \(c.clusters) clusters"
+        )
         if c.byzantineNodes > 0 {
           print(
-            "  byzantine: the hosts of \((c.ledgerNodes - c.byzantineNodes..<c.ledgerNodes).map { "node-\($0)" }.joined(separator: ", ")) feed their enclaves another rule")
+            "  byzantine: the hosts of \((c.ledgerNodes - c.byzantineNodes..<c.ledgerNodes).map { "node-\($0)" }.joined(separator: ", ")) feed their enclaves another rule"
+          )
         }
       } else {
         print("  privacy none: updates are aggregated in the clear; node keys endorse")

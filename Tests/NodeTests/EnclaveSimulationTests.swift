@@ -1,0 +1,160 @@
+import Federation
+import Foundation
+import Learning
+import Ledger
+import Node
+import XCTest
+
+/// Privacy mode tee, end to end: enclaves aggregate, endorse, and nothing else reads an update.
+final class EnclaveSimulationTests: XCTestCase {
+  /// Collects what crosses the host-enclave boundary, from any thread.
+  final class Frames: @unchecked Sendable {
+    private let lock = NSLock()
+    private var frames: [[UInt8]] = []
+    func add(_ f: [UInt8]) { lock.withLock { frames.append(f) } }
+    var all: [[UInt8]] { lock.withLock { frames } }
+  }
+
+  func configuration() -> SimulationConfiguration {
+    var c = SimulationConfiguration()
+    c.model = "mlp"
+    c.clusters = 5
+    c.rounds = 2
+    c.threads = 2
+    c.partitioner = .iid
+    c.attack = .signFlip(factor: 4)
+    c.attackFraction = 0.2
+    c.rule = .krum(f: 1, select: nil)
+    c.privacy = .tee
+    return c
+  }
+
+  func run(_ c: SimulationConfiguration, launch: EnclaveLaunch) async throws -> (
+    dir: String, recorder: LedgerRecorder, records: [RoundRecord], plain: [ClusterUpdate],
+    frames: [[UInt8]]
+  ) {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "fedledger-tee-\(UUID().uuidString)"
+    ).path
+    let simulation = try Simulation(
+      configuration: c, train: SyntheticData.quadrants(count: 1000, seed: 1),
+      test: SyntheticData.quadrants(count: 200, seed: 2))
+    let recorder = try LedgerRecorder(
+      directory: dir, configuration: c, clusters: c.clusters, initialModel: simulation.model,
+      enclaves: launch)
+    let frames = Frames()
+    recorder.tap = { frames.add($0) }
+    var plain: [ClusterUpdate] = []
+    recorder.onSeal = { plain.append($0) }
+    simulation.recorder = recorder
+    let records = try await simulation.run()
+    recorder.shutdown()
+    return (dir, recorder, records, plain, frames.all)
+  }
+
+  func testNoPlaintextUpdateAppearsOutsideTheEnclaveAndReceiptsRestOnEnclaveEvidence()
+    async throws
+  {
+    let program = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+      .appendingPathComponent("fedledger-enclave").path
+    XCTAssert(FileManager.default.isExecutableFile(atPath: program), "built beside the tests")
+    let (dir, recorder, records, plain, frames) = try await run(
+      configuration(), launch: .program(program))
+    XCTAssertEqual(recorder.enclaveMode, "process")
+    XCTAssertEqual(plain.count, 10)
+    XCTAssert(records.allSatisfy { $0.enclaveSeconds > 0 })
+    // The robust rule ran inside the enclaves: the attacker's updates are rejected by Krum.
+    let rejected = records.flatMap { $0.decisions.filter { $0.verdict == .rejected } }
+    XCTAssertFalse(rejected.isEmpty)
+    XCTAssert(rejected.allSatisfy { $0.reason?.contains("Krum") ?? false })
+
+    // What must never appear: the payload format's magic, or any 64-byte run of any update's
+    // values (float32, as the payload carries them).
+    var needles: [[UInt8]] = [Array("FLUPDATE".utf8)]
+    for u in plain {
+      let bytes = u.delta.withUnsafeBytes { Array($0) }
+      for start in stride(from: 0, to: bytes.count - 64, by: bytes.count / 8) {
+        needles.append(Array(bytes[start..<(start + 64)]))
+      }
+    }
+    func assertClean(_ haystack: [UInt8], _ what: String) {
+      for n in needles where haystack.count >= n.count {
+        XCTAssertFalse(contains(haystack, n), "\(what) holds plaintext update bytes")
+      }
+    }
+    // Every frame between host and enclave, both directions.
+    XCTAssertGreaterThan(frames.count, 10)
+    for (i, f) in frames.enumerated() { assertClean(f, "frame \(i)") }
+    // Every file the run left: blobs, ledgers, models, receipts, genesis, enclave logs and
+    // sealed state.
+    var files = 0
+    let enumerator = FileManager.default.enumerator(atPath: dir)!
+    while let name = enumerator.nextObject() as? String {
+      let path = dir + "/" + name
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+        !isDirectory.boolValue
+      else { continue }
+      files += 1
+      assertClean(Array(try Data(contentsOf: URL(fileURLWithPath: path))), name)
+    }
+    XCTAssertGreaterThan(files, 20)
+    let log = try String(contentsOfFile: dir + "/enclaves/node-0/enclave.log", encoding: .utf8)
+    XCTAssert(log.contains("NO HARDWARE PROTECTION"), log)
+
+    // Receipts verify from genesis, resting on simulated-enclave evidence.
+    let genesis = try Genesis.read(path: dir + "/genesis.json")
+    XCTAssertEqual(genesis.endorsers.map(\.kind), Array(repeating: .simulatedEnclave, count: 4))
+    for record in records {
+      let stem = String(format: "%@/models/round-%03d", dir, record.round)
+      let receipt = try Receipt.parse(
+        Array(try Data(contentsOf: URL(fileURLWithPath: stem + ".receipt.json"))))
+      let lines = try receipt.verify(genesis: genesis, modelHash: Hash256(hex: record.modelHash))
+      XCTAssert(lines.contains { $0.contains("simulated-enclave") }, "\(lines)")
+    }
+    for i in 0..<4 {
+      let report = try LedgerAudit.run(directory: "\(dir)/ledger/node-\(i)", genesis: genesis)
+      XCTAssertEqual(report.invalidTransactions, 0)
+    }
+  }
+
+  func testAByzantineNodesDivergentEndorsementIsRecordedAndCannotCommit() async throws {
+    var c = configuration()
+    c.byzantineNodes = 1
+    // In process: the same messages, without spawning programs.
+    let (dir, recorder, records, _, _) = try await run(c, launch: .inProcess)
+    XCTAssertEqual(recorder.enclaveMode, "in-process")
+    let genesis = try Genesis.read(path: dir + "/genesis.json")
+    let view = try LedgerView(store: recorder.orderer.replicas[0].store, genesis: genesis)
+    XCTAssertEqual(view.rounds.map(\.divergentEndorsers), [["node-3"], ["node-3"]])
+    XCTAssertEqual(view.rounds.map(\.endorsements), [4, 4])
+    XCTAssertEqual(view.rounds.compactMap(\.model), records.map(\.modelHash))
+    XCTAssertEqual(view.invalidTransactions.count, 0)
+    let receipt = try Receipt.parse(
+      Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/models/round-002.receipt.json"))))
+    let lines = try receipt.verify(genesis: genesis, modelHash: Hash256(hex: records[1].modelHash))
+    XCTAssert(lines[3].contains("3 distinct endorsers (node-0, node-1, node-2)"), lines[3])
+
+    // Two of four Byzantine hosts: no statement reaches k = 3, and no model commits.
+    c.byzantineNodes = 2
+    do {
+      _ = try await run(c, launch: .inProcess)
+      XCTFail("a round committed without k matching endorsements")
+    } catch {
+      XCTAssert("\(error)".contains("no aggregation statement has 3 endorsements"), "\(error)")
+    }
+  }
+
+  func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard let first = needle.first, haystack.count >= needle.count else { return false }
+    var i = 0
+    let last = haystack.count - needle.count
+    while i <= last {
+      if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) {
+        return true
+      }
+      i += 1
+    }
+    return false
+  }
+}
