@@ -169,15 +169,7 @@ public struct FixedPointAggregation: Sendable, Equatable {
       return .failure(.init(text: "contains values that are not finite"))
     }
     var values = c.values
-    var note = ""
-    let norm = squared.squareRoot()
-    if let normBound, norm > Double(normBound) {
-      let scale = Float(Double(normBound) / norm)
-      for i in values.indices { values[i] *= scale }
-      note = String(
-        format: "L2 norm %.4g above bound %.4g: scaled by %.4g", norm, Double(normBound),
-        Double(scale))
-    }
+    let note = boundNorm(&values, squaredNorm: squared, bound: normBound) ?? ""
     let (fixed, saturated) = format.encode(values)
     guard saturated == 0 else {
       return .failure(

@@ -86,6 +86,17 @@ public func krumSelection(scores: [Double], f: Int, select: Int?) -> (
   return (Array(order.prefix(m)).sorted(), rejections)
 }
 
+/// Scales `values` down to L2 norm `bound` when their norm (the root of `squaredNorm`) is
+/// above it, and says so; nil when nothing changed.
+public func boundNorm(_ values: inout [Float], squaredNorm: Double, bound: Float?) -> String? {
+  let norm = squaredNorm.squareRoot()
+  guard let bound, norm > Double(bound) else { return nil }
+  let scale = Float(Double(bound) / norm)
+  for i in values.indices { values[i] *= scale }
+  return String(
+    format: "L2 norm %.4g above bound %.4g: scaled by %.4g", norm, Double(bound), Double(scale))
+}
+
 /// The squared L2 norm, accumulated in Double eight lanes at a time.
 public func squaredNorm(_ values: [Float]) -> Double {
   values.withUnsafeBufferPointer { buffer in

@@ -122,15 +122,7 @@ public final class StandardStrategy: Strategy {
     let squared = squaredNorm(update.delta)
     guard squared.isFinite else { return reject("contains values that are not finite") }
     var update = update
-    var clipped: String?
-    let norm = squared.squareRoot()
-    if let normBound, norm > Double(normBound) {
-      let scale = Float(Double(normBound) / norm)
-      for i in update.delta.indices { update.delta[i] *= scale }
-      clipped = String(
-        format: "L2 norm %.4g above bound %.4g: scaled by %.4g", norm, Double(normBound),
-        Double(scale))
-    }
+    let clipped = boundNorm(&update.delta, squaredNorm: squared, bound: normBound)
     let weight = weighting == .samples ? Double(update.sampleCount) : 1
     if streams {
       update.delta.withUnsafeBufferPointer { d in
