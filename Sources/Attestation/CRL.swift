@@ -24,6 +24,8 @@ public struct CertificateRevocationList: Sendable {
   public let thisUpdate: Date
   public let nextUpdate: Date?
   public let revokedSerialNumbers: [Certificate.SerialNumber]
+  /// The CRL as it was parsed, DER.
+  public let derEncoded: [UInt8]
 
   /// The exact DER bytes of tbsCertList, which the signature covers.
   let signedBytes: [UInt8]
@@ -33,6 +35,7 @@ public struct CertificateRevocationList: Sendable {
   let signature: [UInt8]
 
   public init(derEncoded bytes: [UInt8]) throws(QuoteError) {
+    derEncoded = bytes
     let root = try decode("not DER") { try DER.parse(bytes) }
     let outer = try children(root, "CertificateList")
     guard outer.count == 3 else {

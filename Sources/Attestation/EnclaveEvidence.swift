@@ -1,19 +1,38 @@
 import Canonical
 import Crypto
+import Foundation
+import X509
 
-/// Which enclaves a network admits: simulated platforms it trusts and measurements it allows.
-public struct EnclavePolicy: CanonicalCodable, Equatable {
+/// Which enclaves a network admits: simulated platforms it trusts, measurements (MRENCLAVE on
+/// SGX) it allows, and for SGX the TCB statuses it accepts and the root CA it pins.
+public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
+  public static let defaultTCBStatuses: Set<String> = ["UpToDate", "SWHardeningNeeded"]
+
   public var trustedPlatforms: Set<[UInt8]>
   public var measurements: Set<[UInt8]>
+  /// Platform TCB statuses an SGX enclave may have (from Intel's TCB info).
+  public var acceptedTCBStatuses: Set<String>
+  /// The DER root CA SGX evidence must chain to; nil pins Intel's SGX Root CA. Any other root
+  /// is for tests on machines without SGX.
+  public var sgxRoot: [UInt8]?
 
-  public init(trustedPlatforms: Set<[UInt8]>, measurements: Set<[UInt8]>) {
+  public init(
+    trustedPlatforms: Set<[UInt8]>, measurements: Set<[UInt8]>,
+    acceptedTCBStatuses: Set<String> = EnclavePolicy.defaultTCBStatuses, sgxRoot: [UInt8]? = nil
+  ) {
     self.trustedPlatforms = trustedPlatforms
     self.measurements = measurements
+    self.acceptedTCBStatuses = acceptedTCBStatuses
+    self.sgxRoot = sgxRoot
   }
 
   public func encode(to w: inout CanonicalWriter) {
     w.list(trustedPlatforms.sorted { $0.lexicographicallyPrecedes($1) }) { $0.fixed($1) }
     w.list(measurements.sorted { $0.lexicographicallyPrecedes($1) }) { $0.fixed($1) }
+    w.list(acceptedTCBStatuses.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+      $0.string($1)
+    }
+    w.optional(sgxRoot) { $0.bytes($1) }
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
@@ -25,12 +44,69 @@ public struct EnclavePolicy: CanonicalCodable, Equatable {
       try r.list("policy measurements", limit: 1024) { r throws(DecodingError) in
         try r.fixed(32, "policy measurement")
       })
+    acceptedTCBStatuses = Set(
+      try r.list("policy TCB statuses", limit: 16) { r throws(DecodingError) in
+        try r.string("policy TCB status", limit: 64)
+      })
+    sgxRoot = try r.optional("policy SGX root") { r throws(DecodingError) in
+      try r.bytes("policy SGX root", limit: 16 << 10)
+    }
+  }
+
+  /// The DCAP verifier this policy describes for evidence whose REPORTDATA must be `reportData`.
+  func dcapVerifier(reportData: [UInt8]) throws(QuoteError) -> DCAPVerifier {
+    var p = AttestationPolicy()
+    p.mrEnclaves = measurements
+    p.allowDebug = false
+    p.acceptedTCBStatuses = acceptedTCBStatuses
+    p.reportDataPrefix = reportData
+    guard let sgxRoot else { return DCAPVerifier(policy: p) }
+    guard let root = try? Certificate(derEncoded: sgxRoot) else {
+      throw .policy("the policy's SGX root CA does not parse")
+    }
+    return DCAPVerifier(policy: p, root: root)
+  }
+}
+
+/// What vouches for an enclave's measurement and REPORTDATA.
+public enum EnclaveReport: CanonicalCodable, Equatable, Sendable {
+  /// Signed by a simulated platform key: NO HARDWARE PROTECTION.
+  case simulated(SimulatedReport)
+  /// An Intel SGX DCAP quote (version 3 or 4), verified against collateral.
+  case sgx(quote: [UInt8])
+
+  /// "simulated" or "sgx".
+  public var backend: String {
+    switch self {
+    case .simulated: "simulated"
+    case .sgx: "sgx"
+    }
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    switch self {
+    case .simulated(let report):
+      w.u8(1)
+      report.encode(to: &w)
+    case .sgx(let quote):
+      w.u8(2)
+      w.bytes(quote)
+    }
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    let tag = try r.u8("enclave report kind")
+    switch tag {
+    case 1: self = .simulated(try SimulatedReport(from: &r))
+    case 2: self = .sgx(quote: try r.bytes("SGX quote", limit: 64 << 10))
+    default: throw .unknownKind(field: "enclave report kind", tag: Int(tag))
+    }
   }
 }
 
 /// An enclave's public keys and a report that binds them to its measurement and to a
 /// verifier's nonce.
-public struct EnclaveEvidence: CanonicalCodable, Equatable {
+public struct EnclaveEvidence: CanonicalCodable, Equatable, Sendable {
   /// Ed25519: signs aggregation statements.
   public var signingKey: [UInt8]
   /// X25519: receives the group key.
@@ -38,7 +114,7 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable {
   /// X25519: the public half of the group key clusters encrypt updates to, once the enclave
   /// holds it.
   public var groupKey: [UInt8]?
-  public var report: SimulatedReport
+  public var report: EnclaveReport
 
   /// REPORTDATA: SHA-256 of a label, both keys and the nonce, then 32 zero bytes (the layout
   /// SGX quotes use, so the same check serves both).
@@ -65,12 +141,29 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable {
   }
 
   /// Checks the evidence for `nonce` under `policy`; returns the measurement.
+  ///
+  /// SGX evidence needs `collateral` (Intel's CRLs, TCB info and QE identity, whose signatures
+  /// are checked here) and is judged at `time`.
   @discardableResult
-  public func verify(nonce: [UInt8], policy: EnclavePolicy) throws(QuoteError) -> [UInt8] {
-    try report.verify(
-      trustedPlatforms: policy.trustedPlatforms, measurements: policy.measurements,
-      reportData: Self.reportData(
-        signingKey: signingKey, encryptionKey: encryptionKey, groupKey: groupKey, nonce: nonce))
+  public func verify(
+    nonce: [UInt8], policy: EnclavePolicy, collateral: Collateral? = nil, at time: Date = Date()
+  ) throws(QuoteError) -> [UInt8] {
+    let expected = Self.reportData(
+      signingKey: signingKey, encryptionKey: encryptionKey, groupKey: groupKey, nonce: nonce)
+    switch report {
+    case .simulated(let report):
+      return try report.verify(
+        trustedPlatforms: policy.trustedPlatforms, measurements: policy.measurements,
+        reportData: expected)
+    case .sgx(let bytes):
+      let quote = try SGXQuote(bytes)
+      guard let collateral else {
+        throw .collateral("SGX evidence cannot be checked without DCAP collateral")
+      }
+      let verdict = try policy.dcapVerifier(reportData: expected)
+        .verifyWaiting(quote, collateral: collateral, at: time)
+      return verdict.identity.mrEnclave
+    }
   }
 
   public func encode(to w: inout CanonicalWriter) {
@@ -86,11 +179,11 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable {
     groupKey = try r.optional("evidence group key") { r throws(DecodingError) in
       try r.fixed(32, "evidence group key")
     }
-    report = try SimulatedReport(from: &r)
+    report = try EnclaveReport(from: &r)
   }
 
   public init(
-    signingKey: [UInt8], encryptionKey: [UInt8], groupKey: [UInt8]?, report: SimulatedReport
+    signingKey: [UInt8], encryptionKey: [UInt8], groupKey: [UInt8]?, report: EnclaveReport
   ) {
     self.signingKey = signingKey
     self.encryptionKey = encryptionKey

@@ -9,7 +9,7 @@ import Crypto
 /// the enclave executable), 64 bytes of REPORTDATA (binding the enclave's keys and the
 /// verifier's nonce), signed by a per-machine platform key that the network's genesis lists as
 /// trusted.
-public struct SimulatedReport: CanonicalCodable, Equatable {
+public struct SimulatedReport: CanonicalCodable, Equatable, Sendable {
   public static let label = "fedledger simulated enclave: NO HARDWARE PROTECTION"
   public static let version: UInt8 = 1
 

@@ -290,7 +290,7 @@ extension Enclave {
       rejected: rejected, rule: "\(request.aggregation.rule)",
       parameters: request.aggregation.statementParameters,
       newModel: Hash256(bytes: Array(file.suffix(32)))!)
-    let endorsement = endorse(statement, network: request.network)
+    let endorsement = try endorse(statement, network: request.network)
     lastEndorsedRound = request.round
     return AggregateResponse(
       endorsement: endorsement.canonicalBytes, newModel: file,
@@ -299,11 +299,18 @@ extension Enclave {
 
   /// Signs `statement` with this enclave's key, carrying evidence for the ledger: the report
   /// binds the key to this enclave and to the network.
-  func endorse(_ statement: AggregationStatement, network: [UInt8]) -> Endorsement {
-    let evidence = evidence(nonce: EnclaveEvidence.ledgerNonce(network: network))
+  func endorse(_ statement: AggregationStatement, network: [UInt8]) throws(EnclaveError)
+    -> Endorsement
+  {
+    let evidence = try evidence(nonce: EnclaveEvidence.ledgerNonce(network: network))
+    let kind: Evidence.Kind =
+      switch evidence.report {
+      case .simulated: .simulatedEnclave
+      case .sgx: .sgxDCAP
+      }
     return Endorsement(
       network: Hash256(bytes: network)!, statement: statement, key: SigningKey(signingKey),
-      evidence: Evidence(kind: .simulatedEnclave, bytes: evidence.canonicalBytes))
+      evidence: Evidence(kind: kind, bytes: evidence.canonicalBytes))
   }
 
   private static func open(

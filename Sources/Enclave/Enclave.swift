@@ -21,16 +21,29 @@ public enum EnclaveError: Error, Equatable, CustomStringConvertible {
   }
 }
 
+/// What an enclave runs on: what vouches for its evidence and what its sealing key derives
+/// from. `SimulatedPlatform` and `SGXPlatform` are the two.
+public protocol EnclavePlatform: Sendable {
+  /// "simulated" (NO HARDWARE PROTECTION) or "sgx".
+  var backend: String { get }
+  /// A report binding `reportData` to the enclave with `measurement`.
+  func report(measurement: [UInt8], reportData: [UInt8]) throws(EnclaveError) -> EnclaveReport
+  /// Secret key material only this platform gives this enclave; sealing keys derive from it.
+  func sealingSecret() throws(EnclaveError) -> SymmetricKey
+}
+
 /// The simulated hardware of one machine: a platform signing key (which genesis lists as
 /// trusted) and a sealing secret. NO HARDWARE PROTECTION: anyone with this file can forge
 /// evidence and unseal state; SGX keeps both in the CPU.
-public struct SimulatedPlatform: Sendable {
+public struct SimulatedPlatform: EnclavePlatform {
+  public var backend: String { "simulated" }
+
   public let key: Curve25519.Signing.PrivateKey
-  let sealingSecret: SymmetricKey
+  private let sealing: SymmetricKey
 
   public init() {
     key = Curve25519.Signing.PrivateKey()
-    sealingSecret = SymmetricKey(size: .bits256)
+    sealing = SymmetricKey(size: .bits256)
   }
 
   /// Restores a platform from its 64 secret bytes (key seed, then sealing secret).
@@ -40,14 +53,22 @@ public struct SimulatedPlatform: Sendable {
         rawRepresentation: secret.prefix(32))
     else { throw .sealed("a platform secret is 64 bytes") }
     key = k
-    sealingSecret = SymmetricKey(data: secret.suffix(32))
+    sealing = SymmetricKey(data: secret.suffix(32))
   }
 
   public var secret: [UInt8] {
-    Array(key.rawRepresentation) + sealingSecret.withUnsafeBytes { Array($0) }
+    Array(key.rawRepresentation) + sealing.withUnsafeBytes { Array($0) }
   }
 
   public var publicKey: [UInt8] { Array(key.publicKey.rawRepresentation) }
+
+  public func report(measurement: [UInt8], reportData: [UInt8]) throws(EnclaveError)
+    -> EnclaveReport
+  {
+    .simulated(SimulatedReport(measurement: measurement, reportData: reportData, platform: key))
+  }
+
+  public func sealingSecret() throws(EnclaveError) -> SymmetricKey { sealing }
 
   /// Reads the platform secret from `path`, or makes one and writes it there (owner-only).
   public static func loadOrCreate(path: String) throws -> SimulatedPlatform {
@@ -140,7 +161,7 @@ public final class Enclave {
   static let ciphersuite = HPKE.Ciphersuite.Curve25519_SHA256_ChachaPoly
 
   public let measurement: [UInt8]
-  let platform: SimulatedPlatform
+  let platform: any EnclavePlatform
   let signingKey: Curve25519.Signing.PrivateKey
   let encryptionKey: Curve25519.KeyAgreement.PrivateKey
   var groupKey: Curve25519.KeyAgreement.PrivateKey?
@@ -152,9 +173,12 @@ public final class Enclave {
   /// The attestation policy fixed at first start (from genesis) and sealed with the state, so a
   /// host cannot later loosen whom the group key is shared with.
   public internal(set) var policy: EnclavePolicy?
+  /// Intel's collateral for checking SGX evidence, as the host last supplied it. It is not
+  /// trusted: every use checks its signatures against the policy's root.
+  public var collateral: Collateral?
 
   /// Starts a new enclave with fresh keys.
-  public init(measurement: [UInt8], platform: SimulatedPlatform) {
+  public init(measurement: [UInt8], platform: any EnclavePlatform) {
     precondition(measurement.count == 32)
     self.measurement = measurement
     self.platform = platform
@@ -171,17 +195,16 @@ public final class Enclave {
   public var groupPublicKey: [UInt8]? { groupKey.map { Array($0.publicKey.rawRepresentation) } }
 
   /// Evidence binding this enclave's keys to `nonce`.
-  public func evidence(nonce: [UInt8]) -> EnclaveEvidence {
+  public func evidence(nonce: [UInt8]) throws(EnclaveError) -> EnclaveEvidence {
     let signing = signingPublicKey
     let encryption = Array(encryptionKey.publicKey.rawRepresentation)
     let group = groupPublicKey
     return EnclaveEvidence(
       signingKey: signing, encryptionKey: encryption, groupKey: group,
-      report: SimulatedReport(
+      report: try platform.report(
         measurement: measurement,
         reportData: EnclaveEvidence.reportData(
-          signingKey: signing, encryptionKey: encryption, groupKey: group, nonce: nonce),
-        platform: platform.key))
+          signingKey: signing, encryptionKey: encryption, groupKey: group, nonce: nonce)))
   }
 
   /// The first enclave of a network makes the group key.
@@ -203,7 +226,7 @@ public final class Enclave {
     var failure: EnclaveError = .evidence("it answers no challenge this enclave issued")
     for nonce in challenges {
       do {
-        try evidence.verify(nonce: nonce, policy: policy)
+        try evidence.verify(nonce: nonce, policy: policy, collateral: collateral)
         challenges.remove(nonce)
         return
       } catch {
@@ -232,13 +255,16 @@ public final class Enclave {
             joinerEncryption: joiner.encryptionKey, groupPublicKey: groupPublic)))
       let sealed = try sender.seal(groupKey.rawRepresentation)
       var grant = GroupKeyGrant(
-        network: network, granter: evidence(nonce: joinerChallenge), groupPublicKey: groupPublic,
+        network: network, granter: try evidence(nonce: joinerChallenge),
+        groupPublicKey: groupPublic,
         encapsulatedKey: Array(sender.encapsulatedKey), ciphertext: Array(sealed), signature: [])
       grant.signature = Array(
         try signingKey.signature(
           for: grant.signedBytes(
             joinerSigning: joiner.signingKey, joinerEncryption: joiner.encryptionKey)))
       return grant
+    } catch let error as EnclaveError {
+      throw error
     } catch {
       throw .groupKey("cannot seal the group key to the joiner: \(error)")
     }
@@ -288,38 +314,39 @@ public final class Enclave {
 
   /// The enclave's state (keys, group key, last endorsed round) encrypted with a key only this
   /// platform and this measurement derive.
-  public func seal() -> [UInt8] {
+  public func seal() throws(EnclaveError) -> [UInt8] {
     var w = CanonicalWriter()
-    w.u8(2)
+    w.u8(3)
     w.fixed(signingKey.rawRepresentation)
     w.fixed(encryptionKey.rawRepresentation)
     w.optional(groupKey) { $0.fixed($1.rawRepresentation) }
     w.u64(lastEndorsedRound)
     w.optional(policy) { $1.encode(to: &$0) }
     let box = try! ChaChaPoly.seal(
-      w.bytes, using: Self.sealingKey(platform: platform, measurement: measurement),
+      w.bytes, using: try Self.sealingKey(platform: platform, measurement: measurement),
       authenticating: measurement)
     return Array(box.combined)
   }
 
   /// Restores a sealed enclave; fails on another platform, another measurement, or any
   /// changed byte.
-  public init(unsealing bytes: [UInt8], measurement: [UInt8], platform: SimulatedPlatform)
+  public init(unsealing bytes: [UInt8], measurement: [UInt8], platform: any EnclavePlatform)
     throws(EnclaveError)
   {
     let plain: [UInt8]
+    let key = try Self.sealingKey(platform: platform, measurement: measurement)
     do {
       let box = try ChaChaPoly.SealedBox(combined: bytes)
       plain = Array(
         try ChaChaPoly.open(
-          box, using: Self.sealingKey(platform: platform, measurement: measurement),
+          box, using: key,
           authenticating: measurement))
     } catch {
       throw .sealed("does not open: another platform or measurement, or altered")
     }
     do throws(DecodingError) {
       var r = CanonicalReader(plain)
-      guard try r.u8("sealed version") == 2 else {
+      guard try r.u8("sealed version") == 3 else {
         throw .invalid(field: "sealed version", problem: "is unknown")
       }
       let signing = try r.fixed(32, "sealed signing key")
@@ -344,9 +371,11 @@ public final class Enclave {
     }
   }
 
-  static func sealingKey(platform: SimulatedPlatform, measurement: [UInt8]) -> SymmetricKey {
+  static func sealingKey(platform: any EnclavePlatform, measurement: [UInt8])
+    throws(EnclaveError) -> SymmetricKey
+  {
     HKDF<SHA256>.deriveKey(
-      inputKeyMaterial: platform.sealingSecret, salt: measurement,
+      inputKeyMaterial: try platform.sealingSecret(), salt: measurement,
       info: Array("fedledger/seal/v1".utf8), outputByteCount: 32)
   }
 }

@@ -35,6 +35,9 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
   case aggregate(AggregateRequest)
   /// The enclave's state, sealed to this platform and measurement.
   case seal
+  /// Intel's DCAP collateral, with which the enclave checks SGX evidence from here on. Not
+  /// trusted: its signatures are checked against the policy's root at every use.
+  case collateral(Collateral)
 
   var tag: UInt8 {
     switch self {
@@ -46,6 +49,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
     case .accept: 6
     case .aggregate: 7
     case .seal: 8
+    case .collateral: 9
     }
   }
 
@@ -59,6 +63,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
     case .accept: "accept"
     case .aggregate: "aggregate"
     case .seal: "seal"
+    case .collateral: "collateral"
     }
   }
 
@@ -79,6 +84,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
       grant.encode(to: &w)
       w.fixed(network)
     case .aggregate(let request): request.encode(to: &w)
+    case .collateral(let collateral): collateral.encode(to: &w)
     }
   }
 
@@ -105,6 +111,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
       self = .accept(grant: try GroupKeyGrant(from: &r), network: try r.fixed(32, "accept network"))
     case 7: self = .aggregate(try AggregateRequest(from: &r))
     case 8: self = .seal
+    case 9: self = .collateral(try Collateral(from: &r))
     default: throw .unknownKind(field: "request kind", tag: Int(tag))
     }
   }
@@ -210,11 +217,12 @@ public enum EnclaveResponse: CanonicalCodable, Equatable {
 /// in process, through the same bytes.
 public final class EnclaveService {
   public let measurement: [UInt8]
-  let platform: SimulatedPlatform
+  let platform: any EnclavePlatform
   public private(set) var enclave: Enclave?
-  public let backend = "simulated"
+  /// "simulated" (NO HARDWARE PROTECTION) or "sgx".
+  public var backend: String { platform.backend }
 
-  public init(measurement: [UInt8], platform: SimulatedPlatform) {
+  public init(measurement: [UInt8], platform: any EnclavePlatform) {
     self.measurement = measurement
     self.platform = platform
   }
@@ -258,7 +266,7 @@ public final class EnclaveService {
       try e.createGroupKey()
       return .info(info(e))
     case .challenge: return .nonce(e.challenge())
-    case .evidence(let nonce): return .evidence(e.evidence(nonce: nonce))
+    case .evidence(let nonce): return .evidence(try e.evidence(nonce: nonce))
     case .admit(let joiner, let challenge, let network):
       return .grant(
         try e.admit(joiner, joinerChallenge: challenge, network: network, policy: policy))
@@ -266,7 +274,10 @@ public final class EnclaveService {
       try e.accept(grant, network: network, policy: policy)
       return .info(info(e))
     case .aggregate(let request): return .aggregated(try e.aggregate(request))
-    case .seal: return .sealed(e.seal())
+    case .seal: return .sealed(try e.seal())
+    case .collateral(let collateral):
+      e.collateral = collateral
+      return .info(info(e))
     }
   }
 

@@ -118,7 +118,10 @@ public struct Genesis: CanonicalCodable, Equatable {
       guard evidence.signingKey == e.endorser.bytes else {
         return .failure(.init("its evidence is for another key than the endorsing one"))
       }
-      let platform = evidence.report.platformKey
+      guard case .simulated(let report) = evidence.report else {
+        return .failure(.init("its evidence is marked simulated-enclave but carries an SGX quote"))
+      }
+      let platform = report.platformKey
       guard
         let endorser = endorsers.first(where: {
           $0.kind == .simulatedEnclave && $0.key.bytes == platform

@@ -147,6 +147,14 @@ public final class EnclaveClient {
     }
   }
 
+  /// Gives the enclave Intel's DCAP collateral for checking SGX evidence.
+  public func supply(_ collateral: Collateral) throws -> EnclaveInfo {
+    guard case .info(let info) = try call(.collateral(collateral)) else {
+      throw EnclaveHostError.unexpected(node: node, request: "collateral")
+    }
+    return info
+  }
+
   public func aggregate(_ request: AggregateRequest) throws -> AggregateResponse {
     guard case .aggregated(let r) = try call(.aggregate(request)) else {
       throw EnclaveHostError.unexpected(node: node, request: "aggregate")

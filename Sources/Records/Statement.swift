@@ -131,9 +131,9 @@ public struct Evidence: CanonicalCodable, Equatable {
   public enum Kind: UInt8, Sendable, Codable {
     /// A key genesis lists directly.
     case genesisKey = 0
-    /// Reserved: a simulated enclave's signed report (no hardware protection).
+    /// A simulated enclave's signed report (NO HARDWARE PROTECTION).
     case simulatedEnclave = 1
-    /// Reserved: an Intel SGX DCAP quote.
+    /// An Intel SGX DCAP quote.
     case sgxDCAP = 2
 
     public var name: String {

@@ -43,32 +43,37 @@ final class EnclaveTests: XCTestCase {
   func testEvidenceIsRefusedForAnUntrustedPlatformMeasurementStaleNonceOrSwappedKey() throws {
     let first = Enclave(measurement: measurement, platform: platformA)
     try first.createGroupKey()
-    func refused(_ e: (([UInt8]) -> EnclaveEvidence), _ text: String, nonce: [UInt8]? = nil) {
+    func refused(
+      _ e: (([UInt8]) throws -> EnclaveEvidence), _ text: String, nonce: [UInt8]? = nil
+    ) throws {
       let c = first.challenge()
+      let evidence = try e(nonce ?? c)
       XCTAssertThrowsError(
-        try first.admit(e(nonce ?? c), joinerChallenge: [], network: network, policy: policy)
+        try first.admit(evidence, joinerChallenge: [], network: network, policy: policy)
       ) { XCTAssert("\($0)".contains(text), "\($0) does not contain \(text)") }
     }
     let rogue = Enclave(measurement: measurement, platform: SimulatedPlatform())
-    refused(rogue.evidence(nonce:), "is not trusted")
+    try refused(rogue.evidence(nonce:), "is not trusted")
     let other = Enclave(measurement: Array(SHA256.hash(data: [1])), platform: platformB)
-    refused(other.evidence(nonce:), "measurement")
+    try refused(other.evidence(nonce:), "measurement")
     let honest = Enclave(measurement: measurement, platform: platformB)
     // Evidence for a nonce this enclave never issued (an old one, replayed).
-    refused(
+    try refused(
       honest.evidence(nonce:), "REPORTDATA does not bind", nonce: [UInt8](repeating: 7, count: 32))
     // A host swapping in its own encryption key breaks the binding.
-    refused(
+    try refused(
       { n in
-        var e = honest.evidence(nonce: n)
+        var e = try honest.evidence(nonce: n)
         e.encryptionKey = Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)
         return e
       }, "REPORTDATA does not bind")
     // A changed report byte breaks the platform's signature.
-    refused(
+    try refused(
       { n in
-        var e = honest.evidence(nonce: n)
-        e.report.measurement[0] ^= 1
+        var e = try honest.evidence(nonce: n)
+        guard case .simulated(var report) = e.report else { throw EnclaveError.request("") }
+        report.measurement[0] ^= 1
+        e.report = .simulated(report)
         return e
       }, "not signed by its platform key")
     // An empty allow-list admits nothing.
@@ -101,7 +106,7 @@ final class EnclaveTests: XCTestCase {
     let attackerKey = Curve25519.KeyAgreement.PrivateKey()
     var sender = try HPKE.Sender(
       recipientKey: try Curve25519.KeyAgreement.PublicKey(
-        rawRepresentation: joiner.evidence(nonce: []).encryptionKey),
+        rawRepresentation: try joiner.evidence(nonce: []).encryptionKey),
       ciphersuite: .Curve25519_SHA256_ChachaPoly, info: Data())
     planted.ciphertext = Array(try sender.seal(attackerKey.rawRepresentation))
     planted.encapsulatedKey = Array(sender.encapsulatedKey)
@@ -123,7 +128,7 @@ final class EnclaveTests: XCTestCase {
   func testSealedStateOpensOnlyOnItsPlatformAndMeasurement() throws {
     let e = Enclave(measurement: measurement, platform: platformA)
     try e.createGroupKey()
-    let sealed = e.seal()
+    let sealed = try e.seal()
     let back = try Enclave(unsealing: sealed, measurement: measurement, platform: platformA)
     XCTAssertEqual(back.groupPublicKey, e.groupPublicKey)
     XCTAssertEqual(back.signingPublicKey, e.signingPublicKey)
