@@ -75,6 +75,8 @@ let package = Package(
         "Attestation",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
       ]),
     .target(name: "Ordering", dependencies: ["Ledger"]),
     .target(
@@ -105,15 +107,27 @@ let package = Package(
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
     .testTarget(name: "FederationTests", dependencies: ["Federation", "Learning"]),
-    .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Ordering"]),
+    .testTarget(
+      name: "LedgerTests", dependencies: ["Ledger", "Ordering", "Attestation", "SGXTestSupport"]),
     .testTarget(name: "ProtectionTests", dependencies: ["Protection"]),
     .testTarget(
       name: "EnclaveTests",
       dependencies: [
         "Enclave", "Attestation", "Ledger", "Aggregation", "Protection", "fedledger-enclave",
+        "SGXTestSupport",
       ]),
     .testTarget(
-      name: "AttestationTests", dependencies: ["Attestation"], resources: [.copy("Fixtures")]),
+      name: "AttestationTests", dependencies: ["Attestation", "SGXTestSupport"],
+      resources: [.copy("Fixtures")]),
+    .target(
+      name: "SGXTestSupport",
+      dependencies: [
+        "Attestation",
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      path: "Tests/SGXTestSupport"),
     .testTarget(
       name: "NodeTests",
       dependencies: ["Node", "Ledger", "Federation", "Learning", "Enclave", "fedledger-enclave"]),

@@ -47,6 +47,18 @@ public struct Collateral: Sendable {
   public var qeIdentity: SignedJSON
   public var qeIdentityIssuerChain: [Certificate]
 
+  public init(
+    rootCRL: CertificateRevocationList, pckCRL: CertificateRevocationList, tcbInfo: SignedJSON,
+    tcbInfoIssuerChain: [Certificate], qeIdentity: SignedJSON, qeIdentityIssuerChain: [Certificate]
+  ) {
+    self.rootCRL = rootCRL
+    self.pckCRL = pckCRL
+    self.tcbInfo = tcbInfo
+    self.tcbInfoIssuerChain = tcbInfoIssuerChain
+    self.qeIdentity = qeIdentity
+    self.qeIdentityIssuerChain = qeIdentityIssuerChain
+  }
+
   /// Reads collateral from `path`: either a JSON file in the PCCS quote-collateral layout
   /// (`root_ca_crl` and `pck_crl` as hex DER, `tcb_info` and `qe_identity` as the exact signed
   /// JSON text with `tcb_info_signature` and `qe_identity_signature` in hex, and the PEM issuer

@@ -191,3 +191,25 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable, Sendable {
     self.report = report
   }
 }
+
+/// SGX evidence as a ledger records it: the enclave's evidence and the collateral that checks
+/// it, so that anyone holding the genesis file can check it again, offline.
+public struct CollateralizedEvidence: CanonicalCodable, Equatable, Sendable {
+  public var evidence: EnclaveEvidence
+  public var collateral: Collateral
+
+  public init(evidence: EnclaveEvidence, collateral: Collateral) {
+    self.evidence = evidence
+    self.collateral = collateral
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    evidence.encode(to: &w)
+    collateral.encode(to: &w)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    evidence = try EnclaveEvidence(from: &r)
+    collateral = try Collateral(from: &r)
+  }
+}

@@ -303,14 +303,22 @@ extension Enclave {
     -> Endorsement
   {
     let evidence = try evidence(nonce: EnclaveEvidence.ledgerNonce(network: network))
-    let kind: Evidence.Kind =
-      switch evidence.report {
-      case .simulated: .simulatedEnclave
-      case .sgx: .sgxDCAP
+    let recorded: Evidence
+    switch evidence.report {
+    case .simulated:
+      recorded = Evidence(kind: .simulatedEnclave, bytes: evidence.canonicalBytes)
+    case .sgx:
+      // The ledger checks a quote with the collateral the endorsement carries.
+      guard let collateral else {
+        throw .request("an SGX enclave endorses only with DCAP collateral: send it first")
       }
+      recorded = Evidence(
+        kind: .sgxDCAP,
+        bytes: CollateralizedEvidence(evidence: evidence, collateral: collateral).canonicalBytes)
+    }
     return Endorsement(
       network: Hash256(bytes: network)!, statement: statement, key: SigningKey(signingKey),
-      evidence: Evidence(kind: kind, bytes: evidence.canonicalBytes))
+      evidence: recorded)
   }
 
   private static func open(

@@ -192,6 +192,7 @@ public final class Enclave {
   }
 
   public var signingPublicKey: [UInt8] { Array(signingKey.publicKey.rawRepresentation) }
+  public var encryptionPublicKey: [UInt8] { Array(encryptionKey.publicKey.rawRepresentation) }
   public var groupPublicKey: [UInt8]? { groupKey.map { Array($0.publicKey.rawRepresentation) } }
 
   /// Evidence binding this enclave's keys to `nonce`.

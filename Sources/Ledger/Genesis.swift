@@ -1,5 +1,7 @@
 import Attestation
 import Foundation
+import SwiftASN1
+import X509
 
 /// The network's founding document: who is in the consortium, which keys sign blocks and
 /// endorse models, how many must agree, and the default round configuration.
@@ -36,12 +38,17 @@ public struct Genesis: CanonicalCodable, Equatable {
       /// endorsements carry a report signed by that platform key, of a measurement in
       /// `enclaveMeasurements`, binding the enclave's signing key to this network.
       case simulatedEnclave = "simulated-enclave"
+      /// An SGX enclave whose signing key this is: its endorsements carry a DCAP quote of a
+      /// measurement (MRENCLAVE) in `enclaveMeasurements` binding this key to this network,
+      /// and the collateral to check it with, judged at the time of the block that records it.
+      case sgxEnclave = "sgx-enclave"
 
       /// The kind of evidence this endorser's endorsements carry.
       public var evidence: Evidence.Kind {
         switch self {
         case .genesisKey: .genesisKey
         case .simulatedEnclave: .simulatedEnclave
+        case .sgxEnclave: .sgxDCAP
         }
       }
     }
@@ -55,7 +62,7 @@ public struct Genesis: CanonicalCodable, Equatable {
     }
   }
 
-  public static let format = "fedledger-genesis/2"
+  public static let format = "fedledger-genesis/3"
   public var network: String
   /// When the network was founded, ISO 8601 in UTC.
   public var createdAt: String
@@ -70,13 +77,17 @@ public struct Genesis: CanonicalCodable, Equatable {
   public var initialModel: Hash256?
   /// Default round configuration.
   public var round: [Setting]
-  /// Enclave measurements (SHA-256 of the enclave program) whose endorsements count.
+  /// Enclave measurements whose endorsements count: SHA-256 of the enclave program for
+  /// simulated enclaves, MRENCLAVE for SGX ones.
   public var enclaveMeasurements: [Hash256]
+  /// The root CA (DER) SGX evidence must chain to; nil pins Intel's SGX Root CA. Another root
+  /// makes sense only for a test network.
+  public var sgxRootCA: [UInt8]?
 
   public init(
     network: String, createdAt: String, members: [Member], nodes: [Node], endorsers: [Endorser],
     endorsementThreshold: Int, blockQuorum: Int? = nil, initialModel: Hash256? = nil,
-    round: [Setting] = [], enclaveMeasurements: [Hash256] = []
+    round: [Setting] = [], enclaveMeasurements: [Hash256] = [], sgxRootCA: [UInt8]? = nil
   ) {
     self.network = network
     self.createdAt = createdAt
@@ -88,6 +99,15 @@ public struct Genesis: CanonicalCodable, Equatable {
     self.initialModel = initialModel
     self.round = round.sorted(by: Setting.precedes)
     self.enclaveMeasurements = Array(Set(enclaveMeasurements)).sorted()
+    self.sgxRootCA = sgxRootCA
+  }
+
+  /// The attestation policy enclave endorsers are held to: `platforms` for simulated ones,
+  /// the measurements and the SGX root for all.
+  public func enclavePolicy(platforms: Set<[UInt8]> = []) -> EnclavePolicy {
+    EnclavePolicy(
+      trustedPlatforms: platforms, measurements: Set(enclaveMeasurements.map(\.bytes)),
+      sgxRoot: sgxRootCA)
   }
 
   /// The network's identity.
@@ -101,7 +121,8 @@ public struct Genesis: CanonicalCodable, Equatable {
   /// A genesis-key endorsement counts for the endorser with that key. A simulated-enclave
   /// endorsement counts for the endorser whose platform key signed its report, if the report
   /// is of an allowed measurement and binds the endorsing key to this network.
-  public func endorser(of e: Endorsement) -> Swift.Result<Endorser, EndorserRefusal> {
+  public func endorser(of e: Endorsement, at time: Date) -> Swift.Result<Endorser, EndorserRefusal>
+  {
     switch e.evidence.kind {
     case .genesisKey:
       guard let endorser = endorser(e.endorser), endorser.kind == .genesisKey else {
@@ -135,17 +156,36 @@ public struct Genesis: CanonicalCodable, Equatable {
       do {
         try evidence.verify(
           nonce: EnclaveEvidence.ledgerNonce(network: hash.bytes),
-          policy: EnclavePolicy(
-            trustedPlatforms: [platform], measurements: Set(enclaveMeasurements.map(\.bytes))))
+          policy: enclavePolicy(platforms: [platform]))
       } catch {
         return .failure(.init("its evidence does not verify: \(error)"))
       }
       return .success(endorser)
     case .sgxDCAP:
-      return .failure(
-        .init(
-          "carries sgx-dcap evidence, which this ledger version cannot check yet (no collateral on the ledger)"
-        ))
+      let carried: CollateralizedEvidence
+      do {
+        carried = try CollateralizedEvidence(canonical: e.evidence.bytes)
+      } catch {
+        return .failure(.init("its sgx-dcap evidence does not decode: \(error)"))
+      }
+      guard case .sgx = carried.evidence.report else {
+        return .failure(.init("its evidence is marked sgx-dcap but carries no SGX quote"))
+      }
+      guard carried.evidence.signingKey == e.endorser.bytes else {
+        return .failure(.init("its evidence is for another key than the endorsing one"))
+      }
+      guard let endorser = endorser(e.endorser), endorser.kind == .sgxEnclave else {
+        return .failure(
+          .init("key \(e.endorser.short) is not an sgx-enclave endorser in genesis"))
+      }
+      do {
+        try carried.evidence.verify(
+          nonce: EnclaveEvidence.ledgerNonce(network: hash.bytes), policy: enclavePolicy(),
+          collateral: carried.collateral, at: time)
+      } catch {
+        return .failure(.init("its evidence does not verify at \(time): \(error)"))
+      }
+      return .success(endorser)
     }
   }
   public func node(_ key: PublicKey) -> Node? { nodes.first { $0.key == key } }
@@ -193,7 +233,10 @@ public struct Genesis: CanonicalCodable, Equatable {
     if blockQuorum < 1 || blockQuorum > nodes.count {
       throw fail("blockQuorum", "is \(blockQuorum); it must be 1 to \(nodes.count) (the nodes)")
     }
-    if endorsers.contains(where: { $0.kind == .simulatedEnclave }) && enclaveMeasurements.isEmpty {
+    if let root = sgxRootCA, (try? Certificate(derEncoded: root)) == nil {
+      throw fail("sgxRootCA", "is not an X.509 certificate")
+    }
+    if endorsers.contains(where: { $0.kind != .genesisKey }) && enclaveMeasurements.isEmpty {
       throw fail(
         "enclaveMeasurements",
         "is empty, but enclave endorsers are listed: no enclave could endorse")
@@ -227,6 +270,7 @@ public struct Genesis: CanonicalCodable, Equatable {
     w.optional(initialModel) { $0.hash($1) }
     w.settings(round)
     w.list(enclaveMeasurements) { $0.hash($1) }
+    w.optional(sgxRootCA) { $0.bytes($1) }
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
@@ -263,6 +307,9 @@ public struct Genesis: CanonicalCodable, Equatable {
     }
     for (a, b) in zip(enclaveMeasurements, enclaveMeasurements.dropFirst()) where !(a < b) {
       throw .invalid(field: "genesis enclaveMeasurements", problem: "are not sorted or repeat")
+    }
+    sgxRootCA = try r.optional("genesis sgxRootCA") { r throws(DecodingError) in
+      try r.bytes("genesis sgxRootCA", limit: 16 << 10)
     }
   }
 }
@@ -312,6 +359,8 @@ extension Genesis {
     var initialModel: Hash256?
     var round: [String: RoundValue]?
     var enclaveMeasurements: [Hash256]?
+    /// PEM.
+    var sgxRootCA: String?
   }
 
   /// A round setting's JSON value: text, a number or a boolean.
@@ -371,7 +420,7 @@ extension Genesis {
   private static let keys: [String: Set<String>] = [
     "": [
       "format", "network", "createdAt", "members", "nodes", "endorsers", "endorsementThreshold",
-      "blockQuorum", "initialModel", "round", "enclaveMeasurements",
+      "blockQuorum", "initialModel", "round", "enclaveMeasurements", "sgxRootCA",
     ],
     "members": ["name", "key"],
     "nodes": ["name", "member", "key"],
@@ -419,12 +468,22 @@ extension Genesis {
         path: path,
         .init(field: "format", problem: "is \"\(file.format)\"; this version reads \(format)"))
     }
+    var root: [UInt8]?
+    if let pem = file.sgxRootCA {
+      guard let certificate = try? Certificate(pemEncoded: pem) else {
+        throw .inFile(
+          path: path, .init(field: "sgxRootCA", problem: "is not a PEM X.509 certificate"))
+      }
+      var serializer = DER.Serializer()
+      try! serializer.serialize(certificate)
+      root = serializer.serializedBytes
+    }
     let genesis = Genesis(
       network: file.network, createdAt: file.createdAt, members: file.members, nodes: file.nodes,
       endorsers: file.endorsers, endorsementThreshold: file.endorsementThreshold,
       blockQuorum: file.blockQuorum, initialModel: file.initialModel,
       round: (file.round ?? [:]).map { Setting($0.key, $0.value.text) },
-      enclaveMeasurements: file.enclaveMeasurements ?? [])
+      enclaveMeasurements: file.enclaveMeasurements ?? [], sgxRootCA: root)
     do {
       try genesis.validate()
     } catch {
@@ -443,7 +502,8 @@ extension Genesis {
       nodes: nodes, endorsers: endorsers, endorsementThreshold: endorsementThreshold,
       blockQuorum: blockQuorum, initialModel: initialModel,
       round: Dictionary(uniqueKeysWithValues: round.map { ($0.key, RoundValue(text: $0.value)) }),
-      enclaveMeasurements: enclaveMeasurements.isEmpty ? nil : enclaveMeasurements)
+      enclaveMeasurements: enclaveMeasurements.isEmpty ? nil : enclaveMeasurements,
+      sgxRootCA: sgxRootCA.flatMap { try? Certificate(derEncoded: $0).serializeAsPEM().pemString })
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return Array(try! encoder.encode(file)) + [10]

@@ -101,7 +101,8 @@ public struct LedgerView: Codable, Sendable {
         case .roundClose(let c): rounds[c.round]?.closed = true
         case .endorsement(let e):
           rounds[e.statement.round]?.endorsements += 1
-          let name = (try? genesis.endorser(of: e).get())?.name ?? e.endorser.short
+          let time = Date(timeIntervalSince1970: Double(block.header.timestamp) / 1000)
+          let name = (try? genesis.endorser(of: e, at: time).get())?.name ?? e.endorser.short
           statements[e.statement.round, default: []].append((name, e.statement))
         case .modelCommit(let m):
           rounds[m.round]?.model = m.model.hex

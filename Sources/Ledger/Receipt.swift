@@ -134,6 +134,7 @@ extension Receipt {
       "inclusion: transaction \(index) of \(header.transactionCount) in block \(height), judged valid by the signing nodes; Merkle path of \(path.count) hash(es) to root \(header.merkleRoot.short)"
     )
 
+    let committedAt = Date(timeIntervalSince1970: Double(header.timestamp) / 1000)
     let commit: ModelCommit
     do {
       guard case .modelCommit(let m) = try Transaction(canonical: transaction) else {
@@ -167,7 +168,9 @@ extension Receipt {
         throw .malformed("an endorsement does not decode: \(error)")
       }
       let endorser: Genesis.Endorser
-      switch genesis.endorser(of: e) {
+      // Judged at the commit's block time: the receipt carries no other block's header, and
+      // a commit follows its endorsements within the round.
+      switch genesis.endorser(of: e, at: committedAt) {
       case .success(let found): endorser = found
       case .failure(let refusal):
         if e.evidence.kind == .genesisKey { throw .unknownKey(role: "endorser", key: e.endorser) }

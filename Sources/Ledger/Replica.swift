@@ -85,7 +85,9 @@ public final class LedgerReplica {
         // Signatures inside valid transactions were checked when the block was appended, and
         // `LedgerAudit` checks them again; invalid ones are always re-checked, so their
         // verdicts come out the same.
-        var (next, outcomes) = state.evaluate(block.transactions) { i in
+        var (next, outcomes) = state.evaluate(
+          block.transactions, timestamp: block.header.timestamp
+        ) { i in
           verifySignatures || !stored[i].isValid
         }
         if let i = outcomes.indices.first(where: { outcomes[$0] != stored[$0] }) {
@@ -110,13 +112,18 @@ public final class LedgerReplica {
   /// A block's verdicts and the state after it, evaluated once per block: the proposer's
   /// `evaluate`, then `sign`, then `append` reuse it.
   private var prepared:
-    (height: UInt64, root: Hash256, next: LedgerState, outcomes: [TransactionOutcome])?
+    (
+      height: UInt64, timestamp: UInt64, root: Hash256, next: LedgerState,
+      outcomes: [TransactionOutcome]
+    )?
 
-  /// This node's verdicts on `transactions` as the next block, for a proposer to build the
-  /// header's Merkle root from.
-  public func evaluate(_ transactions: [[UInt8]]) -> [TransactionOutcome] {
-    let (next, outcomes) = state.evaluate(transactions)
-    prepared = (state.nextHeight, Block.root(transactions, outcomes: outcomes), next, outcomes)
+  /// This node's verdicts on `transactions` as the next block, with this timestamp, for a
+  /// proposer to build the header's Merkle root from.
+  public func evaluate(_ transactions: [[UInt8]], timestamp: UInt64) -> [TransactionOutcome] {
+    let (next, outcomes) = state.evaluate(transactions, timestamp: timestamp)
+    prepared = (
+      state.nextHeight, timestamp, Block.root(transactions, outcomes: outcomes), next, outcomes
+    )
     return outcomes
   }
 
@@ -129,16 +136,21 @@ public final class LedgerReplica {
     }
     // The root binds the transactions and their verdicts, which follow from this state: a run
     // prepared at this height with this root is this block's run.
-    if let p = prepared, p.height == state.nextHeight, p.root == block.header.merkleRoot {
+    if let p = prepared, p.height == state.nextHeight, p.timestamp == block.header.timestamp,
+      p.root == block.header.merkleRoot
+    {
       return (p.next, p.outcomes)
     }
-    let (next, outcomes) = state.evaluate(block.transactions)
+    let (next, outcomes) = state.evaluate(
+      block.transactions, timestamp: block.header.timestamp)
     if let p = state.problem(
       with: block.header, transactions: block.transactions, outcomes: outcomes)
     {
       throw .rejectedBlock(node: name, height: h, problem: p)
     }
-    prepared = (state.nextHeight, block.header.merkleRoot, next, outcomes)
+    prepared = (
+      state.nextHeight, block.header.timestamp, block.header.merkleRoot, next, outcomes
+    )
     return (next, outcomes)
   }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Whether a transaction took effect, and if not, why.
 public enum TransactionOutcome: Equatable, Sendable {
   case valid
@@ -103,17 +105,19 @@ public struct LedgerState: Sendable {
   }
 
   /// Runs a block's transactions on a copy of this state and returns the verdicts and the
-  /// state after them; `seal` then moves that state past the block's header. `verify(i)` says
-  /// whether to check transaction i's signatures (replaying a node's own checked blocks skips
-  /// them for the valid ones).
-  public func evaluate(_ transactions: [[UInt8]], verify: (Int) -> Bool = { _ in true }) -> (
-    LedgerState, [TransactionOutcome]
-  ) {
+  /// state after them; `seal` then moves that state past the block's header. `timestamp` is the
+  /// block's (milliseconds since 1970): SGX evidence is judged at that time, so every node and
+  /// every later replay reach the same verdict. `verify(i)` says whether to check transaction
+  /// i's signatures (replaying a node's own checked blocks skips them for the valid ones).
+  public func evaluate(
+    _ transactions: [[UInt8]], timestamp: UInt64, verify: (Int) -> Bool = { _ in true }
+  ) -> (LedgerState, [TransactionOutcome]) {
     var next = self
+    let time = Date(timeIntervalSince1970: Double(timestamp) / 1000)
     let outcomes = transactions.enumerated().map { i, bytes -> TransactionOutcome in
       do throws(DecodingError) {
         let tx = try Transaction(canonical: bytes)
-        return next.apply(tx, hash: Hash256.of(bytes), verifySignatures: verify(i))
+        return next.apply(tx, hash: Hash256.of(bytes), at: time, verifySignatures: verify(i))
       } catch {
         return .invalid("cannot be decoded: \(error)")
       }
@@ -130,9 +134,9 @@ public struct LedgerState: Sendable {
   }
 
   /// Applies one transaction.
-  mutating func apply(_ tx: Transaction, hash: Hash256, verifySignatures: Bool = true)
-    -> TransactionOutcome
-  {
+  mutating func apply(
+    _ tx: Transaction, hash: Hash256, at time: Date, verifySignatures: Bool = true
+  ) -> TransactionOutcome {
     switch tx {
     case .genesis(let g):
       guard nextHeight == 0, g == genesis else {
@@ -233,7 +237,7 @@ public struct LedgerState: Sendable {
       guard let close = r.close else { return .invalid("round \(s.round) is not closed yet") }
       if r.commit != nil { return .invalid("round \(s.round) is already committed") }
       let endorser: Genesis.Endorser
-      switch genesis.endorser(of: e) {
+      switch genesis.endorser(of: e, at: time) {
       case .success(let found): endorser = found
       case .failure(let refusal): return .invalid(refusal.description)
       }

@@ -73,10 +73,12 @@ public final class EmbeddedOrderer {
   private func order(_ transactions: [[UInt8]]) throws(LedgerError) -> Ordered {
     let lead = replicas[0].state
     // The proposer's verdicts go into the header's root; every node checks them as it signs.
+    let timestamp = max(clock(), lead.lastTimestamp)
     var block = Block.make(
       network: lead.network, height: lead.nextHeight, previous: lead.head,
-      transactions: transactions, outcomes: replicas[0].evaluate(transactions),
-      timestamp: max(clock(), lead.lastTimestamp), proposer: proposer)
+      transactions: transactions,
+      outcomes: replicas[0].evaluate(transactions, timestamp: timestamp),
+      timestamp: timestamp, proposer: proposer)
     let proposed = block
     block.signatures = BlockSignatures(
       try onEveryNode { (r: LedgerReplica) throws(LedgerError) in try r.sign(proposed) })

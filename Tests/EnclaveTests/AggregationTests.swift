@@ -220,8 +220,8 @@ final class EnclaveRoundTests: XCTestCase {
     XCTAssertEqual(model.parameters[10], 0.5 + 11e-3, accuracy: 2e-6)
 
     // Both endorsements count on the ledger, for their own platforms.
-    XCTAssertEqual(try genesis.endorser(of: ea).get().name, "node-0")
-    XCTAssertEqual(try genesis.endorser(of: eb).get().name, "node-1")
+    XCTAssertEqual(try genesis.endorser(of: ea, at: Date()).get().name, "node-0")
+    XCTAssertEqual(try genesis.endorser(of: eb, at: Date()).get().name, "node-1")
     XCTAssert(ea.verifies(network: genesis.hash))
     XCTAssertEqual(ea.evidence.kind, .simulatedEnclave)
 
@@ -240,7 +240,7 @@ final class EnclaveRoundTests: XCTestCase {
       updates: [try envelope(cluster: 0, round: 1, base: Array(baseFile.suffix(32)), group: group)])
     let good = try Endorsement(canonical: try a.aggregate(request).endorsement)
     func refused(_ g: Genesis, _ e: Endorsement, _ text: String) {
-      switch g.endorser(of: e) {
+      switch g.endorser(of: e, at: Date()) {
       case .success(let who): XCTFail("counted for \(who.name)")
       case .failure(let why): XCTAssert(why.description.contains(text), why.description)
       }

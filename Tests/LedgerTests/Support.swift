@@ -10,8 +10,11 @@ struct TestNetwork {
   let clusters: [SigningKey]
   let genesis: Genesis
 
-  init(nodes n: Int = 4, threshold: Int = 3, clusters c: Int = 3, initialModel: Hash256? = model(0))
-  {
+  init(
+    nodes n: Int = 4, threshold: Int = 3, clusters c: Int = 3, initialModel: Hash256? = model(0),
+    endorsers: [Genesis.Endorser]? = nil, enclaveMeasurements: [Hash256] = [],
+    sgxRootCA: [UInt8]? = nil
+  ) {
     func key(_ role: UInt8, _ i: Int) -> SigningKey {
       try! SigningKey(seed: [role, UInt8(i)] + [UInt8](repeating: 7, count: 30))
     }
@@ -24,21 +27,25 @@ struct TestNetwork {
       nodes: nodes.enumerated().map {
         .init(name: "node-\($0)", member: "member-\($0)", key: $1.publicKey)
       },
-      endorsers: nodes.enumerated().map { .init(name: "node-\($0)", key: $1.publicKey) },
+      endorsers: endorsers
+        ?? nodes.enumerated().map { .init(name: "node-\($0)", key: $1.publicKey) },
       endorsementThreshold: threshold, initialModel: initialModel,
-      round: [Setting("rule", "fedavg"), Setting("localEpochs", "1")])
+      round: [Setting("rule", "fedavg"), Setting("localEpochs", "1")],
+      enclaveMeasurements: enclaveMeasurements, sgxRootCA: sgxRootCA)
   }
 
   var network: Hash256 { genesis.hash }
 
   /// Replicas for every node under `directory`, and an orderer with a fixed clock.
-  func open(_ directory: String, maxBlock: Int = 1000) throws -> EmbeddedOrderer {
+  func open(
+    _ directory: String, maxBlock: Int = 1000, clock: UInt64 = 1_800_000_000_000
+  ) throws -> EmbeddedOrderer {
     let replicas = try nodes.enumerated().map { i, key in
       try LedgerReplica(
         directory: "\(directory)/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
     }
     return try EmbeddedOrderer(
-      replicas: replicas, maxBlockTransactions: maxBlock, clock: { 1_800_000_000_000 })
+      replicas: replicas, maxBlockTransactions: maxBlock, clock: { clock })
   }
 
   func enrol(_ i: Int) -> Transaction {
@@ -70,7 +77,7 @@ struct TestNetwork {
   @discardableResult
   func round(
     _ round: UInt64, on orderer: EmbeddedOrderer, base: Hash256, newModel: Hash256,
-    endorsers: [Int]? = nil
+    endorsers: [Int]? = nil, endorse: ((AggregationStatement, Int) -> Endorsement)? = nil
   ) throws -> [EmbeddedOrderer.Ordered] {
     let payloads = clusters.indices.map { payload(round: round, cluster: $0) }
     orderer.submit(
@@ -86,7 +93,8 @@ struct TestNetwork {
     let s = statement(round: round, base: base, updates: updates, newModel: newModel)
     var hashes: [Hash256] = []
     for i in endorsers ?? Array(nodes.indices) {
-      let tx = Transaction.endorsement(Endorsement(network: network, statement: s, key: nodes[i]))
+      let tx = Transaction.endorsement(
+        endorse?(s, i) ?? Endorsement(network: network, statement: s, key: nodes[i]))
       hashes.append(Hash256.of(tx.canonicalBytes))
       orderer.submit(tx)
     }

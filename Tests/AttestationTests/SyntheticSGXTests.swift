@@ -1,0 +1,132 @@
+import Attestation
+import Foundation
+import SGXTestSupport
+import XCTest
+
+/// Quotes from the synthetic test PKI, verified by the real DCAP verifier given its root.
+final class SyntheticSGXTests: XCTestCase {
+  static let notBefore = ISO8601DateFormatter().date(from: "2025-01-01T00:00:00Z")!
+  static let notAfter = ISO8601DateFormatter().date(from: "2026-01-01T00:00:00Z")!
+  static let sgx = SyntheticSGX(notBefore: notBefore, notAfter: notAfter)
+  static let inWindow = ISO8601DateFormatter().date(from: "2025-06-01T12:00:00Z")!
+
+  let mrEnclave = [UInt8](repeating: 0xE1, count: 32)
+  let mrSigner = [UInt8](repeating: 0x51, count: 32)
+  let reportData = Array("bind: a key hash and a nonce".utf8)
+
+  var policy: AttestationPolicy {
+    var p = AttestationPolicy()
+    p.mrEnclaves = [mrEnclave]
+    return p
+  }
+
+  func quote(debug: Bool = false, sgx: SyntheticSGX = sgx) throws -> SGXQuote {
+    try SGXQuote(
+      sgx.quote(
+        mrEnclave: mrEnclave, mrSigner: mrSigner, reportData: reportData, debug: debug,
+        isvProdID: 3, isvSVN: 7))
+  }
+
+  /// Verification that must fail, with `text` in its error.
+  func rejects(
+    _ verifier: DCAPVerifier, _ q: SGXQuote, _ collateral: Collateral, at time: Date = inWindow,
+    _ text: String, file: StaticString = #filePath, line: UInt = #line
+  ) async {
+    do {
+      _ = try await verifier.verify(q, collateral: collateral, at: time)
+      XCTFail("accepted; expected \(text)", file: file, line: line)
+    } catch {
+      XCTAssert(
+        "\(error)".contains(text), "\(error) does not contain \(text)", file: file, line: line)
+    }
+  }
+
+  func testASyntheticQuoteVerifiesUpToDateWithItsValues() async throws {
+    let sgx = Self.sgx
+    var p = policy
+    p.reportDataPrefix = reportData
+    let q = try quote()
+    XCTAssertEqual(q.version, 3)
+    let verdict = try await DCAPVerifier(policy: p, root: sgx.root).verify(
+      q, collateral: sgx.collateral, at: Self.inWindow)
+    XCTAssertEqual(verdict.tcbStatus, "UpToDate")
+    XCTAssertEqual(verdict.qeTCBStatus, "UpToDate")
+    XCTAssertEqual(verdict.advisoryIDs, [])
+    XCTAssertEqual(verdict.notes, [])
+    XCTAssertEqual(verdict.fmspc, SyntheticSGX.fmspc)
+    XCTAssertEqual(verdict.identity.mrEnclave, mrEnclave)
+    XCTAssertEqual(verdict.identity.mrSigner, mrSigner)
+    XCTAssertEqual(verdict.identity.isvProdID, 3)
+    XCTAssertEqual(verdict.identity.isvSVN, 7)
+    XCTAssertFalse(verdict.identity.isDebug)
+    XCTAssertEqual(
+      verdict.identity.reportData, reportData + [UInt8](repeating: 0, count: 64 - reportData.count)
+    )
+    // The window's ends are inside it.
+    for time in [Self.notBefore, Self.notAfter] {
+      let v = try await DCAPVerifier(policy: p, root: sgx.root).verify(
+        q, collateral: sgx.collateral, at: time)
+      XCTAssertEqual(v.tcbStatus, "UpToDate")
+    }
+  }
+
+  func testTheDebugBitIsRejectedByTheDefaultPolicy() async throws {
+    let sgx = Self.sgx
+    let q = try quote(debug: true)
+    XCTAssertTrue(q.report.isDebug)
+    await rejects(DCAPVerifier(policy: policy, root: sgx.root), q, sgx.collateral, "debug mode")
+    var lax = policy
+    lax.allowDebug = true
+    let verdict = try await DCAPVerifier(policy: lax, root: sgx.root).verify(
+      q, collateral: sgx.collateral, at: Self.inWindow)
+    XCTAssertTrue(verdict.identity.isDebug)
+  }
+
+  func testAnotherMREnclaveIsRejected() async throws {
+    let sgx = Self.sgx
+    var other = AttestationPolicy()
+    other.mrEnclaves = [[UInt8](repeating: 0xAA, count: 32)]
+    await rejects(
+      DCAPVerifier(policy: other, root: sgx.root), try quote(), sgx.collateral, "MRENCLAVE e1e1")
+    var wrongData = policy
+    wrongData.reportDataPrefix = Array("another nonce".utf8)
+    await rejects(
+      DCAPVerifier(policy: wrongData, root: sgx.root), try quote(), sgx.collateral,
+      "REPORTDATA does not bind")
+  }
+
+  func testARevokedPCKCertificateIsRejected() async throws {
+    let sgx = Self.sgx
+    await rejects(
+      DCAPVerifier(policy: policy, root: sgx.root), try quote(),
+      sgx.collateral(revokingPCK: true), "the PCK certificate is revoked")
+  }
+
+  func testVerificationOutsideTheWindowFails() async throws {
+    let sgx = Self.sgx
+    let verifier = DCAPVerifier(policy: policy, root: sgx.root)
+    let q = try quote()
+    await rejects(
+      verifier, q, sgx.collateral, at: Self.notAfter.addingTimeInterval(1), "certificate chain")
+    await rejects(
+      verifier, q, sgx.collateral, at: Self.notBefore.addingTimeInterval(-1), "certificate chain")
+  }
+
+  func testIntelsRootAndAnotherSyntheticRootRejectTheQuote() async throws {
+    let sgx = Self.sgx
+    let q = try quote()
+    await rejects(
+      DCAPVerifier(policy: policy), q, sgx.collateral, "does not chain to Intel's SGX root")
+    let other = SyntheticSGX(notBefore: Self.notBefore, notAfter: Self.notAfter)
+    await rejects(
+      DCAPVerifier(policy: policy, root: other.root), q, other.collateral, "does not chain")
+    // Another platform's collateral with this quote's root: its CRLs are not this root's.
+    await rejects(
+      DCAPVerifier(policy: policy, root: sgx.root), q, other.collateral,
+      "the root CA CRL is not issued and signed")
+    // And the other platform's own quote verifies under its own root.
+    let verdict = try await DCAPVerifier(policy: policy, root: other.root).verify(
+      try quote(sgx: other), collateral: other.collateral, at: Self.inWindow)
+    XCTAssertEqual(verdict.tcbStatus, "UpToDate")
+  }
+}

@@ -1,0 +1,137 @@
+import Attestation
+import Crypto
+import Foundation
+import Ledger
+import Ordering
+import SGXTestSupport
+import SwiftASN1
+import X509
+import XCTest
+
+/// Endorsements by SGX enclaves: a DCAP quote binding the endorsing key to the network, with
+/// the collateral to check it, judged at the block's time. The quotes come from a synthetic
+/// DCAP PKI (test keys, not Intel's), which the test network's genesis pins as its SGX root.
+final class SGXEndorsementTests: XCTestCase {
+  static let clock: UInt64 = 1_800_000_000_000
+  static let now = Date(timeIntervalSince1970: 1_800_000_000)
+  static let sgx = SyntheticSGX(notBefore: now - 86_400, notAfter: now + 30 * 86_400)
+  let mrEnclave = Array(SHA256.hash(data: Array("fedledger-enclave under gramine".utf8)))
+  let enclaveKeys = (0..<4).map { _ in SigningKey() }
+
+  static var root: [UInt8] {
+    var s = DER.Serializer()
+    try! s.serialize(sgx.root)
+    return s.serializedBytes
+  }
+
+  func network(root: [UInt8]? = SGXEndorsementTests.root) -> TestNetwork {
+    TestNetwork(
+      endorsers: enclaveKeys.enumerated().map {
+        .init(name: "node-\($0)", kind: .sgxEnclave, key: $1.publicKey)
+      },
+      enclaveMeasurements: [Hash256(bytes: mrEnclave)!], sgxRootCA: root)
+  }
+
+  /// What SGX enclave `i` puts on the ledger for `s`.
+  func endorsement(
+    _ net: TestNetwork, _ s: AggregationStatement, _ i: Int, mrEnclave: [UInt8]? = nil,
+    collateral: Collateral = SGXEndorsementTests.sgx.collateral, key: SigningKey? = nil
+  ) -> Endorsement {
+    let key = key ?? enclaveKeys[i]
+    let encryption = Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)
+    let reportData = EnclaveEvidence.reportData(
+      signingKey: key.publicKey.bytes, encryptionKey: encryption, groupKey: nil,
+      nonce: EnclaveEvidence.ledgerNonce(network: net.network.bytes))
+    let quote = Self.sgx.quote(
+      mrEnclave: mrEnclave ?? self.mrEnclave, mrSigner: [UInt8](repeating: 0x51, count: 32),
+      reportData: reportData)
+    let evidence = EnclaveEvidence(
+      signingKey: key.publicKey.bytes, encryptionKey: encryption, groupKey: nil,
+      report: .sgx(quote: quote))
+    return Endorsement(
+      network: net.network, statement: s, key: key,
+      evidence: Evidence(
+        kind: .sgxDCAP,
+        bytes: CollateralizedEvidence(evidence: evidence, collateral: collateral).canonicalBytes))
+  }
+
+  func testSGXEndorsementsCommitAModelWhoseReceiptVerifiesFromGenesisAlone() throws {
+    let net = network()
+    // Genesis keeps its SGX root through its JSON form.
+    XCTAssertEqual(try Genesis.parse(net.genesis.json(), path: "genesis.json"), net.genesis)
+    let orderer = try net.open(temporaryDirectory(), clock: Self.clock)
+    for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
+    try orderer.cut()
+    try net.round(1, on: orderer, base: model(0), newModel: model(1)) { s, i in
+      self.endorsement(net, s, i)
+    }
+    XCTAssertEqual(orderer.replicas[0].state.rounds[1]?.commit?.model, model(1))
+    let receipt = try Receipt.parse(try orderer.replicas[2].receipt(round: 1).json())
+    let lines = try receipt.verify(genesis: net.genesis, modelHash: model(1))
+    XCTAssert(lines.contains { $0.contains("4 distinct endorsers") }, "\(lines)")
+    XCTAssert(lines.joined().contains("sgx-dcap"), "\(lines)")
+    // Under a genesis pinning Intel's root, the same receipt does not verify.
+    var intel = net.genesis
+    intel.sgxRootCA = nil
+    XCTAssertThrowsError(try receipt.verify(genesis: intel, modelHash: model(1)))
+  }
+
+  func testTheLedgerRefusesSGXEndorsementsItCannotCheck() throws {
+    let net = network()
+    let s = net.statement(
+      round: 1, base: model(0), updates: [Hash256.of([1]), Hash256.of([2])], newModel: model(1))
+    func refused(
+      _ e: Endorsement, _ text: String, at time: Date = SGXEndorsementTests.now,
+      line: UInt = #line
+    ) {
+      switch net.genesis.endorser(of: e, at: time) {
+      case .success(let who): XCTFail("counted for \(who.name)", line: line)
+      case .failure(let why):
+        XCTAssert(why.description.contains(text), why.description, line: line)
+      }
+    }
+    XCTAssertEqual(
+      try net.genesis.endorser(of: endorsement(net, s, 1), at: Self.now).get().name, "node-1")
+    refused(endorsement(net, s, 1, mrEnclave: Array(repeating: 1, count: 32)), "MRENCLAVE")
+    refused(endorsement(net, s, 1, collateral: Self.sgx.collateral(revokingPCK: true)), "revoked")
+    // Collateral that has expired by the block's time, or is not yet valid.
+    refused(endorsement(net, s, 1), "does not verify", at: Self.now + 60 * 86_400)
+    refused(endorsement(net, s, 1), "does not verify", at: Self.now - 2 * 86_400)
+    // Evidence made for another network.
+    let other = TestNetwork(
+      threshold: 4, endorsers: net.genesis.endorsers,
+      enclaveMeasurements: net.genesis.enclaveMeasurements, sgxRootCA: Self.root)
+    XCTAssertNotEqual(other.network, net.network)
+    let moved = Endorsement(
+      network: net.network, statement: s, key: enclaveKeys[1],
+      evidence: endorsement(other, s, 1).evidence)
+    refused(moved, "REPORTDATA")
+    // A key genesis does not list, and one enclave's evidence under another's key.
+    refused(endorsement(net, s, 1, key: SigningKey()), "not an sgx-enclave endorser")
+    var swapped = endorsement(net, s, 1)
+    swapped.endorser = enclaveKeys[2].publicKey
+    refused(swapped, "another key than the endorsing one")
+    // Simulated-enclave evidence cannot pass as SGX's, nor the reverse.
+    var relabelled = endorsement(net, s, 1)
+    relabelled.evidence.kind = .simulatedEnclave
+    refused(relabelled, "does not decode")
+  }
+
+  func testAnEndorsementWhoseCollateralExpiredByItsBlockCommitsNothing() throws {
+    let net = network()
+    // The orderer's clock is past the collateral's window.
+    let late = Self.clock + 60 * 86_400_000
+    let orderer = try net.open(temporaryDirectory(), clock: late)
+    for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
+    try orderer.cut()
+    let blocks = try net.round(1, on: orderer, base: model(0), newModel: model(1)) { s, i in
+      self.endorsement(net, s, i)
+    }
+    XCTAssertNil(orderer.replicas[0].state.rounds[1]?.commit)
+    let reasons = blocks.flatMap(\.outcomes).compactMap { outcome -> String? in
+      if case .invalid(let why) = outcome { return why }
+      return nil
+    }
+    XCTAssert(reasons.contains { $0.contains("expired") }, "\(reasons)")
+  }
+}
