@@ -199,11 +199,22 @@ extension Receipt {
     checked.append(
       "endorsements: \(endorsers.count) distinct endorsers (\(endorserNames.joined(separator: ", "))) signed statement \(commit.statement.short) for round \(round); genesis requires \(genesis.endorsementThreshold) of \(genesis.endorsers.count)"
     )
-    checked.append(
-      kinds == [Evidence.Kind.genesisKey.name]
-        ? "endorsement keys rest on: genesis-key (keys listed in genesis; no enclave attestation)"
-        : "endorsement keys rest on: \(kinds.sorted().joined(separator: ", ")), each checked against the platforms and measurements genesis lists"
-    )
+    var basis: [String] = []
+    if kinds.contains(Evidence.Kind.genesisKey.name) {
+      basis.append("genesis-key (keys listed in genesis; no enclave attestation)")
+    }
+    if kinds.contains(Evidence.Kind.simulatedEnclave.name) {
+      basis.append(
+        "\(Evidence.Kind.simulatedEnclave.name), each checked against the platforms and measurements genesis lists"
+      )
+    }
+    if kinds.contains(Evidence.Kind.sgxDCAP.name) {
+      let root = genesis.sgxRootCA == nil ? "Intel's SGX root" : "the SGX root genesis names"
+      basis.append(
+        "sgx-dcap, each quote checked with the Intel collateral it carries at \(committedAt) (chain to \(root), MRENCLAVE in genesis, no debug, accepted TCB level)"
+      )
+    }
+    checked.append("endorsement keys rest on: " + basis.joined(separator: "; "))
 
     if let modelHash {
       guard modelHash == commit.model else {

@@ -358,8 +358,8 @@ public final class LedgerRecorder: RoundRecorder {
     results.withUnsafeMutableBufferPointer { out in
       nonisolated(unsafe) let out = out
       nonisolated(unsafe) let enclaves = enclaves
-      nonisolated(unsafe) let request = request
-      nonisolated(unsafe) let tampered = tampered
+      let request = request
+      let tampered = tampered
       let byzantine = byzantineNodes
       DispatchQueue.concurrentPerform(iterations: n) { i in
         out[i] = Result { try enclaves[i].aggregate(i >= n - byzantine ? tampered : request) }
