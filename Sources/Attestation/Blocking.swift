@@ -19,6 +19,20 @@ extension DCAPVerifier {
     }
     return try result.get()
   }
+
+  /// `checkCollateral`, for callers that cannot suspend.
+  public func checkCollateralWaiting(_ collateral: Collateral, at time: Date) throws(QuoteError)
+    -> Date
+  {
+    let result = VerificationThread.shared.wait { () async -> Result<Date, QuoteError> in
+      do throws(QuoteError) {
+        return .success(try await self.checkCollateral(collateral, at: time))
+      } catch {
+        return .failure(error)
+      }
+    }
+    return try result.get()
+  }
 }
 
 /// One thread that runs the async verification steps of callers that wait for them.
@@ -27,10 +41,12 @@ final class VerificationThread: TaskExecutor, @unchecked Sendable {
 
   private let condition = NSCondition()
   private var jobs: [UnownedJob] = []
+  private var thread: Thread?
 
   private init() {
     let thread = Thread { [unowned self] in self.run() }
     thread.name = "fedledger-attestation"
+    self.thread = thread
     thread.start()
   }
 
@@ -54,6 +70,8 @@ final class VerificationThread: TaskExecutor, @unchecked Sendable {
 
   /// Runs `operation` on this thread and blocks the caller until it returns.
   func wait<T: Sendable>(_ operation: @escaping @Sendable () async -> T) -> T {
+    // Waiting on this thread from this thread could never finish.
+    precondition(Thread.current !== thread, "a verification waited for itself")
     let done = DispatchSemaphore(value: 0)
     let box = Box<T>()
     Task(executorPreference: self) {

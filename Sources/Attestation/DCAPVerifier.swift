@@ -96,7 +96,8 @@ public struct DCAPVerifier: Sendable {
     }
     let pckCA = chain[1]
     guard c.rootCRL.issuer == root.subject, c.rootCRL.isSigned(by: root) else {
-      throw .collateral("the root CA CRL is not issued and signed by Intel's SGX root")
+      throw .collateral(
+        "the root CA CRL is not issued and signed by \(QuoteVerifier(root: root).rootName)")
     }
     guard c.pckCRL.issuer == pck.issuer, c.pckCRL.isSigned(by: pckCA) else {
       throw .collateral(
@@ -119,31 +120,7 @@ public struct DCAPVerifier: Sendable {
       throw .certificate("\(pckCA.subject) is revoked by the root CA CRL")
     }
 
-    // TCB info and QE identity: Intel-signed, chained to the root, current.
-    try await checkSigned(
-      c.tcbInfo, chain: c.tcbInfoIssuerChain, rootCRL: c.rootCRL, what: "TCB info", at: time)
-    try await checkSigned(
-      c.qeIdentity, chain: c.qeIdentityIssuerChain, rootCRL: c.rootCRL, what: "QE identity",
-      at: time)
-    let tcbInfo: TCBInfo
-    let qeIdentity: QEIdentity
-    do {
-      tcbInfo = try JSONDecoder().decode(TCBInfo.self, from: Data(c.tcbInfo.body))
-      qeIdentity = try JSONDecoder().decode(QEIdentity.self, from: Data(c.qeIdentity.body))
-    } catch {
-      throw .collateral("TCB info or QE identity does not parse: \(error)")
-    }
-    guard tcbInfo.id == "SGX", tcbInfo.version == 3, tcbInfo.tcbType == 0 else {
-      throw .collateral(
-        "TCB info is \(tcbInfo.id ?? "unnamed") version \(tcbInfo.version) type \(tcbInfo.tcbType ?? -1); only SGX version 3 type 0 is read"
-      )
-    }
-    guard qeIdentity.id == "QE", qeIdentity.version == 2 else {
-      throw .collateral(
-        "QE identity is \(qeIdentity.id) version \(qeIdentity.version); only QE version 2 is read")
-    }
-    try current(tcbInfo.issueDate, tcbInfo.nextUpdate, what: "TCB info", at: time)
-    try current(qeIdentity.issueDate, qeIdentity.nextUpdate, what: "QE identity", at: time)
+    let (tcbInfo, qeIdentity, _) = try await documents(c, at: time)
 
     // The platform: its PCK certificate's SGX extension against the TCB levels.
     let ext = try PCKExtension(certificate: pck)
@@ -189,6 +166,58 @@ public struct DCAPVerifier: Sendable {
       qeTCBStatus: qeLevel.tcbStatus, fmspc: ext.fmspc, notes: notes)
   }
 
+  /// Checks the parts of `collateral` that stand without a quote (the root CA CRL, TCB info
+  /// and QE identity: signed under the root and current at `time`) and returns the newest
+  /// time signed into them. No quote can be judged before that time, so an enclave keeps it as
+  /// a floor under its host's clock.
+  public func checkCollateral(_ c: Collateral, at time: Date) async throws(QuoteError) -> Date {
+    guard c.rootCRL.issuer == root.subject, c.rootCRL.isSigned(by: root) else {
+      throw .collateral(
+        "the root CA CRL is not issued and signed by \(QuoteVerifier(root: root).rootName)")
+    }
+    guard c.rootCRL.isCurrent(at: time) else {
+      throw .staleCRL(
+        "the root CA CRL is not current at \(time) (valid \(c.rootCRL.thisUpdate) to \(c.rootCRL.nextUpdate.map { "\($0)" } ?? "open"))"
+      )
+    }
+    let (_, _, issued) = try await documents(c, at: time)
+    return max(issued, c.rootCRL.thisUpdate)
+  }
+
+  /// TCB info and QE identity: signed under the root, of the versions read here, current at
+  /// `time`; with the later of their issue dates.
+  private func documents(_ c: Collateral, at time: Date) async throws(QuoteError)
+    -> (TCBInfo, QEIdentity, Date)
+  {
+    try await checkSigned(
+      c.tcbInfo, chain: c.tcbInfoIssuerChain, rootCRL: c.rootCRL, what: "TCB info", at: time)
+    try await checkSigned(
+      c.qeIdentity, chain: c.qeIdentityIssuerChain, rootCRL: c.rootCRL, what: "QE identity",
+      at: time)
+    let tcbInfo: TCBInfo
+    let qeIdentity: QEIdentity
+    do {
+      tcbInfo = try JSONDecoder().decode(TCBInfo.self, from: Data(c.tcbInfo.body))
+      qeIdentity = try JSONDecoder().decode(QEIdentity.self, from: Data(c.qeIdentity.body))
+    } catch {
+      throw .collateral("TCB info or QE identity does not parse: \(error)")
+    }
+    guard tcbInfo.id == "SGX", tcbInfo.version == 3, tcbInfo.tcbType == 0 else {
+      throw .collateral(
+        "TCB info is \(tcbInfo.id ?? "unnamed") version \(tcbInfo.version) type \(tcbInfo.tcbType ?? -1); only SGX version 3 type 0 is read"
+      )
+    }
+    guard qeIdentity.id == "QE", qeIdentity.version == 2 else {
+      throw .collateral(
+        "QE identity is \(qeIdentity.id) version \(qeIdentity.version); only QE version 2 is read")
+    }
+    let tcbIssued = try current(
+      tcbInfo.issueDate, tcbInfo.nextUpdate, what: "TCB info", at: time)
+    let qeIssued = try current(
+      qeIdentity.issueDate, qeIdentity.nextUpdate, what: "QE identity", at: time)
+    return (tcbInfo, qeIdentity, max(tcbIssued, qeIssued))
+  }
+
   /// Intel's TCB signing certificate: issued directly by the root, not a CA, not revoked.
   static let tcbSigner = "Intel SGX TCB Signing"
 
@@ -204,7 +233,7 @@ public struct DCAPVerifier: Sendable {
         == .notCertificateAuthority
     else {
       throw .collateral(
-        "\(what) is signed by \(signer.subject), not by Intel's TCB signing certificate under the root"
+        "\(what) is signed by \(signer.subject), not by a TCB signing certificate under the root"
       )
     }
     if rootCRL.revokes(signer) { throw .certificate("\(what)'s signing certificate is revoked") }
@@ -213,8 +242,11 @@ public struct DCAPVerifier: Sendable {
     }
   }
 
+  /// Throws unless `time` is between the issue date and the next update; returns the issue
+  /// date.
+  @discardableResult
   private func current(_ issue: String, _ next: String, what: String, at time: Date)
-    throws(QuoteError)
+    throws(QuoteError) -> Date
   {
     let f = ISO8601DateFormatter()
     guard let from = f.date(from: issue), let to = f.date(from: next) else {
@@ -222,6 +254,7 @@ public struct DCAPVerifier: Sendable {
     }
     if time < from { throw .collateral("\(what) is not yet valid at \(time) (issued \(issue))") }
     if time > to { throw .collateral("\(what) expired at \(next), before \(time)") }
+    return from
   }
 }
 

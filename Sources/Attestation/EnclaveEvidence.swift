@@ -5,6 +5,15 @@ import X509
 
 /// Which enclaves a network admits: simulated platforms it trusts, measurements (MRENCLAVE on
 /// SGX) it allows, and for SGX the TCB statuses it accepts and the root CA it pins.
+///
+/// A network's policy follows from its genesis (`Genesis.enclavePolicy`) but not from the
+/// enclaves' own keys, so enclaves can start, and their keys be written into genesis, before
+/// the network exists. An enclave is started under a policy its host hands it, and every
+/// piece of evidence it makes binds that policy's `digest` in REPORTDATA. A verifier expects
+/// the digest of its own policy, so an enclave a host started under any other policy (another
+/// root, more platforms, laxer TCB statuses) is refused by every peer enclave, cluster and
+/// ledger node: it can neither receive the group key nor hand it on, and its endorsements
+/// count for nothing.
 public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
   public static let defaultTCBStatuses: Set<String> = ["UpToDate", "SWHardeningNeeded"]
 
@@ -24,6 +33,14 @@ public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
     self.measurements = measurements
     self.acceptedTCBStatuses = acceptedTCBStatuses
     self.sgxRoot = sgxRoot
+  }
+
+  /// SHA-256 of the canonical policy: what REPORTDATA binds.
+  public var digest: [UInt8] {
+    var h = SHA256()
+    h.update(data: Array("fedledger/enclave-policy/v1".utf8) + [0])
+    h.update(data: canonicalBytes)
+    return Array(h.finalize())
   }
 
   public func encode(to w: inout CanonicalWriter) {
@@ -51,6 +68,12 @@ public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
     sgxRoot = try r.optional("policy SGX root") { r throws(DecodingError) in
       try r.bytes("policy SGX root", limit: 16 << 10)
     }
+  }
+
+  /// Checks what of `collateral` stands without a quote under this policy's root; returns the
+  /// newest time signed into it (see `DCAPVerifier.checkCollateral`).
+  public func checkCollateral(_ collateral: Collateral, at time: Date) throws(QuoteError) -> Date {
+    try dcapVerifier(reportData: []).checkCollateralWaiting(collateral, at: time)
   }
 
   /// The DCAP verifier this policy describes for evidence whose REPORTDATA must be `reportData`.
@@ -116,17 +139,20 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable, Sendable {
   public var groupKey: [UInt8]?
   public var report: EnclaveReport
 
-  /// REPORTDATA: SHA-256 of a label, both keys and the nonce, then 32 zero bytes (the layout
-  /// SGX quotes use, so the same check serves both).
+  /// REPORTDATA: SHA-256 of a label, both keys, the digest of the policy the enclave runs
+  /// under and the nonce; then 32 zero bytes (the layout SGX quotes use, so the same check
+  /// serves both).
   public static func reportData(
-    signingKey: [UInt8], encryptionKey: [UInt8], groupKey: [UInt8]?, nonce: [UInt8]
+    signingKey: [UInt8], encryptionKey: [UInt8], groupKey: [UInt8]?, policy: [UInt8],
+    nonce: [UInt8]
   ) -> [UInt8] {
     var h = SHA256()
-    h.update(data: Array("fedledger/enclave-keys/v2".utf8) + [0])
+    h.update(data: Array("fedledger/enclave-keys/v3".utf8) + [0])
     h.update(data: signingKey)
     h.update(data: encryptionKey)
     // One byte says whether a group key follows, so no two layouts hash alike.
     h.update(data: groupKey.map { [1] + $0 } ?? [0])
+    h.update(data: policy)
     h.update(data: nonce)
     return Array(h.finalize()) + [UInt8](repeating: 0, count: 32)
   }
@@ -140,7 +166,8 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable, Sendable {
     return Array(h.finalize())
   }
 
-  /// Checks the evidence for `nonce` under `policy`; returns the measurement.
+  /// Checks the evidence for `nonce` under `policy`, which the enclave must have run under
+  /// too; returns the measurement.
   ///
   /// SGX evidence needs `collateral` (Intel's CRLs, TCB info and QE identity, whose signatures
   /// are checked here) and is judged at `time`.
@@ -149,7 +176,8 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable, Sendable {
     nonce: [UInt8], policy: EnclavePolicy, collateral: Collateral? = nil, at time: Date = Date()
   ) throws(QuoteError) -> [UInt8] {
     let expected = Self.reportData(
-      signingKey: signingKey, encryptionKey: encryptionKey, groupKey: groupKey, nonce: nonce)
+      signingKey: signingKey, encryptionKey: encryptionKey, groupKey: groupKey,
+      policy: policy.digest, nonce: nonce)
     switch report {
     case .simulated(let report):
       return try report.verify(

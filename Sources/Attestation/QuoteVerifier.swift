@@ -94,9 +94,14 @@ public struct QuoteVerifier: Sendable {
     case .couldNotValidate(let failures):
       let reasons = failures.map { "\($0.policyFailureReason)" }
       throw .certificate(
-        "\(what) does not chain to Intel's SGX root at \(time)"
+        "\(what) does not chain to \(rootName) at \(time)"
           + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; ")))
     }
+  }
+
+  /// "Intel's SGX root" when pinned, else the pinned root's subject (a test network's).
+  var rootName: String {
+    root == IntelSGXRoot.certificate ? "Intel's SGX root" : "the pinned SGX root \(root.subject)"
   }
 
   static func certificates(in pem: String) throws(QuoteError) -> [Certificate] {

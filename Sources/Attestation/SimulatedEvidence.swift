@@ -76,7 +76,8 @@ public struct SimulatedReport: CanonicalCodable, Equatable, Sendable {
       throw .policy("measurement \(hex(measurement)) is not allowed")
     }
     guard reportData == expected else {
-      throw .binding("REPORTDATA does not bind the enclave's keys and the verifier's nonce")
+      throw .binding(
+        "REPORTDATA does not bind the enclave's keys, the verifier's policy and its nonce")
     }
     return measurement
   }

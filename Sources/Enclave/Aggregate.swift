@@ -235,9 +235,11 @@ extension Enclave {
   public func aggregate(_ request: AggregateRequest) throws(EnclaveError) -> AggregateResponse {
     let start = DispatchTime.now().uptimeNanoseconds
     guard let groupKey else { throw .groupKey("this enclave holds none; it cannot open updates") }
-    guard request.round > lastEndorsedRound else {
+    // The last round may be asked again (after fresh collateral, say): the statement must
+    // then come out the same, checked below.
+    guard request.round >= lastEndorsedRound, request.round > 0 else {
       throw .request(
-        "round \(request.round) is not after round \(lastEndorsedRound), the last this enclave endorsed"
+        "round \(request.round) is before round \(lastEndorsedRound), the last this enclave endorsed"
       )
     }
     let base = try ModelBytes(request.baseModel)
@@ -290,8 +292,14 @@ extension Enclave {
       rejected: rejected, rule: "\(request.aggregation.rule)",
       parameters: request.aggregation.statementParameters,
       newModel: Hash256(bytes: Array(file.suffix(32)))!)
+    if request.round == lastEndorsedRound, statement.hash != lastStatement {
+      throw .request(
+        "this enclave already endorsed a different statement for round \(request.round); it endorses a round once"
+      )
+    }
     let endorsement = try endorse(statement, network: request.network)
     lastEndorsedRound = request.round
+    lastStatement = statement.hash
     return AggregateResponse(
       endorsement: endorsement.canonicalBytes, newModel: file,
       nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
@@ -308,9 +316,17 @@ extension Enclave {
     case .simulated:
       recorded = Evidence(kind: .simulatedEnclave, bytes: evidence.canonicalBytes)
     case .sgx:
-      // The ledger checks a quote with the collateral the endorsement carries.
+      // The ledger checks a quote with the collateral the endorsement carries. The enclave
+      // checks it first, so that stale collateral costs a retry, not the round.
       guard let collateral else {
         throw .request("an SGX enclave endorses only with DCAP collateral: send it first")
+      }
+      do {
+        try evidence.verify(
+          nonce: EnclaveEvidence.ledgerNonce(network: network), policy: policy,
+          collateral: collateral, at: judgingTime)
+      } catch {
+        throw .evidence("this enclave's own evidence does not verify with its collateral: \(error)")
       }
       recorded = Evidence(
         kind: .sgxDCAP,

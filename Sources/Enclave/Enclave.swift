@@ -7,6 +7,8 @@ import Records
 /// Why an enclave refused a request. Each says what failed, never what a secret holds.
 public enum EnclaveError: Error, Equatable, CustomStringConvertible {
   case evidence(String)
+  /// The platform cannot give what the enclave needs (no quote, no /dev/attestation).
+  case platform(String)
   case groupKey(String)
   case sealed(String)
   case request(String)
@@ -14,6 +16,7 @@ public enum EnclaveError: Error, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .evidence(let why): "attestation refused: \(why)"
+    case .platform(let why): "platform: \(why)"
     case .groupKey(let why): "group key: \(why)"
     case .sealed(let why): "sealed state: \(why)"
     case .request(let why): "request refused: \(why)"
@@ -168,20 +171,29 @@ public final class Enclave {
   /// Nonces this enclave issued and has not yet seen answered: evidence it checks must answer
   /// one, so a host cannot replay old evidence.
   var challenges: Set<[UInt8]> = []
-  /// The newest round this enclave endorsed; it never endorses a round twice.
+  /// The newest round this enclave endorsed, and the hash of the statement it signed for it.
+  /// It never endorses an earlier round, nor another statement for the same one.
   public internal(set) var lastEndorsedRound: UInt64 = 0
-  /// The attestation policy fixed at first start (from genesis) and sealed with the state, so a
-  /// host cannot later loosen whom the group key is shared with.
-  public internal(set) var policy: EnclavePolicy?
-  /// Intel's collateral for checking SGX evidence, as the host last supplied it. It is not
-  /// trusted: every use checks its signatures against the policy's root.
-  public var collateral: Collateral?
+  var lastStatement: Hash256?
+  /// The attestation policy given at first start and sealed with the state, so a host cannot
+  /// later loosen whom the group key is shared with. Every evidence this enclave makes binds
+  /// its digest, and it accepts only evidence bound to the same digest: an enclave started
+  /// under another policy is a stranger to every enclave, cluster and node of the network.
+  public let policy: EnclavePolicy
+  /// Intel's collateral for checking SGX evidence, as the host last supplied it. Its
+  /// signatures were checked on arrival and are checked again at every use.
+  public private(set) var collateral: Collateral?
+  /// The newest time signed into collateral this enclave accepted. The enclave has no clock of
+  /// its own: it judges evidence at its host's time, but never before this floor, so a host
+  /// turning its clock back cannot revive expired collateral or unrevoke a certificate.
+  public private(set) var timeFloor: Date?
 
-  /// Starts a new enclave with fresh keys.
-  public init(measurement: [UInt8], platform: any EnclavePlatform) {
+  /// Starts a new enclave with fresh keys under `policy`.
+  public init(measurement: [UInt8], platform: any EnclavePlatform, policy: EnclavePolicy) {
     precondition(measurement.count == 32)
     self.measurement = measurement
     self.platform = platform
+    self.policy = policy
     signingKey = Curve25519.Signing.PrivateKey()
     encryptionKey = Curve25519.KeyAgreement.PrivateKey()
   }
@@ -195,7 +207,7 @@ public final class Enclave {
   public var encryptionPublicKey: [UInt8] { Array(encryptionKey.publicKey.rawRepresentation) }
   public var groupPublicKey: [UInt8]? { groupKey.map { Array($0.publicKey.rawRepresentation) } }
 
-  /// Evidence binding this enclave's keys to `nonce`.
+  /// Evidence binding this enclave's keys and policy to `nonce`.
   public func evidence(nonce: [UInt8]) throws(EnclaveError) -> EnclaveEvidence {
     let signing = signingPublicKey
     let encryption = Array(encryptionKey.publicKey.rawRepresentation)
@@ -205,7 +217,30 @@ public final class Enclave {
       report: try platform.report(
         measurement: measurement,
         reportData: EnclaveEvidence.reportData(
-          signingKey: signing, encryptionKey: encryption, groupKey: group, nonce: nonce)))
+          signingKey: signing, encryptionKey: encryption, groupKey: group,
+          policy: policy.digest, nonce: nonce)))
+  }
+
+  /// The host's clock: an enclave has no trusted one (SGX gives none). Replaceable for tests of
+  /// a host that lies about the time.
+  public var hostClock: () -> Date = { Date() }
+
+  /// The time evidence is judged at: the host's clock, but never before the floor.
+  public var judgingTime: Date { max(hostClock(), timeFloor ?? .distantPast) }
+
+  /// Takes Intel's collateral for SGX evidence, after checking what of it stands alone (the
+  /// root CA CRL, TCB info and QE identity, signed under the policy's root and current), and
+  /// raises the time floor to the newest time signed into it. Refused collateral leaves the
+  /// previous in place.
+  public func supply(_ collateral: Collateral) throws(EnclaveError) {
+    let issued: Date
+    do {
+      issued = try policy.checkCollateral(collateral, at: judgingTime)
+    } catch {
+      throw .evidence("the collateral is refused: \(error)")
+    }
+    self.collateral = collateral
+    timeFloor = max(timeFloor ?? .distantPast, issued)
   }
 
   /// The first enclave of a network makes the group key.
@@ -222,28 +257,48 @@ public final class Enclave {
     return nonce
   }
 
-  /// Checks `evidence` against one of this enclave's open challenges and closes it.
-  private func check(_ evidence: EnclaveEvidence, policy: EnclavePolicy) throws(EnclaveError) {
-    var failure: EnclaveError = .evidence("it answers no challenge this enclave issued")
-    for nonce in challenges {
-      do {
-        try evidence.verify(nonce: nonce, policy: policy, collateral: collateral)
-        challenges.remove(nonce)
-        return
-      } catch {
-        failure = .evidence("\(error)")
+  /// Checks a peer's `evidence`: it must answer one of this enclave's open challenges under
+  /// this enclave's policy (which closes the challenge) and verify. An SGX enclave takes no
+  /// simulated peers, whatever the policy: they would hold the group key unprotected.
+  private func check(_ evidence: EnclaveEvidence) throws(EnclaveError) {
+    let bound: [UInt8]?
+    switch evidence.report {
+    case .simulated(let report):
+      guard platform.backend != "sgx" else {
+        throw .evidence(
+          "an SGX enclave shares the group key only with SGX enclaves, not simulated ones")
       }
+      bound = report.reportData
+    case .sgx(let quote): bound = (try? SGXQuote(quote))?.report.reportData
     }
-    throw failure
+    let digest = policy.digest
+    guard
+      let nonce = challenges.first(where: {
+        EnclaveEvidence.reportData(
+          signingKey: evidence.signingKey, encryptionKey: evidence.encryptionKey,
+          groupKey: evidence.groupKey, policy: digest, nonce: $0) == bound
+      })
+    else {
+      throw .evidence(
+        "it answers none of this enclave's open challenges under this enclave's policy: a replay, or an enclave started under another policy"
+      )
+    }
+    challenges.remove(nonce)
+    do {
+      try evidence.verify(
+        nonce: nonce, policy: policy, collateral: collateral, at: judgingTime)
+    } catch {
+      throw .evidence("\(error)")
+    }
   }
 
   /// Admits a joining enclave: checks its evidence against a challenge this enclave issued,
   /// then seals the group key to it, signed, with evidence of its own for `joinerChallenge`.
-  public func admit(
-    _ joiner: EnclaveEvidence, joinerChallenge: [UInt8], network: [UInt8], policy: EnclavePolicy
-  ) throws(EnclaveError) -> GroupKeyGrant {
+  public func admit(_ joiner: EnclaveEvidence, joinerChallenge: [UInt8], network: [UInt8])
+    throws(EnclaveError) -> GroupKeyGrant
+  {
     guard let groupKey else { throw .groupKey("this enclave holds none to share") }
-    try check(joiner, policy: policy)
+    try check(joiner)
     let groupPublic = Array(groupKey.publicKey.rawRepresentation)
     do {
       let recipient = try Curve25519.KeyAgreement.PublicKey(
@@ -275,12 +330,10 @@ public final class Enclave {
   /// a challenge this enclave issued (mutual attestation), its signature over the grant, the
   /// network, and that the key is the one the grant names. An enclave holding a group key
   /// refuses another.
-  public func accept(_ grant: GroupKeyGrant, network: [UInt8], policy: EnclavePolicy)
-    throws(EnclaveError)
-  {
+  public func accept(_ grant: GroupKeyGrant, network: [UInt8]) throws(EnclaveError) {
     guard groupKey == nil else { throw .groupKey("this enclave already holds one") }
     guard grant.network == network else { throw .groupKey("the grant is for another network") }
-    try check(grant.granter, policy: policy)
+    try check(grant.granter)
     let mySigning = signingPublicKey
     let myEncryption = Array(encryptionKey.publicKey.rawRepresentation)
     guard
@@ -313,27 +366,32 @@ public final class Enclave {
 
   // MARK: Sealing
 
-  /// The enclave's state (keys, group key, last endorsed round) encrypted with a key only this
-  /// platform and this measurement derive.
+  static let sealedVersion: UInt8 = 4
+
+  /// The enclave's state (keys, group key, last endorsed round and statement, policy, time
+  /// floor) encrypted with a key only this platform and this measurement derive.
   public func seal() throws(EnclaveError) -> [UInt8] {
     var w = CanonicalWriter()
-    w.u8(3)
+    w.u8(Self.sealedVersion)
     w.fixed(signingKey.rawRepresentation)
     w.fixed(encryptionKey.rawRepresentation)
     w.optional(groupKey) { $0.fixed($1.rawRepresentation) }
     w.u64(lastEndorsedRound)
-    w.optional(policy) { $1.encode(to: &$0) }
+    w.optional(lastStatement) { $0.fixed($1.bytes) }
+    policy.encode(to: &w)
+    w.optional(timeFloor) { $0.u64(UInt64($1.timeIntervalSince1970)) }
     let box = try! ChaChaPoly.seal(
       w.bytes, using: try Self.sealingKey(platform: platform, measurement: measurement),
       authenticating: measurement)
     return Array(box.combined)
   }
 
-  /// Restores a sealed enclave; fails on another platform, another measurement, or any
-  /// changed byte.
-  public init(unsealing bytes: [UInt8], measurement: [UInt8], platform: any EnclavePlatform)
-    throws(EnclaveError)
-  {
+  /// Restores a sealed enclave; fails on another platform, another measurement, any changed
+  /// byte, or a policy other than the sealed one.
+  public init(
+    unsealing bytes: [UInt8], measurement: [UInt8], platform: any EnclavePlatform,
+    policy expected: EnclavePolicy
+  ) throws(EnclaveError) {
     let plain: [UInt8]
     let key = try Self.sealingKey(platform: platform, measurement: measurement)
     do {
@@ -345,10 +403,16 @@ public final class Enclave {
     } catch {
       throw .sealed("does not open: another platform or measurement, or altered")
     }
+    let state:
+      (
+        signing: [UInt8], encryption: [UInt8], group: [UInt8]?, round: UInt64,
+        statement: Hash256?, policy: EnclavePolicy, floor: UInt64?
+      )
     do throws(DecodingError) {
       var r = CanonicalReader(plain)
-      guard try r.u8("sealed version") == 3 else {
-        throw .invalid(field: "sealed version", problem: "is unknown")
+      let version = try r.u8("sealed version")
+      guard version == Self.sealedVersion else {
+        throw .unknownVersion(field: "sealed version", version: Int(version))
       }
       let signing = try r.fixed(32, "sealed signing key")
       let encryption = try r.fixed(32, "sealed encryption key")
@@ -356,20 +420,34 @@ public final class Enclave {
         try r.fixed(32, "sealed group key")
       }
       let round = try r.u64("sealed round")
-      let policy = try r.optional("sealed policy") { r throws(DecodingError) in
-        try EnclavePolicy(from: &r)
+      let statement = try r.optional("sealed statement") { r throws(DecodingError) in
+        Hash256(bytes: try r.fixed(32, "sealed statement"))!
+      }
+      let policy = try EnclavePolicy(from: &r)
+      let floor = try r.optional("sealed time floor") { r throws(DecodingError) in
+        try r.u64("sealed time floor")
       }
       try r.finish()
-      self.policy = policy
-      self.measurement = measurement
-      self.platform = platform
-      signingKey = try! Curve25519.Signing.PrivateKey(rawRepresentation: signing)
-      encryptionKey = try! Curve25519.KeyAgreement.PrivateKey(rawRepresentation: encryption)
-      groupKey = group.map { try! Curve25519.KeyAgreement.PrivateKey(rawRepresentation: $0) }
-      lastEndorsedRound = round
+      state = (signing, encryption, group, round, statement, policy, floor)
     } catch {
       throw .sealed("\(error)")
     }
+    guard state.policy == expected else {
+      throw .sealed(
+        "it was sealed under another policy than the one given: a host cannot change it after first start"
+      )
+    }
+    policy = state.policy
+    lastStatement = state.statement
+    timeFloor = state.floor.map { Date(timeIntervalSince1970: Double($0)) }
+    self.measurement = measurement
+    self.platform = platform
+    signingKey = try! Curve25519.Signing.PrivateKey(rawRepresentation: state.signing)
+    encryptionKey = try! Curve25519.KeyAgreement.PrivateKey(rawRepresentation: state.encryption)
+    groupKey = state.group.map {
+      try! Curve25519.KeyAgreement.PrivateKey(rawRepresentation: $0)
+    }
+    lastEndorsedRound = state.round
   }
 
   static func sealingKey(platform: any EnclavePlatform, measurement: [UInt8])

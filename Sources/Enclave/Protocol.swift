@@ -9,7 +9,7 @@ import Foundation
 /// enclave answers each with the matching response or a failure that says why (and never what
 /// a secret holds). docs/enclave.md documents every message.
 public enum EnclaveProtocol {
-  public static let version: UInt8 = 1
+  public static let version: UInt8 = 2
   /// The largest frame either side accepts (a round of 100 LeNet-5 updates is about 25 MB).
   public static let maximumFrame = 1 << 30
 }
@@ -17,7 +17,8 @@ public enum EnclaveProtocol {
 /// What the host asks of its enclave.
 public enum EnclaveRequest: CanonicalCodable, Equatable {
   /// Starts the enclave: from sealed state if given, else with fresh keys, under the network's
-  /// attestation policy (fixed on first start and sealed with the state).
+  /// attestation policy (fixed on first start and sealed with the state; every evidence the
+  /// enclave makes binds it, so a host that gives another gets an enclave no one trusts).
   case start(sealed: [UInt8]?, policy: EnclavePolicy)
   /// The first enclave of a network makes the group key.
   case createGroupKey
@@ -36,7 +37,8 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
   /// The enclave's state, sealed to this platform and measurement.
   case seal
   /// Intel's DCAP collateral, with which the enclave checks SGX evidence from here on. Not
-  /// trusted: its signatures are checked against the policy's root at every use.
+  /// trusted: its signatures are checked against the policy's root on arrival and at every
+  /// use, and the newest time signed into it becomes a floor under the host's clock.
   case collateral(Collateral)
 
   var tag: UInt8 {
@@ -244,22 +246,17 @@ public final class EnclaveService {
   func run(_ request: EnclaveRequest) throws(EnclaveError) -> EnclaveResponse {
     if case .start(let sealed, let policy) = request {
       guard enclave == nil else { throw .request("the enclave has already started") }
-      let e: Enclave
-      if let sealed {
-        e = try Enclave(unsealing: sealed, measurement: measurement, platform: platform)
-        if let held = e.policy, held != policy {
-          throw .request("the policy differs from the one sealed at first start")
+      let e =
+        if let sealed {
+          try Enclave(
+            unsealing: sealed, measurement: measurement, platform: platform, policy: policy)
+        } else {
+          Enclave(measurement: measurement, platform: platform, policy: policy)
         }
-      } else {
-        e = Enclave(measurement: measurement, platform: platform)
-      }
-      e.policy = policy
       enclave = e
       return .info(info(e))
     }
-    guard let e = enclave, let policy = e.policy else {
-      throw .request("\(request.name) before start")
-    }
+    guard let e = enclave else { throw .request("\(request.name) before start") }
     switch request {
     case .start: fatalError("handled above")
     case .createGroupKey:
@@ -268,15 +265,14 @@ public final class EnclaveService {
     case .challenge: return .nonce(e.challenge())
     case .evidence(let nonce): return .evidence(try e.evidence(nonce: nonce))
     case .admit(let joiner, let challenge, let network):
-      return .grant(
-        try e.admit(joiner, joinerChallenge: challenge, network: network, policy: policy))
+      return .grant(try e.admit(joiner, joinerChallenge: challenge, network: network))
     case .accept(let grant, let network):
-      try e.accept(grant, network: network, policy: policy)
+      try e.accept(grant, network: network)
       return .info(info(e))
     case .aggregate(let request): return .aggregated(try e.aggregate(request))
     case .seal: return .sealed(try e.seal())
     case .collateral(let collateral):
-      e.collateral = collateral
+      try e.supply(collateral)
       return .info(info(e))
     }
   }

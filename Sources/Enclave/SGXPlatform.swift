@@ -30,7 +30,7 @@ public struct SGXPlatform: EnclavePlatform {
     do {
       quote = try SGXQuote(try source.quote(reportData: [UInt8](repeating: 0, count: 64)))
     } catch {
-      throw .evidence("this enclave cannot quote itself: \(error)")
+      throw .platform("this enclave cannot quote itself: \(error)")
     }
     measurement = quote.report.mrEnclave
     isDebug = quote.report.isDebug
@@ -40,19 +40,19 @@ public struct SGXPlatform: EnclavePlatform {
     -> EnclaveReport
   {
     guard measurement == self.measurement else {
-      throw .evidence("asked to report a measurement other than this enclave's MRENCLAVE")
+      throw .platform("asked to report a measurement other than this enclave's MRENCLAVE")
     }
     let bytes: [UInt8]
     do {
       bytes = try source.quote(reportData: reportData)
     } catch {
-      throw .evidence("no quote: \(error)")
+      throw .platform("no quote: \(error)")
     }
     // The quote must be of this enclave and carry the REPORTDATA asked for: anything else is a
     // stale or foreign quote (DevAttestation checks the same; other sources may not).
     guard let quote = try? SGXQuote(bytes), quote.report.mrEnclave == measurement,
       quote.report.reportData == reportData
-    else { throw .evidence("the quote is not of this enclave for the REPORTDATA asked for") }
+    else { throw .platform("the quote is not of this enclave for the REPORTDATA asked for") }
     return .sgx(quote: bytes)
   }
 

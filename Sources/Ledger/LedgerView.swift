@@ -102,7 +102,10 @@ public struct LedgerView: Codable, Sendable {
         case .endorsement(let e):
           rounds[e.statement.round]?.endorsements += 1
           let time = Date(timeIntervalSince1970: Double(block.header.timestamp) / 1000)
-          let name = (try? genesis.endorser(of: e, at: time).get())?.name ?? e.endorser.short
+          // A name to show, for an endorsement the ledger already judged: no DCAP again.
+          let name =
+            (try? genesis.endorser(of: e, at: time, checkEvidence: false).get())?.name
+            ?? e.endorser.short
           statements[e.statement.round, default: []].append((name, e.statement))
         case .modelCommit(let m):
           rounds[m.round]?.model = m.model.hex

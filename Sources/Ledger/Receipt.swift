@@ -168,8 +168,8 @@ extension Receipt {
         throw .malformed("an endorsement does not decode: \(error)")
       }
       let endorser: Genesis.Endorser
-      // Judged at the commit's block time: the receipt carries no other block's header, and
-      // a commit follows its endorsements within the round.
+      // Judged at the commit's block time, as every node judged it again when it applied the
+      // commit: a receipt verifies exactly when the ledger took the commit.
       switch genesis.endorser(of: e, at: committedAt) {
       case .success(let found): endorser = found
       case .failure(let refusal):

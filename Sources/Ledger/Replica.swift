@@ -12,12 +12,21 @@ public final class LedgerReplica {
   public let store: LedgerStore
   public let blobs: BlobStore
   private let key: SigningKey
+  /// This node's clock, in milliseconds since 1970.
+  private let clock: () -> UInt64
   public private(set) var state: LedgerState
 
-  public init(directory: String, genesis: Genesis, name: String, key: SigningKey)
-    throws(LedgerError)
-  {
+  /// How far from its own clock a block's timestamp may be for this node to sign it. Blocks
+  /// judge SGX evidence at their timestamp: one dated far ahead would make all collateral
+  /// look expired, one dated far back could revive expired collateral.
+  public static let maximumClockSkew: UInt64 = 5 * 60 * 1000
+
+  public init(
+    directory: String, genesis: Genesis, name: String, key: SigningKey,
+    clock: @escaping () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
+  ) throws(LedgerError) {
     self.name = name
+    self.clock = clock
     self.genesis = genesis
     self.directory = directory
     self.key = key
@@ -82,15 +91,16 @@ public final class LedgerReplica {
         if let p = state.problem(with: block.signatures, on: block.header) {
           throw LedgerError.corruptBlock(height: h, problem: "it \(p)")
         }
-        // Signatures inside valid transactions were checked when the block was appended, and
-        // `LedgerAudit` checks them again; invalid ones are always re-checked, so their
-        // verdicts come out the same.
+        // Signatures and enclave evidence inside valid transactions were checked when the
+        // block was appended, and `LedgerAudit` checks them again; invalid ones are always
+        // re-checked. Only validity is compared: a reason's wording (a verifier's message, a
+        // date's format) may change between versions without the verdict changing.
         var (next, outcomes) = state.evaluate(
           block.transactions, timestamp: block.header.timestamp
         ) { i in
           verifySignatures || !stored[i].isValid
         }
-        if let i = outcomes.indices.first(where: { outcomes[$0] != stored[$0] }) {
+        if let i = outcomes.indices.first(where: { outcomes[$0].isValid != stored[$0].isValid }) {
           throw LedgerError.corruptBlock(
             height: h,
             problem:
@@ -156,7 +166,19 @@ public final class LedgerReplica {
 
   /// Signs a proposed block after checking that it can follow this node's chain and that its
   /// Merkle root carries the verdicts this node reaches on its transactions.
+  ///
+  /// It also refuses a block dated more than `maximumClockSkew` from this node's clock (only
+  /// here: a stored block is replayed at its own time, whenever that is).
   public func sign(_ block: Block) throws(LedgerError) -> BlockSignature {
+    let now = clock()
+    let t = block.header.timestamp
+    if t > now + Self.maximumClockSkew || t + Self.maximumClockSkew < now {
+      throw .rejectedBlock(
+        node: name, height: block.header.height,
+        problem:
+          "is dated \(t) ms since 1970, more than \(Self.maximumClockSkew / 1000) s from this node's clock (\(now))"
+      )
+    }
     _ = try execute(block)
     return BlockSignature(header: block.header, key: key)
   }

@@ -108,7 +108,8 @@ public struct LedgerState: Sendable {
   /// state after them; `seal` then moves that state past the block's header. `timestamp` is the
   /// block's (milliseconds since 1970): SGX evidence is judged at that time, so every node and
   /// every later replay reach the same verdict. `verify(i)` says whether to check transaction
-  /// i's signatures (replaying a node's own checked blocks skips them for the valid ones).
+  /// i's signatures and enclave evidence (replaying a node's own checked blocks skips them for
+  /// the valid ones).
   public func evaluate(
     _ transactions: [[UInt8]], timestamp: UInt64, verify: (Int) -> Bool = { _ in true }
   ) -> (LedgerState, [TransactionOutcome]) {
@@ -236,13 +237,15 @@ public struct LedgerState: Sendable {
       guard var r = rounds[s.round] else { return .invalid("round \(s.round) was never opened") }
       guard let close = r.close else { return .invalid("round \(s.round) is not closed yet") }
       if r.commit != nil { return .invalid("round \(s.round) is already committed") }
+      // The signature first: it is cheap, and evidence is worth checking only for a key that
+      // did sign.
+      if verifySignatures && !e.verifies(network: network) {
+        return .invalid("the signature of endorsing key \(e.endorser.short) does not verify")
+      }
       let endorser: Genesis.Endorser
-      switch genesis.endorser(of: e, at: time) {
+      switch genesis.endorser(of: e, at: time, checkEvidence: verifySignatures) {
       case .success(let found): endorser = found
       case .failure(let refusal): return .invalid(refusal.description)
-      }
-      if verifySignatures && !e.verifies(network: network) {
-        return .invalid("the signature of endorser \"\(endorser.name)\" does not verify")
       }
       if let earlier = r.endorsedBy[endorser.name] {
         return .invalid(
@@ -287,6 +290,15 @@ public struct LedgerState: Sendable {
         if e.statement.newModel != m.model {
           return .invalid(
             "commits model \(m.model.short), but the statement names \(e.statement.newModel.short)")
+        }
+        // SGX evidence is judged again at the commit's time, as a receipt judges it: a model
+        // never commits on collateral that expired, or a certificate revoked, since.
+        if verifySignatures, e.evidence.kind == .sgxDCAP,
+          case .failure(let refusal) = genesis.endorser(of: e, at: time)
+        {
+          return .invalid(
+            "names endorsement \(h.short) by \"\(name)\", whose evidence no longer holds at the commit's time: \(refusal)"
+          )
         }
         endorsers.insert(name)
       }

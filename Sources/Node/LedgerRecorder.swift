@@ -301,9 +301,7 @@ public final class LedgerRecorder: RoundRecorder {
   /// to each other after mutual attestation, and has every cluster check an enclave's evidence
   /// for the group key it will encrypt to.
   private func startEnclaves(clusters: Int) throws {
-    let policy = EnclavePolicy(
-      trustedPlatforms: Set(genesis.endorsers.map(\.key.bytes)),
-      measurements: Set(genesis.enclaveMeasurements.map(\.bytes)))
+    let policy = genesis.enclavePolicy()
     for e in enclaves { _ = try e.start(sealed: nil, policy: policy) }
     _ = try enclaves[0].createGroupKey()
     for joiner in enclaves.dropFirst() { try enclaves[0].admit(joiner, network: network.bytes) }

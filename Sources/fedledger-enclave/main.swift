@@ -31,7 +31,7 @@ func log(_ message: String) {
 
 var backend = "simulated"
 var platformPath: String?
-var attestationDirectory = "/dev/attestation"
+var attestationDirectory: String?
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
   switch argument {
@@ -60,7 +60,8 @@ if backend == "sgx" {
   if platformPath != nil { fail("--platform is for --backend simulated only\n\n\(usage)") }
   let platform: SGXPlatform
   do {
-    platform = try SGXPlatform(source: DevAttestation(directory: attestationDirectory))
+    platform = try SGXPlatform(
+      source: DevAttestation(directory: attestationDirectory ?? "/dev/attestation"))
   } catch {
     fail("\(error)")
   }
@@ -72,6 +73,9 @@ if backend == "sgx" {
   }
   service = EnclaveService(measurement: platform.measurement, platform: platform)
 } else {
+  if attestationDirectory != nil {
+    fail("--attestation is for --backend sgx only\n\n\(usage)")
+  }
   guard let platformPath else { fail("--platform is required\n\n\(usage)") }
   let platform: SimulatedPlatform
   do {

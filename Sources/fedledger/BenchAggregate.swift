@@ -134,11 +134,11 @@ struct BenchAggregate: AsyncParsableCommand {
     }
     let client = EnclaveClient(node: "bench", transport: transport)
     defer { client.close() }
+    let network = Array(SHA256.hash(data: [1]))
     let policy = EnclavePolicy(trustedPlatforms: [platform.publicKey], measurements: [measurement])
     _ = try client.start(sealed: nil, policy: policy)
     let group = try Curve25519.KeyAgreement.PublicKey(
       rawRepresentation: try client.createGroupKey().groupKey!)
-    let network = Array(SHA256.hash(data: [1]))
     let header = Array("{\"bench\":true}".utf8)
     let baseFile = ModelBytes.file(
       prefix: ModelBytes.magic + [1, 0, 0, 0, UInt8(header.count), 0, 0, 0] + header,

@@ -126,21 +126,17 @@ final class EnclaveRoundTests: XCTestCase {
     ],
     endorsementThreshold: 2, enclaveMeasurements: [Hash256(bytes: measurement)!])
   var network: [UInt8] { genesis.hash.bytes }
-  var policy: EnclavePolicy {
-    EnclavePolicy(
-      trustedPlatforms: [platformA.publicKey, platformB.publicKey], measurements: [measurement])
-  }
+  var policy: EnclavePolicy { genesis.enclavePolicy() }
 
   /// Two enclaves on two platforms sharing one group key.
   func pair() throws -> (Enclave, Enclave) {
-    let a = Enclave(measurement: measurement, platform: platformA)
-    let b = Enclave(measurement: measurement, platform: platformB)
+    let a = Enclave(measurement: measurement, platform: platformA, policy: policy)
+    let b = Enclave(measurement: measurement, platform: platformB, policy: policy)
     try a.createGroupKey()
     let c1 = a.challenge()
     let c2 = b.challenge()
-    let grant = try a.admit(
-      b.evidence(nonce: c1), joinerChallenge: c2, network: network, policy: policy)
-    try b.accept(grant, network: network, policy: policy)
+    let grant = try a.admit(b.evidence(nonce: c1), joinerChallenge: c2, network: network)
+    try b.accept(grant, network: network)
     return (a, b)
   }
 
@@ -225,9 +221,19 @@ final class EnclaveRoundTests: XCTestCase {
     XCTAssert(ea.verifies(network: genesis.hash))
     XCTAssertEqual(ea.evidence.kind, .simulatedEnclave)
 
-    // No enclave endorses a round twice.
-    XCTAssertThrowsError(try a.aggregate(request)) {
-      XCTAssert("\($0)".contains("not after round 2"), "\($0)")
+    // Asked again for the same round, an enclave signs the same statement again (a retry
+    // after fresh collateral, say), but never a different one, nor an earlier round.
+    let again = try Endorsement(canonical: try a.aggregate(request).endorsement)
+    XCTAssertEqual(again.statement, ea.statement)
+    var other = request
+    other.aggregation.rule = .median
+    XCTAssertThrowsError(try a.aggregate(other)) {
+      XCTAssert("\($0)".contains("already endorsed a different statement"), "\($0)")
+    }
+    var earlier = request
+    earlier.round = 1
+    XCTAssertThrowsError(try a.aggregate(earlier)) {
+      XCTAssert("\($0)".contains("before round 2"), "\($0)")
     }
   }
 
@@ -260,7 +266,7 @@ final class EnclaveRoundTests: XCTestCase {
     moved.endorser = SigningKey().publicKey
     refused(genesis, moved, "another key than the endorsing one")
     // A rogue platform's enclave.
-    let rogue = Enclave(measurement: measurement, platform: SimulatedPlatform())
+    let rogue = Enclave(measurement: measurement, platform: SimulatedPlatform(), policy: policy)
     try rogue.createGroupKey()
     let rogueEndorsement = try Endorsement(canonical: try rogue.aggregate(request).endorsement)
     refused(genesis, rogueEndorsement, "not a simulated-enclave endorser")
@@ -297,13 +303,12 @@ final class ProtocolTests: XCTestCase {
     // looser policy than the sealed one.
     guard case .failure = try ask(.start(sealed: nil, policy: policy)) else { return XCTFail() }
     let again = EnclaveService(measurement: measurement, platform: platform)
-    let loose = EnclavePolicy(
-      trustedPlatforms: [platform.publicKey, SimulatedPlatform().publicKey],
-      measurements: [measurement])
+    var loose = policy
+    loose.trustedPlatforms.insert(SimulatedPlatform().publicKey)
     let refused = try EnclaveResponse(
       canonical: again.handle(EnclaveRequest.start(sealed: sealed, policy: loose).canonicalBytes))
-    XCTAssertEqual(
-      refused, .failure("request refused: the policy differs from the one sealed at first start"))
+    guard case .failure(let why) = refused else { return XCTFail("\(refused)") }
+    XCTAssert(why.contains("sealed under another policy"), why)
     guard
       case .info(let back) = try EnclaveResponse(
         canonical: again.handle(
@@ -312,7 +317,7 @@ final class ProtocolTests: XCTestCase {
     XCTAssertEqual(back.signingKey, info.signingKey)
     XCTAssertEqual(back.groupKey, withKey.groupKey)
     // Garbage, an unknown kind, an unknown version: failures, not crashes.
-    for bad: [UInt8] in [[], [1], [1, 99], [2, 3], [1, 4, 0]] {
+    for bad: [UInt8] in [[], [2], [2, 99], [3, 3], [1, 3], [2, 4, 0]] {
       guard case .failure(let why) = try EnclaveResponse(canonical: service.handle(bad)) else {
         return XCTFail("\(bad)")
       }
@@ -338,49 +343,38 @@ final class ProtocolTests: XCTestCase {
   }
 
   func testTheEnclaveProgramAnswersOverItsStandardStreams() throws {
-    let program = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-      .appendingPathComponent("fedledger-enclave").path
-    let products = Bundle.main.bundleURL.appendingPathComponent("fedledger-enclave").path
-    let path = [program, products].first { FileManager.default.isExecutableFile(atPath: $0) }
-    let found = try XCTUnwrap(path, "fedledger-enclave is built beside the tests")
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
       "fedledger-enclave-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: found)
-    process.arguments = ["--platform", dir.appendingPathComponent("platform.key").path]
-    let input = Pipe()
-    let output = Pipe()
-    let log = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    process.standardError = log
-    try process.run()
-    func ask(_ r: EnclaveRequest) throws -> EnclaveResponse {
-      try Frames.write(r.canonicalBytes, to: input.fileHandleForWriting.fileDescriptor)
-      return try EnclaveResponse(
-        canonical: try XCTUnwrap(try Frames.read(from: output.fileHandleForReading.fileDescriptor)))
-    }
-    let measurement = try Enclave.measure(executable: found)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let key = dir.appendingPathComponent("platform.key").path
+    let program = try EnclaveProgram(["--platform", key])
+    // Any request before start is refused; once it answers, its platform file exists.
+    XCTAssertEqual(
+      try program.ask(.challenge), .failure("request refused: challenge before start"))
+    let measurement = try Enclave.measure(executable: try EnclaveProgram.path())
     let platform = try SimulatedPlatform(
-      secret: Array(try Data(contentsOf: dir.appendingPathComponent("platform.key"))))
+      secret: Array(try Data(contentsOf: URL(fileURLWithPath: key))))
     let policy = EnclavePolicy(trustedPlatforms: [platform.publicKey], measurements: [measurement])
-    guard case .info(let info) = try ask(.start(sealed: nil, policy: policy)) else {
+    guard case .info(let info) = try program.ask(.start(sealed: nil, policy: policy)) else {
       return XCTFail()
     }
     XCTAssertEqual(info.measurement, measurement)
     let nonce = Array(repeating: UInt8(9), count: 32)
-    guard case .evidence(let e) = try ask(.evidence(nonce: nonce)) else { return XCTFail() }
+    guard case .evidence(let e) = try program.ask(.evidence(nonce: nonce)) else {
+      return XCTFail()
+    }
     XCTAssertNoThrow(try e.verify(nonce: nonce, policy: policy))
-    try input.fileHandleForWriting.close()
-    process.waitUntilExit()
-    XCTAssertEqual(process.terminationStatus, 0)
-    let said = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let (status, said) = try program.finish()
+    XCTAssertEqual(status, 0)
     XCTAssert(said.contains("SIMULATED ENCLAVE, NO HARDWARE PROTECTION"), said)
-    let mode =
-      try FileManager.default.attributesOfItem(
-        atPath: dir.appendingPathComponent("platform.key").path)[.posixPermissions] as? Int
+    let mode = try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int
     XCTAssertEqual(mode, 0o600)
+    // --attestation belongs to the sgx backend: said, not ignored.
+    let (code, complaint) = try EnclaveProgram(["--platform", key, "--attestation", dir.path])
+      .finish()
+    XCTAssertEqual(code, 2)
+    XCTAssert(complaint.contains("--attestation is for --backend sgx only"), complaint)
   }
 }
 

@@ -44,17 +44,21 @@ final class SGXBackendTests: XCTestCase {
     EnclavePolicy(trustedPlatforms: [], measurements: [mrEnclave], sgxRoot: root)
   }
 
-  func platform(key: UInt8, debug: Bool = false, mrEnclave: [UInt8]? = nil) throws -> SGXPlatform {
+  func platform(
+    key: UInt8, debug: Bool = false, mrEnclave: [UInt8]? = nil, sgx: SyntheticSGX = sgx
+  ) throws -> SGXPlatform {
     try SGXPlatform(
       source: SyntheticQuoting(
-        sgx: Self.sgx, mrEnclave: mrEnclave ?? self.mrEnclave,
+        sgx: sgx, mrEnclave: mrEnclave ?? self.mrEnclave,
         key: [UInt8](repeating: key, count: 16), debug: debug))
   }
 
-  func enclave(key: UInt8, debug: Bool = false) throws -> Enclave {
+  func enclave(
+    key: UInt8, debug: Bool = false, collateral: Bool = true, policy: EnclavePolicy? = nil
+  ) throws -> Enclave {
     let p = try platform(key: key, debug: debug)
-    let e = Enclave(measurement: p.measurement, platform: p)
-    e.collateral = Self.sgx.collateral
+    let e = Enclave(measurement: p.measurement, platform: p, policy: policy ?? self.policy)
+    if collateral { try e.supply(Self.sgx.collateral) }
     return e
   }
 
@@ -66,9 +70,8 @@ final class SGXBackendTests: XCTestCase {
     let c2 = joiner.challenge()
     let evidence = try joiner.evidence(nonce: c1)
     guard case .sgx = evidence.report else { return XCTFail("SGX evidence is a quote") }
-    let grant = try first.admit(evidence, joinerChallenge: c2, network: network, policy: policy)
-    try joiner.accept(
-      try GroupKeyGrant(canonical: grant.canonicalBytes), network: network, policy: policy)
+    let grant = try first.admit(evidence, joinerChallenge: c2, network: network)
+    try joiner.accept(try GroupKeyGrant(canonical: grant.canonicalBytes), network: network)
     XCTAssertNotNil(joiner.groupPublicKey)
     XCTAssertEqual(joiner.groupPublicKey, first.groupPublicKey)
   }
@@ -131,13 +134,11 @@ final class SGXBackendTests: XCTestCase {
     let debug = try enclave(key: 3, debug: true)
     refused(try debug.evidence(nonce: nonce), "debug mode")
     // An enclave without collateral refuses SGX evidence, saying why.
-    let bare = try enclave(key: 4)
-    bare.collateral = nil
+    let bare = try enclave(key: 4, collateral: false)
     try bare.createGroupKey()
     let c = bare.challenge()
     XCTAssertThrowsError(
-      try bare.admit(
-        try e.evidence(nonce: c), joinerChallenge: [], network: network, policy: policy)
+      try bare.admit(try e.evidence(nonce: c), joinerChallenge: [], network: network)
     ) { XCTAssert("\($0)".contains("collateral"), "\($0)") }
   }
 
@@ -146,12 +147,16 @@ final class SGXBackendTests: XCTestCase {
     try e.createGroupKey()
     let sealed = try e.seal()
     let same = try platform(key: 1)
-    let back = try Enclave(unsealing: sealed, measurement: mrEnclave, platform: same)
+    let back = try Enclave(
+      unsealing: sealed, measurement: mrEnclave, platform: same, policy: policy)
     XCTAssertEqual(back.groupPublicKey, e.groupPublicKey)
+    XCTAssertEqual(back.timeFloor, e.timeFloor)
+    XCTAssertNotNil(back.timeFloor)
     XCTAssertThrowsError(
-      try Enclave(unsealing: sealed, measurement: mrEnclave, platform: try platform(key: 2)))
+      try Enclave(
+        unsealing: sealed, measurement: mrEnclave, platform: try platform(key: 2), policy: policy))
     XCTAssertThrowsError(
-      try Enclave(unsealing: sealed, measurement: network, platform: same))
+      try Enclave(unsealing: sealed, measurement: network, platform: same, policy: policy))
   }
 
   func testTheServiceTakesCollateralAndAnswersWithQuotes() throws {
@@ -191,9 +196,11 @@ final class SGXBackendTests: XCTestCase {
     try a.createGroupKey()
     let c1 = a.challenge()
     let c2 = b.challenge()
+    // The enclaves started before genesis (it lists their keys), under the policy it implies.
+    XCTAssertEqual(genesis.enclavePolicy(), policy)
     let grant = try a.admit(
-      try b.evidence(nonce: c1), joinerChallenge: c2, network: genesis.hash.bytes, policy: policy)
-    try b.accept(grant, network: genesis.hash.bytes, policy: policy)
+      try b.evidence(nonce: c1), joinerChallenge: c2, network: genesis.hash.bytes)
+    try b.accept(grant, network: genesis.hash.bytes)
     let request = AggregateRequest(
       network: genesis.hash.bytes, round: 1,
       baseModel: EnclaveRoundTests.modelFile([Float](repeating: 0, count: 8)),
@@ -207,12 +214,22 @@ final class SGXBackendTests: XCTestCase {
     // Judged at a time past the collateral's window, it counts for no one.
     XCTAssertThrowsError(try genesis.endorser(of: ea, at: Date() + 90 * 86_400).get())
     // Without collateral to carry, an SGX enclave does not endorse.
-    let bare = try enclave(key: 3)
-    bare.collateral = nil
+    let bare = try enclave(key: 3, collateral: false)
     try bare.createGroupKey()
     XCTAssertThrowsError(try bare.aggregate(request)) {
       XCTAssert("\($0)".contains("collateral"), "\($0)")
     }
+    // Nor with collateral that no longer holds: it checks its own evidence first, so the round
+    // is not used up, and it endorses once the host brings it the time back into the window.
+    let late = try enclave(key: 5)
+    try late.createGroupKey()
+    late.hostClock = { Date() + 60 * 86_400 }
+    XCTAssertThrowsError(try late.aggregate(request)) {
+      XCTAssert("\($0)".contains("own evidence does not verify"), "\($0)")
+    }
+    XCTAssertEqual(late.lastEndorsedRound, 0)
+    late.hostClock = { Date() }
+    XCTAssertNoThrow(try late.aggregate(request))
   }
 
   // MARK: Through Gramine's files
@@ -239,11 +256,11 @@ final class SGXBackendTests: XCTestCase {
     let p = try SGXPlatform(source: DevAttestation(directory: dir.path))
     XCTAssertEqual(p.measurement, mrEnclave)
     XCTAssertFalse(p.isDebug)
-    let e = Enclave(measurement: p.measurement, platform: p)
+    let e = Enclave(measurement: p.measurement, platform: p, policy: policy)
     let nonce = [UInt8](repeating: 6, count: 32)
     let reportData = EnclaveEvidence.reportData(
       signingKey: e.signingPublicKey, encryptionKey: e.encryptionPublicKey, groupKey: nil,
-      nonce: nonce)
+      policy: policy.digest, nonce: nonce)
     // The quote file still holds the start-up quote: Gramine would make a fresh one when it is
     // opened; a stale one is refused.
     XCTAssertThrowsError(try e.evidence(nonce: nonce)) {
@@ -263,71 +280,114 @@ final class SGXBackendTests: XCTestCase {
       mrEnclave)
     // Sealed with keys/_sgx_mrenclave through HKDF: a platform with another CPU key fails.
     let sealed = try e.seal()
-    XCTAssertNoThrow(try Enclave(unsealing: sealed, measurement: mrEnclave, platform: p))
+    XCTAssertNoThrow(
+      try Enclave(unsealing: sealed, measurement: mrEnclave, platform: p, policy: policy))
     XCTAssertThrowsError(
-      try Enclave(unsealing: sealed, measurement: mrEnclave, platform: try platform(key: 9)))
+      try Enclave(
+        unsealing: sealed, measurement: mrEnclave, platform: try platform(key: 9), policy: policy))
   }
 
   func testTheProgramRunsTheSGXBackendAndSaysWhatIsWrongWithoutGramine() throws {
-    let program = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-      .appendingPathComponent("fedledger-enclave").path
-    let products = Bundle.main.bundleURL.appendingPathComponent("fedledger-enclave").path
-    let found = try XCTUnwrap(
-      [program, products].first { FileManager.default.isExecutableFile(atPath: $0) },
-      "fedledger-enclave is built beside the tests")
     let dir = try fakeDevAttestation(
       quote: Self.sgx.quote(
         mrEnclave: mrEnclave, mrSigner: [UInt8](repeating: 0x51, count: 32),
         reportData: [UInt8](repeating: 0, count: 64)))
     defer { try? FileManager.default.removeItem(at: dir) }
 
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: found)
-    process.arguments = ["--backend", "sgx", "--attestation", dir.path]
-    let input = Pipe()
-    let output = Pipe()
-    let log = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    process.standardError = log
-    try process.run()
-    func ask(_ r: EnclaveRequest) throws -> EnclaveResponse {
-      try Frames.write(r.canonicalBytes, to: input.fileHandleForWriting.fileDescriptor)
-      return try EnclaveResponse(
-        canonical: try XCTUnwrap(try Frames.read(from: output.fileHandleForReading.fileDescriptor)))
-    }
-    guard case .info(let info) = try ask(.start(sealed: nil, policy: policy)) else {
+    let program = try EnclaveProgram(["--backend", "sgx", "--attestation", dir.path])
+    guard case .info(let info) = try program.ask(.start(sealed: nil, policy: policy)) else {
       return XCTFail()
     }
     XCTAssertEqual(info.backend, "sgx")
     XCTAssertEqual(info.measurement, mrEnclave)
-    guard case .info = try ask(.collateral(Self.sgx.collateral)) else { return XCTFail() }
-    guard case .sealed(let sealed) = try ask(.seal) else { return XCTFail() }
+    guard case .info = try program.ask(.collateral(Self.sgx.collateral)) else { return XCTFail() }
+    guard case .sealed(let sealed) = try program.ask(.seal) else { return XCTFail() }
     XCTAssertFalse(sealed.isEmpty)
     // The fake directory cannot quote afresh, so the program refuses the stale quote.
-    guard case .failure(let why) = try ask(.evidence(nonce: [UInt8](repeating: 1, count: 32)))
+    guard
+      case .failure(let why) = try program.ask(.evidence(nonce: [UInt8](repeating: 1, count: 32)))
     else { return XCTFail() }
     XCTAssert(why.contains("not the one just written"), why)
-    try input.fileHandleForWriting.close()
-    process.waitUntilExit()
-    XCTAssertEqual(process.terminationStatus, 0)
-    let said = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    XCTAssert(why.hasPrefix("platform:"), why)
+    let (status, said) = try program.finish()
+    XCTAssertEqual(status, 0)
     XCTAssert(said.contains("SGX enclave"), said)
     XCTAssert(said.contains(Hex.encode(mrEnclave)), said)
     XCTAssertFalse(said.contains("SIMULATED"), said)
 
     // Outside Gramine there is no /dev/attestation: the program stops and names the path.
-    let missing = Process()
-    missing.executableURL = URL(fileURLWithPath: found)
-    missing.arguments = ["--backend", "sgx", "--attestation", dir.path + "-absent"]
-    let missingLog = Pipe()
-    missing.standardError = missingLog
-    missing.standardInput = Pipe()
-    try missing.run()
-    missing.waitUntilExit()
-    XCTAssertEqual(missing.terminationStatus, 2)
-    let complaint = String(
-      decoding: missingLog.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let (code, complaint) = try EnclaveProgram(
+      ["--backend", "sgx", "--attestation", dir.path + "-absent"]
+    ).finish()
+    XCTAssertEqual(code, 2)
     XCTAssert(complaint.contains(dir.path + "-absent"), complaint)
+  }
+
+  // MARK: Time, collateral and peers
+
+  /// The enclave judges evidence at its host's clock, but never before the newest time signed
+  /// into collateral it accepted: a host that turns its clock back cannot bring back
+  /// collateral that has expired since.
+  func testAHostTurningItsClockBackCannotReviveExpiredCollateral() throws {
+    let now = Date()
+    let sgx = SyntheticSGX(notBefore: now - 60 * 86_400, notAfter: now + 60 * 86_400)
+    var policy = self.policy
+    var s = DER.Serializer()
+    try s.serialize(sgx.root)
+    policy.sgxRoot = s.serializedBytes
+    let old = sgx.collateral(issued: now - 20 * 86_400, until: now - 5 * 86_400)
+    let fresh = sgx.collateral(issued: now - 3_600, until: now + 30 * 86_400)
+
+    let p = try platform(key: 1, sgx: sgx)
+    let e = Enclave(measurement: p.measurement, platform: p, policy: policy)
+    try e.supply(fresh)
+    XCTAssertEqual(
+      e.timeFloor?.timeIntervalSince1970, (now - 3_600).timeIntervalSince1970.rounded(.up))
+    // The host says it is ten days ago, when the old collateral was current, and offers it.
+    e.hostClock = { now - 10 * 86_400 }
+    XCTAssertGreaterThanOrEqual(e.judgingTime, now - 3_600)
+    XCTAssertThrowsError(try e.supply(old)) {
+      XCTAssert("\($0)".contains("collateral is refused"), "\($0)")
+    }
+    XCTAssertEqual(e.collateral, fresh)
+    // An enclave that never saw fresher collateral would take it: the floor is what refuses.
+    let naive = Enclave(measurement: p.measurement, platform: p, policy: policy)
+    naive.hostClock = { now - 10 * 86_400 }
+    XCTAssertNoThrow(try naive.supply(old))
+    // The floor is sealed with the state.
+    let back = try Enclave(
+      unsealing: try e.seal(), measurement: p.measurement, platform: p, policy: policy)
+    XCTAssertEqual(back.timeFloor, e.timeFloor)
+    // Collateral under another root is refused on arrival, and the last good one stays.
+    XCTAssertThrowsError(try e.supply(Self.sgx.collateral)) {
+      XCTAssert("\($0)".contains("not issued and signed by the pinned SGX root"), "\($0)")
+    }
+    XCTAssertEqual(e.collateral, fresh)
+  }
+
+  /// A simulated enclave has no hardware protection: an SGX enclave never hands it the group
+  /// key, nor takes one from it, even under a policy that trusts its platform.
+  func testAnSGXEnclaveSharesTheGroupKeyOnlyWithSGXEnclaves() throws {
+    let simulatedPlatform = SimulatedPlatform()
+    var mixed = policy
+    mixed.trustedPlatforms = [simulatedPlatform.publicKey]
+    let sgxEnclave = try enclave(key: 1, policy: mixed)
+    try sgxEnclave.createGroupKey()
+    let simulated = Enclave(measurement: mrEnclave, platform: simulatedPlatform, policy: mixed)
+    let c1 = sgxEnclave.challenge()
+    let c2 = simulated.challenge()
+    XCTAssertThrowsError(
+      try sgxEnclave.admit(simulated.evidence(nonce: c1), joinerChallenge: c2, network: network)
+    ) { XCTAssert("\($0)".contains("only with SGX enclaves"), "\($0)") }
+    try simulated.createGroupKey()
+    try simulated.supply(Self.sgx.collateral)
+    let joiner = try enclave(key: 2, policy: mixed)
+    let c3 = simulated.challenge()
+    let c4 = joiner.challenge()
+    let grant = try simulated.admit(
+      joiner.evidence(nonce: c3), joinerChallenge: c4, network: network)
+    XCTAssertThrowsError(try joiner.accept(grant, network: network)) {
+      XCTAssert("\($0)".contains("only with SGX enclaves"), "\($0)")
+    }
   }
 }

@@ -35,12 +35,14 @@ final class SGXEndorsementTests: XCTestCase {
   /// What SGX enclave `i` puts on the ledger for `s`.
   func endorsement(
     _ net: TestNetwork, _ s: AggregationStatement, _ i: Int, mrEnclave: [UInt8]? = nil,
-    collateral: Collateral = SGXEndorsementTests.sgx.collateral, key: SigningKey? = nil
+    collateral: Collateral = SGXEndorsementTests.sgx.collateral, key: SigningKey? = nil,
+    policy: EnclavePolicy? = nil
   ) -> Endorsement {
     let key = key ?? enclaveKeys[i]
     let encryption = Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)
     let reportData = EnclaveEvidence.reportData(
       signingKey: key.publicKey.bytes, encryptionKey: encryption, groupKey: nil,
+      policy: (policy ?? net.genesis.enclavePolicy()).digest,
       nonce: EnclaveEvidence.ledgerNonce(network: net.network.bytes))
     let quote = Self.sgx.quote(
       mrEnclave: mrEnclave ?? self.mrEnclave, mrSigner: [UInt8](repeating: 0x51, count: 32),
@@ -110,6 +112,10 @@ final class SGXEndorsementTests: XCTestCase {
       network: net.network, statement: s, key: enclaveKeys[1],
       evidence: endorsement(other, s, 1).evidence)
     refused(moved, "REPORTDATA")
+    // An enclave its host started under another policy (here accepting any TCB status).
+    var lax = net.genesis.enclavePolicy()
+    lax.acceptedTCBStatuses.insert("OutOfDate")
+    refused(endorsement(net, s, 1, policy: lax), "REPORTDATA")
     // A key genesis does not list, and one enclave's evidence under another's key.
     refused(endorsement(net, s, 1, key: SigningKey()), "not an sgx-enclave endorser")
     var swapped = endorsement(net, s, 1)
@@ -137,5 +143,58 @@ final class SGXEndorsementTests: XCTestCase {
       return nil
     }
     XCTAssert(reasons.contains { $0.contains("expired") }, "\(reasons)")
+  }
+
+  /// Endorsements recorded while their collateral held do not commit a model once it has
+  /// expired: the commit judges them again at its own time, as a receipt for it would.
+  func testACommitAfterTheCollateralExpiredCommitsNothing() throws {
+    let net = network()
+    let clock = TestClock(Self.clock)
+    let orderer = try net.open(temporaryDirectory(), ticking: clock)
+    for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
+    try orderer.cut()
+    // The round runs, but its commit names no endorsement yet.
+    try net.round(1, on: orderer, base: model(0), newModel: model(1), endorsers: [])
+    let s = net.statement(
+      round: 1, base: model(0),
+      updates: net.clusters.indices.map { Hash256.of(net.payload(round: 1, cluster: $0)) },
+      newModel: model(1))
+    var hashes: [Hash256] = []
+    for i in 0..<4 {
+      let tx = Transaction.endorsement(endorsement(net, s, i))
+      hashes.append(Hash256.of(tx.canonicalBytes))
+      orderer.submit(tx)
+    }
+    let endorsed = try orderer.cut()
+    XCTAssert(endorsed.flatMap(\.outcomes).allSatisfy(\.isValid), "\(endorsed)")
+    XCTAssertEqual(orderer.replicas[0].state.rounds[1]?.endorsements.count, 4)
+    // Sixty days on, past the collateral's window, the commit comes.
+    clock.now += 60 * 86_400_000
+    let blob = modelBytes(model(1))
+    for r in orderer.replicas { try r.blobs.put(blob) }
+    orderer.submit(
+      .modelCommit(
+        ModelCommit(
+          round: 1, model: model(1), modelBlob: Hash256.of(blob), modelSize: UInt64(blob.count),
+          statement: s.hash, endorsements: hashes.sorted())))
+    let committed = try orderer.cut()
+    let outcome = try XCTUnwrap(committed.last?.outcomes.last)
+    XCTAssert(
+      outcome.reason?.contains("no longer holds at the commit's time") ?? false, "\(outcome)")
+    XCTAssertNil(orderer.replicas[0].state.rounds[1]?.commit)
+  }
+
+  /// Nodes sign only blocks dated near their own clocks: a proposer dating a block a day
+  /// ahead (which would make every collateral look expired) gets no signatures.
+  func testNodesRefuseToSignABlockDatedFarFromTheirClocks() throws {
+    let net = network()
+    let orderer = try net.open(
+      temporaryDirectory(), ticking: TestClock(Self.clock), ahead: 86_400_000)
+    orderer.submit(net.enrol(0))
+    assertThrows(try orderer.cut(), containing: "from this node's clock")
+    // Within the bound, they sign.
+    let close = try net.open(temporaryDirectory(), ticking: TestClock(Self.clock), ahead: 60_000)
+    close.submit(net.enrol(0))
+    XCTAssertNoThrow(try close.cut())
   }
 }

@@ -40,12 +40,21 @@ struct TestNetwork {
   func open(
     _ directory: String, maxBlock: Int = 1000, clock: UInt64 = 1_800_000_000_000
   ) throws -> EmbeddedOrderer {
+    try open(directory, maxBlock: maxBlock, ticking: TestClock(clock))
+  }
+
+  /// Replicas for every node under `directory` and an orderer, all on `clock` (the orderer
+  /// `ahead` milliseconds ahead of the nodes).
+  func open(
+    _ directory: String, maxBlock: Int = 1000, ticking clock: TestClock, ahead: UInt64 = 0
+  ) throws -> EmbeddedOrderer {
     let replicas = try nodes.enumerated().map { i, key in
       try LedgerReplica(
-        directory: "\(directory)/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
+        directory: "\(directory)/node-\(i)", genesis: genesis, name: "node-\(i)", key: key,
+        clock: { clock.now })
     }
     return try EmbeddedOrderer(
-      replicas: replicas, maxBlockTransactions: maxBlock, clock: { clock })
+      replicas: replicas, maxBlockTransactions: maxBlock, clock: { clock.now + ahead })
   }
 
   func enrol(_ i: Int) -> Transaction {
@@ -111,6 +120,12 @@ struct TestNetwork {
   func payload(round: UInt64, cluster: Int) -> [UInt8] {
     Array("update r\(round) c\(cluster) ".utf8) + [UInt8](repeating: UInt8(cluster), count: 100)
   }
+}
+
+/// A clock a test moves by hand, in milliseconds since 1970.
+final class TestClock: @unchecked Sendable {
+  var now: UInt64
+  init(_ now: UInt64) { self.now = now }
 }
 
 /// A stand-in model hash and model file bytes for it.

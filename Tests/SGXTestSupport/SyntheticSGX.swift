@@ -40,6 +40,8 @@ public final class SyntheticSGX: Sendable {
     0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07,
   ]
 
+  private let rootKey: P256.Signing.PrivateKey
+  private let tcbSignerKey: P256.Signing.PrivateKey
   private let pckCA: Certificate
   private let pckCAKey: P256.Signing.PrivateKey
   private let pck: Certificate
@@ -63,6 +65,8 @@ public final class SyntheticSGX: Sendable {
     let tcbSignerKey = P256.Signing.PrivateKey()
     self.pckCAKey = pckCAKey
     self.pckKey = pckKey
+    self.rootKey = rootKey
+    self.tcbSignerKey = tcbSignerKey
 
     // Only a programming error can make the X.509 and DER builders throw here.
     do {
@@ -115,6 +119,24 @@ public final class SyntheticSGX: Sendable {
     return Collateral(
       rootCRL: rootCRL, pckCRL: crl, tcbInfo: tcbInfo, tcbInfoIssuerChain: [tcbSigner, root],
       qeIdentity: qeIdentity, qeIdentityIssuerChain: [tcbSigner, root])
+  }
+
+  /// Collateral issued at `from` and current until `to` (the certificates keep their own
+  /// window): what Intel would publish at one moment, for tests of time.
+  public func collateral(issued from: Date, until to: Date) -> Collateral {
+    let from = Date(timeIntervalSince1970: from.timeIntervalSince1970.rounded(.up))
+    let to = Date(timeIntervalSince1970: to.timeIntervalSince1970.rounded(.down))
+    do {
+      return Collateral(
+        rootCRL: try Self.crl(issuer: root.subject, key: rootKey, from: from, to: to, revoked: []),
+        pckCRL: try Self.crl(issuer: pckCA.subject, key: pckCAKey, from: from, to: to, revoked: []),
+        tcbInfo: Self.signed(Self.tcbInfoJSON(from: from, to: to), by: tcbSignerKey),
+        tcbInfoIssuerChain: [tcbSigner, root],
+        qeIdentity: Self.signed(Self.qeIdentityJSON(from: from, to: to), by: tcbSignerKey),
+        qeIdentityIssuerChain: [tcbSigner, root])
+    } catch {
+      preconditionFailure("SyntheticSGX: building collateral failed: \(error)")
+    }
   }
 
   /// A version 3 quote for this report body, as the platform's quoting enclave would make it:
