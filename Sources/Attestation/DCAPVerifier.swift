@@ -63,6 +63,8 @@ public struct DCAPVerdict: Sendable, Equatable {
   /// The quoting enclave's TCB status from QE identity.
   public var qeTCBStatus: String
   public var fmspc: [UInt8]
+  /// The platform's PPID, from its PCK certificate: which machine made the quote.
+  public var ppid: [UInt8]
   /// Conditions the policy accepted but that a reader should know (a stale CRL, say).
   public var notes: [String]
 }
@@ -163,7 +165,8 @@ public struct DCAPVerifier: Sendable {
     try policy.check(quote.report, tcbStatus: level.tcbStatus, qeTCBStatus: qeLevel.tcbStatus)
     return DCAPVerdict(
       identity: identity, tcbStatus: level.tcbStatus, advisoryIDs: level.advisoryIDs ?? [],
-      qeTCBStatus: qeLevel.tcbStatus, fmspc: ext.fmspc, notes: notes)
+      qeTCBStatus: qeLevel.tcbStatus, fmspc: ext.fmspc, ppid: ext.ppid,
+      notes: notes)
   }
 
   /// Checks the parts of `collateral` that stand without a quote (the root CA CRL, TCB info

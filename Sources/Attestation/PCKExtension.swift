@@ -1,8 +1,8 @@
 import SwiftASN1
 import X509
 
-/// The Intel SGX extension of a PCK certificate (OID 1.2.840.113741.1.13.1): what the
-/// platform's TCB was when the certificate was issued, and which platform family it belongs to.
+/// The Intel SGX extension of a PCK certificate (OID 1.2.840.113741.1.13.1): which platform
+/// this is, what its TCB was when the certificate was issued, and its platform family.
 ///
 /// The extension's value is a SEQUENCE of SEQUENCE { OID, value }, keyed by sub-OIDs of the
 /// extension's OID: .1 PPID (OCTET STRING), .2 TCB (a SEQUENCE of 18 such pairs: .2.1 to .2.16
@@ -12,6 +12,9 @@ import X509
 public struct PCKExtension: Sendable, Equatable {
   public static let oid: ASN1ObjectIdentifier = [1, 2, 840, 113_741, 1, 13, 1]
 
+  /// The 16-byte PPID (Platform Provisioning ID): names the platform (CPU package) and stays
+  /// the same across its TCB levels, so every PCK certificate Intel issues it carries this.
+  public let ppid: [UInt8]
   /// The 16 SGX TCB component SVNs, in order.
   public let tcbComponentSVNs: [UInt8]
   public let pceSVN: UInt16
@@ -29,6 +32,7 @@ public struct PCKExtension: Sendable, Equatable {
     let root = try decode("not DER") { try DER.parse(ext.value) }
     let entries = try Self.entries(root, under: Self.oid.oidComponents, "the extension")
 
+    ppid = try Self.octets(entries[1], count: 16, "PPID")
     guard let tcb = entries[2] else { throw .certificate("PCK extension: no TCB entry") }
     let tcbEntries = try Self.entries(tcb, under: Self.oid.oidComponents + [2], "the TCB entry")
     var svns: [UInt8] = []
@@ -102,5 +106,17 @@ private func decode<T>(_ what: String, _ body: () throws -> T) throws(QuoteError
     return try body()
   } catch {
     throw .certificate("PCK extension: \(what) (\(error))")
+  }
+}
+
+extension SGXQuote {
+  /// The SGX extension of the PCK certificate this quote carries (the first of its chain), read
+  /// without checking anything: it is the certificate whose chain `QuoteVerifier` validates, so
+  /// what it says holds once the quote verifies.
+  public func pckExtension() throws(QuoteError) -> PCKExtension {
+    guard let leaf = try QuoteVerifier.certificates(in: certificationPEM).first else {
+      throw .certificate("the quote carries no PCK certificate")
+    }
+    return try PCKExtension(certificate: leaf)
   }
 }

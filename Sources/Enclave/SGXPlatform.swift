@@ -23,6 +23,9 @@ public struct SGXPlatform: EnclavePlatform {
   /// Whether the enclave runs in debug mode (its memory readable by the host); a network's
   /// policy refuses such evidence.
   public let isDebug: Bool
+  /// The platform's PPID, from the PCK certificate in its quotes: what names this machine as an
+  /// `sgx-enclave` endorser in genesis.
+  public let ppid: [UInt8]
 
   public init(source: any SGXQuoting) throws(EnclaveError) {
     self.source = source
@@ -34,6 +37,11 @@ public struct SGXPlatform: EnclavePlatform {
     }
     measurement = quote.report.mrEnclave
     isDebug = quote.report.isDebug
+    do {
+      ppid = try quote.pckExtension().ppid
+    } catch {
+      throw .platform("this enclave's quote names no platform: \(error)")
+    }
   }
 
   public func report(measurement: [UInt8], reportData: [UInt8]) throws(EnclaveError)

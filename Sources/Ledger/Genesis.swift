@@ -29,7 +29,8 @@ public struct Genesis: CanonicalCodable, Equatable {
       self.key = key
     }
   }
-  /// A key allowed to endorse aggregation statements.
+  /// Who may endorse aggregation statements: a key, or the platform an enclave runs on. k of
+  /// them must sign the same statement; a platform counts once however many enclaves it runs.
   public struct Endorser: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
       /// The key itself is trusted because genesis lists it.
@@ -38,9 +39,11 @@ public struct Genesis: CanonicalCodable, Equatable {
       /// endorsements carry a report signed by that platform key, of a measurement in
       /// `enclaveMeasurements`, binding the enclave's signing key to this network.
       case simulatedEnclave = "simulated-enclave"
-      /// An SGX enclave whose signing key this is: its endorsements carry a DCAP quote of a
-      /// measurement (MRENCLAVE) in `enclaveMeasurements` binding this key to this network,
-      /// and the collateral to check it with, judged at the time of the block that records it.
+      /// An SGX enclave on the platform with this PPID: its endorsements carry a DCAP quote,
+      /// from this platform's PCK certificate, of a measurement (MRENCLAVE) in
+      /// `enclaveMeasurements`, binding the endorsing key to this network, and the collateral
+      /// to check it with. The endorser is the machine, not one enclave's key, so it outlives
+      /// the enclave's keys, its sealed state and its platform's TCB recoveries.
       case sgxEnclave = "sgx-enclave"
 
       /// The kind of evidence this endorser's endorsements carry.
@@ -54,15 +57,47 @@ public struct Genesis: CanonicalCodable, Equatable {
     }
     public var name: String
     public var kind: Kind
-    public var key: PublicKey
+    /// The endorsing key (genesis-key) or the platform's key (simulated-enclave); nil for
+    /// sgx-enclave.
+    public var key: PublicKey?
+    /// The platform's PPID (sgx-enclave only).
+    public var ppid: PPID?
+
+    /// A genesis-key or simulated-enclave endorser.
     public init(name: String, kind: Kind = .genesisKey, key: PublicKey) {
       self.name = name
       self.kind = kind
       self.key = key
     }
+
+    /// An sgx-enclave endorser: the SGX platform with this PPID.
+    public init(name: String, sgxPlatform ppid: PPID) {
+      self.name = name
+      kind = .sgxEnclave
+      self.ppid = ppid
+    }
+
+    init(name: String, kind: Kind, key: PublicKey?, ppid: PPID?) {
+      self.name = name
+      self.kind = kind
+      self.key = key
+      self.ppid = ppid
+    }
+
+    /// Nil when the endorser names what its kind needs, and only that.
+    var problem: String? {
+      switch (kind, key, ppid) {
+      case (.sgxEnclave, nil, .some), (.genesisKey, .some, nil), (.simulatedEnclave, .some, nil):
+        nil
+      case (.sgxEnclave, _, _):
+        "endorser \"\(name)\" is an sgx-enclave: it needs a ppid (the platform's, 32 hex digits) and no key"
+      default:
+        "endorser \"\(name)\" is a \(kind.rawValue): it needs a key and no ppid"
+      }
+    }
   }
 
-  public static let format = "fedledger-genesis/3"
+  public static let format = "fedledger-genesis/4"
   public var network: String
   /// When the network was founded, ISO 8601 in UTC.
   public var createdAt: String
@@ -107,7 +142,8 @@ public struct Genesis: CanonicalCodable, Equatable {
   /// this policy (their evidence binds its digest) to share the group key or endorse.
   public func enclavePolicy() -> EnclavePolicy {
     EnclavePolicy(
-      trustedPlatforms: Set(endorsers.filter { $0.kind == .simulatedEnclave }.map(\.key.bytes)),
+      trustedPlatforms: Set(
+        endorsers.filter { $0.kind == .simulatedEnclave }.compactMap { $0.key?.bytes }),
       measurements: Set(enclaveMeasurements.map(\.bytes)), sgxRoot: sgxRootCA)
   }
 
@@ -122,8 +158,9 @@ public struct Genesis: CanonicalCodable, Equatable {
   /// A genesis-key endorsement counts for the endorser with that key. A simulated-enclave
   /// endorsement counts for the endorser whose platform key signed its report, if the report
   /// is of an allowed measurement and binds the endorsing key to this network and its policy.
-  /// An sgx-dcap endorsement counts for the sgx-enclave endorser with its key, if its quote
-  /// verifies with the collateral it carries at `time` and binds the same. `checkEvidence`
+  /// An sgx-dcap endorsement counts for the sgx-enclave endorser whose PPID its quote's PCK
+  /// certificate names, if the quote verifies with the collateral it carries at `time` and
+  /// binds the same. `checkEvidence`
   /// false skips the report and quote checks (for replaying blocks already checked).
   public func endorser(of e: Endorsement, at time: Date, checkEvidence: Bool = true)
     -> Swift.Result<Endorser, EndorserRefusal>
@@ -150,7 +187,7 @@ public struct Genesis: CanonicalCodable, Equatable {
       let platform = report.platformKey
       guard
         let endorser = endorsers.first(where: {
-          $0.kind == .simulatedEnclave && $0.key.bytes == platform
+          $0.kind == .simulatedEnclave && $0.key?.bytes == platform
         })
       else {
         return .failure(
@@ -180,9 +217,21 @@ public struct Genesis: CanonicalCodable, Equatable {
       guard carried.evidence.signingKey == e.endorser.bytes else {
         return .failure(.init("its evidence is for another key than the endorsing one"))
       }
-      guard let endorser = endorser(e.endorser), endorser.kind == .sgxEnclave else {
+      let ppid: [UInt8]
+      do {
+        ppid = try carried.evidence.platform()
+      } catch {
+        return .failure(.init("its quote names no SGX platform: \(error)"))
+      }
+      guard
+        let endorser = endorsers.first(where: {
+          $0.kind == .sgxEnclave && $0.ppid?.bytes == ppid
+        })
+      else {
         return .failure(
-          .init("key \(e.endorser.short) is not an sgx-enclave endorser in genesis"))
+          .init(
+            "its quote is from SGX platform PPID \(Hex.encode(ppid)), which is not an sgx-enclave endorser in genesis"
+          ))
       }
       do {
         if checkEvidence {
@@ -222,11 +271,16 @@ public struct Genesis: CanonicalCodable, Equatable {
         if !seen.insert(n).inserted { throw fail(list, "names \"\(n)\" twice") }
       }
     }
+    for e in endorsers { if let problem = e.problem { throw fail("endorsers", problem) } }
     for (list, keys) in [
       ("members", members.map(\.key)), ("nodes", nodes.map(\.key)),
-      ("endorsers", endorsers.map(\.key)),
+      ("endorsers", endorsers.compactMap(\.key)),
     ] where Set(keys).count != keys.count {
       throw fail(list, "lists the same key twice")
+    }
+    let ppids = endorsers.compactMap(\.ppid)
+    if Set(ppids).count != ppids.count {
+      throw fail("endorsers", "lists the same SGX platform (ppid) twice: a platform counts once")
     }
     for n in nodes where member(n.member) == nil {
       throw fail("nodes", "node \"\(n.name)\" names member \"\(n.member)\", who is not in members")
@@ -271,7 +325,8 @@ public struct Genesis: CanonicalCodable, Equatable {
     w.list(endorsers) { w, e in
       w.string(e.name)
       w.string(e.kind.rawValue)
-      w.key(e.key)
+      w.optional(e.key) { $0.key($1) }
+      w.optional(e.ppid) { $0.fixed($1.bytes) }
     }
     w.u32(UInt32(clamping: endorsementThreshold))
     w.u32(UInt32(clamping: blockQuorum))
@@ -302,7 +357,16 @@ public struct Genesis: CanonicalCodable, Equatable {
       guard let kind = Endorser.Kind(rawValue: kindName) else {
         throw .invalid(field: "endorser kind", problem: "is unknown: \"\(kindName)\"")
       }
-      return Endorser(name: name, kind: kind, key: try r.key("endorser key"))
+      let endorser = Endorser(
+        name: name, kind: kind,
+        key: try r.optional("endorser key") { r throws(DecodingError) in
+          try r.key("endorser key")
+        },
+        ppid: try r.optional("endorser ppid") { r throws(DecodingError) in
+          PPID(unchecked: try r.fixed(16, "endorser ppid"))
+        })
+      if let problem = endorser.problem { throw .invalid(field: "endorser", problem: problem) }
+      return endorser
     }
     endorsementThreshold = Int(try r.u32("genesis endorsementThreshold"))
     blockQuorum = Int(try r.u32("genesis blockQuorum"))
@@ -320,6 +384,27 @@ public struct Genesis: CanonicalCodable, Equatable {
       try r.bytes("genesis sgxRootCA", limit: 16 << 10)
     }
   }
+}
+
+/// An SGX platform's PPID (Platform Provisioning ID): 16 bytes that Intel certifies in every
+/// PCK certificate of the platform, whatever its TCB level. In JSON, 32 hex digits.
+public struct PPID: HexBytes, Hashable, Comparable, Sendable {
+  public let bytes: [UInt8]
+  public static let jsonName = "a PPID (32 lowercase hex digits)"
+
+  init(unchecked bytes: [UInt8]) { self.bytes = bytes }
+
+  public init?(bytes: [UInt8]) {
+    guard bytes.count == 16 else { return nil }
+    self.bytes = bytes
+  }
+
+  public init?(hex: String) {
+    guard let b = Hex.decode(hex), b.count == 16 else { return nil }
+    bytes = b
+  }
+
+  public static func < (a: PPID, b: PPID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 }
 
 /// Why an endorsement counts for no genesis endorser.
@@ -432,7 +517,7 @@ extension Genesis {
     ],
     "members": ["name", "key"],
     "nodes": ["name", "member", "key"],
-    "endorsers": ["name", "kind", "key"],
+    "endorsers": ["name", "kind", "key", "ppid"],
   ]
 
   /// Reads and validates a genesis file; errors name the file and the field.

@@ -3,7 +3,7 @@ import Crypto
 import Foundation
 
 /// A SHA-256 digest: transaction, block, blob and model hashes.
-public struct Hash256: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+public struct Hash256: HexBytes, Hashable, Comparable, Sendable {
   public let bytes: [UInt8]
 
   public static let zero = Hash256(unchecked: [UInt8](repeating: 0, count: 32))
@@ -25,23 +25,35 @@ public struct Hash256: Hashable, Comparable, Sendable, CustomStringConvertible, 
     Hash256(unchecked: Array(SHA256.hash(data: data)))
   }
 
+  public static let jsonName = "a SHA-256 digest (64 lowercase hex digits)"
+
+  public static func < (a: Hash256, b: Hash256) -> Bool {
+    a.bytes.lexicographicallyPrecedes(b.bytes)
+  }
+}
+
+/// A fixed-size byte value that JSON writes as lowercase hex, one spelling per value.
+public protocol HexBytes: Codable, CustomStringConvertible {
+  var bytes: [UInt8] { get }
+  /// Parses the value's hex spelling; nil for anything else.
+  init?(hex: String)
+  /// What the value is, for errors: "a PPID (32 lowercase hex digits)".
+  static var jsonName: String { get }
+}
+
+extension HexBytes {
   public var hex: String { Hex.encode(bytes) }
   public var description: String { hex }
   /// The first 12 hex digits, for people.
   public var short: String { String(hex.prefix(12)) }
 
-  public static func < (a: Hash256, b: Hash256) -> Bool {
-    a.bytes.lexicographicallyPrecedes(b.bytes)
-  }
-
   public init(from decoder: any Decoder) throws {
     let s = try decoder.singleValueContainer().decode(String.self)
-    guard let h = Hash256(hex: s) else {
+    guard let value = Self(hex: s) else {
       throw Swift.DecodingError.dataCorrupted(
-        .init(
-          codingPath: decoder.codingPath, debugDescription: "not a SHA-256 digest in hex: \(s)"))
+        .init(codingPath: decoder.codingPath, debugDescription: "\"\(s)\" is not \(Self.jsonName)"))
     }
-    self = h
+    self = value
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -69,7 +81,7 @@ extension CanonicalReader {
 }
 
 /// An Ed25519 public key: of a consortium member, a node, an endorser or a cluster.
-public struct PublicKey: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+public struct PublicKey: HexBytes, Hashable, Comparable, Sendable {
   public let bytes: [UInt8]
 
   package init(unchecked bytes: [UInt8]) { self.bytes = bytes }
@@ -86,9 +98,7 @@ public struct PublicKey: Hashable, Comparable, Sendable, CustomStringConvertible
     self.bytes = bytes
   }
 
-  public var hex: String { Hex.encode(bytes) }
-  public var description: String { hex }
-  public var short: String { String(hex.prefix(12)) }
+  public static let jsonName = "an Ed25519 public key (64 lowercase hex digits)"
 
   public static func < (a: PublicKey, b: PublicKey) -> Bool {
     a.bytes.lexicographicallyPrecedes(b.bytes)
@@ -102,22 +112,6 @@ public struct PublicKey: Hashable, Comparable, Sendable, CustomStringConvertible
       return false
     }
     return key.isValidSignature(signature.bytes, for: purpose.frame(message))
-  }
-
-  public init(from decoder: any Decoder) throws {
-    let s = try decoder.singleValueContainer().decode(String.self)
-    guard let k = PublicKey(hex: s) else {
-      throw Swift.DecodingError.dataCorrupted(
-        .init(
-          codingPath: decoder.codingPath,
-          debugDescription: "not an Ed25519 public key (64 lowercase hex digits): \(s)"))
-    }
-    self = k
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var c = encoder.singleValueContainer()
-    try c.encode(hex)
   }
 }
 

@@ -66,7 +66,8 @@ if backend == "sgx" {
     fail("\(error)")
   }
   let mrEnclave = platform.measurement.map { String(format: "%02x", $0) }.joined()
-  log("SGX enclave (Gramine, DCAP attestation); MRENCLAVE \(mrEnclave)")
+  let ppid = platform.ppid.map { String(format: "%02x", $0) }.joined()
+  log("SGX enclave (Gramine, DCAP attestation); MRENCLAVE \(mrEnclave); platform PPID \(ppid)")
   if platform.isDebug {
     log(
       "WARNING: this enclave runs in DEBUG mode: the host can read its memory, and peers refuse it")

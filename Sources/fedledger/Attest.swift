@@ -76,6 +76,7 @@ struct AttestVerify: AsyncParsableCommand {
         let v = try await DCAPVerifier(policy: policy).verify(q, collateral: c, at: time)
         show(v.identity)
         print("  platform TCB  \(v.tcbStatus)  FMSPC \(Hex.encode(v.fmspc))")
+        print("  platform PPID \(Hex.encode(v.ppid))")
         if !v.advisoryIDs.isEmpty {
           print("  advisories    \(v.advisoryIDs.joined(separator: ", "))")
         }
@@ -83,9 +84,10 @@ struct AttestVerify: AsyncParsableCommand {
         for note in v.notes { print("  note          \(note)") }
         print("VERIFIED: genuine SGX enclave; collateral and policy checks passed")
       } else {
-        let (identity, _) = try await QuoteVerifier().verify(q, at: time)
+        let (identity, pck) = try await QuoteVerifier().verify(q, at: time)
         try policy.check(q.report, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate")
         show(identity)
+        print("  platform PPID \(Hex.encode(try PCKExtension(certificate: pck).ppid))")
         print(
           "VERIFIED (without collateral): quote signatures and PCK chain pass; CRLs, TCB level and QE identity were NOT checked: pass --collateral"
         )

@@ -205,6 +205,8 @@ final class CRLAndExtensionTests: XCTestCase {
   func testThePCKExtensionGivesThePlatformsTCBAndFMSPC() throws {
     let leaf = try PCKExtension(certificate: try certificate("mobilecoin-2023-07-12/leaf_cert.pem"))
     XCTAssertEqual(hex(leaf.fmspc), "00906ed50000")
+    // The PPID, as `openssl asn1parse` shows it in the extension.
+    XCTAssertEqual(hex(leaf.ppid), "dfa1509779ed52bdca5306c416f9911b")
     XCTAssertEqual(hex(leaf.pceID), "0000")
     XCTAssertEqual(leaf.tcbComponentSVNs, [17, 17, 2, 4, 1, 128, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     XCTAssertEqual(leaf.pceSVN, 11)
@@ -214,6 +216,8 @@ final class CRLAndExtensionTests: XCTestCase {
     let pck = try XCTUnwrap(try certificates(inPEM: quote.certificationPEM).first)
     let phala = try PCKExtension(certificate: pck)
     XCTAssertEqual(hex(phala.fmspc), "00a067110000")
+    XCTAssertEqual(hex(phala.ppid), "d04ec06d4e6d92dc90d0ad3cf5ee2ddf")
+    XCTAssertEqual(try quote.pckExtension(), phala)
     XCTAssertEqual(phala.tcbComponentSVNs.count, 16)
     XCTAssertEqual(phala.cpuSVN.count, 16)
     XCTAssertEqual(hex(phala.pceID), "0000")

@@ -32,6 +32,7 @@ final class DCAPVerifierTests: XCTestCase {
     XCTAssertEqual(verdict.tcbStatus, "ConfigurationAndSWHardeningNeeded")
     XCTAssertEqual(verdict.advisoryIDs, ["INTEL-SA-00289", "INTEL-SA-00615"])
     XCTAssertEqual(hex(verdict.fmspc), "00a067110000")
+    XCTAssertEqual(hex(verdict.ppid), "d04ec06d4e6d92dc90d0ad3cf5ee2ddf")
     XCTAssertEqual(verdict.notes, [])
   }
 

@@ -54,6 +54,14 @@ final class SyntheticSGXTests: XCTestCase {
     XCTAssertEqual(verdict.advisoryIDs, [])
     XCTAssertEqual(verdict.notes, [])
     XCTAssertEqual(verdict.fmspc, SyntheticSGX.fmspc)
+    XCTAssertEqual(verdict.ppid, SyntheticSGX.ppid(platform: 0))
+    // Another machine of the PKI: its own PCK certificate, its own PPID.
+    let other = try SGXQuote(
+      sgx.quote(mrEnclave: mrEnclave, mrSigner: mrSigner, reportData: reportData, platform: 2))
+    let otherVerdict = try await DCAPVerifier(policy: p, root: sgx.root).verify(
+      other, collateral: sgx.collateral, at: Self.inWindow)
+    XCTAssertEqual(otherVerdict.ppid, SyntheticSGX.ppid(platform: 2))
+    XCTAssertNotEqual(otherVerdict.ppid, verdict.ppid)
     XCTAssertEqual(verdict.identity.mrEnclave, mrEnclave)
     XCTAssertEqual(verdict.identity.mrSigner, mrSigner)
     XCTAssertEqual(verdict.identity.isvProdID, 3)

@@ -10,18 +10,19 @@ import SwiftASN1
 import X509
 import XCTest
 
-/// The CPU's part, for tests on a machine without SGX: quotes from a synthetic DCAP PKI (test
-/// keys, not Intel's) for one MRENCLAVE, and one sealing key.
+/// The CPU's part, for tests on a machine without SGX: quotes from one platform of a synthetic
+/// DCAP PKI (test keys, not Intel's) for one MRENCLAVE, and one sealing key.
 struct SyntheticQuoting: SGXQuoting {
   let sgx: SyntheticSGX
   let mrEnclave: [UInt8]
   let key: [UInt8]
   var debug = false
+  var platform = 0
 
   func quote(reportData: [UInt8]) throws -> [UInt8] {
     sgx.quote(
       mrEnclave: mrEnclave, mrSigner: [UInt8](repeating: 0x51, count: 32), reportData: reportData,
-      debug: debug)
+      debug: debug, platform: platform)
   }
 
   func sealingKey() throws -> [UInt8] { key }
@@ -44,19 +45,22 @@ final class SGXBackendTests: XCTestCase {
     EnclavePolicy(trustedPlatforms: [], measurements: [mrEnclave], sgxRoot: root)
   }
 
+  /// SGX on machine `machine` of the synthetic PKI, with sealing key `key`.
   func platform(
-    key: UInt8, debug: Bool = false, mrEnclave: [UInt8]? = nil, sgx: SyntheticSGX = sgx
+    key: UInt8, debug: Bool = false, mrEnclave: [UInt8]? = nil, sgx: SyntheticSGX = sgx,
+    machine: Int = 0
   ) throws -> SGXPlatform {
     try SGXPlatform(
       source: SyntheticQuoting(
         sgx: sgx, mrEnclave: mrEnclave ?? self.mrEnclave,
-        key: [UInt8](repeating: key, count: 16), debug: debug))
+        key: [UInt8](repeating: key, count: 16), debug: debug, platform: machine))
   }
 
   func enclave(
-    key: UInt8, debug: Bool = false, collateral: Bool = true, policy: EnclavePolicy? = nil
+    key: UInt8, debug: Bool = false, collateral: Bool = true, policy: EnclavePolicy? = nil,
+    machine: Int = 0
   ) throws -> Enclave {
-    let p = try platform(key: key, debug: debug)
+    let p = try platform(key: key, debug: debug, machine: machine)
     let e = Enclave(measurement: p.measurement, platform: p, policy: policy ?? self.policy)
     if collateral { try e.supply(Self.sgx.collateral) }
     return e
@@ -172,6 +176,7 @@ final class SGXBackendTests: XCTestCase {
     }
     XCTAssertEqual(info.backend, "sgx")
     XCTAssertEqual(info.measurement, mrEnclave)
+    XCTAssertEqual(p.ppid, SyntheticSGX.ppid(platform: 0))
     guard case .info = try ask(.collateral(Self.sgx.collateral)) else { return XCTFail() }
     XCTAssertEqual(service.enclave?.collateral, Self.sgx.collateral)
     let nonce = [UInt8](repeating: 8, count: 32)
@@ -181,22 +186,22 @@ final class SGXBackendTests: XCTestCase {
   }
 
   func testSGXEnclavesEndorseWithQuoteAndCollateralThatTheLedgerAccepts() throws {
-    let a = try enclave(key: 1)
-    let b = try enclave(key: 2)
+    let a = try enclave(key: 1, machine: 0)
+    let b = try enclave(key: 2, machine: 1)
+    // Genesis names the machines by PPID; the enclaves' keys are their own business.
     let genesis = Genesis(
       network: "sgx-test", createdAt: "2026-11-26T12:00:00Z",
       members: [.init(name: "m", key: SigningKey().publicKey)],
       nodes: [.init(name: "node-0", member: "m", key: SigningKey().publicKey)],
-      endorsers: [
-        .init(name: "node-0", kind: .sgxEnclave, key: PublicKey(bytes: a.signingPublicKey)!),
-        .init(name: "node-1", kind: .sgxEnclave, key: PublicKey(bytes: b.signingPublicKey)!),
-      ],
+      endorsers: (0..<2).map {
+        .init(name: "node-\($0)", sgxPlatform: PPID(bytes: SyntheticSGX.ppid(platform: $0))!)
+      },
       endorsementThreshold: 2, enclaveMeasurements: [Hash256(bytes: mrEnclave)!], sgxRootCA: root)
     try genesis.validate()
     try a.createGroupKey()
     let c1 = a.challenge()
     let c2 = b.challenge()
-    // The enclaves started before genesis (it lists their keys), under the policy it implies.
+    // The enclaves run under the policy genesis implies.
     XCTAssertEqual(genesis.enclavePolicy(), policy)
     let grant = try a.admit(
       try b.evidence(nonce: c1), joinerChallenge: c2, network: genesis.hash.bytes)
@@ -211,6 +216,13 @@ final class SGXBackendTests: XCTestCase {
     XCTAssertEqual(ea.evidence.kind, .sgxDCAP)
     XCTAssertEqual(try genesis.endorser(of: ea, at: Date()).get().name, "node-0")
     XCTAssertEqual(try genesis.endorser(of: eb, at: Date()).get().name, "node-1")
+    // An enclave started afresh on machine 1 (new keys: lost sealed state, a TCB recovery)
+    // still counts for node-1, the machine.
+    let fresh = try enclave(key: 9, machine: 1)
+    try fresh.createGroupKey()
+    let ef = try Endorsement(canonical: try fresh.aggregate(request).endorsement)
+    XCTAssertNotEqual(ef.endorser, eb.endorser)
+    XCTAssertEqual(try genesis.endorser(of: ef, at: Date()).get().name, "node-1")
     // Judged at a time past the collateral's window, it counts for no one.
     XCTAssertThrowsError(try genesis.endorser(of: ea, at: Date() + 90 * 86_400).get())
     // Without collateral to carry, an SGX enclave does not endorse.

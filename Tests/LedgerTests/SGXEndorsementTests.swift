@@ -10,11 +10,12 @@ import XCTest
 
 /// Endorsements by SGX enclaves: a DCAP quote binding the endorsing key to the network, with
 /// the collateral to check it, judged at the block's time. The quotes come from a synthetic
-/// DCAP PKI (test keys, not Intel's), which the test network's genesis pins as its SGX root.
+/// DCAP PKI (test keys, not Intel's), which the test network's genesis pins as its SGX root;
+/// genesis names its machines 0 to 3 by PPID, and machine 4 is a stranger.
 final class SGXEndorsementTests: XCTestCase {
   static let clock: UInt64 = 1_800_000_000_000
   static let now = Date(timeIntervalSince1970: 1_800_000_000)
-  static let sgx = SyntheticSGX(notBefore: now - 86_400, notAfter: now + 30 * 86_400)
+  static let sgx = SyntheticSGX(notBefore: now - 86_400, notAfter: now + 30 * 86_400, platforms: 5)
   let mrEnclave = Array(SHA256.hash(data: Array("fedledger-enclave under gramine".utf8)))
   let enclaveKeys = (0..<4).map { _ in SigningKey() }
 
@@ -26,17 +27,18 @@ final class SGXEndorsementTests: XCTestCase {
 
   func network(root: [UInt8]? = SGXEndorsementTests.root) -> TestNetwork {
     TestNetwork(
-      endorsers: enclaveKeys.enumerated().map {
-        .init(name: "node-\($0)", kind: .sgxEnclave, key: $1.publicKey)
+      endorsers: (0..<4).map {
+        .init(name: "node-\($0)", sgxPlatform: PPID(bytes: SyntheticSGX.ppid(platform: $0))!)
       },
       enclaveMeasurements: [Hash256(bytes: mrEnclave)!], sgxRootCA: root)
   }
 
-  /// What SGX enclave `i` puts on the ledger for `s`.
+  /// What SGX enclave `i` (on machine `i`, unless `machine` says another) puts on the ledger
+  /// for `s`.
   func endorsement(
     _ net: TestNetwork, _ s: AggregationStatement, _ i: Int, mrEnclave: [UInt8]? = nil,
     collateral: Collateral = SGXEndorsementTests.sgx.collateral, key: SigningKey? = nil,
-    policy: EnclavePolicy? = nil
+    policy: EnclavePolicy? = nil, machine: Int? = nil
   ) -> Endorsement {
     let key = key ?? enclaveKeys[i]
     let encryption = Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)
@@ -46,7 +48,7 @@ final class SGXEndorsementTests: XCTestCase {
       nonce: EnclaveEvidence.ledgerNonce(network: net.network.bytes))
     let quote = Self.sgx.quote(
       mrEnclave: mrEnclave ?? self.mrEnclave, mrSigner: [UInt8](repeating: 0x51, count: 32),
-      reportData: reportData)
+      reportData: reportData, platform: machine ?? i)
     let evidence = EnclaveEvidence(
       signingKey: key.publicKey.bytes, encryptionKey: encryption, groupKey: nil,
       report: .sgx(quote: quote))
@@ -82,6 +84,60 @@ final class SGXEndorsementTests: XCTestCase {
     XCTAssertThrowsError(try receipt.verify(genesis: intel, modelHash: model(1)))
   }
 
+  /// An sgx-enclave endorser is its machine: an enclave with keys genesis never saw counts for
+  /// the machine it runs on, and two enclaves on one machine count once, so neither a restart
+  /// with lost state nor a second enclave gives a machine a second vote or a second statement.
+  func testAnSGXEndorserIsItsMachineWhateverTheEnclavesKey() throws {
+    let net = network()
+    let orderer = try net.open(temporaryDirectory(), clock: Self.clock)
+    for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
+    try orderer.cut()
+    // Round 1: endorsements 0 and 1 both come from machine 0 (the second from a fresh
+    // enclave), 2 from machine 2: two machines, below k = 3.
+    let blocks = try net.round(
+      1, on: orderer, base: model(0), newModel: model(1), endorsers: [0, 1, 2]
+    ) {
+      s, i in self.endorsement(net, s, i, key: i == 1 ? SigningKey() : nil, machine: i == 1 ? 0 : i)
+    }
+    let reasons = blocks.flatMap(\.outcomes).compactMap(\.reason)
+    XCTAssert(
+      reasons.contains { $0.contains("endorser \"node-0\" already endorsed round 1") }, "\(reasons)"
+    )
+    XCTAssertNil(orderer.replicas[0].state.rounds[1]?.commit)
+    // A fresh enclave on machine 0 signing another statement for the round is equivocation.
+    let s = net.statement(
+      round: 1, base: model(0),
+      updates: net.clusters.indices.map { Hash256.of(net.payload(round: 1, cluster: $0)) },
+      newModel: model(9))
+    orderer.submit(.endorsement(endorsement(net, s, 0, key: SigningKey())))
+    let equivocation = try orderer.cut()
+    XCTAssert(
+      equivocation.flatMap(\.outcomes).compactMap(\.reason).contains {
+        $0.contains("(equivocation)")
+      },
+      "\(equivocation)")
+    // Machine 3, with a key genesis never listed, completes k = 3 for the first statement.
+    let first = net.statement(
+      round: 1, base: model(0),
+      updates: net.clusters.indices.map { Hash256.of(net.payload(round: 1, cluster: $0)) },
+      newModel: model(1))
+    var hashes = orderer.replicas[0].state.rounds[1]!.endorsements.filter {
+      $0.value.statement == first
+    }.map(\.key)
+    let rotated = Transaction.endorsement(endorsement(net, first, 3, key: SigningKey()))
+    hashes.append(Hash256.of(rotated.canonicalBytes))
+    orderer.submit(rotated)
+    orderer.submit(
+      try net.commit(1, model: model(1), statement: first.hash, endorsements: hashes, on: orderer))
+    let committed = try orderer.cut()
+    XCTAssert(committed.flatMap(\.outcomes).allSatisfy(\.isValid), "\(committed)")
+    XCTAssertEqual(orderer.replicas[0].state.rounds[1]?.commit?.model, model(1))
+    let receipt = try orderer.replicas[1].receipt(round: 1)
+    let lines = try receipt.verify(genesis: net.genesis, modelHash: model(1))
+    XCTAssert(
+      lines.contains { $0.contains("3 distinct endorsers (node-0, node-2, node-3)") }, "\(lines)")
+  }
+
   func testTheLedgerRefusesSGXEndorsementsItCannotCheck() throws {
     let net = network()
     let s = net.statement(
@@ -99,7 +155,7 @@ final class SGXEndorsementTests: XCTestCase {
     XCTAssertEqual(
       try net.genesis.endorser(of: endorsement(net, s, 1), at: Self.now).get().name, "node-1")
     refused(endorsement(net, s, 1, mrEnclave: Array(repeating: 1, count: 32)), "MRENCLAVE")
-    refused(endorsement(net, s, 1, collateral: Self.sgx.collateral(revokingPCK: true)), "revoked")
+    refused(endorsement(net, s, 0, collateral: Self.sgx.collateral(revokingPCK: true)), "revoked")
     // Collateral that has expired by the block's time, or is not yet valid.
     refused(endorsement(net, s, 1), "does not verify", at: Self.now + 60 * 86_400)
     refused(endorsement(net, s, 1), "does not verify", at: Self.now - 2 * 86_400)
@@ -116,8 +172,8 @@ final class SGXEndorsementTests: XCTestCase {
     var lax = net.genesis.enclavePolicy()
     lax.acceptedTCBStatuses.insert("OutOfDate")
     refused(endorsement(net, s, 1, policy: lax), "REPORTDATA")
-    // A key genesis does not list, and one enclave's evidence under another's key.
-    refused(endorsement(net, s, 1, key: SigningKey()), "not an sgx-enclave endorser")
+    // A machine genesis does not list, and one enclave's evidence under another's key.
+    refused(endorsement(net, s, 1, machine: 4), "not an sgx-enclave endorser")
     var swapped = endorsement(net, s, 1)
     swapped.endorser = enclaveKeys[2].publicKey
     refused(swapped, "another key than the endorsing one")
@@ -170,13 +226,8 @@ final class SGXEndorsementTests: XCTestCase {
     XCTAssertEqual(orderer.replicas[0].state.rounds[1]?.endorsements.count, 4)
     // Sixty days on, past the collateral's window, the commit comes.
     clock.now += 60 * 86_400_000
-    let blob = modelBytes(model(1))
-    for r in orderer.replicas { try r.blobs.put(blob) }
     orderer.submit(
-      .modelCommit(
-        ModelCommit(
-          round: 1, model: model(1), modelBlob: Hash256.of(blob), modelSize: UInt64(blob.count),
-          statement: s.hash, endorsements: hashes.sorted())))
+      try net.commit(1, model: model(1), statement: s.hash, endorsements: hashes, on: orderer))
     let committed = try orderer.cut()
     let outcome = try XCTUnwrap(committed.last?.outcomes.last)
     XCTAssert(

@@ -107,14 +107,23 @@ struct TestNetwork {
       hashes.append(Hash256.of(tx.canonicalBytes))
       orderer.submit(tx)
     }
-    let blob = modelBytes(newModel)
-    for r in orderer.replicas { try r.blobs.put(blob) }
     orderer.submit(
-      .modelCommit(
-        ModelCommit(
-          round: round, model: newModel, modelBlob: Hash256.of(blob),
-          modelSize: UInt64(blob.count), statement: s.hash, endorsements: hashes.sorted())))
+      try commit(round, model: newModel, statement: s.hash, endorsements: hashes, on: orderer))
     return try orderer.cut()
+  }
+
+  /// The model commit of `round` naming `endorsements`, with the model's blob put on every
+  /// replica of `orderer`.
+  func commit(
+    _ round: UInt64, model: Hash256, statement: Hash256, endorsements: [Hash256],
+    on orderer: EmbeddedOrderer
+  ) throws -> Transaction {
+    let blob = modelBytes(model)
+    for r in orderer.replicas { try r.blobs.put(blob) }
+    return .modelCommit(
+      ModelCommit(
+        round: round, model: model, modelBlob: Hash256.of(blob), modelSize: UInt64(blob.count),
+        statement: statement, endorsements: endorsements.sorted()))
   }
 
   func payload(round: UInt64, cluster: Int) -> [UInt8] {

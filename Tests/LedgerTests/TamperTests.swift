@@ -166,4 +166,31 @@ final class TamperTests: XCTestCase {
     g.nodes[1].member = "nobody"
     assertThrows(try g.validate(), containing: "names member \"nobody\"")
   }
+
+  /// SGX endorsers are machines named by PPID, with no key; other kinds have a key, no PPID.
+  func testSGXEndorsersAreNamedByPPIDAndNothingElse() throws {
+    let ppid = try XCTUnwrap(PPID(hex: "d04ec06d4e6d92dc90d0ad3cf5ee2ddf"))
+    var g = net.genesis
+    g.endorsers[0] = .init(name: "node-0", sgxPlatform: ppid)
+    g.enclaveMeasurements = [model(7)]
+    try g.validate()
+    let json = g.json()
+    XCTAssert(String(decoding: json, as: UTF8.self).contains("\"ppid\" : \"\(ppid)\""))
+    XCTAssertEqual(try Genesis.parse(json, path: "g.json"), g)
+    XCTAssertEqual(try Genesis(canonical: g.canonicalBytes), g)
+    var keyed = g
+    keyed.endorsers[0].key = net.nodes[0].publicKey
+    assertThrows(try keyed.validate(), containing: "is an sgx-enclave: it needs a ppid")
+    var twice = g
+    twice.endorsers[1] = .init(name: "node-1", sgxPlatform: ppid)
+    assertThrows(try twice.validate(), containing: "the same SGX platform (ppid) twice")
+    var unkeyed = g
+    unkeyed.endorsers[1].key = nil
+    assertThrows(try unkeyed.validate(), containing: "is a genesis-key: it needs a key")
+    let short = String(decoding: json, as: UTF8.self).replacingOccurrences(
+      of: ppid.description, with: "d04ec06d")
+    assertThrows(
+      try Genesis.parse(Array(short.utf8), path: "g.json"),
+      containing: "\"d04ec06d\" is not a PPID (32 lowercase hex digits)")
+  }
 }

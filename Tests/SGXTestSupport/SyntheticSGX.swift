@@ -12,8 +12,11 @@ import X509
 /// `DCAPVerifier(policy:root:)`, with ``collateral``; with the default root (Intel's) the
 /// verifier rejects every synthetic quote, as it must.
 ///
-///     root (CA, pathLen 1) ──┬── Test SGX PCK Processor CA (CA, pathLen 0) ── PCK certificate
+///     root (CA, pathLen 1) ──┬── Test SGX PCK Processor CA (CA, pathLen 0) ── PCK certificates
 ///                            └── TCB signing certificate (signs TCB info and QE identity)
+///
+/// It stands for ``platforms`` machines of one model (FMSPC): each has its own PCK key and
+/// certificate, naming its own PPID (``ppid(platform:)``).
 ///
 /// Certificates, CRLs, TCB info and QE identity are all valid from `notBefore` to `notAfter`
 /// (`notBefore` rounded up and `notAfter` down to whole seconds, as certificates carry them).
@@ -44,16 +47,20 @@ public final class SyntheticSGX: Sendable {
   private let tcbSignerKey: P256.Signing.PrivateKey
   private let pckCA: Certificate
   private let pckCAKey: P256.Signing.PrivateKey
-  private let pck: Certificate
-  private let pckKey: P256.Signing.PrivateKey
+  /// Each platform's PCK certificate and key.
+  private let pcks: [(certificate: Certificate, key: P256.Signing.PrivateKey)]
+  /// How many platforms quote under this PKI.
+  public var platforms: Int { pcks.count }
   private let tcbSigner: Certificate
   private let rootCRL: CertificateRevocationList
   private let pckCRL: CertificateRevocationList
   private let tcbInfo: SignedJSON
   private let qeIdentity: SignedJSON
 
-  /// A new PKI with fresh keys, everything valid from `notBefore` to `notAfter`.
-  public init(notBefore: Date, notAfter: Date) {
+  /// A new PKI with fresh keys and `platforms` machines, everything valid from `notBefore` to
+  /// `notAfter`.
+  public init(notBefore: Date, notAfter: Date, platforms: Int = 4) {
+    precondition(platforms >= 1, "SyntheticSGX: at least one platform")
     let from = Date(timeIntervalSince1970: (notBefore.timeIntervalSince1970).rounded(.up))
     let to = Date(timeIntervalSince1970: (notAfter.timeIntervalSince1970).rounded(.down))
     precondition(from < to, "SyntheticSGX: notBefore must precede notAfter")
@@ -61,10 +68,8 @@ public final class SyntheticSGX: Sendable {
     self.notAfter = to
     let rootKey = P256.Signing.PrivateKey()
     let pckCAKey = P256.Signing.PrivateKey()
-    let pckKey = P256.Signing.PrivateKey()
     let tcbSignerKey = P256.Signing.PrivateKey()
     self.pckCAKey = pckCAKey
-    self.pckKey = pckKey
     self.rootKey = rootKey
     self.tcbSignerKey = tcbSignerKey
 
@@ -78,13 +83,18 @@ public final class SyntheticSGX: Sendable {
       pckCA = try Self.certificate(
         subject: caName, key: pckCAKey.publicKey, issuer: rootName, issuerKey: rootKey,
         from: from, to: to, ca: 0)
-      pck = try Self.certificate(
-        subject: try Self.name("Test SGX PCK Certificate"), key: pckKey.publicKey,
-        issuer: caName, issuerKey: pckCAKey, from: from, to: to, ca: nil,
-        extra: [
-          Certificate.Extension(
-            oid: PCKExtension.oid, critical: false, value: try Self.sgxExtension()[...])
-        ])
+      pcks = try (0..<platforms).map { n in
+        let key = P256.Signing.PrivateKey()
+        let certificate = try Self.certificate(
+          subject: try Self.name("Test SGX PCK Certificate"), key: key.publicKey,
+          issuer: caName, issuerKey: pckCAKey, from: from, to: to, ca: nil,
+          extra: [
+            Certificate.Extension(
+              oid: PCKExtension.oid, critical: false,
+              value: try Self.sgxExtension(ppid: Self.ppid(platform: n))[...])
+          ])
+        return (certificate, key)
+      }
       // The verifier recognises Intel's TCB signing certificate by this common name (and by
       // its place directly under the root), so the test certificate carries it too. Its
       // organisation says whose it is, and it chains to the test root only.
@@ -104,14 +114,19 @@ public final class SyntheticSGX: Sendable {
   /// and QE identity, each with the issuer chain [TCB signing certificate, root].
   public var collateral: Collateral { collateral(revokingPCK: false) }
 
-  /// As ``collateral``; with `revokingPCK`, the PCK CRL lists the platform's PCK certificate.
+  /// Platform `n`'s PPID, as its PCK certificate names it.
+  public static func ppid(platform n: Int) -> [UInt8] {
+    Array(SHA256.hash(data: Array("SyntheticSGX test PPID \(n)".utf8)).prefix(16))
+  }
+
+  /// As ``collateral``; with `revokingPCK`, the PCK CRL lists platform 0's PCK certificate.
   public func collateral(revokingPCK: Bool) -> Collateral {
     var crl = pckCRL
     if revokingPCK {
       do {
         crl = try Self.crl(
           issuer: pckCA.subject, key: pckCAKey, from: notBefore, to: notAfter,
-          revoked: [pck.serialNumber])
+          revoked: [pcks[0].certificate.serialNumber])
       } catch {
         preconditionFailure("SyntheticSGX: building the PCK CRL failed: \(error)")
       }
@@ -139,13 +154,15 @@ public final class SyntheticSGX: Sendable {
     }
   }
 
-  /// A version 3 quote for this report body, as the platform's quoting enclave would make it:
-  /// signed by a fresh attestation key that the QE report binds, the QE report signed by the PCK
-  /// key, and the PCK chain (PCK, CA, root) as PEM in certification data of type 5.
+  /// A version 3 quote for this report body, as platform `platform`'s quoting enclave would
+  /// make it: signed by a fresh attestation key that the QE report binds, the QE report signed
+  /// by the platform's PCK key, and the PCK chain (PCK, CA, root) as PEM in certification data
+  /// of type 5.
   public func quote(
     mrEnclave: [UInt8], mrSigner: [UInt8], reportData: [UInt8], debug: Bool = false,
-    isvProdID: UInt16 = 0, isvSVN: UInt16 = 0
+    isvProdID: UInt16 = 0, isvSVN: UInt16 = 0, platform: Int = 0
   ) -> [UInt8] {
+    let (pck, pckKey) = pcks[platform]
     precondition(mrEnclave.count == 32 && mrSigner.count == 32, "measurements are 32 bytes")
     precondition(reportData.count <= 64, "REPORTDATA is at most 64 bytes")
     // INIT | MODE64BIT, plus DEBUG if asked; XFRM x87 | SSE.
@@ -262,7 +279,7 @@ public final class SyntheticSGX: Sendable {
 
   /// The SGX extension's value (see `PCKExtension`): PPID, TCB (16 component SVNs, PCESVN,
   /// CPUSVN), PCE-ID, FMSPC, SGX type 0 (standard).
-  static func sgxExtension() throws -> [UInt8] {
+  static func sgxExtension(ppid: [UInt8]) throws -> [UInt8] {
     func entry(
       _ s: inout DER.Serializer, _ arcs: [UInt], _ value: (inout DER.Serializer) throws -> Void
     ) throws {
@@ -274,7 +291,6 @@ public final class SyntheticSGX: Sendable {
     func octets(_ bytes: [UInt8]) -> ASN1OctetString { ASN1OctetString(contentBytes: bytes[...]) }
     var s = DER.Serializer()
     try s.appendConstructedNode(identifier: .sequence) { s in
-      let ppid = Array(SHA256.hash(data: Array("SyntheticSGX test PPID".utf8)).prefix(16))
       try entry(&s, [1]) { try $0.serialize(octets(ppid)) }
       try entry(&s, [2]) { s in
         try s.appendConstructedNode(identifier: .sequence) { s in
