@@ -73,6 +73,43 @@ final class DCAPVerifierTests: XCTestCase {
     XCTAssert(verdict.notes[0].contains("stale PCK CRL"), verdict.notes[0])
   }
 
+  /// Every byte of both CRLs and of the TCB info and QE identity signatures: any change is
+  /// refused (the real quote and collateral, at a time they verify).
+  func testEveryChangedByteOfTheCRLsAndCollateralSignaturesIsRejected() async throws {
+    let q = try quote("phala-dcap-qvl/sgx_quote")
+    let collateral = try Collateral.load(
+      path: try path("phala-dcap-qvl/sgx_quote_collateral.json"))
+    var policy = AttestationPolicy()
+    policy.acceptedTCBStatuses.insert("ConfigurationAndSWHardeningNeeded")
+    policy.allowAnyEnclave = true
+    let verifier = DCAPVerifier(policy: policy)
+    let time = date("2025-06-20T00:00:00Z")
+    _ = try await verifier.verify(q, collateral: collateral, at: time)
+    func accepted(_ c: Collateral) async -> Bool {
+      (try? await verifier.verify(q, collateral: c, at: time)) != nil
+    }
+    var missed: [String] = []
+    for (name, crl) in [("root CRL", collateral.rootCRL), ("PCK CRL", collateral.pckCRL)] {
+      for offset in crl.derEncoded.indices {
+        var der = crl.derEncoded
+        der[offset] ^= 0x01
+        guard let changed = try? CertificateRevocationList(derEncoded: der) else { continue }
+        var c = collateral
+        if name == "root CRL" { c.rootCRL = changed } else { c.pckCRL = changed }
+        if await accepted(c) { missed.append("\(name) byte \(offset)") }
+      }
+    }
+    for offset in 0..<64 {
+      var tcb = collateral
+      tcb.tcbInfo.signature[offset] ^= 0x01
+      if await accepted(tcb) { missed.append("TCB info signature byte \(offset)") }
+      var qe = collateral
+      qe.qeIdentity.signature[offset] ^= 0x01
+      if await accepted(qe) { missed.append("QE identity signature byte \(offset)") }
+    }
+    XCTAssertEqual(missed, [])
+  }
+
   func testCollateralOutsideItsWindowAndPolicyViolationsAreRejected() async throws {
     let q = try quote("phala-dcap-qvl/sgx_quote")
     let collateral = try Collateral.load(

@@ -95,6 +95,51 @@ final class QuoteTests: XCTestCase {
     }
   }
 
+  /// Every byte of the real quote before its certificates (header, report body, lengths,
+  /// signature, attestation key, QE report and its signature, authentication data, types) and
+  /// every base64 digit of its PCK certificate and PCK CA certificate: any change is refused.
+  /// (The quote's copy of the root is never used: the pinned root is.)
+  func testEveryChangedByteOfTheRealQuoteAndItsCertificatesIsRejected() async throws {
+    let bytes = try fixture("mobilecoin-2023-07-12/hw_quote.dat")
+    let quote = try SGXQuote(bytes)
+    _ = try await QuoteVerifier().verify(quote, at: mobilecoinTime)
+    func rejected(_ bad: [UInt8]) async -> Bool {
+      guard let q = try? SGXQuote(bad) else { return true }
+      return (try? await QuoteVerifier().verify(q, at: mobilecoinTime)) == nil
+    }
+    let pemStart = bytes.count - quote.certificationPEM.utf8.count - 1
+    var accepted: [Int] = []
+    for offset in 0..<pemStart {
+      var bad = bytes
+      bad[offset] ^= 0x01
+      if await !rejected(bad) { accepted.append(offset) }
+    }
+    XCTAssertEqual(accepted, [], "changed bytes the verifier accepted")
+    // The base64 digits of the first two certificates; flipping a digit's top bit changes bits
+    // that always count (the low bits of a digit before padding may not).
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    let pem = Array(quote.certificationPEM.utf8)
+    let ends = quote.certificationPEM.ranges(of: "-----END CERTIFICATE-----")
+    XCTAssertEqual(ends.count, 3)
+    let secondEnd = quote.certificationPEM.utf8.distance(
+      from: quote.certificationPEM.startIndex, to: ends[1].lowerBound)
+    var digits = 0
+    var lineStart = true
+    var inHeader = false
+    for i in 0..<secondEnd {
+      let c = pem[i]
+      if lineStart { inHeader = c == UInt8(ascii: "-") }
+      lineStart = c == UInt8(ascii: "\n")
+      guard !inHeader, let v = alphabet.firstIndex(of: c) else { continue }
+      var bad = bytes
+      bad[pemStart + i] = alphabet[v ^ 0x20]
+      digits += 1
+      if await !rejected(bad) { accepted.append(pemStart + i) }
+    }
+    XCTAssertGreaterThan(digits, 1500)
+    XCTAssertEqual(accepted, [], "changed certificate digits the verifier accepted")
+  }
+
   func testExpiredChainsAndTruncatedQuotesAreRejected() async throws {
     let quote = try SGXQuote(try fixture("mobilecoin-2023-07-12/hw_quote.dat"))
     let later = ISO8601DateFormatter().date(from: "2035-01-01T00:00:00Z")!

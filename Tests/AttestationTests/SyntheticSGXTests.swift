@@ -78,6 +78,43 @@ final class SyntheticSGXTests: XCTestCase {
     }
   }
 
+  /// Version 4 quotes (the QE data inside certification data of type 6) verify as version 3
+  /// ones do, and a changed byte anywhere before their certificates is refused.
+  func testAVersion4QuoteVerifiesAndRefusesEveryChangedByte() async throws {
+    let sgx = Self.sgx
+    var p = policy
+    p.reportDataPrefix = reportData
+    let bytes = sgx.quote(
+      mrEnclave: mrEnclave, mrSigner: mrSigner, reportData: reportData, version: 4)
+    let q = try SGXQuote(bytes)
+    XCTAssertEqual(q.version, 4)
+    let verifier = DCAPVerifier(policy: p, root: sgx.root)
+    let verdict = try await verifier.verify(q, collateral: sgx.collateral, at: Self.inWindow)
+    XCTAssertEqual(verdict.identity.mrEnclave, mrEnclave)
+    XCTAssertEqual(verdict.ppid, SyntheticSGX.ppid(platform: 0))
+    XCTAssertEqual(verdict.tcbStatus, "UpToDate")
+    // The type-6 wrapper: another type is refused by name.
+    let typeOffset = 48 + 384 + 4 + 64 + 64
+    var other = bytes
+    other[typeOffset] = 7
+    XCTAssertThrowsError(try SGXQuote(other)) {
+      XCTAssert("\($0)".contains("certification data type 7"), "\($0)")
+    }
+    let pemStart = bytes.count - q.certificationPEM.utf8.count - 1
+    var accepted: [Int] = []
+    for offset in 0..<pemStart {
+      var bad = bytes
+      bad[offset] ^= 0x01
+      guard let changed = try? SGXQuote(bad) else { continue }
+      if (try? await verifier.verify(changed, collateral: sgx.collateral, at: Self.inWindow))
+        != nil
+      {
+        accepted.append(offset)
+      }
+    }
+    XCTAssertEqual(accepted, [])
+  }
+
   func testTheDebugBitIsRejectedByTheDefaultPolicy() async throws {
     let sgx = Self.sgx
     let q = try quote(debug: true)

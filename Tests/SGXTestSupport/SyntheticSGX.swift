@@ -154,14 +154,16 @@ public final class SyntheticSGX: Sendable {
     }
   }
 
-  /// A version 3 quote for this report body, as platform `platform`'s quoting enclave would
-  /// make it: signed by a fresh attestation key that the QE report binds, the QE report signed
-  /// by the platform's PCK key, and the PCK chain (PCK, CA, root) as PEM in certification data
-  /// of type 5.
+  /// A quote (version 3, or 4) for this report body, as platform `platform`'s quoting enclave
+  /// would make it: signed by a fresh attestation key that the QE report binds, the QE report
+  /// signed by the platform's PCK key, and the PCK chain (PCK, CA, root) as PEM in certification
+  /// data of type 5; in version 4 the QE report, its signature, the authentication data and the
+  /// PCK data sit inside certification data of type 6.
   public func quote(
     mrEnclave: [UInt8], mrSigner: [UInt8], reportData: [UInt8], debug: Bool = false,
-    isvProdID: UInt16 = 0, isvSVN: UInt16 = 0, platform: Int = 0
+    isvProdID: UInt16 = 0, isvSVN: UInt16 = 0, platform: Int = 0, version: UInt16 = 3
   ) -> [UInt8] {
+    precondition(version == 3 || version == 4, "SyntheticSGX makes version 3 and 4 quotes")
     let (pck, pckKey) = pcks[platform]
     precondition(mrEnclave.count == 32 && mrSigner.count == 32, "measurements are 32 bytes")
     precondition(reportData.count <= 64, "REPORTDATA is at most 64 bytes")
@@ -171,7 +173,7 @@ public final class SyntheticSGX: Sendable {
       isvProdID: isvProdID, isvSVN: isvSVN, reportData: reportData)
 
     var header: [UInt8] = []
-    header += le(UInt16(3))  // version
+    header += le(version)
     header += le(UInt16(2))  // attestation key type: ECDSA P-256
     header += le(UInt32(0))  // TEE type: SGX
     header += le(Self.qeSVN)
@@ -190,13 +192,16 @@ public final class SyntheticSGX: Sendable {
     let chain = [pck, pckCA, root].map { Self.pem($0) }.joined(separator: "\n")
     let pem = Array(chain.utf8) + [0]
 
+    var qeData: [UInt8] = []
+    qeData += qeReport
+    qeData += Self.sign(qeReport, pckKey)
+    qeData += le(UInt16(authData.count)) + authData
+    qeData += le(UInt16(5)) + le(UInt32(pem.count)) + pem
     var signatureData: [UInt8] = []
     signatureData += Self.sign(header + body, attestationKey)
     signatureData += attestationPublic
-    signatureData += qeReport
-    signatureData += Self.sign(qeReport, pckKey)
-    signatureData += le(UInt16(authData.count)) + authData
-    signatureData += le(UInt16(5)) + le(UInt32(pem.count)) + pem
+    if version == 4 { signatureData += le(UInt16(6)) + le(UInt32(qeData.count)) }
+    signatureData += qeData
     return header + body + le(UInt32(signatureData.count)) + signatureData
   }
 
