@@ -3,8 +3,9 @@ import Crypto
 import Foundation
 import X509
 
-/// Which enclaves a network admits: simulated platforms it trusts, measurements (MRENCLAVE on
-/// SGX) it allows, and for SGX the TCB statuses it accepts and the root CA it pins.
+/// Which enclaves a network admits: simulated platforms it trusts, SGX machines (by PPID) it
+/// lists, measurements (MRENCLAVE on SGX) it allows, and for SGX the TCB statuses it accepts and
+/// the root CA it pins.
 ///
 /// A network's policy follows from its genesis (`Genesis.enclavePolicy`) but not from the
 /// enclaves' own keys, so enclaves can start, and their keys be written into genesis, before
@@ -18,6 +19,9 @@ public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
   public static let defaultTCBStatuses: Set<String> = ["UpToDate", "SWHardeningNeeded"]
 
   public var trustedPlatforms: Set<[UInt8]>
+  /// PPIDs of the SGX machines whose enclaves are admitted; a genuine enclave on any other
+  /// machine (one its owner can attack at leisure) is refused.
+  public var sgxPlatforms: Set<[UInt8]>
   public var measurements: Set<[UInt8]>
   /// Platform TCB statuses an SGX enclave may have (from Intel's TCB info).
   public var acceptedTCBStatuses: Set<String>
@@ -26,10 +30,11 @@ public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
   public var sgxRoot: [UInt8]?
 
   public init(
-    trustedPlatforms: Set<[UInt8]>, measurements: Set<[UInt8]>,
+    trustedPlatforms: Set<[UInt8]>, sgxPlatforms: Set<[UInt8]> = [], measurements: Set<[UInt8]>,
     acceptedTCBStatuses: Set<String> = EnclavePolicy.defaultTCBStatuses, sgxRoot: [UInt8]? = nil
   ) {
     self.trustedPlatforms = trustedPlatforms
+    self.sgxPlatforms = sgxPlatforms
     self.measurements = measurements
     self.acceptedTCBStatuses = acceptedTCBStatuses
     self.sgxRoot = sgxRoot
@@ -38,13 +43,14 @@ public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
   /// SHA-256 of the canonical policy: what REPORTDATA binds.
   public var digest: [UInt8] {
     var h = SHA256()
-    h.update(data: Array("fedledger/enclave-policy/v1".utf8) + [0])
+    h.update(data: Array("fedledger/enclave-policy/v2".utf8) + [0])
     h.update(data: canonicalBytes)
     return Array(h.finalize())
   }
 
   public func encode(to w: inout CanonicalWriter) {
     w.list(trustedPlatforms.sorted { $0.lexicographicallyPrecedes($1) }) { $0.fixed($1) }
+    w.list(sgxPlatforms.sorted { $0.lexicographicallyPrecedes($1) }) { $0.fixed($1) }
     w.list(measurements.sorted { $0.lexicographicallyPrecedes($1) }) { $0.fixed($1) }
     w.list(acceptedTCBStatuses.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
       $0.string($1)
@@ -56,6 +62,10 @@ public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
     trustedPlatforms = Set(
       try r.list("policy platforms", limit: 1024) { r throws(DecodingError) in
         try r.fixed(32, "policy platform")
+      })
+    sgxPlatforms = Set(
+      try r.list("policy SGX platforms", limit: 1024) { r throws(DecodingError) in
+        try r.fixed(16, "policy SGX platform")
       })
     measurements = Set(
       try r.list("policy measurements", limit: 1024) { r throws(DecodingError) in
@@ -190,6 +200,11 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable, Sendable {
       }
       let verdict = try policy.dcapVerifier(reportData: expected)
         .verifyWaiting(quote, collateral: collateral, at: time)
+      guard policy.sgxPlatforms.contains(verdict.ppid) else {
+        throw .policy(
+          "the quote is from SGX platform PPID \(Hex.encode(verdict.ppid)), which the network does not list"
+        )
+      }
       return verdict.identity.mrEnclave
     }
   }

@@ -366,7 +366,7 @@ public final class Enclave {
 
   // MARK: Sealing
 
-  static let sealedVersion: UInt8 = 4
+  static let sealedVersion: UInt8 = 5
 
   /// The enclave's state (keys, group key, last endorsed round and statement, policy, time
   /// floor) encrypted with a key only this platform and this measurement derive.

@@ -137,13 +137,15 @@ public struct Genesis: CanonicalCodable, Equatable {
     self.sgxRootCA = sgxRootCA
   }
 
-  /// The network's attestation policy: the platforms of its simulated-enclave endorsers, its
-  /// measurements, the default TCB statuses and its SGX root. Enclaves must run under exactly
+  /// The network's attestation policy: the platforms of its simulated-enclave endorsers, the
+  /// PPIDs of its sgx-enclave endorsers, its measurements, the default TCB statuses and its SGX
+  /// root. Enclaves must run under exactly
   /// this policy (their evidence binds its digest) to share the group key or endorse.
   public func enclavePolicy() -> EnclavePolicy {
     EnclavePolicy(
       trustedPlatforms: Set(
         endorsers.filter { $0.kind == .simulatedEnclave }.compactMap { $0.key?.bytes }),
+      sgxPlatforms: Set(endorsers.compactMap { $0.ppid?.bytes }),
       measurements: Set(enclaveMeasurements.map(\.bytes)), sgxRoot: sgxRootCA)
   }
 
@@ -277,6 +279,13 @@ public struct Genesis: CanonicalCodable, Equatable {
       ("endorsers", endorsers.compactMap(\.key)),
     ] where Set(keys).count != keys.count {
       throw fail(list, "lists the same key twice")
+    }
+    let kinds = Set(endorsers.map(\.kind))
+    if kinds.contains(.simulatedEnclave) && kinds.contains(.sgxEnclave) {
+      throw fail(
+        "endorsers",
+        "lists both simulated-enclave and sgx-enclave endorsers: a network's enclaves are of one kind, or simulated ones would hold the group key SGX protects"
+      )
     }
     let ppids = endorsers.compactMap(\.ppid)
     if Set(ppids).count != ppids.count {

@@ -247,11 +247,11 @@ public struct LedgerState: Sendable {
       case .success(let found): endorser = found
       case .failure(let refusal): return .invalid(refusal.description)
       }
-      if let earlier = r.endorsedBy[endorser.name] {
+      // The same statement again is valid and still counts once: an SGX endorsement whose
+      // collateral has since lapsed can be renewed, so the round is not lost with it.
+      if let earlier = r.endorsedBy[endorser.name], earlier != s.hash {
         return .invalid(
-          earlier == s.hash
-            ? "endorser \"\(endorser.name)\" already endorsed round \(s.round)"
-            : "endorser \"\(endorser.name)\" already endorsed a different statement for round \(s.round) (equivocation)"
+          "endorser \"\(endorser.name)\" already endorsed a different statement for round \(s.round) (equivocation)"
         )
       }
       if s.baseModel != r.open.baseModel {

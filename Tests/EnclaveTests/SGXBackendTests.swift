@@ -41,8 +41,12 @@ final class SGXBackendTests: XCTestCase {
     return s.serializedBytes
   }
 
+  /// Machines 0 and 1 of the synthetic PKI are the network's; machine 2 is a stranger's.
   var policy: EnclavePolicy {
-    EnclavePolicy(trustedPlatforms: [], measurements: [mrEnclave], sgxRoot: root)
+    EnclavePolicy(
+      trustedPlatforms: [],
+      sgxPlatforms: [SyntheticSGX.ppid(platform: 0), SyntheticSGX.ppid(platform: 1)],
+      measurements: [mrEnclave], sgxRoot: root)
   }
 
   /// SGX on machine `machine` of the synthetic PKI, with sealing key `key`.
@@ -113,6 +117,12 @@ final class SGXBackendTests: XCTestCase {
         trustedPlatforms: [], measurements: [mrEnclave], acceptedTCBStatuses: ["Revoked"],
         sgxRoot: root))
     refused(evidence, "revoked", collateral: Self.sgx.collateral(revokingPCK: true))
+    // A genuine enclave of an allowed build on a machine the network does not list.
+    let stranger = try enclave(key: 7, machine: 2)
+    refused(
+      try stranger.evidence(nonce: [UInt8](repeating: 4, count: 32)),
+      "from SGX platform PPID \(Hex.encode(SyntheticSGX.ppid(platform: 2))), which the network does not list"
+    )
     // A host swapping in its own encryption key breaks the REPORTDATA binding.
     var swapped = evidence
     swapped.encryptionKey = Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)

@@ -184,6 +184,9 @@ final class TamperTests: XCTestCase {
     var twice = g
     twice.endorsers[1] = .init(name: "node-1", sgxPlatform: ppid)
     assertThrows(try twice.validate(), containing: "the same SGX platform (ppid) twice")
+    var mixed = g
+    mixed.endorsers[1].kind = .simulatedEnclave
+    assertThrows(try mixed.validate(), containing: "both simulated-enclave and sgx-enclave")
     var unkeyed = g
     unkeyed.endorsers[1].key = nil
     assertThrows(try unkeyed.validate(), containing: "is a genesis-key: it needs a key")
