@@ -5,7 +5,8 @@ import X509
 
 /// Which enclaves a network admits: simulated platforms it trusts, SGX machines (by PPID) it
 /// lists, measurements (MRENCLAVE on SGX) it allows, and for SGX the TCB statuses it accepts and
-/// the root CA it pins.
+/// the root CA it pins; and the ledger's node keys and block quorum, which prove to an enclave
+/// what the ledger holds (the updates a round closed with).
 ///
 /// A network's policy follows from its genesis (`Genesis.enclavePolicy`) but not from the
 /// enclaves' own keys, so enclaves can start, and their keys be written into genesis, before
@@ -28,11 +29,17 @@ public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
   /// The DER root CA SGX evidence must chain to; nil pins Intel's SGX Root CA. Any other root
   /// is for tests on machines without SGX.
   public var sgxRoot: [UInt8]?
+  /// Ed25519 keys of the ledger nodes, and how many of them must sign a block.
+  public var ledgerNodes: Set<[UInt8]>
+  public var blockQuorum: UInt32
 
   public init(
     trustedPlatforms: Set<[UInt8]>, sgxPlatforms: Set<[UInt8]> = [], measurements: Set<[UInt8]>,
-    acceptedTCBStatuses: Set<String> = EnclavePolicy.defaultTCBStatuses, sgxRoot: [UInt8]? = nil
+    acceptedTCBStatuses: Set<String> = EnclavePolicy.defaultTCBStatuses, sgxRoot: [UInt8]? = nil,
+    ledgerNodes: Set<[UInt8]> = [], blockQuorum: UInt32 = 1
   ) {
+    self.ledgerNodes = ledgerNodes
+    self.blockQuorum = blockQuorum
     self.trustedPlatforms = trustedPlatforms
     self.sgxPlatforms = sgxPlatforms
     self.measurements = measurements
@@ -56,6 +63,8 @@ public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
       $0.string($1)
     }
     w.optional(sgxRoot) { $0.bytes($1) }
+    w.list(ledgerNodes.sorted { $0.lexicographicallyPrecedes($1) }) { $0.fixed($1) }
+    w.u32(blockQuorum)
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
@@ -78,6 +87,11 @@ public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
     sgxRoot = try r.optional("policy SGX root") { r throws(DecodingError) in
       try r.bytes("policy SGX root", limit: 16 << 10)
     }
+    ledgerNodes = Set(
+      try r.list("policy ledger nodes", limit: 4096) { r throws(DecodingError) in
+        try r.fixed(32, "policy ledger node")
+      })
+    blockQuorum = try r.u32("policy block quorum")
   }
 
   /// Checks what of `collateral` stands without a quote under this policy's root; returns the

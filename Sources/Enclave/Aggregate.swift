@@ -36,23 +36,29 @@ public struct SealedUpdate: CanonicalCodable, Equatable {
 }
 
 /// A closed round, as the enclave aggregates it: the network, the round, the base model file
-/// (public), how to aggregate, and the committed updates in ledger order.
+/// (public), how to aggregate, the committed updates in ledger order, and the ledger's proof
+/// that the round closed with exactly those updates.
 public struct AggregateRequest: CanonicalCodable, Equatable {
   public var network: [UInt8]
   public var round: UInt64
   public var baseModel: [UInt8]
   public var aggregation: FixedPointAggregation
   public var updates: [SealedUpdate]
+  /// The round's round-close transaction, proven by a block the ledger's nodes signed. Without
+  /// it a host could have enclaves aggregate subsets of a round and learn one update from the
+  /// difference.
+  public var closed: InclusionProof
 
   public init(
     network: [UInt8], round: UInt64, baseModel: [UInt8], aggregation: FixedPointAggregation,
-    updates: [SealedUpdate]
+    updates: [SealedUpdate], closed: InclusionProof
   ) {
     self.network = network
     self.round = round
     self.baseModel = baseModel
     self.aggregation = aggregation
     self.updates = updates
+    self.closed = closed
   }
 
   public func encode(to w: inout CanonicalWriter) {
@@ -61,6 +67,7 @@ public struct AggregateRequest: CanonicalCodable, Equatable {
     w.bytes(baseModel)
     aggregation.encode(to: &w)
     w.list(updates) { $1.encode(to: &$0) }
+    closed.encode(to: &w)
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
@@ -71,6 +78,7 @@ public struct AggregateRequest: CanonicalCodable, Equatable {
     updates = try r.list("aggregate updates", limit: 100_000) { r throws(DecodingError) in
       try SealedUpdate(from: &r)
     }
+    closed = try InclusionProof(from: &r)
   }
 }
 
@@ -226,6 +234,32 @@ public struct ModelBytes: Sendable {
 }
 
 extension Enclave {
+  /// The updates the ledger closed the request's round with, from its proof: a round-close of
+  /// this round in a block of this network signed by the policy's quorum of ledger nodes.
+  func closedUpdates(_ request: AggregateRequest) throws(EnclaveError) -> [Hash256] {
+    guard let network = Hash256(bytes: request.network) else {
+      throw .request("the network is not 32 bytes")
+    }
+    do {
+      try request.closed.verify(
+        network: network, nodes: Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) }),
+        quorum: Int(policy.blockQuorum))
+    } catch {
+      throw .request("the ledger does not prove round \(request.round) closed: \(error)")
+    }
+    let close: RoundClose
+    do {
+      close = try RoundClose(transaction: request.closed.transaction)
+    } catch {
+      throw .request("the proven transaction is not a round-close: \(error)")
+    }
+    guard close.round == request.round else {
+      throw .request(
+        "the proven round-close is of round \(close.round), not round \(request.round)")
+    }
+    return close.updates
+  }
+
   /// Opens, validates and aggregates a closed round's updates, then signs the statement.
   ///
   /// Every update is accounted for: accepted with its weight, or rejected with the reason (a
@@ -242,6 +276,7 @@ extension Enclave {
         "round \(request.round) is before round \(lastEndorsedRound), the last this enclave endorsed"
       )
     }
+    let closed = try closedUpdates(request)
     let base = try ModelBytes(request.baseModel)
     let baseHash = Array(request.baseModel.suffix(32))
     // Hashing, checking and decrypting each envelope is independent of the others: done on
@@ -272,6 +307,11 @@ extension Enclave {
       } else {
         inputs.append(input)
       }
+    }
+    guard hashes == closed else {
+      throw .request(
+        "the updates given are not the \(closed.count) round \(request.round) closed with, in ledger order"
+      )
     }
     let result = request.aggregation.aggregate(inputs, parameterCount: base.parameters.count)
     let newParameters =

@@ -9,7 +9,7 @@ import Foundation
 /// enclave answers each with the matching response or a failure that says why (and never what
 /// a secret holds). docs/enclave.md documents every message.
 public enum EnclaveProtocol {
-  public static let version: UInt8 = 2
+  public static let version: UInt8 = 3
   /// The largest frame either side accepts (a round of 100 LeNet-5 updates is about 25 MB).
   public static let maximumFrame = 1 << 30
 }

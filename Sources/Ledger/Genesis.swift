@@ -138,15 +138,16 @@ public struct Genesis: CanonicalCodable, Equatable {
   }
 
   /// The network's attestation policy: the platforms of its simulated-enclave endorsers, the
-  /// PPIDs of its sgx-enclave endorsers, its measurements, the default TCB statuses and its SGX
-  /// root. Enclaves must run under exactly
+  /// PPIDs of its sgx-enclave endorsers, its measurements, the default TCB statuses, its SGX
+  /// root, and its nodes' keys and block quorum. Enclaves must run under exactly
   /// this policy (their evidence binds its digest) to share the group key or endorse.
   public func enclavePolicy() -> EnclavePolicy {
     EnclavePolicy(
       trustedPlatforms: Set(
         endorsers.filter { $0.kind == .simulatedEnclave }.compactMap { $0.key?.bytes }),
       sgxPlatforms: Set(endorsers.compactMap { $0.ppid?.bytes }),
-      measurements: Set(enclaveMeasurements.map(\.bytes)), sgxRoot: sgxRootCA)
+      measurements: Set(enclaveMeasurements.map(\.bytes)), sgxRoot: sgxRootCA,
+      ledgerNodes: Set(nodes.map(\.key.bytes)), blockQuorum: UInt32(clamping: blockQuorum))
   }
 
   /// The network's identity.

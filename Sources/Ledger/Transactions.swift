@@ -143,30 +143,6 @@ public struct UpdateCommitment: CanonicalCodable, Equatable {
   }
 }
 
-/// Closes a round and fixes, in ledger order, the updates it aggregates.
-public struct RoundClose: CanonicalCodable, Equatable {
-  public var round: UInt64
-  /// Payload hashes of the round's commitments, in the order they were ordered.
-  public var updates: [Hash256]
-
-  public init(round: UInt64, updates: [Hash256]) {
-    self.round = round
-    self.updates = updates
-  }
-
-  public func encode(to w: inout CanonicalWriter) {
-    w.u64(round)
-    w.list(updates) { $0.hash($1) }
-  }
-
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
-    round = try r.u64("round-close round")
-    updates = try r.list("round-close updates") { r throws(DecodingError) in
-      try r.hash("round-close update")
-    }
-  }
-}
-
 /// Makes a round's model final: it names k matching endorsements already on the ledger.
 public struct ModelCommit: CanonicalCodable, Equatable {
   public var round: UInt64

@@ -56,6 +56,8 @@ public final class LedgerRecorder: RoundRecorder {
   private var envelopes: [Hash256: SealedUpdate] = [:]
   private var clusterOf: [Hash256: ClusterID] = [:]
   private var pending: (statement: AggregationStatement, endorsements: [Hash256], model: [UInt8])?
+  /// The ledger's proof of the open round's close, for the enclaves.
+  private var closed: InclusionProof?
   /// Cluster-side time spent sealing updates (mode tee).
   public private(set) var sealingSeconds = 0.0
   /// Enclaves' own time on each round's aggregation, by node, last round.
@@ -233,8 +235,17 @@ public final class LedgerRecorder: RoundRecorder {
   }
 
   public func close(round: Int) throws {
-    orderer.submit(.roundClose(RoundClose(round: UInt64(round), updates: arrivals)))
-    try cut("round \(round) open and commitments")
+    let close = Transaction.roundClose(RoundClose(round: UInt64(round), updates: arrivals))
+    orderer.submit(close)
+    let bytes = close.canonicalBytes
+    closed = nil
+    for o in try cut("round \(round) open and commitments") {
+      guard let i = o.block.transactions.firstIndex(of: bytes) else { continue }
+      let leaves = zip(o.block.transactions, o.outcomes).map { Block.leaf($0, valid: $1.isValid) }
+      closed = InclusionProof(
+        header: o.block.header, signatures: o.block.signatures, transaction: bytes,
+        index: UInt32(i), path: Merkle.path(for: i, in: leaves))
+    }
   }
 
   public func aggregated(round: Int, decisions: [UpdateDecision], model: Model) throws {
@@ -343,9 +354,13 @@ public final class LedgerRecorder: RoundRecorder {
   /// Each node's enclave aggregates the closed round; every endorsement goes on the ledger,
   /// and the statement k of them signed decides the model.
   public func aggregate(round: Int, base: Model) throws -> AggregationOutcome {
+    guard let closed, (try? RoundClose(transaction: closed.transaction))?.round == UInt64(round)
+    else {
+      throw EnclaveHostError.program("round \(round) was not closed on the ledger")
+    }
     let request = AggregateRequest(
       network: network.bytes, round: UInt64(round), baseModel: ModelFile.encode(base),
-      aggregation: aggregation, updates: arrivals.map { envelopes[$0]! })
+      aggregation: aggregation, updates: arrivals.map { envelopes[$0]! }, closed: closed)
     // A Byzantine host (the last `byzantineNodes` nodes) feeds its enclave another rule:
     // plain mean with the other weighting, so its enclave signs a different aggregate.
     var tampered = request
@@ -417,8 +432,10 @@ public final class LedgerRecorder: RoundRecorder {
   }
 
   /// Orders what is pending; every transaction the simulation submits must be valid.
-  private func cut(_ what: String) throws {
-    for o in try orderer.cut() {
+  @discardableResult
+  private func cut(_ what: String) throws -> [EmbeddedOrderer.Ordered] {
+    let ordered = try orderer.cut()
+    for o in ordered {
       blocks += 1
       transactions += o.outcomes.count
       for (i, outcome) in o.outcomes.enumerated() {
@@ -434,6 +451,7 @@ public final class LedgerRecorder: RoundRecorder {
       throw LedgerError.rejectedBlock(
         node: "all", height: height, problem: "left the nodes with different heads")
     }
+    return ordered
   }
 }
 

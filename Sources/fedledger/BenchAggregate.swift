@@ -135,7 +135,11 @@ struct BenchAggregate: AsyncParsableCommand {
     let client = EnclaveClient(node: "bench", transport: transport)
     defer { client.close() }
     let network = Array(SHA256.hash(data: [1]))
-    let policy = EnclavePolicy(trustedPlatforms: [platform.publicKey], measurements: [measurement])
+    // One ledger node, whose signed block proves each round's close to the enclave.
+    let node = SigningKey()
+    let policy = EnclavePolicy(
+      trustedPlatforms: [platform.publicKey], measurements: [measurement],
+      ledgerNodes: [node.publicKey.bytes], blockQuorum: 1)
     _ = try client.start(sealed: nil, policy: policy)
     let group = try Curve25519.KeyAgreement.PublicKey(
       rawRepresentation: try client.createGroupKey().groupKey!)
@@ -148,19 +152,24 @@ struct BenchAggregate: AsyncParsableCommand {
     let aggregation = FixedPointAggregation(rule: rule)
     // Sealed ahead of time: sealing is the clusters' work, not the enclave's.
     let rounds = (1...(repeats + 1)).map { round in
-      AggregateRequest(
+      let sealed = zip(updates, keys).map { u, key in
+        var payload = UpdatePayload(u)
+        payload.round = UInt64(round)
+        payload.baseModel = base
+        let envelope = try! UpdateEnvelope.seal(
+          payload.encode(), network: network, round: UInt64(round),
+          cluster: "cluster-\(u.cluster)", baseModel: base, to: group, signedWith: key)
+        return SealedUpdate(
+          cluster: "cluster-\(u.cluster)", clusterKey: Array(key.publicKey.rawRepresentation),
+          envelope: envelope.canonicalBytes)
+      }
+      let close = RoundClose(round: UInt64(round), updates: sealed.map { Hash256.of($0.envelope) })
+      return AggregateRequest(
         network: network, round: UInt64(round), baseModel: baseFile, aggregation: aggregation,
-        updates: zip(updates, keys).map { u, key in
-          var payload = UpdatePayload(u)
-          payload.round = UInt64(round)
-          payload.baseModel = base
-          let envelope = try! UpdateEnvelope.seal(
-            payload.encode(), network: network, round: UInt64(round),
-            cluster: "cluster-\(u.cluster)", baseModel: base, to: group, signedWith: key)
-          return SealedUpdate(
-            cluster: "cluster-\(u.cluster)", clusterKey: Array(key.publicKey.rawRepresentation),
-            envelope: envelope.canonicalBytes)
-        })
+        updates: sealed,
+        closed: .lone(
+          close.transactionBytes, network: Hash256(bytes: network)!, height: UInt64(round),
+          signedBy: [node]))
     }
     var inside: [Double] = []
     var roundTrip: [Double] = []

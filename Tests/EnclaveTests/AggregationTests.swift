@@ -115,11 +115,13 @@ final class EnclaveRoundTests: XCTestCase {
   let platformA = SimulatedPlatform()
   let platformB = SimulatedPlatform()
   let clusterKeys = (0..<6).map { _ in Curve25519.Signing.PrivateKey() }
+  /// The ledger's one node, whose blocks prove rounds' closes to the enclaves.
+  let node = SigningKey()
 
   lazy var genesis = Genesis(
     network: "enclave-test", createdAt: "2026-11-26T12:00:00Z",
     members: [.init(name: "m", key: SigningKey().publicKey)],
-    nodes: [.init(name: "node-0", member: "m", key: SigningKey().publicKey)],
+    nodes: [.init(name: "node-0", member: "m", key: node.publicKey)],
     endorsers: [
       .init(name: "node-0", kind: .simulatedEnclave, key: PublicKey(bytes: platformA.publicKey)!),
       .init(name: "node-1", kind: .simulatedEnclave, key: PublicKey(bytes: platformB.publicKey)!),
@@ -188,9 +190,8 @@ final class EnclaveRoundTests: XCTestCase {
     var nan = [Float](repeating: 0, count: Self.parameters)
     nan[3] = .infinity
     updates.append(try envelope(cluster: 1, round: 2, base: base, group: group, values: nan))
-    let request = AggregateRequest(
-      network: network, round: 2, baseModel: baseFile, aggregation: FixedPointAggregation(),
-      updates: updates)
+    let request = AggregateRequest.proven(
+      network: network, round: 2, baseModel: baseFile, updates: updates, node: node)
 
     let ra = try a.aggregate(request)
     let rb = try b.aggregate(try AggregateRequest(canonical: request.canonicalBytes))
@@ -237,13 +238,65 @@ final class EnclaveRoundTests: XCTestCase {
     }
   }
 
+  /// An enclave aggregates only the set the ledger closed the round with, proven by a block
+  /// the ledger's nodes signed: a host cannot have it aggregate a subset (and learn one update
+  /// from the difference), another round's set, or a set it vouches for itself.
+  func testAnEnclaveAggregatesOnlyTheSetTheLedgerClosedTheRoundWith() throws {
+    let (a, _) = try pair()
+    let group = try XCTUnwrap(a.groupPublicKey)
+    let baseFile = Self.modelFile([Float](repeating: 0, count: Self.parameters))
+    let base = Array(baseFile.suffix(32))
+    let updates = try (0..<3).map { try envelope(cluster: $0, round: 1, base: base, group: group) }
+    func refused(_ r: AggregateRequest, _ text: String, line: UInt = #line) {
+      XCTAssertThrowsError(try a.aggregate(r), line: line) {
+        XCTAssert("\($0)".contains(text), "\($0)", line: line)
+      }
+    }
+    let full = AggregateRequest.proven(
+      network: network, round: 1, baseModel: baseFile, updates: updates, node: node)
+    // All but one, or in another order.
+    var subset = full
+    subset.updates.removeLast()
+    refused(subset, "are not the 3 round 1 closed with")
+    var reordered = full
+    reordered.updates.reverse()
+    refused(reordered, "in ledger order")
+    // A close the host signs itself, one of another round, one for another network.
+    refused(
+      .proven(
+        network: network, round: 1, baseModel: baseFile, updates: Array(updates.prefix(2)),
+        node: SigningKey()),
+      "0 valid node signature(s); 1 are needed")
+    var otherRound = AggregateRequest.proven(
+      network: network, round: 2, baseModel: baseFile, updates: updates, node: node)
+    otherRound.round = 1
+    refused(otherRound, "is of round 2, not round 1")
+    var otherNetwork = full
+    otherNetwork.closed =
+      AggregateRequest.proven(
+        network: Array(repeating: 9, count: 32), round: 1, baseModel: baseFile, updates: updates,
+        node: node
+      ).closed
+    refused(otherNetwork, "the block is of network")
+    // A proof whose transaction is not in the signed block.
+    var forged = full
+    forged.closed.transaction =
+      RoundClose(
+        round: 1, updates: Array(updates.prefix(2)).map { Hash256.of($0.envelope) }
+      ).transactionBytes
+    refused(forged, "its Merkle path does not reach the root")
+    // The full set, proven, aggregates.
+    XCTAssertNoThrow(try a.aggregate(full))
+  }
+
   func testTheLedgerRefusesEnclaveEndorsementsWhoseEvidenceDoesNotHold() throws {
     let (a, _) = try pair()
     let group = try XCTUnwrap(a.groupPublicKey)
     let baseFile = Self.modelFile([Float](repeating: 0, count: Self.parameters))
-    let request = AggregateRequest(
-      network: network, round: 1, baseModel: baseFile, aggregation: FixedPointAggregation(),
-      updates: [try envelope(cluster: 0, round: 1, base: Array(baseFile.suffix(32)), group: group)])
+    let request = AggregateRequest.proven(
+      network: network, round: 1, baseModel: baseFile,
+      updates: [try envelope(cluster: 0, round: 1, base: Array(baseFile.suffix(32)), group: group)],
+      node: node)
     let good = try Endorsement(canonical: try a.aggregate(request).endorsement)
     func refused(_ g: Genesis, _ e: Endorsement, _ text: String) {
       switch g.endorser(of: e, at: Date()) {
@@ -317,7 +370,8 @@ final class ProtocolTests: XCTestCase {
     XCTAssertEqual(back.signingKey, info.signingKey)
     XCTAssertEqual(back.groupKey, withKey.groupKey)
     // Garbage, an unknown kind, an unknown version: failures, not crashes.
-    for bad: [UInt8] in [[], [2], [2, 99], [3, 3], [1, 3], [2, 4, 0]] {
+    let v = EnclaveProtocol.version
+    for bad: [UInt8] in [[], [v], [v, 99], [v + 1, 3], [v - 1, 3], [v, 4, 0]] {
       guard case .failure(let why) = try EnclaveResponse(canonical: service.handle(bad)) else {
         return XCTFail("\(bad)")
       }

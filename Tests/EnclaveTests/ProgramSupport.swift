@@ -1,5 +1,7 @@
+import Aggregation
 import Enclave
 import Foundation
+import Ledger
 import XCTest
 
 /// The `fedledger-enclave` program built beside the tests, run as a host runs it: requests on
@@ -45,5 +47,22 @@ struct EnclaveProgram {
       process.terminationStatus,
       String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     )
+  }
+}
+
+extension AggregateRequest {
+  /// A request for `round` whose close the ledger proves, in a block `node` signed: closed with
+  /// exactly `updates`, unless `closedWith` names other payload hashes.
+  static func proven(
+    network: [UInt8], round: UInt64, baseModel: [UInt8],
+    aggregation: FixedPointAggregation = FixedPointAggregation(), updates: [SealedUpdate],
+    node: SigningKey, closedWith: [Hash256]? = nil
+  ) -> AggregateRequest {
+    let close = RoundClose(
+      round: round, updates: closedWith ?? updates.map { Hash256.of($0.envelope) })
+    return AggregateRequest(
+      network: network, round: round, baseModel: baseModel, aggregation: aggregation,
+      updates: updates,
+      closed: .lone(close.transactionBytes, network: Hash256(bytes: network)!, signedBy: [node]))
   }
 }

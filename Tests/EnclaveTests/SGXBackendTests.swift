@@ -41,12 +41,15 @@ final class SGXBackendTests: XCTestCase {
     return s.serializedBytes
   }
 
+  /// The ledger's one node.
+  static let node = SigningKey()
+
   /// Machines 0 and 1 of the synthetic PKI are the network's; machine 2 is a stranger's.
   var policy: EnclavePolicy {
     EnclavePolicy(
       trustedPlatforms: [],
       sgxPlatforms: [SyntheticSGX.ppid(platform: 0), SyntheticSGX.ppid(platform: 1)],
-      measurements: [mrEnclave], sgxRoot: root)
+      measurements: [mrEnclave], sgxRoot: root, ledgerNodes: [Self.node.publicKey.bytes])
   }
 
   /// SGX on machine `machine` of the synthetic PKI, with sealing key `key`.
@@ -202,7 +205,7 @@ final class SGXBackendTests: XCTestCase {
     let genesis = Genesis(
       network: "sgx-test", createdAt: "2026-11-26T12:00:00Z",
       members: [.init(name: "m", key: SigningKey().publicKey)],
-      nodes: [.init(name: "node-0", member: "m", key: SigningKey().publicKey)],
+      nodes: [.init(name: "node-0", member: "m", key: Self.node.publicKey)],
       endorsers: (0..<2).map {
         .init(name: "node-\($0)", sgxPlatform: PPID(bytes: SyntheticSGX.ppid(platform: $0))!)
       },
@@ -216,10 +219,10 @@ final class SGXBackendTests: XCTestCase {
     let grant = try a.admit(
       try b.evidence(nonce: c1), joinerChallenge: c2, network: genesis.hash.bytes)
     try b.accept(grant, network: genesis.hash.bytes)
-    let request = AggregateRequest(
+    let request = AggregateRequest.proven(
       network: genesis.hash.bytes, round: 1,
-      baseModel: EnclaveRoundTests.modelFile([Float](repeating: 0, count: 8)),
-      aggregation: FixedPointAggregation(), updates: [])
+      baseModel: EnclaveRoundTests.modelFile([Float](repeating: 0, count: 8)), updates: [],
+      node: Self.node)
     let ea = try Endorsement(canonical: try a.aggregate(request).endorsement)
     let eb = try Endorsement(canonical: try b.aggregate(request).endorsement)
     XCTAssertEqual(ea.statement, eb.statement)

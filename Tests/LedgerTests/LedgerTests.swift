@@ -37,6 +37,39 @@ final class LedgerTests: XCTestCase {
     XCTAssertEqual(again.replicas[0].state.latestModel, model(2))
   }
 
+  /// The proof enclaves check before aggregating: a round-close as the ledger encodes it, in a
+  /// block the nodes signed, verifies against genesis's nodes and quorum, and nothing less.
+  func testARoundClosesInclusionProofVerifiesAgainstGenesisNodes() throws {
+    let net = TestNetwork()
+    let orderer = try net.open(temporaryDirectory())
+    for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
+    let blocks = try net.round(1, on: orderer, base: model(0), newModel: model(1))
+    let close = RoundClose(
+      round: 1, updates: net.clusters.indices.map { Hash256.of(net.payload(round: 1, cluster: $0)) }
+    )
+    XCTAssertEqual(Transaction.roundClose(close).canonicalBytes, close.transactionBytes)
+    XCTAssertEqual(try RoundClose(transaction: close.transactionBytes), close)
+    let block = try XCTUnwrap(
+      blocks.first { $0.block.transactions.contains(close.transactionBytes) })
+    let i = try XCTUnwrap(block.block.transactions.firstIndex(of: close.transactionBytes))
+    let leaves = zip(block.block.transactions, block.outcomes).map {
+      Block.leaf($0, valid: $1.isValid)
+    }
+    let proof = InclusionProof(
+      header: block.block.header, signatures: block.block.signatures,
+      transaction: close.transactionBytes, index: UInt32(i), path: Merkle.path(for: i, in: leaves))
+    let policy = net.genesis.enclavePolicy()
+    let nodes = Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) })
+    XCTAssertEqual(nodes, Set(net.nodes.map(\.publicKey)))
+    XCTAssertNoThrow(
+      try proof.verify(network: net.network, nodes: nodes, quorum: Int(policy.blockQuorum)))
+    assertThrows(
+      try proof.verify(network: net.network, nodes: nodes, quorum: net.nodes.count + 1),
+      containing: "4 valid node signature(s); 5 are needed")
+    // Another transaction of the block is not the round-close.
+    XCTAssertThrowsError(try RoundClose(transaction: block.block.transactions[0]))
+  }
+
   func testTwoSeparateNodesFedTheSameTransactionsReachTheSameHead() throws {
     let a = try twoRounds(temporaryDirectory("a"))
     let b = try twoRounds(temporaryDirectory("b"))

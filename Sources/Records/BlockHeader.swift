@@ -1,0 +1,128 @@
+import Canonical
+import Foundation
+
+/// A block's header: what the nodes sign and what the next block chains to.
+public struct BlockHeader: CanonicalCodable, Equatable {
+  public static let version: UInt8 = 1
+  /// The genesis hash of the network this block belongs to.
+  public var network: Hash256
+  public var height: UInt64
+  /// The previous block's header hash; zero for the genesis block.
+  public var previous: Hash256
+  /// RFC 6962 Merkle root over the transactions with the verdicts the nodes reached: each leaf
+  /// is a byte (1 valid, 0 invalid) then the transaction's canonical bytes. Signing the header
+  /// thus attests each transaction's validity, which is what lets a receipt prove a commit
+  /// took effect rather than merely that it was ordered.
+  public var merkleRoot: Hash256
+  public var transactionCount: UInt32
+  /// Milliseconds since 1970 (UTC), from the orderer; never before the previous block's.
+  public var timestamp: UInt64
+  /// The node that proposed the block, by name in genesis.
+  public var proposer: String
+
+  public init(
+    network: Hash256, height: UInt64, previous: Hash256, merkleRoot: Hash256,
+    transactionCount: UInt32, timestamp: UInt64, proposer: String
+  ) {
+    self.network = network
+    self.height = height
+    self.previous = previous
+    self.merkleRoot = merkleRoot
+    self.transactionCount = transactionCount
+    self.timestamp = timestamp
+    self.proposer = proposer
+  }
+
+  public var hash: Hash256 { Hash256.of(canonicalBytes) }
+
+  public func encode(to w: inout CanonicalWriter) {
+    w.u8(Self.version)
+    w.hash(network)
+    w.u64(height)
+    w.hash(previous)
+    w.hash(merkleRoot)
+    w.u32(transactionCount)
+    w.u64(timestamp)
+    w.string(proposer)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    let v = try r.u8("block header version")
+    guard v == Self.version else {
+      throw .unknownVersion(field: "block header version", version: Int(v))
+    }
+    network = try r.hash("block network")
+    height = try r.u64("block height")
+    previous = try r.hash("block previous hash")
+    merkleRoot = try r.hash("block Merkle root")
+    transactionCount = try r.u32("block transaction count")
+    timestamp = try r.u64("block timestamp")
+    proposer = try r.string("block proposer")
+  }
+}
+
+/// A node's signature over a block header hash.
+public struct BlockSignature: CanonicalCodable, Equatable, Codable {
+  public var signer: PublicKey
+  public var signature: Signature
+
+  public init(signer: PublicKey, signature: Signature) {
+    self.signer = signer
+    self.signature = signature
+  }
+
+  public init(header: BlockHeader, key: SigningKey) {
+    signer = key.publicKey
+    signature = key.sign(header.hash.bytes, for: .block)
+  }
+
+  public func verifies(_ header: BlockHeader) -> Bool {
+    signer.verifies(signature, over: header.hash.bytes, for: .block)
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    w.key(signer)
+    w.signature(signature)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    signer = try r.key("block signer")
+    signature = try r.signature("block signature")
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: Keys.self)
+    signer = try c.decode(PublicKey.self, forKey: .signer)
+    let hex = try c.decode(String.self, forKey: .signature)
+    guard let b = Hex.decode(hex), let s = Signature(bytes: b) else {
+      throw Swift.DecodingError.dataCorruptedError(
+        forKey: .signature, in: c,
+        debugDescription: "not an Ed25519 signature (128 lowercase hex digits)")
+    }
+    signature = s
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: Keys.self)
+    try c.encode(signer, forKey: .signer)
+    try c.encode(signature.description, forKey: .signature)
+  }
+
+  enum Keys: String, CodingKey { case signer, signature }
+}
+
+/// The set of node signatures on a block, sorted by signer so it has one encoding.
+public struct BlockSignatures: CanonicalCodable, Equatable {
+  public var all: [BlockSignature]
+  public init(_ all: [BlockSignature]) { self.all = all.sorted { $0.signer < $1.signer } }
+
+  public func encode(to w: inout CanonicalWriter) { w.list(all) { $1.encode(to: &$0) } }
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    all = try r.list("block signatures", limit: 4096) { r throws(DecodingError) in
+      try BlockSignature(from: &r)
+    }
+    for (a, b) in zip(all, all.dropFirst()) where !(a.signer < b.signer) {
+      throw .invalid(field: "block signatures", problem: "are not sorted by signer or repeat one")
+    }
+  }
+}

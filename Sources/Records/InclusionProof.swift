@@ -1,0 +1,101 @@
+import Canonical
+
+/// Proof that a network's ledger holds a transaction and judged it valid: the transaction, its
+/// Merkle path to a block's root, and the block's header with its node signatures. It checks
+/// against the network's node keys and block quorum alone, so an enclave can tell what the
+/// ledger fixed (the set of updates a round closed with) without trusting its host.
+public struct InclusionProof: CanonicalCodable, Equatable, Sendable {
+  public var header: BlockHeader
+  public var signatures: BlockSignatures
+  /// The transaction's canonical bytes.
+  public var transaction: [UInt8]
+  /// Its position in the block.
+  public var index: UInt32
+  /// Sibling hashes from its leaf up to the root.
+  public var path: [Hash256]
+
+  public init(
+    header: BlockHeader, signatures: BlockSignatures, transaction: [UInt8], index: UInt32,
+    path: [Hash256]
+  ) {
+    self.header = header
+    self.signatures = signatures
+    self.transaction = transaction
+    self.index = index
+    self.path = path
+  }
+
+  /// Checks that the block is of `network`, signed by at least `quorum` distinct keys of
+  /// `nodes`, and that its root covers the transaction as valid; the first failure is thrown.
+  public func verify(network: Hash256, nodes: Set<PublicKey>, quorum: Int) throws(ProofError) {
+    guard header.network == network else {
+      throw .init("the block is of network \(header.network.short), not \(network.short)")
+    }
+    var signers = Set<PublicKey>()
+    for s in signatures.all where nodes.contains(s.signer) && s.verifies(header) {
+      signers.insert(s.signer)
+    }
+    guard quorum >= 1, signers.count >= quorum else {
+      throw .init(
+        "block \(header.height) has \(signers.count) valid node signature(s); \(quorum) are needed")
+    }
+    guard
+      Merkle.root(
+        leaf: Merkle.leaf(transaction: transaction, valid: true), index: Int(index),
+        treeSize: Int(header.transactionCount), path: path) == header.merkleRoot
+    else {
+      throw .init(
+        "the transaction is not a valid transaction of block \(header.height): its Merkle path does not reach the root"
+      )
+    }
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    header.encode(to: &w)
+    signatures.encode(to: &w)
+    w.bytes(transaction)
+    w.u32(index)
+    w.list(path) { $0.hash($1) }
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    header = try BlockHeader(from: &r)
+    signatures = try BlockSignatures(from: &r)
+    transaction = try r.bytes("proof transaction", limit: 64 << 20)
+    index = try r.u32("proof index")
+    path = try r.list("proof path", limit: 64) { r throws(DecodingError) in
+      try r.hash("proof path hash")
+    }
+  }
+}
+
+extension InclusionProof {
+  /// A proof for a block that holds `transaction` alone, signed by `keys`: for tests and
+  /// benchmarks that hand an enclave a round without running a ledger.
+  public static func lone(
+    _ transaction: [UInt8], network: Hash256, height: UInt64 = 1, signedBy keys: [SigningKey]
+  ) -> InclusionProof {
+    let header = BlockHeader(
+      network: network, height: height, previous: .zero,
+      merkleRoot: Merkle.root([Merkle.leaf(transaction: transaction, valid: true)]),
+      transactionCount: 1, timestamp: 0, proposer: "node-0")
+    return InclusionProof(
+      header: header,
+      signatures: BlockSignatures(keys.map { BlockSignature(header: header, key: $0) }),
+      transaction: transaction, index: 0, path: [])
+  }
+}
+
+/// Why an inclusion proof does not hold.
+public struct ProofError: Error, Equatable, CustomStringConvertible {
+  public var description: String
+  init(_ description: String) { self.description = description }
+}
+
+extension Merkle {
+  /// The leaf of a transaction with the verdict the nodes reached (a byte, 1 valid or 0
+  /// invalid, then the canonical bytes), as block roots commit to it.
+  public static func leaf(transaction: [UInt8], valid: Bool) -> Hash256 {
+    leafHash([valid ? 1 : 0] + transaction)
+  }
+}
