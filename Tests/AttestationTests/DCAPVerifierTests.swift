@@ -76,12 +76,7 @@ final class DCAPVerifierTests: XCTestCase {
   /// Every byte of both CRLs and of the TCB info and QE identity signatures: any change is
   /// refused (the real quote and collateral, at a time they verify).
   func testEveryChangedByteOfTheCRLsAndCollateralSignaturesIsRejected() async throws {
-    let q = try quote("phala-dcap-qvl/sgx_quote")
-    let collateral = try Collateral.load(
-      path: try path("phala-dcap-qvl/sgx_quote_collateral.json"))
-    var policy = AttestationPolicy()
-    policy.acceptedTCBStatuses.insert("ConfigurationAndSWHardeningNeeded")
-    policy.allowAnyEnclave = true
+    let (q, collateral, policy) = try phala()
     let verifier = DCAPVerifier(policy: policy)
     let time = date("2025-06-20T00:00:00Z")
     _ = try await verifier.verify(q, collateral: collateral, at: time)
@@ -110,13 +105,19 @@ final class DCAPVerifierTests: XCTestCase {
     XCTAssertEqual(missed, [])
   }
 
-  func testCollateralOutsideItsWindowAndPolicyViolationsAreRejected() async throws {
-    let q = try quote("phala-dcap-qvl/sgx_quote")
-    let collateral = try Collateral.load(
-      path: try path("phala-dcap-qvl/sgx_quote_collateral.json"))
+  /// The Phala quote, its collateral, and a policy it meets (any enclave, its TCB status).
+  func phala() throws -> (SGXQuote, Collateral, AttestationPolicy) {
     var policy = AttestationPolicy()
     policy.acceptedTCBStatuses.insert("ConfigurationAndSWHardeningNeeded")
     policy.allowAnyEnclave = true
+    return (
+      try quote("phala-dcap-qvl/sgx_quote"),
+      try Collateral.load(path: try path("phala-dcap-qvl/sgx_quote_collateral.json")), policy
+    )
+  }
+
+  func testCollateralOutsideItsWindowAndPolicyViolationsAreRejected() async throws {
+    let (q, collateral, policy) = try phala()
     func fails(_ p: AttestationPolicy, at time: String, _ text: String, _ c: Collateral? = nil)
       async
     {

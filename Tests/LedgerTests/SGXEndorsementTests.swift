@@ -59,6 +59,24 @@ final class SGXEndorsementTests: XCTestCase {
         bytes: CollateralizedEvidence(evidence: evidence, collateral: collateral).canonicalBytes))
   }
 
+  /// Round 1's statement (its closed updates, from model 0) naming `newModel`.
+  func roundOne(_ net: TestNetwork, newModel: Hash256) -> AggregationStatement {
+    net.statement(
+      round: 1, base: model(0),
+      updates: net.clusters.indices.map { Hash256.of(net.payload(round: 1, cluster: $0)) },
+      newModel: newModel)
+  }
+
+  /// An orderer on `clock` with every cluster enrolled and round 1 run, but for its
+  /// endorsements: the commit that came with it named none and was refused.
+  func roundOneUnendorsed(_ net: TestNetwork, clock: TestClock) throws -> EmbeddedOrderer {
+    let orderer = try net.open(temporaryDirectory(), ticking: clock)
+    for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
+    try orderer.cut()
+    try net.round(1, on: orderer, base: model(0), newModel: model(1), endorsers: [])
+    return orderer
+  }
+
   func testSGXEndorsementsCommitAModelWhoseReceiptVerifiesFromGenesisAlone() throws {
     let net = network()
     // Genesis keeps its SGX root through its JSON form.
@@ -105,10 +123,7 @@ final class SGXEndorsementTests: XCTestCase {
     XCTAssertEqual(orderer.replicas[0].state.rounds[1]?.endorsements.count, 3)
     XCTAssertNil(orderer.replicas[0].state.rounds[1]?.commit)
     // A fresh enclave on machine 0 signing another statement for the round is equivocation.
-    let s = net.statement(
-      round: 1, base: model(0),
-      updates: net.clusters.indices.map { Hash256.of(net.payload(round: 1, cluster: $0)) },
-      newModel: model(9))
+    let s = roundOne(net, newModel: model(9))
     orderer.submit(.endorsement(endorsement(net, s, 0, key: SigningKey())))
     let equivocation = try orderer.cut()
     XCTAssert(
@@ -117,10 +132,7 @@ final class SGXEndorsementTests: XCTestCase {
       },
       "\(equivocation)")
     // Machine 3, with a key genesis never listed, completes k = 3 for the first statement.
-    let first = net.statement(
-      round: 1, base: model(0),
-      updates: net.clusters.indices.map { Hash256.of(net.payload(round: 1, cluster: $0)) },
-      newModel: model(1))
+    let first = roundOne(net, newModel: model(1))
     var hashes = orderer.replicas[0].state.rounds[1]!.endorsements.filter {
       $0.value.statement == first
     }.map(\.key)
@@ -206,15 +218,8 @@ final class SGXEndorsementTests: XCTestCase {
   func testACommitAfterTheCollateralExpiredCommitsNothing() throws {
     let net = network()
     let clock = TestClock(Self.clock)
-    let orderer = try net.open(temporaryDirectory(), ticking: clock)
-    for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
-    try orderer.cut()
-    // The round runs, but its commit names no endorsement yet.
-    try net.round(1, on: orderer, base: model(0), newModel: model(1), endorsers: [])
-    let s = net.statement(
-      round: 1, base: model(0),
-      updates: net.clusters.indices.map { Hash256.of(net.payload(round: 1, cluster: $0)) },
-      newModel: model(1))
+    let orderer = try roundOneUnendorsed(net, clock: clock)
+    let s = roundOne(net, newModel: model(1))
     var hashes: [Hash256] = []
     for i in 0..<4 {
       let tx = Transaction.endorsement(endorsement(net, s, i))
@@ -241,14 +246,8 @@ final class SGXEndorsementTests: XCTestCase {
   func testAnEndorsementWhoseCollateralLapsedIsRenewedAndTheRoundCommits() throws {
     let net = network()
     let clock = TestClock(Self.clock)
-    let orderer = try net.open(temporaryDirectory(), ticking: clock)
-    for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
-    try orderer.cut()
-    try net.round(1, on: orderer, base: model(0), newModel: model(1), endorsers: [])
-    let s = net.statement(
-      round: 1, base: model(0),
-      updates: net.clusters.indices.map { Hash256.of(net.payload(round: 1, cluster: $0)) },
-      newModel: model(1))
+    let orderer = try roundOneUnendorsed(net, clock: clock)
+    let s = roundOne(net, newModel: model(1))
     func endorse(from: Date, until: Date) throws -> [Hash256] {
       let txs = (0..<3).map {
         Transaction.endorsement(
