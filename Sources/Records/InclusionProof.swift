@@ -37,7 +37,8 @@ public struct InclusionProof: CanonicalCodable, Equatable, Sendable {
     }
     guard quorum >= 1, signers.count >= quorum else {
       throw .init(
-        "block \(header.height) has \(signers.count) valid node signature(s); \(quorum) are needed")
+        "block \(header.height) has \(signers.count) valid node signature(s); the quorum is \(quorum)"
+      )
     }
     guard
       Merkle.root(

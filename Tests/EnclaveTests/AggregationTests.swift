@@ -266,7 +266,7 @@ final class EnclaveRoundTests: XCTestCase {
       .proven(
         network: network, round: 1, baseModel: baseFile, updates: Array(updates.prefix(2)),
         node: SigningKey()),
-      "0 valid node signature(s); 1 are needed")
+      "0 valid node signature(s); the quorum is 1")
     var otherRound = AggregateRequest.proven(
       network: network, round: 2, baseModel: baseFile, updates: updates, node: node)
     otherRound.round = 1

@@ -65,7 +65,7 @@ final class LedgerTests: XCTestCase {
       try proof.verify(network: net.network, nodes: nodes, quorum: Int(policy.blockQuorum)))
     assertThrows(
       try proof.verify(network: net.network, nodes: nodes, quorum: net.nodes.count + 1),
-      containing: "4 valid node signature(s); 5 are needed")
+      containing: "4 valid node signature(s); the quorum is 5")
     // Another transaction of the block is not the round-close.
     XCTAssertThrowsError(try RoundClose(transaction: block.block.transactions[0]))
   }
