@@ -33,5 +33,17 @@ public struct Block: Sendable, Equatable {
     Merkle.root(zip(transactions, outcomes).map { leaf($0, valid: $1.isValid) })
   }
 
+  /// The Merkle path of transaction `index`, given every transaction's verdict.
+  public func path(of index: Int, valid: [Bool]) -> [Hash256] {
+    Merkle.path(for: index, in: zip(transactions, valid).map { Self.leaf($0, valid: $1) })
+  }
+
+  /// Proof that this block holds transaction `index`, judged valid (see `path(of:valid:)`).
+  public func inclusionProof(of index: Int, valid: [Bool]) -> InclusionProof {
+    InclusionProof(
+      header: header, signatures: signatures, transaction: transactions[index],
+      index: UInt32(index), path: path(of: index, valid: valid))
+  }
+
   public var hash: Hash256 { header.hash }
 }

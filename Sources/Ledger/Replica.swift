@@ -251,8 +251,7 @@ extension LedgerStore {
     else {
       throw LedgerError.corruptBlock(height: commit.height, problem: "its model commit is gone")
     }
-    let stored = try transactions(at: commit.height)
-    let leaves = zip(block.transactions, stored).map { Block.leaf($0, valid: $1.outcome.isValid) }
+    let valid = try transactions(at: commit.height).map(\.outcome.isValid)
     var endorsements: [[UInt8]] = []
     for h in m.endorsements {
       guard let e = try transaction(h) else {
@@ -265,7 +264,7 @@ extension LedgerStore {
     return Receipt(
       network: network, round: m.round, model: m.model, height: block.header.height,
       header: block.header, signatures: block.signatures.all, transaction: commit.bytes,
-      index: commit.position, path: Merkle.path(for: commit.position, in: leaves),
+      index: commit.position, path: block.path(of: commit.position, valid: valid),
       endorsements: endorsements)
   }
 }

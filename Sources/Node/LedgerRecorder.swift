@@ -241,10 +241,7 @@ public final class LedgerRecorder: RoundRecorder {
     closed = nil
     for o in try cut("round \(round) open and commitments") {
       guard let i = o.block.transactions.firstIndex(of: bytes) else { continue }
-      let leaves = zip(o.block.transactions, o.outcomes).map { Block.leaf($0, valid: $1.isValid) }
-      closed = InclusionProof(
-        header: o.block.header, signatures: o.block.signatures, transaction: bytes,
-        index: UInt32(i), path: Merkle.path(for: i, in: leaves))
+      closed = o.block.inclusionProof(of: i, valid: o.outcomes.map(\.isValid))
     }
   }
 

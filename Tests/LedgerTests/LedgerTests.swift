@@ -52,12 +52,8 @@ final class LedgerTests: XCTestCase {
     let block = try XCTUnwrap(
       blocks.first { $0.block.transactions.contains(close.transactionBytes) })
     let i = try XCTUnwrap(block.block.transactions.firstIndex(of: close.transactionBytes))
-    let leaves = zip(block.block.transactions, block.outcomes).map {
-      Block.leaf($0, valid: $1.isValid)
-    }
-    let proof = InclusionProof(
-      header: block.block.header, signatures: block.block.signatures,
-      transaction: close.transactionBytes, index: UInt32(i), path: Merkle.path(for: i, in: leaves))
+    let proof = block.block.inclusionProof(of: i, valid: block.outcomes.map(\.isValid))
+    XCTAssertEqual(proof.transaction, close.transactionBytes)
     let policy = net.genesis.enclavePolicy()
     let nodes = Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) })
     XCTAssertEqual(nodes, Set(net.nodes.map(\.publicKey)))

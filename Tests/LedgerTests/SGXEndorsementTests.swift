@@ -77,6 +77,22 @@ final class SGXEndorsementTests: XCTestCase {
     return orderer
   }
 
+  /// Commits model 1 for round 1's `statement` on `endorsements`, checks that it took effect,
+  /// and returns what verifying its receipt checked.
+  func commitRoundOne(
+    _ net: TestNetwork, on orderer: EmbeddedOrderer, statement: Hash256, endorsements: [Hash256],
+    line: UInt = #line
+  ) throws -> [String] {
+    orderer.submit(
+      try net.commit(
+        1, model: model(1), statement: statement, endorsements: endorsements, on: orderer))
+    let committed = try orderer.cut()
+    XCTAssert(committed.flatMap(\.outcomes).allSatisfy(\.isValid), "\(committed)", line: line)
+    XCTAssertEqual(orderer.replicas[0].state.rounds[1]?.commit?.model, model(1), line: line)
+    return try orderer.replicas[1].receipt(round: 1).verify(
+      genesis: net.genesis, modelHash: model(1))
+  }
+
   func testSGXEndorsementsCommitAModelWhoseReceiptVerifiesFromGenesisAlone() throws {
     let net = network()
     // Genesis keeps its SGX root through its JSON form.
@@ -139,13 +155,7 @@ final class SGXEndorsementTests: XCTestCase {
     let rotated = Transaction.endorsement(endorsement(net, first, 3, key: SigningKey()))
     hashes.append(Hash256.of(rotated.canonicalBytes))
     orderer.submit(rotated)
-    orderer.submit(
-      try net.commit(1, model: model(1), statement: first.hash, endorsements: hashes, on: orderer))
-    let committed = try orderer.cut()
-    XCTAssert(committed.flatMap(\.outcomes).allSatisfy(\.isValid), "\(committed)")
-    XCTAssertEqual(orderer.replicas[0].state.rounds[1]?.commit?.model, model(1))
-    let receipt = try orderer.replicas[1].receipt(round: 1)
-    let lines = try receipt.verify(genesis: net.genesis, modelHash: model(1))
+    let lines = try commitRoundOne(net, on: orderer, statement: first.hash, endorsements: hashes)
     XCTAssert(
       lines.contains { $0.contains("3 distinct endorsers (node-0, node-2, node-3)") }, "\(lines)")
   }
@@ -271,13 +281,8 @@ final class SGXEndorsementTests: XCTestCase {
     let renewed = try endorse(
       from: Self.now + 2 * 86_400 - 3600, until: Self.now + 10 * 86_400)
     XCTAssertEqual(orderer.replicas[0].state.rounds[1]?.endorsedBy.count, 3)
-    orderer.submit(
-      try net.commit(1, model: model(1), statement: s.hash, endorsements: renewed, on: orderer))
-    let committed = try orderer.cut()
-    XCTAssert(committed.flatMap(\.outcomes).allSatisfy(\.isValid), "\(committed)")
-    XCTAssertEqual(orderer.replicas[0].state.rounds[1]?.commit?.model, model(1))
-    let receipt = try orderer.replicas[0].receipt(round: 1)
-    XCTAssertNoThrow(try receipt.verify(genesis: net.genesis, modelHash: model(1)))
+    XCTAssertNoThrow(
+      try commitRoundOne(net, on: orderer, statement: s.hash, endorsements: renewed))
   }
 
   /// Nodes sign only blocks dated near their own clocks: a proposer dating a block a day
