@@ -54,7 +54,8 @@ let package = Package(
     .target(
       name: "Records",
       dependencies: ["Canonical", .product(name: "Crypto", package: "swift-crypto")]),
-    .target(name: "Aggregation", dependencies: ["Protection"], swiftSettings: kernelFlags),
+    .target(
+      name: "Aggregation", dependencies: ["Protection", "Records"], swiftSettings: kernelFlags),
     .target(
       name: "Attestation",
       dependencies: [

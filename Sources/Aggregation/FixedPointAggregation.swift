@@ -15,16 +15,30 @@ public struct FixedPointAggregation: Sendable, Equatable {
   /// Updates with a larger L2 norm are scaled down to it (and noted as clipped).
   public var normBound: Float?
   public var format: FixedPoint
+  /// The most samples one update may claim; a larger claim rejects that update alone.
+  public var sampleCap: UInt64
 
   public init(
     rule: AggregationRule = .mean, weighting: Weighting = .samples, normBound: Float? = nil,
-    format: FixedPoint = .standard
+    format: FixedPoint = .standard, sampleCap: UInt64 = RoundRules.defaultSampleCap
   ) {
     self.rule = rule
     self.weighting = weighting
     self.normBound = normBound
     self.format = format
+    self.sampleCap = sampleCap
   }
+
+  /// The aggregation a round's rules describe.
+  public init(rules: RoundRules) {
+    self.init(
+      rule: rules.rule, weighting: rules.weighting, normBound: rules.normBound.map { Float($0) },
+      format: FixedPoint(fractionalBits: rules.fractionalBits), sampleCap: rules.sampleCap)
+  }
+
+  /// The note an accepted update carries when it was scaled down to the norm bound. It says
+  /// no more: the norm itself would publish one cluster's update size.
+  public static let clippedNote = "clipped"
 
   /// One update that opened and decoded.
   public struct Candidate: Sendable {
@@ -38,8 +52,8 @@ public struct FixedPointAggregation: Sendable, Equatable {
 
   /// What became of one update.
   public enum Verdict: Equatable, Sendable {
-    /// Its share of the mean, and a note if it was changed (clipped).
-    case accepted(weight: Double, note: String)
+    /// Accepted, with a note if it was changed (`clippedNote`). Its weight stays inside.
+    case accepted(note: String)
     case rejected(String)
   }
 
@@ -51,11 +65,17 @@ public struct FixedPointAggregation: Sendable, Equatable {
   }
 
   /// Aggregates `inputs` in their order; an input that is already a reason (it did not open or
-  /// decode) stays rejected with it.
-  public func aggregate(_ inputs: [Result.Input], parameterCount: Int) -> Result {
+  /// decode) stays rejected with it. Throws `totalWeightTooLarge` when more inputs than the
+  /// sample cap leaves room for could weigh more than 2^31 in all (the ledger admits no such
+  /// round): weights never decide which updates are kept.
+  public func aggregate(_ inputs: [Result.Input], parameterCount: Int) throws(AggregationError)
+    -> Result
+  {
+    let cap = weighting == .samples ? sampleCap : 1
+    let (most, overflow) = cap.multipliedReportingOverflow(by: UInt64(inputs.count))
+    guard cap >= 1, !overflow, most <= 1 << 31 else { throw .totalWeightTooLarge }
     var verdicts = [Verdict](repeating: .rejected(""), count: inputs.count)
     var kept: [(index: Int, values: [Int32], weight: Int64, note: String)] = []
-    var totalWeight: Int64 = 0
     // Each update's checks and encoding are independent: done on every core, then taken in
     // input order.
     var checked = [Swift.Result<([Int32], Int64, String), Refusal>?](
@@ -75,11 +95,7 @@ public struct FixedPointAggregation: Sendable, Equatable {
       case .failure(let reason):
         verdicts[i] = .rejected(reason.text)
       case .success(let (values, weight, note)):
-        guard weight <= (1 << 31) - totalWeight else {
-          verdicts[i] = .rejected("claims \(weight) samples; a round's weights may not exceed 2^31")
-          continue
-        }
-        totalWeight += weight
+        // At most the cap each, and at most 2^31 / cap inputs (checked above).
         kept.append((i, values, weight, note))
       }
     }
@@ -89,7 +105,6 @@ public struct FixedPointAggregation: Sendable, Equatable {
     var selected = Array(0..<n)
     var rejections = [String?](repeating: nil, count: n)
     var delta: [Int32]
-    var equalShares = false
     switch rule {
     case .mean:
       delta = mean(kept.map { ($0.values, $0.weight) }, parameterCount: parameterCount)
@@ -110,7 +125,6 @@ public struct FixedPointAggregation: Sendable, Equatable {
       delta = mean(
         selected.map { (kept[$0].values, kept[$0].weight) }, parameterCount: parameterCount)
     case .median:
-      equalShares = true
       delta = coordinateWise(kept.map(\.values), parameterCount: parameterCount) { column in
         let n = column.count
         return n % 2 == 1
@@ -118,7 +132,6 @@ public struct FixedPointAggregation: Sendable, Equatable {
           : roundedDivision(Int64(column[n / 2 - 1]) + Int64(column[n / 2]), 2)
       }
     case .trimmedMean(let beta):
-      equalShares = true
       let trim = min(Int(beta * Double(n)), (n - 1) / 2)
       delta = coordinateWise(kept.map(\.values), parameterCount: parameterCount) { column in
         var s: Int64 = 0
@@ -127,14 +140,11 @@ public struct FixedPointAggregation: Sendable, Equatable {
       }
     }
 
-    let selectedWeight = selected.reduce(Int64(0)) { $0 + kept[$1].weight }
     for (k, entry) in kept.enumerated() {
       if let reason = rejections[k] {
         verdicts[entry.index] = .rejected(reason)
       } else {
-        let share =
-          equalShares ? 1 / Double(n) : Double(entry.weight) / Double(selectedWeight)
-        verdicts[entry.index] = .accepted(weight: share, note: entry.note)
+        verdicts[entry.index] = .accepted(note: entry.note)
       }
     }
     return Result(delta: delta, verdicts: verdicts)
@@ -163,20 +173,21 @@ public struct FixedPointAggregation: Sendable, Equatable {
       return .failure(.init(text: "has \(c.values.count) values, the model has \(parameterCount)"))
     }
     guard c.sampleCount > 0 else { return .failure(.init(text: "claims no training samples")) }
-    let weight: Int64 = weighting == .samples ? Int64(clamping: c.sampleCount) : 1
+    guard c.sampleCount <= sampleCap else {
+      return .failure(
+        .init(text: "claims more training samples than the round's cap of \(sampleCap)"))
+    }
+    let weight: Int64 = weighting == .samples ? Int64(c.sampleCount) : 1
     let squared = squaredNorm(c.values)
     guard squared.isFinite else {
       return .failure(.init(text: "contains values that are not finite"))
     }
     var values = c.values
-    let note = boundNorm(&values, squaredNorm: squared, bound: normBound) ?? ""
+    let note = boundNorm(&values, squaredNorm: squared, bound: normBound) == nil ? "" : Self.clippedNote
     let (fixed, saturated) = format.encode(values)
     guard saturated == 0 else {
       return .failure(
-        .init(
-          text:
-            "has \(saturated) value(s) beyond ±\(format.maximum), the fixed-point range; bound the norm to accept it"
-        ))
+        .init(text: "has values beyond ±\(format.maximum), the fixed-point range"))
     }
     return .success((fixed, weight, note))
   }

@@ -1,35 +1,9 @@
 // Robust aggregation rules shared by the plaintext strategy (Federation) and the enclave's
-// fixed-point aggregation, so both apply the same rule with the same parameters.
+// fixed-point aggregation, so both apply the same rule with the same parameters. The rules
+// themselves (`AggregationRule`, `Weighting`) are records: round-opens carry them.
 
-/// How updates are weighted in an average.
-public enum Weighting: String, Codable, Sendable, CaseIterable {
-  /// By training samples (FedAvg as McMahan et al.).
-  case samples
-  /// Equally: each cluster has an equal say whatever its data.
-  case equal
-}
-
-/// How the accepted updates are combined.
-public enum AggregationRule: Equatable, Sendable, CustomStringConvertible {
-  /// Weighted mean (FedAvg, FedProx).
-  case mean
-  /// Coordinate-wise median.
-  case median
-  /// Coordinate-wise mean after dropping the `beta` fraction of largest and of smallest values.
-  case trimmedMean(beta: Double)
-  /// Krum (select 1) or Multi-Krum (select `select`, default n - f) for up to `f` attackers.
-  case krum(f: Int, select: Int?)
-
-  public var description: String {
-    switch self {
-    case .mean: "mean"
-    case .median: "median"
-    case .trimmedMean(let beta): "trimmed-mean(beta \(beta))"
-    case .krum(let f, let select):
-      select == 1 ? "krum(f \(f))" : "multi-krum(f \(f)\(select.map { ", select \($0)" } ?? ""))"
-    }
-  }
-}
+import Foundation
+@_exported import Records
 
 /// Krum scores: for each update, the sum of squared distances to its n - f - 2 nearest others
 /// (at least one). Lower is more central.
@@ -78,10 +52,9 @@ public func krumSelection(scores: [Double], f: Int, select: Int?) -> (
   let order = (0..<n).sorted { scores[$0] != scores[$1] ? scores[$0] < scores[$1] : $0 < $1 }
   var rejections = [String?](repeating: nil, count: n)
   let name = m == 1 ? "Krum" : "Multi-Krum"
-  for (rank, i) in order.enumerated() where rank >= m {
-    rejections[i] = String(
-      format: "%@ score %.4g ranks %d of %d; the %d lowest are kept (f = %d)", name, scores[i],
-      rank + 1, n, m, f)
+  // Scores and ranks are not published: they would tell how far one update lies from others.
+  for i in order.dropFirst(m) {
+    rejections[i] = "left out by \(name): not among the \(m) most central of \(n) (f = \(f))"
   }
   return (Array(order.prefix(m)).sorted(), rejections)
 }

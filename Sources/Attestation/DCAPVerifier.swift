@@ -13,6 +13,18 @@ public struct AttestationPolicy: Sendable, Equatable {
   /// With both lists empty, no enclave is allowed unless this is set (for inspection only).
   public var allowAnyEnclave = false
   public var allowDebug = false
+  /// Accept enclaves with the PROVISIONKEY attribute, which only Intel's provisioning and
+  /// quoting enclaves need: with it an enclave can derive the platform's provisioning key.
+  public var allowProvisionKey = false
+  /// Accept enclaves launched with Key Separation and Sharing (the KSS attribute), whose keys
+  /// then depend on CONFIGID, CONFIGSVN, ISVEXTPRODID and ISVFAMILYID as well.
+  public var allowKSS = false
+  /// The XFRM bits (XSAVE state components) an enclave may run with; any other is refused.
+  public var allowedXFRM: UInt64 = AttestationPolicy.defaultAllowedXFRM
+  /// If set, CONFIGID must equal these 64 bytes.
+  public var configID: [UInt8]?
+  /// If set, ISVSVN must be at least this.
+  public var minimumISVSVN: UInt16?
   /// Platform TCB statuses accepted. SWHardeningNeeded means the platform is patched and only
   /// software mitigations remain the enclave's own business.
   public var acceptedTCBStatuses: Set<String> = ["UpToDate", "SWHardeningNeeded"]
@@ -25,6 +37,14 @@ public struct AttestationPolicy: Sendable, Equatable {
   public var reportDataPrefix: [UInt8]?
 
   public init() {}
+
+  /// The default XFRM mask: x87 and SSE (bits 0, 1: the legacy state every enclave has), AVX
+  /// (bit 2), AVX-512 (bits 5 to 7: opmask, ZMM_Hi256, Hi16_ZMM) and AMX (bits 17, 18: XTILECFG,
+  /// XTILEDATA). Gramine's default manifests leave AVX, AVX-512 and AMX "unspecified", which
+  /// enables each where the CPU has it, so genuine production enclaves carry these bits on
+  /// recent Xeons (the real quotes in the tests: 0x07 and 0xe7). MPX (bits 3, 4), PKRU (bit 9)
+  /// and every other component are refused.
+  public static let defaultAllowedXFRM: UInt64 = 0b11 | 1 << 2 | 0b111 << 5 | 0b11 << 17
 
   /// Applies the policy to a verified report and the TCB statuses found for it.
   public func check(_ r: ReportBody, tcbStatus: String, qeTCBStatus: String) throws(QuoteError) {
@@ -39,6 +59,25 @@ public struct AttestationPolicy: Sendable, Equatable {
     }
     guard allowDebug || !r.isDebug else {
       throw .policy("the enclave runs in debug mode (its memory is readable by the host)")
+    }
+    guard allowProvisionKey || !r.hasProvisionKey else {
+      throw .policy(
+        "the enclave has the PROVISIONKEY attribute (it can derive the platform's provisioning key)"
+      )
+    }
+    guard allowKSS || !r.hasKSS else {
+      throw .policy("the enclave has the KSS attribute (Key Separation and Sharing is not allowed)")
+    }
+    guard r.xfrm & ~allowedXFRM == 0 else {
+      throw .policy(
+        "XFRM 0x\(String(r.xfrm, radix: 16)) has bits 0x\(String(r.xfrm & ~allowedXFRM, radix: 16)) "
+          + "outside the allowed mask 0x\(String(allowedXFRM, radix: 16))")
+    }
+    if let configID, r.configID != configID {
+      throw .policy("CONFIGID \(hex(r.configID)) is not the required \(hex(configID))")
+    }
+    if let minimumISVSVN, r.isvSVN < minimumISVSVN {
+      throw .policy("ISVSVN \(r.isvSVN) is below the minimum \(minimumISVSVN)")
     }
     guard acceptedTCBStatuses.contains(tcbStatus) else {
       throw .policy(

@@ -105,6 +105,11 @@ public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
     var p = AttestationPolicy()
     p.mrEnclaves = measurements
     p.allowDebug = false
+    // Production enclaves, as deploy/gramine launches them: no provisioning key, no KSS, XFRM
+    // within the default mask (the network's policy carries no CONFIGID or ISVSVN floor).
+    p.allowProvisionKey = false
+    p.allowKSS = false
+    p.allowedXFRM = AttestationPolicy.defaultAllowedXFRM
     p.acceptedTCBStatuses = acceptedTCBStatuses
     p.reportDataPrefix = reportData
     guard let sgxRoot else { return DCAPVerifier(policy: p) }

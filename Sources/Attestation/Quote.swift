@@ -9,16 +9,39 @@ public struct ReportBody: Equatable, Sendable {
     self.bytes = bytes
   }
 
+  // Layout: CPUSVN 16, MISCSELECT 4, reserved 12, ISVEXTPRODID 16, ATTRIBUTES 16 (flags 8,
+  // XFRM 8), MRENCLAVE 32, reserved 32, MRSIGNER 32, reserved 32, CONFIGID 64, ISVPRODID 2,
+  // ISVSVN 2, CONFIGSVN 2, reserved 42, ISVFAMILYID 16, REPORTDATA 64.
   public var cpuSVN: [UInt8] { Array(bytes[0..<16]) }
   public var miscSelect: UInt32 { le32(bytes, 16) }
-  /// Attribute flags; bit 1 is DEBUG.
+  /// The extended product ID (meaningful only with KSS).
+  public var isvExtProdID: [UInt8] { Array(bytes[32..<48]) }
+  /// Attribute flags, the low 8 bytes of ATTRIBUTES: bit 0 INIT, 1 DEBUG, 2 MODE64BIT,
+  /// 4 PROVISIONKEY, 5 EINITTOKEN_KEY, 7 KSS.
   public var attributeFlags: UInt64 { le64(bytes, 48) }
-  public var isDebug: Bool { attributeFlags & 0b10 != 0 }
+  /// XFRM, the high 8 bytes of ATTRIBUTES: the XSAVE state components the enclave runs with.
+  public var xfrm: UInt64 { le64(bytes, 56) }
+  public var isDebug: Bool { attributeFlags & Self.debugFlag != 0 }
+  /// Whether the enclave may get the provisioning key (the one quoting enclaves use).
+  public var hasProvisionKey: Bool { attributeFlags & Self.provisionKeyFlag != 0 }
+  /// Whether Key Separation and Sharing is on (then CONFIGID, CONFIGSVN, ISVEXTPRODID and
+  /// ISVFAMILYID take part in key derivation).
+  public var hasKSS: Bool { attributeFlags & Self.kssFlag != 0 }
   public var mrEnclave: [UInt8] { Array(bytes[64..<96]) }
   public var mrSigner: [UInt8] { Array(bytes[128..<160]) }
+  /// The 64 bytes the enclave's loader set at launch (all zeros unless KSS is used).
+  public var configID: [UInt8] { Array(bytes[192..<256]) }
   public var isvProdID: UInt16 { le16(bytes, 256) }
   public var isvSVN: UInt16 { le16(bytes, 258) }
+  public var configSVN: UInt16 { le16(bytes, 260) }
+  /// The product family ID (meaningful only with KSS).
+  public var isvFamilyID: [UInt8] { Array(bytes[304..<320]) }
   public var reportData: [UInt8] { Array(bytes[320..<384]) }
+
+  /// ATTRIBUTES flag bits.
+  public static let debugFlag: UInt64 = 1 << 1
+  public static let provisionKeyFlag: UInt64 = 1 << 4
+  public static let kssFlag: UInt64 = 1 << 7
 }
 
 /// Why a quote could not be parsed or verified. Each case names what failed.

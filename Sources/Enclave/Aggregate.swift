@@ -6,79 +6,45 @@ import Dispatch
 import Protection
 import Records
 
-/// One committed update as the host hands it to the enclave: the envelope the ledger's
-/// commitment names, and the enrolled identity key of the cluster that committed it.
-public struct SealedUpdate: CanonicalCodable, Equatable {
-  public var cluster: String
-  /// The cluster's enrolled Ed25519 key; nil if the cluster is not enrolled.
-  public var clusterKey: [UInt8]?
-  public var envelope: [UInt8]
-
-  public init(cluster: String, clusterKey: [UInt8]?, envelope: [UInt8]) {
-    self.cluster = cluster
-    self.clusterKey = clusterKey
-    self.envelope = envelope
-  }
-
-  public func encode(to w: inout CanonicalWriter) {
-    w.string(cluster)
-    w.optional(clusterKey) { $0.fixed($1) }
-    w.bytes(envelope)
-  }
-
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
-    cluster = try r.string("update cluster")
-    clusterKey = try r.optional("update cluster key") { r throws(DecodingError) in
-      try r.fixed(32, "update cluster key")
-    }
-    envelope = try r.bytes("update envelope", limit: 1 << 30)
-  }
-}
-
-/// A closed round, as the enclave aggregates it: the network, the round, the base model file
-/// (public), how to aggregate, the committed updates in ledger order, and the ledger's proof
-/// that the round closed with exactly those updates.
+/// A closed round, as the host hands it to its enclave: the ledger's proof of the round-close,
+/// the round-open it names, and the bytes their hashes fix (the base model file and each
+/// envelope, in the round-close's order).
+///
+/// Nothing in it is taken on the host's word: the network, the round, the clusters and their
+/// keys, the rules and the base model's hash all come from the proven round-close and the
+/// round-open whose hash it carries; the bytes must hash to what those name. A host can change
+/// no field without the whole request being refused.
 public struct AggregateRequest: CanonicalCodable, Equatable {
-  public var network: [UInt8]
-  public var round: UInt64
-  public var baseModel: [UInt8]
-  public var aggregation: FixedPointAggregation
-  public var updates: [SealedUpdate]
-  /// The round's round-close transaction, proven by a block the ledger's nodes signed. Without
-  /// it a host could have enclaves aggregate subsets of a round and learn one update from the
-  /// difference.
+  /// The round's round-close transaction, proven by a block the ledger's nodes signed.
   public var closed: InclusionProof
+  /// The canonical bytes of the round-open transaction the round-close names by hash.
+  public var open: [UInt8]
+  /// The base model file the round-open names.
+  public var baseModel: [UInt8]
+  /// The sealed updates, in the round-close's order.
+  public var envelopes: [[UInt8]]
 
-  public init(
-    network: [UInt8], round: UInt64, baseModel: [UInt8], aggregation: FixedPointAggregation,
-    updates: [SealedUpdate], closed: InclusionProof
-  ) {
-    self.network = network
-    self.round = round
-    self.baseModel = baseModel
-    self.aggregation = aggregation
-    self.updates = updates
+  public init(closed: InclusionProof, open: [UInt8], baseModel: [UInt8], envelopes: [[UInt8]]) {
     self.closed = closed
+    self.open = open
+    self.baseModel = baseModel
+    self.envelopes = envelopes
   }
 
   public func encode(to w: inout CanonicalWriter) {
-    w.fixed(network)
-    w.u64(round)
-    w.bytes(baseModel)
-    aggregation.encode(to: &w)
-    w.list(updates) { $1.encode(to: &$0) }
     closed.encode(to: &w)
+    w.bytes(open)
+    w.bytes(baseModel)
+    w.list(envelopes) { $0.bytes($1) }
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
-    network = try r.fixed(32, "aggregate network")
-    round = try r.u64("aggregate round")
-    baseModel = try r.bytes("aggregate base model", limit: 1 << 30)
-    aggregation = try FixedPointAggregation(from: &r)
-    updates = try r.list("aggregate updates", limit: 100_000) { r throws(DecodingError) in
-      try SealedUpdate(from: &r)
-    }
     closed = try InclusionProof(from: &r)
+    open = try r.bytes("aggregate round-open", limit: 1 << 20)
+    baseModel = try r.bytes("aggregate base model", limit: 1 << 30)
+    envelopes = try r.list("aggregate envelopes", limit: 100_000) { r throws(DecodingError) in
+      try r.bytes("aggregate envelope", limit: 1 << 30)
+    }
   }
 }
 
@@ -107,72 +73,6 @@ public struct AggregateResponse: CanonicalCodable, Equatable {
     endorsement = try r.bytes("response endorsement", limit: 1 << 26)
     newModel = try r.bytes("response model", limit: 1 << 30)
     nanoseconds = try r.u64("response time")
-  }
-}
-
-extension FixedPointAggregation: CanonicalCodable {
-  public func encode(to w: inout CanonicalWriter) {
-    switch rule {
-    case .mean: w.u8(0)
-    case .median: w.u8(1)
-    case .trimmedMean(let beta):
-      w.u8(2)
-      w.f64(beta)
-    case .krum(let f, let select):
-      w.u8(3)
-      w.u32(UInt32(f))
-      w.optional(select) { $0.u32(UInt32($1)) }
-    }
-    w.u8(weighting == .samples ? 0 : 1)
-    w.optional(normBound) { $0.f64(Double($1)) }
-    w.u8(UInt8(format.fractionalBits))
-  }
-
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
-    let tag = try r.u8("aggregation rule")
-    let rule: AggregationRule
-    switch tag {
-    case 0: rule = .mean
-    case 1: rule = .median
-    case 2:
-      let beta = try r.f64("trimmed-mean beta")
-      guard beta >= 0, beta < 0.5 else {
-        throw .invalid(field: "trimmed-mean beta", problem: "must be at least 0 and below 0.5")
-      }
-      rule = .trimmedMean(beta: beta)
-    case 3:
-      let f = Int(try r.u32("krum f"))
-      let select = try r.optional("krum select") { r throws(DecodingError) in
-        Int(try r.u32("krum select"))
-      }
-      rule = .krum(f: f, select: select)
-    default: throw .unknownKind(field: "aggregation rule", tag: Int(tag))
-    }
-    let w = try r.u8("aggregation weighting")
-    guard w <= 1 else { throw .unknownKind(field: "aggregation weighting", tag: Int(w)) }
-    let bound = try r.optional("aggregation norm bound") { r throws(DecodingError) in
-      try r.f64("aggregation norm bound")
-    }
-    if let bound, !(bound > 0 && bound.isFinite) {
-      throw .invalid(field: "aggregation norm bound", problem: "must be positive and finite")
-    }
-    let bits = Int(try r.u8("fixed-point bits"))
-    guard (0...30).contains(bits) else {
-      throw .invalid(field: "fixed-point bits", problem: "must be 0 to 30")
-    }
-    self.init(
-      rule: rule, weighting: w == 0 ? .samples : .equal, normBound: bound.map { Float($0) },
-      format: FixedPoint(fractionalBits: bits))
-  }
-
-  /// The statement's parameters: everything that, with the rule, decides the result.
-  var statementParameters: [Setting] {
-    var s = [
-      Setting("fixed-point.fractional-bits", "\(format.fractionalBits)"),
-      Setting("weighting", weighting.rawValue),
-    ]
-    if let normBound { s.append(Setting("norm-bound", "\(normBound)")) }
-    return s
   }
 }
 
@@ -233,19 +133,28 @@ public struct ModelBytes: Sendable {
   }
 }
 
+/// A round as the ledger fixed it, from the proofs in an aggregate request.
+struct ProvenRound {
+  var network: Hash256
+  var open: RoundOpen
+  var close: RoundClose
+  var round: UInt64 { close.round }
+  var rules: RoundRules { open.rules }
+}
+
 extension Enclave {
-  /// The updates the ledger closed the request's round with, from its proof: a round-close of
-  /// this round in a block of this network signed by the policy's quorum of ledger nodes.
-  func closedUpdates(_ request: AggregateRequest) throws(EnclaveError) -> [Hash256] {
-    guard let network = Hash256(bytes: request.network) else {
-      throw .request("the network is not 32 bytes")
-    }
+  /// The round the ledger closed, from the request's proofs: a round-close in a block of the
+  /// policy's ledger nodes, signed by their quorum and judged valid, and the round-open whose
+  /// hash it names. The ledger accepted that close only for the round's own round-open, whose
+  /// rules are the network's.
+  func provenRound(_ request: AggregateRequest) throws(EnclaveError) -> ProvenRound {
+    let network = request.closed.header.network
     do {
       try request.closed.verify(
         network: network, nodes: Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) }),
         quorum: Int(policy.blockQuorum))
     } catch {
-      throw .request("the ledger does not prove round \(request.round) closed: \(error)")
+      throw .request("the ledger does not prove the round closed: \(error)")
     }
     let close: RoundClose
     do {
@@ -253,92 +162,135 @@ extension Enclave {
     } catch {
       throw .request("the proven transaction is not a round-close: \(error)")
     }
-    guard close.round == request.round else {
+    guard Hash256.of(request.open) == close.open else {
       throw .request(
-        "the proven round-close is of round \(close.round), not round \(request.round)")
+        "the round-open given is not the one round \(close.round)'s round-close names (\(close.open.short))"
+      )
     }
-    return close.updates
+    let open: RoundOpen
+    do {
+      open = try RoundOpen(transaction: request.open)
+    } catch {
+      throw .request("the round-open does not decode: \(error)")
+    }
+    guard open.round == close.round else {
+      throw .request("the round-open is of round \(open.round), the close of \(close.round)")
+    }
+    if let problem = open.rules.problem { throw .request("the round's rules: \(problem)") }
+    return ProvenRound(network: network, open: open, close: close)
   }
 
   /// Opens, validates and aggregates a closed round's updates, then signs the statement.
   ///
-  /// Every update is accounted for: accepted with its weight, or rejected with the reason (a
-  /// bad signature, another round or base model, an unknown cluster, a second update from one
-  /// cluster, a payload that does not decode, a failed validation, or the robust rule). The
-  /// enclave hashes each envelope itself, so the statement names what it actually read.
+  /// Every update is accounted for: accepted, or rejected with the reason (a bad signature,
+  /// another round or base model, a payload that does not decode or contradicts its envelope, a
+  /// claim above the sample cap, a failed validation, or the robust rule). Every such reason is
+  /// the cluster's doing: whatever the host could change (which updates, their order, keys,
+  /// rules, base model) fails the whole request instead, so a host learns nothing by asking
+  /// again, or asking a fresh enclave. The enclave hashes each envelope itself, so the
+  /// statement names what it actually read.
   public func aggregate(_ request: AggregateRequest) throws(EnclaveError) -> AggregateResponse {
     let start = DispatchTime.now().uptimeNanoseconds
     guard let groupKey else { throw .groupKey("this enclave holds none; it cannot open updates") }
+    let proven = try provenRound(request)
+    let round = proven.round
+    let rules = proven.rules
     // The last round may be asked again (after fresh collateral, say): the statement must
     // then come out the same, checked below.
-    guard request.round >= lastEndorsedRound, request.round > 0 else {
+    guard round >= lastEndorsedRound, round > 0 else {
       throw .request(
-        "round \(request.round) is before round \(lastEndorsedRound), the last this enclave endorsed"
+        "round \(round) is before round \(lastEndorsedRound), the last this enclave endorsed")
+    }
+    let entries = proven.close.updates
+    guard entries.count >= rules.minimumCohort else {
+      throw .request(
+        "round \(round) closed with \(entries.count) update(s); its rules need at least \(rules.minimumCohort)"
       )
     }
-    let closed = try closedUpdates(request)
+    guard entries.count <= rules.capacity else {
+      throw .request(
+        "round \(round) closed with \(entries.count) updates, more than its sample cap allows (\(rules.capacity))"
+      )
+    }
+    guard request.envelopes.count == entries.count else {
+      throw .request(
+        "\(request.envelopes.count) envelope(s) given; round \(round) closed with \(entries.count)")
+    }
     let base = try ModelBytes(request.baseModel)
     let baseHash = Array(request.baseModel.suffix(32))
+    guard baseHash == proven.open.baseModel.bytes else {
+      throw .request(
+        "the base model given is not the one round \(round) opened on (\(proven.open.baseModel.short))"
+      )
+    }
     // Hashing, checking and decrypting each envelope is independent of the others: done on
     // every core. Everything that depends on order happens after, in ledger order.
-    let n = request.updates.count
+    let n = entries.count
+    let network = proven.network.bytes
     var opened = [(Hash256, FixedPointAggregation.Result.Input)?](repeating: nil, count: n)
     opened.withUnsafeMutableBufferPointer { out in
       nonisolated(unsafe) let out = out
-      let updates = request.updates
-      let network = request.network
-      let round = request.round
+      let envelopes = request.envelopes
       DispatchQueue.concurrentPerform(iterations: n) { i in
         out[i] = (
-          Hash256.of(updates[i].envelope),
+          Hash256.of(envelopes[i]),
           Self.open(
-            updates[i], groupKey: groupKey, network: network, round: round, baseModel: baseHash)
+            envelopes[i], from: entries[i], groupKey: groupKey, network: network, round: round,
+            baseModel: baseHash)
         )
       }
     }
-    var hashes: [Hash256] = []
+    let hashes = opened.map { $0!.0 }
+    guard hashes == proven.close.payloads else {
+      throw .request(
+        "the envelopes given are not the \(n) round \(round) closed with, in ledger order")
+    }
     var inputs: [FixedPointAggregation.Result.Input] = []
     var seen = Set<String>()
-    for (u, entry) in zip(request.updates, opened) {
-      let (hash, input) = entry!
-      hashes.append(hash)
-      if case .candidate = input, !seen.insert(u.cluster).inserted {
-        inputs.append(.refused("is a second update from \(u.cluster) in this round"))
-      } else {
-        inputs.append(input)
+    for (entry, o) in zip(entries, opened) {
+      // The ledger admits one commitment per cluster; checked again, cheaply.
+      guard seen.insert(entry.cluster).inserted else {
+        throw .request("round \(round)'s close lists \(entry.cluster) twice")
       }
+      inputs.append(o!.1)
     }
-    guard hashes == closed else {
-      throw .request(
-        "the updates given are not the \(closed.count) round \(request.round) closed with, in ledger order"
+    let aggregation = FixedPointAggregation(rules: rules)
+    let result: FixedPointAggregation.Result
+    do {
+      result = try aggregation.aggregate(inputs, parameterCount: base.parameters.count)
+    } catch {
+      throw .request("round \(round) cannot be aggregated: \(error)")
+    }
+    let acceptedCount = result.verdicts.filter { if case .accepted = $0 { true } else { false } }
+      .count
+    guard acceptedCount >= rules.minimumCohort else {
+      throw .tooFewUpdates(
+        "in round \(round), \(acceptedCount) update(s) passed validation and the rule; it needs at least \(rules.minimumCohort) (minimum cohort)"
       )
     }
-    let result = request.aggregation.aggregate(inputs, parameterCount: base.parameters.count)
     let newParameters =
-      result.delta.map { request.aggregation.apply($0, to: base.parameters) } ?? base.parameters
+      result.delta.map { aggregation.apply($0, to: base.parameters) } ?? base.parameters
     let file = ModelBytes.file(prefix: base.prefix, parameters: newParameters)
 
     var accepted: [AggregationStatement.Accepted] = []
     var rejected: [AggregationStatement.Rejected] = []
     for (hash, verdict) in zip(hashes, result.verdicts) {
       switch verdict {
-      case .accepted(let weight, let note):
-        accepted.append(.init(update: hash, weight: weight, note: note))
+      case .accepted(let note): accepted.append(.init(update: hash, note: note))
       case .rejected(let reason): rejected.append(.init(update: hash, reason: reason))
       }
     }
     let statement = AggregationStatement(
-      round: request.round, baseModel: Hash256(bytes: baseHash)!, accepted: accepted,
-      rejected: rejected, rule: "\(request.aggregation.rule)",
-      parameters: request.aggregation.statementParameters,
+      round: round, baseModel: proven.open.baseModel, accepted: accepted, rejected: rejected,
+      rule: rules.ruleName, parameters: rules.statementParameters,
       newModel: Hash256(bytes: Array(file.suffix(32)))!)
-    if request.round == lastEndorsedRound, statement.hash != lastStatement {
+    if round == lastEndorsedRound, statement.hash != lastStatement {
       throw .request(
-        "this enclave already endorsed a different statement for round \(request.round); it endorses a round once"
+        "this enclave already endorsed a different statement for round \(round); it endorses a round once"
       )
     }
-    let endorsement = try endorse(statement, network: request.network)
-    lastEndorsedRound = request.round
+    let endorsement = try endorse(statement, network: network)
+    lastEndorsedRound = round
     lastStatement = statement.hash
     return AggregateResponse(
       endorsement: endorsement.canonicalBytes, newModel: file,
@@ -377,21 +329,23 @@ extension Enclave {
       evidence: recorded)
   }
 
+  /// Opens one envelope committed by `entry`'s cluster with the key the ledger enrolled; any
+  /// failure is the cluster's (the bytes are the ones it committed to) and rejects this update.
   private static func open(
-    _ u: SealedUpdate, groupKey: Curve25519.KeyAgreement.PrivateKey, network: [UInt8],
-    round: UInt64, baseModel: [UInt8]
+    _ bytes: [UInt8], from entry: RoundClose.Entry, groupKey: Curve25519.KeyAgreement.PrivateKey,
+    network: [UInt8], round: UInt64, baseModel: [UInt8]
   ) -> FixedPointAggregation.Result.Input {
-    guard let keyBytes = u.clusterKey,
-      let key = try? Curve25519.Signing.PublicKey(rawRepresentation: keyBytes)
-    else { return .refused("comes from \(u.cluster), which is not an enrolled cluster") }
+    guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: entry.key.bytes) else {
+      return .refused("its cluster's enrolled key is not an Ed25519 key")
+    }
     let envelope: UpdateEnvelope
     do {
-      envelope = try UpdateEnvelope(canonical: u.envelope)
+      envelope = try UpdateEnvelope(canonical: bytes)
     } catch {
-      return .refused("is not an update envelope: \(error)")
+      return .refused("is not an update envelope")
     }
-    guard envelope.cluster == u.cluster else {
-      return .refused("was committed by \(u.cluster) but names \(envelope.cluster)")
+    guard envelope.cluster == entry.cluster else {
+      return .refused("was committed by \(entry.cluster) but names another cluster")
     }
     let plain: [UInt8]
     do {
@@ -404,7 +358,7 @@ extension Enclave {
     do {
       payload = try UpdatePayload(decoding: plain)
     } catch {
-      return .refused("does not decode: \(error)")
+      return .refused("does not decode as an update payload")
     }
     guard payload.round == round, payload.baseModel == baseModel else {
       return .refused("carries a payload for another round or base model than its envelope")

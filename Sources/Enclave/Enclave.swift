@@ -12,6 +12,9 @@ public enum EnclaveError: Error, Equatable, CustomStringConvertible {
   case groupKey(String)
   case sealed(String)
   case request(String)
+  /// The round's updates are as the ledger closed them, but too few pass validation and the
+  /// rule for its minimum cohort: it cannot commit, and every enclave says the same.
+  case tooFewUpdates(String)
 
   public var description: String {
     switch self {
@@ -20,6 +23,7 @@ public enum EnclaveError: Error, Equatable, CustomStringConvertible {
     case .groupKey(let why): "group key: \(why)"
     case .sealed(let why): "sealed state: \(why)"
     case .request(let why): "request refused: \(why)"
+    case .tooFewUpdates(let why): "the round cannot commit: \(why)"
     }
   }
 }

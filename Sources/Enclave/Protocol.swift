@@ -9,7 +9,7 @@ import Foundation
 /// enclave answers each with the matching response or a failure that says why (and never what
 /// a secret holds). docs/enclave.md documents every message.
 public enum EnclaveProtocol {
-  public static let version: UInt8 = 3
+  public static let version: UInt8 = 4
   /// The largest frame either side accepts (a round of 100 LeNet-5 updates is about 25 MB).
   public static let maximumFrame = 1 << 30
 }
@@ -167,6 +167,9 @@ public enum EnclaveResponse: CanonicalCodable, Equatable {
   case grant(GroupKeyGrant)
   case aggregated(AggregateResponse)
   case sealed([UInt8])
+  /// The round as the ledger closed it cannot commit: too few updates passed for its minimum
+  /// cohort. Every enclave answers the same; the host aborts the round.
+  case tooFewUpdates(String)
 
   public func encode(to w: inout CanonicalWriter) {
     w.u8(EnclaveProtocol.version)
@@ -192,6 +195,9 @@ public enum EnclaveResponse: CanonicalCodable, Equatable {
     case .sealed(let s):
       w.u8(6)
       w.bytes(s)
+    case .tooFewUpdates(let why):
+      w.u8(7)
+      w.string(String(decoding: why.utf8.prefix(EncodingLimits.string - 8), as: UTF8.self))
     }
   }
 
@@ -209,6 +215,7 @@ public enum EnclaveResponse: CanonicalCodable, Equatable {
     case 4: self = .grant(try GroupKeyGrant(from: &r))
     case 5: self = .aggregated(try AggregateResponse(from: &r))
     case 6: self = .sealed(try r.bytes("sealed state"))
+    case 7: self = .tooFewUpdates(try r.string("too-few-updates reason"))
     default: throw .unknownKind(field: "response kind", tag: Int(tag))
     }
   }
@@ -235,6 +242,8 @@ public final class EnclaveService {
     do {
       let request = try EnclaveRequest(canonical: body)
       response = try run(request)
+    } catch EnclaveError.tooFewUpdates(let why) {
+      response = .tooFewUpdates(why)
     } catch let error as EnclaveError {
       response = .failure("\(error)")
     } catch {
@@ -302,15 +311,37 @@ public enum Frames {
   }
 
   /// Reads one frame; nil at a clean end of input (between frames).
+  ///
+  /// The declared length is the peer's word only, so the body is not allocated up front: its
+  /// buffer grows as bytes arrive, never more than `readAhead` bytes past those received. A
+  /// peer that declares 1 GiB and sends 4 bytes costs 1 MiB, not 1 GiB.
   public static func read(from fd: Int32) throws(Failure) -> [UInt8]? {
     var header = [UInt8](repeating: 0, count: 4)
     guard try readExactly(fd, &header, allowEnd: true) else { return nil }
     let n = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
     guard n <= EnclaveProtocol.maximumFrame else { throw .tooLarge(n) }
-    var body = [UInt8](repeating: 0, count: n)
-    guard try readExactly(fd, &body, allowEnd: false) else { throw .closed }
+    var body: [UInt8] = []
+    var received = 0
+    while received < n {
+      // Array appends grow the storage geometrically, so this stays linear in the frame size.
+      if received == body.count {
+        body.append(contentsOf: repeatElement(0, count: min(n - received, readAhead)))
+      }
+      let got = body.withUnsafeMutableBytes { raw in
+        Foundation.read(fd, raw.baseAddress! + received, raw.count - received)
+      }
+      if got < 0 {
+        if errno == EINTR { continue }
+        throw .io("read failed: \(String(cString: strerror(errno)))")
+      }
+      if got == 0 { throw .closed }
+      received += got
+    }
     return body
   }
+
+  /// How far a frame's buffer may grow past the bytes received so far.
+  static let readAhead = 1 << 20
 
   public static func write(_ body: [UInt8], to fd: Int32) throws(Failure) {
     guard body.count <= EnclaveProtocol.maximumFrame else { throw .tooLarge(body.count) }

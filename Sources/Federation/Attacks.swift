@@ -12,8 +12,13 @@ public enum Attack: Equatable, Sendable, CustomStringConvertible {
   case labelFlip
   /// Sends a zero update while claiming its samples (a free rider).
   case freeRider
+  /// Trains honestly but claims the most samples the round accepts (its public sample cap),
+  /// so that a sample-weighted mean gives its update most of the weight.
+  case inflateSamples
 
-  public static let names = ["sign-flip", "scaling", "noise", "label-flip", "free-rider"]
+  public static let names = [
+    "sign-flip", "scaling", "noise", "label-flip", "free-rider", "inflate-samples",
+  ]
 
   public var description: String {
     switch self {
@@ -22,6 +27,7 @@ public enum Attack: Equatable, Sendable, CustomStringConvertible {
     case .gaussianNoise(let sigma): "noise(sigma \(sigma))"
     case .labelFlip: "label-flip"
     case .freeRider: "free-rider"
+    case .inflateSamples: "inflate-samples"
     }
   }
 
@@ -45,7 +51,7 @@ public enum Attack: Equatable, Sendable, CustomStringConvertible {
       for i in delta.indices { delta[i] = rng.nextGaussian() * sigma }
     case .freeRider:
       for i in delta.indices { delta[i] = 0 }
-    case .labelFlip:
+    case .labelFlip, .inflateSamples:
       break
     }
   }

@@ -52,9 +52,11 @@ public struct Cluster: Sendable {
       var rng = SeededGenerator(seed: seed, domain: "attack")
       attack.tamper(&delta, rng: &rng)
     }
+    var claimed = data.count
+    if attack == .inflateSamples { claimed = Int(clamping: plan.sampleCap) }
     return ClusterUpdate(
       cluster: id, round: plan.round, baseModelHash: plan.baseModelHash, delta: delta,
-      sampleCount: data.count, trainLoss: loss / Double(max(training.epochs, 1)),
+      sampleCount: claimed, trainLoss: loss / Double(max(training.epochs, 1)),
       simulatedSeconds: simulatedSeconds(for: training))
   }
 }

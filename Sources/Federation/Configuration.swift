@@ -18,6 +18,10 @@ public struct SimulationConfiguration: Sendable, Equatable {
   public var rule = AggregationRule.mean
   public var weighting = Weighting.samples
   public var normBound: Float?
+  /// The fewest updates a round aggregates (nil: 3, or every cluster asked when fewer are).
+  public var minimumCohort: Int?
+  /// The most samples one update may claim (nil: the largest cluster's training set).
+  public var sampleCap: UInt64?
   public var server = ServerOptimizer.plain
   public var attack: Attack?
   /// Fraction of clusters that run the attack.
@@ -61,8 +65,19 @@ public struct SimulationConfiguration: Sendable, Equatable {
     attack == nil ? 0 : min(clusters, Int((attackFraction * Double(clusters)).rounded()))
   }
 
-  public func makeStrategy() -> StandardStrategy {
-    StandardStrategy(rule: rule, weighting: weighting, normBound: normBound, server: server)
+  /// Clusters asked to train each round.
+  public var sampledPerRound: Int { max(1, Int((sampleFraction * Double(clusters)).rounded())) }
+
+  /// The fewest updates a round aggregates: the configured one, else 3, or every cluster asked
+  /// when fewer are asked.
+  public var effectiveMinimumCohort: Int {
+    minimumCohort ?? min(RoundRules.defaultMinimumCohort, sampledPerRound)
+  }
+
+  public func makeStrategy(sampleCap: UInt64? = nil) -> StandardStrategy {
+    StandardStrategy(
+      rule: rule, weighting: weighting, normBound: normBound, server: server,
+      sampleCap: sampleCap ?? self.sampleCap)
   }
 }
 
@@ -90,7 +105,7 @@ extension SimulationConfiguration {
     "local.epochs", "local.batchSize", "local.learningRate", "local.momentum",
     "local.weightDecay", "local.proximalMu",
     "strategy.rule", "strategy.weighting", "strategy.beta", "strategy.f", "strategy.select",
-    "strategy.normBound", "strategy.server", "strategy.serverLearningRate",
+    "strategy.normBound", "strategy.minimumCohort", "strategy.sampleCap", "strategy.server", "strategy.serverLearningRate",
     "strategy.serverMomentum", "strategy.beta1", "strategy.beta2", "strategy.tau",
     "attack.kind", "attack.fraction", "attack.factor", "attack.sigma",
     "participation.fraction", "participation.dropout", "participation.deadline",
@@ -194,6 +209,14 @@ extension SimulationConfiguration {
     if reader.has("strategy.normBound") {
       normBound = try reader.double("strategy.normBound", above: 0, nullable: true).map(Float.init)
     }
+    if reader.has("strategy.minimumCohort") {
+      minimumCohort = try reader.int("strategy.minimumCohort", min: 1, nullable: true)
+    }
+    if reader.has("strategy.sampleCap") {
+      sampleCap = try reader.int("strategy.sampleCap", min: 1, nullable: true).map {
+        UInt64($0)
+      }
+    }
     let serverName = try reader.choice("strategy.server", ["plain", "fedavgm", "fedadam"])
     let serverRate = try reader.double("strategy.serverLearningRate", above: 0).map(Float.init)
     let serverMomentum = try reader.double("strategy.serverMomentum", atLeast: 0, below: 1)
@@ -222,6 +245,7 @@ extension SimulationConfiguration {
     case "noise": attack = .gaussianNoise(sigma: sigma ?? 1)
     case "label-flip": attack = .labelFlip
     case "free-rider": attack = .freeRider
+    case "inflate-samples": attack = .inflateSamples
     default: break
     }
     if let v = try reader.double("attack.fraction", atLeast: 0, atMost: 1) { attackFraction = v }
@@ -268,6 +292,19 @@ extension SimulationConfiguration {
       throw reader.error(
         "ledger.byzantineNodes",
         "is \(byzantineNodes); Byzantine nodes need privacy tee and fewer than the \(ledgerNodes) nodes"
+      )
+    }
+    let cohort = effectiveMinimumCohort
+    if cohort > sampledPerRound {
+      throw reader.error(
+        "strategy.minimumCohort",
+        "is \(cohort), but only \(sampledPerRound) cluster(s) are asked to train each round: every round would abort"
+      )
+    }
+    if case .krum(_, let select?) = rule, select < cohort {
+      throw reader.error(
+        reader.has("strategy.select") ? "strategy.select" : "strategy.rule",
+        "keeps \(select) update(s) a round, fewer than the minimum cohort of \(cohort): the model would publish a single cluster's update. Use multi-krum, or a minimum cohort of \(select)"
       )
     }
     let k = effectiveEndorsementThreshold
@@ -397,6 +434,8 @@ extension SimulationConfiguration {
       if let select, select != 1 { strategy["select"] = select }
     }
     if let normBound { strategy["normBound"] = decimal(normBound) }
+    if let minimumCohort { strategy["minimumCohort"] = minimumCohort }
+    if let sampleCap { strategy["sampleCap"] = sampleCap }
     switch server {
     case .plain: strategy["server"] = "plain"
     case .momentum(let lr, let m):
@@ -417,6 +456,7 @@ extension SimulationConfiguration {
     case .gaussianNoise(let sigma): attackSection = ["kind": "noise", "sigma": decimal(sigma)]
     case .labelFlip: attackSection = ["kind": "label-flip"]
     case .freeRider: attackSection = ["kind": "free-rider"]
+    case .inflateSamples: attackSection = ["kind": "inflate-samples"]
     }
     if attack != nil { attackSection["fraction"] = attackFraction }
     var participation: [String: Any] = [

@@ -37,16 +37,20 @@ public struct RoundPlan: Codable, Equatable, Sendable {
   public var training: LocalTraining
   /// Simulated seconds after which late updates are not accepted; nil waits for everyone.
   public var deadline: Double?
+  /// The most samples one update may claim (the round's public rules); a larger claim is
+  /// rejected.
+  public var sampleCap: UInt64
 
   public init(
     round: Int, baseModelHash: String, participants: [ClusterID], training: LocalTraining,
-    deadline: Double?
+    deadline: Double?, sampleCap: UInt64 = RoundRules.maximumSampleCap
   ) {
     self.round = round
     self.baseModelHash = baseModelHash
     self.participants = participants
     self.training = training
     self.deadline = deadline
+    self.sampleCap = sampleCap
   }
 }
 
@@ -85,12 +89,13 @@ public struct UpdateDecision: Codable, Equatable, Sendable {
   }
   public var cluster: ClusterID
   public var verdict: Verdict
-  /// Weight in the aggregate (0 when rejected).
-  public var weight: Double
+  /// Weight in the aggregate (0 when rejected); nil where it is not public (enclaves keep
+  /// each update's weight to themselves).
+  public var weight: Double?
   /// Why it was clipped or rejected, in words.
   public var reason: String?
 
-  public init(cluster: ClusterID, verdict: Verdict, weight: Double, reason: String? = nil) {
+  public init(cluster: ClusterID, verdict: Verdict, weight: Double?, reason: String? = nil) {
     self.cluster = cluster
     self.verdict = verdict
     self.weight = weight

@@ -11,6 +11,9 @@ public protocol RoundRecorder: AnyObject {
   func arrived(_ update: ClusterUpdate) throws -> String?
   /// No more updates: the set the round aggregates is fixed.
   func close(round: Int) throws
+  /// The round cannot commit (too few updates arrived or passed): it ends without a model,
+  /// and the next opens from the same one.
+  func abort(round: Int, reason: String) throws
   /// The strategy turned the closed set into `model`, deciding each update as `decisions`.
   func aggregated(round: Int, decisions: [UpdateDecision], model: Model) throws
   /// True when the recorder aggregates the updates itself (in enclaves, privacy mode tee): the

@@ -23,6 +23,8 @@ public struct RoundRecord: Codable, Sendable {
   /// Time the enclaves took to open, validate and aggregate the round and sign their
   /// statements, host round trips included (privacy mode tee; included in aggregateSeconds).
   public var enclaveSeconds: Double = 0
+  /// Why the round ended without a model (too few updates arrived or passed), if it did.
+  public var aborted: String? = nil
 
   public var accepted: Int { decisions.filter { $0.verdict != .rejected }.count }
   public var rejected: Int { decisions.filter { $0.verdict == .rejected }.count }
@@ -50,6 +52,9 @@ public final class Simulation {
   public let strategy: any Strategy
   /// Per-cluster label counts of the partition, before any label flipping.
   public let histograms: [[Int]]
+  /// What decides each round's result (the ledger's genesis carries the same): the strategy's
+  /// rule, the minimum cohort and the sample cap (by default the largest cluster's data).
+  public let rules: RoundRules
   public private(set) var model: Model
   /// Records every round as it happens (the ledger); nil records nothing.
   public var recorder: (any RoundRecorder)?
@@ -85,7 +90,14 @@ public final class Simulation {
         id: id, data: train.subset(indices), attack: attackers.contains(id) ? c.attack : nil,
         speed: speed)
     }
-    self.strategy = strategy ?? c.makeStrategy()
+    let largest = clusters.map(\.data.count).max() ?? 1
+    rules = RoundRules(
+      rule: c.rule, weighting: c.weighting, normBound: c.normBound.map { Double($0) },
+      minimumCohort: c.effectiveMinimumCohort, sampleCap: c.sampleCap ?? UInt64(max(1, largest)))
+    if let problem = rules.problem {
+      throw ConfigurationError(source: "configuration", key: "strategy", problem: problem)
+    }
+    self.strategy = strategy ?? c.makeStrategy(sampleCap: rules.sampleCap)
     let architecture = try Zoo.architecture(
       named: c.model, inputShape: train.sampleShape, classes: train.classCount)
     model = try Model(architecture: architecture, seed: c.seed)
@@ -116,7 +128,7 @@ public final class Simulation {
     let baseHash = model.hash
     let plan = RoundPlan(
       round: round, baseModelHash: baseHash, participants: participants, training: c.local,
-      deadline: c.deadline)
+      deadline: c.deadline, sampleCap: rules.sampleCap)
     progress(.roundStarted(plan))
     var ledgerNanos: UInt64 = 0
     func record<T>(_ body: () throws -> T) rethrows -> T {
@@ -198,21 +210,42 @@ public final class Simulation {
     }
     let trainEnd = DispatchTime.now().uptimeNanoseconds
     let streamedLedgerNanos = ledgerNanos
-    try record { try recorder?.close(round: round) }
+    // A round aggregates at least its minimum cohort, or aborts: an aggregate of fewer would
+    // come too close to one cluster's update.
+    let arrived = working.count - refused.count
+    let cohort = rules.minimumCohort
     let aggregateStart = DispatchTime.now().uptimeNanoseconds
-    let outcome =
+    var outcome: AggregationOutcome
+    if arrived < cohort {
+      if !inEnclaves { _ = strategy.finish() }
+      outcome = AggregationOutcome(
+        parameters: model.parameters, decisions: [],
+        aborted: "\(arrived) update(s) arrived; the round needs at least \(cohort) (minimum cohort)")
+    } else {
+      try record { try recorder?.close(round: round) }
       if let recorder, inEnclaves {
-        try recorder.aggregate(round: round, base: model)
+        outcome = try recorder.aggregate(round: round, base: model)
       } else {
-        strategy.finish()
+        outcome = strategy.finish()
+        let passed = outcome.decisions.filter { $0.verdict != .rejected }.count
+        if passed < cohort {
+          outcome.aborted =
+            "\(passed) update(s) passed validation and the rule; the round needs at least \(cohort) (minimum cohort)"
+        }
       }
+    }
     let aggregateEnd = DispatchTime.now().uptimeNanoseconds
     let aggregateNanos = streamingNanos + (aggregateEnd - aggregateStart)
     let trainNanos =
       trainEnd - trainStart - min(streamingNanos + streamedLedgerNanos, trainEnd - trainStart)
-    model = try Model(architecture: model.architecture, parameters: outcome.parameters)
     let decisions = (outcome.decisions + refused).sorted { $0.cluster < $1.cluster }
-    try record { try recorder?.aggregated(round: round, decisions: decisions, model: model) }
+    if let reason = outcome.aborted {
+      // The model stays as it was; the ledger records why.
+      try record { try recorder?.abort(round: round, reason: reason) }
+    } else {
+      model = try Model(architecture: model.architecture, parameters: outcome.parameters)
+      try record { try recorder?.aggregated(round: round, decisions: decisions, model: model) }
+    }
 
     var accuracy: Double?
     var loss: Double?
@@ -232,7 +265,8 @@ public final class Simulation {
       loss: loss, trainSeconds: Double(trainNanos) / 1e9,
       aggregateSeconds: Double(aggregateNanos) / 1e9, evaluateSeconds: Double(evaluateNanos) / 1e9,
       ledgerSeconds: Double(ledgerNanos) / 1e9,
-      enclaveSeconds: inEnclaves ? Double(aggregateEnd - aggregateStart) / 1e9 : 0)
+      enclaveSeconds: inEnclaves ? Double(aggregateEnd - aggregateStart) / 1e9 : 0,
+      aborted: outcome.aborted)
     progress(.roundFinished(record))
     return record
   }

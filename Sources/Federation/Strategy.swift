@@ -4,10 +4,14 @@ import Foundation
 public struct AggregationOutcome: Sendable {
   public var parameters: [Float]
   public var decisions: [UpdateDecision]
+  /// Why the round cannot commit (too few updates passed), if it cannot: it is then aborted
+  /// and the model stays as it was.
+  public var aborted: String?
 
-  public init(parameters: [Float], decisions: [UpdateDecision]) {
+  public init(parameters: [Float], decisions: [UpdateDecision], aborted: String? = nil) {
     self.parameters = parameters
     self.decisions = decisions
+    self.aborted = aborted
   }
 }
 
@@ -51,6 +55,8 @@ public final class StandardStrategy: Strategy {
   /// Updates with a larger L2 norm are scaled down to this norm (and reported as clipped).
   public let normBound: Float?
   public let server: ServerOptimizer
+  /// The most samples one update may claim; a larger claim is rejected (nil: no cap).
+  public let sampleCap: UInt64?
 
   private var global: [Float] = []
   private var round = 0
@@ -70,12 +76,13 @@ public final class StandardStrategy: Strategy {
 
   public init(
     rule: AggregationRule = .mean, weighting: Weighting = .samples, normBound: Float? = nil,
-    server: ServerOptimizer = .plain
+    server: ServerOptimizer = .plain, sampleCap: UInt64? = nil
   ) {
     self.rule = rule
     self.weighting = weighting
     self.normBound = normBound
     self.server = server
+    self.sampleCap = sampleCap
   }
 
   public var description: String {
@@ -119,6 +126,9 @@ public final class StandardStrategy: Strategy {
       )
     }
     guard update.sampleCount > 0 else { return reject("claims no training samples") }
+    if let sampleCap, UInt64(update.sampleCount) > sampleCap {
+      return reject("claims more training samples than the round's cap of \(sampleCap)")
+    }
     let squared = squaredNorm(update.delta)
     guard squared.isFinite else { return reject("contains values that are not finite") }
     var update = update

@@ -97,7 +97,7 @@ public struct Genesis: CanonicalCodable, Equatable {
     }
   }
 
-  public static let format = "fedledger-genesis/4"
+  public static let format = "fedledger-genesis/5"
   public var network: String
   /// When the network was founded, ISO 8601 in UTC.
   public var createdAt: String
@@ -118,11 +118,17 @@ public struct Genesis: CanonicalCodable, Equatable {
   /// The root CA (DER) SGX evidence must chain to; nil pins Intel's SGX Root CA. Another root
   /// makes sense only for a test network.
   public var sgxRootCA: [UInt8]?
+  /// What decides every round's result; each round-open must carry exactly these.
+  public var rules: RoundRules
+  /// The most clusters one member may enrol (nil: no limit): it bounds the Sybils a member can
+  /// put into a round's cohort.
+  public var clustersPerMember: Int?
 
   public init(
     network: String, createdAt: String, members: [Member], nodes: [Node], endorsers: [Endorser],
     endorsementThreshold: Int, blockQuorum: Int? = nil, initialModel: Hash256? = nil,
-    round: [Setting] = [], enclaveMeasurements: [Hash256] = [], sgxRootCA: [UInt8]? = nil
+    round: [Setting] = [], enclaveMeasurements: [Hash256] = [], sgxRootCA: [UInt8]? = nil,
+    rules: RoundRules = RoundRules(), clustersPerMember: Int? = nil
   ) {
     self.network = network
     self.createdAt = createdAt
@@ -135,6 +141,8 @@ public struct Genesis: CanonicalCodable, Equatable {
     self.round = round.sorted(by: Setting.precedes)
     self.enclaveMeasurements = Array(Set(enclaveMeasurements)).sorted()
     self.sgxRootCA = sgxRootCA
+    self.rules = rules
+    self.clustersPerMember = clustersPerMember
   }
 
   /// The network's attestation policy: the platforms of its simulated-enclave endorsers, the
@@ -317,6 +325,10 @@ public struct Genesis: CanonicalCodable, Equatable {
     for s in round where !seen.insert(s.key).inserted {
       throw fail("round", "sets \"\(s.key)\" twice")
     }
+    if let problem = rules.problem { throw fail("rules", problem) }
+    if let c = clustersPerMember, c < 1 || c > 1 << 20 {
+      throw fail("clustersPerMember", "is \(c); it must be 1 to 2^20, or absent for no limit")
+    }
   }
 
   public func encode(to w: inout CanonicalWriter) {
@@ -344,6 +356,8 @@ public struct Genesis: CanonicalCodable, Equatable {
     w.settings(round)
     w.list(enclaveMeasurements) { $0.hash($1) }
     w.optional(sgxRootCA) { $0.bytes($1) }
+    rules.encode(to: &w)
+    w.optional(clustersPerMember) { $0.u32(UInt32(clamping: $1)) }
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
@@ -392,6 +406,10 @@ public struct Genesis: CanonicalCodable, Equatable {
     }
     sgxRootCA = try r.optional("genesis sgxRootCA") { r throws(DecodingError) in
       try r.bytes("genesis sgxRootCA", limit: 16 << 10)
+    }
+    rules = try RoundRules(from: &r)
+    clustersPerMember = try r.optional("genesis clustersPerMember") { r throws(DecodingError) in
+      Int(try r.u32("genesis clustersPerMember"))
     }
   }
 }
@@ -442,7 +460,7 @@ public enum GenesisError: Error, Equatable, CustomStringConvertible {
 }
 
 /// The field and problem of a genesis error found in a file.
-public struct GenesisErrorDetail: Equatable, Sendable {
+public struct GenesisErrorDetail: Error, Equatable, Sendable {
   public var field: String
   public var problem: String
 }
@@ -464,6 +482,69 @@ extension Genesis {
     var enclaveMeasurements: [Hash256]?
     /// PEM.
     var sgxRootCA: String?
+    var rules: RulesFile?
+    var clustersPerMember: Int?
+  }
+
+  /// The JSON form of `RoundRules`; absent fields take the defaults.
+  private struct RulesFile: Codable {
+    var rule: String?
+    var beta: Double?
+    var f: Int?
+    var select: Int?
+    var weighting: String?
+    var normBound: Double?
+    var fractionalBits: Int?
+    var minimumCohort: Int?
+    var sampleCap: UInt64?
+
+    static let known = ["mean", "median", "trimmed-mean", "krum", "multi-krum"]
+
+    init(_ r: RoundRules) {
+      switch r.rule {
+      case .mean: rule = "mean"
+      case .median: rule = "median"
+      case .trimmedMean(let b):
+        rule = "trimmed-mean"
+        beta = b
+      case .krum(let f, let select):
+        rule = select == 1 ? "krum" : "multi-krum"
+        self.f = f
+        self.select = select == 1 ? nil : select
+      }
+      weighting = r.weighting.rawValue
+      normBound = r.normBound
+      fractionalBits = r.fractionalBits
+      minimumCohort = r.minimumCohort
+      sampleCap = r.sampleCap
+    }
+
+    func rules() throws(GenesisErrorDetail) -> RoundRules {
+      func fail(_ field: String, _ problem: String) -> GenesisErrorDetail {
+        .init(field: "rules.\(field)", problem: problem)
+      }
+      var r = RoundRules()
+      switch rule ?? "mean" {
+      case "mean": r.rule = .mean
+      case "median": r.rule = .median
+      case "trimmed-mean": r.rule = .trimmedMean(beta: beta ?? 0.1)
+      case "krum": r.rule = .krum(f: f ?? 1, select: 1)
+      case "multi-krum": r.rule = .krum(f: f ?? 1, select: select)
+      case let other:
+        throw fail("rule", "is \"\(other)\"; known: \(Self.known.joined(separator: ", "))")
+      }
+      if let weighting {
+        guard let w = Weighting(rawValue: weighting) else {
+          throw fail("weighting", "is \"\(weighting)\"; known: samples, equal")
+        }
+        r.weighting = w
+      }
+      r.normBound = normBound
+      if let fractionalBits { r.fractionalBits = fractionalBits }
+      if let minimumCohort { r.minimumCohort = minimumCohort }
+      if let sampleCap { r.sampleCap = sampleCap }
+      return r
+    }
   }
 
   /// A round setting's JSON value: text, a number or a boolean.
@@ -523,7 +604,8 @@ extension Genesis {
   private static let keys: [String: Set<String>] = [
     "": [
       "format", "network", "createdAt", "members", "nodes", "endorsers", "endorsementThreshold",
-      "blockQuorum", "initialModel", "round", "enclaveMeasurements", "sgxRootCA",
+      "blockQuorum", "initialModel", "round", "enclaveMeasurements", "sgxRootCA", "rules",
+      "clustersPerMember",
     ],
     "members": ["name", "key"],
     "nodes": ["name", "member", "key"],
@@ -550,6 +632,13 @@ extension Genesis {
     }
     for key in object.keys where !keys[""]!.contains(key) {
       throw .malformed(path: path, problem: "unknown field \"\(key)\"")
+    }
+    let ruleKeys: Set<String> = [
+      "rule", "beta", "f", "select", "weighting", "normBound", "fractionalBits", "minimumCohort",
+      "sampleCap",
+    ]
+    for key in (object["rules"] as? [String: Any] ?? [:]).keys where !ruleKeys.contains(key) {
+      throw .malformed(path: path, problem: "unknown field \"rules.\(key)\"")
     }
     for (list, allowed) in keys where !list.isEmpty {
       for entry in object[list] as? [[String: Any]] ?? [] {
@@ -581,12 +670,19 @@ extension Genesis {
       try! serializer.serialize(certificate)
       root = serializer.serializedBytes
     }
+    let rules: RoundRules
+    do {
+      rules = try file.rules.map { f throws(GenesisErrorDetail) in try f.rules() } ?? RoundRules()
+    } catch {
+      throw .inFile(path: path, error)
+    }
     let genesis = Genesis(
       network: file.network, createdAt: file.createdAt, members: file.members, nodes: file.nodes,
       endorsers: file.endorsers, endorsementThreshold: file.endorsementThreshold,
       blockQuorum: file.blockQuorum, initialModel: file.initialModel,
       round: (file.round ?? [:]).map { Setting($0.key, $0.value.text) },
-      enclaveMeasurements: file.enclaveMeasurements ?? [], sgxRootCA: root)
+      enclaveMeasurements: file.enclaveMeasurements ?? [], sgxRootCA: root, rules: rules,
+      clustersPerMember: file.clustersPerMember)
     do {
       try genesis.validate()
     } catch {
@@ -606,7 +702,8 @@ extension Genesis {
       blockQuorum: blockQuorum, initialModel: initialModel,
       round: Dictionary(uniqueKeysWithValues: round.map { ($0.key, RoundValue(text: $0.value)) }),
       enclaveMeasurements: enclaveMeasurements.isEmpty ? nil : enclaveMeasurements,
-      sgxRootCA: sgxRootCA.flatMap { try? Certificate(derEncoded: $0).serializeAsPEM().pemString })
+      sgxRootCA: sgxRootCA.flatMap { try? Certificate(derEncoded: $0).serializeAsPEM().pemString },
+      rules: RulesFile(rules), clustersPerMember: clustersPerMember)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return Array(try! encoder.encode(file)) + [10]

@@ -26,6 +26,8 @@ public struct LedgerView: Codable, Sendable {
     public var divergentEndorsers: [String]
     public var model: String?
     public var committedAtBlock: UInt64?
+    /// Why a node aborted the round, if one did.
+    public var aborted: String?
   }
   public struct RejectedUpdate: Codable, Sendable {
     public var round: UInt64
@@ -45,6 +47,10 @@ public struct LedgerView: Codable, Sendable {
   public var nodes: [String]
   public var endorsementThreshold: Int
   public var endorsers: Int
+  /// The rule and parameters every round runs under (genesis).
+  public var rules: String
+  public var minimumCohort: Int
+  public var clustersPerMember: Int?
   /// What the endorsers are: "genesis-key", or "simulated-enclave (NO HARDWARE PROTECTION)".
   public var endorserKinds: [String]
   public var clusters: Int
@@ -63,6 +69,11 @@ public struct LedgerView: Codable, Sendable {
     nodes = genesis.nodes.map(\.name)
     endorsementThreshold = genesis.endorsementThreshold
     endorsers = genesis.endorsers.count
+    rules =
+      genesis.rules.ruleName + " "
+      + genesis.rules.statementParameters.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    minimumCohort = genesis.rules.minimumCohort
+    clustersPerMember = genesis.clustersPerMember
     endorserKinds = Set(genesis.endorsers.map(\.kind)).map {
       $0 == .simulatedEnclave ? "simulated-enclave (NO HARDWARE PROTECTION)" : $0.rawValue
     }.sorted()
@@ -99,6 +110,7 @@ public struct LedgerView: Codable, Sendable {
           rounds[c.round]?.commitments += 1
           clusterOf[c.round, default: [:]][c.payload] = c.cluster
         case .roundClose(let c): rounds[c.round]?.closed = true
+        case .roundAbort(let a): rounds[a.round]?.aborted = a.reason
         case .endorsement(let e):
           rounds[e.statement.round]?.endorsements += 1
           let time = Date(timeIntervalSince1970: Double(block.header.timestamp) / 1000)

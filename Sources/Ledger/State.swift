@@ -15,10 +15,14 @@ public enum TransactionOutcome: Equatable, Sendable {
 /// A round as the ledger sees it.
 public struct RoundState: Sendable {
   public var open: RoundOpen
-  /// Payload hashes of valid commitments, in ledger order.
-  public var commitments: [Hash256] = []
+  /// Hash of the round-open transaction, which the round-close must name.
+  public var openHash: Hash256
+  /// Valid commitments (cluster, enrolled key, payload hash), in ledger order.
+  public var entries: [RoundClose.Entry] = []
   public var committedBy: [String: Hash256] = [:]
   public var close: RoundClose?
+  /// Set when a node aborted the round: nothing more happens in it.
+  public var abort: RoundAbort?
   /// Valid endorsements by transaction hash.
   public var endorsements: [Hash256: Endorsement] = [:]
   /// The statement hash each genesis endorser (by name) signed.
@@ -26,6 +30,11 @@ public struct RoundState: Sendable {
   /// The genesis endorser each valid endorsement counts for, by transaction hash.
   public var endorserOf: [Hash256: String] = [:]
   public var commit: ModelCommit?
+
+  /// Payload hashes of valid commitments, in ledger order.
+  public var commitments: [Hash256] { entries.map(\.payload) }
+  /// True when the round can take no more transactions but a next round-open.
+  public var ended: Bool { commit != nil || abort != nil }
 }
 
 /// The ledger's state machine: every node runs the same transactions through it and reaches
@@ -40,6 +49,8 @@ public struct LedgerState: Sendable {
   public private(set) var lastTimestamp: UInt64 = 0
   public private(set) var clusters: [String: PublicKey] = [:]
   private var clusterKeys: Set<PublicKey> = []
+  /// Clusters each member enrolled, for genesis's `clustersPerMember`.
+  private var enrolledBy: [String: Int] = [:]
   public private(set) var rounds: [UInt64: RoundState] = [:]
   /// The newest round opened (0 before the first).
   public private(set) var currentRound: UInt64 = 0
@@ -155,6 +166,11 @@ public struct LedgerState: Sendable {
       if clusterKeys.contains(e.key) {
         return .invalid("key \(e.key.short) is already enrolled for another cluster")
       }
+      if let cap = genesis.clustersPerMember, enrolledBy[e.member, default: 0] >= cap {
+        return .invalid(
+          "member \"\(e.member)\" already enrolled \(cap) cluster(s), the most genesis allows one member (clustersPerMember)"
+        )
+      }
       if verifySignatures
         && !member.key.verifies(
           e.signature,
@@ -166,25 +182,47 @@ public struct LedgerState: Sendable {
       }
       clusters[e.cluster] = e.key
       clusterKeys.insert(e.key)
+      enrolledBy[e.member, default: 0] += 1
       return .valid
 
     case .roundOpen(let o):
+      guard genesis.node(o.signer) != nil else {
+        return .invalid("is signed by key \(o.signer.short), which is not a node in genesis")
+      }
+      if verifySignatures && !o.verifies(network: network) {
+        return .invalid("the signature of its node does not verify")
+      }
       guard o.round == currentRound + 1 else {
         return .invalid("opens round \(o.round), but the next round is \(currentRound + 1)")
       }
-      if currentRound > 0, rounds[currentRound]?.close == nil {
-        return .invalid("round \(currentRound) is still open")
+      if currentRound > 0, rounds[currentRound]?.ended != true {
+        return .invalid(
+          "round \(currentRound) has neither committed a model nor been aborted; a round opens only after the one before ends"
+        )
       }
       if let latestModel, o.baseModel != latestModel {
         return .invalid(
           "starts from model \(o.baseModel.short), but the latest committed model is \(latestModel.short)"
         )
       }
+      if o.rules != genesis.rules {
+        return .invalid(
+          "carries rules \(o.rules.ruleName) \(o.rules.statementParameters.map { "\($0.key)=\($0.value)" }), not the network's (genesis): \(genesis.rules.ruleName) \(genesis.rules.statementParameters.map { "\($0.key)=\($0.value)" })"
+        )
+      }
       for p in o.participants where clusters[p] == nil {
         return .invalid("names participant \"\(p)\", who is not enrolled")
       }
+      if Set(o.participants).count != o.participants.count {
+        return .invalid("names a participant twice")
+      }
+      if !o.participants.isEmpty && o.participants.count < o.rules.minimumCohort {
+        return .invalid(
+          "asks \(o.participants.count) cluster(s) to train; a round needs at least \(o.rules.minimumCohort) (minimum cohort)"
+        )
+      }
       currentRound = o.round
-      rounds[o.round] = RoundState(open: o)
+      rounds[o.round] = RoundState(open: o, openHash: hash)
       return .valid
 
     case .commitment(let c):
@@ -192,6 +230,7 @@ public struct LedgerState: Sendable {
         return .invalid("round \(c.round) is not the open round")
       }
       if r.close != nil { return .invalid("round \(c.round) is already closed") }
+      if r.abort != nil { return .invalid("round \(c.round) was aborted") }
       guard let key = clusters[c.cluster] else {
         return .invalid("cluster \"\(c.cluster)\" is not enrolled")
       }
@@ -213,23 +252,61 @@ public struct LedgerState: Sendable {
       {
         return .invalid("the signature of cluster \"\(c.cluster)\" does not verify")
       }
-      r.commitments.append(c.payload)
+      if r.entries.count >= r.open.rules.capacity {
+        return .invalid(
+          "round \(c.round) is full: it holds \(r.open.rules.capacity) update(s), the most its sample cap allows (2^31 / \(r.open.rules.sampleCap))"
+        )
+      }
+      r.entries.append(.init(cluster: c.cluster, key: key, payload: c.payload))
       r.committedBy[c.cluster] = c.payload
       rounds[c.round] = r
       return .valid
 
     case .roundClose(let c):
+      guard genesis.node(c.signer) != nil else {
+        return .invalid("is signed by key \(c.signer.short), which is not a node in genesis")
+      }
+      if verifySignatures && !c.verifies(network: network) {
+        return .invalid("the signature of its node does not verify")
+      }
       guard var r = rounds[c.round], c.round == currentRound else {
         return .invalid("round \(c.round) is not the open round")
       }
       if r.close != nil { return .invalid("round \(c.round) is already closed") }
-      if c.updates != r.commitments {
+      if r.abort != nil { return .invalid("round \(c.round) was aborted") }
+      if c.open != r.openHash {
         return .invalid(
-          "lists \(c.updates.count) update(s), but the ledger holds \(r.commitments.count) commitment(s) for round \(c.round) in a different order or set"
+          "names round-open \(c.open.short), but round \(c.round) was opened by \(r.openHash.short)")
+      }
+      if c.updates != r.entries {
+        return .invalid(
+          "lists \(c.updates.count) update(s), but the ledger holds \(r.entries.count) commitment(s) for round \(c.round) with other clusters, keys, payloads or order"
+        )
+      }
+      if c.updates.count < r.open.rules.minimumCohort {
+        return .invalid(
+          "closes round \(c.round) with \(c.updates.count) update(s); it needs at least \(r.open.rules.minimumCohort) (minimum cohort), or a round-abort"
         )
       }
       r.close = c
       rounds[c.round] = r
+      return .valid
+
+    case .roundAbort(let a):
+      guard genesis.node(a.signer) != nil else {
+        return .invalid("is signed by key \(a.signer.short), which is not a node in genesis")
+      }
+      if verifySignatures && !a.verifies(network: network) {
+        return .invalid("the signature of its node does not verify")
+      }
+      guard var r = rounds[a.round], a.round == currentRound else {
+        return .invalid("round \(a.round) is not the current round")
+      }
+      if r.commit != nil { return .invalid("round \(a.round) already committed a model") }
+      if r.abort != nil { return .invalid("round \(a.round) was already aborted") }
+      if a.reason.isEmpty { return .invalid("gives no reason") }
+      r.abort = a
+      rounds[a.round] = r
       return .valid
 
     case .endorsement(let e):
@@ -237,6 +314,7 @@ public struct LedgerState: Sendable {
       guard var r = rounds[s.round] else { return .invalid("round \(s.round) was never opened") }
       guard let close = r.close else { return .invalid("round \(s.round) is not closed yet") }
       if r.commit != nil { return .invalid("round \(s.round) is already committed") }
+      if r.abort != nil { return .invalid("round \(s.round) was aborted") }
       // The signature first: it is cheap, and evidence is worth checking only for a key that
       // did sign.
       if verifySignatures && !e.verifies(network: network) {
@@ -260,9 +338,20 @@ public struct LedgerState: Sendable {
         )
       }
       let named = s.accepted.map(\.update) + s.rejected.map(\.update)
-      if named.sorted() != close.updates.sorted() {
+      if named.sorted() != close.payloads.sorted() {
         return .invalid(
           "does not account for exactly the \(close.updates.count) update(s) round \(s.round) closed with"
+        )
+      }
+      let rules = r.open.rules
+      if s.rule != rules.ruleName || s.parameters != rules.statementParameters {
+        return .invalid(
+          "states rule \(s.rule) with other parameters than round \(s.round)'s rules (\(rules.ruleName))"
+        )
+      }
+      if s.accepted.count < rules.minimumCohort {
+        return .invalid(
+          "accepts \(s.accepted.count) update(s); round \(s.round) aggregates at least \(rules.minimumCohort) (minimum cohort) or aborts"
         )
       }
       r.endorsements[hash] = e
@@ -275,6 +364,7 @@ public struct LedgerState: Sendable {
       guard var r = rounds[m.round] else { return .invalid("round \(m.round) was never opened") }
       guard r.close != nil else { return .invalid("round \(m.round) is not closed") }
       if r.commit != nil { return .invalid("round \(m.round) is already committed") }
+      if r.abort != nil { return .invalid("round \(m.round) was aborted") }
       if m.round != currentRound {
         return .invalid("round \(m.round) is not the newest round (\(currentRound))")
       }

@@ -50,38 +50,6 @@ public struct ClusterEnrolment: CanonicalCodable, Equatable {
   }
 }
 
-/// Opens a round: the model it starts from and how clusters train.
-public struct RoundOpen: CanonicalCodable, Equatable {
-  public var round: UInt64
-  public var baseModel: Hash256
-  /// Clusters asked to train, by name; empty means any enrolled cluster.
-  public var participants: [String]
-  public var configuration: [Setting]
-
-  public init(round: UInt64, baseModel: Hash256, participants: [String], configuration: [Setting]) {
-    self.round = round
-    self.baseModel = baseModel
-    self.participants = participants
-    self.configuration = configuration.sorted(by: Setting.precedes)
-  }
-
-  public func encode(to w: inout CanonicalWriter) {
-    w.u64(round)
-    w.hash(baseModel)
-    w.list(participants) { $0.string($1) }
-    w.settings(configuration)
-  }
-
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
-    round = try r.u64("round-open round")
-    baseModel = try r.hash("round-open base model")
-    participants = try r.list("round-open participants") { r throws(DecodingError) in
-      try r.string("round-open participant")
-    }
-    configuration = try r.settings("round-open configuration")
-  }
-}
-
 /// A cluster commits to the update it sent: the payload's hash, signed with its enrolled key.
 public struct UpdateCommitment: CanonicalCodable, Equatable {
   public var round: UInt64
@@ -140,6 +108,63 @@ public struct UpdateCommitment: CanonicalCodable, Equatable {
     payload = try r.hash("commitment payload hash")
     payloadSize = try r.u64("commitment payload size")
     signature = try r.signature("commitment signature")
+  }
+}
+
+/// Ends a round that will not commit (too few updates by its deadline, too few matching
+/// endorsements), so the next may open from the same model. A genesis node signs it.
+public struct RoundAbort: CanonicalCodable, Equatable {
+  public var round: UInt64
+  public var reason: String
+  public var signer: PublicKey
+  public var signature: Signature
+
+  public init(round: UInt64, reason: String, signer: PublicKey, signature: Signature) {
+    self.round = round
+    self.reason = reason
+    self.signer = signer
+    self.signature = signature
+  }
+
+  /// A round-abort signed by `node` for `network`.
+  public init(network: Hash256, round: UInt64, reason: String, node: SigningKey) {
+    self.init(
+      round: round, reason: reason, signer: node.publicKey,
+      signature: node.sign(
+        Self.message(network: network, round: round, reason: reason, signer: node.publicKey),
+        for: .roundAbort))
+  }
+
+  /// What the node signs.
+  public static func message(network: Hash256, round: UInt64, reason: String, signer: PublicKey)
+    -> [UInt8]
+  {
+    var w = CanonicalWriter()
+    w.hash(network)
+    w.u64(round)
+    w.string(reason)
+    w.key(signer)
+    return w.bytes
+  }
+
+  public func verifies(network: Hash256) -> Bool {
+    signer.verifies(
+      signature, over: Self.message(network: network, round: round, reason: reason, signer: signer),
+      for: .roundAbort)
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    w.u64(round)
+    w.string(reason)
+    w.key(signer)
+    w.signature(signature)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    round = try r.u64("round-abort round")
+    reason = try r.string("round-abort reason")
+    signer = try r.key("round-abort signer")
+    signature = try r.signature("round-abort signature")
   }
 }
 
@@ -202,6 +227,7 @@ public enum Transaction: CanonicalCodable, Equatable {
   case roundClose(RoundClose)
   case endorsement(Endorsement)
   case modelCommit(ModelCommit)
+  case roundAbort(RoundAbort)
 
   public static let version: UInt8 = 1
 
@@ -213,6 +239,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case roundClose = 5
     case endorsement = 6
     case modelCommit = 7
+    case roundAbort = 8
 
     public var name: String {
       switch self {
@@ -223,6 +250,7 @@ public enum Transaction: CanonicalCodable, Equatable {
       case .roundClose: "round-close"
       case .endorsement: "endorsement"
       case .modelCommit: "model-commit"
+      case .roundAbort: "round-abort"
       }
     }
   }
@@ -236,6 +264,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .roundClose: .roundClose
     case .endorsement: .endorsement
     case .modelCommit: .modelCommit
+    case .roundAbort: .roundAbort
     }
   }
 
@@ -248,6 +277,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .roundClose(let t): t.round
     case .endorsement(let t): t.statement.round
     case .modelCommit(let t): t.round
+    case .roundAbort(let t): t.round
     }
   }
 
@@ -262,6 +292,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .roundClose(let t): t.encode(to: &w)
     case .endorsement(let t): t.encode(to: &w)
     case .modelCommit(let t): t.encode(to: &w)
+    case .roundAbort(let t): t.encode(to: &w)
     }
   }
 
@@ -282,6 +313,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .roundClose: self = .roundClose(try RoundClose(from: &r))
     case .endorsement: self = .endorsement(try Endorsement(from: &r))
     case .modelCommit: self = .modelCommit(try ModelCommit(from: &r))
+    case .roundAbort: self = .roundAbort(try RoundAbort(from: &r))
     }
   }
 }

@@ -8,6 +8,9 @@ public enum EnclaveHostError: Error, CustomStringConvertible {
   case transport(node: String, String)
   case refused(node: String, request: String, String)
   case unexpected(node: String, request: String)
+  /// The enclave aggregated the round as the ledger closed it and found too few updates pass
+  /// for its minimum cohort.
+  case tooFewUpdates(node: String, String)
 
   public var description: String {
     switch self {
@@ -17,6 +20,7 @@ public enum EnclaveHostError: Error, CustomStringConvertible {
       "the enclave of \(node) refused \(request): \(why)"
     case .unexpected(let node, let request):
       "the enclave of \(node) answered \(request) with the wrong kind of response"
+    case .tooFewUpdates(let node, let why): "the enclave of \(node): the round cannot commit: \(why)"
     }
   }
 }
@@ -101,6 +105,9 @@ public final class EnclaveClient {
     }
     if case .failure(let why) = response {
       throw EnclaveHostError.refused(node: node, request: request.name, why)
+    }
+    if case .tooFewUpdates(let why) = response {
+      throw EnclaveHostError.tooFewUpdates(node: node, why)
     }
     return response
   }

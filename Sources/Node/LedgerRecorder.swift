@@ -34,12 +34,16 @@ public final class LedgerRecorder: RoundRecorder {
   private let nodeKeys: [SigningKey]
   private var clusterKeys: [ClusterID: SigningKey] = [:]
   private let roundSettings: [Setting]
-  private let ruleSettings: [Setting]
-  private let rule: String
+  /// What decides every round's result, as genesis fixes it.
+  public let rules: RoundRules
   private var payloads: [ClusterID: Hash256] = [:]
   /// Payload hashes in the order their commitments were submitted.
   private var arrivals: [Hash256] = []
+  /// The round's commitments as the round-close lists them.
+  private var entries: [RoundClose.Entry] = []
   private var base: Hash256 = .zero
+  /// The open round's round-open transaction, which enclaves check against the close.
+  private var openTransaction: [UInt8] = []
   /// Paths of the receipt written for each round's model.
   public private(set) var receipts: [Int: String] = [:]
   public private(set) var blocks = 0
@@ -51,9 +55,10 @@ public final class LedgerRecorder: RoundRecorder {
   public let enclaveMode: String
   public let measurement: [UInt8]?
   private var groupKey: Curve25519.KeyAgreement.PublicKey?
-  private let aggregation: FixedPointAggregation
   private let byzantineNodes: Int
-  private var envelopes: [Hash256: SealedUpdate] = [:]
+  /// The simulated platforms of the nodes (a Byzantine host forges with its own).
+  private let platforms: [SimulatedPlatform]
+  private var envelopes: [Hash256: [UInt8]] = [:]
   private var clusterOf: [Hash256: ClusterID] = [:]
   private var pending: (statement: AggregationStatement, endorsements: [Hash256], model: [UInt8])?
   /// The ledger's proof of the open round's close, for the enclaves.
@@ -75,7 +80,7 @@ public final class LedgerRecorder: RoundRecorder {
   /// platform, sealed state and enclave log live in `directory`/enclaves/node-N.
   public init(
     directory: String, configuration c: SimulationConfiguration, clusters: Int,
-    initialModel: Model, network: String = "fedledger-simulation",
+    initialModel: Model, rules: RoundRules, network: String = "fedledger-simulation",
     enclaves launch: EnclaveLaunch = .automatic
   ) throws {
     self.directory = directory
@@ -83,8 +88,7 @@ public final class LedgerRecorder: RoundRecorder {
     let members = (0..<n).map { _ in SigningKey() }
     let nodeKeys = (0..<n).map { _ in SigningKey() }
     self.nodeKeys = nodeKeys
-    aggregation = FixedPointAggregation(
-      rule: c.rule, weighting: c.weighting, normBound: c.normBound)
+    self.rules = rules
     byzantineNodes = c.byzantineNodes
     let fm = FileManager.default
     // Enclaves first: genesis lists their platforms and measurement.
@@ -129,12 +133,11 @@ public final class LedgerRecorder: RoundRecorder {
       }
     }
     self.measurement = measurement
+    self.platforms = platforms
     enclaveMode = mode
     enclaves = transports.enumerated().map { EnclaveClient(node: "node-\($0)", transport: $1) }
     let settings = flatten(c.settings).filter { !$0.key.hasPrefix("output.") }
     roundSettings = settings
-    ruleSettings = settings.filter { $0.key.hasPrefix("strategy.") }
-    rule = settings.first { $0.key == "strategy.rule" }?.value ?? "fedavg"
     let created = ISO8601DateFormatter().string(from: Date())
     let genesis = Genesis(
       network: network, createdAt: created,
@@ -151,7 +154,8 @@ public final class LedgerRecorder: RoundRecorder {
         },
       endorsementThreshold: c.effectiveEndorsementThreshold,
       initialModel: Hash256(hex: initialModel.hash), round: settings,
-      enclaveMeasurements: measurement.map { [Hash256(bytes: $0)!] } ?? [])
+      enclaveMeasurements: measurement.map { [Hash256(bytes: $0)!] } ?? [], rules: rules,
+      clustersPerMember: (clusters + n - 1) / n)
     try genesis.validate()
     self.genesis = genesis
     if fm.fileExists(atPath: directory + "/ledger") {
@@ -187,18 +191,24 @@ public final class LedgerRecorder: RoundRecorder {
   public var head: Hash256 { orderer.replicas[0].head }
   public var height: UInt64 { orderer.replicas[0].height ?? 0 }
 
+  /// The node that opens, closes and aborts rounds (any genesis node may; here the first).
+  private var coordinator: SigningKey { nodeKeys[0] }
+
   public func open(_ plan: RoundPlan, base model: Model) throws {
     payloads = [:]
     arrivals = []
+    entries = []
     envelopes = [:]
     clusterOf = [:]
     pending = nil
     base = Hash256(hex: plan.baseModelHash) ?? .zero
-    orderer.submit(
-      .roundOpen(
-        RoundOpen(
-          round: UInt64(plan.round), baseModel: base,
-          participants: plan.participants.map(Self.name), configuration: roundSettings)))
+    let open = Transaction.roundOpen(
+      RoundOpen(
+        network: network, round: UInt64(plan.round), baseModel: base,
+        participants: plan.participants.map(Self.name), rules: rules,
+        configuration: roundSettings, node: coordinator))
+    openTransaction = open.canonicalBytes
+    orderer.submit(open)
   }
 
   public func arrived(_ update: ClusterUpdate) throws -> String? {
@@ -222,10 +232,8 @@ public final class LedgerRecorder: RoundRecorder {
     payloads[update.cluster] = hash
     clusterOf[hash] = update.cluster
     arrivals.append(hash)
-    if groupKey != nil {
-      envelopes[hash] = SealedUpdate(
-        cluster: Self.name(update.cluster), clusterKey: key.publicKey.bytes, envelope: payload)
-    }
+    entries.append(.init(cluster: Self.name(update.cluster), key: key.publicKey, payload: hash))
+    if groupKey != nil { envelopes[hash] = payload }
     orderer.submit(
       .commitment(
         UpdateCommitment(
@@ -235,7 +243,10 @@ public final class LedgerRecorder: RoundRecorder {
   }
 
   public func close(round: Int) throws {
-    let close = Transaction.roundClose(RoundClose(round: UInt64(round), updates: arrivals))
+    let close = Transaction.roundClose(
+      RoundClose(
+        network: network, round: UInt64(round), open: Hash256.of(openTransaction),
+        updates: entries, node: coordinator))
     orderer.submit(close)
     let bytes = close.canonicalBytes
     closed = nil
@@ -259,15 +270,16 @@ public final class LedgerRecorder: RoundRecorder {
       if d.verdict == .rejected {
         rejected.append(.init(update: update, reason: d.reason ?? "rejected"))
       } else {
-        accepted.append(.init(update: update, weight: d.weight, note: d.reason ?? ""))
+        accepted.append(
+          .init(update: update, note: d.verdict == .clipped ? FixedPointAggregation.clippedNote : ""))
       }
     }
     guard let newModel = Hash256(hex: model.hash) else {
       throw LedgerError.storage(path: directory, reason: "model hash \(model.hash) is not SHA-256")
     }
     let statement = AggregationStatement(
-      round: UInt64(round), baseModel: base, accepted: accepted, rejected: rejected, rule: rule,
-      parameters: ruleSettings, newModel: newModel)
+      round: UInt64(round), baseModel: base, accepted: accepted, rejected: rejected,
+      rule: rules.ruleName, parameters: rules.statementParameters, newModel: newModel)
     // Without enclaves, each node's genesis-listed key endorses what the strategy computed.
     var endorsements: [Hash256] = []
     for key in nodeKeys {
@@ -348,49 +360,80 @@ public final class LedgerRecorder: RoundRecorder {
     }
   }
 
+  /// Ends the round without a model, with a node's signed round-abort.
+  public func abort(round: Int, reason: String) throws {
+    pending = nil
+    orderer.submit(
+      .roundAbort(
+        RoundAbort(network: network, round: UInt64(round), reason: reason, node: coordinator)))
+    try cut("round \(round) abort")
+  }
+
   /// Each node's enclave aggregates the closed round; every endorsement goes on the ledger,
-  /// and the statement k of them signed decides the model.
+  /// and the statement k of them signed decides the model. The request carries the ledger's
+  /// proof of the close, the round-open it names and the bytes their hashes fix: nothing an
+  /// enclave takes on its host's word.
   public func aggregate(round: Int, base: Model) throws -> AggregationOutcome {
     guard let closed, (try? RoundClose(transaction: closed.transaction))?.round == UInt64(round)
     else {
       throw EnclaveHostError.program("round \(round) was not closed on the ledger")
     }
     let request = AggregateRequest(
-      network: network.bytes, round: UInt64(round), baseModel: ModelFile.encode(base),
-      aggregation: aggregation, updates: arrivals.map { envelopes[$0]! }, closed: closed)
-    // A Byzantine host (the last `byzantineNodes` nodes) feeds its enclave another rule:
-    // plain mean with the other weighting, so its enclave signs a different aggregate.
-    var tampered = request
-    tampered.aggregation.rule = .mean
-    tampered.aggregation.weighting = aggregation.weighting == .samples ? .equal : .samples
+      closed: closed, open: openTransaction, baseModel: ModelFile.encode(base),
+      envelopes: arrivals.map { envelopes[$0]! })
     let n = enclaves.count
-    var results = [Result<AggregateResponse, any Error>?](repeating: nil, count: n)
+    // A Byzantine host (the last `byzantineNodes` nodes) cannot make its enclave sign anything
+    // but the round as the ledger fixed it; with a simulated platform it can forge, though.
+    let honest = n - byzantineNodes
+    var results = [Result<AggregateResponse, any Error>?](repeating: nil, count: honest)
     results.withUnsafeMutableBufferPointer { out in
       nonisolated(unsafe) let out = out
       nonisolated(unsafe) let enclaves = enclaves
       let request = request
-      let tampered = tampered
-      let byzantine = byzantineNodes
-      DispatchQueue.concurrentPerform(iterations: n) { i in
-        out[i] = Result { try enclaves[i].aggregate(i >= n - byzantine ? tampered : request) }
+      DispatchQueue.concurrentPerform(iterations: honest) { i in
+        out[i] = Result { try enclaves[i].aggregate(request) }
       }
     }
     var responses: [AggregateResponse] = []
-    for r in results { responses.append(try r!.get()) }
+    var tooFew: [String] = []
+    for r in results {
+      switch r! {
+      case .success(let response): responses.append(response)
+      case .failure(EnclaveHostError.tooFewUpdates(_, let why)): tooFew.append(why)
+      case .failure(let error): throw error
+      }
+    }
+    if !tooFew.isEmpty {
+      // Every enclave reads the same closed round, so all say the same: the round aborts.
+      guard responses.isEmpty, Set(tooFew).count == 1 else {
+        throw EnclaveHostError.program(
+          "round \(round): the enclaves disagree on whether it can commit: \(tooFew)")
+      }
+      try sealEnclaves()
+      return AggregationOutcome(parameters: base.parameters, decisions: [], aborted: tooFew[0])
+    }
     enclaveNanoseconds = responses.map(\.nanoseconds)
     try sealEnclaves()
 
-    var byStatement: [Hash256: (statement: AggregationStatement, txs: [Hash256], model: [UInt8])] =
+    var endorsements = try responses.map { try Endorsement(canonical: $0.endorsement) }
+    if let first = endorsements.first {
+      for i in honest..<n {
+        endorsements.append(try forge(first.statement, node: i))
+      }
+    }
+    var byStatement: [Hash256: (statement: AggregationStatement, txs: [Hash256], model: [UInt8]?)] =
       [:]
-    for response in responses {
-      let e = try Endorsement(canonical: response.endorsement)
+    for (i, e) in endorsements.enumerated() {
       let tx = Transaction.endorsement(e)
       orderer.submit(tx)
-      byStatement[e.statement.hash, default: (e.statement, [], response.newModel)].txs.append(
+      byStatement[e.statement.hash, default: (e.statement, [], nil)].txs.append(
         Hash256.of(tx.canonicalBytes))
+      if i < responses.count { byStatement[e.statement.hash]?.model = responses[i].newModel }
     }
     let k = genesis.endorsementThreshold
-    guard let (_, chosen) = byStatement.first(where: { $0.value.txs.count >= k }) else {
+    guard let (_, chosen) = byStatement.first(where: { $0.value.txs.count >= k }),
+      let chosenModel = chosen.model
+    else {
       try cut("round \(round) endorsements")
       throw EnclaveHostError.program(
         "round \(round): no aggregation statement has \(k) endorsements (\(byStatement.values.map { "\($0.txs.count)" }.joined(separator: ", "))); the round cannot commit"
@@ -398,7 +441,7 @@ public final class LedgerRecorder: RoundRecorder {
     }
     let model: Model
     do {
-      model = try ModelFile.decode(chosen.model, path: "the enclaves' round \(round) model")
+      model = try ModelFile.decode(chosenModel, path: "the enclaves' round \(round) model")
     } catch {
       throw EnclaveHostError.program("\(error)")
     }
@@ -406,14 +449,15 @@ public final class LedgerRecorder: RoundRecorder {
       throw EnclaveHostError.program(
         "round \(round): the enclaves' model does not hash to the statement's new model")
     }
-    pending = (chosen.statement, chosen.txs, chosen.model)
+    pending = (chosen.statement, chosen.txs, chosenModel)
     var decisions: [UpdateDecision] = []
+    // Weights stay inside the enclaves: the statement says only accepted, clipped or rejected.
     for a in chosen.statement.accepted {
       guard let cluster = clusterOf[a.update] else { continue }
       decisions.append(
         a.note.isEmpty
-          ? .init(cluster: cluster, verdict: .accepted, weight: a.weight)
-          : .init(cluster: cluster, verdict: .clipped, weight: a.weight, reason: a.note))
+          ? .init(cluster: cluster, verdict: .accepted, weight: nil)
+          : .init(cluster: cluster, verdict: .clipped, weight: nil, reason: a.note))
     }
     for r in chosen.statement.rejected {
       guard let cluster = clusterOf[r.update] else { continue }
@@ -421,6 +465,30 @@ public final class LedgerRecorder: RoundRecorder {
     }
     return AggregationOutcome(
       parameters: model.parameters, decisions: decisions.sorted { $0.cluster < $1.cluster })
+  }
+
+  /// What the Byzantine host of node `i` endorses: `statement` with a model nobody computed,
+  /// signed by a key it made and vouched for by its simulated platform, whose secret it holds
+  /// (NO HARDWARE PROTECTION). The ledger records it as evidence against node `i`; it can never
+  /// count towards the honest statement.
+  private func forge(_ statement: AggregationStatement, node i: Int) throws -> Endorsement {
+    var forged = statement
+    forged.newModel = Hash256.of(Array("forged by the host of node-\(i)".utf8) + statement.newModel.bytes)
+    let key = SigningKey()
+    let encryption = Curve25519.KeyAgreement.PrivateKey()
+    let signing = key.publicKey.bytes
+    let sealing = Array(encryption.publicKey.rawRepresentation)
+    let report = try platforms[i].report(
+      measurement: measurement ?? [],
+      reportData: EnclaveEvidence.reportData(
+        signingKey: signing, encryptionKey: sealing, groupKey: nil,
+        policy: genesis.enclavePolicy().digest,
+        nonce: EnclaveEvidence.ledgerNonce(network: network.bytes)))
+    let evidence = EnclaveEvidence(
+      signingKey: signing, encryptionKey: sealing, groupKey: nil, report: report)
+    return Endorsement(
+      network: network, statement: forged, key: key,
+      evidence: Evidence(kind: .simulatedEnclave, bytes: evidence.canonicalBytes))
   }
 
   /// Stops the enclave programs.

@@ -133,6 +133,9 @@ public enum SigningPurpose: String, Sendable {
   case enrolment = "fedledger/cluster-enrolment/v1"
   case commitment = "fedledger/update-commitment/v1"
   case endorsement = "fedledger/aggregation-statement/v1"
+  case roundOpen = "fedledger/round-open/v1"
+  case roundClose = "fedledger/round-close/v1"
+  case roundAbort = "fedledger/round-abort/v1"
 
   package func frame(_ message: [UInt8]) -> [UInt8] {
     Array(rawValue.utf8) + [0] + message

@@ -42,13 +42,11 @@ extension CanonicalReader {
 public struct AggregationStatement: CanonicalCodable, Equatable {
   public struct Accepted: Equatable, Sendable, Codable {
     public var update: Hash256
-    /// Weight in the aggregate.
-    public var weight: Double
-    /// Why it was changed (clipped, for instance), if it was.
+    /// "clipped" when it was scaled down to the norm bound, else empty. Weights and norms are
+    /// not published: they would tell one cluster's sample count and update size.
     public var note: String
-    public init(update: Hash256, weight: Double, note: String = "") {
+    public init(update: Hash256, note: String = "") {
       self.update = update
-      self.weight = weight
       self.note = note
     }
   }
@@ -61,7 +59,8 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
     }
   }
 
-  public static let version: UInt8 = 1
+  /// Version 2 publishes no per-update weight.
+  public static let version: UInt8 = 2
   public var round: UInt64
   public var baseModel: Hash256
   public var accepted: [Accepted]
@@ -92,7 +91,6 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
     w.hash(baseModel)
     w.list(accepted) { w, a in
       w.hash(a.update)
-      w.f64(a.weight)
       w.string(a.note)
     }
     w.list(rejected) { w, a in
@@ -112,9 +110,7 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
     round = try r.u64("statement round")
     baseModel = try r.hash("statement base model")
     accepted = try r.list("statement accepted updates") { r throws(DecodingError) in
-      Accepted(
-        update: try r.hash("accepted update"), weight: try r.f64("accepted weight"),
-        note: try r.string("accepted note"))
+      Accepted(update: try r.hash("accepted update"), note: try r.string("accepted note"))
     }
     rejected = try r.list("statement rejected updates") { r throws(DecodingError) in
       Rejected(update: try r.hash("rejected update"), reason: try r.string("rejected reason"))

@@ -134,7 +134,7 @@ struct BenchAggregate: AsyncParsableCommand {
     }
     let client = EnclaveClient(node: "bench", transport: transport)
     defer { client.close() }
-    let network = Array(SHA256.hash(data: [1]))
+    let network = Hash256.of([1])
     // One ledger node, whose signed block proves each round's close to the enclave.
     let node = SigningKey()
     let policy = EnclavePolicy(
@@ -149,27 +149,38 @@ struct BenchAggregate: AsyncParsableCommand {
       parameters: [Float](repeating: 0, count: params))
     let base = Array(baseFile.suffix(32))
     let keys = updates.map { _ in Curve25519.Signing.PrivateKey() }
-    let aggregation = FixedPointAggregation(rule: rule)
+    // The round's rules, as a round-open carries them (the ledger proves it to the enclave).
+    var cohort = min(RoundRules.defaultMinimumCohort, updates.count)
+    if case .krum(_, let select?) = rule { cohort = min(cohort, select) }
+    let rules = RoundRules(rule: rule, minimumCohort: cohort)
     // Sealed ahead of time: sealing is the clusters' work, not the enclave's.
     let rounds = (1...(repeats + 1)).map { round in
+      let open = RoundOpen(
+        network: network, round: UInt64(round), baseModel: Hash256(bytes: base)!,
+        participants: [], rules: rules, node: node)
+      var entries: [RoundClose.Entry] = []
       let sealed = zip(updates, keys).map { u, key in
         var payload = UpdatePayload(u)
         payload.round = UInt64(round)
         payload.baseModel = base
         let envelope = try! UpdateEnvelope.seal(
-          payload.encode(), network: network, round: UInt64(round),
-          cluster: "cluster-\(u.cluster)", baseModel: base, to: group, signedWith: key)
-        return SealedUpdate(
-          cluster: "cluster-\(u.cluster)", clusterKey: Array(key.publicKey.rawRepresentation),
-          envelope: envelope.canonicalBytes)
+          payload.encode(), network: network.bytes, round: UInt64(round),
+          cluster: "cluster-\(u.cluster)", baseModel: base, to: group, signedWith: key
+        ).canonicalBytes
+        entries.append(
+          .init(
+            cluster: "cluster-\(u.cluster)",
+            key: PublicKey(bytes: Array(key.publicKey.rawRepresentation))!,
+            payload: Hash256.of(envelope)))
+        return envelope
       }
-      let close = RoundClose(round: UInt64(round), updates: sealed.map { Hash256.of($0.envelope) })
+      let close = RoundClose(
+        network: network, round: UInt64(round), open: Hash256.of(open.transactionBytes),
+        updates: entries, node: node)
       return AggregateRequest(
-        network: network, round: UInt64(round), baseModel: baseFile, aggregation: aggregation,
-        updates: sealed,
         closed: .lone(
-          close.transactionBytes, network: Hash256(bytes: network)!, height: UInt64(round),
-          signedBy: [node]))
+          close.transactionBytes, network: network, height: UInt64(round), signedBy: [node]),
+        open: open.transactionBytes, baseModel: baseFile, envelopes: sealed)
     }
     var inside: [Double] = []
     var roundTrip: [Double] = []

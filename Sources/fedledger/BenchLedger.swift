@@ -90,7 +90,8 @@ struct BenchLedger: ParsableCommand {
         .init(name: "node-\($0)", member: "member-\($0)", key: $1.publicKey)
       },
       endorsers: nodeKeys.enumerated().map { .init(name: "node-\($0)", key: $1.publicKey) },
-      endorsementThreshold: nodes / 2 + 1, initialModel: Hash256.of([0]))
+      endorsementThreshold: nodes / 2 + 1, initialModel: Hash256.of([0]),
+      rules: RoundRules(minimumCohort: min(RoundRules.defaultMinimumCohort, clusters)))
     let network = genesis.hash
     let replicas = try nodeKeys.enumerated().map { i, key in
       try LedgerReplica(
@@ -110,26 +111,35 @@ struct BenchLedger: ParsableCommand {
     var round: UInt64 = 0
     while pending.count < count {
       round += 1
-      pending.append(
-        .roundOpen(RoundOpen(round: round, baseModel: base, participants: [], configuration: [])))
+      let open = Transaction.roundOpen(
+        RoundOpen(
+          network: network, round: round, baseModel: base, participants: [],
+          rules: genesis.rules, node: nodeKeys[0]))
+      pending.append(open)
       var updates: [Hash256] = []
+      var entries: [RoundClose.Entry] = []
       for (i, key) in clusterKeys.enumerated() {
         let payload = Array("update \(round) \(i)".utf8) + [UInt8](repeating: 1, count: 64)
         let hash = try orderer.storeBlob(payload, sync: false)
         updates.append(hash)
+        entries.append(.init(cluster: "cluster-\(i)", key: key.publicKey, payload: hash))
         pending.append(
           .commitment(
             UpdateCommitment(
               network: network, round: round, cluster: "cluster-\(i)", payload: hash,
               payloadSize: UInt64(payload.count), clusterKey: key)))
       }
-      pending.append(.roundClose(RoundClose(round: round, updates: updates)))
+      pending.append(
+        .roundClose(
+          RoundClose(
+            network: network, round: round, open: Hash256.of(open.canonicalBytes),
+            updates: entries, node: nodeKeys[0])))
       let model = Array("model \(round)".utf8)
       let blob = try orderer.storeBlob(model, sync: false)
       let statement = AggregationStatement(
         round: round, baseModel: base,
-        accepted: updates.map { .init(update: $0, weight: 1) }, rejected: [], rule: "fedavg",
-        parameters: [], newModel: Hash256.of(model))
+        accepted: updates.map { .init(update: $0) }, rejected: [], rule: genesis.rules.ruleName,
+        parameters: genesis.rules.statementParameters, newModel: Hash256.of(model))
       var endorsements: [Hash256] = []
       for key in nodeKeys {
         let e = Transaction.endorsement(

@@ -63,6 +63,7 @@ struct LedgerShow: ParsableCommand {
     var lines = [
       "network \"\(v.network)\"  genesis \(v.genesis)",
       "  \(v.nodes.count) nodes (\(v.nodes.joined(separator: ", "))); a model needs \(v.endorsementThreshold) of \(v.endorsers) endorsements (\(v.endorserKinds.joined(separator: ", "))); \(v.clusters) clusters enrolled",
+      "  rules: \(v.rules); clusters per member: \(v.clustersPerMember.map(String.init) ?? "no limit")",
       "  height \(v.height.map(String.init) ?? "-")  head \(v.head)  \(v.transactions) transactions, \(v.invalidTransactions.count) invalid",
       "",
       "blocks"
@@ -92,11 +93,13 @@ struct LedgerShow: ParsableCommand {
           + pad(r.accepted.map(String.init) ?? "-", 10)
           + pad(r.rejected.map(String.init) ?? "-", 10)
           + pad("\(r.endorsements)", 14) + "  "
-          + (r.model.map { String($0.prefix(12)) } ?? (r.closed ? "uncommitted " : "open        "))
+          + (r.model.map { String($0.prefix(12)) }
+            ?? (r.aborted != nil ? "aborted     " : r.closed ? "uncommitted " : "open        "))
           + pad(r.committedAtBlock.map(String.init) ?? "-", 7) + "  "
           + String(r.baseModel.prefix(12))
           + (r.divergentEndorsers.isEmpty
-            ? "" : "  divergent endorsement by \(r.divergentEndorsers.joined(separator: ", "))"))
+            ? "" : "  divergent endorsement by \(r.divergentEndorsers.joined(separator: ", "))")
+          + (r.aborted.map { "  aborted: \($0)" } ?? ""))
     }
     if !v.rejectedUpdates.isEmpty {
       lines += ["", "rejected updates"]

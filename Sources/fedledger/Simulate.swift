@@ -53,11 +53,22 @@ struct Simulate: AsyncParsableCommand {
   @Option(help: "Updates Multi-Krum keeps (default: updates in the round - f).") var krumSelect:
     Int?
   @Option(help: "Clip every update to this L2 norm (default none).") var normBound: Double?
+  @Option(
+    help:
+      "Fewest updates a round aggregates, or it aborts (default 3, or every cluster asked when fewer are)."
+  )
+  var minimumCohort: Int?
+  @Option(
+    help:
+      "Most samples one update may claim; a larger claim is rejected (default: the largest cluster's data)."
+  )
+  var sampleCap: Int?
   @Option(help: "Server optimiser: plain, fedavgm, fedadam (default plain).") var server: String?
   @Option(help: "Server learning rate (fedavgm 1, fedadam 0.01).") var serverLr: Double?
   @Option(help: "Server momentum for fedavgm (default 0.9).") var serverMomentum: Double?
-  @Option(help: "Attack: none, sign-flip, scaling, noise, label-flip, free-rider.") var attack:
-    String?
+  @Option(
+    help: "Attack: none, sign-flip, scaling, noise, label-flip, free-rider, inflate-samples.")
+  var attack: String?
   @Option(help: "Fraction of clusters that attack (default 0.3 when attacking).")
   var attackFraction: Double?
   @Option(help: "Attack factor: sign-flip sends -k x update (4), scaling k x update (10).")
@@ -82,7 +93,7 @@ struct Simulate: AsyncParsableCommand {
   var privacy: String?
   @Option(
     help:
-      "Nodes whose hosts feed their enclave a different rule, to show that their divergent endorsements cannot commit a model (default 0)."
+      "Nodes whose hosts forge an endorsement of another model with their simulated platform key, to show that divergent endorsements cannot commit a model (default 0)."
   )
   var byzantineNodes: Int?
   @Option(
@@ -108,7 +119,9 @@ struct Simulate: AsyncParsableCommand {
       ("strategy.rule", "--strategy", strategy), ("strategy.weighting", "--weighting", weighting),
       ("strategy.beta", "--beta", beta), ("strategy.f", "--krum-f", krumF),
       ("strategy.select", "--krum-select", krumSelect),
-      ("strategy.normBound", "--norm-bound", normBound), ("strategy.server", "--server", server),
+      ("strategy.normBound", "--norm-bound", normBound),
+      ("strategy.minimumCohort", "--minimum-cohort", minimumCohort),
+      ("strategy.sampleCap", "--sample-cap", sampleCap), ("strategy.server", "--server", server),
       ("strategy.serverLearningRate", "--server-lr", serverLr),
       ("strategy.serverMomentum", "--server-momentum", serverMomentum),
       ("attack.kind", "--attack", attack), ("attack.fraction", "--attack-fraction", attackFraction),
@@ -180,6 +193,15 @@ struct Simulate: AsyncParsableCommand {
         + "momentum \(c.local.momentum)\(c.local.proximalMu > 0 ? ", fedprox mu \(c.local.proximalMu)" : "")"
         + "; sampled \(Int(c.sampleFraction * 100))%/round, dropout \(c.dropout)"
         + (c.deadline.map { ", deadline \($0) s" } ?? ""))
+    let rules = simulation.rules
+    print(
+      "  rules: \(rules.ruleName), weighting \(rules.weighting.rawValue), minimum cohort \(rules.minimumCohort), sample cap \(rules.sampleCap) per update"
+    )
+    if rules.minimumCohort < RoundRules.defaultMinimumCohort {
+      print(
+        "  warning: a minimum cohort of \(rules.minimumCohort) lets an aggregate come close to one cluster's update"
+      )
+    }
     if let attack = c.attack {
       print(
         "  attack: \(attack) by clusters \(simulation.attackers.map(String.init).joined(separator: ", "))"
@@ -198,7 +220,7 @@ struct Simulate: AsyncParsableCommand {
     if c.ledgerEnabled {
       let r = try LedgerRecorder(
         directory: directory.path, configuration: c, clusters: c.clusters,
-        initialModel: simulation.model,
+        initialModel: simulation.model, rules: simulation.rules,
         enclaves: enclaveProgram.map { .program($0) } ?? .automatic)
       simulation.recorder = r
       recorder = r
@@ -216,7 +238,7 @@ struct Simulate: AsyncParsableCommand {
         )
         if c.byzantineNodes > 0 {
           print(
-            "  byzantine: the hosts of \((c.ledgerNodes - c.byzantineNodes..<c.ledgerNodes).map { "node-\($0)" }.joined(separator: ", ")) feed their enclaves another rule"
+            "  byzantine: the hosts of \((c.ledgerNodes - c.byzantineNodes..<c.ledgerNodes).map { "node-\($0)" }.joined(separator: ", ")) forge endorsements of another model with their simulated platform keys"
           )
         }
       } else {
@@ -253,6 +275,7 @@ struct Simulate: AsyncParsableCommand {
       for gone in record.missing {
         print("    cluster \(gone.cluster) \(gone.cause.rawValue): \(gone.detail)")
       }
+      if let reason = record.aborted { print("    round aborted, the model stays: \(reason)") }
     }
     let modelURL = directory.appendingPathComponent("model.flm")
     let hash = try ModelFile.write(simulation.model, to: modelURL.path)
@@ -272,7 +295,7 @@ struct Simulate: AsyncParsableCommand {
           ledger, 100 * (overhead + ledger - recorder.sealingSeconds) / wall))
     }
     print("saved \(modelURL.path), metrics \(metricsURL.path)\nmodel hash sha256:\(hash)")
-    if let recorder, let last = recorder.receipts[c.rounds] {
+    if let recorder, let last = recorder.receipts.max(by: { $0.key < $1.key })?.value {
       let receiptURL = directory.appendingPathComponent("model.receipt.json")
       try? FileManager.default.removeItem(at: receiptURL)
       try FileManager.default.copyItem(atPath: last, toPath: receiptURL.path)
@@ -322,6 +345,7 @@ struct Simulate: AsyncParsableCommand {
     }
     if let trainLoss = r.trainLoss { parts.append(String(format: "train loss %.4f", trainLoss)) }
     parts.append("accepted \(r.accepted)  rejected \(r.rejected)  clipped \(r.clipped)")
+    if r.aborted != nil { parts.append("ABORTED") }
     let dropped = r.missing.filter { $0.cause == .dropped }.count
     let late = r.missing.count - dropped
     if dropped + late > 0 { parts.append("dropped \(dropped)  late \(late)") }

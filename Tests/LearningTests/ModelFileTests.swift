@@ -130,6 +130,138 @@ final class ModelFileTests: XCTestCase {
     return body + sha256(body)
   }
 
+  // MARK: Crafted files: every size in a file is the attacker's, and the trailing hash is
+  // recomputed (as `rewritingHeader` does), so only the reader's bounds can stop them.
+
+  /// `assertError`, and the refusal must come quickly (no huge allocation or long loop first).
+  func assertRefusedQuickly(
+    _ bytes: [UInt8], contains text: String, file: StaticString = #filePath, line: UInt = #line,
+    _ match: (ModelFileError) -> Bool
+  ) throws {
+    let start = Date()
+    try assertError(bytes, contains: text, file: file, line: line, match)
+    XCTAssertLessThan(
+      Date().timeIntervalSince(start), 5, "refused, but slowly", file: file, line: line)
+  }
+
+  func testAHugeDenseLayerIsRefusedNotTrapped() throws {
+    // 2^40 units: its output alone is past every bound, and its weights would overflow the
+    // parameter count's arithmetic in a reader that multiplied blindly.
+    let bytes = try rewritingHeader(of: Model(architecture: Zoo.mlp(), seed: 1)) {
+      $0.replacingOccurrences(of: "{\"units\":200}", with: "{\"units\":1099511627776}")
+    }
+    try assertRefusedQuickly(bytes, contains: "dense(1099511627776)") {
+      if case .invalidArchitecture = $0 { true } else { false }
+    }
+  }
+
+  func testAHugeInputIsRefusedNotTrapped() throws {
+    // A dense layer fed 2^40 inputs (through flatten) needs an input of 2^40 values; and one
+    // whose size wraps to 0 in 64 bits (2^20 * 2^20 * 2^20 * 16 = 2^64) must not slip through.
+    for shape in ["[1048576,1048576,1]", "[1048576,1048576,1048576,16]"] {
+      let bytes = try rewritingHeader(of: Model(architecture: Zoo.mlp(), seed: 1)) {
+        $0.replacingOccurrences(of: "\"inputShape\":[28,28,1]", with: "\"inputShape\":\(shape)")
+      }
+      try assertRefusedQuickly(bytes, contains: "is not a valid sample shape") {
+        if case .invalidArchitecture = $0 { true } else { false }
+      }
+    }
+  }
+
+  func testAHugeConvolutionIsRefusedNotTrapped() throws {
+    // 65536 filters of 1024 x 1024 with padding 1024: 2^36 weights and an output of
+    // 1053 x 1053 x 65536 values.
+    let bytes = try rewritingHeader(of: Model(architecture: Zoo.lenet5(), seed: 1)) {
+      $0.replacingOccurrences(
+        of: "\"filters\":6,\"kernel\":5,\"padding\":2",
+        with: "\"filters\":65536,\"kernel\":1024,\"padding\":1024")
+    }
+    try assertRefusedQuickly(bytes, contains: "conv2d(65536, 1024x1024") {
+      if case .invalidArchitecture = $0 { true } else { false }
+    }
+  }
+
+  func testActivationsPastTheBoundAreRefusedBeforeANetworkIsBuilt() throws {
+    // A cheap layer (a 1 x 1 convolution with 65536 filters: 131072 parameters) whose outputs,
+    // with the ReLU after it, would make every network for it allocate gigabytes per sample.
+    let bytes = try rewritingHeader(of: Model(architecture: Zoo.lenet5(), seed: 1)) {
+      $0.replacingOccurrences(
+        of: "\"filters\":6,\"kernel\":5,\"padding\":2",
+        with: "\"filters\":65536,\"kernel\":1,\"padding\":0")
+    }
+    try assertRefusedQuickly(bytes, contains: "activations of one sample") {
+      if case .invalidArchitecture = $0 { true } else { false }
+    }
+  }
+
+  func testAnArchitectureNeedingOtherParametersThanTheFileHoldsIsRefused() throws {
+    // Wider layers than the parameters in the file: refused before any network is built.
+    let bytes = try rewritingHeader(of: Model(architecture: Zoo.mlp(), seed: 1)) {
+      $0.replacingOccurrences(of: "{\"units\":200}", with: "{\"units\":201}")
+    }
+    try assertRefusedQuickly(bytes, contains: "but 199210 were given") {
+      if case .parameterCountMismatch = $0 { true } else { false }
+    }
+  }
+
+  func testAParameterCountNearIntMaxIsRefusedNotTrapped() throws {
+    // 2^61 parameters are 2^63 bytes: the multiplication by 4 overflows; Int.max too; and a
+    // negative count.
+    for count in [Int.max / 4 + 1, Int.max, -1] {
+      let bytes = try rewritingHeader(of: Model(architecture: Zoo.mlp(), seed: 1)) {
+        $0.replacingOccurrences(
+          of: "\"parameterCount\":199210", with: "\"parameterCount\":\(count)")
+      }
+      // A JSON decoder may refuse Int.max itself (a bad header); either way, no trap.
+      try assertRefusedQuickly(bytes, contains: "model file") {
+        switch $0 {
+        case .truncated(_, let reason): reason.contains("declares \(count) parameters")
+        case .badHeader: count == Int.max
+        default: false
+        }
+      }
+    }
+  }
+
+  func testAHeaderLengthNearUInt32MaxIsRefusedNotTrapped() throws {
+    let good = ModelFile.encode(try Model(architecture: Zoo.mlp(), seed: 1))
+    func declaring(_ length: UInt32) -> [UInt8] {
+      var bytes = good
+      withUnsafeBytes(of: length.littleEndian) { bytes.replaceSubrange(12..<16, with: $0) }
+      let body = Array(bytes.dropLast(32))
+      return body + sha256(body)
+    }
+    for length in [UInt32.max, UInt32.max - 47, ModelFile.maximumHeaderLength + 1] {
+      try assertRefusedQuickly(declaring(length), contains: "more than the limit") {
+        if case .badHeader = $0 { true } else { false }
+      }
+    }
+    // Under the limit but longer than the file.
+    try assertRefusedQuickly(declaring(ModelFile.maximumHeaderLength), contains: "do not fit") {
+      if case .truncated = $0 { true } else { false }
+    }
+  }
+
+  func testArchitecturesTooLargeToBuildThrowInsteadOfTrapping() {
+    // The same bounds hold for architectures that do not come from a file.
+    let wrapping = Architecture(
+      name: "wrap", inputShape: [1 << 20, 1 << 20, 1 << 20, 16], layers: [.flatten])
+    XCTAssertThrowsError(try Model(architecture: wrapping, seed: 1)) {
+      XCTAssertTrue("\($0)".contains("not a valid sample shape"), "\($0)")
+    }
+    let wide = Architecture(
+      name: "wide", inputShape: [784], layers: [.dense(units: 1 << 40), .dense(units: 10)])
+    XCTAssertThrowsError(try wide.parameterCount()) {
+      XCTAssertTrue("\($0)".contains("dense(1099511627776)"), "\($0)")
+    }
+    let deep = Architecture(
+      name: "deep", inputShape: [784], layers: [.dense(units: 1 << 15), .dense(units: 1 << 15)])
+    XCTAssertThrowsError(try Model(architecture: deep, seed: 1)) {
+      XCTAssertTrue("\($0)".contains("parameters"), "\($0)")
+    }
+    XCTAssertEqual(try Zoo.lenet5().parameterCount(), 61706)
+  }
+
   func testMissingFile() {
     XCTAssertThrowsError(try ModelFile.read(from: path("absent.flm"))) {
       XCTAssertEqual($0 as? ModelFileError, .notFound(path: path("absent.flm")))

@@ -159,18 +159,24 @@ public final class SyntheticSGX: Sendable {
   /// signed by the platform's PCK key, and the PCK chain (PCK, CA, root) as PEM in certification
   /// data of type 5; in version 4 the QE report, its signature, the authentication data and the
   /// PCK data sit inside certification data of type 6.
+  ///
+  /// The enclave's attribute flags are INIT | MODE64BIT, with DEBUG if `debug`, and any
+  /// `extraFlags` (PROVISIONKEY is 1 << 4, KSS 1 << 7); its XFRM is `xfrm` (x87 | SSE unless
+  /// given), its CONFIGID `configID` (zeros unless given, at most 64 bytes).
   public func quote(
     mrEnclave: [UInt8], mrSigner: [UInt8], reportData: [UInt8], debug: Bool = false,
-    isvProdID: UInt16 = 0, isvSVN: UInt16 = 0, platform: Int = 0, version: UInt16 = 3
+    isvProdID: UInt16 = 0, isvSVN: UInt16 = 0, platform: Int = 0, version: UInt16 = 3,
+    extraFlags: UInt64 = 0, xfrm: UInt64 = 0x03, configID: [UInt8] = []
   ) -> [UInt8] {
     precondition(version == 3 || version == 4, "SyntheticSGX makes version 3 and 4 quotes")
     let (pck, pckKey) = pcks[platform]
     precondition(mrEnclave.count == 32 && mrSigner.count == 32, "measurements are 32 bytes")
     precondition(reportData.count <= 64, "REPORTDATA is at most 64 bytes")
-    // INIT | MODE64BIT, plus DEBUG if asked; XFRM x87 | SSE.
+    precondition(configID.count <= 64, "CONFIGID is at most 64 bytes")
     let body = Self.report(
-      flags: debug ? 0x07 : 0x05, xfrm: 0x03, mrEnclave: mrEnclave, mrSigner: mrSigner,
-      isvProdID: isvProdID, isvSVN: isvSVN, reportData: reportData)
+      flags: (debug ? 0x07 : 0x05) | extraFlags, xfrm: xfrm, mrEnclave: mrEnclave,
+      mrSigner: mrSigner, isvProdID: isvProdID, isvSVN: isvSVN, reportData: reportData,
+      configID: configID)
 
     var header: [UInt8] = []
     header += le(version)
@@ -207,10 +213,11 @@ public final class SyntheticSGX: Sendable {
 
   // MARK: Report bodies and signatures
 
-  /// A 384-byte report body: CPUSVN, MISCSELECT 0, attributes, measurements, IDs, REPORTDATA.
+  /// A 384-byte report body: CPUSVN, MISCSELECT 0, attributes, measurements, CONFIGID, IDs,
+  /// REPORTDATA.
   static func report(
     flags: UInt64, xfrm: UInt64, mrEnclave: [UInt8], mrSigner: [UInt8], isvProdID: UInt16,
-    isvSVN: UInt16, reportData: [UInt8]
+    isvSVN: UInt16, reportData: [UInt8], configID: [UInt8] = []
   ) -> [UInt8] {
     var r = [UInt8](repeating: 0, count: 384)
     r.replaceSubrange(0..<16, with: tcbComponentSVNs)  // CPUSVN
@@ -218,6 +225,7 @@ public final class SyntheticSGX: Sendable {
     r.replaceSubrange(56..<64, with: le(xfrm))
     r.replaceSubrange(64..<96, with: mrEnclave)
     r.replaceSubrange(128..<160, with: mrSigner)
+    r.replaceSubrange(192..<192 + configID.count, with: configID)
     r.replaceSubrange(256..<258, with: le(isvProdID))
     r.replaceSubrange(258..<260, with: le(isvSVN))
     r.replaceSubrange(320..<320 + reportData.count, with: reportData)

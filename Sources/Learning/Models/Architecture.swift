@@ -57,14 +57,19 @@ public struct Architecture: Codable, Equatable, Sendable {
       throw .invalidLayer(
         index: 0, layer: "none", reason: "an architecture needs at least one layer")
     }
+    // Every size is computed with overflow checks and bounded before a layer is used: an
+    // architecture may come from a file, and its numbers are then the file's word only.
     guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }),
-      inputShape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) <= 1 << 28
+      let inputSize = Self.checkedProduct(inputShape),
+      inputSize <= Self.maximumActivationValues
     else {
       throw .invalidLayer(
         index: 0, layer: "input", reason: "input shape \(inputShape) is not a valid sample shape")
     }
     var shape = inputShape
     var built: [any Layer] = []
+    var activationValues = inputSize
+    var totalParameters = 0
     for (index, spec) in layers.enumerated() {
       func fail(_ reason: String) -> ArchitectureError {
         .invalidLayer(index: index, layer: spec.description, reason: reason)
@@ -108,6 +113,24 @@ public struct Architecture: Codable, Equatable, Sendable {
         guard rate >= 0, rate < 1 else { throw fail("rate must be in [0, 1)") }
         layer = Dropout(shape: shape, rate: rate)
       }
+      guard let outputSize = Self.checkedProduct(layer.outputShape),
+        let activations = Self.checkedSum(activationValues, outputSize),
+        activations <= Self.maximumActivationValues
+      else {
+        throw fail(
+          "its output \(layer.outputShape) takes the activations of one sample past "
+            + "\(Self.maximumActivationValues) values")
+      }
+      guard let layerParameters = Self.checkedTotal(layer.parameterShapes),
+        let parameters = Self.checkedSum(totalParameters, layerParameters),
+        parameters <= Self.maximumParameterCount
+      else {
+        throw fail(
+          "its parameters \(layer.parameterShapes) take the network past "
+            + "\(Self.maximumParameterCount) parameters")
+      }
+      activationValues = activations
+      totalParameters = parameters
       built.append(layer)
       shape = layer.outputShape
     }
@@ -118,6 +141,47 @@ public struct Architecture: Codable, Equatable, Sendable {
           + (shape == [1] ? " (the dataset has a single class)" : ""))
     }
     return built
+  }
+
+  /// The most values the activations of one sample may hold, summed over the input and every
+  /// layer's output: 2^26 Float32 values, 256 MiB, hundreds of times what the built-in networks
+  /// need. It bounds the memory an architecture read from a file can make a network allocate.
+  public static let maximumActivationValues = 1 << 26
+  /// The most parameters an architecture may have: 2^30 Float32 values, 4 GiB.
+  public static let maximumParameterCount = 1 << 30
+
+  /// The number of parameters, with every size checked as `makeLayers` checks it, and without
+  /// allocating a network's activation memory.
+  public func parameterCount() throws(ArchitectureError) -> Int {
+    try makeLayers().reduce(0) { $0 + $1.parameterCount }
+  }
+
+  /// The product of `dimensions`; nil if one is negative or the product overflows.
+  static func checkedProduct(_ dimensions: [Int]) -> Int? {
+    var product = 1
+    for dimension in dimensions {
+      guard dimension >= 0 else { return nil }
+      let (result, overflow) = product.multipliedReportingOverflow(by: dimension)
+      guard !overflow else { return nil }
+      product = result
+    }
+    return product
+  }
+
+  /// `a + b`; nil if it overflows.
+  static func checkedSum(_ a: Int, _ b: Int) -> Int? {
+    let (result, overflow) = a.addingReportingOverflow(b)
+    return overflow ? nil : result
+  }
+
+  /// The number of values in tensors of the given shapes; nil if it overflows.
+  static func checkedTotal(_ shapes: [[Int]]) -> Int? {
+    var total = 0
+    for shape in shapes {
+      guard let size = checkedProduct(shape), let sum = checkedSum(total, size) else { return nil }
+      total = sum
+    }
+    return total
   }
 
   /// The layers as a worker executes them: each Conv2D -> ReLU -> non-overlapping MaxPool2D

@@ -50,6 +50,8 @@ public enum ModelFileError: Error, Equatable, CustomStringConvertible {
 public enum ModelFile {
   public static let magic: [UInt8] = Array("FLMODEL".utf8) + [0]
   public static let version: UInt32 = 1
+  /// The longest header a file may declare (a real one is a few kilobytes).
+  public static let maximumHeaderLength: UInt32 = 1 << 20
 
   struct Header: Codable, Equatable {
     struct TensorEntry: Codable, Equatable {
@@ -139,8 +141,18 @@ public enum ModelFile {
     guard fileVersion == version else {
       throw .unsupportedVersion(path: path, version: fileVersion, supported: version)
     }
-    let headerLength = Int(readLE(bytes, at: 12))
-    guard bytes.count >= 16 + headerLength + 32 else {
+    // Every size below is the file's word only (an attacker recomputes the trailing hash), so
+    // each is bounded by the bytes present, with overflow-checked arithmetic, before it is used.
+    let declaredHeaderLength = readLE(bytes, at: 12)
+    guard declaredHeaderLength <= maximumHeaderLength else {
+      throw .badHeader(
+        path: path,
+        reason:
+          "declares a header of \(declaredHeaderLength) bytes, more than the limit of \(maximumHeaderLength)"
+      )
+    }
+    let headerLength = Int(declaredHeaderLength)
+    guard headerLength <= bytes.count - 16 - 32 else {
       throw .truncated(
         path: path,
         reason: "header of \(headerLength) bytes and checksum do not fit in \(bytes.count) bytes")
@@ -160,14 +172,16 @@ public enum ModelFile {
         path: path, reason: "unsupported dtype \(header.dtype) / byte order \(header.byteOrder)")
     }
     let parameterStart = 16 + headerLength
-    guard header.parameterCount >= 0, header.parameterCount <= (bytes.count - parameterStart) / 4
+    let parameterBytes = header.parameterCount.multipliedReportingOverflow(by: 4)
+    guard header.parameterCount >= 0, !parameterBytes.overflow,
+      parameterBytes.partialValue <= bytes.count - parameterStart - 32
     else {
       throw .truncated(
         path: path,
         reason:
           "header declares \(header.parameterCount) parameters, the file has \(bytes.count) bytes")
     }
-    let expectedSize = parameterStart + header.parameterCount * 4 + 32
+    let expectedSize = parameterStart + parameterBytes.partialValue + 32
     guard bytes.count == expectedSize else {
       throw .truncated(
         path: path,
@@ -184,6 +198,18 @@ public enum ModelFile {
     if let expected, expected != header.architecture {
       throw .architectureMismatch(
         path: path, expected: describe(expected), found: describe(header.architecture))
+    }
+    // The architecture's own sizes, checked (and bounded) before any network is built for it:
+    // its layers must need exactly the parameters the file holds.
+    let architectureParameters: Int
+    do {
+      architectureParameters = try header.architecture.parameterCount()
+    } catch {
+      throw .invalidArchitecture(path: path, reason: error.description)
+    }
+    guard architectureParameters == header.parameterCount else {
+      throw .parameterCountMismatch(
+        path: path, expected: architectureParameters, found: header.parameterCount)
     }
     var parameters = [Float](repeating: 0, count: header.parameterCount)
     for i in 0..<header.parameterCount {

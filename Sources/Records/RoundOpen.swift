@@ -1,0 +1,99 @@
+import Canonical
+
+/// Opens a round: the model it starts from, who is asked to train, how clusters train, and
+/// the rules that decide its result. A genesis node signs it.
+///
+/// Enclaves read the rules from the round-open the ledger proves (its hash is in the proven
+/// round-close), never from their host.
+public struct RoundOpen: CanonicalCodable, Equatable, Sendable {
+  public var round: UInt64
+  public var baseModel: Hash256
+  /// Clusters asked to train, by name; empty means any enrolled cluster.
+  public var participants: [String]
+  /// What decides the result: rule, weighting, norm bound, scale, minimum cohort, sample cap.
+  public var rules: RoundRules
+  /// How clusters train (epochs, learning rate, ...), as text for people and clusters.
+  public var configuration: [Setting]
+  /// The genesis node that opened the round, and its signature.
+  public var signer: PublicKey
+  public var signature: Signature
+
+  public init(
+    round: UInt64, baseModel: Hash256, participants: [String], rules: RoundRules,
+    configuration: [Setting], signer: PublicKey, signature: Signature
+  ) {
+    self.round = round
+    self.baseModel = baseModel
+    self.participants = participants
+    self.rules = rules
+    self.configuration = configuration.sorted(by: Setting.precedes)
+    self.signer = signer
+    self.signature = signature
+  }
+
+  /// A round-open signed by `node` for `network`.
+  public init(
+    network: Hash256, round: UInt64, baseModel: Hash256, participants: [String],
+    rules: RoundRules, configuration: [Setting] = [], node: SigningKey
+  ) {
+    self.init(
+      round: round, baseModel: baseModel, participants: participants, rules: rules,
+      configuration: configuration, signer: node.publicKey, signature: Signature(unchecked: []))
+    signature = node.sign(message(network: network), for: .roundOpen)
+  }
+
+  /// What the node signs: the network and everything but the signature.
+  public func message(network: Hash256) -> [UInt8] {
+    var w = CanonicalWriter()
+    w.hash(network)
+    encodeBody(to: &w)
+    return w.bytes
+  }
+
+  public func verifies(network: Hash256) -> Bool {
+    signer.verifies(signature, over: message(network: network), for: .roundOpen)
+  }
+
+  private func encodeBody(to w: inout CanonicalWriter) {
+    w.u64(round)
+    w.hash(baseModel)
+    w.list(participants) { $0.string($1) }
+    rules.encode(to: &w)
+    w.settings(configuration)
+    w.key(signer)
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    encodeBody(to: &w)
+    w.signature(signature)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    round = try r.u64("round-open round")
+    baseModel = try r.hash("round-open base model")
+    participants = try r.list("round-open participants") { r throws(DecodingError) in
+      try r.string("round-open participant")
+    }
+    rules = try RoundRules(from: &r)
+    configuration = try r.settings("round-open configuration")
+    signer = try r.key("round-open signer")
+    signature = try r.signature("round-open signature")
+  }
+
+  /// How a ledger transaction carrying a round-open begins: format version 1, kind 3 (as the
+  /// ledger's `Transaction` encodes it).
+  public static let transactionPrefix: [UInt8] = [1, 3]
+
+  /// The canonical bytes of the ledger transaction carrying this round-open.
+  public var transactionBytes: [UInt8] { Self.transactionPrefix + canonicalBytes }
+
+  /// The round-open a ledger transaction's canonical bytes carry; throws for any other kind.
+  public init(transaction bytes: [UInt8]) throws(DecodingError) {
+    guard bytes.starts(with: Self.transactionPrefix) else {
+      throw .invalid(field: "transaction", problem: "is not a round-open (version 1, kind 3)")
+    }
+    var r = CanonicalReader(Array(bytes.dropFirst(Self.transactionPrefix.count)))
+    try self.init(from: &r)
+    try r.finish()
+  }
+}

@@ -1,0 +1,168 @@
+import Canonical
+
+/// How updates are weighted in an average.
+public enum Weighting: String, Codable, Sendable, CaseIterable {
+  /// By training samples (FedAvg as McMahan et al.), each claim capped by the round.
+  case samples
+  /// Equally: each cluster has an equal say whatever its data.
+  case equal
+}
+
+/// How the accepted updates are combined.
+public enum AggregationRule: Equatable, Sendable, CustomStringConvertible {
+  /// Weighted mean (FedAvg, FedProx).
+  case mean
+  /// Coordinate-wise median.
+  case median
+  /// Coordinate-wise mean after dropping the `beta` fraction of largest and of smallest values.
+  case trimmedMean(beta: Double)
+  /// Krum (select 1) or Multi-Krum (select `select`, default n - f) for up to `f` attackers.
+  case krum(f: Int, select: Int?)
+
+  public var description: String {
+    switch self {
+    case .mean: "mean"
+    case .median: "median"
+    case .trimmedMean(let beta): "trimmed-mean(beta \(beta))"
+    case .krum(let f, let select):
+      select == 1 ? "krum(f \(f))" : "multi-krum(f \(f)\(select.map { ", select \($0)" } ?? ""))"
+    }
+  }
+}
+
+/// Everything that decides a round's result besides its updates: the rule and its parameters,
+/// the weighting, the norm bound, the fixed-point scale, the fewest updates it may aggregate and
+/// the most samples one update may claim.
+///
+/// A round-open carries them, the ledger accepts only the network's own (genesis), and an
+/// enclave takes them from the round-open the ledger proves, never from its host: so a host
+/// cannot pick a rule that keeps one update, a scale that publishes per-update facts, or a
+/// cohort of one.
+public struct RoundRules: CanonicalCodable, Equatable, Sendable {
+  public var rule: AggregationRule
+  public var weighting: Weighting
+  /// Updates with a larger L2 norm are scaled down to it.
+  public var normBound: Double?
+  /// Fixed-point resolution: values are multiples of 2^-fractionalBits (0 to 30).
+  public var fractionalBits: Int
+  /// The fewest updates a round may close with, and the fewest an enclave will aggregate.
+  public var minimumCohort: Int
+  /// The most training samples one update may claim; a larger claim rejects that update. The
+  /// ledger admits at most `capacity` updates a round, so weights never exceed 2^31 in all.
+  public var sampleCap: UInt64
+
+  /// The largest sample cap: the fixed-point sum holds a total weight of 2^31.
+  public static let maximumSampleCap: UInt64 = 1 << 31
+  public static let defaultSampleCap: UInt64 = 1 << 20
+  public static let defaultMinimumCohort = 3
+
+  public init(
+    rule: AggregationRule = .mean, weighting: Weighting = .samples, normBound: Double? = nil,
+    fractionalBits: Int = 20, minimumCohort: Int = RoundRules.defaultMinimumCohort,
+    sampleCap: UInt64 = RoundRules.defaultSampleCap
+  ) {
+    self.rule = rule
+    self.weighting = weighting
+    self.normBound = normBound
+    self.fractionalBits = fractionalBits
+    self.minimumCohort = minimumCohort
+    self.sampleCap = sampleCap
+  }
+
+  /// Updates a round may hold: every weight at most the cap, and 2^31 in all.
+  public var capacity: Int {
+    Int(Self.maximumSampleCap / (weighting == .samples ? max(sampleCap, 1) : 1))
+  }
+
+  /// Nil when the rules can be used; else what is wrong, naming the field.
+  public var problem: String? {
+    if minimumCohort < 1 { return "minimumCohort is \(minimumCohort); it must be at least 1" }
+    if !(1...Self.maximumSampleCap).contains(sampleCap) {
+      return "sampleCap is \(sampleCap); it must be 1 to 2^31"
+    }
+    if capacity < minimumCohort {
+      return
+        "sampleCap \(sampleCap) leaves room for \(capacity) update(s) a round (2^31 / cap), fewer than minimumCohort \(minimumCohort)"
+    }
+    if !(0...30).contains(fractionalBits) {
+      return "fractionalBits is \(fractionalBits); it must be 0 to 30"
+    }
+    if let normBound, !(normBound > 0 && normBound.isFinite && Double(Float(normBound)) == normBound)
+    {
+      return "normBound is \(normBound); it must be positive, finite and a float32 value"
+    }
+    switch rule {
+    case .mean, .median: break
+    case .trimmedMean(let beta):
+      if !(beta >= 0 && beta < 0.5) { return "beta is \(beta); it must be at least 0 and below 0.5" }
+    case .krum(let f, let select):
+      if f < 0 || f > 1 << 20 { return "f is \(f); it must be 0 to 2^20" }
+      if let select, select < minimumCohort {
+        return
+          "select is \(select): Krum would keep fewer updates than minimumCohort \(minimumCohort), and so publish fewer than a cohort"
+      }
+      if let select, select > 1 << 20 { return "select is \(select); it must be at most 2^20" }
+    }
+    return nil
+  }
+
+  /// The statement's rule, as text.
+  public var ruleName: String { "\(rule)" }
+
+  /// The statement's parameters: everything that, with the rule, decides the result.
+  public var statementParameters: [Setting] {
+    var s = [
+      Setting("fixed-point.fractional-bits", "\(fractionalBits)"),
+      Setting("minimum-cohort", "\(minimumCohort)"),
+      Setting("sample-cap", "\(sampleCap)"),
+      Setting("weighting", weighting.rawValue),
+    ]
+    if let normBound { s.append(Setting("norm-bound", "\(normBound)")) }
+    return s.sorted(by: Setting.precedes)
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    switch rule {
+    case .mean: w.u8(0)
+    case .median: w.u8(1)
+    case .trimmedMean(let beta):
+      w.u8(2)
+      w.f64(beta)
+    case .krum(let f, let select):
+      w.u8(3)
+      w.u32(UInt32(clamping: f))
+      w.optional(select) { $0.u32(UInt32(clamping: $1)) }
+    }
+    w.u8(weighting == .samples ? 0 : 1)
+    w.optional(normBound) { $0.f64($1) }
+    w.u8(UInt8(clamping: fractionalBits))
+    w.u32(UInt32(clamping: minimumCohort))
+    w.u64(sampleCap)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    let tag = try r.u8("rules rule")
+    switch tag {
+    case 0: rule = .mean
+    case 1: rule = .median
+    case 2: rule = .trimmedMean(beta: try r.f64("rules trimmed-mean beta"))
+    case 3:
+      let f = Int(try r.u32("rules krum f"))
+      let select = try r.optional("rules krum select") { r throws(DecodingError) in
+        Int(try r.u32("rules krum select"))
+      }
+      rule = .krum(f: f, select: select)
+    default: throw .unknownKind(field: "rules rule", tag: Int(tag))
+    }
+    let w = try r.u8("rules weighting")
+    guard w <= 1 else { throw .unknownKind(field: "rules weighting", tag: Int(w)) }
+    weighting = w == 0 ? .samples : .equal
+    normBound = try r.optional("rules norm bound") { r throws(DecodingError) in
+      try r.f64("rules norm bound")
+    }
+    fractionalBits = Int(try r.u8("rules fixed-point bits"))
+    minimumCohort = Int(try r.u32("rules minimum cohort"))
+    sampleCap = try r.u64("rules sample cap")
+    if let problem { throw .invalid(field: "rules", problem: problem) }
+  }
+}
