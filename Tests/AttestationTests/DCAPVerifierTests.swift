@@ -179,6 +179,45 @@ final class DCAPVerifierTests: XCTestCase {
     lax.allowDebug = true
     XCTAssertNoThrow(try lax.check(debug, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate"))
   }
+
+  /// The real quotes' attributes, read from their bytes: what the default policy must keep
+  /// accepting. Both are production enclaves with flags INIT | MODE64BIT (no PROVISIONKEY, no
+  /// KSS, CONFIGID zero), XFRM 0xe7 (x87, SSE, AVX, AVX-512) and 0x07 (x87, SSE, AVX). Setting
+  /// PROVISIONKEY, KSS or an XFRM bit outside the default mask in one makes the policy refuse it.
+  func testTheRealQuotesMeetTheDefaultAttributeChecks() throws {
+    var anyEnclave = AttestationPolicy()
+    anyEnclave.allowAnyEnclave = true
+    let fixtures: [(String, UInt64)] = [
+      ("phala-dcap-qvl/sgx_quote", 0xe7), ("mobilecoin-2023-07-12/hw_quote.dat", 0x07),
+    ]
+    for (file, xfrm) in fixtures {
+      let report = try quote(file).report
+      XCTAssertEqual(report.attributeFlags, 0x05, file)
+      XCTAssertEqual(report.xfrm, xfrm, file)
+      XCTAssertFalse(report.hasProvisionKey, file)
+      XCTAssertFalse(report.hasKSS, file)
+      XCTAssertEqual(report.xfrm & ~AttestationPolicy.defaultAllowedXFRM, 0, file)
+      XCTAssertEqual(report.configID, [UInt8](repeating: 0, count: 64), file)
+      XCTAssertNoThrow(
+        try anyEnclave.check(report, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate"), file)
+    }
+    let bytes = Array(
+      try Data(contentsOf: URL(fileURLWithPath: try path("phala-dcap-qvl/sgx_quote"))))
+    let changes: [(offset: Int, bits: UInt8, reason: String)] = [
+      (48 + 48, 0x10, "PROVISIONKEY"),  // flags bit 4
+      (48 + 48, 0x80, "KSS"),  // flags bit 7
+      (48 + 56, 0x08, "XFRM 0xef"),  // XFRM bit 3, MPX
+      (48 + 57, 0x02, "XFRM 0x2e7"),  // XFRM bit 9, PKRU
+    ]
+    for change in changes {
+      var changed = bytes
+      changed[change.offset] |= change.bits
+      let report = try SGXQuote(changed).report
+      XCTAssertThrowsError(
+        try anyEnclave.check(report, tcbStatus: "UpToDate", qeTCBStatus: "UpToDate")
+      ) { XCTAssert("\($0)".contains(change.reason), "\($0)") }
+    }
+  }
 }
 
 func hexBytes(_ s: String) -> [UInt8] {

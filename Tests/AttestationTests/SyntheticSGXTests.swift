@@ -127,6 +127,83 @@ final class SyntheticSGXTests: XCTestCase {
     XCTAssertTrue(verdict.identity.isDebug)
   }
 
+  /// The attributes a production enclave must not have (PROVISIONKEY, KSS, XFRM components
+  /// outside the allowed mask), and the CONFIGID and minimum ISVSVN a policy may require: each
+  /// refused with its reason, and allowed only when the policy says so.
+  func testAttributesConfigIDAndISVSVNAreCheckedByThePolicy() async throws {
+    let sgx = Self.sgx
+    let collateral = sgx.collateral
+    let verifier = DCAPVerifier(policy: policy, root: sgx.root)
+    func make(
+      extraFlags: UInt64 = 0, xfrm: UInt64 = 0x03, configID: [UInt8] = [], isvSVN: UInt16 = 7
+    ) throws -> SGXQuote {
+      try SGXQuote(
+        sgx.quote(
+          mrEnclave: mrEnclave, mrSigner: mrSigner, reportData: reportData, isvProdID: 3,
+          isvSVN: isvSVN, extraFlags: extraFlags, xfrm: xfrm, configID: configID))
+    }
+    func accepts(
+      _ verifier: DCAPVerifier, _ q: SGXQuote, file: StaticString = #filePath, line: UInt = #line
+    ) async {
+      do {
+        _ = try await verifier.verify(q, collateral: collateral, at: Self.inWindow)
+      } catch {
+        XCTFail("refused: \(error)", file: file, line: line)
+      }
+    }
+
+    // The default policy accepts the normal quote, and the XFRM Gramine gives enclaves on CPUs
+    // with AVX-512 and AMX (x87, SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM, XTILECFG, XTILEDATA).
+    await accepts(verifier, try make())
+    await accepts(verifier, try make(xfrm: 0x600e7))
+
+    let provision = try make(extraFlags: ReportBody.provisionKeyFlag)
+    XCTAssertTrue(provision.report.hasProvisionKey)
+    await rejects(verifier, provision, collateral, "PROVISIONKEY attribute")
+    var allowProvision = policy
+    allowProvision.allowProvisionKey = true
+    await accepts(DCAPVerifier(policy: allowProvision, root: sgx.root), provision)
+
+    let kss = try make(extraFlags: ReportBody.kssFlag)
+    XCTAssertTrue(kss.report.hasKSS)
+    await rejects(verifier, kss, collateral, "KSS attribute")
+    var allowKSS = policy
+    allowKSS.allowKSS = true
+    await accepts(DCAPVerifier(policy: allowKSS, root: sgx.root), kss)
+
+    // MPX (bit 3) and PKRU (bit 9), which Gramine's default manifests leave off.
+    let mpx = try make(xfrm: 0x03 | 1 << 3)
+    XCTAssertEqual(mpx.report.xfrm, 0x0b)
+    await rejects(verifier, mpx, collateral, "XFRM 0xb has bits 0x8 outside the allowed mask")
+    await rejects(verifier, try make(xfrm: 0x03 | 1 << 9), collateral, "XFRM 0x203 has bits 0x200")
+    var allowMPX = policy
+    allowMPX.allowedXFRM |= 1 << 3
+    await accepts(DCAPVerifier(policy: allowMPX, root: sgx.root), mpx)
+
+    // A CONFIGID the policy requires (a KSS enclave's launch configuration).
+    let config = [UInt8](repeating: 0xC0, count: 64)
+    var pinned = policy
+    pinned.allowKSS = true
+    pinned.configID = config
+    let pinnedVerifier = DCAPVerifier(policy: pinned, root: sgx.root)
+    let configured = try make(extraFlags: ReportBody.kssFlag, configID: config)
+    XCTAssertEqual(configured.report.configID, config)
+    await accepts(pinnedVerifier, configured)
+    await rejects(
+      pinnedVerifier,
+      try make(extraFlags: ReportBody.kssFlag, configID: [UInt8](repeating: 0xC1, count: 64)),
+      collateral, "CONFIGID c1c1")
+    await rejects(
+      pinnedVerifier, try make(extraFlags: ReportBody.kssFlag), collateral, "CONFIGID 0000")
+
+    // A minimum ISVSVN: an older build of the enclave is refused.
+    var floor = policy
+    floor.minimumISVSVN = 8
+    let floorVerifier = DCAPVerifier(policy: floor, root: sgx.root)
+    await rejects(floorVerifier, try make(isvSVN: 7), collateral, "ISVSVN 7 is below the minimum 8")
+    await accepts(floorVerifier, try make(isvSVN: 8))
+  }
+
   func testAnotherMREnclaveIsRejected() async throws {
     let sgx = Self.sgx
     var other = AttestationPolicy()

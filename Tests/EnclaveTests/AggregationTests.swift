@@ -19,10 +19,14 @@ final class FixedPointAggregationTests: XCTestCase {
     }
   }
 
+  func accepted(_ r: FixedPointAggregation.Result) -> Int {
+    r.verdicts.filter { if case .accepted = $0 { true } else { false } }.count
+  }
+
   func testTheMeanIsTheWeightedMeanToOneStepAndTheSameBytesInAnyOrder() throws {
     let inputs = candidates(7, count: 300, seed: 1)
     let agg = FixedPointAggregation()
-    let result = agg.aggregate(inputs, parameterCount: 300)
+    let result = try agg.aggregate(inputs, parameterCount: 300)
     let delta = try XCTUnwrap(result.delta)
     var expected = [Double](repeating: 0, count: 300)
     var total = 0.0
@@ -36,21 +40,17 @@ final class FixedPointAggregationTests: XCTestCase {
     }
     // Reordered (as a node with another arrival order would have it): identical bytes.
     for rule in [AggregationRule.mean, .median, .trimmedMean(beta: 0.2)] {
-      let a = FixedPointAggregation(rule: rule).aggregate(inputs, parameterCount: 300).delta
-      let b = FixedPointAggregation(rule: rule).aggregate(
+      let a = try FixedPointAggregation(rule: rule).aggregate(inputs, parameterCount: 300).delta
+      let b = try FixedPointAggregation(rule: rule).aggregate(
         inputs.reversed(), parameterCount: 300
       ).delta
       XCTAssertEqual(a, b, "\(rule)")
     }
-    // Shares are the normalised sample counts.
-    let shares = result.verdicts.map { v -> Double in
-      if case .accepted(let w, _) = v { return w }
-      return -1
-    }
-    XCTAssertEqual(shares.reduce(0, +), 1, accuracy: 1e-12)
+    // Weights stay inside: a verdict says accepted, and at most that the update was clipped.
+    XCTAssertEqual(result.verdicts, [FixedPointAggregation.Verdict](repeating: .accepted(note: ""), count: 7))
   }
 
-  func testValidationRejectsWithReasonsAndClipsToTheNormBound() throws {
+  func testValidationRejectsWithReasonsThatPublishNoNumbersOfTheUpdate() throws {
     var inputs = candidates(3, count: 4, seed: 2)
     inputs.append(.candidate(.init(values: [1, 2, 3], sampleCount: 5)))
     inputs.append(.candidate(.init(values: [0, 0, 0, 0], sampleCount: 0)))
@@ -59,7 +59,7 @@ final class FixedPointAggregationTests: XCTestCase {
     inputs.append(.candidate(.init(values: [3, 4, 0, 0], sampleCount: 5)))
     inputs.append(.refused("did not open"))
     let agg = FixedPointAggregation(normBound: 1)
-    let verdicts = agg.aggregate(inputs, parameterCount: 4).verdicts
+    let verdicts = try agg.aggregate(inputs, parameterCount: 4).verdicts
     func reason(_ i: Int) -> String {
       if case .rejected(let r) = verdicts[i] { return r }
       return "accepted"
@@ -68,53 +68,94 @@ final class FixedPointAggregationTests: XCTestCase {
     XCTAssertEqual(reason(4), "claims no training samples")
     XCTAssertEqual(reason(5), "contains values that are not finite")
     XCTAssertEqual(reason(8), "did not open")
-    // Clipped to norm 1 by the bound, so 3000 is no longer out of range.
-    guard case .accepted(_, let note) = verdicts[7] else { return XCTFail("\(verdicts[7])") }
-    XCTAssertEqual(note, "L2 norm 5 above bound 1: scaled by 0.2")
-    guard case .accepted(_, let clipped) = verdicts[6] else { return XCTFail("\(verdicts[6])") }
-    XCTAssert(clipped.hasPrefix("L2 norm 3000"), clipped)
-    // Without a bound, values beyond the fixed-point range are refused, not wrapped.
-    let unbounded = FixedPointAggregation().aggregate(inputs, parameterCount: 4).verdicts
-    guard case .rejected(let r) = unbounded[6] else { return XCTFail("\(unbounded[6])") }
-    XCTAssert(r.contains("beyond"), r)
+    // Clipped to norm 1 by the bound, so 3000 is no longer out of range; the note says only
+    // that (the norm would publish the update's size).
+    XCTAssertEqual(verdicts[7], .accepted(note: "clipped"))
+    XCTAssertEqual(verdicts[6], .accepted(note: "clipped"))
+    // Without a bound, values beyond the fixed-point range are refused, not wrapped, and the
+    // reason does not say how many.
+    let unbounded = try FixedPointAggregation().aggregate(inputs, parameterCount: 4).verdicts
+    XCTAssertEqual(unbounded[6], .rejected("has values beyond ±2047.9999990463257, the fixed-point range"))
   }
 
   func testKrumRejectsTheOutlierAndMedianIgnoresIt() throws {
     var inputs = candidates(6, count: 50, seed: 3)
     inputs.append(
       .candidate(.init(values: [Float](repeating: 5, count: 50), sampleCount: 1_000)))
-    let krum = FixedPointAggregation(rule: .krum(f: 1, select: nil)).aggregate(
+    let krum = try FixedPointAggregation(rule: .krum(f: 1, select: nil)).aggregate(
       inputs, parameterCount: 50)
-    guard case .rejected(let r) = krum.verdicts[6] else { return XCTFail("\(krum.verdicts[6])") }
-    XCTAssert(r.hasPrefix("Multi-Krum score"), r)
-    XCTAssertEqual(krum.verdicts.filter { if case .accepted = $0 { true } else { false } }.count, 6)
+    // Neither its score nor its rank is published.
+    XCTAssertEqual(
+      krum.verdicts[6], .rejected("left out by Multi-Krum: not among the 6 most central of 7 (f = 1)"))
+    XCTAssertEqual(accepted(krum), 6)
     let median = try XCTUnwrap(
-      FixedPointAggregation(rule: .median).aggregate(inputs, parameterCount: 50).delta)
+      try FixedPointAggregation(rule: .median).aggregate(inputs, parameterCount: 50).delta)
     XCTAssert(median.allSatisfy { abs(Double($0) / FixedPoint.standard.scale) < 0.02 })
   }
 
-  func testAggregationSettingsRoundTripAndBadOnesAreRefused() throws {
-    for agg in [
-      FixedPointAggregation(),
-      FixedPointAggregation(rule: .krum(f: 2, select: 3), weighting: .equal, normBound: 2.5),
-      FixedPointAggregation(rule: .trimmedMean(beta: 0.1)),
-      FixedPointAggregation(rule: .median, format: FixedPoint(fractionalBits: 16)),
+  /// Hole 3 of the review: one cluster claiming 2^31 samples used up the round's weight budget,
+  /// so every later (honest) update was rejected and blamed. A claim above the round's cap
+  /// now rejects that update alone, and a claim at the cap weighs no more than the cap.
+  func testAnInflatedSampleClaimRejectsOnlyItselfAndCannotExhaustTheBudget() throws {
+    var inputs: [FixedPointAggregation.Result.Input] = [
+      .candidate(.init(values: [1, 1], sampleCount: 1 << 31))
+    ]
+    inputs += (0..<5).map { _ in .candidate(.init(values: [0, 0], sampleCount: 1000)) }
+    let agg = FixedPointAggregation(sampleCap: 4096)
+    let result = try agg.aggregate(inputs, parameterCount: 2)
+    XCTAssertEqual(
+      result.verdicts[0], .rejected("claims more training samples than the round's cap of 4096"))
+    XCTAssertEqual(accepted(result), 5)
+    XCTAssertEqual(result.delta, [0, 0])
+    // At the cap it is accepted, and weighs 4096 against 5 x 1000: its value is diluted.
+    inputs[0] = .candidate(.init(values: [1, 1], sampleCount: 4096))
+    let capped = try XCTUnwrap(try agg.aggregate(inputs, parameterCount: 2).delta)
+    XCTAssertEqual(Double(capped[0]) / FixedPoint.standard.scale, 4096.0 / 9096, accuracy: 1e-5)
+    // More updates than the cap leaves room for is refused outright, never resolved by
+    // rejecting whoever comes last.
+    let many = [FixedPointAggregation.Result.Input](
+      repeating: .candidate(.init(values: [0, 0], sampleCount: 1)), count: 3)
+    XCTAssertThrowsError(
+      try FixedPointAggregation(sampleCap: 1 << 30).aggregate(many, parameterCount: 2)
+    ) { XCTAssertEqual($0 as? AggregationError, .totalWeightTooLarge) }
+    // Weighting equal ignores claims for the budget.
+    XCTAssertNoThrow(
+      try FixedPointAggregation(weighting: .equal, sampleCap: 1 << 30).aggregate(
+        many, parameterCount: 2))
+  }
+
+  func testRoundRulesRoundTripAndBadOnesAreRefused() throws {
+    for rules in [
+      RoundRules(),
+      RoundRules(rule: .krum(f: 2, select: 3), weighting: .equal, normBound: 2.5),
+      RoundRules(rule: .trimmedMean(beta: 0.1), minimumCohort: 5, sampleCap: 4096),
+      RoundRules(rule: .median, fractionalBits: 16),
     ] {
-      XCTAssertEqual(try FixedPointAggregation(canonical: agg.canonicalBytes), agg)
+      XCTAssertNil(rules.problem)
+      XCTAssertEqual(try RoundRules(canonical: rules.canonicalBytes), rules)
     }
-    var bad = FixedPointAggregation(rule: .trimmedMean(beta: 0.1)).canonicalBytes
-    bad.replaceSubrange(1..<9, with: (0.5).bitPattern.bigEndianBytes)
-    XCTAssertThrowsError(try FixedPointAggregation(canonical: bad))
-    XCTAssertThrowsError(try FixedPointAggregation(canonical: [9, 0, 0, 20]))
+    func refused(_ r: RoundRules, _ text: String, line: UInt = #line) {
+      XCTAssert(r.problem?.contains(text) == true, "\(r.problem ?? "nil")", line: line)
+      XCTAssertThrowsError(try RoundRules(canonical: r.canonicalBytes), line: line)
+    }
+    refused(RoundRules(rule: .trimmedMean(beta: 0.5)), "beta is 0.5")
+    refused(RoundRules(rule: .krum(f: 1, select: 1)), "Krum would keep fewer updates")
+    refused(RoundRules(minimumCohort: 0), "minimumCohort is 0")
+    refused(RoundRules(sampleCap: 0), "sampleCap is 0")
+    refused(RoundRules(minimumCohort: 3, sampleCap: 1 << 31), "room for 1 update(s)")
+    refused(RoundRules(fractionalBits: 31), "fractionalBits is 31")
+    refused(RoundRules(normBound: -1), "normBound is -1")
+    XCTAssertThrowsError(try RoundRules(canonical: [9, 0, 0, 20]))
   }
 }
 
-/// An enclave's whole round: envelopes in, a signed statement and a model out.
+/// An enclave's whole round: envelopes in, a signed statement and a model out; and every way a
+/// host might try to make it reveal one cluster's update.
 final class EnclaveRoundTests: XCTestCase {
   let measurement = Array(SHA256.hash(data: Array("fedledger-enclave build 1".utf8)))
   let platformA = SimulatedPlatform()
   let platformB = SimulatedPlatform()
-  let clusterKeys = (0..<6).map { _ in Curve25519.Signing.PrivateKey() }
+  let clusterKeys = (0..<10).map { _ in Curve25519.Signing.PrivateKey() }
   /// The ledger's one node, whose blocks prove rounds' closes to the enclaves.
   let node = SigningKey()
 
@@ -133,13 +174,19 @@ final class EnclaveRoundTests: XCTestCase {
   /// Two enclaves on two platforms sharing one group key.
   func pair() throws -> (Enclave, Enclave) {
     let a = Enclave(measurement: measurement, platform: platformA, policy: policy)
-    let b = Enclave(measurement: measurement, platform: platformB, policy: policy)
-    try a.createGroupKey()
-    let c1 = a.challenge()
-    let c2 = b.challenge()
-    let grant = try a.admit(b.evidence(nonce: c1), joinerChallenge: c2, network: network)
-    try b.accept(grant, network: network)
+    let b = try join(a, platform: platformB)
     return (a, b)
+  }
+
+  /// A new enclave on `platform` that receives the group key from `granter`.
+  func join(_ granter: Enclave, platform: SimulatedPlatform) throws -> Enclave {
+    if granter.groupPublicKey == nil { try granter.createGroupKey() }
+    let b = Enclave(measurement: measurement, platform: platform, policy: policy)
+    let c1 = granter.challenge()
+    let c2 = b.challenge()
+    let grant = try granter.admit(b.evidence(nonce: c1), joinerChallenge: c2, network: network)
+    try b.accept(grant, network: network)
+    return b
   }
 
   static let parameters = 40
@@ -152,20 +199,13 @@ final class EnclaveRoundTests: XCTestCase {
 
   func envelope(
     cluster: Int, round: UInt64, base: [UInt8], group: [UInt8], values: [Float]? = nil,
-    signer: Curve25519.Signing.PrivateKey? = nil
-  ) throws -> SealedUpdate {
-    let payload = UpdatePayload(
-      cluster: UInt32(cluster), round: round, baseModel: base, sampleCount: 100,
-      trainLoss: 0.5, simulatedSeconds: 1,
-      values: values ?? (0..<Self.parameters).map { Float($0 + cluster) * 1e-3 })
-    let e = try UpdateEnvelope.seal(
-      payload.encode(), network: network, round: round, cluster: "cluster-\(cluster)",
-      baseModel: base, to: try Curve25519.KeyAgreement.PublicKey(rawRepresentation: group),
-      signedWith: signer ?? clusterKeys[cluster])
-    return SealedUpdate(
-      cluster: "cluster-\(cluster)",
-      clusterKey: Array(clusterKeys[cluster].publicKey.rawRepresentation),
-      envelope: e.canonicalBytes)
+    sampleCount: UInt64 = 100, signer: Curve25519.Signing.PrivateKey? = nil,
+    envelopeCluster: String? = nil
+  ) throws -> TestUpdate {
+    try TestUpdate.sealed(
+      cluster: cluster, key: clusterKeys[cluster], network: network, round: round, base: base,
+      group: group, values: values ?? (0..<Self.parameters).map { Float($0 + cluster) * 1e-3 },
+      sampleCount: sampleCount, signer: signer, envelopeCluster: envelopeCluster)
   }
 
   func testEveryEnclaveSignsTheSameStatementAndModelAndEveryBadUpdateHasItsReason() throws {
@@ -174,8 +214,9 @@ final class EnclaveRoundTests: XCTestCase {
     let baseFile = Self.modelFile([Float](repeating: 0.5, count: Self.parameters))
     let base = Array(baseFile.suffix(32))
     var updates = try (0..<3).map { try envelope(cluster: $0, round: 2, base: base, group: group) }
-    // A replay of an old round, another base model, a forged signature, an unknown cluster,
-    // and values that are not finite.
+    // What a cluster can get wrong: a replay of an old round, another base model, a forged
+    // signature, an envelope naming another cluster, values that are not finite, a claim
+    // above the round's sample cap.
     updates.append(try envelope(cluster: 3, round: 1, base: base, group: group))
     updates.append(
       try envelope(cluster: 4, round: 2, base: Array(repeating: 7, count: 32), group: group))
@@ -183,15 +224,16 @@ final class EnclaveRoundTests: XCTestCase {
       try envelope(
         cluster: 5, round: 2, base: base, group: group,
         signer: Curve25519.Signing.PrivateKey()))
-    var unknown = try envelope(cluster: 0, round: 2, base: base, group: group)
-    unknown.cluster = "cluster-9"
-    unknown.clusterKey = nil
-    updates.append(unknown)
+    updates.append(
+      try envelope(cluster: 6, round: 2, base: base, group: group, envelopeCluster: "cluster-0"))
     var nan = [Float](repeating: 0, count: Self.parameters)
     nan[3] = .infinity
-    updates.append(try envelope(cluster: 1, round: 2, base: base, group: group, values: nan))
+    updates.append(try envelope(cluster: 7, round: 2, base: base, group: group, values: nan))
+    updates.append(
+      try envelope(cluster: 8, round: 2, base: base, group: group, sampleCount: 1 << 31))
+    let rules = RoundRules(minimumCohort: 3, sampleCap: 1000)
     let request = AggregateRequest.proven(
-      network: network, round: 2, baseModel: baseFile, updates: updates, node: node)
+      network: network, round: 2, baseModel: baseFile, rules: rules, updates: updates, node: node)
 
     let ra = try a.aggregate(request)
     let rb = try b.aggregate(try AggregateRequest(canonical: request.canonicalBytes))
@@ -201,17 +243,24 @@ final class EnclaveRoundTests: XCTestCase {
     XCTAssertEqual(ea.statement, eb.statement)
     XCTAssertNotEqual(ea.endorser, eb.endorser)
     let s = ea.statement
-    XCTAssertEqual(s.accepted.map(\.update), updates[0..<3].map { Hash256.of($0.envelope) })
+    XCTAssertEqual(s.accepted.map(\.update), updates[0..<3].map(\.entry.payload))
     XCTAssertEqual(s.newModel, Hash256(bytes: Array(ra.newModel.suffix(32))))
     XCTAssertEqual(s.baseModel.bytes, base)
+    // The rule and parameters are the round-open's, which the ledger proves.
+    XCTAssertEqual(s.rule, "mean")
+    XCTAssertEqual(s.parameters, rules.statementParameters)
     let reasons = s.rejected.map(\.reason)
-    XCTAssertEqual(reasons.count, 5)
-    XCTAssertEqual(reasons[0], "update from cluster-3 is for round 1, not round 2")
-    XCTAssertEqual(reasons[1], "update from cluster-4 was trained from another base model")
+    XCTAssertEqual(
+      reasons,
+      [
+        "update from cluster-3 is for round 1, not round 2",
+        "update from cluster-4 was trained from another base model",
+        reasons[2],
+        "was committed by cluster-6 but names another cluster",
+        "contains values that are not finite",
+        "claims more training samples than the round's cap of 1000",
+      ])
     XCTAssert(reasons[2].contains("does not carry a valid signature of cluster-5"), reasons[2])
-    XCTAssertEqual(reasons[3], "comes from cluster-9, which is not an enrolled cluster")
-    // A second envelope from cluster-1: it is turned away before it is even read.
-    XCTAssertEqual(reasons[4], "is a second update from cluster-1 in this round")
     // The model moved by the mean of the three accepted deltas.
     let model = try ModelBytes(ra.newModel)
     XCTAssertEqual(model.parameters[10], 0.5 + 11e-3, accuracy: 2e-6)
@@ -223,70 +272,185 @@ final class EnclaveRoundTests: XCTestCase {
     XCTAssertEqual(ea.evidence.kind, .simulatedEnclave)
 
     // Asked again for the same round, an enclave signs the same statement again (a retry
-    // after fresh collateral, say), but never a different one, nor an earlier round.
+    // after fresh collateral, say), but never an earlier round.
     let again = try Endorsement(canonical: try a.aggregate(request).endorsement)
     XCTAssertEqual(again.statement, ea.statement)
-    var other = request
-    other.aggregation.rule = .median
-    XCTAssertThrowsError(try a.aggregate(other)) {
-      XCTAssert("\($0)".contains("already endorsed a different statement"), "\($0)")
-    }
-    var earlier = request
-    earlier.round = 1
+    let earlier = AggregateRequest.proven(
+      network: network, round: 1, baseModel: baseFile, rules: rules,
+      updates: Array(updates[0..<3]), node: node)
     XCTAssertThrowsError(try a.aggregate(earlier)) {
       XCTAssert("\($0)".contains("before round 2"), "\($0)")
     }
   }
 
-  /// An enclave aggregates only the set the ledger closed the round with, proven by a block
-  /// the ledger's nodes signed: a host cannot have it aggregate a subset (and learn one update
-  /// from the difference), another round's set, or a set it vouches for itself.
-  func testAnEnclaveAggregatesOnlyTheSetTheLedgerClosedTheRoundWith() throws {
+  /// Hole 1 of the review, asked again: a fresh enclave (new keys, no sealed state: what a
+  /// host gets by restarting one, or by rolling its sealed state back) and an enclave asked a
+  /// second time both return the very same statement and model, because everything that
+  /// decides them comes from the ledger's proofs. Asking again reveals nothing new.
+  func testAFreshEnclaveAndASecondAskReturnTheSameStatement() throws {
+    let (a, _) = try pair()
+    let group = try XCTUnwrap(a.groupPublicKey)
+    let baseFile = Self.modelFile([Float](repeating: 0, count: Self.parameters))
+    let base = Array(baseFile.suffix(32))
+    let updates = try (0..<4).map { try envelope(cluster: $0, round: 1, base: base, group: group) }
+    let request = AggregateRequest.proven(
+      network: network, round: 1, baseModel: baseFile,
+      rules: RoundRules(rule: .krum(f: 1, select: nil), minimumCohort: 3), updates: updates,
+      node: node)
+    let first = try a.aggregate(request)
+    let fresh = try join(a, platform: platformA)
+    XCTAssertEqual(fresh.lastEndorsedRound, 0)
+    let second = try fresh.aggregate(request)
+    let third = try a.aggregate(request)
+    XCTAssertEqual(second.newModel, first.newModel)
+    XCTAssertEqual(third.newModel, first.newModel)
+    let statements = try [first, second, third].map {
+      try Endorsement(canonical: $0.endorsement).statement
+    }
+    XCTAssertEqual(Set(statements.map(\.hash)).count, 1)
+  }
+
+  /// Hole 1 of the review: the host supplied each update's cluster and key, and the rule and
+  /// its settings, so a host with the genuine proof could hand keys for the victim alone (the
+  /// others were "rejected") or ask for Krum select 1, and get base + the victim's update.
+  /// Now every field comes from the proven round-close and the round-open it names; a request
+  /// that differs from the ledger in anything is refused whole, never turned into rejected
+  /// updates.
+  func testARequestDifferingFromTheLedgerInAnyFieldIsRefusedWhole() throws {
     let (a, _) = try pair()
     let group = try XCTUnwrap(a.groupPublicKey)
     let baseFile = Self.modelFile([Float](repeating: 0, count: Self.parameters))
     let base = Array(baseFile.suffix(32))
     let updates = try (0..<3).map { try envelope(cluster: $0, round: 1, base: base, group: group) }
+    let rules = RoundRules(minimumCohort: 3)
+    let full = AggregateRequest.proven(
+      network: network, round: 1, baseModel: baseFile, rules: rules, updates: updates, node: node)
     func refused(_ r: AggregateRequest, _ text: String, line: UInt = #line) {
       XCTAssertThrowsError(try a.aggregate(r), line: line) {
         XCTAssert("\($0)".contains(text), "\($0)", line: line)
       }
     }
-    let full = AggregateRequest.proven(
-      network: network, round: 1, baseModel: baseFile, updates: updates, node: node)
-    // All but one, or in another order.
+    // Envelopes: all but one, in another order, one replaced, one more.
     var subset = full
-    subset.updates.removeLast()
-    refused(subset, "are not the 3 round 1 closed with")
+    subset.envelopes.removeLast()
+    refused(subset, "2 envelope(s) given; round 1 closed with 3")
     var reordered = full
-    reordered.updates.reverse()
-    refused(reordered, "in ledger order")
-    // A close the host signs itself, one of another round, one for another network.
+    reordered.envelopes.reverse()
+    refused(reordered, "are not the 3 round 1 closed with, in ledger order")
+    var replaced = full
+    replaced.envelopes[0] = try envelope(cluster: 0, round: 1, base: base, group: group).envelope
+    refused(replaced, "are not the 3 round 1 closed with")
+    var extra = full
+    extra.envelopes.append(full.envelopes[0])
+    refused(extra, "4 envelope(s) given")
+    // The victim's key alone (the host's old trick), or another key: only a close the
+    // ledger's nodes signed carries keys, and that one has the enrolled ones.
     refused(
       .proven(
-        network: network, round: 1, baseModel: baseFile, updates: Array(updates.prefix(2)),
+        network: network, round: 1, baseModel: baseFile, rules: rules, updates: updates,
         node: SigningKey()),
       "0 valid node signature(s); the quorum is 1")
-    var otherRound = AggregateRequest.proven(
-      network: network, round: 2, baseModel: baseFile, updates: updates, node: node)
-    otherRound.round = 1
-    refused(otherRound, "is of round 2, not round 1")
+    var swappedKey = full
+    var close = try RoundClose(transaction: full.closed.transaction)
+    close.updates[1].key = PublicKey(bytes: Array(clusterKeys[9].publicKey.rawRepresentation))!
+    swappedKey.closed.transaction = close.transactionBytes
+    refused(swappedKey, "its Merkle path does not reach the root")
+    // The rule: a round-open the close does not name (Krum select 1, median, a tiny norm
+    // bound, 30 fractional bits, a cohort of one) is refused, however well formed.
+    for other in [
+      RoundRules(rule: .krum(f: 0, select: 1), minimumCohort: 1), RoundRules(rule: .median),
+      RoundRules(normBound: 1e-6), RoundRules(fractionalBits: 30), RoundRules(minimumCohort: 1),
+    ] {
+      var r = full
+      r.open =
+        RoundOpen(
+          network: genesis.hash, round: 1, baseModel: Hash256(bytes: base)!, participants: [],
+          rules: other, node: node
+        ).transactionBytes
+      refused(r, "the round-open given is not the one round 1's round-close names")
+    }
+    // The base model: another file, however valid.
+    var otherBase = full
+    otherBase.baseModel = Self.modelFile([Float](repeating: 1, count: Self.parameters))
+    refused(otherBase, "the base model given is not the one round 1 opened on")
+    // The proof: another round, another network, another block, a broken path or index.
     var otherNetwork = full
     otherNetwork.closed =
       AggregateRequest.proven(
-        network: Array(repeating: 9, count: 32), round: 1, baseModel: baseFile, updates: updates,
+        network: Array(repeating: 9, count: 32), round: 1, baseModel: baseFile, rules: rules,
+        updates: updates, node: node
+      ).closed
+    refused(otherNetwork, "is not the one round 1's round-close names")
+    var otherRound = full
+    otherRound.closed =
+      AggregateRequest.proven(
+        network: network, round: 2, baseModel: baseFile, rules: rules, updates: updates,
         node: node
       ).closed
-    refused(otherNetwork, "the block is of network")
-    // A proof whose transaction is not in the signed block.
-    var forged = full
-    forged.closed.transaction =
-      RoundClose(
-        round: 1, updates: Array(updates.prefix(2)).map { Hash256.of($0.envelope) }
-      ).transactionBytes
-    refused(forged, "its Merkle path does not reach the root")
-    // The full set, proven, aggregates.
+    refused(otherRound, "is not the one round 2's round-close names")
+    var badIndex = full
+    badIndex.closed.index = 1
+    refused(badIndex, "its Merkle path does not reach the root")
+    var badHeader = full
+    badHeader.closed.header.height += 1
+    refused(badHeader, "0 valid node signature(s)")
+    // Every byte of the request's proof and round-open, flipped one at a time, is refused
+    // (or, for the unsigned parts of the proof, changes nothing the enclave uses).
+    let bytes = full.canonicalBytes
+    let model = try a.aggregate(full).newModel
+    var reachable = 0
+    for i in 0..<min(bytes.count, full.closed.canonicalBytes.count + 4 + full.open.count) {
+      var b = bytes
+      b[i] ^= 0x01
+      guard let r = try? AggregateRequest(canonical: b) else { continue }
+      if let answer = try? a.aggregate(r) {
+        XCTAssertEqual(answer.newModel, model, "byte \(i)")
+        reachable += 1
+      }
+    }
+    // Only the block's unsigned parts (the proposer's time and name are signed; signature
+    // list order is not) may change without effect: a handful of bytes at most.
+    XCTAssertLessThan(reachable, 8)
+    // The genuine request aggregates.
     XCTAssertNoThrow(try a.aggregate(full))
+  }
+
+  /// Hole 2 of the review, at the enclave: it refuses to aggregate fewer updates than the
+  /// round-open demands, whatever the host or a forged ledger says, and refuses to endorse a
+  /// round where fewer than that many pass validation.
+  func testAnEnclaveNeverAggregatesFewerThanTheMinimumCohort() throws {
+    let (a, _) = try pair()
+    let group = try XCTUnwrap(a.groupPublicKey)
+    let baseFile = Self.modelFile([Float](repeating: 0, count: Self.parameters))
+    let base = Array(baseFile.suffix(32))
+    let victim = try envelope(cluster: 0, round: 1, base: base, group: group)
+    // A round closed on the victim alone, under rules demanding three.
+    XCTAssertThrowsError(
+      try a.aggregate(
+        .proven(
+          network: network, round: 1, baseModel: baseFile, rules: RoundRules(minimumCohort: 3),
+          updates: [victim], node: node))
+    ) { XCTAssert("\($0)".contains("closed with 1 update(s); its rules need at least 3"), "\($0)") }
+    // Three committed, two of them broken by their senders (the host's Sybils, say): one
+    // passes, and the enclave will not publish it as the round's model.
+    var nan = [Float](repeating: 0, count: Self.parameters)
+    nan[0] = .nan
+    let sybils = try (1...2).map {
+      try envelope(cluster: $0, round: 1, base: base, group: group, values: nan)
+    }
+    XCTAssertThrowsError(
+      try a.aggregate(
+        .proven(
+          network: network, round: 1, baseModel: baseFile, rules: RoundRules(minimumCohort: 3),
+          updates: [victim] + sybils, node: node))
+    ) {
+      XCTAssertEqual(
+        $0 as? EnclaveError,
+        .tooFewUpdates(
+          "in round 1, 1 update(s) passed validation and the rule; it needs at least 3 (minimum cohort)"
+        ))
+    }
+    XCTAssertEqual(a.lastEndorsedRound, 0)
   }
 
   func testTheLedgerRefusesEnclaveEndorsementsWhoseEvidenceDoesNotHold() throws {
@@ -318,10 +482,17 @@ final class EnclaveRoundTests: XCTestCase {
     var moved = good
     moved.endorser = SigningKey().publicKey
     refused(genesis, moved, "another key than the endorsing one")
-    // A rogue platform's enclave.
+    // A rogue platform's enclave, given updates sealed to its own group key.
     let rogue = Enclave(measurement: measurement, platform: SimulatedPlatform(), policy: policy)
     try rogue.createGroupKey()
-    let rogueEndorsement = try Endorsement(canonical: try rogue.aggregate(request).endorsement)
+    let sealedToRogue = try envelope(
+      cluster: 0, round: 1, base: Array(baseFile.suffix(32)),
+      group: try XCTUnwrap(rogue.groupPublicKey))
+    let rogueEndorsement = try Endorsement(
+      canonical: try rogue.aggregate(
+        .proven(
+          network: network, round: 1, baseModel: baseFile, updates: [sealedToRogue], node: node)
+      ).endorsement)
     refused(genesis, rogueEndorsement, "not a simulated-enclave endorser")
   }
 }

@@ -1,7 +1,9 @@
 import Aggregation
+import Crypto
 import Enclave
 import Foundation
 import Ledger
+import Protection
 import XCTest
 
 /// The `fedledger-enclave` program built beside the tests, run as a host runs it: requests on
@@ -50,19 +52,53 @@ struct EnclaveProgram {
   }
 }
 
+/// One committed update as a test builds it: the cluster that committed it, the key it was
+/// enrolled with, and the envelope bytes.
+struct TestUpdate {
+  var cluster: String
+  var key: PublicKey
+  var envelope: [UInt8]
+  /// The round-close's entry for it.
+  var entry: RoundClose.Entry { .init(cluster: cluster, key: key, payload: Hash256.of(envelope)) }
+
+  /// Seals `values` (or a small update) as `cluster` would, to `group`.
+  static func sealed(
+    cluster: Int, key: Curve25519.Signing.PrivateKey, network: [UInt8], round: UInt64,
+    base: [UInt8], group: [UInt8], values: [Float], sampleCount: UInt64 = 100,
+    signer: Curve25519.Signing.PrivateKey? = nil, envelopeCluster: String? = nil
+  ) throws -> TestUpdate {
+    let payload = UpdatePayload(
+      cluster: UInt32(cluster), round: round, baseModel: base, sampleCount: sampleCount,
+      trainLoss: 0.5, simulatedSeconds: 1, values: values)
+    let e = try UpdateEnvelope.seal(
+      payload.encode(), network: network, round: round,
+      cluster: envelopeCluster ?? "cluster-\(cluster)", baseModel: base,
+      to: try Curve25519.KeyAgreement.PublicKey(rawRepresentation: group),
+      signedWith: signer ?? key)
+    return TestUpdate(
+      cluster: "cluster-\(cluster)", key: PublicKey(bytes: Array(key.publicKey.rawRepresentation))!,
+      envelope: e.canonicalBytes)
+  }
+}
+
 extension AggregateRequest {
-  /// A request for `round` whose close the ledger proves, in a block `node` signed: closed with
-  /// exactly `updates`, unless `closedWith` names other payload hashes.
+  /// A request for `round` as a ledger would fix it: a round-open with `rules` on `baseModel`,
+  /// and a round-close naming it and listing `updates` (or `closedWith`), in a block `node`
+  /// signed.
   static func proven(
     network: [UInt8], round: UInt64, baseModel: [UInt8],
-    aggregation: FixedPointAggregation = FixedPointAggregation(), updates: [SealedUpdate],
-    node: SigningKey, closedWith: [Hash256]? = nil
+    rules: RoundRules = RoundRules(minimumCohort: 1), updates: [TestUpdate], node: SigningKey,
+    closedWith: [RoundClose.Entry]? = nil
   ) -> AggregateRequest {
+    let net = Hash256(bytes: network)!
+    let open = RoundOpen(
+      network: net, round: round, baseModel: Hash256(bytes: Array(baseModel.suffix(32)))!,
+      participants: [], rules: rules, node: node)
     let close = RoundClose(
-      round: round, updates: closedWith ?? updates.map { Hash256.of($0.envelope) })
+      network: net, round: round, open: Hash256.of(open.transactionBytes),
+      updates: closedWith ?? updates.map(\.entry), node: node)
     return AggregateRequest(
-      network: network, round: round, baseModel: baseModel, aggregation: aggregation,
-      updates: updates,
-      closed: .lone(close.transactionBytes, network: Hash256(bytes: network)!, signedBy: [node]))
+      closed: .lone(close.transactionBytes, network: net, height: round, signedBy: [node]),
+      open: open.transactionBytes, baseModel: baseModel, envelopes: updates.map(\.envelope))
   }
 }

@@ -219,10 +219,20 @@ final class SGXBackendTests: XCTestCase {
     let grant = try a.admit(
       try b.evidence(nonce: c1), joinerChallenge: c2, network: genesis.hash.bytes)
     try b.accept(grant, network: genesis.hash.bytes)
-    let request = AggregateRequest.proven(
-      network: genesis.hash.bytes, round: 1,
-      baseModel: EnclaveRoundTests.modelFile([Float](repeating: 0, count: 8)), updates: [],
-      node: Self.node)
+    // A round of one update sealed to `e`'s group key (the fresh enclaves below make their
+    // own), proven by the ledger's node.
+    let baseFile = EnclaveRoundTests.modelFile([Float](repeating: 0, count: 8))
+    func sealedRound(for e: Enclave) throws -> AggregateRequest {
+      .proven(
+        network: genesis.hash.bytes, round: 1, baseModel: baseFile,
+        updates: [
+          try TestUpdate.sealed(
+            cluster: 0, key: Curve25519.Signing.PrivateKey(), network: genesis.hash.bytes,
+            round: 1, base: Array(baseFile.suffix(32)), group: try XCTUnwrap(e.groupPublicKey),
+            values: [Float](repeating: 0.25, count: 8))
+        ], node: Self.node)
+    }
+    let request = try sealedRound(for: a)
     let ea = try Endorsement(canonical: try a.aggregate(request).endorsement)
     let eb = try Endorsement(canonical: try b.aggregate(request).endorsement)
     XCTAssertEqual(ea.statement, eb.statement)
@@ -233,7 +243,7 @@ final class SGXBackendTests: XCTestCase {
     // still counts for node-1, the machine.
     let fresh = try enclave(key: 9, machine: 1)
     try fresh.createGroupKey()
-    let ef = try Endorsement(canonical: try fresh.aggregate(request).endorsement)
+    let ef = try Endorsement(canonical: try fresh.aggregate(try sealedRound(for: fresh)).endorsement)
     XCTAssertNotEqual(ef.endorser, eb.endorser)
     XCTAssertEqual(try genesis.endorser(of: ef, at: Date()).get().name, "node-1")
     // Judged at a time past the collateral's window, it counts for no one.
@@ -241,7 +251,7 @@ final class SGXBackendTests: XCTestCase {
     // Without collateral to carry, an SGX enclave does not endorse.
     let bare = try enclave(key: 3, collateral: false)
     try bare.createGroupKey()
-    XCTAssertThrowsError(try bare.aggregate(request)) {
+    XCTAssertThrowsError(try bare.aggregate(try sealedRound(for: bare))) {
       XCTAssert("\($0)".contains("collateral"), "\($0)")
     }
     // Nor with collateral that no longer holds: it checks its own evidence first, so the round
@@ -249,12 +259,13 @@ final class SGXBackendTests: XCTestCase {
     let late = try enclave(key: 5)
     try late.createGroupKey()
     late.hostClock = { Date() + 60 * 86_400 }
-    XCTAssertThrowsError(try late.aggregate(request)) {
+    let lateRequest = try sealedRound(for: late)
+    XCTAssertThrowsError(try late.aggregate(lateRequest)) {
       XCTAssert("\($0)".contains("own evidence does not verify"), "\($0)")
     }
     XCTAssertEqual(late.lastEndorsedRound, 0)
     late.hostClock = { Date() }
-    XCTAssertNoThrow(try late.aggregate(request))
+    XCTAssertNoThrow(try late.aggregate(lateRequest))
   }
 
   // MARK: Through Gramine's files

@@ -69,6 +69,8 @@ final class SimulationTests: XCTestCase {
       $0.dropout = 0.3
       $0.speedSpread = 1.0
       $0.rounds = 6
+      // Rounds with one update aggregate too (the abort of smaller rounds is tested below).
+      $0.minimumCohort = 1
     }
     // A deadline that half of the clusters miss.
     let probe = try Simulation(configuration: c, train: train, test: test)
@@ -95,6 +97,85 @@ final class SimulationTests: XCTestCase {
     }
     XCTAssertGreaterThan(dropped, 0)
     XCTAssertGreaterThan(late, 0)
+  }
+
+  /// A round aggregates at least its minimum cohort, or aborts and keeps the model: an
+  /// aggregate of fewer would come close to one cluster's update.
+  func testRoundsWithFewerUpdatesThanTheMinimumCohortAbortAndKeepTheModel() async throws {
+    let (_, records) = try await run(
+      configuration {
+        $0.dropout = 0.6
+        $0.rounds = 6
+        $0.minimumCohort = 4
+      })
+    let aborted = records.filter { $0.aborted != nil }
+    XCTAssertFalse(aborted.isEmpty)
+    XCTAssertLessThan(aborted.count, records.count)
+    for r in records {
+      if let reason = r.aborted {
+        XCTAssertEqual(r.modelHash, r.baseModelHash)
+        XCTAssert(reason.contains("the round needs at least 4 (minimum cohort)"), reason)
+        XCTAssertLessThan(6 - r.missing.count, 4)
+      } else {
+        XCTAssertGreaterThanOrEqual(r.accepted, 4)
+        XCTAssertNotEqual(r.modelHash, r.baseModelHash)
+      }
+    }
+  }
+
+  /// Hole 3 of the review: sample-weighted FedAvg gives a cluster that claims a huge sample
+  /// count nearly all the weight. Claims are capped per update (by default at the largest
+  /// cluster's data), so the inflating cluster weighs no more than an honest large one.
+  func testAnInflatedSampleClaimDominatesOnlyALooseCap() async throws {
+    func attackerWeight(cap: UInt64?) async throws -> (Double, Int) {
+      let (s, records) = try await run(
+        configuration {
+          $0.rounds = 1
+          $0.attack = .inflateSamples
+          $0.attackFraction = 1.0 / 6
+          $0.sampleCap = cap
+        })
+      let attacker = try XCTUnwrap(s.attackers.first)
+      let d = try XCTUnwrap(records[0].decisions.first { $0.cluster == attacker })
+      return (try XCTUnwrap(d.weight), s.clusters.map(\.data.count).max()!)
+    }
+    let (loose, _) = try await attackerWeight(cap: 1_000_000)
+    XCTAssertGreaterThan(loose, 0.99)
+    let (capped, largest) = try await attackerWeight(cap: nil)
+    XCTAssertLessThan(capped, 0.4)
+    // What it claims is the cap, which by default is the largest cluster's data.
+    let defaults = try Simulation(configuration: configuration(), train: train, test: test)
+    XCTAssertEqual(defaults.rules.sampleCap, UInt64(largest))
+    // A claim above the cap is rejected, that update alone, with its reason.
+    let strategy = StandardStrategy(sampleCap: 100)
+    strategy.begin(round: 1, baseModelHash: "b", global: [0, 0])
+    strategy.add(
+      ClusterUpdate(
+        cluster: 0, round: 1, baseModelHash: "b", delta: [1, 1], sampleCount: 101, trainLoss: 0,
+        simulatedSeconds: 0))
+    strategy.add(
+      ClusterUpdate(
+        cluster: 1, round: 1, baseModelHash: "b", delta: [0, 0], sampleCount: 100, trainLoss: 0,
+        simulatedSeconds: 0))
+    let outcome = strategy.finish()
+    XCTAssertEqual(outcome.decisions.map(\.verdict), [.rejected, .accepted])
+    XCTAssertEqual(
+      outcome.decisions[0].reason, "claims more training samples than the round's cap of 100")
+  }
+
+  /// Krum keeps one update, so under privacy it would publish that update as the model: it
+  /// needs a minimum cohort of 1, said plainly.
+  func testKrumWithAMinimumCohortAboveOneIsRefused() throws {
+    var c = SimulationConfiguration()
+    XCTAssertThrowsError(
+      try c.apply(["strategy.rule": "krum"], sources: ["strategy.rule": "flag --strategy"])
+    ) {
+      XCTAssert("\($0)".contains("keeps 1 update(s) a round, fewer than the minimum cohort of 3"), "\($0)")
+    }
+    XCTAssertNoThrow(
+      try c.apply(
+        ["strategy.rule": "krum", "strategy.minimumCohort": 1],
+        sources: ["strategy.rule": "flag --strategy"]))
   }
 
   func testFedProxKeepsUpdatesCloser() throws {

@@ -12,10 +12,15 @@ final class EncodingTests: XCTestCase {
       net.enrol(1),
       .roundOpen(
         RoundOpen(
-          round: 2, baseModel: model(1), participants: ["cluster-1"],
-          configuration: [Setting("b", "2"), Setting("a", "1")])),
+          network: net.network, round: 2, baseModel: model(1), participants: ["cluster-1"],
+          rules: RoundRules(rule: .krum(f: 1, select: 4), normBound: 2.5),
+          configuration: [Setting("b", "2"), Setting("a", "1")], node: net.nodes[1])),
       net.commitment(round: 2, cluster: 1, payload: [1, 2, 3]),
-      .roundClose(RoundClose(round: 2, updates: [model(7), model(8)])),
+      net.roundClose(
+        net.roundOpen(2, base: model(1)),
+        entries: [net.entry(cluster: 0, payload: model(7)), net.entry(cluster: 1, payload: model(8))]
+      ),
+      net.roundAbort(2, reason: "the deadline passed with 1 update"),
       .endorsement(Endorsement(network: net.network, statement: s, key: net.nodes[0])),
       .modelCommit(
         ModelCommit(
@@ -35,11 +40,11 @@ final class EncodingTests: XCTestCase {
     }
     // Settings are canonical whatever order they are given in.
     let a = RoundOpen(
-      round: 1, baseModel: model(0), participants: [],
-      configuration: [Setting("x", "1"), Setting("a", "2")])
+      network: net.network, round: 1, baseModel: model(0), participants: [], rules: RoundRules(),
+      configuration: [Setting("x", "1"), Setting("a", "2")], node: net.nodes[0])
     let b = RoundOpen(
-      round: 1, baseModel: model(0), participants: [],
-      configuration: [Setting("a", "2"), Setting("x", "1")])
+      network: net.network, round: 1, baseModel: model(0), participants: [], rules: RoundRules(),
+      configuration: [Setting("a", "2"), Setting("x", "1")], node: net.nodes[0])
     XCTAssertEqual(a.canonicalBytes, b.canonicalBytes)
   }
 
@@ -74,7 +79,7 @@ final class EncodingTests: XCTestCase {
     // A round close claiming a billion updates in a few bytes.
     let close: [UInt8] =
       [1, Transaction.Kind.roundClose.rawValue] + [0, 0, 0, 0, 0, 0, 0, 1]
-      + [0x3b, 0x9a, 0xca, 0x00]
+      + [UInt8](repeating: 0, count: 32) + [0x3b, 0x9a, 0xca, 0x00]
     assertThrows(
       try Transaction(canonical: close), containing: "round-close updates is 1000000000 long")
     // Unsorted settings have no canonical form.
@@ -84,6 +89,7 @@ final class EncodingTests: XCTestCase {
     w.u64(1)
     w.hash(model(0))
     w.u32(0)
+    RoundRules().encode(to: &w)
     w.u32(2)
     for k in ["b", "a"] {
       w.string(k)

@@ -44,9 +44,13 @@ final class LedgerTests: XCTestCase {
     let orderer = try net.open(temporaryDirectory())
     for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
     let blocks = try net.round(1, on: orderer, base: model(0), newModel: model(1))
-    let close = RoundClose(
-      round: 1, updates: net.clusters.indices.map { Hash256.of(net.payload(round: 1, cluster: $0)) }
-    )
+    guard
+      case .roundClose(let close) = net.roundClose(
+        net.roundOpen(1, base: model(0)),
+        entries: net.clusters.indices.map {
+          net.entry(cluster: $0, payload: Hash256.of(net.payload(round: 1, cluster: $0)))
+        })
+    else { return XCTFail() }
     XCTAssertEqual(Transaction.roundClose(close).canonicalBytes, close.transactionBytes)
     XCTAssertEqual(try RoundClose(transaction: close.transactionBytes), close)
     let block = try XCTUnwrap(
@@ -78,8 +82,7 @@ final class LedgerTests: XCTestCase {
     let orderer = try twoRounds(dir)
     let stranger = SigningKey()
     // Round 3 opened on the wrong base model.
-    orderer.submit(
-      .roundOpen(RoundOpen(round: 3, baseModel: model(1), participants: [], configuration: [])))
+    orderer.submit(net.roundOpen(3, base: model(1)))
     // A commitment for a round that is not open, one from an unenrolled cluster, and one with
     // a signature by the wrong key.
     orderer.submit(net.commitment(round: 2, cluster: 0, payload: [1]))
@@ -96,8 +99,7 @@ final class LedgerTests: XCTestCase {
         "round 2 is already closed",
         "round 3 is not the open round",
       ])
-    orderer.submit(
-      .roundOpen(RoundOpen(round: 3, baseModel: model(2), participants: [], configuration: [])))
+    orderer.submit(net.roundOpen(3, base: model(2)))
     orderer.submit(
       .commitment(
         UpdateCommitment(
@@ -132,14 +134,15 @@ final class LedgerTests: XCTestCase {
     for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
     try orderer.cut()
     let round = UInt64(1)
-    orderer.submit(
-      .roundOpen(RoundOpen(round: round, baseModel: model(0), participants: [], configuration: [])))
+    let open = net.roundOpen(round, base: model(0))
+    orderer.submit(open)
     let updates = (0..<3).map { Hash256.of(net.payload(round: round, cluster: $0)) }
     for i in 0..<3 {
       orderer.submit(
         net.commitment(round: round, cluster: i, payload: net.payload(round: round, cluster: i)))
     }
-    orderer.submit(.roundClose(RoundClose(round: round, updates: updates)))
+    orderer.submit(
+      net.roundClose(open, entries: updates.enumerated().map { net.entry(cluster: $0, payload: $1) }))
     // Endorsers sign a statement on the wrong base model: signatures fine, ledger says no.
     let wrong = net.statement(round: round, base: model(5), updates: updates, newModel: model(1))
     let endorsements = (0..<3).map {

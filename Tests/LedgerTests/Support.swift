@@ -13,7 +13,8 @@ struct TestNetwork {
   init(
     nodes n: Int = 4, threshold: Int = 3, clusters c: Int = 3, initialModel: Hash256? = model(0),
     endorsers: [Genesis.Endorser]? = nil, enclaveMeasurements: [Hash256] = [],
-    sgxRootCA: [UInt8]? = nil
+    sgxRootCA: [UInt8]? = nil, rules: RoundRules = RoundRules(minimumCohort: 2),
+    clustersPerMember: Int? = nil
   ) {
     func key(_ role: UInt8, _ i: Int) -> SigningKey {
       try! SigningKey(seed: [role, UInt8(i)] + [UInt8](repeating: 7, count: 30))
@@ -31,7 +32,8 @@ struct TestNetwork {
         ?? nodes.enumerated().map { .init(name: "node-\($0)", key: $1.publicKey) },
       endorsementThreshold: threshold, initialModel: initialModel,
       round: [Setting("rule", "fedavg"), Setting("localEpochs", "1")],
-      enclaveMeasurements: enclaveMeasurements, sgxRootCA: sgxRootCA)
+      enclaveMeasurements: enclaveMeasurements, sgxRootCA: sgxRootCA, rules: rules,
+      clustersPerMember: clustersPerMember)
   }
 
   var network: Hash256 { genesis.hash }
@@ -64,6 +66,40 @@ struct TestNetwork {
         member: "member-\(i % members.count)", memberKey: members[i % members.count]))
   }
 
+  /// Round `round`'s round-open on `base`, signed by node `node` (with genesis's rules unless
+  /// `rules` says otherwise).
+  func roundOpen(
+    _ round: UInt64, base: Hash256, participants: [String] = [], rules: RoundRules? = nil,
+    by node: Int = 0
+  ) -> Transaction {
+    .roundOpen(
+      RoundOpen(
+        network: network, round: round, baseModel: base, participants: participants,
+        rules: rules ?? genesis.rules, configuration: genesis.round, node: nodes[node]))
+  }
+
+  /// The round-close's entry for cluster `i`'s payload.
+  func entry(cluster i: Int, payload: Hash256) -> RoundClose.Entry {
+    .init(cluster: "cluster-\(i)", key: clusters[i].publicKey, payload: payload)
+  }
+
+  /// The round-close of `open`'s round listing `entries`, signed by node `node`.
+  func roundClose(_ open: Transaction, entries: [RoundClose.Entry], by node: Int = 0)
+    -> Transaction
+  {
+    .roundClose(
+      RoundClose(
+        network: network, round: open.round!, open: Hash256.of(open.canonicalBytes),
+        updates: entries, node: nodes[node]))
+  }
+
+  /// A node's signed abort of `round`.
+  func roundAbort(_ round: UInt64, reason: String = "too few updates", by node: Int = 0)
+    -> Transaction
+  {
+    .roundAbort(RoundAbort(network: network, round: round, reason: reason, node: nodes[node]))
+  }
+
   func commitment(round: UInt64, cluster i: Int, payload: [UInt8]) -> Transaction {
     .commitment(
       UpdateCommitment(
@@ -76,9 +112,10 @@ struct TestNetwork {
   {
     AggregationStatement(
       round: round, baseModel: base,
-      accepted: updates.dropLast().map { .init(update: $0, weight: 1) },
-      rejected: updates.suffix(1).map { .init(update: $0, reason: "norm 9.1 above bound 5") },
-      rule: "fedavg", parameters: [Setting("normBound", "5")], newModel: newModel)
+      accepted: updates.dropLast().map { .init(update: $0) },
+      rejected: updates.suffix(1).map { .init(update: $0, reason: "contains values that are not finite") },
+      rule: genesis.rules.ruleName, parameters: genesis.rules.statementParameters,
+      newModel: newModel)
   }
 
   /// Runs one full round through the orderer: open, commitments, close, endorsements by
@@ -89,16 +126,15 @@ struct TestNetwork {
     endorsers: [Int]? = nil, endorse: ((AggregationStatement, Int) -> Endorsement)? = nil
   ) throws -> [EmbeddedOrderer.Ordered] {
     let payloads = clusters.indices.map { payload(round: round, cluster: $0) }
-    orderer.submit(
-      .roundOpen(
-        RoundOpen(
-          round: round, baseModel: base, participants: [], configuration: genesis.round)))
+    let open = roundOpen(round, base: base)
+    orderer.submit(open)
     for (i, p) in payloads.enumerated() {
       for r in orderer.replicas { try r.blobs.put(p) }
       orderer.submit(commitment(round: round, cluster: i, payload: p))
     }
     let updates = payloads.map { Hash256.of($0) }
-    orderer.submit(.roundClose(RoundClose(round: round, updates: updates)))
+    orderer.submit(
+      roundClose(open, entries: updates.enumerated().map { entry(cluster: $0, payload: $1) }))
     let s = statement(round: round, base: base, updates: updates, newModel: newModel)
     var hashes: [Hash256] = []
     for i in endorsers ?? Array(nodes.indices) {

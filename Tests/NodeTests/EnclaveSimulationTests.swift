@@ -41,7 +41,7 @@ final class EnclaveSimulationTests: XCTestCase {
       test: SyntheticData.quadrants(count: 200, seed: 2))
     let recorder = try LedgerRecorder(
       directory: dir, configuration: c, clusters: c.clusters, initialModel: simulation.model,
-      enclaves: launch)
+      rules: simulation.rules, enclaves: launch)
     let frames = Frames()
     recorder.tap = { frames.add($0) }
     var plain: [ClusterUpdate] = []

@@ -28,7 +28,8 @@ final class SimulationLedgerTests: XCTestCase {
       configuration: c, train: SyntheticData.quadrants(count: 1000, seed: 1),
       test: SyntheticData.quadrants(count: 200, seed: 2))
     let recorder = try LedgerRecorder(
-      directory: dir, configuration: c, clusters: c.clusters, initialModel: simulation.model)
+      directory: dir, configuration: c, clusters: c.clusters, initialModel: simulation.model,
+      rules: simulation.rules)
     simulation.recorder = recorder
     let records = try await simulation.run()
 
@@ -92,7 +93,7 @@ final class SimulationLedgerTests: XCTestCase {
         s.recorder = try LedgerRecorder(
           directory: FileManager.default.temporaryDirectory.appendingPathComponent(
             "fedledger-node-\(UUID().uuidString)"
-          ).path, configuration: c, clusters: c.clusters, initialModel: s.model)
+          ).path, configuration: c, clusters: c.clusters, initialModel: s.model, rules: s.rules)
       }
       return try await s.run().last!.modelHash
     }
