@@ -183,7 +183,8 @@ public struct FixedPointAggregation: Sendable, Equatable {
       return .failure(.init(text: "contains values that are not finite"))
     }
     var values = c.values
-    let note = boundNorm(&values, squaredNorm: squared, bound: normBound) == nil ? "" : Self.clippedNote
+    let note =
+      boundNorm(&values, squaredNorm: squared, bound: normBound) == nil ? "" : Self.clippedNote
     let (fixed, saturated) = format.encode(values)
     guard saturated == 0 else {
       return .failure(

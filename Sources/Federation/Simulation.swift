@@ -220,7 +220,8 @@ public final class Simulation {
       if !inEnclaves { _ = strategy.finish() }
       outcome = AggregationOutcome(
         parameters: model.parameters, decisions: [],
-        aborted: "\(arrived) update(s) arrived; the round needs at least \(cohort) (minimum cohort)")
+        aborted: "\(arrived) update(s) arrived; the round needs at least \(cohort) (minimum cohort)"
+      )
     } else {
       try record { try recorder?.close(round: round) }
       if let recorder, inEnclaves {

@@ -276,7 +276,8 @@ public struct LedgerState: Sendable {
       if r.abort != nil { return .invalid("round \(c.round) was aborted") }
       if c.open != r.openHash {
         return .invalid(
-          "names round-open \(c.open.short), but round \(c.round) was opened by \(r.openHash.short)")
+          "names round-open \(c.open.short), but round \(c.round) was opened by \(r.openHash.short)"
+        )
       }
       if c.updates != r.entries {
         return .invalid(

@@ -20,7 +20,8 @@ public enum EnclaveHostError: Error, CustomStringConvertible {
       "the enclave of \(node) refused \(request): \(why)"
     case .unexpected(let node, let request):
       "the enclave of \(node) answered \(request) with the wrong kind of response"
-    case .tooFewUpdates(let node, let why): "the enclave of \(node): the round cannot commit: \(why)"
+    case .tooFewUpdates(let node, let why):
+      "the enclave of \(node): the round cannot commit: \(why)"
     }
   }
 }

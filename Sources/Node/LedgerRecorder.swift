@@ -271,7 +271,8 @@ public final class LedgerRecorder: RoundRecorder {
         rejected.append(.init(update: update, reason: d.reason ?? "rejected"))
       } else {
         accepted.append(
-          .init(update: update, note: d.verdict == .clipped ? FixedPointAggregation.clippedNote : ""))
+          .init(
+            update: update, note: d.verdict == .clipped ? FixedPointAggregation.clippedNote : ""))
       }
     }
     guard let newModel = Hash256(hex: model.hash) else {
@@ -473,7 +474,8 @@ public final class LedgerRecorder: RoundRecorder {
   /// count towards the honest statement.
   private func forge(_ statement: AggregationStatement, node i: Int) throws -> Endorsement {
     var forged = statement
-    forged.newModel = Hash256.of(Array("forged by the host of node-\(i)".utf8) + statement.newModel.bytes)
+    forged.newModel = Hash256.of(
+      Array("forged by the host of node-\(i)".utf8) + statement.newModel.bytes)
     let key = SigningKey()
     let encryption = Curve25519.KeyAgreement.PrivateKey()
     let signing = key.publicKey.bytes

@@ -41,8 +41,7 @@ public struct RoundClose: CanonicalCodable, Equatable, Sendable {
   }
 
   /// A round-close signed by `node` for `network`.
-  public init(network: Hash256, round: UInt64, open: Hash256, updates: [Entry], node: SigningKey)
-  {
+  public init(network: Hash256, round: UInt64, open: Hash256, updates: [Entry], node: SigningKey) {
     self.init(
       round: round, open: open, updates: updates, signer: node.publicKey,
       signature: Signature(unchecked: []))

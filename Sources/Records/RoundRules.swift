@@ -87,14 +87,15 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     if !(0...30).contains(fractionalBits) {
       return "fractionalBits is \(fractionalBits); it must be 0 to 30"
     }
-    if let normBound, !(normBound > 0 && normBound.isFinite && Double(Float(normBound)) == normBound)
-    {
-      return "normBound is \(normBound); it must be positive, finite and a float32 value"
+    if let normBound, !(normBound > 0 && normBound.isFinite) {
+      return "normBound is \(normBound); it must be positive and finite"
     }
     switch rule {
     case .mean, .median: break
     case .trimmedMean(let beta):
-      if !(beta >= 0 && beta < 0.5) { return "beta is \(beta); it must be at least 0 and below 0.5" }
+      if !(beta >= 0 && beta < 0.5) {
+        return "beta is \(beta); it must be at least 0 and below 0.5"
+      }
     case .krum(let f, let select):
       if f < 0 || f > 1 << 20 { return "f is \(f); it must be 0 to 2^20" }
       if let select, select < minimumCohort {

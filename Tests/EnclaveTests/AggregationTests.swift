@@ -47,7 +47,8 @@ final class FixedPointAggregationTests: XCTestCase {
       XCTAssertEqual(a, b, "\(rule)")
     }
     // Weights stay inside: a verdict says accepted, and at most that the update was clipped.
-    XCTAssertEqual(result.verdicts, [FixedPointAggregation.Verdict](repeating: .accepted(note: ""), count: 7))
+    XCTAssertEqual(
+      result.verdicts, [FixedPointAggregation.Verdict](repeating: .accepted(note: ""), count: 7))
   }
 
   func testValidationRejectsWithReasonsThatPublishNoNumbersOfTheUpdate() throws {
@@ -75,7 +76,8 @@ final class FixedPointAggregationTests: XCTestCase {
     // Without a bound, values beyond the fixed-point range are refused, not wrapped, and the
     // reason does not say how many.
     let unbounded = try FixedPointAggregation().aggregate(inputs, parameterCount: 4).verdicts
-    XCTAssertEqual(unbounded[6], .rejected("has values beyond ±2047.9999990463257, the fixed-point range"))
+    XCTAssertEqual(
+      unbounded[6], .rejected("has values beyond ±2047.9999990463257, the fixed-point range"))
   }
 
   func testKrumRejectsTheOutlierAndMedianIgnoresIt() throws {
@@ -86,7 +88,8 @@ final class FixedPointAggregationTests: XCTestCase {
       inputs, parameterCount: 50)
     // Neither its score nor its rank is published.
     XCTAssertEqual(
-      krum.verdicts[6], .rejected("left out by Multi-Krum: not among the 6 most central of 7 (f = 1)"))
+      krum.verdicts[6],
+      .rejected("left out by Multi-Krum: not among the 6 most central of 7 (f = 1)"))
     XCTAssertEqual(accepted(krum), 6)
     let median = try XCTUnwrap(
       try FixedPointAggregation(rule: .median).aggregate(inputs, parameterCount: 50).delta)

@@ -243,7 +243,8 @@ final class SGXBackendTests: XCTestCase {
     // still counts for node-1, the machine.
     let fresh = try enclave(key: 9, machine: 1)
     try fresh.createGroupKey()
-    let ef = try Endorsement(canonical: try fresh.aggregate(try sealedRound(for: fresh)).endorsement)
+    let ef = try Endorsement(
+      canonical: try fresh.aggregate(try sealedRound(for: fresh)).endorsement)
     XCTAssertNotEqual(ef.endorser, eb.endorser)
     XCTAssertEqual(try genesis.endorser(of: ef, at: Date()).get().name, "node-1")
     // Judged at a time past the collateral's window, it counts for no one.

@@ -170,7 +170,8 @@ final class SimulationTests: XCTestCase {
     XCTAssertThrowsError(
       try c.apply(["strategy.rule": "krum"], sources: ["strategy.rule": "flag --strategy"])
     ) {
-      XCTAssert("\($0)".contains("keeps 1 update(s) a round, fewer than the minimum cohort of 3"), "\($0)")
+      XCTAssert(
+        "\($0)".contains("keeps 1 update(s) a round, fewer than the minimum cohort of 3"), "\($0)")
     }
     XCTAssertNoThrow(
       try c.apply(

@@ -18,7 +18,9 @@ final class EncodingTests: XCTestCase {
       net.commitment(round: 2, cluster: 1, payload: [1, 2, 3]),
       net.roundClose(
         net.roundOpen(2, base: model(1)),
-        entries: [net.entry(cluster: 0, payload: model(7)), net.entry(cluster: 1, payload: model(8))]
+        entries: [
+          net.entry(cluster: 0, payload: model(7)), net.entry(cluster: 1, payload: model(8)),
+        ]
       ),
       net.roundAbort(2, reason: "the deadline passed with 1 update"),
       .endorsement(Endorsement(network: net.network, statement: s, key: net.nodes[0])),

@@ -142,7 +142,8 @@ final class LedgerTests: XCTestCase {
         net.commitment(round: round, cluster: i, payload: net.payload(round: round, cluster: i)))
     }
     orderer.submit(
-      net.roundClose(open, entries: updates.enumerated().map { net.entry(cluster: $0, payload: $1) }))
+      net.roundClose(
+        open, entries: updates.enumerated().map { net.entry(cluster: $0, payload: $1) }))
     // Endorsers sign a statement on the wrong base model: signatures fine, ledger says no.
     let wrong = net.statement(round: round, base: model(5), updates: updates, newModel: model(1))
     let endorsements = (0..<3).map {

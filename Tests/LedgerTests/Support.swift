@@ -113,7 +113,9 @@ struct TestNetwork {
     AggregationStatement(
       round: round, baseModel: base,
       accepted: updates.dropLast().map { .init(update: $0) },
-      rejected: updates.suffix(1).map { .init(update: $0, reason: "contains values that are not finite") },
+      rejected: updates.suffix(1).map {
+        .init(update: $0, reason: "contains values that are not finite")
+      },
       rule: genesis.rules.ruleName, parameters: genesis.rules.statementParameters,
       newModel: newModel)
   }

@@ -145,6 +145,50 @@ final class EnclaveSimulationTests: XCTestCase {
     }
   }
 
+  /// A round aggregates at least its minimum cohort or aborts, with a node's signed abort on
+  /// the ledger, both when too few updates arrive and when the enclaves find too few pass;
+  /// the next round opens on the same model, and every node and receipt stays consistent.
+  func testRoundsWithTooFewUpdatesAbortOnTheLedgerAndTheNextOneGoesOn() async throws {
+    var c = configuration()
+    c.attack = nil
+    c.rule = .mean
+    c.rounds = 3
+    c.minimumCohort = 5
+    c.dropout = 0.3
+    let (dir, recorder, records, _, _) = try await run(c, launch: .inProcess)
+    let genesis = try Genesis.read(path: dir + "/genesis.json")
+    XCTAssertEqual(genesis.rules.minimumCohort, 5)
+    let view = try LedgerView(store: recorder.orderer.replicas[1].store, genesis: genesis)
+    XCTAssertEqual(view.invalidTransactions.count, 0)
+    XCTAssertEqual(view.rounds.map { $0.aborted != nil }, records.map { $0.aborted != nil })
+    XCTAssert(records.contains { $0.aborted != nil }, "seed 1 drops a cluster in some round")
+    for (r, row) in zip(records, view.rounds) {
+      if r.aborted != nil {
+        XCTAssertEqual(r.modelHash, r.baseModelHash)
+        XCTAssertNil(row.model)
+      } else {
+        XCTAssertEqual(row.model, r.modelHash)
+      }
+    }
+
+    // Every update arrives, but a sample cap below some clusters' data rejects theirs inside
+    // the enclaves: all enclaves say the round cannot commit, and a node aborts it.
+    c.dropout = 0
+    c.sampleCap = 150
+    let (dir2, recorder2, records2, _, _) = try await run(c, launch: .inProcess)
+    XCTAssert(
+      records2.allSatisfy { $0.aborted?.contains("passed validation and the rule") == true })
+    XCTAssertEqual(Set(records2.map(\.modelHash)).count, 1)
+    let genesis2 = try Genesis.read(path: dir2 + "/genesis.json")
+    let view2 = try LedgerView(store: recorder2.orderer.replicas[0].store, genesis: genesis2)
+    XCTAssertEqual(view2.rounds.count, 3)
+    XCTAssert(view2.rounds.allSatisfy { $0.closed && $0.aborted != nil && $0.endorsements == 0 })
+    for i in 0..<4 {
+      let report = try LedgerAudit.run(directory: "\(dir2)/ledger/node-\(i)", genesis: genesis2)
+      XCTAssertEqual(report.invalidTransactions, 0)
+    }
+  }
+
   func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
     guard let first = needle.first, haystack.count >= needle.count else { return false }
     var i = 0
