@@ -167,6 +167,43 @@ final class TamperTests: XCTestCase {
     assertThrows(try g.validate(), containing: "names member \"nobody\"")
   }
 
+  /// Genesis fixes the rules every round runs under; the JSON form names each field, and a
+  /// rule that would keep fewer updates than the minimum cohort is refused.
+  func testGenesisRulesRoundTripAndAreCheckedFieldByField() throws {
+    var g = net.genesis
+    g.rules = RoundRules(
+      rule: .krum(f: 2, select: 4), weighting: .equal, normBound: 2.5, fractionalBits: 18,
+      minimumCohort: 4, sampleCap: 5000)
+    g.clustersPerMember = 5
+    try g.validate()
+    let json = g.json()
+    XCTAssertEqual(try Genesis.parse(json, path: "g.json"), g)
+    XCTAssertEqual(try Genesis(canonical: g.canonicalBytes), g)
+    XCTAssertNotEqual(g.hash, net.genesis.hash)
+    func edited(_ from: String, _ to: String) -> [UInt8] {
+      Array(String(decoding: json, as: UTF8.self).replacingOccurrences(of: from, with: to).utf8)
+    }
+    assertThrows(
+      try Genesis.parse(edited("\"multi-krum\"", "\"mode\""), path: "g.json"),
+      containing: "g.json: genesis field \"rules.rule\" is \"mode\"; known: mean, median")
+    assertThrows(
+      try Genesis.parse(edited("\"sampleCap\"", "\"sampleCab\""), path: "g.json"),
+      containing: "unknown field \"rules.sampleCab\"")
+    assertThrows(
+      try Genesis.parse(edited("\"select\" : 4", "\"select\" : 2"), path: "g.json"),
+      containing: "genesis field \"rules\" select is 2: Krum would keep fewer updates")
+    assertThrows(
+      try Genesis.parse(
+        edited("\"clustersPerMember\" : 5", "\"clustersPerMember\" : 0"), path: "g.json"),
+      containing: "genesis field \"clustersPerMember\" is 0")
+    // Absent, the rules take their defaults: mean, a minimum cohort of 3.
+    var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])
+    object["rules"] = nil
+    let bare = try Genesis.parse(
+      Array(try JSONSerialization.data(withJSONObject: object)), path: "g.json")
+    XCTAssertEqual(bare.rules, RoundRules())
+  }
+
   /// SGX endorsers are machines named by PPID, with no key; other kinds have a key, no PPID.
   func testSGXEndorsersAreNamedByPPIDAndNothingElse() throws {
     let ppid = try XCTUnwrap(PPID(hex: "d04ec06d4e6d92dc90d0ad3cf5ee2ddf"))
