@@ -49,29 +49,36 @@ public struct AggregateRequest: CanonicalCodable, Equatable {
 }
 
 /// What the enclave returns for a round: its signed endorsement (a ledger endorsement
-/// transaction body) and the new model file. Neither holds any single update.
+/// transaction body), and the new model file's blob hash and size for the model commit. The
+/// model itself stays inside until the ledger proves the commit (`Enclave.release`): a round
+/// that never commits (aborted, or short of k endorsements) shows its aggregate to no one.
 public struct AggregateResponse: CanonicalCodable, Equatable {
   /// Canonical bytes of the `Endorsement`.
   public var endorsement: [UInt8]
-  public var newModel: [UInt8]
+  /// SHA-256 of the whole new model file, and its size: what a model commit names.
+  public var modelBlob: Hash256
+  public var modelSize: UInt64
   /// Time the enclave spent on the request, for reports.
   public var nanoseconds: UInt64
 
-  public init(endorsement: [UInt8], newModel: [UInt8], nanoseconds: UInt64) {
+  public init(endorsement: [UInt8], modelBlob: Hash256, modelSize: UInt64, nanoseconds: UInt64) {
     self.endorsement = endorsement
-    self.newModel = newModel
+    self.modelBlob = modelBlob
+    self.modelSize = modelSize
     self.nanoseconds = nanoseconds
   }
 
   public func encode(to w: inout CanonicalWriter) {
     w.bytes(endorsement)
-    w.bytes(newModel)
+    w.hash(modelBlob)
+    w.u64(modelSize)
     w.u64(nanoseconds)
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
     endorsement = try r.bytes("response endorsement", limit: 1 << 26)
-    newModel = try r.bytes("response model", limit: 1 << 30)
+    modelBlob = try r.hash("response model blob")
+    modelSize = try r.u64("response model size")
     nanoseconds = try r.u64("response time")
   }
 }
@@ -292,9 +299,39 @@ extension Enclave {
     let endorsement = try endorse(statement, network: network)
     lastEndorsedRound = round
     lastStatement = statement.hash
+    pendingModel = (round, file)
     return AggregateResponse(
-      endorsement: endorsement.canonicalBytes, newModel: file,
-      nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+      endorsement: endorsement.canonicalBytes, modelBlob: Hash256.of(file),
+      modelSize: UInt64(file.count), nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+  }
+
+  /// The model of the round this enclave last aggregated, once the ledger proves its commit:
+  /// a model-commit of that round and that very file, in a block the policy's quorum of
+  /// ledger nodes signed. Committed models are public; uncommitted aggregates never leave.
+  public func release(_ proof: InclusionProof) throws(EnclaveError) -> [UInt8] {
+    do {
+      try proof.verify(
+        network: proof.header.network,
+        nodes: Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) }),
+        quorum: Int(policy.blockQuorum))
+    } catch {
+      throw .request("the ledger does not prove the model committed: \(error)")
+    }
+    let commit: ModelCommit
+    do {
+      commit = try ModelCommit(transaction: proof.transaction)
+    } catch {
+      throw .request("the proven transaction is not a model commit: \(error)")
+    }
+    guard let (round, file) = pendingModel, round == commit.round else {
+      throw .request(
+        "this enclave holds no model of round \(commit.round): ask the enclave that aggregated it, or aggregate the round again"
+      )
+    }
+    guard commit.modelBlob == Hash256.of(file), commit.model.bytes == Array(file.suffix(32)) else {
+      throw .request("round \(round)'s proven commit names another model than this enclave's")
+    }
+    return file
   }
 
   /// Signs `statement` with this enclave's key, carrying evidence for the ledger: the report

@@ -1,6 +1,7 @@
 import Attestation
 import Canonical
 import Foundation
+import Records
 
 /// The enclave program's interface: one request, one response, each a length-prefixed frame.
 ///
@@ -40,6 +41,8 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
   /// trusted: its signatures are checked against the policy's root on arrival and at every
   /// use, and the newest time signed into it becomes a floor under the host's clock.
   case collateral(Collateral)
+  /// The model of the round last aggregated, against the ledger's proof of its commit.
+  case release(InclusionProof)
 
   var tag: UInt8 {
     switch self {
@@ -52,6 +55,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
     case .aggregate: 7
     case .seal: 8
     case .collateral: 9
+    case .release: 10
     }
   }
 
@@ -66,6 +70,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
     case .aggregate: "aggregate"
     case .seal: "seal"
     case .collateral: "collateral"
+    case .release: "release"
     }
   }
 
@@ -87,6 +92,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
       w.fixed(network)
     case .aggregate(let request): request.encode(to: &w)
     case .collateral(let collateral): collateral.encode(to: &w)
+    case .release(let proof): proof.encode(to: &w)
     }
   }
 
@@ -114,6 +120,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
     case 7: self = .aggregate(try AggregateRequest(from: &r))
     case 8: self = .seal
     case 9: self = .collateral(try Collateral(from: &r))
+    case 10: self = .release(try InclusionProof(from: &r))
     default: throw .unknownKind(field: "request kind", tag: Int(tag))
     }
   }
@@ -170,6 +177,8 @@ public enum EnclaveResponse: CanonicalCodable, Equatable {
   /// The round as the ledger closed it cannot commit: too few updates passed for its minimum
   /// cohort. Every enclave answers the same; the host aborts the round.
   case tooFewUpdates(String)
+  /// A committed model file.
+  case model([UInt8])
 
   public func encode(to w: inout CanonicalWriter) {
     w.u8(EnclaveProtocol.version)
@@ -198,6 +207,9 @@ public enum EnclaveResponse: CanonicalCodable, Equatable {
     case .tooFewUpdates(let why):
       w.u8(7)
       w.string(String(decoding: why.utf8.prefix(EncodingLimits.string - 8), as: UTF8.self))
+    case .model(let file):
+      w.u8(8)
+      w.bytes(file)
     }
   }
 
@@ -216,6 +228,7 @@ public enum EnclaveResponse: CanonicalCodable, Equatable {
     case 5: self = .aggregated(try AggregateResponse(from: &r))
     case 6: self = .sealed(try r.bytes("sealed state"))
     case 7: self = .tooFewUpdates(try r.string("too-few-updates reason"))
+    case 8: self = .model(try r.bytes("model", limit: 1 << 30))
     default: throw .unknownKind(field: "response kind", tag: Int(tag))
     }
   }
@@ -283,6 +296,7 @@ public final class EnclaveService {
     case .collateral(let collateral):
       try e.supply(collateral)
       return .info(info(e))
+    case .release(let proof): return .model(try e.release(proof))
     }
   }
 

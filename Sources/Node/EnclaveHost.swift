@@ -1,6 +1,7 @@
 import Attestation
 import Enclave
 import Foundation
+import Records
 
 /// Why the host could not get an answer from its enclave.
 public enum EnclaveHostError: Error, CustomStringConvertible {
@@ -168,6 +169,14 @@ public final class EnclaveClient {
       throw EnclaveHostError.unexpected(node: node, request: "aggregate")
     }
     return r
+  }
+
+  /// The model of the round this enclave last aggregated, against the proof of its commit.
+  public func release(_ proof: InclusionProof) throws -> [UInt8] {
+    guard case .model(let file) = try call(.release(proof)) else {
+      throw EnclaveHostError.unexpected(node: node, request: "release")
+    }
+    return file
   }
 
   public func seal() throws -> [UInt8] {

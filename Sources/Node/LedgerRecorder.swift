@@ -60,7 +60,8 @@ public final class LedgerRecorder: RoundRecorder {
   private let platforms: [SimulatedPlatform]
   private var envelopes: [Hash256: [UInt8]] = [:]
   private var clusterOf: [Hash256: ClusterID] = [:]
-  private var pending: (statement: AggregationStatement, endorsements: [Hash256], model: [UInt8])?
+  /// The round's model, committed by `aggregate` (mode tee), for `aggregated` to write out.
+  private var pending: (statement: AggregationStatement, model: [UInt8])?
   /// The ledger's proof of the open round's close, for the enclaves.
   private var closed: InclusionProof?
   /// Cluster-side time spent sealing updates (mode tee).
@@ -258,9 +259,7 @@ public final class LedgerRecorder: RoundRecorder {
 
   public func aggregated(round: Int, decisions: [UpdateDecision], model: Model) throws {
     if let pending {
-      try commit(
-        round: round, statement: pending.statement, endorsements: pending.endorsements,
-        file: pending.model)
+      try write(round: round, file: pending.model)
       return
     }
     var accepted: [AggregationStatement.Accepted] = []
@@ -305,7 +304,11 @@ public final class LedgerRecorder: RoundRecorder {
           modelSize: UInt64(file.count), statement: statement.hash,
           endorsements: endorsements.sorted())))
     try cut("round \(round) endorsements and commit")
+    try write(round: round, file: file)
+  }
 
+  /// Writes the round's model and its receipt beside the ledger.
+  private func write(round: Int, file: [UInt8]) throws {
     let stem = String(format: "%@/models/round-%03d", directory, round)
     try Data(file).write(to: URL(fileURLWithPath: stem + ".flm"), options: .atomic)
     let receipt = try orderer.replicas[0].receipt(round: UInt64(round))
@@ -422,27 +425,54 @@ public final class LedgerRecorder: RoundRecorder {
         endorsements.append(try forge(first.statement, node: i))
       }
     }
-    var byStatement: [Hash256: (statement: AggregationStatement, txs: [Hash256], model: [UInt8]?)] =
-      [:]
+    // Endorsements by statement, with an enclave that signed it (to release its model).
+    var byStatement:
+      [Hash256: (
+        statement: AggregationStatement, txs: [Hash256], signer: Int?, blob: Hash256?,
+        size: UInt64
+      )] = [:]
     for (i, e) in endorsements.enumerated() {
       let tx = Transaction.endorsement(e)
       orderer.submit(tx)
-      byStatement[e.statement.hash, default: (e.statement, [], nil)].txs.append(
+      byStatement[e.statement.hash, default: (e.statement, [], nil, nil, 0)].txs.append(
         Hash256.of(tx.canonicalBytes))
-      if i < responses.count { byStatement[e.statement.hash]?.model = responses[i].newModel }
+      if i < responses.count, byStatement[e.statement.hash]?.signer == nil {
+        byStatement[e.statement.hash]?.signer = i
+        byStatement[e.statement.hash]?.blob = responses[i].modelBlob
+        byStatement[e.statement.hash]?.size = responses[i].modelSize
+      }
     }
     let k = genesis.endorsementThreshold
     guard let (_, chosen) = byStatement.first(where: { $0.value.txs.count >= k }),
-      let chosenModel = chosen.model
+      let signer = chosen.signer, let blob = chosen.blob
     else {
       try cut("round \(round) endorsements")
       throw EnclaveHostError.program(
         "round \(round): no aggregation statement has \(k) endorsements (\(byStatement.values.map { "\($0.txs.count)" }.joined(separator: ", "))); the round cannot commit"
       )
     }
+    // The commit first: an enclave hands out the model only against the ledger's proof of it.
+    let commit = ModelCommit(
+      round: UInt64(round), model: chosen.statement.newModel, modelBlob: blob,
+      modelSize: chosen.size, statement: chosen.statement.hash, endorsements: chosen.txs)
+    let bytes = commit.transactionBytes
+    orderer.submit(bytes: bytes)
+    var proof: InclusionProof?
+    for o in try cut("round \(round) endorsements and commit") {
+      guard let i = o.block.transactions.firstIndex(of: bytes) else { continue }
+      proof = o.block.inclusionProof(of: i, valid: o.outcomes.map(\.isValid))
+    }
+    guard let proof else {
+      throw EnclaveHostError.program("round \(round): the model commit was not ordered")
+    }
+    let file = try enclaves[signer].release(proof)
+    guard try orderer.storeBlob(file) == blob else {
+      throw EnclaveHostError.program(
+        "round \(round): the enclave released another model than the committed one")
+    }
     let model: Model
     do {
-      model = try ModelFile.decode(chosenModel, path: "the enclaves' round \(round) model")
+      model = try ModelFile.decode(file, path: "the enclaves' round \(round) model")
     } catch {
       throw EnclaveHostError.program("\(error)")
     }
@@ -450,7 +480,7 @@ public final class LedgerRecorder: RoundRecorder {
       throw EnclaveHostError.program(
         "round \(round): the enclaves' model does not hash to the statement's new model")
     }
-    pending = (chosen.statement, chosen.txs, chosenModel)
+    pending = (chosen.statement, file)
     var decisions: [UpdateDecision] = []
     // Weights stay inside the enclaves: the statement says only accepted, clipped or rejected.
     for a in chosen.statement.accepted {

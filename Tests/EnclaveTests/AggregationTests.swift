@@ -240,14 +240,18 @@ final class EnclaveRoundTests: XCTestCase {
 
     let ra = try a.aggregate(request)
     let rb = try b.aggregate(try AggregateRequest(canonical: request.canonicalBytes))
-    XCTAssertEqual(ra.newModel, rb.newModel)
+    XCTAssertEqual(ra.modelBlob, rb.modelBlob)
+    // The model stays inside until the ledger proves its commit.
+    let fileA = try a.committedModel(ra, network: network, node: node)
+    XCTAssertEqual(try b.committedModel(rb, network: network, node: node), fileA)
+    XCTAssertEqual(Hash256.of(fileA), ra.modelBlob)
     let ea = try Endorsement(canonical: ra.endorsement)
     let eb = try Endorsement(canonical: rb.endorsement)
     XCTAssertEqual(ea.statement, eb.statement)
     XCTAssertNotEqual(ea.endorser, eb.endorser)
     let s = ea.statement
     XCTAssertEqual(s.accepted.map(\.update), updates[0..<3].map(\.entry.payload))
-    XCTAssertEqual(s.newModel, Hash256(bytes: Array(ra.newModel.suffix(32))))
+    XCTAssertEqual(s.newModel, Hash256(bytes: Array(fileA.suffix(32))))
     XCTAssertEqual(s.baseModel.bytes, base)
     // The rule and parameters are the round-open's, which the ledger proves.
     XCTAssertEqual(s.rule, "mean")
@@ -265,7 +269,7 @@ final class EnclaveRoundTests: XCTestCase {
       ])
     XCTAssert(reasons[2].contains("does not carry a valid signature of cluster-5"), reasons[2])
     // The model moved by the mean of the three accepted deltas.
-    let model = try ModelBytes(ra.newModel)
+    let model = try ModelBytes(fileA)
     XCTAssertEqual(model.parameters[10], 0.5 + 11e-3, accuracy: 2e-6)
 
     // Both endorsements count on the ledger, for their own platforms.
@@ -305,8 +309,8 @@ final class EnclaveRoundTests: XCTestCase {
     XCTAssertEqual(fresh.lastEndorsedRound, 0)
     let second = try fresh.aggregate(request)
     let third = try a.aggregate(request)
-    XCTAssertEqual(second.newModel, first.newModel)
-    XCTAssertEqual(third.newModel, first.newModel)
+    XCTAssertEqual(second.modelBlob, first.modelBlob)
+    XCTAssertEqual(third.modelBlob, first.modelBlob)
     let statements = try [first, second, third].map {
       try Endorsement(canonical: $0.endorsement).statement
     }
@@ -400,14 +404,14 @@ final class EnclaveRoundTests: XCTestCase {
     // Every byte of the request's proof and round-open, flipped one at a time, is refused
     // (or, for the unsigned parts of the proof, changes nothing the enclave uses).
     let bytes = full.canonicalBytes
-    let model = try a.aggregate(full).newModel
+    let model = try a.aggregate(full).modelBlob
     var reachable = 0
     for i in 0..<min(bytes.count, full.closed.canonicalBytes.count + 4 + full.open.count) {
       var b = bytes
       b[i] ^= 0x01
       guard let r = try? AggregateRequest(canonical: b) else { continue }
       if let answer = try? a.aggregate(r) {
-        XCTAssertEqual(answer.newModel, model, "byte \(i)")
+        XCTAssertEqual(answer.modelBlob, model, "byte \(i)")
         reachable += 1
       }
     }
@@ -416,6 +420,56 @@ final class EnclaveRoundTests: XCTestCase {
     XCTAssertLessThan(reachable, 8)
     // The genuine request aggregates.
     XCTAssertNoThrow(try a.aggregate(full))
+  }
+
+  /// A round's aggregate leaves the enclave only once the ledger proves the model committed:
+  /// a host that aborts a closed round (or never gathers k endorsements) and re-runs the same
+  /// base model with another cohort has no uncommitted aggregate to subtract.
+  func testTheModelLeavesTheEnclaveOnlyAgainstTheProofOfItsCommit() throws {
+    let (a, b) = try pair()
+    let group = try XCTUnwrap(a.groupPublicKey)
+    let baseFile = Self.modelFile([Float](repeating: 0, count: Self.parameters))
+    let base = Array(baseFile.suffix(32))
+    let updates = try (0..<3).map { try envelope(cluster: $0, round: 1, base: base, group: group) }
+    let response = try a.aggregate(
+      .proven(network: network, round: 1, baseModel: baseFile, updates: updates, node: node))
+    XCTAssertNotNil(try? AggregateResponse(canonical: response.canonicalBytes))
+    let s = try Endorsement(canonical: response.endorsement).statement
+    func commit(model: Hash256? = nil, blob: Hash256? = nil, round: UInt64 = 1) -> ModelCommit {
+      ModelCommit(
+        round: round, model: model ?? s.newModel, modelBlob: blob ?? response.modelBlob,
+        modelSize: response.modelSize, statement: s.hash, endorsements: [])
+    }
+    func refused(_ p: InclusionProof, on e: Enclave? = nil, _ text: String, line: UInt = #line) {
+      XCTAssertThrowsError(try (e ?? a).release(p), line: line) {
+        XCTAssert("\($0)".contains(text), "\($0)", line: line)
+      }
+    }
+    let net = genesis.hash
+    // No proof by the ledger's nodes, another model, another round, another transaction.
+    refused(
+      .lone(commit().transactionBytes, network: net, signedBy: [SigningKey()]),
+      "0 valid node signature(s)")
+    refused(
+      .lone(commit(model: Hash256.of([1])).transactionBytes, network: net, signedBy: [node]),
+      "names another model")
+    refused(
+      .lone(commit(blob: Hash256.of([1])).transactionBytes, network: net, signedBy: [node]),
+      "names another model")
+    refused(
+      .lone(commit(round: 2).transactionBytes, network: net, signedBy: [node]),
+      "holds no model of round 2")
+    let close = AggregateRequest.proven(
+      network: network, round: 1, baseModel: baseFile, updates: updates, node: node
+    ).closed
+    refused(close, "is not a model commit")
+    // An enclave that did not aggregate the round has nothing to give.
+    refused(
+      .lone(commit().transactionBytes, network: net, signedBy: [node]), on: b,
+      "holds no model of round 1")
+    // The proven commit releases it.
+    let file = try a.release(.lone(commit().transactionBytes, network: net, signedBy: [node]))
+    XCTAssertEqual(Hash256.of(file), response.modelBlob)
   }
 
   /// Hole 2 of the review, at the enclave: it refuses to aggregate fewer updates than the

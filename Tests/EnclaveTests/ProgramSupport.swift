@@ -102,3 +102,20 @@ extension AggregateRequest {
       open: open.transactionBytes, baseModel: baseModel, envelopes: updates.map(\.envelope))
   }
 }
+
+extension Enclave {
+  /// The model of `response`'s round, released against the proof of a commit of it in a block
+  /// `node` signs.
+  func committedModel(_ response: AggregateResponse, network: [UInt8], node: SigningKey) throws
+    -> [UInt8]
+  {
+    let s = try Endorsement(canonical: response.endorsement).statement
+    let commit = ModelCommit(
+      round: s.round, model: s.newModel, modelBlob: response.modelBlob,
+      modelSize: response.modelSize, statement: s.hash, endorsements: [])
+    return try release(
+      .lone(
+        commit.transactionBytes, network: Hash256(bytes: network)!, height: 1000 + s.round,
+        signedBy: [node]))
+  }
+}
