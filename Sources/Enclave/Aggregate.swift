@@ -183,7 +183,21 @@ extension Enclave {
     guard open.round == close.round else {
       throw .request("the round-open is of round \(open.round), the close of \(close.round)")
     }
+    // The ledger checked both signatures; checked again, cheaply, so a forged block would also
+    // need a node's own signature on each.
+    for (signer, verifies, what) in [
+      (open.signer, open.verifies(network: network), "round-open"),
+      (close.signer, close.verifies(network: network), "round-close"),
+    ] where !policy.ledgerNodes.contains(signer.bytes) || !verifies {
+      throw .request("the \(what) is not signed by a ledger node of this network's policy")
+    }
     if let problem = open.rules.problem { throw .request("the round's rules: \(problem)") }
+    // Clusters sealed to the group key the round-open names (the ledger's): an enclave holding
+    // another cannot read them, and must not call them unreadable.
+    guard open.groupKey == groupPublicKey else {
+      throw .request(
+        "round \(open.round)'s round-open names another group key than the one this enclave holds")
+    }
     return ProvenRound(network: network, open: open, close: close)
   }
 

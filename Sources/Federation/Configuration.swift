@@ -302,6 +302,12 @@ extension SimulationConfiguration {
         "is \(cohort), but only \(sampledPerRound) cluster(s) are asked to train each round: every round would abort"
       )
     }
+    if privacy == .tee && ledgerEnabled && cohort < RoundRules.defaultMinimumCohort {
+      throw reader.error(
+        "strategy.minimumCohort",
+        "is \(cohort); privacy tee needs at least 3, so that no one member's cluster and a victim's make a cohort\(cohort == sampledPerRound ? " (\(sampledPerRound) cluster(s) are asked to train each round)" : "")"
+      )
+    }
     if case .krum(_, let select?) = rule, select < cohort {
       throw reader.error(
         reader.has("strategy.select") ? "strategy.select" : "strategy.rule",

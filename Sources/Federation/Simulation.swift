@@ -90,10 +90,12 @@ public final class Simulation {
         id: id, data: train.subset(indices), attack: attackers.contains(id) ? c.attack : nil,
         speed: speed)
     }
-    let largest = clusters.map(\.data.count).max() ?? 1
+    // The default cap: the largest cluster's data rounded up to a power of two, so the genesis
+    // and every statement do not publish that cluster's exact size.
+    let largest = (clusters.map(\.data.count).max() ?? 1).nextPowerOfTwo
     rules = RoundRules(
       rule: c.rule, weighting: c.weighting, normBound: c.normBound.map { Double($0) },
-      minimumCohort: c.effectiveMinimumCohort, sampleCap: c.sampleCap ?? UInt64(max(1, largest)))
+      minimumCohort: c.effectiveMinimumCohort, sampleCap: c.sampleCap ?? UInt64(largest))
     if let problem = rules.problem {
       throw ConfigurationError(source: "configuration", key: "strategy", problem: problem)
     }
@@ -270,5 +272,12 @@ public final class Simulation {
       aborted: outcome.aborted)
     progress(.roundFinished(record))
     return record
+  }
+}
+
+extension Int {
+  /// The smallest power of two at least this (1 for 0 and below).
+  var nextPowerOfTwo: Int {
+    self <= 1 ? 1 : 1 << (Int.bitWidth - (self - 1).leadingZeroBitCount)
   }
 }

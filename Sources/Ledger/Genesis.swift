@@ -176,6 +176,15 @@ public struct Genesis: CanonicalCodable, Equatable {
   public func endorser(of e: Endorsement, at time: Date, checkEvidence: Bool = true)
     -> Swift.Result<Endorser, EndorserRefusal>
   {
+    endorser(evidence: e.evidence, key: e.endorser, at: time, checkEvidence: checkEvidence)
+  }
+
+  /// The genesis endorser whose enclave (or key) `evidence` shows holds `key`, after checking
+  /// the evidence as for an endorsement; or why it counts for none.
+  public func endorser(
+    evidence carried: Evidence, key: PublicKey, at time: Date, checkEvidence: Bool = true
+  ) -> Swift.Result<Endorser, EndorserRefusal> {
+    let e = (evidence: carried, endorser: key)
     switch e.evidence.kind {
     case .genesisKey:
       guard let endorser = endorser(e.endorser), endorser.kind == .genesisKey else {
@@ -326,6 +335,23 @@ public struct Genesis: CanonicalCodable, Equatable {
       throw fail("round", "sets \"\(s.key)\" twice")
     }
     if let problem = rules.problem { throw fail("rules", problem) }
+    // Enclaves protect each update only if no one can make a round out of the victim and
+    // updates they know: the Sybils one member may enrol must stay short of a cohort, and
+    // no minority of nodes may sign the blocks that prove a round to an enclave.
+    if endorsers.contains(where: { $0.kind != .genesisKey }) {
+      guard let c = clustersPerMember, c <= rules.minimumCohort - 2 else {
+        throw fail(
+          "clustersPerMember",
+          "is \(clustersPerMember.map(String.init) ?? "absent"); with enclave endorsers it must be set, and at most rules.minimumCohort - 2 (\(rules.minimumCohort - 2)), so that no member's own clusters and one victim make a cohort"
+        )
+      }
+      if blockQuorum <= nodes.count / 2 {
+        throw fail(
+          "blockQuorum",
+          "is \(blockQuorum); with enclave endorsers it must be more than half of the \(nodes.count) nodes, since its signatures prove rounds to the enclaves"
+        )
+      }
+    }
     if let c = clustersPerMember, c < 1 || c > 1 << 20 {
       throw fail("clustersPerMember", "is \(c); it must be 1 to 2^20, or absent for no limit")
     }

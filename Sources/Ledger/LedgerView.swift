@@ -51,6 +51,8 @@ public struct LedgerView: Codable, Sendable {
   public var rules: String
   public var minimumCohort: Int
   public var clustersPerMember: Int?
+  /// The group key clusters seal to, once recorded (networks with enclaves).
+  public var groupKey: String?
   /// What the endorsers are: "genesis-key", or "simulated-enclave (NO HARDWARE PROTECTION)".
   public var endorserKinds: [String]
   public var clusters: Int
@@ -87,6 +89,7 @@ public struct LedgerView: Codable, Sendable {
     var clusterOf: [UInt64: [Hash256: String]] = [:]
     var statements: [UInt64: [(endorser: String, statement: AggregationStatement)]] = [:]
     var enrolled = Set<String>()
+    var groupKey: String?
     let format = ISO8601DateFormatter()
     format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     try store.forEachBlock { block, outcomes, _ in
@@ -111,6 +114,7 @@ public struct LedgerView: Codable, Sendable {
           clusterOf[c.round, default: [:]][c.payload] = c.cluster
         case .roundClose(let c): rounds[c.round]?.closed = true
         case .roundAbort(let a): rounds[a.round]?.aborted = a.reason
+        case .groupKey(let g): groupKey = Hex.encode(g.groupKey)
         case .endorsement(let e):
           rounds[e.statement.round]?.endorsements += 1
           let time = Date(timeIntervalSince1970: Double(block.header.timestamp) / 1000)
@@ -154,6 +158,7 @@ public struct LedgerView: Codable, Sendable {
     }
     self.rounds = rounds.values.sorted { $0.round < $1.round }
     self.clusters = enrolled.count
+    self.groupKey = groupKey
     self.height = height
     self.head = head
     self.transactions = transactions

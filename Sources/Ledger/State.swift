@@ -1,3 +1,4 @@
+import Attestation
 import Foundation
 
 /// Whether a transaction took effect, and if not, why.
@@ -20,6 +21,8 @@ public struct RoundState: Sendable {
   /// Valid commitments (cluster, enrolled key, payload hash), in ledger order.
   public var entries: [RoundClose.Entry] = []
   public var committedBy: [String: Hash256] = [:]
+  /// Payload bytes the valid commitments name, in all.
+  public var payloadBytes: UInt64 = 0
   public var close: RoundClose?
   /// Set when a node aborted the round: nothing more happens in it.
   public var abort: RoundAbort?
@@ -54,6 +57,8 @@ public struct LedgerState: Sendable {
   public private(set) var rounds: [UInt64: RoundState] = [:]
   /// The newest round opened (0 before the first).
   public private(set) var currentRound: UInt64 = 0
+  /// The network's group key, once an enclave's evidence fixed it (networks with enclaves).
+  public private(set) var groupKey: [UInt8]?
   /// The newest committed model (genesis's initial model before any).
   public private(set) var latestModel: Hash256?
   public private(set) var transactionCount = 0
@@ -205,6 +210,20 @@ public struct LedgerState: Sendable {
           "starts from model \(o.baseModel.short), but the latest committed model is \(latestModel.short)"
         )
       }
+      if genesis.endorsers.contains(where: { $0.kind != .genesisKey }) {
+        guard let groupKey else {
+          return .invalid(
+            "opens a round before the network's group key is recorded: clusters would not know what to seal to"
+          )
+        }
+        if o.groupKey != groupKey {
+          return .invalid(
+            "names group key \(o.groupKey.map { Hex.encode($0).prefix(12) } ?? "none"), but the network's is \(Hex.encode(groupKey).prefix(12))"
+          )
+        }
+      } else if o.groupKey != nil {
+        return .invalid("names a group key, but this network has no enclaves")
+      }
       if o.rules != genesis.rules {
         return .invalid(
           "carries rules \(o.rules.ruleName) \(o.rules.statementParameters.map { "\($0.key)=\($0.value)" }), not the network's (genesis): \(genesis.rules.ruleName) \(genesis.rules.statementParameters.map { "\($0.key)=\($0.value)" })"
@@ -252,12 +271,23 @@ public struct LedgerState: Sendable {
       {
         return .invalid("the signature of cluster \"\(c.cluster)\" does not verify")
       }
+      if c.payloadSize > RoundRules.maximumPayload {
+        return .invalid(
+          "names a payload of \(c.payloadSize) bytes; the most a commitment may name is \(RoundRules.maximumPayload)"
+        )
+      }
+      if r.payloadBytes + c.payloadSize > RoundRules.maximumRoundBytes {
+        return .invalid(
+          "round \(c.round) is full: its payloads would exceed \(RoundRules.maximumRoundBytes) bytes, what one enclave request carries"
+        )
+      }
       if r.entries.count >= r.open.rules.capacity {
         return .invalid(
           "round \(c.round) is full: it holds \(r.open.rules.capacity) update(s), the most its sample cap allows (2^31 / \(r.open.rules.sampleCap))"
         )
       }
       r.entries.append(.init(cluster: c.cluster, key: key, payload: c.payload))
+      r.payloadBytes += c.payloadSize
       r.committedBy[c.cluster] = c.payload
       rounds[c.round] = r
       return .valid
@@ -291,6 +321,37 @@ public struct LedgerState: Sendable {
       }
       r.close = c
       rounds[c.round] = r
+      return .valid
+
+    case .groupKey(let g):
+      guard genesis.endorsers.contains(where: { $0.kind != .genesisKey }) else {
+        return .invalid("this network has no enclave endorsers to hold a group key")
+      }
+      if let groupKey {
+        return .invalid(
+          "the network's group key is already \(Hex.encode(groupKey).prefix(12)); it is fixed once")
+      }
+      guard g.evidence.kind != .genesisKey else {
+        return .invalid("a group key needs an enclave's evidence")
+      }
+      let held: [UInt8]?
+      do {
+        held =
+          g.evidence.kind == .sgxDCAP
+          ? try CollateralizedEvidence(canonical: g.evidence.bytes).evidence.groupKey
+          : try EnclaveEvidence(canonical: g.evidence.bytes).groupKey
+      } catch {
+        return .invalid("its evidence does not decode: \(error)")
+      }
+      guard held == g.groupKey else {
+        return .invalid("its evidence binds another group key (or none)")
+      }
+      if case .failure(let refusal) = genesis.endorser(
+        evidence: g.evidence, key: g.enclave, at: time, checkEvidence: verifySignatures)
+      {
+        return .invalid(refusal.description)
+      }
+      groupKey = g.groupKey
       return .valid
 
     case .roundAbort(let a):

@@ -111,6 +111,36 @@ public struct UpdateCommitment: CanonicalCodable, Equatable {
   }
 }
 
+/// Fixes the network's group key: the X25519 key clusters seal updates to, which only attested
+/// enclaves hold. The evidence is an enclave's, for the ledger's nonce, binding its signing key
+/// and this group key under the network's policy, and it must count for a genesis endorser.
+/// The first valid one stands; every round-open names it, and enclaves aggregate only rounds
+/// whose round-open names the key they hold.
+public struct GroupKeyRecord: CanonicalCodable, Equatable {
+  public var groupKey: [UInt8]
+  /// The signing key the evidence binds.
+  public var enclave: PublicKey
+  public var evidence: Evidence
+
+  public init(groupKey: [UInt8], enclave: PublicKey, evidence: Evidence) {
+    self.groupKey = groupKey
+    self.enclave = enclave
+    self.evidence = evidence
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    w.fixed(groupKey)
+    w.key(enclave)
+    evidence.encode(to: &w)
+  }
+
+  public init(from r: inout CanonicalReader) throws(DecodingError) {
+    groupKey = try r.fixed(32, "group key")
+    enclave = try r.key("group key enclave")
+    evidence = try Evidence(from: &r)
+  }
+}
+
 /// Ends a round that will not commit (too few updates by its deadline, too few matching
 /// endorsements), so the next may open from the same model. A genesis node signs it.
 public struct RoundAbort: CanonicalCodable, Equatable {
@@ -178,6 +208,7 @@ public enum Transaction: CanonicalCodable, Equatable {
   case endorsement(Endorsement)
   case modelCommit(ModelCommit)
   case roundAbort(RoundAbort)
+  case groupKey(GroupKeyRecord)
 
   public static let version: UInt8 = 1
 
@@ -190,6 +221,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case endorsement = 6
     case modelCommit = 7
     case roundAbort = 8
+    case groupKey = 9
 
     public var name: String {
       switch self {
@@ -201,6 +233,7 @@ public enum Transaction: CanonicalCodable, Equatable {
       case .endorsement: "endorsement"
       case .modelCommit: "model-commit"
       case .roundAbort: "round-abort"
+      case .groupKey: "group-key"
       }
     }
   }
@@ -215,13 +248,14 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .endorsement: .endorsement
     case .modelCommit: .modelCommit
     case .roundAbort: .roundAbort
+    case .groupKey: .groupKey
     }
   }
 
   /// The round a transaction belongs to, if any.
   public var round: UInt64? {
     switch self {
-    case .genesis, .enrolment: nil
+    case .genesis, .enrolment, .groupKey: nil
     case .roundOpen(let t): t.round
     case .commitment(let t): t.round
     case .roundClose(let t): t.round
@@ -243,6 +277,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .endorsement(let t): t.encode(to: &w)
     case .modelCommit(let t): t.encode(to: &w)
     case .roundAbort(let t): t.encode(to: &w)
+    case .groupKey(let t): t.encode(to: &w)
     }
   }
 
@@ -264,6 +299,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .endorsement: self = .endorsement(try Endorsement(from: &r))
     case .modelCommit: self = .modelCommit(try ModelCommit(from: &r))
     case .roundAbort: self = .roundAbort(try RoundAbort(from: &r))
+    case .groupKey: self = .groupKey(try GroupKeyRecord(from: &r))
     }
   }
 }

@@ -86,7 +86,9 @@ public final class LedgerRecorder: RoundRecorder {
   ) throws {
     self.directory = directory
     let n = c.ledgerNodes
-    let members = (0..<n).map { _ in SigningKey() }
+    // A consortium of the clusters' operators, one member each; the first n also run the
+    // ledger nodes. One cluster per member keeps any member's own updates short of a cohort.
+    let members = (0..<max(n, clusters)).map { _ in SigningKey() }
     let nodeKeys = (0..<n).map { _ in SigningKey() }
     self.nodeKeys = nodeKeys
     self.rules = rules
@@ -156,7 +158,7 @@ public final class LedgerRecorder: RoundRecorder {
       endorsementThreshold: c.effectiveEndorsementThreshold,
       initialModel: Hash256(hex: initialModel.hash), round: settings,
       enclaveMeasurements: measurement.map { [Hash256(bytes: $0)!] } ?? [], rules: rules,
-      clustersPerMember: (clusters + n - 1) / n)
+      clustersPerMember: 1)
     try genesis.validate()
     self.genesis = genesis
     if fm.fileExists(atPath: directory + "/ledger") {
@@ -172,18 +174,18 @@ public final class LedgerRecorder: RoundRecorder {
         directory: "\(directory)/ledger/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
     }
     orderer = try EmbeddedOrderer(replicas: replicas)
-    if !enclaves.isEmpty { try startEnclaves(clusters: clusters) }
+    if !enclaves.isEmpty { try startEnclaves() }
     for id in 0..<clusters {
       let key = SigningKey()
       clusterKeys[id] = key
-      let m = id % n
       orderer.submit(
         .enrolment(
           ClusterEnrolment(
             network: genesis.hash, cluster: Self.name(id), key: key.publicKey,
-            member: "member-\(m)", memberKey: members[m])))
+            member: "member-\(id)", memberKey: members[id])))
     }
     try cut("enrolment")
+    if !enclaves.isEmpty { try checkGroupKey(clusters: clusters) }
   }
 
   static func name(_ id: ClusterID) -> String { "cluster-\(id)" }
@@ -207,7 +209,8 @@ public final class LedgerRecorder: RoundRecorder {
       RoundOpen(
         network: network, round: UInt64(plan.round), baseModel: base,
         participants: plan.participants.map(Self.name), rules: rules,
-        configuration: roundSettings, node: coordinator))
+        configuration: roundSettings, groupKey: groupKey.map { Array($0.rawRepresentation) },
+        node: coordinator))
     openTransaction = open.canonicalBytes
     orderer.submit(open)
   }
@@ -322,38 +325,52 @@ public final class LedgerRecorder: RoundRecorder {
   public var aggregates: Bool { !enclaves.isEmpty }
 
   /// Starts every node's enclave under the genesis policy, shares the group key from the first
-  /// to each other after mutual attestation, and has every cluster check an enclave's evidence
-  /// for the group key it will encrypt to.
-  private func startEnclaves(clusters: Int) throws {
+  /// to each other after mutual attestation, and records the group key on the ledger with the
+  /// first enclave's evidence (ordered with the enrolments).
+  private func startEnclaves() throws {
     let policy = genesis.enclavePolicy()
     for e in enclaves { _ = try e.start(sealed: nil, policy: policy) }
     _ = try enclaves[0].createGroupKey()
     for joiner in enclaves.dropFirst() { try enclaves[0].admit(joiner, network: network.bytes) }
-    var agreed: [UInt8]?
+    let evidence = try enclaves[0].evidence(
+      nonce: EnclaveEvidence.ledgerNonce(network: network.bytes))
+    guard let key = evidence.groupKey, let enclave = PublicKey(bytes: evidence.signingKey) else {
+      throw EnclaveHostError.program("the enclave of node-0 attests no group key")
+    }
+    orderer.submit(
+      .groupKey(
+        GroupKeyRecord(
+          groupKey: key, enclave: enclave,
+          evidence: Evidence(kind: .simulatedEnclave, bytes: evidence.canonicalBytes))))
+    try sealEnclaves()
+  }
+
+  /// Each cluster's own check before it seals anything: an enclave's evidence for the
+  /// cluster's nonce verifies against genesis, and the group key it attests is the one the
+  /// ledger recorded (and every round-open names), not merely some attested enclave's.
+  private func checkGroupKey(clusters: Int) throws {
+    let policy = genesis.enclavePolicy()
+    guard let recorded = orderer.replicas[0].state.groupKey else {
+      throw EnclaveHostError.program("the ledger recorded no group key")
+    }
     for id in 0..<clusters {
-      // The cluster's own check, with its own nonce, against the genesis policy.
       var rng = SystemRandomNumberGenerator()
       let nonce = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
-      let evidence = try enclaves[id % enclaves.count].evidence(nonce: nonce)
+      let node = id % enclaves.count
+      let evidence = try enclaves[node].evidence(nonce: nonce)
       do {
         try evidence.verify(nonce: nonce, policy: policy)
       } catch {
         throw EnclaveHostError.program(
-          "\(Self.name(id)) refuses the enclave of node-\(id % enclaves.count): \(error)")
+          "\(Self.name(id)) refuses the enclave of node-\(node): \(error)")
       }
-      guard let key = evidence.groupKey, agreed == nil || agreed == key else {
+      guard evidence.groupKey == recorded else {
         throw EnclaveHostError.program(
-          "the enclave of node-\(id % enclaves.count) attests no group key or another one")
+          "\(Self.name(id)) refuses the enclave of node-\(node): it attests another group key than the ledger's"
+        )
       }
-      agreed = key
     }
-    if let agreed {
-      groupKey = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: agreed)
-    } else {
-      let info = try enclaves[0].evidence(nonce: [UInt8](repeating: 0, count: 32))
-      groupKey = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: info.groupKey!)
-    }
-    try sealEnclaves()
+    groupKey = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: recorded)
   }
 
   /// Keeps each enclave's sealed state beside its platform, as a node would on disk.

@@ -14,19 +14,25 @@ public struct RoundOpen: CanonicalCodable, Equatable, Sendable {
   public var rules: RoundRules
   /// How clusters train (epochs, learning rate, ...), as text for people and clusters.
   public var configuration: [Setting]
+  /// The network's group key (X25519), which clusters seal their updates to, as the ledger
+  /// recorded it with an enclave's evidence; nil where no enclave aggregates. An enclave
+  /// aggregates a round only if this is the key it holds, so an update that does not open is
+  /// its cluster's doing, never a host's that pointed the cluster at another key.
+  public var groupKey: [UInt8]?
   /// The genesis node that opened the round, and its signature.
   public var signer: PublicKey
   public var signature: Signature
 
   public init(
     round: UInt64, baseModel: Hash256, participants: [String], rules: RoundRules,
-    configuration: [Setting], signer: PublicKey, signature: Signature
+    configuration: [Setting], groupKey: [UInt8]? = nil, signer: PublicKey, signature: Signature
   ) {
     self.round = round
     self.baseModel = baseModel
     self.participants = participants
     self.rules = rules
     self.configuration = configuration.sorted(by: Setting.precedes)
+    self.groupKey = groupKey
     self.signer = signer
     self.signature = signature
   }
@@ -34,11 +40,12 @@ public struct RoundOpen: CanonicalCodable, Equatable, Sendable {
   /// A round-open signed by `node` for `network`.
   public init(
     network: Hash256, round: UInt64, baseModel: Hash256, participants: [String],
-    rules: RoundRules, configuration: [Setting] = [], node: SigningKey
+    rules: RoundRules, configuration: [Setting] = [], groupKey: [UInt8]? = nil, node: SigningKey
   ) {
     self.init(
       round: round, baseModel: baseModel, participants: participants, rules: rules,
-      configuration: configuration, signer: node.publicKey, signature: Signature(unchecked: []))
+      configuration: configuration, groupKey: groupKey, signer: node.publicKey,
+      signature: Signature(unchecked: []))
     signature = node.sign(message(network: network), for: .roundOpen)
   }
 
@@ -60,6 +67,7 @@ public struct RoundOpen: CanonicalCodable, Equatable, Sendable {
     w.list(participants) { $0.string($1) }
     rules.encode(to: &w)
     w.settings(configuration)
+    w.optional(groupKey) { $0.fixed($1) }
     w.key(signer)
   }
 
@@ -76,6 +84,9 @@ public struct RoundOpen: CanonicalCodable, Equatable, Sendable {
     }
     rules = try RoundRules(from: &r)
     configuration = try r.settings("round-open configuration")
+    groupKey = try r.optional("round-open group key") { r throws(DecodingError) in
+      try r.fixed(32, "round-open group key")
+    }
     signer = try r.key("round-open signer")
     signature = try r.signature("round-open signature")
   }

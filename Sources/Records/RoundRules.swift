@@ -55,6 +55,12 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
   public static let maximumSampleCap: UInt64 = 1 << 31
   public static let defaultSampleCap: UInt64 = 1 << 20
   public static let defaultMinimumCohort = 3
+  /// The most updates one round holds: what an enclave request carries.
+  public static let maximumUpdates = 100_000
+  /// The largest update payload (sealed envelope) a commitment may name, and the most payload
+  /// bytes one round may hold: a round must fit one enclave request (at most 1 GiB).
+  public static let maximumPayload: UInt64 = 64 << 20
+  public static let maximumRoundBytes: UInt64 = 512 << 20
 
   public init(
     rule: AggregationRule = .mean, weighting: Weighting = .samples, normBound: Double? = nil,
@@ -69,9 +75,12 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     self.sampleCap = sampleCap
   }
 
-  /// Updates a round may hold: every weight at most the cap, and 2^31 in all.
+  /// Updates a round may hold: every weight at most the cap, and 2^31 in all; and no more
+  /// than one enclave request carries.
   public var capacity: Int {
-    Int(Self.maximumSampleCap / (weighting == .samples ? max(sampleCap, 1) : 1))
+    min(
+      Self.maximumUpdates,
+      Int(Self.maximumSampleCap / (weighting == .samples ? max(sampleCap, 1) : 1)))
   }
 
   /// Nil when the rules can be used; else what is wrong, naming the field.
@@ -87,13 +96,16 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     if !(0...30).contains(fractionalBits) {
       return "fractionalBits is \(fractionalBits); it must be 0 to 30"
     }
-    if let normBound, !(normBound > 0 && normBound.isFinite) {
-      return "normBound is \(normBound); it must be positive and finite"
+    if let normBound,
+      !(normBound >= Double(Float.leastNormalMagnitude)
+        && normBound <= Double(Float.greatestFiniteMagnitude))
+    {
+      return "normBound is \(normBound); it must be positive and finite as a float32"
     }
     switch rule {
     case .mean, .median: break
     case .trimmedMean(let beta):
-      if !(beta >= 0 && beta < 0.5) {
+      if !(beta >= 0 && beta < 0.5) || beta.sign == .minus {
         return "beta is \(beta); it must be at least 0 and below 0.5"
       }
     case .krum(let f, let select):

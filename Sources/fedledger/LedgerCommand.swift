@@ -63,7 +63,8 @@ struct LedgerShow: ParsableCommand {
     var lines = [
       "network \"\(v.network)\"  genesis \(v.genesis)",
       "  \(v.nodes.count) nodes (\(v.nodes.joined(separator: ", "))); a model needs \(v.endorsementThreshold) of \(v.endorsers) endorsements (\(v.endorserKinds.joined(separator: ", "))); \(v.clusters) clusters enrolled",
-      "  rules: \(v.rules); clusters per member: \(v.clustersPerMember.map(String.init) ?? "no limit")",
+      "  rules: \(v.rules); clusters per member: \(v.clustersPerMember.map(String.init) ?? "no limit")"
+        + (v.groupKey.map { "; group key \($0.prefix(16))..." } ?? ""),
       "  height \(v.height.map(String.init) ?? "-")  head \(v.head)  \(v.transactions) transactions, \(v.invalidTransactions.count) invalid",
       "",
       "blocks"

@@ -148,6 +148,11 @@ final class FixedPointAggregationTests: XCTestCase {
     refused(RoundRules(minimumCohort: 3, sampleCap: 1 << 31), "room for 1 update(s)")
     refused(RoundRules(fractionalBits: 31), "fractionalBits is 31")
     refused(RoundRules(normBound: -1), "normBound is -1")
+    // Bounds a float32 cannot hold would clip nothing (infinity) or everything (zero).
+    refused(RoundRules(normBound: 1e39), "normBound is 1e+39")
+    refused(RoundRules(normBound: 1e-40), "normBound is 1e-40")
+    // One value, one encoding: -0.0 would equal 0.0 yet hash differently.
+    refused(RoundRules(rule: .trimmedMean(beta: -0.0)), "beta is -0.0")
     XCTAssertThrowsError(try RoundRules(canonical: [9, 0, 0, 20]))
   }
 }
@@ -376,6 +381,13 @@ final class EnclaveRoundTests: XCTestCase {
         ).transactionBytes
       refused(r, "the round-open given is not the one round 1's round-close names")
     }
+    // A round whose (proven) round-open names another group key than the enclave holds: its
+    // updates could not open here, and that would be no cluster's fault.
+    refused(
+      .proven(
+        network: network, round: 1, baseModel: baseFile, rules: rules,
+        groupKey: [UInt8](repeating: 5, count: 32), updates: updates, node: node),
+      "names another group key than the one this enclave holds")
     // The base model: another file, however valid.
     var otherBase = full
     otherBase.baseModel = Self.modelFile([Float](repeating: 1, count: Self.parameters))
@@ -395,6 +407,16 @@ final class EnclaveRoundTests: XCTestCase {
         node: node
       ).closed
     refused(otherRound, "is not the one round 2's round-close names")
+    // A block the ledger's quorum signed (colluding, say) holding a round-open or round-close
+    // that no node signed: refused too.
+    var unsignedClose = try RoundClose(transaction: full.closed.transaction)
+    unsignedClose = RoundClose(
+      network: genesis.hash, round: 1, open: unsignedClose.open, updates: unsignedClose.updates,
+      node: SigningKey())
+    var strangerClose = full
+    strangerClose.closed = .lone(
+      unsignedClose.transactionBytes, network: genesis.hash, signedBy: [node])
+    refused(strangerClose, "the round-close is not signed by a ledger node")
     var badIndex = full
     badIndex.closed.index = 1
     refused(badIndex, "its Merkle path does not reach the root")

@@ -58,6 +58,8 @@ struct TestUpdate {
   var cluster: String
   var key: PublicKey
   var envelope: [UInt8]
+  /// The group key it was sealed to.
+  var group: [UInt8]
   /// The round-close's entry for it.
   var entry: RoundClose.Entry { .init(cluster: cluster, key: key, payload: Hash256.of(envelope)) }
 
@@ -77,23 +79,23 @@ struct TestUpdate {
       signedWith: signer ?? key)
     return TestUpdate(
       cluster: "cluster-\(cluster)", key: PublicKey(bytes: Array(key.publicKey.rawRepresentation))!,
-      envelope: e.canonicalBytes)
+      envelope: e.canonicalBytes, group: group)
   }
 }
 
 extension AggregateRequest {
-  /// A request for `round` as a ledger would fix it: a round-open with `rules` on `baseModel`,
-  /// and a round-close naming it and listing `updates` (or `closedWith`), in a block `node`
-  /// signed.
+  /// A request for `round` as a ledger would fix it: a round-open with `rules` on `baseModel`
+  /// naming `groupKey` (by default the one the updates were sealed to), and a round-close
+  /// naming it and listing `updates` (or `closedWith`), in a block `node` signed.
   static func proven(
     network: [UInt8], round: UInt64, baseModel: [UInt8],
-    rules: RoundRules = RoundRules(minimumCohort: 1), updates: [TestUpdate], node: SigningKey,
-    closedWith: [RoundClose.Entry]? = nil
+    rules: RoundRules = RoundRules(minimumCohort: 1), groupKey: [UInt8]? = nil,
+    updates: [TestUpdate], node: SigningKey, closedWith: [RoundClose.Entry]? = nil
   ) -> AggregateRequest {
     let net = Hash256(bytes: network)!
     let open = RoundOpen(
       network: net, round: round, baseModel: Hash256(bytes: Array(baseModel.suffix(32)))!,
-      participants: [], rules: rules, node: node)
+      participants: [], rules: rules, groupKey: groupKey ?? updates.first?.group, node: node)
     let close = RoundClose(
       network: net, round: round, open: Hash256.of(open.transactionBytes),
       updates: closedWith ?? updates.map(\.entry), node: node)

@@ -209,7 +209,8 @@ final class SGXBackendTests: XCTestCase {
       endorsers: (0..<2).map {
         .init(name: "node-\($0)", sgxPlatform: PPID(bytes: SyntheticSGX.ppid(platform: $0))!)
       },
-      endorsementThreshold: 2, enclaveMeasurements: [Hash256(bytes: mrEnclave)!], sgxRootCA: root)
+      endorsementThreshold: 2, enclaveMeasurements: [Hash256(bytes: mrEnclave)!], sgxRootCA: root,
+      clustersPerMember: 1)
     try genesis.validate()
     try a.createGroupKey()
     let c1 = a.challenge()

@@ -143,9 +143,12 @@ final class SimulationTests: XCTestCase {
     XCTAssertGreaterThan(loose, 0.99)
     let (capped, largest) = try await attackerWeight(cap: nil)
     XCTAssertLessThan(capped, 0.4)
-    // What it claims is the cap, which by default is the largest cluster's data.
+    // What it claims is the cap, which by default covers the largest cluster's data.
     let defaults = try Simulation(configuration: configuration(), train: train, test: test)
-    XCTAssertEqual(defaults.rules.sampleCap, UInt64(largest))
+    // Rounded up to a power of two, so the rules do not publish one cluster's exact size.
+    var power = 1
+    while power < largest { power *= 2 }
+    XCTAssertEqual(defaults.rules.sampleCap, UInt64(power))
     // A claim above the cap is rejected, that update alone, with its reason.
     let strategy = StandardStrategy(sampleCap: 100)
     strategy.begin(round: 1, baseModelHash: "b", global: [0, 0])
@@ -173,9 +176,18 @@ final class SimulationTests: XCTestCase {
       XCTAssert(
         "\($0)".contains("keeps 1 update(s) a round, fewer than the minimum cohort of 3"), "\($0)")
     }
-    XCTAssertNoThrow(
+    // In mode tee a cohort of 1 (or 2) is refused too: a member's cluster and a victim's
+    // would make one.
+    XCTAssertThrowsError(
       try c.apply(
         ["strategy.rule": "krum", "strategy.minimumCohort": 1],
+        sources: ["strategy.minimumCohort": "flag --minimum-cohort"])
+    ) {
+      XCTAssert("\($0)".contains("privacy tee needs at least 3"), "\($0)")
+    }
+    XCTAssertNoThrow(
+      try c.apply(
+        ["strategy.rule": "krum", "strategy.minimumCohort": 1, "privacy.mode": "none"],
         sources: ["strategy.rule": "flag --strategy"]))
   }
 

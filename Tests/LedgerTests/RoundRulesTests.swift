@@ -152,6 +152,28 @@ final class RoundRulesTests: XCTestCase {
       try verdicts(orderer, [net.roundClose(open, entries: entries, by: 3)]), ["valid"])
   }
 
+  /// A network without enclaves has no group key: none may be recorded, nor named.
+  func testANetworkWithoutEnclavesHasNoGroupKey() throws {
+    let orderer = try enrolled()
+    let open = RoundOpen(
+      network: net.network, round: 1, baseModel: model(0), participants: [],
+      rules: net.genesis.rules, groupKey: [UInt8](repeating: 1, count: 32), node: net.nodes[0])
+    XCTAssertEqual(
+      try verdicts(
+        orderer,
+        [
+          .groupKey(
+            GroupKeyRecord(
+              groupKey: [UInt8](repeating: 1, count: 32), enclave: net.nodes[0].publicKey,
+              evidence: .genesisKey)),
+          .roundOpen(open),
+        ]),
+      [
+        "this network has no enclave endorsers to hold a group key",
+        "names a group key, but this network has no enclaves",
+      ])
+  }
+
   /// Review hole 1: the aggregation rule and its settings came from each host. They come from
   /// the round-open now, and the ledger accepts only the network's own rules there.
   func testARoundOpenMustCarryTheNetworksRules() throws {
@@ -223,6 +245,52 @@ final class RoundRulesTests: XCTestCase {
         "valid", "valid", "valid",
         "round 1 is full: it holds 2 update(s), the most its sample cap allows (2^31 / 1073741824)",
       ])
+  }
+
+  /// Review: a cluster that commits a payload too large for one enclave request would make
+  /// its round impossible to aggregate. The ledger bounds each payload and each round's total.
+  func testPayloadsTooLargeForAnEnclaveRequestAreRefused() throws {
+    let orderer = try enrolled()
+    let open = net.roundOpen(1, base: model(0))
+    func commitment(_ i: Int, size: UInt64) -> Transaction {
+      .commitment(
+        UpdateCommitment(
+          network: net.network, round: 1, cluster: "cluster-\(i)", payload: model(10 + i),
+          payloadSize: size, clusterKey: net.clusters[i]))
+    }
+    XCTAssertEqual(
+      try verdicts(
+        orderer,
+        [
+          open, commitment(0, size: RoundRules.maximumPayload + 1),
+          commitment(0, size: RoundRules.maximumPayload),
+        ] + (1..<4).map { commitment($0, size: RoundRules.maximumPayload * 3) }),
+      [
+        "valid", "names a payload of 67108865 bytes; the most a commitment may name is 67108864",
+        "valid", "names a payload of 201326592 bytes; the most a commitment may name is 67108864",
+        "names a payload of 201326592 bytes; the most a commitment may name is 67108864",
+        "names a payload of 201326592 bytes; the most a commitment may name is 67108864",
+      ])
+    let full = (1..<4).map { commitment($0, size: RoundRules.maximumPayload) }
+    XCTAssertEqual(try verdicts(orderer, full), ["valid", "valid", "valid"])
+    XCTAssertEqual(
+      orderer.replicas[0].state.rounds[1]?.payloadBytes, 4 * RoundRules.maximumPayload)
+    // Eight such payloads fill a round; the ninth would not fit one enclave request.
+    let wide = TestNetwork(nodes: 9, threshold: 5, clusters: 9)
+    let wideOrderer = try enrolled(wide)
+    let wideOpen = wide.roundOpen(1, base: model(0))
+    let nine = (0..<9).map { i in
+      Transaction.commitment(
+        UpdateCommitment(
+          network: wide.network, round: 1, cluster: "cluster-\(i)", payload: model(20 + i),
+          payloadSize: RoundRules.maximumPayload, clusterKey: wide.clusters[i]))
+    }
+    let outcomes = try verdicts(wideOrderer, [wideOpen] + nine)
+    XCTAssertEqual(outcomes.filter { $0 == "valid" }.count, 9)
+    XCTAssertEqual(
+      outcomes.last,
+      "round 1 is full: its payloads would exceed 536870912 bytes, what one enclave request carries"
+    )
   }
 
   /// An endorsement must state the round's own rule and parameters, and accept at least the

@@ -59,6 +59,73 @@ final class SGXEndorsementTests: XCTestCase {
         bytes: CollateralizedEvidence(evidence: evidence, collateral: collateral).canonicalBytes))
   }
 
+  /// The record of the network's group key (`net.groupKey`, unless `key` says another), with
+  /// the evidence of SGX enclave `i` that holds it.
+  func groupKeyRecord(_ net: TestNetwork, key: [UInt8]? = nil, bound: [UInt8]? = nil, _ i: Int = 0)
+    -> Transaction
+  {
+    let group = key ?? net.groupKey!
+    let signing = enclaveKeys[i].publicKey
+    let encryption = Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)
+    let reportData = EnclaveEvidence.reportData(
+      signingKey: signing.bytes, encryptionKey: encryption, groupKey: bound ?? group,
+      policy: net.genesis.enclavePolicy().digest,
+      nonce: EnclaveEvidence.ledgerNonce(network: net.network.bytes))
+    let quote = Self.sgx.quote(
+      mrEnclave: mrEnclave, mrSigner: [UInt8](repeating: 0x51, count: 32),
+      reportData: reportData, platform: i)
+    let evidence = EnclaveEvidence(
+      signingKey: signing.bytes, encryptionKey: encryption, groupKey: bound ?? group,
+      report: .sgx(quote: quote))
+    return .groupKey(
+      GroupKeyRecord(
+        groupKey: group, enclave: signing,
+        evidence: Evidence(
+          kind: .sgxDCAP,
+          bytes: CollateralizedEvidence(evidence: evidence, collateral: Self.sgx.collateral)
+            .canonicalBytes)))
+  }
+
+  /// Review: a host could point a cluster at another genuine enclave's group key, so the
+  /// cluster's update would not open in the network's enclaves and be rejected, blamed on the
+  /// cluster. The ledger fixes the network's group key once, with an enclave's evidence, every
+  /// round-open names it, and enclaves aggregate only rounds that name the key they hold.
+  func testTheGroupKeyIsFixedOnceOnTheLedgerAndEveryRoundOpenNamesIt() throws {
+    let net = network()
+    let orderer = try net.open(temporaryDirectory(), clock: Self.clock)
+    orderer.submit(net.enrol(0))
+    let outcomes = { (t: [Transaction]) throws -> [String] in
+      for x in t { orderer.submit(x) }
+      return try orderer.cut().flatMap(\.outcomes).map { $0.reason ?? "valid" }
+    }
+    XCTAssertEqual(
+      try outcomes([net.roundOpen(1, base: model(0))]).last,
+      "opens a round before the network's group key is recorded: clusters would not know what to seal to"
+    )
+    let other = [UInt8](repeating: 7, count: 32)
+    let recorded = try outcomes([
+      groupKeyRecord(net, bound: other),
+      groupKeyRecord(net, 1),
+      groupKeyRecord(net, key: other, 2),
+      groupKeyRecord(net, 3),
+    ])
+    XCTAssertEqual(recorded[0], "its evidence binds another group key (or none)")
+    XCTAssertEqual(recorded[1], "valid")
+    XCTAssert(
+      recorded[2].contains("group key is already 424242424242; it is fixed once"), recorded[2])
+    XCTAssert(recorded[3].contains("it is fixed once"), recorded[3])
+    XCTAssertEqual(orderer.replicas[2].state.groupKey, net.groupKey)
+    let wrong = RoundOpen(
+      network: net.network, round: 1, baseModel: model(0), participants: [],
+      rules: net.genesis.rules, groupKey: other, node: net.nodes[0])
+    XCTAssertEqual(
+      try outcomes([.roundOpen(wrong)]),
+      ["names group key 070707070707, but the network's is 424242424242"])
+    XCTAssertEqual(try outcomes([net.roundOpen(1, base: model(0))]), ["valid"])
+    let view = try LedgerView(store: orderer.replicas[0].store, genesis: net.genesis)
+    XCTAssertEqual(view.groupKey, Hex.encode(net.groupKey!))
+  }
+
   /// Round 1's statement (its closed updates, from model 0) naming `newModel`.
   func roundOne(_ net: TestNetwork, newModel: Hash256) -> AggregationStatement {
     net.statement(
@@ -72,6 +139,7 @@ final class SGXEndorsementTests: XCTestCase {
   func roundOneUnendorsed(_ net: TestNetwork, clock: TestClock) throws -> EmbeddedOrderer {
     let orderer = try net.open(temporaryDirectory(), ticking: clock)
     for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
+    orderer.submit(groupKeyRecord(net))
     try orderer.cut()
     try net.round(1, on: orderer, base: model(0), newModel: model(1), endorsers: [])
     return orderer
@@ -99,6 +167,7 @@ final class SGXEndorsementTests: XCTestCase {
     XCTAssertEqual(try Genesis.parse(net.genesis.json(), path: "genesis.json"), net.genesis)
     let orderer = try net.open(temporaryDirectory(), clock: Self.clock)
     for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
+    orderer.submit(groupKeyRecord(net))
     try orderer.cut()
     try net.round(1, on: orderer, base: model(0), newModel: model(1)) { s, i in
       self.endorsement(net, s, i)
@@ -125,6 +194,7 @@ final class SGXEndorsementTests: XCTestCase {
     let net = network()
     let orderer = try net.open(temporaryDirectory(), clock: Self.clock)
     for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
+    orderer.submit(groupKeyRecord(net))
     try orderer.cut()
     // Round 1: endorsements 0 and 1 both come from machine 0 (the second from a fresh
     // enclave), 2 from machine 2: two machines, below k = 3.
@@ -207,11 +277,13 @@ final class SGXEndorsementTests: XCTestCase {
 
   func testAnEndorsementWhoseCollateralExpiredByItsBlockCommitsNothing() throws {
     let net = network()
-    // The orderer's clock is past the collateral's window.
-    let late = Self.clock + 60 * 86_400_000
-    let orderer = try net.open(temporaryDirectory(), clock: late)
+    // The group key is recorded in time; then the clocks move past the collateral's window.
+    let clock = TestClock(Self.clock)
+    let orderer = try net.open(temporaryDirectory(), ticking: clock)
     for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
+    orderer.submit(groupKeyRecord(net))
     try orderer.cut()
+    clock.now = Self.clock + 60 * 86_400_000
     let blocks = try net.round(1, on: orderer, base: model(0), newModel: model(1)) { s, i in
       self.endorsement(net, s, i)
     }

@@ -9,13 +9,19 @@ struct TestNetwork {
   let nodes: [SigningKey]
   let clusters: [SigningKey]
   let genesis: Genesis
+  /// The group key round-opens name: a fixed stand-in on networks with enclave endorsers
+  /// (whose tests record it with an enclave's evidence first), none elsewhere.
+  let groupKey: [UInt8]?
 
   init(
     nodes n: Int = 4, threshold: Int = 3, clusters c: Int = 3, initialModel: Hash256? = model(0),
     endorsers: [Genesis.Endorser]? = nil, enclaveMeasurements: [Hash256] = [],
-    sgxRootCA: [UInt8]? = nil, rules: RoundRules = RoundRules(minimumCohort: 2),
-    clustersPerMember: Int? = nil
+    sgxRootCA: [UInt8]? = nil, rules: RoundRules? = nil, clustersPerMember: Int? = 1
   ) {
+    // Networks with enclave endorsers need a cohort above one member's clusters plus one.
+    let enclaves = endorsers?.contains { $0.kind != .genesisKey } ?? false
+    let rules = rules ?? RoundRules(minimumCohort: enclaves ? 3 : 2)
+    groupKey = enclaves ? [UInt8](repeating: 0x42, count: 32) : nil
     func key(_ role: UInt8, _ i: Int) -> SigningKey {
       try! SigningKey(seed: [role, UInt8(i)] + [UInt8](repeating: 7, count: 30))
     }
@@ -75,7 +81,8 @@ struct TestNetwork {
     .roundOpen(
       RoundOpen(
         network: network, round: round, baseModel: base, participants: participants,
-        rules: rules ?? genesis.rules, configuration: genesis.round, node: nodes[node]))
+        rules: rules ?? genesis.rules, configuration: genesis.round, groupKey: groupKey,
+        node: nodes[node]))
   }
 
   /// The round-close's entry for cluster `i`'s payload.
@@ -107,13 +114,16 @@ struct TestNetwork {
         payloadSize: UInt64(payload.count), clusterKey: clusters[i]))
   }
 
+  /// A statement accepting all but the last update (all of them when that would fall short of
+  /// the minimum cohort), which it rejects.
   func statement(round: UInt64, base: Hash256, updates: [Hash256], newModel: Hash256)
     -> AggregationStatement
   {
-    AggregationStatement(
+    let rejecting = updates.count > genesis.rules.minimumCohort ? 1 : 0
+    return AggregationStatement(
       round: round, baseModel: base,
-      accepted: updates.dropLast().map { .init(update: $0) },
-      rejected: updates.suffix(1).map {
+      accepted: updates.dropLast(rejecting).map { .init(update: $0) },
+      rejected: updates.suffix(rejecting).map {
         .init(update: $0, reason: "contains values that are not finite")
       },
       rule: genesis.rules.ruleName, parameters: genesis.rules.statementParameters,

@@ -210,7 +210,13 @@ final class TamperTests: XCTestCase {
     var g = net.genesis
     g.endorsers[0] = .init(name: "node-0", sgxPlatform: ppid)
     g.enclaveMeasurements = [model(7)]
+    // Enclave networks need a cohort of at least clustersPerMember + 2.
+    assertThrows(try g.validate(), containing: "at most rules.minimumCohort - 2 (0)")
+    g.rules.minimumCohort = 3
     try g.validate()
+    g.blockQuorum = 2
+    assertThrows(try g.validate(), containing: "more than half of the 4 nodes")
+    g.blockQuorum = 3
     let json = g.json()
     XCTAssert(String(decoding: json, as: UTF8.self).contains("\"ppid\" : \"\(ppid)\""))
     XCTAssertEqual(try Genesis.parse(json, path: "g.json"), g)
