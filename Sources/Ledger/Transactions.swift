@@ -143,11 +143,13 @@ public struct GroupKeyRecord: CanonicalCodable, Equatable {
 
 /// Ends a round that will not commit (too few updates by its deadline, too few matching
 /// endorsements), so the next may open from the same model. A genesis node signs it.
-public struct RoundAbort: CanonicalCodable, Equatable {
+public struct RoundAbort: CanonicalCodable, NodeSigned, Equatable {
   public var round: UInt64
   public var reason: String
   public var signer: PublicKey
   public var signature: Signature
+
+  public static let purpose = SigningPurpose.roundAbort
 
   public init(round: UInt64, reason: String, signer: PublicKey, signature: Signature) {
     self.round = round
@@ -158,35 +160,18 @@ public struct RoundAbort: CanonicalCodable, Equatable {
 
   /// A round-abort signed by `node` for `network`.
   public init(network: Hash256, round: UInt64, reason: String, node: SigningKey) {
-    self.init(
-      round: round, reason: reason, signer: node.publicKey,
-      signature: node.sign(
-        Self.message(network: network, round: round, reason: reason, signer: node.publicKey),
-        for: .roundAbort))
+    self.init(round: round, reason: reason, signer: node.publicKey, signature: .init(unchecked: []))
+    signature = node.sign(message(network: network), for: .roundAbort)
   }
 
-  /// What the node signs.
-  public static func message(network: Hash256, round: UInt64, reason: String, signer: PublicKey)
-    -> [UInt8]
-  {
-    var w = CanonicalWriter()
-    w.hash(network)
+  public func encodeBody(to w: inout CanonicalWriter) {
     w.u64(round)
     w.string(reason)
     w.key(signer)
-    return w.bytes
-  }
-
-  public func verifies(network: Hash256) -> Bool {
-    signer.verifies(
-      signature, over: Self.message(network: network, round: round, reason: reason, signer: signer),
-      for: .roundAbort)
   }
 
   public func encode(to w: inout CanonicalWriter) {
-    w.u64(round)
-    w.string(reason)
-    w.key(signer)
+    encodeBody(to: &w)
     w.signature(signature)
   }
 

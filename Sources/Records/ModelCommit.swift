@@ -3,7 +3,7 @@ import Canonical
 /// Makes a round's model final: it names k matching endorsements already on the ledger. An
 /// enclave hands its host a round's model only against a proof of this transaction, so no
 /// aggregate of a round that never commits is ever seen outside the enclaves.
-public struct ModelCommit: CanonicalCodable, Equatable, Sendable {
+public struct ModelCommit: Equatable, Sendable {
   public var round: UInt64
   /// The model's hash (the SHA-256 a model file carries, see docs/model-format.md).
   public var model: Hash256
@@ -52,21 +52,7 @@ public struct ModelCommit: CanonicalCodable, Equatable, Sendable {
   }
 }
 
-extension ModelCommit {
-  /// How a ledger transaction carrying a model commit begins: format version 1, kind 7 (as the
-  /// ledger's `Transaction` encodes it).
-  public static let transactionPrefix: [UInt8] = [1, 7]
-
-  /// The canonical bytes of the ledger transaction carrying this commit.
-  public var transactionBytes: [UInt8] { Self.transactionPrefix + canonicalBytes }
-
-  /// The model commit a ledger transaction's canonical bytes carry; throws for any other kind.
-  public init(transaction bytes: [UInt8]) throws(DecodingError) {
-    guard bytes.starts(with: Self.transactionPrefix) else {
-      throw .invalid(field: "transaction", problem: "is not a model-commit (version 1, kind 7)")
-    }
-    var r = CanonicalReader(Array(bytes.dropFirst(Self.transactionPrefix.count)))
-    try self.init(from: &r)
-    try r.finish()
-  }
+extension ModelCommit: TransactionBody {
+  public static let transactionKind: UInt8 = 7
+  public static let transactionName = "model-commit"
 }

@@ -6,7 +6,7 @@ import Canonical
 ///
 /// An enclave that checks a proof of this transaction needs nothing else from its host but
 /// the bytes these hashes name.
-public struct RoundClose: CanonicalCodable, Equatable, Sendable {
+public struct RoundClose: TransactionBody, NodeSigned, Equatable, Sendable {
   /// One committed update.
   public struct Entry: Equatable, Sendable {
     public var cluster: String
@@ -51,19 +51,7 @@ public struct RoundClose: CanonicalCodable, Equatable, Sendable {
   /// The payload hashes, in ledger order.
   public var payloads: [Hash256] { updates.map(\.payload) }
 
-  /// What the node signs: the network and everything but the signature.
-  public func message(network: Hash256) -> [UInt8] {
-    var w = CanonicalWriter()
-    w.hash(network)
-    encodeBody(to: &w)
-    return w.bytes
-  }
-
-  public func verifies(network: Hash256) -> Bool {
-    signer.verifies(signature, over: message(network: network), for: .roundClose)
-  }
-
-  private func encodeBody(to w: inout CanonicalWriter) {
+  public func encodeBody(to w: inout CanonicalWriter) {
     w.u64(round)
     w.hash(open)
     w.list(updates) { w, e in
@@ -91,20 +79,7 @@ public struct RoundClose: CanonicalCodable, Equatable, Sendable {
     signature = try r.signature("round-close signature")
   }
 
-  /// How a ledger transaction carrying a round-close begins: format version 1, kind 5 (as the
-  /// ledger's `Transaction` encodes it).
-  public static let transactionPrefix: [UInt8] = [1, 5]
-
-  /// The canonical bytes of the ledger transaction carrying this round-close.
-  public var transactionBytes: [UInt8] { Self.transactionPrefix + canonicalBytes }
-
-  /// The round-close a ledger transaction's canonical bytes carry; throws for any other kind.
-  public init(transaction bytes: [UInt8]) throws(DecodingError) {
-    guard bytes.starts(with: Self.transactionPrefix) else {
-      throw .invalid(field: "transaction", problem: "is not a round-close (version 1, kind 5)")
-    }
-    var r = CanonicalReader(Array(bytes.dropFirst(Self.transactionPrefix.count)))
-    try self.init(from: &r)
-    try r.finish()
-  }
+  public static let transactionKind: UInt8 = 5
+  public static let transactionName = "round-close"
+  public static let purpose = SigningPurpose.roundClose
 }

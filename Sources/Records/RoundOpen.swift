@@ -5,7 +5,7 @@ import Canonical
 ///
 /// Enclaves read the rules from the round-open the ledger proves (its hash is in the proven
 /// round-close), never from their host.
-public struct RoundOpen: CanonicalCodable, Equatable, Sendable {
+public struct RoundOpen: TransactionBody, NodeSigned, Equatable, Sendable {
   public var round: UInt64
   public var baseModel: Hash256
   /// Clusters asked to train, by name; empty means any enrolled cluster.
@@ -49,19 +49,7 @@ public struct RoundOpen: CanonicalCodable, Equatable, Sendable {
     signature = node.sign(message(network: network), for: .roundOpen)
   }
 
-  /// What the node signs: the network and everything but the signature.
-  public func message(network: Hash256) -> [UInt8] {
-    var w = CanonicalWriter()
-    w.hash(network)
-    encodeBody(to: &w)
-    return w.bytes
-  }
-
-  public func verifies(network: Hash256) -> Bool {
-    signer.verifies(signature, over: message(network: network), for: .roundOpen)
-  }
-
-  private func encodeBody(to w: inout CanonicalWriter) {
+  public func encodeBody(to w: inout CanonicalWriter) {
     w.u64(round)
     w.hash(baseModel)
     w.list(participants) { $0.string($1) }
@@ -91,20 +79,7 @@ public struct RoundOpen: CanonicalCodable, Equatable, Sendable {
     signature = try r.signature("round-open signature")
   }
 
-  /// How a ledger transaction carrying a round-open begins: format version 1, kind 3 (as the
-  /// ledger's `Transaction` encodes it).
-  public static let transactionPrefix: [UInt8] = [1, 3]
-
-  /// The canonical bytes of the ledger transaction carrying this round-open.
-  public var transactionBytes: [UInt8] { Self.transactionPrefix + canonicalBytes }
-
-  /// The round-open a ledger transaction's canonical bytes carry; throws for any other kind.
-  public init(transaction bytes: [UInt8]) throws(DecodingError) {
-    guard bytes.starts(with: Self.transactionPrefix) else {
-      throw .invalid(field: "transaction", problem: "is not a round-open (version 1, kind 3)")
-    }
-    var r = CanonicalReader(Array(bytes.dropFirst(Self.transactionPrefix.count)))
-    try self.init(from: &r)
-    try r.finish()
-  }
+  public static let transactionKind: UInt8 = 3
+  public static let transactionName = "round-open"
+  public static let purpose = SigningPurpose.roundOpen
 }
