@@ -49,36 +49,28 @@ public struct AggregateRequest: CanonicalCodable, Equatable {
 }
 
 /// What the enclave returns for a round: its signed endorsement (a ledger endorsement
-/// transaction body), and the new model file's blob hash and size for the model commit. The
-/// model itself stays inside until the ledger proves the commit (`Enclave.release`): a round
-/// that never commits (aborted, or short of k endorsements) shows its aggregate to no one.
+/// transaction body; the statement names the new model's hash, file hash and size, all a model
+/// commit needs). The model itself stays inside until the ledger proves the commit
+/// (`Enclave.release`): a round that never commits (aborted, or short of k endorsements) shows
+/// its aggregate to no one.
 public struct AggregateResponse: CanonicalCodable, Equatable {
   /// Canonical bytes of the `Endorsement`.
   public var endorsement: [UInt8]
-  /// SHA-256 of the whole new model file, and its size: what a model commit names.
-  public var modelBlob: Hash256
-  public var modelSize: UInt64
   /// Time the enclave spent on the request, for reports.
   public var nanoseconds: UInt64
 
-  public init(endorsement: [UInt8], modelBlob: Hash256, modelSize: UInt64, nanoseconds: UInt64) {
+  public init(endorsement: [UInt8], nanoseconds: UInt64) {
     self.endorsement = endorsement
-    self.modelBlob = modelBlob
-    self.modelSize = modelSize
     self.nanoseconds = nanoseconds
   }
 
   public func encode(to w: inout CanonicalWriter) {
     w.bytes(endorsement)
-    w.hash(modelBlob)
-    w.u64(modelSize)
     w.u64(nanoseconds)
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
     endorsement = try r.bytes("response endorsement", limit: 1 << 26)
-    modelBlob = try r.hash("response model blob")
-    modelSize = try r.u64("response model size")
     nanoseconds = try r.u64("response time")
   }
 }
@@ -284,9 +276,11 @@ extension Enclave {
     }
     let acceptedCount = result.verdicts.filter { if case .accepted = $0 { true } else { false } }
       .count
+    // How many fell short is not said: for a round that publishes nothing else, it would be
+    // a fact about the few updates that did arrive.
     guard acceptedCount >= rules.minimumCohort else {
       throw .tooFewUpdates(
-        "in round \(round), \(acceptedCount) update(s) passed validation and the rule; it needs at least \(rules.minimumCohort) (minimum cohort)"
+        "in round \(round), fewer updates passed validation and the rule than its minimum cohort of \(rules.minimumCohort)"
       )
     }
     let newParameters =
@@ -304,7 +298,8 @@ extension Enclave {
     let statement = AggregationStatement(
       round: round, baseModel: proven.open.baseModel, accepted: accepted, rejected: rejected,
       rule: rules.ruleName, parameters: rules.statementParameters,
-      newModel: Hash256(bytes: Array(file.suffix(32)))!)
+      newModel: Hash256(bytes: Array(file.suffix(32)))!, newModelBlob: Hash256.of(file),
+      newModelSize: UInt64(file.count))
     if round == lastEndorsedRound, statement.hash != lastStatement {
       throw .request(
         "this enclave already endorsed a different statement for round \(round); it endorses a round once"
@@ -313,10 +308,10 @@ extension Enclave {
     let endorsement = try endorse(statement, network: network)
     lastEndorsedRound = round
     lastStatement = statement.hash
-    pendingModel = (round, file)
+    pendingModel = (proven.network, round, statement.hash, file)
     return AggregateResponse(
-      endorsement: endorsement.canonicalBytes, modelBlob: Hash256.of(file),
-      modelSize: UInt64(file.count), nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+      endorsement: endorsement.canonicalBytes,
+      nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
   }
 
   /// The model of the round this enclave last aggregated, once the ledger proves its commit:
@@ -337,15 +332,21 @@ extension Enclave {
     } catch {
       throw .request("the proven transaction is not a model commit: \(error)")
     }
-    guard let (round, file) = pendingModel, round == commit.round else {
+    guard let pending = pendingModel, pending.network == proof.header.network,
+      pending.round == commit.round
+    else {
       throw .request(
-        "this enclave holds no model of round \(commit.round): ask the enclave that aggregated it, or aggregate the round again"
+        "this enclave holds no model of round \(commit.round) of this network: ask the enclave that aggregated it, or aggregate the round again"
       )
     }
-    guard commit.modelBlob == Hash256.of(file), commit.model.bytes == Array(file.suffix(32)) else {
-      throw .request("round \(round)'s proven commit names another model than this enclave's")
+    guard commit.statement == pending.statement, commit.modelBlob == Hash256.of(pending.file),
+      commit.model.bytes == Array(pending.file.suffix(32))
+    else {
+      throw .request(
+        "round \(commit.round)'s proven commit names another statement or model than this enclave's"
+      )
     }
-    return file
+    return pending.file
   }
 
   /// Signs `statement` with this enclave's key, carrying evidence for the ledger: the report

@@ -181,7 +181,7 @@ public final class Enclave {
   var lastStatement: Hash256?
   /// The model of the round last aggregated, kept (in memory only) until the ledger proves its
   /// commit; a restarted enclave aggregates the round again to release it.
-  var pendingModel: (round: UInt64, file: [UInt8])?
+  var pendingModel: (network: Hash256, round: UInt64, statement: Hash256, file: [UInt8])?
   /// The attestation policy given at first start and sealed with the state, so a host cannot
   /// later loosen whom the group key is shared with. Every evidence this enclave makes binds
   /// its digest, and it accepts only evidence bound to the same digest: an enclave started

@@ -334,22 +334,19 @@ public enum Frames {
     guard try readExactly(fd, &header, allowEnd: true) else { return nil }
     let n = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
     guard n <= EnclaveProtocol.maximumFrame else { throw .tooLarge(n) }
+    // The body grows only as bytes arrive (array appends grow geometrically, so this stays
+    // linear): a peer that declares a large frame and sends little costs one chunk.
     var body: [UInt8] = []
-    var received = 0
-    while received < n {
-      // Array appends grow the storage geometrically, so this stays linear in the frame size.
-      if received == body.count {
-        body.append(contentsOf: repeatElement(0, count: min(n - received, readAhead)))
-      }
-      let got = body.withUnsafeMutableBytes { raw in
-        Foundation.read(fd, raw.baseAddress! + received, raw.count - received)
-      }
+    var chunk = [UInt8](repeating: 0, count: min(n, readAhead))
+    while body.count < n {
+      let want = min(chunk.count, n - body.count)
+      let got = chunk.withUnsafeMutableBytes { raw in Foundation.read(fd, raw.baseAddress!, want) }
       if got < 0 {
         if errno == EINTR { continue }
         throw .io("read failed: \(String(cString: strerror(errno)))")
       }
       if got == 0 { throw .closed }
-      received += got
+      body.append(contentsOf: chunk[0..<got])
     }
     return body
   }

@@ -136,7 +136,10 @@ public struct Genesis: CanonicalCodable, Equatable {
     self.nodes = nodes
     self.endorsers = endorsers
     self.endorsementThreshold = endorsementThreshold
-    self.blockQuorum = blockQuorum ?? nodes.count / 2 + 1
+    // Where enclaves take blocks as proof of a round, two quorums must share an honest node
+    // even with up to a third of the nodes Byzantine (2/3, as BFT protocols count).
+    let enclaves = endorsers.contains { $0.kind != .genesisKey }
+    self.blockQuorum = blockQuorum ?? (enclaves ? nodes.count * 2 / 3 + 1 : nodes.count / 2 + 1)
     self.initialModel = initialModel
     self.round = round.sorted(by: Setting.precedes)
     self.enclaveMeasurements = Array(Set(enclaveMeasurements)).sorted()
@@ -345,10 +348,10 @@ public struct Genesis: CanonicalCodable, Equatable {
           "is \(clustersPerMember.map(String.init) ?? "absent"); with enclave endorsers it must be set, and at most rules.minimumCohort - 2 (\(rules.minimumCohort - 2)), so that no member's own clusters and one victim make a cohort"
         )
       }
-      if blockQuorum <= nodes.count / 2 {
+      if 3 * blockQuorum <= 2 * nodes.count {
         throw fail(
           "blockQuorum",
-          "is \(blockQuorum); with enclave endorsers it must be more than half of the \(nodes.count) nodes, since its signatures prove rounds to the enclaves"
+          "is \(blockQuorum); with enclave endorsers it must be more than two thirds of the \(nodes.count) nodes (at least \(nodes.count * 2 / 3 + 1)), since its signatures prove rounds to the enclaves: two quorums must share an honest node"
         )
       }
     }

@@ -331,25 +331,36 @@ public struct LedgerState: Sendable {
         return .invalid(
           "the network's group key is already \(Hex.encode(groupKey).prefix(12)); it is fixed once")
       }
-      guard g.evidence.kind != .genesisKey else {
-        return .invalid("a group key needs an enclave's evidence")
+      var holders = Set<String>()
+      for h in g.holders {
+        guard h.evidence.kind != .genesisKey else {
+          return .invalid("a group key needs enclaves' evidence")
+        }
+        let held: [UInt8]?
+        do {
+          held =
+            h.evidence.kind == .sgxDCAP
+            ? try CollateralizedEvidence(canonical: h.evidence.bytes).evidence.groupKey
+            : try EnclaveEvidence(canonical: h.evidence.bytes).groupKey
+        } catch {
+          return .invalid("the evidence of holder \(h.enclave.short) does not decode: \(error)")
+        }
+        guard held == g.groupKey else {
+          return .invalid(
+            "the evidence of holder \(h.enclave.short) binds another group key (or none)")
+        }
+        switch genesis.endorser(
+          evidence: h.evidence, key: h.enclave, at: time, checkEvidence: verifySignatures)
+        {
+        case .success(let endorser): holders.insert(endorser.name)
+        case .failure(let refusal):
+          return .invalid("holder \(h.enclave.short): \(refusal.description)")
+        }
       }
-      let held: [UInt8]?
-      do {
-        held =
-          g.evidence.kind == .sgxDCAP
-          ? try CollateralizedEvidence(canonical: g.evidence.bytes).evidence.groupKey
-          : try EnclaveEvidence(canonical: g.evidence.bytes).groupKey
-      } catch {
-        return .invalid("its evidence does not decode: \(error)")
-      }
-      guard held == g.groupKey else {
-        return .invalid("its evidence binds another group key (or none)")
-      }
-      if case .failure(let refusal) = genesis.endorser(
-        evidence: g.evidence, key: g.enclave, at: time, checkEvidence: verifySignatures)
-      {
-        return .invalid(refusal.description)
+      if holders.count < genesis.endorsementThreshold {
+        return .invalid(
+          "shows \(holders.count) distinct endorser(s) holding the key; genesis requires \(genesis.endorsementThreshold), as for a model"
+        )
       }
       groupKey = g.groupKey
       return .valid
@@ -439,9 +450,12 @@ public struct LedgerState: Sendable {
         if e.statement.hash != m.statement {
           return .invalid("names endorsement \(h.short), which signs a different statement")
         }
-        if e.statement.newModel != m.model {
+        if e.statement.newModel != m.model || e.statement.newModelBlob != m.modelBlob
+          || e.statement.newModelSize != m.modelSize
+        {
           return .invalid(
-            "commits model \(m.model.short), but the statement names \(e.statement.newModel.short)")
+            "commits model \(m.model.short) (file \(m.modelBlob.short), \(m.modelSize) bytes), but the statement names \(e.statement.newModel.short) (file \(e.statement.newModelBlob.short), \(e.statement.newModelSize) bytes)"
+          )
         }
         // SGX evidence is judged again at the commit's time, as a receipt judges it: a model
         // never commits on collateral that expired, or a certificate revoked, since.

@@ -112,32 +112,44 @@ public struct UpdateCommitment: CanonicalCodable, Equatable {
 }
 
 /// Fixes the network's group key: the X25519 key clusters seal updates to, which only attested
-/// enclaves hold. The evidence is an enclave's, for the ledger's nonce, binding its signing key
-/// and this group key under the network's policy, and it must count for a genesis endorser.
-/// The first valid one stands; every round-open names it, and enclaves aggregate only rounds
-/// whose round-open names the key they hold.
+/// enclaves hold. It carries the evidence of at least k enclaves of distinct genesis endorsers
+/// (k as for a model), each for the ledger's nonce and binding its signing key and this group
+/// key under the network's policy: so the key is held by enclaves that can commit models, and
+/// no one endorser can fix a key it alone holds. The first valid record stands; every
+/// round-open names it, and enclaves aggregate only rounds whose round-open names their key.
 public struct GroupKeyRecord: CanonicalCodable, Equatable {
-  public var groupKey: [UInt8]
-  /// The signing key the evidence binds.
-  public var enclave: PublicKey
-  public var evidence: Evidence
+  /// One enclave that holds the key, and its evidence.
+  public struct Holder: Equatable, Sendable {
+    /// The signing key the evidence binds.
+    public var enclave: PublicKey
+    public var evidence: Evidence
+    public init(enclave: PublicKey, evidence: Evidence) {
+      self.enclave = enclave
+      self.evidence = evidence
+    }
+  }
 
-  public init(groupKey: [UInt8], enclave: PublicKey, evidence: Evidence) {
+  public var groupKey: [UInt8]
+  public var holders: [Holder]
+
+  public init(groupKey: [UInt8], holders: [Holder]) {
     self.groupKey = groupKey
-    self.enclave = enclave
-    self.evidence = evidence
+    self.holders = holders
   }
 
   public func encode(to w: inout CanonicalWriter) {
     w.fixed(groupKey)
-    w.key(enclave)
-    evidence.encode(to: &w)
+    w.list(holders) { w, h in
+      w.key(h.enclave)
+      h.evidence.encode(to: &w)
+    }
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
     groupKey = try r.fixed(32, "group key")
-    enclave = try r.key("group key enclave")
-    evidence = try Evidence(from: &r)
+    holders = try r.list("group key holders", limit: 4096) { r throws(DecodingError) in
+      Holder(enclave: try r.key("group key holder"), evidence: try Evidence(from: &r))
+    }
   }
 }
 

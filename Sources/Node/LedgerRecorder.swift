@@ -280,9 +280,11 @@ public final class LedgerRecorder: RoundRecorder {
     guard let newModel = Hash256(hex: model.hash) else {
       throw LedgerError.storage(path: directory, reason: "model hash \(model.hash) is not SHA-256")
     }
+    let file = ModelFile.encode(model)
     let statement = AggregationStatement(
       round: UInt64(round), baseModel: base, accepted: accepted, rejected: rejected,
-      rule: rules.ruleName, parameters: rules.statementParameters, newModel: newModel)
+      rule: rules.ruleName, parameters: rules.statementParameters, newModel: newModel,
+      newModelBlob: Hash256.of(file), newModelSize: UInt64(file.count))
     // Without enclaves, each node's genesis-listed key endorses what the strategy computed.
     var endorsements: [Hash256] = []
     for key in nodeKeys {
@@ -293,7 +295,7 @@ public final class LedgerRecorder: RoundRecorder {
     }
     try commit(
       round: round, statement: statement, endorsements: endorsements,
-      file: ModelFile.encode(model))
+      file: file)
   }
 
   private func commit(
@@ -332,16 +334,23 @@ public final class LedgerRecorder: RoundRecorder {
     for e in enclaves { _ = try e.start(sealed: nil, policy: policy) }
     _ = try enclaves[0].createGroupKey()
     for joiner in enclaves.dropFirst() { try enclaves[0].admit(joiner, network: network.bytes) }
-    let evidence = try enclaves[0].evidence(
-      nonce: EnclaveEvidence.ledgerNonce(network: network.bytes))
-    guard let key = evidence.groupKey, let enclave = PublicKey(bytes: evidence.signingKey) else {
-      throw EnclaveHostError.program("the enclave of node-0 attests no group key")
+    // Every enclave holds the key now; the record carries all their evidence (k is enough).
+    var holders: [GroupKeyRecord.Holder] = []
+    var key: [UInt8]?
+    for (i, e) in enclaves.enumerated() {
+      let evidence = try e.evidence(nonce: EnclaveEvidence.ledgerNonce(network: network.bytes))
+      guard let held = evidence.groupKey, key == nil || key == held,
+        let enclave = PublicKey(bytes: evidence.signingKey)
+      else {
+        throw EnclaveHostError.program("the enclave of node-\(i) attests no group key or another")
+      }
+      key = held
+      holders.append(
+        .init(
+          enclave: enclave,
+          evidence: Evidence(kind: .simulatedEnclave, bytes: evidence.canonicalBytes)))
     }
-    orderer.submit(
-      .groupKey(
-        GroupKeyRecord(
-          groupKey: key, enclave: enclave,
-          evidence: Evidence(kind: .simulatedEnclave, bytes: evidence.canonicalBytes))))
+    orderer.submit(.groupKey(GroupKeyRecord(groupKey: key!, holders: holders)))
     try sealEnclaves()
   }
 
@@ -443,25 +452,20 @@ public final class LedgerRecorder: RoundRecorder {
       }
     }
     // Endorsements by statement, with an enclave that signed it (to release its model).
-    var byStatement:
-      [Hash256: (
-        statement: AggregationStatement, txs: [Hash256], signer: Int?, blob: Hash256?,
-        size: UInt64
-      )] = [:]
+    var byStatement: [Hash256: (statement: AggregationStatement, txs: [Hash256], signer: Int?)] =
+      [:]
     for (i, e) in endorsements.enumerated() {
       let tx = Transaction.endorsement(e)
       orderer.submit(tx)
-      byStatement[e.statement.hash, default: (e.statement, [], nil, nil, 0)].txs.append(
+      byStatement[e.statement.hash, default: (e.statement, [], nil)].txs.append(
         Hash256.of(tx.canonicalBytes))
       if i < responses.count, byStatement[e.statement.hash]?.signer == nil {
         byStatement[e.statement.hash]?.signer = i
-        byStatement[e.statement.hash]?.blob = responses[i].modelBlob
-        byStatement[e.statement.hash]?.size = responses[i].modelSize
       }
     }
     let k = genesis.endorsementThreshold
     guard let (_, chosen) = byStatement.first(where: { $0.value.txs.count >= k }),
-      let signer = chosen.signer, let blob = chosen.blob
+      let signer = chosen.signer
     else {
       try cut("round \(round) endorsements")
       throw EnclaveHostError.program(
@@ -469,9 +473,11 @@ public final class LedgerRecorder: RoundRecorder {
       )
     }
     // The commit first: an enclave hands out the model only against the ledger's proof of it.
+    let blob = chosen.statement.newModelBlob
     let commit = ModelCommit(
       round: UInt64(round), model: chosen.statement.newModel, modelBlob: blob,
-      modelSize: chosen.size, statement: chosen.statement.hash, endorsements: chosen.txs)
+      modelSize: chosen.statement.newModelSize, statement: chosen.statement.hash,
+      endorsements: chosen.txs)
     let bytes = commit.transactionBytes
     orderer.submit(bytes: bytes)
     var proof: InclusionProof?

@@ -69,10 +69,14 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
   public var rule: String
   public var parameters: [Setting]
   public var newModel: Hash256
+  /// SHA-256 of the whole new model file and its size: what the model commit must name, so
+  /// the commit is fully decided by what k endorsers signed.
+  public var newModelBlob: Hash256
+  public var newModelSize: UInt64
 
   public init(
     round: UInt64, baseModel: Hash256, accepted: [Accepted], rejected: [Rejected], rule: String,
-    parameters: [Setting], newModel: Hash256
+    parameters: [Setting], newModel: Hash256, newModelBlob: Hash256, newModelSize: UInt64
   ) {
     self.round = round
     self.baseModel = baseModel
@@ -81,6 +85,8 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
     self.rule = rule
     self.parameters = parameters.sorted(by: Setting.precedes)
     self.newModel = newModel
+    self.newModelBlob = newModelBlob
+    self.newModelSize = newModelSize
   }
 
   public var hash: Hash256 { Hash256.of(canonicalBytes) }
@@ -100,6 +106,8 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
     w.string(rule)
     w.settings(parameters)
     w.hash(newModel)
+    w.hash(newModelBlob)
+    w.u64(newModelSize)
   }
 
   public init(from r: inout CanonicalReader) throws(DecodingError) {
@@ -118,6 +126,8 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
     rule = try r.string("statement rule")
     parameters = try r.settings("statement parameters")
     newModel = try r.hash("statement new model")
+    newModelBlob = try r.hash("statement new model blob")
+    newModelSize = try r.u64("statement new model size")
   }
 }
 

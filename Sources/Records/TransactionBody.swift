@@ -28,8 +28,8 @@ extension TransactionBody {
   }
 }
 
-/// A record a genesis node signs (round-open, round-close): over the network and the body up
-/// to the signature, for the record's own purpose.
+/// A record a genesis node signs (round-open, round-close, round-abort): over the network and
+/// the body up to the signature, for the record's own purpose.
 public protocol NodeSigned {
   var signer: PublicKey { get }
   var signature: Signature { get }

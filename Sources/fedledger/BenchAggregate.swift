@@ -157,7 +157,7 @@ struct BenchAggregate: AsyncParsableCommand {
     let rounds = (1...(repeats + 1)).map { round in
       let open = RoundOpen(
         network: network, round: UInt64(round), baseModel: Hash256(bytes: base)!,
-        participants: [], rules: rules, node: node)
+        participants: [], rules: rules, groupKey: Array(group.rawRepresentation), node: node)
       var entries: [RoundClose.Entry] = []
       let sealed = zip(updates, keys).map { u, key in
         var payload = UpdatePayload(u)

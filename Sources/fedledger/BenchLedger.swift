@@ -139,7 +139,8 @@ struct BenchLedger: ParsableCommand {
       let statement = AggregationStatement(
         round: round, baseModel: base,
         accepted: updates.map { .init(update: $0) }, rejected: [], rule: genesis.rules.ruleName,
-        parameters: genesis.rules.statementParameters, newModel: Hash256.of(model))
+        parameters: genesis.rules.statementParameters, newModel: Hash256.of(model),
+        newModelBlob: Hash256.of(model), newModelSize: UInt64(model.count))
       var endorsements: [Hash256] = []
       for key in nodeKeys {
         let e = Transaction.endorsement(

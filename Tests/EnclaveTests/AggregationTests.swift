@@ -245,11 +245,11 @@ final class EnclaveRoundTests: XCTestCase {
 
     let ra = try a.aggregate(request)
     let rb = try b.aggregate(try AggregateRequest(canonical: request.canonicalBytes))
-    XCTAssertEqual(ra.modelBlob, rb.modelBlob)
+    XCTAssertEqual(try ra.statement, try rb.statement)
     // The model stays inside until the ledger proves its commit.
     let fileA = try a.committedModel(ra, network: network, node: node)
     XCTAssertEqual(try b.committedModel(rb, network: network, node: node), fileA)
-    XCTAssertEqual(Hash256.of(fileA), ra.modelBlob)
+    XCTAssertEqual(Hash256.of(fileA), try ra.statement.newModelBlob)
     let ea = try Endorsement(canonical: ra.endorsement)
     let eb = try Endorsement(canonical: rb.endorsement)
     XCTAssertEqual(ea.statement, eb.statement)
@@ -314,8 +314,8 @@ final class EnclaveRoundTests: XCTestCase {
     XCTAssertEqual(fresh.lastEndorsedRound, 0)
     let second = try fresh.aggregate(request)
     let third = try a.aggregate(request)
-    XCTAssertEqual(second.modelBlob, first.modelBlob)
-    XCTAssertEqual(third.modelBlob, first.modelBlob)
+    XCTAssertEqual(try second.statement.newModelBlob, try first.statement.newModelBlob)
+    XCTAssertEqual(try third.statement.newModelBlob, try first.statement.newModelBlob)
     let statements = try [first, second, third].map {
       try Endorsement(canonical: $0.endorsement).statement
     }
@@ -426,14 +426,14 @@ final class EnclaveRoundTests: XCTestCase {
     // Every byte of the request's proof and round-open, flipped one at a time, is refused
     // (or, for the unsigned parts of the proof, changes nothing the enclave uses).
     let bytes = full.canonicalBytes
-    let model = try a.aggregate(full).modelBlob
+    let model = try a.aggregate(full).statement.newModelBlob
     var reachable = 0
     for i in 0..<min(bytes.count, full.closed.canonicalBytes.count + 4 + full.open.count) {
       var b = bytes
       b[i] ^= 0x01
       guard let r = try? AggregateRequest(canonical: b) else { continue }
       if let answer = try? a.aggregate(r) {
-        XCTAssertEqual(answer.modelBlob, model, "byte \(i)")
+        XCTAssertEqual(try answer.statement.newModelBlob, model, "byte \(i)")
         reachable += 1
       }
     }
@@ -457,10 +457,12 @@ final class EnclaveRoundTests: XCTestCase {
       .proven(network: network, round: 1, baseModel: baseFile, updates: updates, node: node))
     XCTAssertNotNil(try? AggregateResponse(canonical: response.canonicalBytes))
     let s = try Endorsement(canonical: response.endorsement).statement
-    func commit(model: Hash256? = nil, blob: Hash256? = nil, round: UInt64 = 1) -> ModelCommit {
+    func commit(
+      model: Hash256? = nil, blob: Hash256? = nil, round: UInt64 = 1, statement: Hash256? = nil
+    ) -> ModelCommit {
       ModelCommit(
-        round: round, model: model ?? s.newModel, modelBlob: blob ?? response.modelBlob,
-        modelSize: response.modelSize, statement: s.hash, endorsements: [])
+        round: round, model: model ?? s.newModel, modelBlob: blob ?? s.newModelBlob,
+        modelSize: s.newModelSize, statement: statement ?? s.hash, endorsements: [])
     }
     func refused(_ p: InclusionProof, on e: Enclave? = nil, _ text: String, line: UInt = #line) {
       XCTAssertThrowsError(try (e ?? a).release(p), line: line) {
@@ -474,13 +476,20 @@ final class EnclaveRoundTests: XCTestCase {
       "0 valid node signature(s)")
     refused(
       .lone(commit(model: Hash256.of([1])).transactionBytes, network: net, signedBy: [node]),
-      "names another model")
+      "names another statement or model")
     refused(
       .lone(commit(blob: Hash256.of([1])).transactionBytes, network: net, signedBy: [node]),
-      "names another model")
+      "names another statement or model")
     refused(
       .lone(commit(round: 2).transactionBytes, network: net, signedBy: [node]),
       "holds no model of round 2")
+    // A commit of another statement naming the same model, or of another network.
+    refused(
+      .lone(commit(statement: Hash256.of([2])).transactionBytes, network: net, signedBy: [node]),
+      "names another statement or model")
+    refused(
+      .lone(commit().transactionBytes, network: Hash256.of([3]), signedBy: [node]),
+      "holds no model of round 1 of this network")
     let close = AggregateRequest.proven(
       network: network, round: 1, baseModel: baseFile, updates: updates, node: node
     ).closed
@@ -491,7 +500,7 @@ final class EnclaveRoundTests: XCTestCase {
       "holds no model of round 1")
     // The proven commit releases it.
     let file = try a.release(.lone(commit().transactionBytes, network: net, signedBy: [node]))
-    XCTAssertEqual(Hash256.of(file), response.modelBlob)
+    XCTAssertEqual(Hash256.of(file), s.newModelBlob)
   }
 
   /// Hole 2 of the review, at the enclave: it refuses to aggregate fewer updates than the
@@ -526,7 +535,7 @@ final class EnclaveRoundTests: XCTestCase {
       XCTAssertEqual(
         $0 as? EnclaveError,
         .tooFewUpdates(
-          "in round 1, 1 update(s) passed validation and the rule; it needs at least 3 (minimum cohort)"
+          "in round 1, fewer updates passed validation and the rule than its minimum cohort of 3"
         ))
     }
     XCTAssertEqual(a.lastEndorsedRound, 0)

@@ -105,6 +105,13 @@ extension AggregateRequest {
   }
 }
 
+extension AggregateResponse {
+  /// The statement the enclave signed.
+  var statement: AggregationStatement {
+    get throws { try Endorsement(canonical: endorsement).statement }
+  }
+}
+
 extension Enclave {
   /// The model of `response`'s round, released against the proof of a commit of it in a block
   /// `node` signs.
@@ -113,8 +120,8 @@ extension Enclave {
   {
     let s = try Endorsement(canonical: response.endorsement).statement
     let commit = ModelCommit(
-      round: s.round, model: s.newModel, modelBlob: response.modelBlob,
-      modelSize: response.modelSize, statement: s.hash, endorsements: [])
+      round: s.round, model: s.newModel, modelBlob: s.newModelBlob, modelSize: s.newModelSize,
+      statement: s.hash, endorsements: [])
     return try release(
       .lone(
         commit.transactionBytes, network: Hash256(bytes: network)!, height: 1000 + s.round,

@@ -202,16 +202,19 @@ final class LedgerTests: XCTestCase {
           Endorsement(network: net.network, statement: honest, key: net.nodes[$0])
         ).canonicalBytes)
     }
-    orderer.submit(
+    func commit(_ m: Hash256, _ s: AggregationStatement, _ e: [Hash256], blob: Hash256? = nil)
+      -> Transaction
+    {
       .modelCommit(
         ModelCommit(
-          round: 1, model: model(66), modelBlob: model(5), modelSize: 1, statement: evil.hash,
-          endorsements: [Hash256.of(divergent.canonicalBytes)])))
-    orderer.submit(
-      .modelCommit(
-        ModelCommit(
-          round: 1, model: model(1), modelBlob: model(5), modelSize: 1, statement: honest.hash,
-          endorsements: honestHashes.sorted())))
+          round: 1, model: m, modelBlob: blob ?? Hash256.of(modelBytes(m)),
+          modelSize: UInt64(modelBytes(m).count), statement: s.hash, endorsements: e.sorted()))
+    }
+    orderer.submit(commit(model(66), evil, [Hash256.of(divergent.canonicalBytes)]))
+    // Review: an unsigned commit naming another file than the endorsed statement's would
+    // leave the model unreachable; the statement names the file, and the commit must match.
+    orderer.submit(commit(model(1), honest, honestHashes, blob: model(5)))
+    orderer.submit(commit(model(1), honest, honestHashes))
     let outcomes = try orderer.cut().flatMap(\.outcomes)
     XCTAssertEqual(outcomes[0], .valid, "the divergent endorsement is recorded")
     XCTAssertEqual(outcomes[1], .valid)
@@ -220,7 +223,8 @@ final class LedgerTests: XCTestCase {
       .invalid(
         "endorser \"node-0\" already endorsed a different statement for round 1 (equivocation)"))
     XCTAssertEqual(outcomes[3], .invalid("has 1 distinct endorsement(s); genesis requires 3"))
-    XCTAssertEqual(outcomes[4], .valid)
+    XCTAssert(outcomes[4].reason?.contains("(file \(model(5).short), ") == true, "\(outcomes[4])")
+    XCTAssertEqual(outcomes[5], .valid)
     XCTAssertEqual(orderer.replicas[2].state.latestModel, model(1))
   }
 

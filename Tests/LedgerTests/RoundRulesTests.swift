@@ -164,8 +164,8 @@ final class RoundRulesTests: XCTestCase {
         [
           .groupKey(
             GroupKeyRecord(
-              groupKey: [UInt8](repeating: 1, count: 32), enclave: net.nodes[0].publicKey,
-              evidence: .genesisKey)),
+              groupKey: [UInt8](repeating: 1, count: 32),
+              holders: [.init(enclave: net.nodes[0].publicKey, evidence: .genesisKey)])),
           .roundOpen(open),
         ]),
       [
@@ -308,7 +308,7 @@ final class RoundRulesTests: XCTestCase {
       round: 1, baseModel: model(0), accepted: [.init(update: updates[0])],
       rejected: updates.dropFirst().map { .init(update: $0, reason: "rejected") },
       rule: net.genesis.rules.ruleName, parameters: net.genesis.rules.statementParameters,
-      newModel: model(1))
+      newModel: model(1), newModelBlob: model(2), newModelSize: 1)
     let good = net.statement(round: 1, base: model(0), updates: updates, newModel: model(1))
     XCTAssertEqual(
       try verdicts(

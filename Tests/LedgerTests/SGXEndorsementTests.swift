@@ -60,36 +60,42 @@ final class SGXEndorsementTests: XCTestCase {
   }
 
   /// The record of the network's group key (`net.groupKey`, unless `key` says another), with
-  /// the evidence of SGX enclave `i` that holds it.
-  func groupKeyRecord(_ net: TestNetwork, key: [UInt8]? = nil, bound: [UInt8]? = nil, _ i: Int = 0)
-    -> Transaction
-  {
+  /// the evidence of the SGX enclaves on `machines` that hold it (binding `bound` instead, if
+  /// given), by default k = 3 of them.
+  func groupKeyRecord(
+    _ net: TestNetwork, key: [UInt8]? = nil, bound: [UInt8]? = nil, machines: [Int] = [0, 1, 2]
+  ) -> Transaction {
     let group = key ?? net.groupKey!
-    let signing = enclaveKeys[i].publicKey
-    let encryption = Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)
-    let reportData = EnclaveEvidence.reportData(
-      signingKey: signing.bytes, encryptionKey: encryption, groupKey: bound ?? group,
-      policy: net.genesis.enclavePolicy().digest,
-      nonce: EnclaveEvidence.ledgerNonce(network: net.network.bytes))
-    let quote = Self.sgx.quote(
-      mrEnclave: mrEnclave, mrSigner: [UInt8](repeating: 0x51, count: 32),
-      reportData: reportData, platform: i)
-    let evidence = EnclaveEvidence(
-      signingKey: signing.bytes, encryptionKey: encryption, groupKey: bound ?? group,
-      report: .sgx(quote: quote))
-    return .groupKey(
-      GroupKeyRecord(
-        groupKey: group, enclave: signing,
+    let holders = machines.enumerated().map { n, machine -> GroupKeyRecord.Holder in
+      // A second enclave on a machine has a key of its own.
+      let signing = machines[..<n].contains(machine) ? SigningKey() : enclaveKeys[machine]
+      let encryption = Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)
+      let reportData = EnclaveEvidence.reportData(
+        signingKey: signing.publicKey.bytes, encryptionKey: encryption, groupKey: bound ?? group,
+        policy: net.genesis.enclavePolicy().digest,
+        nonce: EnclaveEvidence.ledgerNonce(network: net.network.bytes))
+      let quote = Self.sgx.quote(
+        mrEnclave: mrEnclave, mrSigner: [UInt8](repeating: 0x51, count: 32),
+        reportData: reportData, platform: machine)
+      let evidence = EnclaveEvidence(
+        signingKey: signing.publicKey.bytes, encryptionKey: encryption,
+        groupKey: bound ?? group, report: .sgx(quote: quote))
+      return .init(
+        enclave: signing.publicKey,
         evidence: Evidence(
           kind: .sgxDCAP,
           bytes: CollateralizedEvidence(evidence: evidence, collateral: Self.sgx.collateral)
-            .canonicalBytes)))
+            .canonicalBytes))
+    }
+    return .groupKey(GroupKeyRecord(groupKey: group, holders: holders))
   }
 
   /// Review: a host could point a cluster at another genuine enclave's group key, so the
   /// cluster's update would not open in the network's enclaves and be rejected, blamed on the
-  /// cluster. The ledger fixes the network's group key once, with an enclave's evidence, every
-  /// round-open names it, and enclaves aggregate only rounds that name the key they hold.
+  /// cluster. The ledger fixes the network's group key once, with the evidence of k enclaves of
+  /// distinct endorsers (so no one endorser can fix a key it alone holds and stall the
+  /// network), every round-open names it, and enclaves aggregate only rounds that name the key
+  /// they hold.
   func testTheGroupKeyIsFixedOnceOnTheLedgerAndEveryRoundOpenNamesIt() throws {
     let net = network()
     let orderer = try net.open(temporaryDirectory(), clock: Self.clock)
@@ -105,15 +111,21 @@ final class SGXEndorsementTests: XCTestCase {
     let other = [UInt8](repeating: 7, count: 32)
     let recorded = try outcomes([
       groupKeyRecord(net, bound: other),
-      groupKeyRecord(net, 1),
-      groupKeyRecord(net, key: other, 2),
-      groupKeyRecord(net, 3),
+      groupKeyRecord(net, machines: [3]),
+      groupKeyRecord(net, machines: [1, 1, 2]),
+      groupKeyRecord(net, machines: [1, 2, 3]),
+      groupKeyRecord(net, key: other),
+      groupKeyRecord(net),
     ])
-    XCTAssertEqual(recorded[0], "its evidence binds another group key (or none)")
-    XCTAssertEqual(recorded[1], "valid")
+    XCTAssert(recorded[0].contains("binds another group key (or none)"), recorded[0])
+    XCTAssertEqual(
+      recorded[1],
+      "shows 1 distinct endorser(s) holding the key; genesis requires 3, as for a model")
+    XCTAssert(recorded[2].contains("shows 2 distinct endorser(s)"), recorded[2])
+    XCTAssertEqual(recorded[3], "valid")
     XCTAssert(
-      recorded[2].contains("group key is already 424242424242; it is fixed once"), recorded[2])
-    XCTAssert(recorded[3].contains("it is fixed once"), recorded[3])
+      recorded[4].contains("group key is already 424242424242; it is fixed once"), recorded[4])
+    XCTAssert(recorded[5].contains("it is fixed once"), recorded[5])
     XCTAssertEqual(orderer.replicas[2].state.groupKey, net.groupKey)
     let wrong = RoundOpen(
       network: net.network, round: 1, baseModel: model(0), participants: [],

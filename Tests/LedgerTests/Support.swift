@@ -127,7 +127,8 @@ struct TestNetwork {
         .init(update: $0, reason: "contains values that are not finite")
       },
       rule: genesis.rules.ruleName, parameters: genesis.rules.statementParameters,
-      newModel: newModel)
+      newModel: newModel, newModelBlob: Hash256.of(modelBytes(newModel)),
+      newModelSize: UInt64(modelBytes(newModel).count))
   }
 
   /// Runs one full round through the orderer: open, commitments, close, endorsements by

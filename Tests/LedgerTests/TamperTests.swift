@@ -215,7 +215,7 @@ final class TamperTests: XCTestCase {
     g.rules.minimumCohort = 3
     try g.validate()
     g.blockQuorum = 2
-    assertThrows(try g.validate(), containing: "more than half of the 4 nodes")
+    assertThrows(try g.validate(), containing: "more than two thirds of the 4 nodes (at least 3)")
     g.blockQuorum = 3
     let json = g.json()
     XCTAssert(String(decoding: json, as: UTF8.self).contains("\"ppid\" : \"\(ppid)\""))
