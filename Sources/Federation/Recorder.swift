@@ -21,10 +21,14 @@ public protocol RoundRecorder: AnyObject {
   var aggregates: Bool { get }
   /// Aggregates the closed round starting from `base` (called only when `aggregates`).
   func aggregate(round: Int, base: Model) throws -> AggregationOutcome
+  /// Of the last `aggregate`, the nanoseconds spent recording on the ledger (ordering the
+  /// endorsements and the model commit), which reports count as ledger time.
+  var ledgerNanoseconds: UInt64 { get }
 }
 
 extension RoundRecorder {
   public var aggregates: Bool { false }
+  public var ledgerNanoseconds: UInt64 { 0 }
   public func aggregate(round: Int, base: Model) throws -> AggregationOutcome {
     preconditionFailure("aggregate is called only on recorders that aggregate")
   }

@@ -217,6 +217,9 @@ public final class Simulation {
     let arrived = working.count - refused.count
     let cohort = rules.minimumCohort
     let aggregateStart = DispatchTime.now().uptimeNanoseconds
+    // The ledger work inside the enclaves' aggregation (endorsements and the commit, before the
+    // enclave releases the model): counted as ledger time, not the enclaves'.
+    var inEnclaveLedgerNanos: UInt64 = 0
     var outcome: AggregationOutcome
     if arrived < cohort {
       if !inEnclaves { _ = strategy.finish() }
@@ -228,6 +231,8 @@ public final class Simulation {
       try record { try recorder?.close(round: round) }
       if let recorder, inEnclaves {
         outcome = try recorder.aggregate(round: round, base: model)
+        inEnclaveLedgerNanos = recorder.ledgerNanoseconds
+        ledgerNanos += inEnclaveLedgerNanos
       } else {
         outcome = strategy.finish()
         let passed = outcome.decisions.filter { $0.verdict != .rejected }.count
@@ -238,7 +243,7 @@ public final class Simulation {
       }
     }
     let aggregateEnd = DispatchTime.now().uptimeNanoseconds
-    let aggregateNanos = streamingNanos + (aggregateEnd - aggregateStart)
+    let aggregateNanos = streamingNanos + (aggregateEnd - aggregateStart) - inEnclaveLedgerNanos
     let trainNanos =
       trainEnd - trainStart - min(streamingNanos + streamedLedgerNanos, trainEnd - trainStart)
     let decisions = (outcome.decisions + refused).sorted { $0.cluster < $1.cluster }
@@ -268,7 +273,8 @@ public final class Simulation {
       loss: loss, trainSeconds: Double(trainNanos) / 1e9,
       aggregateSeconds: Double(aggregateNanos) / 1e9, evaluateSeconds: Double(evaluateNanos) / 1e9,
       ledgerSeconds: Double(ledgerNanos) / 1e9,
-      enclaveSeconds: inEnclaves ? Double(aggregateEnd - aggregateStart) / 1e9 : 0,
+      enclaveSeconds: inEnclaves
+        ? Double(aggregateEnd - aggregateStart - inEnclaveLedgerNanos) / 1e9 : 0,
       aborted: outcome.aborted)
     progress(.roundFinished(record))
     return record

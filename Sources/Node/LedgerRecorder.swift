@@ -64,6 +64,9 @@ public final class LedgerRecorder: RoundRecorder {
   private var pending: (statement: AggregationStatement, model: [UInt8])?
   /// The ledger's proof of the open round's close, for the enclaves.
   private var closed: InclusionProof?
+  /// Time `aggregate` spent ordering the round's endorsements and commit and storing the
+  /// model (ledger work, not the enclaves'), last round.
+  public private(set) var ledgerNanoseconds: UInt64 = 0
   /// Cluster-side time spent sealing updates (mode tee).
   public private(set) var sealingSeconds = 0.0
   /// Enclaves' own time on each round's aggregation, by node, last round.
@@ -481,6 +484,8 @@ public final class LedgerRecorder: RoundRecorder {
     let bytes = commit.transactionBytes
     orderer.submit(bytes: bytes)
     var proof: InclusionProof?
+    let ledgerStart = DispatchTime.now().uptimeNanoseconds
+    defer { ledgerNanoseconds = DispatchTime.now().uptimeNanoseconds - ledgerStart }
     for o in try cut("round \(round) endorsements and commit") {
       guard let i = o.block.transactions.firstIndex(of: bytes) else { continue }
       proof = o.block.inclusionProof(of: i, valid: o.outcomes.map(\.isValid))
