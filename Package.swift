@@ -111,6 +111,13 @@ let package = Package(
     .testTarget(
       name: "LedgerTests", dependencies: ["Ledger", "Ordering", "Attestation", "SGXTestSupport"]),
     .testTarget(name: "ProtectionTests", dependencies: ["Protection"]),
+    .testTarget(name: "CanonicalTests", dependencies: ["Canonical"]),
+    .testTarget(name: "RecordsTests", dependencies: ["Records", "Canonical"]),
+    .testTarget(
+      name: "AggregationTests",
+      dependencies: [
+        "Aggregation", "Protection", .product(name: "Crypto", package: "swift-crypto"),
+      ]),
     .testTarget(
       name: "EnclaveTests",
       dependencies: [

@@ -207,33 +207,9 @@ public enum Transaction: CanonicalCodable, Equatable {
   case roundAbort(RoundAbort)
   case groupKey(GroupKeyRecord)
 
-  public static let version: UInt8 = 1
+  public static let version = TransactionKind.formatVersion
 
-  public enum Kind: UInt8, Sendable, CaseIterable {
-    case genesis = 1
-    case enrolment = 2
-    case roundOpen = 3
-    case commitment = 4
-    case roundClose = 5
-    case endorsement = 6
-    case modelCommit = 7
-    case roundAbort = 8
-    case groupKey = 9
-
-    public var name: String {
-      switch self {
-      case .genesis: "genesis"
-      case .enrolment: "cluster-enrolment"
-      case .roundOpen: "round-open"
-      case .commitment: "update-commitment"
-      case .roundClose: "round-close"
-      case .endorsement: "endorsement"
-      case .modelCommit: "model-commit"
-      case .roundAbort: "round-abort"
-      case .groupKey: "group-key"
-      }
-    }
-  }
+  public typealias Kind = TransactionKind
 
   public var kind: Kind {
     switch self {

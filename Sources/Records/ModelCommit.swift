@@ -53,6 +53,5 @@ public struct ModelCommit: Equatable, Sendable {
 }
 
 extension ModelCommit: TransactionBody {
-  public static let transactionKind: UInt8 = 7
-  public static let transactionName = "model-commit"
+  public static let transactionKind = TransactionKind.modelCommit
 }

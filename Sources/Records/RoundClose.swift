@@ -79,7 +79,6 @@ public struct RoundClose: TransactionBody, NodeSigned, Equatable, Sendable {
     signature = try r.signature("round-close signature")
   }
 
-  public static let transactionKind: UInt8 = 5
-  public static let transactionName = "round-close"
+  public static let transactionKind = TransactionKind.roundClose
   public static let purpose = SigningPurpose.roundClose
 }

@@ -79,7 +79,6 @@ public struct RoundOpen: TransactionBody, NodeSigned, Equatable, Sendable {
     signature = try r.signature("round-open signature")
   }
 
-  public static let transactionKind: UInt8 = 3
-  public static let transactionName = "round-open"
+  public static let transactionKind = TransactionKind.roundOpen
   public static let purpose = SigningPurpose.roundOpen
 }

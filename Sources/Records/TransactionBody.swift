@@ -1,18 +1,48 @@
 import Canonical
 
+/// The kinds of ledger transaction, by the tag their encoding carries after the format version.
+/// Defined here, once, for the ledger's `Transaction` and for the records an enclave reads.
+public enum TransactionKind: UInt8, Sendable, CaseIterable {
+  case genesis = 1
+  case enrolment = 2
+  case roundOpen = 3
+  case commitment = 4
+  case roundClose = 5
+  case endorsement = 6
+  case modelCommit = 7
+  case roundAbort = 8
+  case groupKey = 9
+
+  /// The version byte every transaction's encoding starts with.
+  public static let formatVersion: UInt8 = 1
+
+  public var name: String {
+    switch self {
+    case .genesis: "genesis"
+    case .enrolment: "cluster-enrolment"
+    case .roundOpen: "round-open"
+    case .commitment: "update-commitment"
+    case .roundClose: "round-close"
+    case .endorsement: "endorsement"
+    case .modelCommit: "model-commit"
+    case .roundAbort: "round-abort"
+    case .groupKey: "group-key"
+    }
+  }
+}
+
 /// A record that travels as one kind of ledger transaction. An enclave reads such transactions
 /// straight from an inclusion proof's bytes, so the records it checks live here, beside the
 /// ledger's `Transaction` tags they carry.
 public protocol TransactionBody: CanonicalCodable {
-  /// The ledger's transaction kind tag (`Transaction.Kind`).
-  static var transactionKind: UInt8 { get }
-  /// The kind's name, for errors.
-  static var transactionName: String { get }
+  static var transactionKind: TransactionKind { get }
 }
 
 extension TransactionBody {
   /// How the ledger transaction carrying this record begins: format version 1, then the kind.
-  public static var transactionPrefix: [UInt8] { [1, transactionKind] }
+  public static var transactionPrefix: [UInt8] {
+    [TransactionKind.formatVersion, transactionKind.rawValue]
+  }
 
   /// The canonical bytes of the ledger transaction carrying this record.
   public var transactionBytes: [UInt8] { Self.transactionPrefix + canonicalBytes }
@@ -22,7 +52,9 @@ extension TransactionBody {
     guard bytes.starts(with: Self.transactionPrefix) else {
       throw .invalid(
         field: "transaction",
-        problem: "is not a \(Self.transactionName) (version 1, kind \(Self.transactionKind))")
+        problem:
+          "is not a \(Self.transactionKind.name) (version \(TransactionKind.formatVersion), kind \(Self.transactionKind.rawValue))"
+      )
     }
     self = try Self(canonical: Array(bytes.dropFirst(Self.transactionPrefix.count)))
   }
