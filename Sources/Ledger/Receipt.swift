@@ -105,31 +105,33 @@ extension Receipt {
       throw .fieldMismatch(field: "height", receipt: "\(height)", signed: "\(header.height)")
     }
 
-    var signers = Set<PublicKey>()
-    for s in signatures {
-      guard let node = genesis.node(s.signer) else {
-        throw .unknownKey(role: "block signer", key: s.signer)
+    // The block and the inclusion, as every proof of the ledger is checked (strictly: a
+    // receipt carries no signature that is not a genesis node's valid one).
+    let proof = InclusionProof(
+      header: header, signatures: BlockSignatures(signatures), transaction: transaction,
+      index: UInt32(clamping: index), path: path)
+    let signers: Set<PublicKey>
+    do {
+      signers = try proof.verify(
+        network: network, nodes: Set(genesis.nodes.map(\.key)), quorum: genesis.blockQuorum,
+        strict: true)
+    } catch {
+      switch error {
+      case .unknownSigner(let key): throw .unknownKey(role: "block signer", key: key)
+      case .forgedSignature(let key):
+        throw .forgedSignature(role: "block", name: "node \(genesis.node(key)?.name ?? key.short)")
+      case .quorum(_, let have, let need): throw .missingSignatures(have: have, need: need)
+      case .notIncluded(_, let computed, let root):
+        throw .merklePath(computed: computed, root: root)
+      case .otherNetwork(let block, _):
+        throw .fieldMismatch(field: "network", receipt: network.hex, signed: block.hex)
       }
-      guard s.verifies(header) else {
-        throw .forgedSignature(role: "block", name: "node \(node.name)")
-      }
-      signers.insert(s.signer)
-    }
-    guard signers.count >= genesis.blockQuorum else {
-      throw .missingSignatures(have: signers.count, need: genesis.blockQuorum)
     }
     let names = genesis.nodes.filter { signers.contains($0.key) }.map(\.name)
     checked.append(
       "block \(height) (\(header.hash.short)): signed by \(signers.count) of \(genesis.nodes.count) nodes (\(names.joined(separator: ", "))); genesis requires \(genesis.blockQuorum)"
     )
 
-    let computed = Merkle.root(
-      leaf: Block.leaf(transaction, valid: true), index: index,
-      treeSize: Int(header.transactionCount),
-      path: path)
-    guard computed == header.merkleRoot else {
-      throw .merklePath(computed: computed, root: header.merkleRoot)
-    }
     checked.append(
       "inclusion: transaction \(index) of \(header.transactionCount) in block \(height), judged valid by the signing nodes; Merkle path of \(path.count) hash(es) to root \(header.merkleRoot.short)"
     )

@@ -45,6 +45,8 @@ public struct RoundState: Sendable {
 public struct LedgerState: Sendable {
   public let genesis: Genesis
   public let network: Hash256
+  /// The genesis nodes' keys, which sign blocks.
+  private let nodeKeys: Set<PublicKey>
   /// Height the next block must have.
   public private(set) var nextHeight: UInt64 = 0
   /// Header hash of the last block.
@@ -66,6 +68,7 @@ public struct LedgerState: Sendable {
   public init(genesis: Genesis) {
     self.genesis = genesis
     network = genesis.hash
+    nodeKeys = Set(genesis.nodes.map(\.key))
     latestModel = genesis.initialModel
   }
 
@@ -106,18 +109,21 @@ public struct LedgerState: Sendable {
   /// Checks the node signatures on a block: nil when at least `blockQuorum` distinct genesis
   /// nodes signed it and every signature verifies.
   public func problem(with signatures: BlockSignatures, on header: BlockHeader) -> String? {
-    var signers = Set<PublicKey>()
-    for s in signatures.all {
-      guard let node = genesis.node(s.signer) else {
-        return "is signed by key \(s.signer.short), which is not a node in genesis"
+    do {
+      _ = try signatures.signers(
+        of: header, among: nodeKeys, quorum: genesis.blockQuorum, strict: true)
+      return nil
+    } catch {
+      switch error {
+      case .unknownSigner(let key):
+        return "is signed by key \(key.short), which is not a node in genesis"
+      case .forgedSignature(let key):
+        return "has a bad signature from node \(genesis.node(key)?.name ?? key.short)"
+      case .quorum(_, let have, let need):
+        return "has \(have) node signature(s); genesis requires \(need)"
+      case .otherNetwork, .notIncluded: return "\(error)"
       }
-      guard s.verifies(header) else { return "has a bad signature from node \(node.name)" }
-      signers.insert(s.signer)
     }
-    if signers.count < genesis.blockQuorum {
-      return "has \(signers.count) node signature(s); genesis requires \(genesis.blockQuorum)"
-    }
-    return nil
   }
 
   /// Runs a block's transactions on a copy of this state and returns the verdicts and the

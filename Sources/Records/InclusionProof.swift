@@ -27,28 +27,25 @@ public struct InclusionProof: CanonicalCodable, Equatable, Sendable {
 
   /// Checks that the block is of `network`, signed by at least `quorum` distinct keys of
   /// `nodes`, and that its root covers the transaction as valid; the first failure is thrown.
-  public func verify(network: Hash256, nodes: Set<PublicKey>, quorum: Int) throws(ProofError) {
+  /// `strict` also refuses any signature that is not a valid one of `nodes` (as receipts do);
+  /// otherwise such signatures are only not counted (as enclaves do).
+  /// Returns the nodes whose signatures count.
+  @discardableResult
+  public func verify(network: Hash256, nodes: Set<PublicKey>, quorum: Int, strict: Bool = false)
+    throws(ProofError) -> Set<PublicKey>
+  {
     guard header.network == network else {
-      throw .init("the block is of network \(header.network.short), not \(network.short)")
+      throw .otherNetwork(block: header.network, expected: network)
     }
-    var signers = Set<PublicKey>()
-    for s in signatures.all where nodes.contains(s.signer) && s.verifies(header) {
-      signers.insert(s.signer)
+    let signers = try signatures.signers(
+      of: header, among: nodes, quorum: quorum, strict: strict)
+    let computed = Merkle.root(
+      leaf: Merkle.leaf(transaction: transaction, valid: true), index: Int(index),
+      treeSize: Int(header.transactionCount), path: path)
+    guard computed == header.merkleRoot else {
+      throw .notIncluded(height: header.height, computed: computed, root: header.merkleRoot)
     }
-    guard quorum >= 1, signers.count >= quorum else {
-      throw .init(
-        "block \(header.height) has \(signers.count) valid node signature(s); the quorum is \(quorum)"
-      )
-    }
-    guard
-      Merkle.root(
-        leaf: Merkle.leaf(transaction: transaction, valid: true), index: Int(index),
-        treeSize: Int(header.transactionCount), path: path) == header.merkleRoot
-    else {
-      throw .init(
-        "the transaction is not a valid transaction of block \(header.height): its Merkle path does not reach the root"
-      )
-    }
+    return signers
   }
 
   public func encode(to w: inout CanonicalWriter) {
@@ -87,10 +84,54 @@ extension InclusionProof {
   }
 }
 
-/// Why an inclusion proof does not hold.
-public struct ProofError: Error, Equatable, CustomStringConvertible {
-  public var description: String
-  init(_ description: String) { self.description = description }
+/// Why an inclusion proof, or a block's signatures, do not hold.
+public enum ProofError: Error, Equatable, CustomStringConvertible {
+  case otherNetwork(block: Hash256, expected: Hash256)
+  /// A signature by a key that is not one of the nodes (strict checks only).
+  case unknownSigner(PublicKey)
+  /// A node's signature that does not verify (strict checks only).
+  case forgedSignature(PublicKey)
+  case quorum(height: UInt64, have: Int, need: Int)
+  /// The Merkle path does not lead from the transaction, judged valid, to the block's root.
+  case notIncluded(height: UInt64, computed: Hash256?, root: Hash256)
+
+  public var description: String {
+    switch self {
+    case .otherNetwork(let block, let expected):
+      "the block is of network \(block.short), not \(expected.short)"
+    case .unknownSigner(let key): "block signer key \(key.short) is not a ledger node"
+    case .forgedSignature(let key): "the block signature of node key \(key.short) does not verify"
+    case .quorum(let height, let have, let need):
+      "block \(height) has \(have) valid node signature(s); the quorum is \(need)"
+    case .notIncluded(let height, _, _):
+      "the transaction is not a valid transaction of block \(height): its Merkle path does not reach the root"
+    }
+  }
+}
+
+extension BlockSignatures {
+  /// The distinct nodes whose signatures on `header` verify, if they are at least `quorum`.
+  /// `strict` throws at the first signature by another key, or one that does not verify.
+  public func signers(
+    of header: BlockHeader, among nodes: Set<PublicKey>, quorum: Int, strict: Bool
+  ) throws(ProofError) -> Set<PublicKey> {
+    var signers = Set<PublicKey>()
+    for s in all {
+      guard nodes.contains(s.signer) else {
+        if strict { throw .unknownSigner(s.signer) }
+        continue
+      }
+      guard s.verifies(header) else {
+        if strict { throw .forgedSignature(s.signer) }
+        continue
+      }
+      signers.insert(s.signer)
+    }
+    guard quorum >= 1, signers.count >= quorum else {
+      throw .quorum(height: header.height, have: signers.count, need: quorum)
+    }
+    return signers
+  }
 }
 
 extension Merkle {
