@@ -57,7 +57,7 @@ public struct FixedPointAggregation: Sendable, Equatable {
     case rejected(String)
   }
 
-  public struct Result: Sendable {
+  public struct Outcome: Sendable {
     /// The aggregate delta in fixed point; nil when no update was accepted.
     public var delta: [Int32]?
     /// One per input, in input order.
@@ -68,8 +68,8 @@ public struct FixedPointAggregation: Sendable, Equatable {
   /// decode) stays rejected with it. Throws `totalWeightTooLarge` when more inputs than the
   /// sample cap leaves room for could weigh more than 2^31 in all (the ledger admits no such
   /// round): weights never decide which updates are kept.
-  public func aggregate(_ inputs: [Result.Input], parameterCount: Int) throws(AggregationError)
-    -> Result
+  public func aggregate(_ inputs: [Outcome.Input], parameterCount: Int) throws(AggregationError)
+    -> Outcome
   {
     let cap = weighting == .samples ? sampleCap : 1
     let (most, overflow) = cap.multipliedReportingOverflow(by: UInt64(inputs.count))
@@ -99,7 +99,7 @@ public struct FixedPointAggregation: Sendable, Equatable {
         kept.append((i, values, weight, note))
       }
     }
-    guard !kept.isEmpty else { return Result(delta: nil, verdicts: verdicts) }
+    guard !kept.isEmpty else { return Outcome(delta: nil, verdicts: verdicts) }
 
     let n = kept.count
     var selected = Array(0..<n)
@@ -147,7 +147,7 @@ public struct FixedPointAggregation: Sendable, Equatable {
         verdicts[entry.index] = .accepted(note: entry.note)
       }
     }
-    return Result(delta: delta, verdicts: verdicts)
+    return Outcome(delta: delta, verdicts: verdicts)
   }
 
   /// The next global parameters: `base` plus the aggregate delta.
@@ -214,7 +214,7 @@ public struct FixedPointAggregation: Sendable, Equatable {
   }
 }
 
-extension FixedPointAggregation.Result {
+extension FixedPointAggregation.Outcome {
   /// An update as it reaches aggregation: opened and decoded, or refused with a reason.
   public enum Input: Sendable {
     case candidate(FixedPointAggregation.Candidate)

@@ -17,8 +17,8 @@ extension Collateral: CanonicalCodable {
     w.list(qeIdentityIssuerChain) { $0.bytes(Self.der($1)) }
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
-    func crl(_ field: String, _ r: inout CanonicalReader) throws(DecodingError)
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
+    func crl(_ field: String, _ r: inout CanonicalReader) throws(CanonicalDecodingError)
       -> CertificateRevocationList
     {
       let bytes = try r.bytes(field, limit: 1 << 20)
@@ -28,8 +28,10 @@ extension Collateral: CanonicalCodable {
         throw .invalid(field: field, problem: "\(error)")
       }
     }
-    func chain(_ field: String, _ r: inout CanonicalReader) throws(DecodingError) -> [Certificate] {
-      let ders = try r.list(field, limit: 4) { r throws(DecodingError) in
+    func chain(_ field: String, _ r: inout CanonicalReader) throws(CanonicalDecodingError)
+      -> [Certificate]
+    {
+      let ders = try r.list(field, limit: 4) { r throws(CanonicalDecodingError) in
         try r.bytes(field, limit: 16 << 10)
       }
       var out: [Certificate] = []

@@ -67,28 +67,28 @@ public struct EnclavePolicy: CanonicalCodable, Equatable, Sendable {
     w.u32(blockQuorum)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     trustedPlatforms = Set(
-      try r.list("policy platforms", limit: 1024) { r throws(DecodingError) in
+      try r.list("policy platforms", limit: 1024) { r throws(CanonicalDecodingError) in
         try r.fixed(32, "policy platform")
       })
     sgxPlatforms = Set(
-      try r.list("policy SGX platforms", limit: 1024) { r throws(DecodingError) in
+      try r.list("policy SGX platforms", limit: 1024) { r throws(CanonicalDecodingError) in
         try r.fixed(16, "policy SGX platform")
       })
     measurements = Set(
-      try r.list("policy measurements", limit: 1024) { r throws(DecodingError) in
+      try r.list("policy measurements", limit: 1024) { r throws(CanonicalDecodingError) in
         try r.fixed(32, "policy measurement")
       })
     acceptedTCBStatuses = Set(
-      try r.list("policy TCB statuses", limit: 16) { r throws(DecodingError) in
+      try r.list("policy TCB statuses", limit: 16) { r throws(CanonicalDecodingError) in
         try r.string("policy TCB status", limit: 64)
       })
-    sgxRoot = try r.optional("policy SGX root") { r throws(DecodingError) in
+    sgxRoot = try r.optional("policy SGX root") { r throws(CanonicalDecodingError) in
       try r.bytes("policy SGX root", limit: 16 << 10)
     }
     ledgerNodes = Set(
-      try r.list("policy ledger nodes", limit: 4096) { r throws(DecodingError) in
+      try r.list("policy ledger nodes", limit: 4096) { r throws(CanonicalDecodingError) in
         try r.fixed(32, "policy ledger node")
       })
     blockQuorum = try r.u32("policy block quorum")
@@ -146,7 +146,7 @@ public enum EnclaveReport: CanonicalCodable, Equatable, Sendable {
     }
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     let tag = try r.u8("enclave report kind")
     switch tag {
     case 1: self = .simulated(try SimulatedReport(from: &r))
@@ -246,10 +246,10 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable, Sendable {
     report.encode(to: &w)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     signingKey = try r.fixed(32, "evidence signing key")
     encryptionKey = try r.fixed(32, "evidence encryption key")
-    groupKey = try r.optional("evidence group key") { r throws(DecodingError) in
+    groupKey = try r.optional("evidence group key") { r throws(CanonicalDecodingError) in
       try r.fixed(32, "evidence group key")
     }
     report = try EnclaveReport(from: &r)
@@ -281,7 +281,7 @@ public struct CollateralizedEvidence: CanonicalCodable, Equatable, Sendable {
     collateral.encode(to: &w)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     evidence = try EnclaveEvidence(from: &r)
     collateral = try Collateral(from: &r)
   }

@@ -50,7 +50,7 @@ public struct SimulatedReport: CanonicalCodable, Equatable, Sendable {
     w.fixed(signature)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     let v = try r.u8("simulated report version")
     guard v == Self.version else {
       throw .unknownVersion(field: "simulated report version", version: Int(v))

@@ -1,5 +1,5 @@
 /// Why bytes could not be decoded into a ledger value.
-public enum DecodingError: Error, Equatable, CustomStringConvertible {
+public enum CanonicalDecodingError: Error, Equatable, CustomStringConvertible {
   /// The input ended inside `field`.
   case truncated(field: String)
   /// Bytes were left over after a complete value.
@@ -90,17 +90,20 @@ public struct CanonicalReader {
   public var remaining: Int { bytes.count - offset }
 
   /// Throws unless every byte was read.
-  public func finish() throws(DecodingError) {
+  public func finish() throws(CanonicalDecodingError) {
     if remaining != 0 { throw .trailingBytes(count: remaining) }
   }
 
-  public mutating func fixed(_ count: Int, _ field: String) throws(DecodingError) -> [UInt8] {
+  public mutating func fixed(_ count: Int, _ field: String) throws(CanonicalDecodingError)
+    -> [UInt8]
+  {
     guard remaining >= count else { throw .truncated(field: field) }
     defer { offset += count }
     return Array(bytes[offset..<offset + count])
   }
 
-  private mutating func int<T: FixedWidthInteger>(_: T.Type, _ field: String) throws(DecodingError)
+  private mutating func int<T: FixedWidthInteger>(_: T.Type, _ field: String)
+    throws(CanonicalDecodingError)
     -> T
   {
     let size = MemoryLayout<T>.size
@@ -111,22 +114,22 @@ public struct CanonicalReader {
     return v
   }
 
-  public mutating func u8(_ field: String) throws(DecodingError) -> UInt8 {
+  public mutating func u8(_ field: String) throws(CanonicalDecodingError) -> UInt8 {
     try int(UInt8.self, field)
   }
-  public mutating func u16(_ field: String) throws(DecodingError) -> UInt16 {
+  public mutating func u16(_ field: String) throws(CanonicalDecodingError) -> UInt16 {
     try int(UInt16.self, field)
   }
-  public mutating func u32(_ field: String) throws(DecodingError) -> UInt32 {
+  public mutating func u32(_ field: String) throws(CanonicalDecodingError) -> UInt32 {
     try int(UInt32.self, field)
   }
-  public mutating func u64(_ field: String) throws(DecodingError) -> UInt64 {
+  public mutating func u64(_ field: String) throws(CanonicalDecodingError) -> UInt64 {
     try int(UInt64.self, field)
   }
-  public mutating func f64(_ field: String) throws(DecodingError) -> Double {
+  public mutating func f64(_ field: String) throws(CanonicalDecodingError) -> Double {
     Double(bitPattern: try u64(field))
   }
-  public mutating func bool(_ field: String) throws(DecodingError) -> Bool {
+  public mutating func bool(_ field: String) throws(CanonicalDecodingError) -> Bool {
     switch try u8(field) {
     case 0: return false
     case 1: return true
@@ -135,7 +138,7 @@ public struct CanonicalReader {
   }
 
   public mutating func bytes(_ field: String, limit: Int = EncodingLimits.bytes)
-    throws(DecodingError) -> [UInt8]
+    throws(CanonicalDecodingError) -> [UInt8]
   {
     let length = Int(try u32(field))
     guard length <= limit else { throw .oversized(field: field, length: length, limit: limit) }
@@ -143,7 +146,7 @@ public struct CanonicalReader {
   }
 
   public mutating func string(_ field: String, limit: Int = EncodingLimits.string)
-    throws(DecodingError) -> String
+    throws(CanonicalDecodingError) -> String
   {
     let raw = try bytes(field, limit: limit)
     guard let s = String(validating: raw, as: UTF8.self) else {
@@ -154,8 +157,8 @@ public struct CanonicalReader {
 
   public mutating func list<T>(
     _ field: String, limit: Int = EncodingLimits.list,
-    _ read: (inout CanonicalReader) throws(DecodingError) -> T
-  ) throws(DecodingError) -> [T] {
+    _ read: (inout CanonicalReader) throws(CanonicalDecodingError) -> T
+  ) throws(CanonicalDecodingError) -> [T] {
     let count = Int(try u32(field))
     guard count <= limit else { throw .oversized(field: field, length: count, limit: limit) }
     // Every element takes at least one byte, which bounds what a forged count can reserve.
@@ -167,8 +170,8 @@ public struct CanonicalReader {
   }
 
   public mutating func optional<T>(
-    _ field: String, _ read: (inout CanonicalReader) throws(DecodingError) -> T
-  ) throws(DecodingError) -> T? {
+    _ field: String, _ read: (inout CanonicalReader) throws(CanonicalDecodingError) -> T
+  ) throws(CanonicalDecodingError) -> T? {
     try bool(field) ? try read(&self) : nil
   }
 }
@@ -176,7 +179,7 @@ public struct CanonicalReader {
 /// A value with one canonical binary encoding.
 public protocol CanonicalCodable: Sendable {
   func encode(to writer: inout CanonicalWriter)
-  init(from reader: inout CanonicalReader) throws(DecodingError)
+  init(from reader: inout CanonicalReader) throws(CanonicalDecodingError)
 }
 
 extension CanonicalCodable {
@@ -188,7 +191,7 @@ extension CanonicalCodable {
   }
 
   /// Decodes exactly one value from `bytes`, rejecting anything left over.
-  public init(canonical bytes: [UInt8]) throws(DecodingError) {
+  public init(canonical bytes: [UInt8]) throws(CanonicalDecodingError) {
     var r = CanonicalReader(bytes)
     self = try Self(from: &r)
     try r.finish()

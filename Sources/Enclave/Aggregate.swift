@@ -38,11 +38,12 @@ public struct AggregateRequest: CanonicalCodable, Equatable {
     w.list(envelopes) { $0.bytes($1) }
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     closed = try InclusionProof(from: &r)
     open = try r.bytes("aggregate round-open", limit: 1 << 20)
     baseModel = try r.bytes("aggregate base model", limit: 1 << 30)
-    envelopes = try r.list("aggregate envelopes", limit: 100_000) { r throws(DecodingError) in
+    envelopes = try r.list("aggregate envelopes", limit: 100_000) {
+      r throws(CanonicalDecodingError) in
       try r.bytes("aggregate envelope", limit: 1 << 30)
     }
   }
@@ -69,7 +70,7 @@ public struct AggregateResponse: CanonicalCodable, Equatable {
     w.u64(nanoseconds)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     endorsement = try r.bytes("response endorsement", limit: 1 << 26)
     nanoseconds = try r.u64("response time")
   }
@@ -240,7 +241,7 @@ extension Enclave {
     // every core. Everything that depends on order happens after, in ledger order.
     let n = entries.count
     let network = proven.network.bytes
-    var opened = [(Hash256, FixedPointAggregation.Result.Input)?](repeating: nil, count: n)
+    var opened = [(Hash256, FixedPointAggregation.Outcome.Input)?](repeating: nil, count: n)
     opened.withUnsafeMutableBufferPointer { out in
       nonisolated(unsafe) let out = out
       let envelopes = request.envelopes
@@ -258,7 +259,7 @@ extension Enclave {
       throw .request(
         "the envelopes given are not the \(n) round \(round) closed with, in ledger order")
     }
-    var inputs: [FixedPointAggregation.Result.Input] = []
+    var inputs: [FixedPointAggregation.Outcome.Input] = []
     var seen = Set<String>()
     for (entry, o) in zip(entries, opened) {
       // The ledger admits one commitment per cluster; checked again, cheaply.
@@ -268,7 +269,7 @@ extension Enclave {
       inputs.append(o!.1)
     }
     let aggregation = FixedPointAggregation(rules: rules)
-    let result: FixedPointAggregation.Result
+    let result: FixedPointAggregation.Outcome
     do {
       result = try aggregation.aggregate(inputs, parameterCount: base.parameters.count)
     } catch {
@@ -386,7 +387,7 @@ extension Enclave {
   private static func open(
     _ bytes: [UInt8], from entry: RoundClose.Entry, groupKey: Curve25519.KeyAgreement.PrivateKey,
     network: [UInt8], round: UInt64, baseModel: [UInt8]
-  ) -> FixedPointAggregation.Result.Input {
+  ) -> FixedPointAggregation.Outcome.Input {
     guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: entry.key.bytes) else {
       return .refused("its cluster's enrolled key is not an Ed25519 key")
     }

@@ -117,7 +117,7 @@ public struct GroupKeyGrant: CanonicalCodable, Equatable {
     w.fixed(signature)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     network = try r.fixed(32, "grant network")
     granter = try EnclaveEvidence(from: &r)
     groupPublicKey = try r.fixed(32, "grant group key")
@@ -415,7 +415,7 @@ public final class Enclave {
         signing: [UInt8], encryption: [UInt8], group: [UInt8]?, round: UInt64,
         statement: Hash256?, policy: EnclavePolicy, floor: UInt64?
       )
-    do throws(DecodingError) {
+    do throws(CanonicalDecodingError) {
       var r = CanonicalReader(plain)
       let version = try r.u8("sealed version")
       guard version == Self.sealedVersion else {
@@ -423,15 +423,15 @@ public final class Enclave {
       }
       let signing = try r.fixed(32, "sealed signing key")
       let encryption = try r.fixed(32, "sealed encryption key")
-      let group = try r.optional("sealed group key") { r throws(DecodingError) in
+      let group = try r.optional("sealed group key") { r throws(CanonicalDecodingError) in
         try r.fixed(32, "sealed group key")
       }
       let round = try r.u64("sealed round")
-      let statement = try r.optional("sealed statement") { r throws(DecodingError) in
+      let statement = try r.optional("sealed statement") { r throws(CanonicalDecodingError) in
         Hash256(bytes: try r.fixed(32, "sealed statement"))!
       }
       let policy = try EnclavePolicy(from: &r)
-      let floor = try r.optional("sealed time floor") { r throws(DecodingError) in
+      let floor = try r.optional("sealed time floor") { r throws(CanonicalDecodingError) in
         try r.u64("sealed time floor")
       }
       try r.finish()

@@ -96,7 +96,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
     }
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     let v = try r.u8("request protocol version")
     guard v == EnclaveProtocol.version else {
       throw .unknownVersion(field: "request protocol version", version: Int(v))
@@ -104,7 +104,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
     let tag = try r.u8("request kind")
     switch tag {
     case 1:
-      let sealed = try r.optional("start sealed state") { r throws(DecodingError) in
+      let sealed = try r.optional("start sealed state") { r throws(CanonicalDecodingError) in
         try r.bytes("start sealed state")
       }
       self = .start(sealed: sealed, policy: try EnclavePolicy(from: &r))
@@ -154,11 +154,11 @@ public struct EnclaveInfo: CanonicalCodable, Equatable {
     w.u64(lastEndorsedRound)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     backend = try r.string("info backend")
     measurement = try r.fixed(32, "info measurement")
     signingKey = try r.fixed(32, "info signing key")
-    groupKey = try r.optional("info group key") { r throws(DecodingError) in
+    groupKey = try r.optional("info group key") { r throws(CanonicalDecodingError) in
       try r.fixed(32, "info group key")
     }
     lastEndorsedRound = try r.u64("info last endorsed round")
@@ -213,7 +213,7 @@ public enum EnclaveResponse: CanonicalCodable, Equatable {
     }
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     let v = try r.u8("response protocol version")
     guard v == EnclaveProtocol.version else {
       throw .unknownVersion(field: "response protocol version", version: Int(v))

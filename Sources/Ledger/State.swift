@@ -138,7 +138,7 @@ public struct LedgerState: Sendable {
     var next = self
     let time = Date(timeIntervalSince1970: Double(timestamp) / 1000)
     let outcomes = transactions.enumerated().map { i, bytes -> TransactionOutcome in
-      do throws(DecodingError) {
+      do throws(CanonicalDecodingError) {
         let tx = try Transaction(canonical: bytes)
         return next.apply(tx, hash: Hash256.of(bytes), at: time, verifySignatures: verify(i))
       } catch {

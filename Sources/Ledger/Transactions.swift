@@ -42,7 +42,7 @@ public struct ClusterEnrolment: CanonicalCodable, Equatable {
     w.signature(signature)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     cluster = try r.string("enrolment cluster")
     key = try r.key("enrolment key")
     member = try r.string("enrolment member")
@@ -102,7 +102,7 @@ public struct UpdateCommitment: CanonicalCodable, Equatable {
     w.signature(signature)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     round = try r.u64("commitment round")
     cluster = try r.string("commitment cluster")
     payload = try r.hash("commitment payload hash")
@@ -145,9 +145,9 @@ public struct GroupKeyRecord: CanonicalCodable, Equatable {
     }
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     groupKey = try r.fixed(32, "group key")
-    holders = try r.list("group key holders", limit: 4096) { r throws(DecodingError) in
+    holders = try r.list("group key holders", limit: 4096) { r throws(CanonicalDecodingError) in
       Holder(enclave: try r.key("group key holder"), evidence: try Evidence(from: &r))
     }
   }
@@ -187,7 +187,7 @@ public struct RoundAbort: CanonicalCodable, NodeSigned, Equatable {
     w.signature(signature)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     round = try r.u64("round-abort round")
     reason = try r.string("round-abort reason")
     signer = try r.key("round-abort signer")
@@ -254,7 +254,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     }
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     let v = try r.u8("transaction version")
     guard v == Self.version else {
       throw .unknownVersion(field: "transaction version", version: Int(v))

@@ -16,7 +16,7 @@ extension UpdatePayload {
 
 extension ClusterUpdate {
   /// The update a payload carries; fails on numbers this host cannot represent.
-  public init(_ p: UpdatePayload) throws(DecodingError) {
+  public init(_ p: UpdatePayload) throws(CanonicalDecodingError) {
     guard let round = Int(exactly: p.round) else {
       throw .invalid(field: "update round", problem: "is too large")
     }

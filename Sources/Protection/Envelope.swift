@@ -109,7 +109,7 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
     w.fixed(signature)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     let v = try r.u8("envelope version")
     guard v == Self.version else {
       throw .unknownVersion(field: "envelope version", version: Int(v))

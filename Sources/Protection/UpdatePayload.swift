@@ -56,7 +56,7 @@ public struct UpdatePayload: Equatable, Sendable {
     return bytes
   }
 
-  public init(decoding bytes: [UInt8]) throws(DecodingError) {
+  public init(decoding bytes: [UInt8]) throws(CanonicalDecodingError) {
     var r = CanonicalReader(bytes)
     guard try r.fixed(8, "update magic") == Self.magic else {
       throw .invalid(field: "update magic", problem: "is not FLUPDATE")

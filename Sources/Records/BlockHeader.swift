@@ -46,7 +46,7 @@ public struct BlockHeader: CanonicalCodable, Equatable {
     w.string(proposer)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     let v = try r.u8("block header version")
     guard v == Self.version else {
       throw .unknownVersion(field: "block header version", version: Int(v))
@@ -85,7 +85,7 @@ public struct BlockSignature: CanonicalCodable, Equatable, Codable {
     w.signature(signature)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     signer = try r.key("block signer")
     signature = try r.signature("block signature")
   }
@@ -117,8 +117,8 @@ public struct BlockSignatures: CanonicalCodable, Equatable {
   public init(_ all: [BlockSignature]) { self.all = all.sorted { $0.signer < $1.signer } }
 
   public func encode(to w: inout CanonicalWriter) { w.list(all) { $1.encode(to: &$0) } }
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
-    all = try r.list("block signatures", limit: 4096) { r throws(DecodingError) in
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
+    all = try r.list("block signatures", limit: 4096) { r throws(CanonicalDecodingError) in
       try BlockSignature(from: &r)
     }
     for (a, b) in zip(all, all.dropFirst()) where !(a.signer < b.signer) {

@@ -56,12 +56,12 @@ public struct InclusionProof: CanonicalCodable, Equatable, Sendable {
     w.list(path) { $0.hash($1) }
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     header = try BlockHeader(from: &r)
     signatures = try BlockSignatures(from: &r)
     transaction = try r.bytes("proof transaction", limit: 64 << 20)
     index = try r.u32("proof index")
-    path = try r.list("proof path", limit: 64) { r throws(DecodingError) in
+    path = try r.list("proof path", limit: 64) { r throws(CanonicalDecodingError) in
       try r.hash("proof path hash")
     }
   }

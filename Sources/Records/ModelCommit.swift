@@ -36,14 +36,14 @@ public struct ModelCommit: Equatable, Sendable {
     w.list(endorsements) { $0.hash($1) }
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     round = try r.u64("model-commit round")
     model = try r.hash("model-commit model")
     modelBlob = try r.hash("model-commit model blob")
     modelSize = try r.u64("model-commit model size")
     statement = try r.hash("model-commit statement")
     endorsements = try r.list("model-commit endorsements", limit: 1024) {
-      r throws(DecodingError) in try r.hash("model-commit endorsement")
+      r throws(CanonicalDecodingError) in try r.hash("model-commit endorsement")
     }
     for (a, b) in zip(endorsements, endorsements.dropFirst()) where !(a < b) {
       throw .invalid(

@@ -69,13 +69,13 @@ extension CanonicalWriter {
 }
 
 extension CanonicalReader {
-  public mutating func hash(_ field: String) throws(DecodingError) -> Hash256 {
+  public mutating func hash(_ field: String) throws(CanonicalDecodingError) -> Hash256 {
     Hash256(unchecked: try fixed(32, field))
   }
-  public mutating func key(_ field: String) throws(DecodingError) -> PublicKey {
+  public mutating func key(_ field: String) throws(CanonicalDecodingError) -> PublicKey {
     PublicKey(unchecked: try fixed(32, field))
   }
-  public mutating func signature(_ field: String) throws(DecodingError) -> Signature {
+  public mutating func signature(_ field: String) throws(CanonicalDecodingError) -> Signature {
     Signature(unchecked: try fixed(64, field))
   }
 }

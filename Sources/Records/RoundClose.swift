@@ -67,10 +67,10 @@ public struct RoundClose: TransactionBody, NodeSigned, Equatable, Sendable {
     w.signature(signature)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     round = try r.u64("round-close round")
     open = try r.hash("round-close round-open")
-    updates = try r.list("round-close updates") { r throws(DecodingError) in
+    updates = try r.list("round-close updates") { r throws(CanonicalDecodingError) in
       Entry(
         cluster: try r.string("round-close cluster"), key: try r.key("round-close cluster key"),
         payload: try r.hash("round-close update"))

@@ -64,15 +64,15 @@ public struct RoundOpen: TransactionBody, NodeSigned, Equatable, Sendable {
     w.signature(signature)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     round = try r.u64("round-open round")
     baseModel = try r.hash("round-open base model")
-    participants = try r.list("round-open participants") { r throws(DecodingError) in
+    participants = try r.list("round-open participants") { r throws(CanonicalDecodingError) in
       try r.string("round-open participant")
     }
     rules = try RoundRules(from: &r)
     configuration = try r.settings("round-open configuration")
-    groupKey = try r.optional("round-open group key") { r throws(DecodingError) in
+    groupKey = try r.optional("round-open group key") { r throws(CanonicalDecodingError) in
       try r.fixed(32, "round-open group key")
     }
     signer = try r.key("round-open signer")

@@ -153,7 +153,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     w.u64(sampleCap)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     let tag = try r.u8("rules rule")
     switch tag {
     case 0: rule = .mean
@@ -161,7 +161,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     case 2: rule = .trimmedMean(beta: try r.f64("rules trimmed-mean beta"))
     case 3:
       let f = Int(try r.u32("rules krum f"))
-      let select = try r.optional("rules krum select") { r throws(DecodingError) in
+      let select = try r.optional("rules krum select") { r throws(CanonicalDecodingError) in
         Int(try r.u32("rules krum select"))
       }
       rule = .krum(f: f, select: select)
@@ -170,7 +170,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     let w = try r.u8("rules weighting")
     guard w <= 1 else { throw .unknownKind(field: "rules weighting", tag: Int(w)) }
     weighting = w == 0 ? .samples : .equal
-    normBound = try r.optional("rules norm bound") { r throws(DecodingError) in
+    normBound = try r.optional("rules norm bound") { r throws(CanonicalDecodingError) in
       try r.f64("rules norm bound")
     }
     fractionalBits = Int(try r.u8("rules fixed-point bits"))

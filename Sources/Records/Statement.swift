@@ -27,8 +27,8 @@ extension CanonicalWriter {
 }
 
 extension CanonicalReader {
-  public mutating func settings(_ field: String) throws(DecodingError) -> [Setting] {
-    let s = try list(field) { r throws(DecodingError) in
+  public mutating func settings(_ field: String) throws(CanonicalDecodingError) -> [Setting] {
+    let s = try list(field) { r throws(CanonicalDecodingError) in
       Setting(try r.string("\(field) key"), try r.string("\(field) value"))
     }
     for (a, b) in zip(s, s.dropFirst()) where !Setting.precedes(a, b) {
@@ -110,17 +110,17 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
     w.u64(newModelSize)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     let v = try r.u8("statement version")
     guard v == Self.version else {
       throw .unknownVersion(field: "statement version", version: Int(v))
     }
     round = try r.u64("statement round")
     baseModel = try r.hash("statement base model")
-    accepted = try r.list("statement accepted updates") { r throws(DecodingError) in
+    accepted = try r.list("statement accepted updates") { r throws(CanonicalDecodingError) in
       Accepted(update: try r.hash("accepted update"), note: try r.string("accepted note"))
     }
-    rejected = try r.list("statement rejected updates") { r throws(DecodingError) in
+    rejected = try r.list("statement rejected updates") { r throws(CanonicalDecodingError) in
       Rejected(update: try r.hash("rejected update"), reason: try r.string("rejected reason"))
     }
     rule = try r.string("statement rule")
@@ -165,7 +165,7 @@ public struct Evidence: CanonicalCodable, Equatable {
     w.bytes(bytes)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     let tag = try r.u8("evidence kind")
     guard let k = Kind(rawValue: tag) else {
       throw .unknownKind(field: "evidence kind", tag: Int(tag))
@@ -234,7 +234,7 @@ public struct Endorsement: CanonicalCodable, Equatable {
     w.signature(signature)
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     statement = try AggregationStatement(from: &r)
     endorser = try r.key("endorser key")
     evidence = try Evidence(from: &r)

@@ -48,7 +48,7 @@ extension TransactionBody {
   public var transactionBytes: [UInt8] { Self.transactionPrefix + canonicalBytes }
 
   /// The record a ledger transaction's canonical bytes carry; throws for any other kind.
-  public init(transaction bytes: [UInt8]) throws(DecodingError) {
+  public init(transaction bytes: [UInt8]) throws(CanonicalDecodingError) {
     guard bytes.starts(with: Self.transactionPrefix) else {
       throw .invalid(
         field: "transaction",

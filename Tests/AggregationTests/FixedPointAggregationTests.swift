@@ -6,7 +6,7 @@ import XCTest
 
 /// The fixed-point rules enclaves run: validation, clipping, robust rules, exact means.
 final class FixedPointAggregationTests: XCTestCase {
-  func candidates(_ n: Int, count: Int, seed: UInt8) -> [FixedPointAggregation.Result.Input] {
+  func candidates(_ n: Int, count: Int, seed: UInt8) -> [FixedPointAggregation.Outcome.Input] {
     var rng = SeededBytes(seed: seed)
     return (0..<n).map { i in
       .candidate(
@@ -16,7 +16,7 @@ final class FixedPointAggregationTests: XCTestCase {
     }
   }
 
-  func accepted(_ r: FixedPointAggregation.Result) -> Int {
+  func accepted(_ r: FixedPointAggregation.Outcome) -> Int {
     r.verdicts.filter { if case .accepted = $0 { true } else { false } }.count
   }
 
@@ -97,7 +97,7 @@ final class FixedPointAggregationTests: XCTestCase {
   /// so every later (honest) update was rejected and blamed. A claim above the round's cap
   /// now rejects that update alone, and a claim at the cap weighs no more than the cap.
   func testAnInflatedSampleClaimRejectsOnlyItselfAndCannotExhaustTheBudget() throws {
-    var inputs: [FixedPointAggregation.Result.Input] = [
+    var inputs: [FixedPointAggregation.Outcome.Input] = [
       .candidate(.init(values: [1, 1], sampleCount: 1 << 31))
     ]
     inputs += (0..<5).map { _ in .candidate(.init(values: [0, 0], sampleCount: 1000)) }
@@ -113,7 +113,7 @@ final class FixedPointAggregationTests: XCTestCase {
     XCTAssertEqual(Double(capped[0]) / FixedPoint.standard.scale, 4096.0 / 9096, accuracy: 1e-5)
     // More updates than the cap leaves room for is refused outright, never resolved by
     // rejecting whoever comes last.
-    let many = [FixedPointAggregation.Result.Input](
+    let many = [FixedPointAggregation.Outcome.Input](
       repeating: .candidate(.init(values: [0, 0], sampleCount: 1)), count: 3)
     XCTAssertThrowsError(
       try FixedPointAggregation(sampleCap: 1 << 30).aggregate(many, parameterCount: 2)

@@ -26,9 +26,9 @@ final class CanonicalTests: XCTestCase {
     XCTAssertEqual(try r.bool("f"), true)
     XCTAssertEqual(try r.string("g"), "é")
     XCTAssertEqual(try r.bytes("h"), [9, 9])
-    XCTAssertEqual(try r.list("i") { r throws(DecodingError) in try r.u8("i") }, [1, 2])
-    XCTAssertNil(try r.optional("j") { r throws(DecodingError) in try r.u32("j") })
-    XCTAssertEqual(try r.optional("k") { r throws(DecodingError) in try r.u32("k") }, 7)
+    XCTAssertEqual(try r.list("i") { r throws(CanonicalDecodingError) in try r.u8("i") }, [1, 2])
+    XCTAssertNil(try r.optional("j") { r throws(CanonicalDecodingError) in try r.u32("j") })
+    XCTAssertEqual(try r.optional("k") { r throws(CanonicalDecodingError) in try r.u32("k") }, 7)
     XCTAssertNoThrow(try r.finish())
   }
 
@@ -37,18 +37,18 @@ final class CanonicalTests: XCTestCase {
     var huge = CanonicalReader([0xff, 0xff, 0xff, 0xff])
     XCTAssertThrowsError(try huge.bytes("payload")) {
       XCTAssertEqual(
-        $0 as? DecodingError,
+        $0 as? CanonicalDecodingError,
         .oversized(field: "payload", length: 4_294_967_295, limit: EncodingLimits.bytes))
     }
     // Truncated, trailing bytes, a boolean or optional tag that is not 0 or 1, bad UTF-8.
     var short = CanonicalReader([0, 0])
     XCTAssertThrowsError(try short.u32("count")) {
-      XCTAssertEqual($0 as? DecodingError, .truncated(field: "count"))
+      XCTAssertEqual($0 as? CanonicalDecodingError, .truncated(field: "count"))
     }
     var trailing = CanonicalReader([1, 2])
     _ = try? trailing.u8("x")
     XCTAssertThrowsError(try trailing.finish()) {
-      XCTAssertEqual($0 as? DecodingError, .trailingBytes(count: 1))
+      XCTAssertEqual($0 as? CanonicalDecodingError, .trailingBytes(count: 1))
     }
     var flag = CanonicalReader([2])
     XCTAssertThrowsError(try flag.bool("flag"))

@@ -33,22 +33,22 @@ extension Genesis {
     w.optional(clustersPerMember) { $0.u32(UInt32(clamping: $1)) }
   }
 
-  public init(from r: inout CanonicalReader) throws(DecodingError) {
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
     let format = try r.string("genesis format")
     guard format == Self.format else {
       throw .invalid(field: "genesis format", problem: "is \"\(format)\", not \(Self.format)")
     }
     network = try r.string("genesis network")
     createdAt = try r.string("genesis createdAt")
-    members = try r.list("genesis members", limit: 4096) { r throws(DecodingError) in
+    members = try r.list("genesis members", limit: 4096) { r throws(CanonicalDecodingError) in
       Member(name: try r.string("member name"), key: try r.key("member key"))
     }
-    nodes = try r.list("genesis nodes", limit: 4096) { r throws(DecodingError) in
+    nodes = try r.list("genesis nodes", limit: 4096) { r throws(CanonicalDecodingError) in
       Node(
         name: try r.string("node name"), member: try r.string("node member"),
         key: try r.key("node key"))
     }
-    endorsers = try r.list("genesis endorsers", limit: 4096) { r throws(DecodingError) in
+    endorsers = try r.list("genesis endorsers", limit: 4096) { r throws(CanonicalDecodingError) in
       let name = try r.string("endorser name")
       let kindName = try r.string("endorser kind")
       guard let kind = Endorser.Kind(rawValue: kindName) else {
@@ -56,10 +56,10 @@ extension Genesis {
       }
       let endorser = Endorser(
         name: name, kind: kind,
-        key: try r.optional("endorser key") { r throws(DecodingError) in
+        key: try r.optional("endorser key") { r throws(CanonicalDecodingError) in
           try r.key("endorser key")
         },
-        ppid: try r.optional("endorser ppid") { r throws(DecodingError) in
+        ppid: try r.optional("endorser ppid") { r throws(CanonicalDecodingError) in
           PPID(unchecked: try r.fixed(16, "endorser ppid"))
         })
       if let problem = endorser.problem { throw .invalid(field: "endorser", problem: problem) }
@@ -67,21 +67,22 @@ extension Genesis {
     }
     endorsementThreshold = Int(try r.u32("genesis endorsementThreshold"))
     blockQuorum = Int(try r.u32("genesis blockQuorum"))
-    initialModel = try r.optional("genesis initialModel") { r throws(DecodingError) in
+    initialModel = try r.optional("genesis initialModel") { r throws(CanonicalDecodingError) in
       try r.hash("genesis initialModel")
     }
     round = try r.settings("genesis round")
     enclaveMeasurements = try r.list("genesis enclaveMeasurements", limit: 1024) {
-      r throws(DecodingError) in try r.hash("genesis enclave measurement")
+      r throws(CanonicalDecodingError) in try r.hash("genesis enclave measurement")
     }
     for (a, b) in zip(enclaveMeasurements, enclaveMeasurements.dropFirst()) where !(a < b) {
       throw .invalid(field: "genesis enclaveMeasurements", problem: "are not sorted or repeat")
     }
-    sgxRootCA = try r.optional("genesis sgxRootCA") { r throws(DecodingError) in
+    sgxRootCA = try r.optional("genesis sgxRootCA") { r throws(CanonicalDecodingError) in
       try r.bytes("genesis sgxRootCA", limit: 16 << 10)
     }
     rules = try RoundRules(from: &r)
-    clustersPerMember = try r.optional("genesis clustersPerMember") { r throws(DecodingError) in
+    clustersPerMember = try r.optional("genesis clustersPerMember") {
+      r throws(CanonicalDecodingError) in
       Int(try r.u32("genesis clustersPerMember"))
     }
   }
