@@ -28,11 +28,17 @@ public enum EnclaveError: Error, Equatable, CustomStringConvertible {
   }
 }
 
+/// What protects an enclave: nothing (`simulated`, NO HARDWARE PROTECTION) or Intel SGX.
+public enum EnclaveBackend: String, Sendable, CaseIterable {
+  case simulated
+  case sgx
+}
+
 /// What an enclave runs on: what vouches for its evidence and what its sealing key derives
 /// from. `SimulatedPlatform` and `SGXPlatform` are the two.
 public protocol EnclavePlatform: Sendable {
-  /// "simulated" (NO HARDWARE PROTECTION) or "sgx".
-  var backend: String { get }
+  /// `simulated` (NO HARDWARE PROTECTION) or `sgx`.
+  var backend: EnclaveBackend { get }
   /// A report binding `reportData` to the enclave with `measurement`.
   func report(measurement: [UInt8], reportData: [UInt8]) throws(EnclaveError) -> EnclaveReport
   /// Secret key material only this platform gives this enclave; sealing keys derive from it.
@@ -43,7 +49,7 @@ public protocol EnclavePlatform: Sendable {
 /// trusted) and a sealing secret. NO HARDWARE PROTECTION: anyone with this file can forge
 /// evidence and unseal state; SGX keeps both in the CPU.
 public struct SimulatedPlatform: EnclavePlatform {
-  public var backend: String { "simulated" }
+  public var backend: EnclaveBackend { .simulated }
 
   public let key: Curve25519.Signing.PrivateKey
   private let sealing: SymmetricKey
@@ -271,7 +277,7 @@ public final class Enclave {
     let bound: [UInt8]?
     switch evidence.report {
     case .simulated(let report):
-      guard platform.backend != "sgx" else {
+      guard platform.backend != .sgx else {
         throw .evidence(
           "an SGX enclave shares the group key only with SGX enclaves, not simulated ones")
       }

@@ -128,15 +128,14 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
 
 /// Who an enclave is, as it reports after starting or changing state.
 public struct EnclaveInfo: CanonicalCodable, Equatable {
-  /// "simulated" (NO HARDWARE PROTECTION) or "sgx".
-  public var backend: String
+  public var backend: EnclaveBackend
   public var measurement: [UInt8]
   public var signingKey: [UInt8]
   public var groupKey: [UInt8]?
   public var lastEndorsedRound: UInt64
 
   public init(
-    backend: String, measurement: [UInt8], signingKey: [UInt8], groupKey: [UInt8]?,
+    backend: EnclaveBackend, measurement: [UInt8], signingKey: [UInt8], groupKey: [UInt8]?,
     lastEndorsedRound: UInt64
   ) {
     self.backend = backend
@@ -147,7 +146,7 @@ public struct EnclaveInfo: CanonicalCodable, Equatable {
   }
 
   public func encode(to w: inout CanonicalWriter) {
-    w.string(backend)
+    w.string(backend.rawValue)
     w.fixed(measurement)
     w.fixed(signingKey)
     w.optional(groupKey) { $0.fixed($1) }
@@ -155,7 +154,11 @@ public struct EnclaveInfo: CanonicalCodable, Equatable {
   }
 
   public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
-    backend = try r.string("info backend")
+    let name = try r.string("info backend")
+    guard let backend = EnclaveBackend(rawValue: name) else {
+      throw .invalid(field: "info backend", problem: "is unknown: \"\(name)\"")
+    }
+    self.backend = backend
     measurement = try r.fixed(32, "info measurement")
     signingKey = try r.fixed(32, "info signing key")
     groupKey = try r.optional("info group key") { r throws(CanonicalDecodingError) in
@@ -241,8 +244,8 @@ public final class EnclaveService {
   public let measurement: [UInt8]
   let platform: any EnclavePlatform
   public private(set) var enclave: Enclave?
-  /// "simulated" (NO HARDWARE PROTECTION) or "sgx".
-  public var backend: String { platform.backend }
+  /// `simulated` (NO HARDWARE PROTECTION) or `sgx`.
+  public var backend: EnclaveBackend { platform.backend }
 
   public init(measurement: [UInt8], platform: any EnclavePlatform) {
     self.measurement = measurement

@@ -16,7 +16,7 @@ extension DevAttestation: SGXQuoting {}
 /// from the CPU. Its measurement is the MRENCLAVE the hardware reports, read from a first quote
 /// at start, so the enclave never has to be told who it is.
 public struct SGXPlatform: EnclavePlatform {
-  public var backend: String { "sgx" }
+  public var backend: EnclaveBackend { .sgx }
   let source: any SGXQuoting
   /// MRENCLAVE, as the CPU measured this enclave.
   public let measurement: [UInt8]

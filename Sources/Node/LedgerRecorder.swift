@@ -51,8 +51,16 @@ public final class LedgerRecorder: RoundRecorder {
 
   /// Each node's enclave, in node order (mode tee); empty in mode none.
   public let enclaves: [EnclaveClient]
-  /// "process" (the enclave program), "in-process", or "none".
-  public let enclaveMode: String
+  /// How the nodes run their enclaves.
+  public enum EnclaveMode: String, Sendable {
+    /// One `fedledger-enclave` process per node.
+    case process
+    /// The enclave code in this process, through the same messages (no isolation at all).
+    case inProcess = "in-process"
+    /// No enclaves (privacy mode none).
+    case none
+  }
+  public let enclaveMode: EnclaveMode
   public let measurement: [UInt8]?
   private var groupKey: Curve25519.KeyAgreement.PublicKey?
   private let byzantineNodes: Int
@@ -101,7 +109,7 @@ public final class LedgerRecorder: RoundRecorder {
     var platforms: [SimulatedPlatform] = []
     var transports: [any EnclaveTransport] = []
     var measurement: [UInt8]?
-    var mode = "none"
+    var mode = EnclaveMode.none
     if c.privacy == .tee {
       let root = directory + "/enclaves"
       try? fm.removeItem(atPath: root)
@@ -118,10 +126,10 @@ public final class LedgerRecorder: RoundRecorder {
       let m: [UInt8]
       if let program {
         m = try Enclave.measure(executable: program)
-        mode = "process"
+        mode = .process
       } else {
         m = try Enclave.measure(executable: "/proc/self/exe")
-        mode = "in-process"
+        mode = .inProcess
       }
       measurement = m
       for i in 0..<n {

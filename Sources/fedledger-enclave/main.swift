@@ -29,14 +29,14 @@ func log(_ message: String) {
   FileHandle.standardError.write(Data("fedledger-enclave: \(message)\n".utf8))
 }
 
-var backend = "simulated"
+var backend = EnclaveBackend.simulated
 var platformPath: String?
 var attestationDirectory: String?
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
   switch argument {
   case "--backend":
-    guard let value = arguments.popFirst(), value == "simulated" || value == "sgx" else {
+    guard let value = arguments.popFirst().flatMap(EnclaveBackend.init(rawValue:)) else {
       fail("--backend takes simulated or sgx\n\n\(usage)")
     }
     backend = value
@@ -56,7 +56,7 @@ while let argument = arguments.popFirst() {
 }
 
 let service: EnclaveService
-if backend == "sgx" {
+if backend == .sgx {
   if platformPath != nil { fail("--platform is for --backend simulated only\n\n\(usage)") }
   let platform: SGXPlatform
   do {

@@ -229,7 +229,7 @@ struct Simulate: AsyncParsableCommand {
           + "genesis \(r.network.short) in \(directory.path)/genesis.json")
       if let m = r.measurement {
         let placement =
-          r.enclaveMode == "process"
+          r.enclaveMode == .process
           ? "one fedledger-enclave process per node"
           : "enclave code in this process (fedledger-enclave not found next to fedledger)"
         print(

@@ -23,7 +23,7 @@ final class ProtocolTests: XCTestCase {
     guard case .info(let info) = try ask(.start(sealed: nil, policy: policy)) else {
       return XCTFail()
     }
-    XCTAssertEqual(info.backend, "simulated")
+    XCTAssertEqual(info.backend, .simulated)
     XCTAssertNil(info.groupKey)
     guard case .info(let withKey) = try ask(.createGroupKey) else { return XCTFail() }
     XCTAssertNotNil(withKey.groupKey)

@@ -187,7 +187,7 @@ final class SGXBackendTests: XCTestCase {
     guard case .info(let info) = try ask(.start(sealed: nil, policy: policy)) else {
       return XCTFail()
     }
-    XCTAssertEqual(info.backend, "sgx")
+    XCTAssertEqual(info.backend, .sgx)
     XCTAssertEqual(info.measurement, mrEnclave)
     XCTAssertEqual(p.ppid, SyntheticSGX.ppid(platform: 0))
     guard case .info = try ask(.collateral(Self.sgx.collateral)) else { return XCTFail() }
@@ -336,7 +336,7 @@ final class SGXBackendTests: XCTestCase {
     guard case .info(let info) = try program.ask(.start(sealed: nil, policy: policy)) else {
       return XCTFail()
     }
-    XCTAssertEqual(info.backend, "sgx")
+    XCTAssertEqual(info.backend, .sgx)
     XCTAssertEqual(info.measurement, mrEnclave)
     guard case .info = try program.ask(.collateral(Self.sgx.collateral)) else { return XCTFail() }
     guard case .sealed(let sealed) = try program.ask(.seal) else { return XCTFail() }

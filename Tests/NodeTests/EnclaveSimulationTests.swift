@@ -60,7 +60,7 @@ final class EnclaveSimulationTests: XCTestCase {
     XCTAssert(FileManager.default.isExecutableFile(atPath: program), "built beside the tests")
     let (dir, recorder, records, plain, frames) = try await run(
       configuration(), launch: .program(program))
-    XCTAssertEqual(recorder.enclaveMode, "process")
+    XCTAssertEqual(recorder.enclaveMode, .process)
     XCTAssertEqual(plain.count, 10)
     XCTAssert(records.allSatisfy { $0.enclaveSeconds > 0 })
     // The robust rule ran inside the enclaves: the attacker's updates are rejected by Krum.
@@ -123,7 +123,7 @@ final class EnclaveSimulationTests: XCTestCase {
     c.byzantineNodes = 1
     // In process: the same messages, without spawning programs.
     let (dir, recorder, records, _, _) = try await run(c, launch: .inProcess)
-    XCTAssertEqual(recorder.enclaveMode, "in-process")
+    XCTAssertEqual(recorder.enclaveMode, .inProcess)
     let genesis = try Genesis.read(path: dir + "/genesis.json")
     let view = try LedgerView(store: recorder.orderer.replicas[0].store, genesis: genesis)
     XCTAssertEqual(view.rounds.map(\.divergentEndorsers), [["node-3"], ["node-3"]])
