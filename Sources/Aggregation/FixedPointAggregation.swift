@@ -169,22 +169,16 @@ public struct FixedPointAggregation: Sendable, Equatable {
       ([Int32], Int64, String), Refusal
     >
   {
-    guard c.values.count == parameterCount else {
-      return .failure(.init(text: "has \(c.values.count) values, the model has \(parameterCount)"))
-    }
-    guard c.sampleCount > 0 else { return .failure(.init(text: "claims no training samples")) }
-    guard c.sampleCount <= sampleCap else {
-      return .failure(
-        .init(text: "claims more training samples than the round's cap of \(sampleCap)"))
+    let passed: UpdateValidation.Passed
+    switch UpdateValidation(
+      parameterCount: parameterCount, sampleCap: sampleCap, normBound: normBound
+    ).check(c.values, sampleCount: c.sampleCount) {
+    case .success(let p): passed = p
+    case .failure(let refusal): return .failure(.init(text: refusal.reason))
     }
     let weight: Int64 = weighting == .samples ? Int64(c.sampleCount) : 1
-    let squared = squaredNorm(c.values)
-    guard squared.isFinite else {
-      return .failure(.init(text: "contains values that are not finite"))
-    }
-    var values = c.values
-    let note =
-      boundNorm(&values, squaredNorm: squared, bound: normBound) == nil ? "" : Self.clippedNote
+    let note = passed.clipped == nil ? "" : Self.clippedNote
+    let values = passed.values
     let (fixed, saturated) = format.encode(values)
     guard saturated == 0 else {
       return .failure(

@@ -117,22 +117,21 @@ public final class StandardStrategy: Strategy {
     guard update.round == round else {
       return reject("is for round \(update.round), this is round \(round)")
     }
-    guard update.delta.count == global.count else {
-      return reject("has \(update.delta.count) values, the model has \(global.count)")
-    }
     guard update.baseModelHash == baseModelHash else {
       return reject(
         "trained on base model \(update.baseModelHash.prefix(12)), not this round's \(baseModelHash.prefix(12))"
       )
     }
-    guard update.sampleCount > 0 else { return reject("claims no training samples") }
-    if let sampleCap, UInt64(update.sampleCount) > sampleCap {
-      return reject("claims more training samples than the round's cap of \(sampleCap)")
+    let passed: UpdateValidation.Passed
+    switch UpdateValidation(
+      parameterCount: global.count, sampleCap: sampleCap, normBound: normBound
+    ).check(update.delta, sampleCount: UInt64(max(0, update.sampleCount))) {
+    case .success(let p): passed = p
+    case .failure(let refusal): return reject(refusal.reason)
     }
-    let squared = squaredNorm(update.delta)
-    guard squared.isFinite else { return reject("contains values that are not finite") }
     var update = update
-    let clipped = boundNorm(&update.delta, squaredNorm: squared, bound: normBound)
+    update.delta = passed.values
+    let clipped = passed.clipped
     let weight = weighting == .samples ? Double(update.sampleCount) : 1
     if streams {
       update.delta.withUnsafeBufferPointer { d in
