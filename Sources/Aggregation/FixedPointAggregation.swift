@@ -125,18 +125,16 @@ public struct FixedPointAggregation: Sendable, Equatable {
       delta = mean(
         selected.map { (kept[$0].values, kept[$0].weight) }, parameterCount: parameterCount)
     case .median:
-      delta = coordinateWise(kept.map(\.values), parameterCount: parameterCount) { column in
-        let n = column.count
-        return n % 2 == 1
-          ? Int64(column[n / 2])
-          : roundedDivision(Int64(column[n / 2 - 1]) + Int64(column[n / 2]), 2)
+      delta = coordinateWise(kept.map(\.values), count: parameterCount, zero: 0) { column in
+        // The midpoint of two Int32 values is an Int32.
+        median(column) { Int32(roundedDivision(Int64($0) + Int64($1), 2)) }
       }
     case .trimmedMean(let beta):
-      let trim = min(Int(beta * Double(n)), (n - 1) / 2)
-      delta = coordinateWise(kept.map(\.values), parameterCount: parameterCount) { column in
+      let trim = trimCount(n, beta: beta)
+      delta = coordinateWise(kept.map(\.values), count: parameterCount, zero: 0) { column in
         var s: Int64 = 0
-        for v in column[trim..<(column.count - trim)] { s += Int64(v) }
-        return roundedDivision(s, Int64(column.count - 2 * trim))
+        for v in column.dropFirst(trim).dropLast(trim) { s += Int64(v) }
+        return Int32(clamping: roundedDivision(s, Int64(column.count - 2 * trim)))
       }
     }
 
@@ -192,19 +190,6 @@ public struct FixedPointAggregation: Sendable, Equatable {
     // Validation keeps each weight at least 1 and their total at most 2^31, the sum's limits.
     for (values, weight) in updates { try! sum.add(values, weight: weight) }
     return try! sum.mean()
-  }
-
-  private func coordinateWise(
-    _ updates: [[Int32]], parameterCount: Int, _ combine: (ArraySlice<Int32>) -> Int64
-  ) -> [Int32] {
-    var out = [Int32](repeating: 0, count: parameterCount)
-    var column = [Int32](repeating: 0, count: updates.count)
-    for j in 0..<parameterCount {
-      for i in updates.indices { column[i] = updates[i][j] }
-      column.sort()
-      out[j] = Int32(clamping: combine(column[...]))
-    }
-    return out
   }
 }
 

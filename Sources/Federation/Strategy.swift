@@ -217,27 +217,18 @@ public final class StandardStrategy: Strategy {
       return weightedMean(
         updates, selected: Array(0..<n), rejections: [String?](repeating: nil, count: n))
     case .median:
-      var out = [Float](repeating: 0, count: d)
-      var column = [Float](repeating: 0, count: n)
-      for j in 0..<d {
-        for i in 0..<n { column[i] = updates[i].delta[j] }
-        column.sort()
-        out[j] = n % 2 == 1 ? column[n / 2] : (column[n / 2 - 1] + column[n / 2]) / 2
+      let out = coordinateWise(updates.map(\.delta), count: d, zero: 0) {
+        median($0) { ($0 + $1) / 2 }
       }
       return (
         out, [Double](repeating: 1 / Double(n), count: n), [String?](repeating: nil, count: n)
       )
     case .trimmedMean(let beta):
-      let trim = min(Int(beta * Double(n)), (n - 1) / 2)
-      var out = [Float](repeating: 0, count: d)
-      var column = [Float](repeating: 0, count: n)
-      let keep = n - 2 * trim
-      for j in 0..<d {
-        for i in 0..<n { column[i] = updates[i].delta[j] }
-        column.sort()
+      let trim = trimCount(n, beta: beta)
+      let out = coordinateWise(updates.map(\.delta), count: d, zero: 0) { column -> Float in
         var s = 0.0
-        for i in trim..<(n - trim) { s += Double(column[i]) }
-        out[j] = Float(s / Double(keep))
+        for v in column.dropFirst(trim).dropLast(trim) { s += Double(v) }
+        return Float(s / Double(n - 2 * trim))
       }
       return (
         out, [Double](repeating: 1 / Double(n), count: n), [String?](repeating: nil, count: n)
