@@ -180,6 +180,11 @@ public final class LedgerReplica {
       )
     }
     _ = try execute(block)
+    do {
+      try store.recordSigned(block.hash, at: block.header.height)
+    } catch .rejectedBlock(_, let height, let problem) {
+      throw .rejectedBlock(node: name, height: height, problem: problem)
+    }
     return BlockSignature(header: block.header, key: key)
   }
 

@@ -95,6 +95,12 @@ public final class LedgerStore: Sendable {
             CREATE INDEX tx_round ON tx(round, kind);
             """)
       }
+      // v2: the one header this node signed at each height, so it never signs two (a fork
+      // needs more than a third of the nodes to break this, whatever the orderer does).
+      migrator.registerMigration("v2") { db in
+        try db.execute(
+          sql: "CREATE TABLE signed (height INTEGER PRIMARY KEY, hash BLOB NOT NULL)")
+      }
       try migrator.migrate(queue)
     } catch let error as LedgerError {
       throw error
@@ -129,6 +135,43 @@ public final class LedgerStore: Sendable {
       }
     } catch {
       throw .storage(path: path, reason: "cannot append block \(block.header.height): \(error)")
+    }
+  }
+
+  /// The header hash this node signed at `height`, if it signed one.
+  public func signedHeader(at height: UInt64) throws(LedgerError) -> Hash256? {
+    try read { db in
+      try Data.fetchOne(
+        db, sql: "SELECT hash FROM signed WHERE height = ?", arguments: [Int64(height)]
+      ).flatMap { Hash256(bytes: Array($0)) }
+    }
+  }
+
+  /// Records, durably, that this node signs the header `hash` at `height`; throws if it
+  /// signed another there.
+  public func recordSigned(_ hash: Hash256, at height: UInt64) throws(LedgerError) {
+    do {
+      try queue.write { db in
+        if let earlier = try Data.fetchOne(
+          db, sql: "SELECT hash FROM signed WHERE height = ?", arguments: [Int64(height)])
+        {
+          guard Array(earlier) == hash.bytes else {
+            throw LedgerError.rejectedBlock(
+              node: "this node", height: height,
+              problem:
+                "is another block than the one this node signed at this height (\(Hash256(bytes: Array(earlier))?.short ?? "?")): a node signs one block per height"
+            )
+          }
+          return
+        }
+        try db.execute(
+          sql: "INSERT INTO signed (height, hash) VALUES (?, ?)",
+          arguments: [Int64(height), Data(hash.bytes)])
+      }
+    } catch let error as LedgerError {
+      throw error
+    } catch {
+      throw .storage(path: path, reason: "cannot record a signature at \(height): \(error)")
     }
   }
 

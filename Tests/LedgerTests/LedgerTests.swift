@@ -70,6 +70,36 @@ final class LedgerTests: XCTestCase {
     XCTAssertThrowsError(try RoundClose(transaction: block.block.transactions[0]))
   }
 
+  /// Review: two quorums that share an honest node cannot both sign a block at one height only
+  /// if that node never signs two. Each node records, durably, the one header it signed at
+  /// each height, and refuses another there, across restarts.
+  func testANodeSignsOneBlockPerHeightEvenAfterARestart() throws {
+    let dir = temporaryDirectory()
+    let orderer = try net.open(dir)
+    try orderer.cut()
+    let node = orderer.replicas[1]
+    let lead = node.state
+    func block(_ transactions: [Transaction]) -> Block {
+      let bytes = transactions.map(\.canonicalBytes)
+      let time: UInt64 = 1_800_000_000_000
+      return Block.make(
+        network: lead.network, height: lead.nextHeight, previous: lead.head,
+        transactions: bytes, outcomes: node.evaluate(bytes, timestamp: time), timestamp: time,
+        proposer: "node-0")
+    }
+    let x = block([net.enrol(0)])
+    let y = block([net.enrol(1)])
+    XCTAssertNoThrow(try node.sign(x))
+    XCTAssertNoThrow(try node.sign(x), "the same block again is fine")
+    assertThrows(try node.sign(y), containing: "a node signs one block per height")
+    // After a restart, still.
+    let again = try net.open(dir)
+    assertThrows(try again.replicas[1].sign(y), containing: "a node signs one block per height")
+    XCTAssertNoThrow(try again.replicas[1].sign(x))
+    // Another node, which signed neither, signs y.
+    XCTAssertNoThrow(try again.replicas[2].sign(y))
+  }
+
   func testTwoSeparateNodesFedTheSameTransactionsReachTheSameHead() throws {
     let a = try twoRounds(temporaryDirectory("a"))
     let b = try twoRounds(temporaryDirectory("b"))
