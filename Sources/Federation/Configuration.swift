@@ -77,7 +77,7 @@ public struct SimulationConfiguration: Sendable, Equatable {
   public func makeStrategy(sampleCap: UInt64? = nil) -> StandardStrategy {
     StandardStrategy(
       rule: rule, weighting: weighting, normBound: normBound, server: server,
-      sampleCap: sampleCap ?? self.sampleCap)
+      sampleCap: sampleCap ?? self.sampleCap, minimumCohort: effectiveMinimumCohort)
   }
 }
 

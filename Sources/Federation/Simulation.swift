@@ -53,7 +53,8 @@ public final class Simulation {
   /// Per-cluster label counts of the partition, before any label flipping.
   public let histograms: [[Int]]
   /// What decides each round's result (the ledger's genesis carries the same): the strategy's
-  /// rule, the minimum cohort and the sample cap (by default the largest cluster's data).
+  /// rule, the minimum cohort and the sample cap (by default the largest cluster's data, rounded
+  /// up to a power of two).
   public let rules: RoundRules
   public private(set) var model: Model
   /// Records every round as it happens (the ledger); nil records nothing.
@@ -222,7 +223,8 @@ public final class Simulation {
     var inEnclaveLedgerNanos: UInt64 = 0
     var outcome: AggregationOutcome
     if arrived < cohort {
-      if !inEnclaves { _ = strategy.finish() }
+      // The strategy is not finished (its server optimiser does not move); the next round's
+      // `begin` starts it afresh.
       outcome = AggregationOutcome(
         parameters: model.parameters, decisions: [],
         aborted: "\(arrived) update(s) arrived; the round needs at least \(cohort) (minimum cohort)"

@@ -57,6 +57,9 @@ public final class StandardStrategy: Strategy {
   public let server: ServerOptimizer
   /// The most samples one update may claim; a larger claim is rejected (nil: no cap).
   public let sampleCap: UInt64?
+  /// The fewest accepted updates that move the model (and the server optimiser); with fewer,
+  /// the round leaves both as they were (it aborts).
+  public let minimumCohort: Int
 
   private var global: [Float] = []
   private var round = 0
@@ -76,13 +79,14 @@ public final class StandardStrategy: Strategy {
 
   public init(
     rule: AggregationRule = .mean, weighting: Weighting = .samples, normBound: Float? = nil,
-    server: ServerOptimizer = .plain, sampleCap: UInt64? = nil
+    server: ServerOptimizer = .plain, sampleCap: UInt64? = nil, minimumCohort: Int = 1
   ) {
     self.rule = rule
     self.weighting = weighting
     self.normBound = normBound
     self.server = server
     self.sampleCap = sampleCap
+    self.minimumCohort = max(1, minimumCohort)
   }
 
   public var description: String {
@@ -161,10 +165,11 @@ public final class StandardStrategy: Strategy {
       }
     }
     decisions.sort { $0.cluster < $1.cluster }
-    // With nothing accepted the model stays as it is, and so does the optimiser's state.
-    let anyAccepted = decisions.contains { $0.verdict != .rejected }
+    // With fewer accepted than the minimum cohort (none, by default) the model stays as it
+    // is, and so does the optimiser's state: the round aborts.
+    let accepted = decisions.filter { $0.verdict != .rejected }.count
     return AggregationOutcome(
-      parameters: anyAccepted ? apply(aggregate) : global, decisions: decisions)
+      parameters: accepted >= minimumCohort ? apply(aggregate) : global, decisions: decisions)
   }
 
   private func record(

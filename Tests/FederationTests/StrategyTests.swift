@@ -29,6 +29,18 @@ final class StrategyTests: XCTestCase {
     XCTAssertEqual(equal.parameters, [3, 4])
   }
 
+  /// Fewer accepted updates than the minimum cohort move neither the model nor the server
+  /// optimiser: the round aborts as if it never aggregated.
+  func testFewerThanTheMinimumCohortMoveNeitherModelNorOptimiser() {
+    let momentum = StandardStrategy(
+      server: .momentum(learningRate: 1, momentum: 0.5), minimumCohort: 2)
+    let short = aggregate(momentum, [update(0, [4, 4]), update(1, [.nan, 0])], global: [1, 1])
+    XCTAssertEqual(short.parameters, [1, 1])
+    // The next round steps as a first one would: velocity = the aggregate alone.
+    let full = aggregate(momentum, [update(0, [2, 2]), update(1, [4, 4])], global: [1, 1])
+    XCTAssertEqual(full.parameters, [4, 4])
+  }
+
   func testMedianAndTrimmedMean() {
     let updates = [
       update(0, [1, 10]), update(1, [2, 20]), update(2, [3, 30]), update(3, [100, -1000]),
