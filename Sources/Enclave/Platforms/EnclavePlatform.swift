@@ -1,0 +1,22 @@
+import Attestation
+import Canonical
+import Crypto
+import Foundation
+import Records
+
+/// What protects an enclave: nothing (`simulated`, NO HARDWARE PROTECTION) or Intel SGX.
+public enum EnclaveBackend: String, Sendable, CaseIterable {
+  case simulated
+  case sgx
+}
+
+/// What an enclave runs on: what vouches for its evidence and what its sealing key derives
+/// from. `SimulatedPlatform` and `SGXPlatform` are the two.
+public protocol EnclavePlatform: Sendable {
+  /// `simulated` (NO HARDWARE PROTECTION) or `sgx`.
+  var backend: EnclaveBackend { get }
+  /// A report binding `reportData` to the enclave with `measurement`.
+  func report(measurement: [UInt8], reportData: [UInt8]) throws(EnclaveError) -> EnclaveReport
+  /// Secret key material only this platform gives this enclave; sealing keys derive from it.
+  func sealingSecret() throws(EnclaveError) -> SymmetricKey
+}
