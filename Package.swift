@@ -81,21 +81,29 @@ let package = Package(
       ]),
     .target(name: "Ordering", dependencies: ["Ledger"]),
     .target(
+      name: "EnclaveMessages",
+      dependencies: [
+        "Attestation", "Records", "Canonical", .product(name: "Crypto", package: "swift-crypto"),
+      ]),
+    .target(
       name: "Enclave",
       dependencies: [
-        "Attestation", "Protection", "Aggregation", "Records", "Canonical",
+        "EnclaveMessages", "Attestation", "Protection", "Aggregation", "Records", "Canonical",
         .product(name: "Crypto", package: "swift-crypto"),
       ],
       swiftSettings: kernelFlags),
-    .executableTarget(name: "fedledger-enclave", dependencies: ["Enclave"]),
+    .executableTarget(name: "fedledger-enclave", dependencies: ["Enclave", "EnclaveMessages"]),
     .target(
       name: "Node",
-      dependencies: ["Learning", "Federation", "Ledger", "Ordering", "Enclave", "Protection"]),
+      dependencies: [
+        "Learning", "Federation", "Ledger", "Ordering", "Enclave", "EnclaveMessages", "Protection",
+      ]),
     .executableTarget(
       name: "fedledger",
       dependencies: [
         "Aggregation",
         "Enclave",
+        "EnclaveMessages",
         "Records",
         "Learning",
         "Federation",
@@ -121,7 +129,8 @@ let package = Package(
     .testTarget(
       name: "EnclaveTests",
       dependencies: [
-        "Enclave", "Attestation", "Ledger", "Aggregation", "Protection", "fedledger-enclave",
+        "Enclave", "EnclaveMessages", "Attestation", "Ledger", "Aggregation", "Protection",
+        "fedledger-enclave",
         "SGXTestSupport",
       ]),
     .testTarget(
@@ -138,7 +147,10 @@ let package = Package(
       path: "Tests/SGXTestSupport"),
     .testTarget(
       name: "NodeTests",
-      dependencies: ["Node", "Ledger", "Federation", "Learning", "Enclave", "fedledger-enclave"]),
+      dependencies: [
+        "Node", "Ledger", "Federation", "Learning", "Enclave", "EnclaveMessages",
+        "fedledger-enclave",
+      ]),
   ],
   swiftLanguageModes: [.v6]
 )

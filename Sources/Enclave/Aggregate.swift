@@ -3,6 +3,7 @@ import Attestation
 import Canonical
 import Crypto
 import Dispatch
+import EnclaveMessages
 import Protection
 import Records
 

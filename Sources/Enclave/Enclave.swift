@@ -1,6 +1,7 @@
 import Attestation
 import Canonical
 import Crypto
+import EnclaveMessages
 import Foundation
 import Records
 

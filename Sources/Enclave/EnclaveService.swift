@@ -1,5 +1,6 @@
 import Attestation
 import Canonical
+import EnclaveMessages
 import Foundation
 import Records
 

@@ -3,6 +3,7 @@ import Attestation
 import Crypto
 import Dispatch
 import Enclave
+import EnclaveMessages
 import Federation
 import Foundation
 import Learning

@@ -1,4 +1,5 @@
 import Enclave
+import EnclaveMessages
 import Foundation
 
 // The enclave program. It answers length-prefixed requests on stdin with responses on stdout

@@ -1,5 +1,6 @@
 import Attestation
 import Enclave
+import EnclaveMessages
 import Foundation
 import XCTest
 

@@ -2,6 +2,7 @@ import Attestation
 import Canonical
 import Crypto
 import Enclave
+import EnclaveMessages
 import XCTest
 
 final class EnclaveTests: XCTestCase {

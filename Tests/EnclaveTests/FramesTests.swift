@@ -1,4 +1,5 @@
 import Enclave
+import EnclaveMessages
 import Foundation
 import XCTest
 

@@ -1,6 +1,7 @@
 import Aggregation
 import Crypto
 import Enclave
+import EnclaveMessages
 import Foundation
 import Ledger
 import Protection

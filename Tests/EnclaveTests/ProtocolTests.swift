@@ -2,6 +2,7 @@ import Aggregation
 import Attestation
 import Crypto
 import Enclave
+import EnclaveMessages
 import Foundation
 import Ledger
 import Protection

@@ -3,6 +3,7 @@ import Attestation
 import Canonical
 import Crypto
 import Enclave
+import EnclaveMessages
 import Foundation
 import Ledger
 import SGXTestSupport

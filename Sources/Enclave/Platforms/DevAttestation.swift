@@ -1,4 +1,5 @@
 import Attestation
+import EnclaveMessages
 import Foundation
 
 /// Gramine's attestation interface: the `/dev/attestation` pseudo-files through which a program

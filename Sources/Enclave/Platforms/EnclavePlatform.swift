@@ -1,14 +1,9 @@
 import Attestation
 import Canonical
 import Crypto
+import EnclaveMessages
 import Foundation
 import Records
-
-/// What protects an enclave: nothing (`simulated`, NO HARDWARE PROTECTION) or Intel SGX.
-public enum EnclaveBackend: String, Sendable, CaseIterable {
-  case simulated
-  case sgx
-}
 
 /// What an enclave runs on: what vouches for its evidence and what its sealing key derives
 /// from. `SimulatedPlatform` and `SGXPlatform` are the two.

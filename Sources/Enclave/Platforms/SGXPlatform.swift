@@ -1,5 +1,6 @@
 import Attestation
 import Crypto
+import EnclaveMessages
 
 /// Where an SGX enclave gets its quotes and sealing key: Gramine's `/dev/attestation` on a
 /// real machine (`DevAttestation`).

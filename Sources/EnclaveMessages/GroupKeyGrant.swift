@@ -34,7 +34,7 @@ public struct GroupKeyGrant: CanonicalCodable, Equatable {
     signature = try r.fixed(64, "grant signature")
   }
 
-  init(
+  package init(
     network: [UInt8], granter: EnclaveEvidence, groupPublicKey: [UInt8],
     encapsulatedKey: [UInt8], ciphertext: [UInt8], signature: [UInt8]
   ) {
@@ -47,7 +47,7 @@ public struct GroupKeyGrant: CanonicalCodable, Equatable {
   }
 
   /// HPKE context: the network, the joiner's keys and the group's public key.
-  static func context(
+  package static func context(
     network: [UInt8], joinerSigning: [UInt8], joinerEncryption: [UInt8], groupPublicKey: [UInt8]
   )
     -> [UInt8]
@@ -57,7 +57,7 @@ public struct GroupKeyGrant: CanonicalCodable, Equatable {
   }
 
   /// What the granter signs.
-  func signedBytes(joinerSigning: [UInt8], joinerEncryption: [UInt8]) -> [UInt8] {
+  package func signedBytes(joinerSigning: [UInt8], joinerEncryption: [UInt8]) -> [UInt8] {
     var w = CanonicalWriter()
     w.fixed(
       Self.context(
