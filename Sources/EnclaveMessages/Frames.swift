@@ -30,19 +30,13 @@ public enum Frames {
     guard try readExactly(fd, &header, allowEnd: true) else { return nil }
     let n = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
     guard n <= EnclaveProtocol.maximumFrame else { throw .tooLarge(n) }
-    // The body grows only as bytes arrive (array appends grow geometrically, so this stays
-    // linear): a peer that declares a large frame and sends little costs one chunk.
+    // The body grows a chunk at a time, each read whole before the next is allocated (array
+    // appends grow geometrically, so this stays linear).
     var body: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: min(n, readAhead))
     while body.count < n {
-      let want = min(chunk.count, n - body.count)
-      let got = chunk.withUnsafeMutableBytes { raw in Foundation.read(fd, raw.baseAddress!, want) }
-      if got < 0 {
-        if errno == EINTR { continue }
-        throw .io("read failed: \(String(cString: strerror(errno)))")
-      }
-      if got == 0 { throw .closed }
-      body.append(contentsOf: chunk[0..<got])
+      var chunk = [UInt8](repeating: 0, count: min(readAhead, n - body.count))
+      _ = try readExactly(fd, &chunk, allowEnd: false)
+      body.append(contentsOf: chunk)
     }
     return body
   }

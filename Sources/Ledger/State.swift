@@ -156,6 +156,19 @@ public struct LedgerState: Sendable {
     lastTimestamp = header.timestamp
   }
 
+  /// Why a node-signed record (round-open, round-close, round-abort) does not count: its
+  /// signer is no genesis node, or (when checked) its signature does not verify.
+  private func nodeSignatureProblem(_ record: some NodeSigned, verify: Bool) -> TransactionOutcome?
+  {
+    guard genesis.node(record.signer) != nil else {
+      return .invalid("is signed by key \(record.signer.short), which is not a node in genesis")
+    }
+    if verify && !record.verifies(network: network) {
+      return .invalid("the signature of its node does not verify")
+    }
+    return nil
+  }
+
   /// Applies one transaction.
   mutating func apply(
     _ tx: Transaction, hash: Hash256, at time: Date, verifySignatures: Bool = true
@@ -197,12 +210,7 @@ public struct LedgerState: Sendable {
       return .valid
 
     case .roundOpen(let o):
-      guard genesis.node(o.signer) != nil else {
-        return .invalid("is signed by key \(o.signer.short), which is not a node in genesis")
-      }
-      if verifySignatures && !o.verifies(network: network) {
-        return .invalid("the signature of its node does not verify")
-      }
+      if let refusal = nodeSignatureProblem(o, verify: verifySignatures) { return refusal }
       guard o.round == currentRound + 1 else {
         return .invalid("opens round \(o.round), but the next round is \(currentRound + 1)")
       }
@@ -299,12 +307,7 @@ public struct LedgerState: Sendable {
       return .valid
 
     case .roundClose(let c):
-      guard genesis.node(c.signer) != nil else {
-        return .invalid("is signed by key \(c.signer.short), which is not a node in genesis")
-      }
-      if verifySignatures && !c.verifies(network: network) {
-        return .invalid("the signature of its node does not verify")
-      }
+      if let refusal = nodeSignatureProblem(c, verify: verifySignatures) { return refusal }
       guard var r = rounds[c.round], c.round == currentRound else {
         return .invalid("round \(c.round) is not the open round")
       }
@@ -372,12 +375,7 @@ public struct LedgerState: Sendable {
       return .valid
 
     case .roundAbort(let a):
-      guard genesis.node(a.signer) != nil else {
-        return .invalid("is signed by key \(a.signer.short), which is not a node in genesis")
-      }
-      if verifySignatures && !a.verifies(network: network) {
-        return .invalid("the signature of its node does not verify")
-      }
+      if let refusal = nodeSignatureProblem(a, verify: verifySignatures) { return refusal }
       guard var r = rounds[a.round], a.round == currentRound else {
         return .invalid("round \(a.round) is not the current round")
       }
