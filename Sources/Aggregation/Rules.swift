@@ -85,7 +85,11 @@ public func squaredNorm(_ values: [Float]) -> Double {
       b = b.addingProduct(y, y)
       i += 16
     }
-    var total = (a + b).sum()
+    // The lanes are added in a fixed order (SIMD `sum()` leaves its order open), so every
+    // build of every enclave clips at the same point.
+    let lanes = a + b
+    var total = 0.0
+    for lane in 0..<8 { total += lanes[lane] }
     while i < n {
       total += Double(base[i]) * Double(base[i])
       i += 1

@@ -111,36 +111,27 @@ extension Enclave {
         "the base model given is not the one round \(round) opened on (\(proven.open.baseModel.short))"
       )
     }
-    // Hashing, checking and decrypting each envelope is independent of the others: done on
-    // every core. Everything that depends on order happens after, in ledger order.
+    // Every envelope must be the one the close names, and every cluster listed once, before
+    // any is opened: the host learns nothing, not even timing, from a request it altered.
+    // Hashing and opening are independent per envelope: done on every core, then taken in
+    // ledger order.
     let n = entries.count
-    let network = proven.network.bytes
-    var opened = [(Hash256, FixedPointAggregation.Outcome.Input)?](repeating: nil, count: n)
-    opened.withUnsafeMutableBufferPointer { out in
-      nonisolated(unsafe) let out = out
-      let envelopes = request.envelopes
-      DispatchQueue.concurrentPerform(iterations: n) { i in
-        out[i] = (
-          Hash256.of(envelopes[i]),
-          Self.open(
-            envelopes[i], from: entries[i], groupKey: groupKey, network: network, round: round,
-            baseModel: baseHash)
-        )
-      }
-    }
-    let hashes = opened.map { $0!.0 }
+    let envelopes = request.envelopes
+    let hashes = Self.onEveryCore(n) { Hash256.of(envelopes[$0]) }
     guard hashes == proven.close.payloads else {
       throw .request(
         "the envelopes given are not the \(n) round \(round) closed with, in ledger order")
     }
-    var inputs: [FixedPointAggregation.Outcome.Input] = []
+    // The ledger admits one commitment per cluster; checked again, cheaply.
     var seen = Set<String>()
-    for (entry, o) in zip(entries, opened) {
-      // The ledger admits one commitment per cluster; checked again, cheaply.
-      guard seen.insert(entry.cluster).inserted else {
-        throw .request("round \(round)'s close lists \(entry.cluster) twice")
-      }
-      inputs.append(o!.1)
+    for entry in entries where !seen.insert(entry.cluster).inserted {
+      throw .request("round \(round)'s close lists \(entry.cluster) twice")
+    }
+    let network = proven.network.bytes
+    let inputs = Self.onEveryCore(n) { i in
+      Self.open(
+        envelopes[i], from: entries[i], groupKey: groupKey, network: network, round: round,
+        baseModel: baseHash)
     }
     let aggregation = FixedPointAggregation(rules: rules)
     let result: FixedPointAggregation.Outcome
@@ -254,6 +245,16 @@ extension Enclave {
     return Endorsement(
       network: Hash256(bytes: network)!, statement: statement, key: SigningKey(signingKey),
       evidence: recorded)
+  }
+
+  /// `body(i)` for every i below `n`, computed on every core, in index order.
+  private static func onEveryCore<T: Sendable>(_ n: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    var out = [T?](repeating: nil, count: n)
+    out.withUnsafeMutableBufferPointer { buffer in
+      nonisolated(unsafe) let buffer = buffer
+      DispatchQueue.concurrentPerform(iterations: n) { i in buffer[i] = body(i) }
+    }
+    return out.map { $0! }
   }
 
   /// Opens one envelope committed by `entry`'s cluster with the key the ledger enrolled; any

@@ -229,7 +229,8 @@ public final class Enclave {
     w.u64(lastEndorsedRound)
     w.optional(lastStatement) { $0.fixed($1.bytes) }
     policy.encode(to: &w)
-    w.optional(timeFloor) { $0.u64(UInt64($1.timeIntervalSince1970)) }
+    // A floor before 1970 (collateral under a test root) clamps to 0 rather than trapping.
+    w.optional(timeFloor) { $0.u64(UInt64(clamping: Int64($1.timeIntervalSince1970))) }
     let box = try! ChaChaPoly.seal(
       w.bytes, using: try Self.sealingKey(platform: platform, measurement: measurement),
       authenticating: measurement)

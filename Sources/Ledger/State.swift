@@ -21,6 +21,8 @@ public struct RoundState: Sendable {
   /// Valid commitments (cluster, enrolled key, payload hash), in ledger order.
   public var entries: [RoundClose.Entry] = []
   public var committedBy: [String: Hash256] = [:]
+  /// The payload hashes committed, for the one-commitment-per-payload check.
+  public var payloads: Set<Hash256> = []
   /// Payload bytes the valid commitments name, in all.
   public var payloadBytes: UInt64 = 0
   public var close: RoundClose?
@@ -273,7 +275,7 @@ public struct LedgerState: Sendable {
       if r.committedBy[c.cluster] != nil {
         return .invalid("cluster \"\(c.cluster)\" already committed an update in round \(c.round)")
       }
-      if r.commitments.contains(c.payload) {
+      if r.payloads.contains(c.payload) {
         return .invalid("payload \(c.payload.short) was already committed in round \(c.round)")
       }
       if verifySignatures
@@ -302,6 +304,7 @@ public struct LedgerState: Sendable {
       }
       r.entries.append(.init(cluster: c.cluster, key: key, payload: c.payload))
       r.payloadBytes += c.payloadSize
+      r.payloads.insert(c.payload)
       r.committedBy[c.cluster] = c.payload
       rounds[c.round] = r
       return .valid

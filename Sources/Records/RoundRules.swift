@@ -75,13 +75,17 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     self.sampleCap = sampleCap
   }
 
-  /// Updates a round may hold: every weight at most the cap, and 2^31 in all; and no more
-  /// than one enclave request carries.
+  /// Updates a round may hold: every weight at most the cap, and 2^31 in all; no more than
+  /// one enclave request carries; and under Krum, whose pairwise distances grow with the square
+  /// of the count, no more than `maximumKrumUpdates`.
   public var capacity: Int {
-    min(
-      Self.maximumUpdates,
-      Int(Self.maximumSampleCap / (weighting == .samples ? max(sampleCap, 1) : 1)))
+    let byWeight = Int(Self.maximumSampleCap / (weighting == .samples ? max(sampleCap, 1) : 1))
+    if case .krum = rule { return min(Self.maximumKrumUpdates, byWeight) }
+    return min(Self.maximumUpdates, byWeight)
   }
+
+  /// The most updates a Krum round holds: 4096 x 4096 distances are 128 MiB.
+  public static let maximumKrumUpdates = 4096
 
   /// Nil when the rules can be used; else what is wrong, naming the field.
   public var problem: String? {

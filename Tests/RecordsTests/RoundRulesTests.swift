@@ -32,5 +32,10 @@ final class RoundRulesTests: XCTestCase {
     // One value, one encoding: -0.0 would equal 0.0 yet hash differently.
     refused(RoundRules(rule: .trimmedMean(beta: -0.0)), "beta is -0.0")
     XCTAssertThrowsError(try RoundRules(canonical: [9, 0, 0, 20]))
+    // A round holds what one enclave request carries, and under Krum (quadratic in the count)
+    // at most 4096.
+    XCTAssertEqual(RoundRules(weighting: .equal).capacity, RoundRules.maximumUpdates)
+    XCTAssertEqual(RoundRules(rule: .krum(f: 1, select: nil), weighting: .equal).capacity, 4096)
+    XCTAssertEqual(RoundRules(sampleCap: 1 << 20).capacity, 2048)
   }
 }
