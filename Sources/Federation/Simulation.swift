@@ -94,16 +94,17 @@ public final class Simulation {
     // The default cap: the largest cluster's data rounded up to a power of two, so the genesis
     // and every statement do not publish that cluster's exact size.
     let largest = (clusters.map(\.data.count).max() ?? 1).nextPowerOfTwo
+    let architecture = try Zoo.architecture(
+      named: c.model, inputShape: train.sampleShape, classes: train.classCount)
+    model = try Model(architecture: architecture, seed: c.seed)
     rules = RoundRules(
       rule: c.rule, weighting: c.weighting, normBound: c.normBound.map { Double($0) },
-      minimumCohort: c.effectiveMinimumCohort, sampleCap: c.sampleCap ?? UInt64(largest))
+      minimumCohort: c.effectiveMinimumCohort, sampleCap: c.sampleCap ?? UInt64(largest),
+      payloadCap: RoundRules.payloadCap(parameters: model.parameters.count))
     if let problem = rules.problem {
       throw ConfigurationError(source: "configuration", key: "strategy", problem: problem)
     }
     self.strategy = strategy ?? c.makeStrategy(sampleCap: rules.sampleCap)
-    let architecture = try Zoo.architecture(
-      named: c.model, inputShape: train.sampleShape, classes: train.classCount)
-    model = try Model(architecture: architecture, seed: c.seed)
   }
 
   /// The clusters that run an attack.

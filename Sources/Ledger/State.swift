@@ -287,9 +287,9 @@ public struct LedgerState: Sendable {
       {
         return .invalid("the signature of cluster \"\(c.cluster)\" does not verify")
       }
-      if c.payloadSize > RoundRules.maximumPayload {
+      if c.payloadSize > r.open.rules.payloadCap {
         return .invalid(
-          "names a payload of \(c.payloadSize) bytes; the most a commitment may name is \(RoundRules.maximumPayload)"
+          "names a payload of \(c.payloadSize) bytes; the most a commitment may name is \(r.open.rules.payloadCap) (the round's payload cap)"
         )
       }
       if r.payloadBytes + c.payloadSize > RoundRules.maximumRoundBytes {

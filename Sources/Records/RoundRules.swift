@@ -50,6 +50,10 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
   /// The most training samples one update may claim; a larger claim rejects that update. The
   /// ledger admits at most `capacity` updates a round, so weights never exceed 2^31 in all.
   public var sampleCap: UInt64
+  /// The largest payload (sealed update) one commitment may name, at most `maximumPayload`:
+  /// set near what the model's update takes, so that a few clusters declaring huge payloads
+  /// cannot use up a round's `maximumRoundBytes` and shut the others out.
+  public var payloadCap: UInt64
 
   /// The largest sample cap: the fixed-point sum holds a total weight of 2^31.
   public static let maximumSampleCap: UInt64 = 1 << 31
@@ -65,7 +69,8 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
   public init(
     rule: AggregationRule = .mean, weighting: Weighting = .samples, normBound: Double? = nil,
     fractionalBits: Int = 20, minimumCohort: Int = RoundRules.defaultMinimumCohort,
-    sampleCap: UInt64 = RoundRules.defaultSampleCap
+    sampleCap: UInt64 = RoundRules.defaultSampleCap,
+    payloadCap: UInt64 = RoundRules.maximumPayload
   ) {
     self.rule = rule
     self.weighting = weighting
@@ -73,6 +78,13 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     self.fractionalBits = fractionalBits
     self.minimumCohort = minimumCohort
     self.sampleCap = sampleCap
+    self.payloadCap = payloadCap
+  }
+
+  /// The payload cap for updates of a model with `parameters` values: their float32 bytes and
+  /// 64 KiB for the payload header and the envelope around it.
+  public static func payloadCap(parameters: Int) -> UInt64 {
+    min(maximumPayload, UInt64(max(0, parameters)) * 4 + (64 << 10))
   }
 
   /// Updates a round may hold: every weight at most the cap, and 2^31 in all; no more than
@@ -92,6 +104,9 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     if minimumCohort < 1 { return "minimumCohort is \(minimumCohort); it must be at least 1" }
     if !(1...Self.maximumSampleCap).contains(sampleCap) {
       return "sampleCap is \(sampleCap); it must be 1 to 2^31"
+    }
+    if !(1...Self.maximumPayload).contains(payloadCap) {
+      return "payloadCap is \(payloadCap); it must be 1 to \(Self.maximumPayload) (64 MiB)"
     }
     if capacity < minimumCohort {
       return
@@ -131,6 +146,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     var s = [
       Setting("fixed-point.fractional-bits", "\(fractionalBits)"),
       Setting("minimum-cohort", "\(minimumCohort)"),
+      Setting("payload-cap", "\(payloadCap)"),
       Setting("sample-cap", "\(sampleCap)"),
       Setting("weighting", weighting.rawValue),
     ]
@@ -155,6 +171,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     w.u8(UInt8(clamping: fractionalBits))
     w.u32(UInt32(clamping: minimumCohort))
     w.u64(sampleCap)
+    w.u64(payloadCap)
   }
 
   public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
@@ -180,6 +197,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     fractionalBits = Int(try r.u8("rules fixed-point bits"))
     minimumCohort = Int(try r.u32("rules minimum cohort"))
     sampleCap = try r.u64("rules sample cap")
+    payloadCap = try r.u64("rules payload cap")
     if let problem { throw .invalid(field: "rules", problem: problem) }
   }
 }

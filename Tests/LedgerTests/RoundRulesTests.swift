@@ -266,15 +266,36 @@ final class RoundRulesTests: XCTestCase {
           commitment(0, size: RoundRules.maximumPayload),
         ] + (1..<4).map { commitment($0, size: RoundRules.maximumPayload * 3) }),
       [
-        "valid", "names a payload of 67108865 bytes; the most a commitment may name is 67108864",
-        "valid", "names a payload of 201326592 bytes; the most a commitment may name is 67108864",
-        "names a payload of 201326592 bytes; the most a commitment may name is 67108864",
-        "names a payload of 201326592 bytes; the most a commitment may name is 67108864",
+        "valid",
+        "names a payload of 67108865 bytes; the most a commitment may name is 67108864 (the round's payload cap)",
+        "valid",
+        "names a payload of 201326592 bytes; the most a commitment may name is 67108864 (the round's payload cap)",
+        "names a payload of 201326592 bytes; the most a commitment may name is 67108864 (the round's payload cap)",
+        "names a payload of 201326592 bytes; the most a commitment may name is 67108864 (the round's payload cap)",
       ])
     let full = (1..<4).map { commitment($0, size: RoundRules.maximumPayload) }
     XCTAssertEqual(try verdicts(orderer, full), ["valid", "valid", "valid"])
     XCTAssertEqual(
       orderer.replicas[0].state.rounds[1]?.payloadBytes, 4 * RoundRules.maximumPayload)
+    // A round's own payload cap, set near its model's update size, is the limit: a few
+    // clusters declaring huge payloads cannot use up the round's bytes.
+    let capped = TestNetwork(clusters: 4, rules: RoundRules(minimumCohort: 3, payloadCap: 300_000))
+    let cappedOrderer = try enrolled(capped)
+    XCTAssertEqual(
+      try verdicts(
+        cappedOrderer,
+        [
+          capped.roundOpen(1, base: model(0)),
+          .commitment(
+            UpdateCommitment(
+              network: capped.network, round: 1, cluster: "cluster-0", payload: model(30),
+              payloadSize: 300_001, clusterKey: capped.clusters[0])),
+        ]),
+      [
+        "valid",
+        "names a payload of 300001 bytes; the most a commitment may name is 300000 (the round's payload cap)",
+      ])
+    XCTAssertEqual(RoundRules.payloadCap(parameters: 61_706), 312_360)
     // Eight such payloads fill a round; the ninth would not fit one enclave request.
     let wide = TestNetwork(nodes: 9, threshold: 5, clusters: 9)
     let wideOrderer = try enrolled(wide)

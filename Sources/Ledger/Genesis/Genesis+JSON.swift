@@ -35,6 +35,7 @@ extension Genesis {
     var fractionalBits: Int?
     var minimumCohort: Int?
     var sampleCap: UInt64?
+    var payloadCap: UInt64?
 
     static let known = ["mean", "median", "trimmed-mean", "krum", "multi-krum"]
 
@@ -55,6 +56,7 @@ extension Genesis {
       fractionalBits = r.fractionalBits
       minimumCohort = r.minimumCohort
       sampleCap = r.sampleCap
+      payloadCap = r.payloadCap
     }
 
     func rules() throws(GenesisErrorDetail) -> RoundRules {
@@ -81,6 +83,7 @@ extension Genesis {
       if let fractionalBits { r.fractionalBits = fractionalBits }
       if let minimumCohort { r.minimumCohort = minimumCohort }
       if let sampleCap { r.sampleCap = sampleCap }
+      if let payloadCap { r.payloadCap = payloadCap }
       return r
     }
   }
@@ -173,7 +176,7 @@ extension Genesis {
     }
     let ruleKeys: Set<String> = [
       "rule", "beta", "f", "select", "weighting", "normBound", "fractionalBits", "minimumCohort",
-      "sampleCap",
+      "sampleCap", "payloadCap",
     ]
     for key in (object["rules"] as? [String: Any] ?? [:]).keys where !ruleKeys.contains(key) {
       throw .malformed(path: path, problem: "unknown field \"rules.\(key)\"")
