@@ -49,7 +49,9 @@ let package = Package(
       ],
       swiftSettings: kernelFlags),
     .target(
-      name: "Federation", dependencies: ["Learning", "Aggregation"], swiftSettings: kernelFlags),
+      name: "Federation",
+      dependencies: ["Learning", "Aggregation", "Protection", "Records", "Canonical"],
+      swiftSettings: kernelFlags),
     .target(name: "Canonical"),
     .target(
       name: "Records",
@@ -93,10 +95,33 @@ let package = Package(
       ],
       swiftSettings: kernelFlags),
     .executableTarget(name: "fedledger-enclave", dependencies: ["Enclave", "EnclaveMessages"]),
+    // The two halves of each privacy mode: what a cluster does to an update, what a node's
+    // aggregator does with a closed round (the enclave half lives in Host, beside its client).
     .target(
-      name: "Node",
+      name: "Privacy",
       dependencies: [
-        "Learning", "Federation", "Ledger", "Ordering", "Enclave", "EnclaveMessages", "Protection",
+        "Federation", "Learning", "Aggregation", "Protection", "Records",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
+    // A cluster's edge gateway towards the network: its key, its checks, its protected updates.
+    .target(
+      name: "Gateway",
+      dependencies: [
+        "Federation", "Privacy", "Ledger", "Attestation", "Protection", "Records",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
+    // A ledger node's untrusted host: replica, blob exchange, aggregator, enclave client.
+    .target(
+      name: "Host",
+      dependencies: [
+        "Federation", "Privacy", "Ledger", "Records", "EnclaveMessages", "Attestation",
+      ]),
+    // The in-process wiring `simulate` runs: the same roles, one process.
+    .target(
+      name: "Simulator",
+      dependencies: [
+        "Federation", "Gateway", "Host", "Privacy", "Learning", "Ledger", "Ordering", "Records",
+        "Enclave", "Attestation", .product(name: "Crypto", package: "swift-crypto"),
       ]),
     .executableTarget(
       name: "fedledger",
@@ -108,7 +133,9 @@ let package = Package(
         "Learning",
         "Federation",
         "Ledger",
-        "Node",
+        "Ordering",
+        "Host",
+        "Simulator",
         "Attestation",
         "Protection",
         .product(name: "Crypto", package: "swift-crypto"),
@@ -146,10 +173,24 @@ let package = Package(
       ],
       path: "Tests/SGXTestSupport"),
     .testTarget(
-      name: "NodeTests",
+      name: "GatewayTests",
       dependencies: [
-        "Node", "Ledger", "Federation", "Learning", "Enclave", "EnclaveMessages",
-        "fedledger-enclave",
+        "Gateway", "Federation", "Ledger", "Attestation", "Enclave", "Protection",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
+    .testTarget(
+      name: "HostTests", dependencies: ["Host", "Ledger", "Ordering", "Records"]),
+    .testTarget(
+      name: "PrivacyTests",
+      dependencies: [
+        "Privacy", "Federation", "Learning", "Records", "Protection",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
+    .testTarget(
+      name: "SimulatorTests",
+      dependencies: [
+        "Simulator", "Host", "Gateway", "Privacy", "Ledger", "Ordering", "Federation", "Learning",
+        "Enclave", "EnclaveMessages", "fedledger-enclave",
       ]),
   ],
   swiftLanguageModes: [.v6]

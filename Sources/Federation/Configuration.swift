@@ -55,6 +55,14 @@ public struct SimulationConfiguration: Sendable, Equatable {
   public enum Privacy: String, Sendable, CaseIterable {
     case tee
     case none
+
+    /// What the mode can aggregate, and whether hosts read updates.
+    public var mode: any PrivacyMode.Type {
+      switch self {
+      case .tee: EnclavePrivacy.self
+      case .none: NoPrivacy.self
+      }
+    }
   }
 
   /// The k of n a model needs: the configured threshold or a majority of the nodes.
@@ -283,12 +291,10 @@ extension SimulationConfiguration {
       }
       privacy = .none
     }
-    if privacy == .tee && server != .plain {
-      throw reader.error(
-        "strategy.server",
-        "is \(server); enclaves apply the aggregate plainly (server optimiser state is not kept in enclaves yet): use privacy none for fedavgm or fedadam"
-      )
+    if let problem = privacy.mode.unsupported(server: server) {
+      throw reader.error("strategy.server", "is \(server); \(problem)")
     }
+
     if byzantineNodes > 0 && (privacy != .tee || byzantineNodes >= ledgerNodes) {
       throw reader.error(
         "ledger.byzantineNodes",

@@ -42,9 +42,10 @@ public enum SimulationEvent: Sendable {
 ///
 /// Each round is a sequence of steps over explicit messages: the coordinator opens a round
 /// (`RoundPlan`), the sampled clusters that do not drop out train and answer with a
-/// `ClusterUpdate`, the strategy turns the updates (in cluster order) into the next global
-/// model and a decision for each, and the round closes with a `RoundRecord`. Those are the
-/// points where enclaves and the ledger take over in the full protocol.
+/// `ClusterUpdate`, the backend turns the updates (in cluster order) into the next global
+/// model and a decision for each, and the round closes with a `RoundRecord`. The backend is
+/// where cluster agents, the ledger and the nodes' aggregators take over in the full protocol.
+
 public final class Simulation {
   public let configuration: SimulationConfiguration
   public let clusters: [Cluster]
@@ -57,8 +58,10 @@ public final class Simulation {
   /// up to a power of two).
   public let rules: RoundRules
   public private(set) var model: Model
-  /// Records every round as it happens (the ledger); nil records nothing.
-  public var recorder: (any RoundRecorder)?
+  /// Where each round's updates go: by default the strategy in this process; the simulated
+  /// network of cluster agents, ledger nodes and their aggregators in the full protocol.
+  public lazy var backend: any RoundBackend = StrategyBackend(
+    strategy: strategy, minimumCohort: rules.minimumCohort)
 
   public init(
     configuration: SimulationConfiguration, train: Dataset, test: Dataset,
@@ -134,13 +137,15 @@ public final class Simulation {
       round: round, baseModelHash: baseHash, participants: participants, training: c.local,
       deadline: c.deadline, sampleCap: rules.sampleCap)
     progress(.roundStarted(plan))
-    var ledgerNanos: UInt64 = 0
-    func record<T>(_ body: () throws -> T) rethrows -> T {
+    let backend = self.backend
+    // Time in the backend: opening the round, taking updates while clusters train, finishing.
+    var backendNanos: UInt64 = 0
+    func timed<T>(_ body: () throws -> T) rethrows -> T {
       let start = DispatchTime.now().uptimeNanoseconds
-      defer { ledgerNanos += DispatchTime.now().uptimeNanoseconds - start }
+      defer { backendNanos += DispatchTime.now().uptimeNanoseconds - start }
       return try body()
     }
-    try record { try recorder?.open(plan, base: model) }
+    try timed { try backend.open(plan, base: model) }
 
     var missing: [MissingUpdate] = []
     var working: [ClusterID] = []
@@ -160,13 +165,7 @@ public final class Simulation {
       working.append(id)
     }
 
-    let inEnclaves = recorder?.aggregates ?? false
-    if !inEnclaves {
-      strategy.begin(round: round, baseModelHash: baseHash, global: model.parameters)
-    }
     let trainStart = DispatchTime.now().uptimeNanoseconds
-    // Time spent handing updates to the strategy while clusters still train.
-    var streamingNanos: UInt64 = 0
     var lossSum = 0.0
     let base = model
     let clusters = self.clusters
@@ -186,7 +185,7 @@ public final class Simulation {
         next += 1
       }
       for _ in 0..<min(concurrency, working.count) { launch() }
-      // Updates are handed to the strategy in cluster order whatever order they finish in,
+      // Updates are handed to the backend in cluster order whatever order they finish in,
       // so the result is the same however the work was scheduled.
       var pending: [Int: ClusterUpdate] = [:]
       var expected = 0
@@ -200,62 +199,26 @@ public final class Simulation {
         while let ready = pending.removeValue(forKey: expected) {
           expected += 1
           lossSum += ready.trainLoss
-          if let reason = try record({ try recorder?.arrived(ready) }) {
+          if let reason = try timed({ try backend.submit(ready) }) {
             refused.append(
               .init(cluster: ready.cluster, verdict: .rejected, weight: 0, reason: reason))
-            continue
           }
-          guard !inEnclaves else { continue }
-          let start = DispatchTime.now().uptimeNanoseconds
-          strategy.add(ready)
-          streamingNanos += DispatchTime.now().uptimeNanoseconds - start
         }
       }
     }
     let trainEnd = DispatchTime.now().uptimeNanoseconds
-    let streamedLedgerNanos = ledgerNanos
-    // A round aggregates at least its minimum cohort, or aborts: an aggregate of fewer would
-    // come too close to one cluster's update.
-    let arrived = working.count - refused.count
-    let cohort = rules.minimumCohort
-    let aggregateStart = DispatchTime.now().uptimeNanoseconds
-    // The ledger work inside the enclaves' aggregation (endorsements and the commit, before the
-    // enclave releases the model): counted as ledger time, not the enclaves'.
-    var inEnclaveLedgerNanos: UInt64 = 0
-    var outcome: AggregationOutcome
-    if arrived < cohort {
-      // The strategy is not finished (its server optimiser does not move); the next round's
-      // `begin` starts it afresh.
-      outcome = AggregationOutcome(
-        parameters: model.parameters, decisions: [],
-        aborted: "\(arrived) update(s) arrived; the round needs at least \(cohort) (minimum cohort)"
-      )
-    } else {
-      try record { try recorder?.close(round: round) }
-      if let recorder, inEnclaves {
-        outcome = try recorder.aggregate(round: round, base: model)
-        inEnclaveLedgerNanos = recorder.ledgerNanoseconds
-        ledgerNanos += inEnclaveLedgerNanos
-      } else {
-        outcome = strategy.finish()
-        let passed = outcome.decisions.filter { $0.verdict != .rejected }.count
-        if passed < cohort {
-          outcome.aborted =
-            "\(passed) update(s) passed validation and the rule; the round needs at least \(cohort) (minimum cohort)"
-        }
-      }
-    }
-    let aggregateEnd = DispatchTime.now().uptimeNanoseconds
-    let aggregateNanos = streamingNanos + (aggregateEnd - aggregateStart) - inEnclaveLedgerNanos
-    let trainNanos =
-      trainEnd - trainStart - min(streamingNanos + streamedLedgerNanos, trainEnd - trainStart)
+    let submitNanos = backendNanos
+    // The backend aggregates at least the minimum cohort, or the round aborts: an aggregate of
+    // fewer would come too close to one cluster's update.
+    let conclusion = try timed { try backend.finish(round: round, base: model) }
+    let outcome = conclusion.outcome
+    let recordingNanos = min(conclusion.recordingNanoseconds, backendNanos)
+    let aggregateNanos = backendNanos - recordingNanos
+    let trainNanos = trainEnd - trainStart - min(submitNanos, trainEnd - trainStart)
     let decisions = (outcome.decisions + refused).sorted { $0.cluster < $1.cluster }
-    if let reason = outcome.aborted {
-      // The model stays as it was; the ledger records why.
-      try record { try recorder?.abort(round: round, reason: reason) }
-    } else {
+    if outcome.aborted == nil {
+      // An aborted round leaves the model as it was; the ledger records why.
       model = try Model(architecture: model.architecture, parameters: outcome.parameters)
-      try record { try recorder?.aggregated(round: round, decisions: decisions, model: model) }
     }
 
     var accuracy: Double?
@@ -275,10 +238,10 @@ public final class Simulation {
       trainLoss: working.isEmpty ? nil : lossSum / Double(working.count), accuracy: accuracy,
       loss: loss, trainSeconds: Double(trainNanos) / 1e9,
       aggregateSeconds: Double(aggregateNanos) / 1e9, evaluateSeconds: Double(evaluateNanos) / 1e9,
-      ledgerSeconds: Double(ledgerNanos) / 1e9,
-      enclaveSeconds: inEnclaves
-        ? Double(aggregateEnd - aggregateStart - inEnclaveLedgerNanos) / 1e9 : 0,
+      ledgerSeconds: Double(recordingNanos) / 1e9,
+      enclaveSeconds: Double(conclusion.enclaveNanoseconds ?? 0) / 1e9,
       aborted: outcome.aborted)
+
     progress(.roundFinished(record))
     return record
   }

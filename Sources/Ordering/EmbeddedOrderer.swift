@@ -5,10 +5,8 @@ import Ledger
 /// Orders transactions for the ledger nodes of one process (the `embedded` ordering).
 ///
 /// Pending transactions are cut into blocks; every node checks and signs each block, and each
-/// stores it once it carries enough signatures. The orderer decides only the order: every node
-/// judges every transaction itself, so a transaction the orderer should not have taken is
-/// stored as invalid, with its reason, on every node alike.
-public final class EmbeddedOrderer {
+/// stores it once it carries enough signatures.
+public final class EmbeddedOrderer: Orderer {
   public let replicas: [LedgerReplica]
   public let maxBlockTransactions: Int
   private var pending: [[UInt8]] = []
@@ -35,30 +33,13 @@ public final class EmbeddedOrderer {
     return genesis.nodes.first { names.contains($0.name) }?.name ?? replicas[0].name
   }
 
-  /// Stores a blob on the first node and replicates it to the others (by hard link where they
-  /// share a file system); `sync: false` for bulk loads that can be redone.
-  @discardableResult
-  public func storeBlob(_ bytes: [UInt8], sync: Bool = true) throws(LedgerError) -> Hash256 {
-    let first = replicas[0].blobs
-    let hash = try first.put(bytes, sync: sync)
-    for r in replicas.dropFirst() { try r.blobs.replicate(hash, from: first) }
-    return hash
-  }
-
-  public func submit(_ transaction: Transaction) { pending.append(transaction.canonicalBytes) }
   public func submit(bytes: [UInt8]) { pending.append(bytes) }
-
-  /// One ordered block and the verdicts the nodes reached on its transactions.
-  public struct Ordered: Sendable {
-    public var block: Block
-    public var outcomes: [TransactionOutcome]
-  }
 
   /// Cuts everything pending into blocks and has every node store them. Writes the genesis
   /// block first if the ledger is empty.
   @discardableResult
-  public func cut() throws(LedgerError) -> [Ordered] {
-    var ordered: [Ordered] = []
+  public func cut() throws(LedgerError) -> [OrderedBlock] {
+    var ordered: [OrderedBlock] = []
     if replicas[0].height == nil {
       ordered.append(try order([Transaction.genesis(genesis).canonicalBytes]))
     }
@@ -70,7 +51,7 @@ public final class EmbeddedOrderer {
     return ordered
   }
 
-  private func order(_ transactions: [[UInt8]]) throws(LedgerError) -> Ordered {
+  private func order(_ transactions: [[UInt8]]) throws(LedgerError) -> OrderedBlock {
     let lead = replicas[0].state
     // The proposer's verdicts go into the header's root; every node checks them as it signs.
     let timestamp = max(clock(), lead.lastTimestamp)
@@ -92,7 +73,8 @@ public final class EmbeddedOrderer {
         node: r.name, height: block.header.height,
         problem: "reached different verdicts on its transactions than node \(replicas[0].name)")
     }
-    return Ordered(block: block, outcomes: outcomes[0])
+    return OrderedBlock(block: block, outcomes: outcomes[0])
+
   }
 
   /// Runs `body` on every node at once, one thread per node (nodes share nothing but the

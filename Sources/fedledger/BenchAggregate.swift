@@ -7,10 +7,11 @@ import Enclave
 import EnclaveMessages
 import Federation
 import Foundation
+import Host
 import Learning
-import Node
 import Protection
 import Records
+import Simulator
 
 struct BenchAggregate: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

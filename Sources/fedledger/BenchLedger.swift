@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Host
 import Ledger
 import Ordering
 
@@ -98,6 +99,8 @@ struct BenchLedger: ParsableCommand {
         directory: "\(path)/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
     }
     let orderer = try EmbeddedOrderer(replicas: replicas, maxBlockTransactions: blockSize)
+    let blobs = LocalBlobExchange(stores: replicas.map(\.blobs), sync: false)
+
     try orderer.cut()  // genesis block
 
     // Sign everything before the clock starts: clients and enclaves sign, not the ledger.
@@ -120,7 +123,7 @@ struct BenchLedger: ParsableCommand {
       var entries: [RoundClose.Entry] = []
       for (i, key) in clusterKeys.enumerated() {
         let payload = Array("update \(round) \(i)".utf8) + [UInt8](repeating: 1, count: 64)
-        let hash = try orderer.storeBlob(payload, sync: false)
+        let hash = try blobs.publish(payload)
         updates.append(hash)
         entries.append(.init(cluster: "cluster-\(i)", key: key.publicKey, payload: hash))
         pending.append(
@@ -135,7 +138,7 @@ struct BenchLedger: ParsableCommand {
             network: network, round: round, open: Hash256.of(open.canonicalBytes),
             updates: entries, node: nodeKeys[0])))
       let model = Array("model \(round)".utf8)
-      let blob = try orderer.storeBlob(model, sync: false)
+      let blob = try blobs.publish(model)
       let statement = AggregationStatement(
         round: round, baseModel: base,
         accepted: updates.map { .init(update: $0) }, rejected: [], rule: genesis.rules.ruleName,

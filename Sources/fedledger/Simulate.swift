@@ -2,8 +2,9 @@ import ArgumentParser
 import Canonical
 import Federation
 import Foundation
+import Host
 import Learning
-import Node
+import Simulator
 
 struct Simulate: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -216,20 +217,20 @@ struct Simulate: AsyncParsableCommand {
     for name in stale {
       try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
     }
-    var recorder: LedgerRecorder?
+    var recorder: SimulatedNetwork?
     if c.ledgerEnabled {
-      let r = try LedgerRecorder(
+      let r = try SimulatedNetwork(
         directory: directory.path, configuration: c, clusters: c.clusters,
         initialModel: simulation.model, rules: simulation.rules,
         enclaves: enclaveProgram.map { .program($0) } ?? .automatic)
-      simulation.recorder = r
+      simulation.backend = r
       recorder = r
       print(
         "  ledger: \(c.ledgerNodes) nodes (embedded ordering), a model commits with \(r.genesis.endorsementThreshold) of \(r.genesis.endorsers.count) endorsements; "
           + "genesis \(r.network.short) in \(directory.path)/genesis.json")
       if let m = r.measurement {
         let placement =
-          r.enclaveMode == .process
+          r.enclavePlacement == .process
           ? "one fedledger-enclave process per node"
           : "enclave code in this process (fedledger-enclave not found next to fedledger)"
         print(
@@ -280,7 +281,8 @@ struct Simulate: AsyncParsableCommand {
     let modelURL = directory.appendingPathComponent("model.flm")
     let hash = try ModelFile.write(simulation.model, to: modelURL.path)
     print(summary(records, simulation: simulation, seconds: Date().timeIntervalSince(started)))
-    if let recorder, recorder.aggregates {
+    if let recorder, !recorder.enclaves.isEmpty {
+
       let enclaves = records.reduce(0) { $0 + $1.enclaveSeconds }
       let ledger = records.reduce(0) { $0 + $1.ledgerSeconds }
       let wall = records.reduce(0) {

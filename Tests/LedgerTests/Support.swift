@@ -137,7 +137,7 @@ struct TestNetwork {
   func round(
     _ round: UInt64, on orderer: EmbeddedOrderer, base: Hash256, newModel: Hash256,
     endorsers: [Int]? = nil, endorse: ((AggregationStatement, Int) -> Endorsement)? = nil
-  ) throws -> [EmbeddedOrderer.Ordered] {
+  ) throws -> [OrderedBlock] {
     let payloads = clusters.indices.map { payload(round: round, cluster: $0) }
     let open = roundOpen(round, base: base)
     orderer.submit(open)

@@ -1,8 +1,9 @@
 import Federation
 import Foundation
+import Host
 import Learning
 import Ledger
-import Node
+import Simulator
 import XCTest
 
 /// Privacy mode tee, end to end: enclaves aggregate, endorse, and nothing else reads an update.
@@ -30,7 +31,7 @@ final class EnclaveSimulationTests: XCTestCase {
   }
 
   func run(_ c: SimulationConfiguration, launch: EnclaveLaunch) async throws -> (
-    dir: String, recorder: LedgerRecorder, records: [RoundRecord], plain: [ClusterUpdate],
+    dir: String, network: SimulatedNetwork, records: [RoundRecord], plain: [ClusterUpdate],
     frames: [[UInt8]]
   ) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -39,14 +40,14 @@ final class EnclaveSimulationTests: XCTestCase {
     let simulation = try Simulation(
       configuration: c, train: SyntheticData.quadrants(count: 1000, seed: 1),
       test: SyntheticData.quadrants(count: 200, seed: 2))
-    let recorder = try LedgerRecorder(
+    let recorder = try SimulatedNetwork(
       directory: dir, configuration: c, clusters: c.clusters, initialModel: simulation.model,
       rules: simulation.rules, enclaves: launch)
     let frames = Frames()
     recorder.tap = { frames.add($0) }
     var plain: [ClusterUpdate] = []
     recorder.onSeal = { plain.append($0) }
-    simulation.recorder = recorder
+    simulation.backend = recorder
     let records = try await simulation.run()
     recorder.shutdown()
     return (dir, recorder, records, plain, frames.all)
@@ -60,7 +61,7 @@ final class EnclaveSimulationTests: XCTestCase {
     XCTAssert(FileManager.default.isExecutableFile(atPath: program), "built beside the tests")
     let (dir, recorder, records, plain, frames) = try await run(
       configuration(), launch: .program(program))
-    XCTAssertEqual(recorder.enclaveMode, .process)
+    XCTAssertEqual(recorder.enclavePlacement, .process)
     XCTAssertEqual(plain.count, 10)
     XCTAssert(records.allSatisfy { $0.enclaveSeconds > 0 })
     // The robust rule ran inside the enclaves: the attacker's updates are rejected by Krum.
@@ -123,7 +124,7 @@ final class EnclaveSimulationTests: XCTestCase {
     c.byzantineNodes = 1
     // In process: the same messages, without spawning programs.
     let (dir, recorder, records, _, _) = try await run(c, launch: .inProcess)
-    XCTAssertEqual(recorder.enclaveMode, .inProcess)
+    XCTAssertEqual(recorder.enclavePlacement, .inProcess)
     let genesis = try Genesis.read(path: dir + "/genesis.json")
     let view = try LedgerView(store: recorder.orderer.replicas[0].store, genesis: genesis)
     XCTAssertEqual(view.rounds.map(\.divergentEndorsers), [["node-3"], ["node-3"]])

@@ -1,12 +1,12 @@
 import Attestation
-import Enclave
 import EnclaveMessages
 import Foundation
 import Records
 
 /// Why the host could not get an answer from its enclave.
 public enum EnclaveHostError: Error, CustomStringConvertible {
-  case program(String)
+  /// The path is not an executable enclave program.
+  case notAProgram(path: String)
   case transport(node: String, String)
   case refused(node: String, request: String, String)
   case unexpected(node: String, request: String)
@@ -16,7 +16,7 @@ public enum EnclaveHostError: Error, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .program(let why): why
+    case .notAProgram(let path): "\(path): not an executable enclave program"
     case .transport(let node, let why): "the enclave of \(node): \(why)"
     case .refused(let node, let request, let why):
       "the enclave of \(node) refused \(request): \(why)"
@@ -26,66 +26,6 @@ public enum EnclaveHostError: Error, CustomStringConvertible {
       "the enclave of \(node): the round cannot commit: \(why)"
     }
   }
-}
-
-/// Carries request frames to an enclave and its response frames back.
-public protocol EnclaveTransport: AnyObject {
-  func exchange(_ request: [UInt8]) throws -> [UInt8]
-  func close()
-}
-
-/// The enclave program as a child process, talking over its stdin and stdout; its log (stderr)
-/// goes to a file.
-public final class ProcessEnclave: EnclaveTransport {
-  let process = Process()
-  let input = Pipe()
-  let output = Pipe()
-
-  public init(program: String, platform: String, log: String) throws {
-    process.executableURL = URL(fileURLWithPath: program)
-    process.arguments = ["--platform", platform]
-    process.standardInput = input
-    process.standardOutput = output
-    FileManager.default.createFile(atPath: log, contents: nil)
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-    #if os(Linux)
-      // A round's request is tens of megabytes: 1 MiB pipes move it in fewer context switches
-      // than the default 64 KiB (best effort; the kernel may refuse a larger size).
-      let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ
-      for fd in [
-        input.fileHandleForWriting.fileDescriptor, output.fileHandleForReading.fileDescriptor,
-      ] {
-        _ = fcntl(fd, setPipeSize, 1 << 20)
-      }
-    #endif
-    try process.run()
-  }
-
-  public func exchange(_ request: [UInt8]) throws -> [UInt8] {
-    try Frames.write(request, to: input.fileHandleForWriting.fileDescriptor)
-    guard let response = try Frames.read(from: output.fileHandleForReading.fileDescriptor) else {
-      throw Frames.Failure.closed
-    }
-    return response
-  }
-
-  public func close() {
-    try? input.fileHandleForWriting.close()
-    process.waitUntilExit()
-  }
-
-  deinit {
-    if process.isRunning { process.terminate() }
-  }
-}
-
-/// The enclave code in this process, reached through the same request and response bytes.
-/// Used where the enclave program is not built; it offers no isolation at all.
-public final class InProcessEnclave: EnclaveTransport {
-  let service: EnclaveService
-  public init(service: EnclaveService) { self.service = service }
-  public func exchange(_ request: [UInt8]) throws -> [UInt8] { service.handle(request) }
-  public func close() {}
 }
 
 /// A node's host talking to its enclave: typed requests over a transport. `tap`, if set, sees
@@ -198,28 +138,4 @@ public final class EnclaveClient {
   }
 
   public func close() { transport.close() }
-}
-
-/// How a node runs its enclave.
-public enum EnclaveLaunch: Sendable {
-  /// The enclave program next to this executable if it is there, else in process.
-  case automatic
-  /// This enclave program, one process per node.
-  case program(String)
-  /// The enclave code in this process, through the same messages (no isolation at all).
-  case inProcess
-}
-
-/// Where the enclave program is: next to the running executable (as `swift build` places it).
-public enum EnclaveProgram {
-  public static let name = "fedledger-enclave"
-
-  public static func locate() -> String? {
-    let me =
-      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-      ?? CommandLine.arguments[0]
-    let candidate = URL(fileURLWithPath: me).deletingLastPathComponent()
-      .appendingPathComponent(name).path
-    return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
-  }
 }

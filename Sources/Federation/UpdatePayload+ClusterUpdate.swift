@@ -1,5 +1,4 @@
 import Canonical
-import Federation
 import Protection
 
 extension UpdatePayload {

@@ -1,9 +1,10 @@
 import Federation
 import Foundation
+import Host
 import Learning
 import Ledger
-import Node
 import Protection
+import Simulator
 import XCTest
 
 /// A whole simulation recorded on the ledger (privacy none: plaintext aggregation, node keys
@@ -27,10 +28,10 @@ final class SimulationLedgerTests: XCTestCase {
     let simulation = try Simulation(
       configuration: c, train: SyntheticData.quadrants(count: 1000, seed: 1),
       test: SyntheticData.quadrants(count: 200, seed: 2))
-    let recorder = try LedgerRecorder(
+    let recorder = try SimulatedNetwork(
       directory: dir, configuration: c, clusters: c.clusters, initialModel: simulation.model,
       rules: simulation.rules)
-    simulation.recorder = recorder
+    simulation.backend = recorder
     let records = try await simulation.run()
 
     // The genesis file on disk is the network the run founded.
@@ -90,7 +91,7 @@ final class SimulationLedgerTests: XCTestCase {
         configuration: c, train: SyntheticData.quadrants(count: 800, seed: 1),
         test: SyntheticData.quadrants(count: 100, seed: 2))
       if ledger {
-        s.recorder = try LedgerRecorder(
+        s.backend = try SimulatedNetwork(
           directory: FileManager.default.temporaryDirectory.appendingPathComponent(
             "fedledger-node-\(UUID().uuidString)"
           ).path, configuration: c, clusters: c.clusters, initialModel: s.model, rules: s.rules)

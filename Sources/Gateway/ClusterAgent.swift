@@ -1,0 +1,124 @@
+import Attestation
+import Crypto
+import Dispatch
+import Federation
+import Ledger
+import Privacy
+import Protection
+import Records
+
+/// A cluster's edge gateway as the network sees it: the one place that holds the cluster's
+/// enrolled key and its plaintext updates.
+///
+/// It checks the enclaves' evidence and the ledger's group key before it trusts them, protects
+/// each update as the privacy mode asks (sealed to the enclaves in mode tee), and signs the
+/// commitment that puts the update's payload hash on the ledger. Only the protected payload
+/// and the commitment leave it.
+public final class ClusterAgent {
+  public let id: ClusterID
+  /// The cluster's name on the ledger.
+  public let name: String
+  public let network: Hash256
+  private let key: SigningKey
+  /// What the mode does to an update; nil until the cluster has checked whatever the mode
+  /// needs it to trust (in mode tee, the enclaves' group key): nothing is sent before.
+  private var protection: (any UpdateProtection)?
+  /// Time spent protecting updates (sealing, in mode tee).
+  public private(set) var protectingNanoseconds: UInt64 = 0
+  /// Sees each update where the cluster protects it, before anything leaves the cluster
+  /// (tests compare it with what crosses to the hosts).
+  public var onProtect: ((ClusterUpdate) -> Void)?
+
+  /// An agent for privacy `mode`: in mode none it can send at once; in mode tee only after
+  /// `trustEnclaves`.
+  public init(
+    id: ClusterID, name: String, network: Hash256, mode: any PrivacyMode.Type,
+    key: SigningKey = SigningKey()
+  ) {
+    self.id = id
+    self.name = name
+    self.network = network
+    self.key = key
+    protection = mode.hostsReadUpdates ? ClearUpdates() : nil
+  }
+
+  public var publicKey: PublicKey { key.publicKey }
+
+  /// The enrolment that puts this cluster's key on the ledger, signed by its member.
+  public func enrolment(member: String, memberKey: SigningKey) -> Transaction {
+    .enrolment(
+      ClusterEnrolment(
+        network: network, cluster: name, key: key.publicKey, member: member,
+        memberKey: memberKey))
+  }
+
+  /// A fresh nonce for an enclave's evidence, so that evidence cannot be replayed to it.
+  public static func challenge() -> [UInt8] {
+    var rng = SystemRandomNumberGenerator()
+    return (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+  }
+
+  /// Trusts the enclaves' group key only if an enclave's `evidence` for this cluster's `nonce`
+  /// verifies against genesis's `policy` and attests the group key the ledger recorded (and
+  /// every round-open names), not merely some attested enclave's. From then on updates are
+  /// sealed to it.
+  public func trustEnclaves(
+    evidence: EnclaveEvidence, nonce: [UInt8], policy: EnclavePolicy, ledgerGroupKey: [UInt8]
+  ) throws(ClusterAgentError) {
+    do {
+      try evidence.verify(nonce: nonce, policy: policy)
+    } catch {
+      throw .enclaveRefused("\(error)")
+    }
+    guard evidence.groupKey == ledgerGroupKey else {
+      throw .enclaveRefused("it attests another group key than the ledger's")
+    }
+    guard let groupKey = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: ledgerGroupKey)
+    else { throw .enclaveRefused("the ledger's group key is not an X25519 key") }
+    protection = SealedUpdates(groupKey: groupKey)
+  }
+
+  /// What the cluster sends for `update`: its protected payload, for every node's blob store,
+  /// and its signed commitment to the payload's hash, for the ledger.
+  public func submission(for update: ClusterUpdate, baseModel: Hash256) throws -> Submission {
+    guard let protection else { throw ClusterAgentError.noTrustedGroupKey }
+    onProtect?(update)
+    let start = DispatchTime.now().uptimeNanoseconds
+    let payload = try protection.protect(
+      UpdatePayload(update).encode(),
+      binding: UpdateBinding(
+        network: network, round: UInt64(update.round), cluster: name, baseModel: baseModel),
+      signer: key)
+    protectingNanoseconds += DispatchTime.now().uptimeNanoseconds - start
+    let commitment = Transaction.commitment(
+      UpdateCommitment(
+        network: network, round: UInt64(update.round), cluster: name,
+        payload: Hash256.of(payload), payloadSize: UInt64(payload.count), clusterKey: key))
+    return Submission(payload: payload, commitment: commitment)
+  }
+}
+
+/// What a cluster sends for one update.
+public struct Submission: Sendable {
+  /// The protected update, stored by every node and named by hash in the commitment.
+  public var payload: [UInt8]
+  /// The cluster's signed commitment to the payload, for the ledger.
+  public var commitment: Transaction
+}
+
+/// Why a cluster agent refused.
+public enum ClusterAgentError: Error, Equatable, CustomStringConvertible {
+  /// An enclave's evidence failed the cluster's own check.
+  case enclaveRefused(String)
+  /// The mode seals updates to the enclaves, and no group key passed the cluster's check yet.
+  case noTrustedGroupKey
+
+  public var description: String {
+    switch self {
+    case .enclaveRefused(let why): "refuses the enclave: \(why)"
+    case .noTrustedGroupKey:
+      "has no group key it checked, so it sends no update (privacy tee)"
+    }
+  }
+
+}

@@ -1,0 +1,37 @@
+import EnclaveMessages
+import Federation
+import Privacy
+import Records
+
+/// Privacy mode tee, node side: the node's enclave opens, validates and aggregates the closed
+/// round and signs its statement; the host only forwards the ledger's proofs and the sealed
+/// payloads, and never sees an update or a weight.
+public final class EnclaveAggregator: RoundAggregator {
+  public let enclave: EnclaveClient
+  /// The enclave's own time on the last round it aggregated.
+  public private(set) var nanoseconds: UInt64 = 0
+
+  public init(enclave: EnclaveClient) { self.enclave = enclave }
+
+  public func aggregate(_ round: ClosedRound) throws -> AggregatorVerdict {
+    let request = AggregateRequest(
+      closed: round.close, open: round.open, baseModel: round.baseModel,
+      envelopes: round.payloads)
+    let response: AggregateResponse
+    do {
+      response = try enclave.aggregate(request)
+    } catch EnclaveHostError.tooFewUpdates(_, let why) {
+      return .tooFewUpdates(why)
+    }
+    nanoseconds = response.nanoseconds
+    do {
+      return .endorsed(try Endorsement(canonical: response.endorsement), decisions: nil)
+    } catch {
+      throw EnclaveHostError.transport(node: enclave.node, "unreadable endorsement: \(error)")
+    }
+  }
+
+  public func release(_ commit: InclusionProof) throws -> [UInt8] {
+    try enclave.release(commit)
+  }
+}

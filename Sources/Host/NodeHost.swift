@@ -1,0 +1,70 @@
+import Federation
+import Ledger
+import Privacy
+import Records
+
+/// A ledger node's untrusted host: its replica of the ledger, its blob store and its
+/// aggregator (in privacy mode tee, its enclave's client).
+///
+/// It stores, orders and forwards. What it hands its aggregator it reads from the ledger and
+/// its own blob store, each piece fixed by a hash the ledger proves; it never holds a
+/// cluster's key or a plaintext update in mode tee.
+public final class NodeHost {
+  public let replica: LedgerReplica
+  public let aggregator: any RoundAggregator
+  /// The node's genesis key: it signs blocks (through the replica) and, when this node
+  /// coordinates, round-opens, round-closes and round-aborts.
+  private let key: SigningKey
+
+  public init(replica: LedgerReplica, key: SigningKey, aggregator: any RoundAggregator) {
+    precondition(replica.publicKey == key.publicKey, "the replica holds another node key")
+    self.replica = replica
+    self.key = key
+    self.aggregator = aggregator
+  }
+
+  public var name: String { replica.name }
+  public var network: Hash256 { replica.state.network }
+  public var blobs: BlobStore { replica.blobs }
+
+  /// This node's answer to the closed round: its aggregator aggregates exactly what the
+  /// ledger's proof of the close fixes, with the payloads from this node's own blob store.
+  public func aggregate(closed: InclusionProof, open: [UInt8], baseModel: [UInt8]) throws
+    -> AggregatorVerdict
+  {
+    let close: RoundClose
+    do {
+      close = try RoundClose(transaction: closed.transaction)
+    } catch {
+      throw AggregatorError.invalidRound("\(error)")
+    }
+    let payloads = try close.updates.map { try blobs.get($0.payload) }
+    return try aggregator.aggregate(
+      ClosedRound(close: closed, open: open, baseModel: baseModel, payloads: payloads))
+  }
+
+  // MARK: Coordinating rounds (any genesis node may; the ledger judges every step)
+
+  /// Opens `round` from `baseModel` under genesis's `rules`.
+  public func roundOpen(
+    round: UInt64, baseModel: Hash256, participants: [String], rules: RoundRules,
+    configuration: [Setting], groupKey: [UInt8]?
+  ) -> Transaction {
+    .roundOpen(
+      RoundOpen(
+        network: network, round: round, baseModel: baseModel, participants: participants,
+        rules: rules, configuration: configuration, groupKey: groupKey, node: key))
+  }
+
+  /// Closes `round` on exactly the commitments the ledger holds for it, in ledger order.
+  public func roundClose(round: UInt64, open: Hash256, updates: [RoundClose.Entry])
+    -> Transaction
+  {
+    .roundClose(RoundClose(network: network, round: round, open: open, updates: updates, node: key))
+  }
+
+  /// Ends `round` without a model.
+  public func roundAbort(round: UInt64, reason: String) -> Transaction {
+    .roundAbort(RoundAbort(network: network, round: round, reason: reason, node: key))
+  }
+}

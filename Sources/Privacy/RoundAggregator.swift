@@ -1,0 +1,59 @@
+import Federation
+import Records
+
+/// The node's half of a privacy mode: turns a closed round into this node's endorsement.
+///
+/// Everything it reads comes with the ledger's proof: the round-close (a quorum-signed block
+/// and a Merkle path) fixes the updates, their clusters' keys and their payload hashes; the
+/// round-open it names fixes the rules and the base model.
+public protocol RoundAggregator: AnyObject {
+  /// Aggregates exactly `round` and endorses the result, or says why the round cannot commit.
+  func aggregate(_ round: ClosedRound) throws -> AggregatorVerdict
+  /// The committed model's file, against the ledger's proof of the model commit of the
+  /// statement this aggregator endorsed.
+  func release(_ commit: InclusionProof) throws -> [UInt8]
+}
+
+/// A round the ledger closed, with the bytes its hashes fix.
+public struct ClosedRound: Sendable {
+  /// The ledger's proof of the round-close.
+  public var close: InclusionProof
+  /// The round-open transaction the close names by hash.
+  public var open: [UInt8]
+  /// The base model's file (the round-open names its model hash).
+  public var baseModel: [UInt8]
+  /// Each update's payload, in the close's order (the close names each by hash).
+  public var payloads: [[UInt8]]
+
+  public init(close: InclusionProof, open: [UInt8], baseModel: [UInt8], payloads: [[UInt8]]) {
+    self.close = close
+    self.open = open
+    self.baseModel = baseModel
+    self.payloads = payloads
+  }
+}
+
+/// A node's answer to a closed round.
+public enum AggregatorVerdict: Sendable {
+  /// The node endorses a statement; `decisions` are each update's fate with its weight where
+  /// the mode lets the host see it (none), nil where only the statement is public (tee).
+  case endorsed(Endorsement, decisions: [UpdateDecision]?)
+  /// Too few updates passed validation and the rule for the round's minimum cohort.
+  case tooFewUpdates(String)
+}
+
+/// Why an aggregator could not answer.
+public enum AggregatorError: Error, Equatable, CustomStringConvertible {
+  /// The round's records or bytes do not decode or do not match each other.
+  case invalidRound(String)
+  /// A release was asked against a commit of another statement than this aggregator's.
+  case notEndorsed(statement: Hash256)
+
+  public var description: String {
+    switch self {
+    case .invalidRound(let why): "the closed round is not usable: \(why)"
+    case .notEndorsed(let statement):
+      "the commit is of statement \(statement.short), which this node did not endorse"
+    }
+  }
+}

@@ -1,0 +1,399 @@
+import Dispatch
+import Federation
+import Foundation
+import Gateway
+import Host
+import Learning
+import Ledger
+import Ordering
+import Privacy
+import Records
+
+/// A whole FedLedger network in this process, for `simulate`: a consortium that founds a
+/// ledger, its nodes' hosts (each with its replica, blob store and aggregator), their enclaves
+/// in privacy mode tee, and one agent per cluster.
+///
+/// It is only the wiring: each role's code is the one a deployment runs (`ClusterAgent`,
+/// `NodeHost`, `EmbeddedOrderer`, the enclave program). Per round it hands each update to its
+/// cluster's agent, which protects and signs it; publishes the payload to every node's blob
+/// store and orders the commitment; has the first node open, close (or abort) the round; has
+/// every node's aggregator endorse the closed round; and commits the statement k endorsements
+/// agree on. Each global model is written with its receipt. Every node checks every block
+/// itself; the run stops if any transaction is invalid or any node ends at another head.
+///
+/// For tests of the quorum it also plays Byzantine hosts: the last `byzantineNodes` nodes
+/// forge endorsements with their simulated platform's key.
+public final class SimulatedNetwork: RoundBackend {
+  public let directory: String
+  public let genesis: Genesis
+  public let orderer: EmbeddedOrderer
+  public let blobExchange: LocalBlobExchange
+  public let hosts: [NodeHost]
+  public let agents: [ClusterAgent]
+  /// What decides every round's result, as genesis fixes it.
+  public let rules: RoundRules
+  /// The nodes' enclaves, in node order (mode tee); empty in mode none.
+  public let enclaves: [EnclaveClient]
+  /// How the nodes run their enclaves.
+  public enum EnclavePlacement: String, Sendable {
+    /// One `fedledger-enclave` process per node.
+    case process
+    /// The enclave code in this process, through the same messages (no isolation at all).
+    case inProcess = "in-process"
+    /// No enclaves (privacy mode none).
+    case none
+  }
+  public let enclavePlacement: EnclavePlacement
+  /// The enclaves' measurement (mode tee).
+  public let measurement: [UInt8]?
+  let byzantine: [ByzantineHost]
+  let roundSettings: [Setting]
+  var groupKey: [UInt8]?
+
+  // The open round.
+  private var baseHash: Hash256 = .zero
+  private var baseFile: [UInt8] = []
+  private var openTransaction: [UInt8] = []
+  private var entries: [RoundClose.Entry] = []
+  private var clusterOf: [Hash256: ClusterID] = [:]
+  /// Time this round spent recording (ordering, storing, sealing, receipts).
+  private var recordingNanoseconds: UInt64 = 0
+
+  /// Paths of the receipt written for each round's model.
+  public private(set) var receipts: [Int: String] = [:]
+  public private(set) var blocks = 0
+  public private(set) var transactions = 0
+
+  /// Sees every frame between the hosts and their enclaves (tests).
+  public var tap: (@Sendable ([UInt8]) -> Void)? {
+    didSet { for e in enclaves { e.tap = tap } }
+  }
+
+  /// Founds the network under `directory` (genesis.json, ledger/node-N, models/, and in mode
+  /// tee enclaves/node-N with each node's simulated platform, sealed state and enclave log).
+  /// In mode none each node's aggregator runs `makeStrategy()` (by default the configured one).
+  public init(
+    directory: String, configuration c: SimulationConfiguration, clusters: Int,
+    initialModel: Model, rules: RoundRules, network: String = "fedledger-simulation",
+    enclaves launch: EnclaveLaunch = .automatic, makeStrategy: (() -> any Strategy)? = nil
+  ) throws {
+    self.directory = directory
+    self.rules = rules
+    let n = c.ledgerNodes
+    // A consortium of the clusters' operators, one member each; the first n also run the
+    // ledger nodes. One cluster per member keeps any member's own updates short of a cohort.
+    let members = (0..<max(n, clusters)).map { _ in SigningKey() }
+    let nodeKeys = (0..<n).map { _ in SigningKey() }
+    let fm = FileManager.default
+    // Enclaves first: genesis lists their platforms and measurement.
+    let launched = c.privacy == .tee ? try Self.launchEnclaves(n, in: directory, launch) : nil
+    measurement = launched?.measurement
+    enclavePlacement = launched?.placement ?? .none
+    enclaves = launched?.clients ?? []
+    let platforms = launched?.platforms ?? []
+    roundSettings = flatten(c.settings).filter { !$0.key.hasPrefix("output.") }
+    let genesis = Genesis(
+      network: network, createdAt: ISO8601DateFormatter().string(from: Date()),
+      members: members.enumerated().map { .init(name: "member-\($0)", key: $1.publicKey) },
+      nodes: nodeKeys.enumerated().map {
+        .init(name: "node-\($0)", member: "member-\($0)", key: $1.publicKey)
+      },
+      endorsers: platforms.isEmpty
+        ? nodeKeys.enumerated().map { .init(name: "node-\($0)", key: $1.publicKey) }
+        : platforms.enumerated().map {
+          .init(
+            name: "node-\($0)", kind: .simulatedEnclave,
+            key: PublicKey(bytes: $1.publicKey)!)
+        },
+      endorsementThreshold: c.effectiveEndorsementThreshold,
+      initialModel: Hash256(hex: initialModel.hash), round: roundSettings,
+      enclaveMeasurements: measurement.map { [Hash256(bytes: $0)!] } ?? [], rules: rules,
+      clustersPerMember: 1)
+    try genesis.validate()
+    self.genesis = genesis
+    if fm.fileExists(atPath: directory + "/ledger") {
+      // A new network each run: an old ledger in the same place would be another network.
+      try fm.removeItem(atPath: directory + "/ledger")
+    }
+    try? fm.removeItem(atPath: directory + "/models")
+    try fm.createDirectory(atPath: directory + "/models", withIntermediateDirectories: true)
+    try Data(genesis.json()).write(
+      to: URL(fileURLWithPath: directory + "/genesis.json"), options: .atomic)
+    let replicas = try nodeKeys.enumerated().map { i, key in
+      try LedgerReplica(
+        directory: "\(directory)/ledger/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
+    }
+    orderer = try EmbeddedOrderer(replicas: replicas)
+    blobExchange = LocalBlobExchange(stores: replicas.map(\.blobs))
+    let strategy = makeStrategy ?? { c.makeStrategy(sampleCap: rules.sampleCap) }
+    let enclaveClients = enclaves
+    hosts = zip(replicas, nodeKeys).enumerated().map { i, node in
+      let aggregator: any RoundAggregator =
+        enclaveClients.isEmpty
+        ? ClearAggregator(
+          strategy: strategy(), key: node.1, network: genesis.hash, clusterName: Self.name)
+        : EnclaveAggregator(enclave: enclaveClients[i])
+      return NodeHost(replica: node.0, key: node.1, aggregator: aggregator)
+    }
+    agents = (0..<clusters).map {
+      ClusterAgent(id: $0, name: Self.name($0), network: genesis.hash, mode: c.privacy.mode)
+    }
+    // Byzantine hosts forge with their simulated platform's key: only in mode tee.
+    let forgers = platforms.isEmpty ? 0..<0 : n - c.byzantineNodes..<n
+    let measured = launched?.measurement ?? []
+    byzantine = forgers.map {
+      ByzantineHost(
+        node: $0, platform: platforms[$0], measurement: measured,
+        policy: genesis.enclavePolicy(), network: genesis.hash)
+    }
+    if !enclaves.isEmpty { try startEnclaves() }
+    for agent in agents {
+      orderer.submit(
+        agent.enrolment(member: "member-\(agent.id)", memberKey: members[agent.id]))
+    }
+    try cut("enrolment")
+    if !enclaves.isEmpty { try clustersCheckEnclaves() }
+  }
+
+  @Sendable static func name(_ id: ClusterID) -> String { "cluster-\(id)" }
+
+  public var network: Hash256 { genesis.hash }
+  public var head: Hash256 { orderer.replicas[0].head }
+  public var height: UInt64 { orderer.replicas[0].height ?? 0 }
+  /// The node that opens, closes and aborts rounds (any genesis node may; here the first).
+  var coordinator: NodeHost { hosts[0] }
+  /// Cluster-side time spent protecting (sealing) updates, all rounds.
+  public var sealingSeconds: Double {
+    Double(agents.reduce(0) { $0 + $1.protectingNanoseconds }) / 1e9
+  }
+  /// Sees each update where its cluster protects it, before anything leaves the cluster (tests).
+  public var onSeal: ((ClusterUpdate) -> Void)? {
+    get { agents.first?.onProtect }
+    set { for a in agents { a.onProtect = newValue } }
+  }
+
+  // MARK: A round
+
+  public func open(_ plan: RoundPlan, base model: Model) throws {
+    recordingNanoseconds = 0
+    try recording {
+      entries = []
+      clusterOf = [:]
+      baseHash = Hash256(hex: plan.baseModelHash) ?? .zero
+      baseFile = ModelFile.encode(model)
+      let open = coordinator.roundOpen(
+        round: UInt64(plan.round), baseModel: baseHash,
+        participants: plan.participants.map(Self.name), rules: rules,
+        configuration: roundSettings, groupKey: groupKey)
+      openTransaction = open.canonicalBytes
+      orderer.submit(open)
+    }
+  }
+
+  public func submit(_ update: ClusterUpdate) throws -> String? {
+    guard agents.indices.contains(update.cluster) else {
+      return "cluster \(update.cluster) is not enrolled on the ledger"
+    }
+    return try recording {
+      let agent = agents[update.cluster]
+      let sent = try agent.submission(for: update, baseModel: baseHash)
+      let hash = try blobExchange.publish(sent.payload)
+      clusterOf[hash] = agent.id
+      entries.append(.init(cluster: agent.name, key: agent.publicKey, payload: hash))
+      orderer.submit(sent.commitment)
+      return nil
+    }
+  }
+
+  public func finish(round: Int, base: Model) throws -> RoundConclusion {
+    let start = DispatchTime.now().uptimeNanoseconds
+    var aggregating: UInt64 = 0
+    let outcome = try finish(round: round, base: base, aggregating: &aggregating)
+    recordingNanoseconds += DispatchTime.now().uptimeNanoseconds - start - aggregating
+    return RoundConclusion(
+      outcome: outcome, recordingNanoseconds: recordingNanoseconds,
+      enclaveNanoseconds: enclaves.isEmpty ? nil : aggregating)
+  }
+
+  private func finish(round: Int, base: Model, aggregating: inout UInt64) throws
+    -> AggregationOutcome
+  {
+    let cohort = rules.minimumCohort
+    guard entries.count >= cohort else {
+      return try abort(round, base, RoundAbortReason.tooFewArrived(entries.count, cohort: cohort))
+    }
+    let close = coordinator.roundClose(
+      round: UInt64(round), open: Hash256.of(openTransaction), updates: entries)
+    let closed = try order(
+      close, round: round, what: "round-close", in: "round \(round) open and commitments")
+
+    // Every honest node's aggregator answers the closed round at once.
+    let start = DispatchTime.now().uptimeNanoseconds
+    let verdicts = try aggregate(closed: closed)
+    aggregating = DispatchTime.now().uptimeNanoseconds - start
+    if !enclaves.isEmpty { try sealEnclaves() }
+
+    var endorsed: [(endorsement: Endorsement, decisions: [UpdateDecision]?)] = []
+    var tooFew: [String] = []
+    for v in verdicts {
+      switch v {
+      case .endorsed(let e, let decisions): endorsed.append((e, decisions))
+      case .tooFewUpdates(let why): tooFew.append(why)
+      }
+    }
+    if !tooFew.isEmpty {
+      // Every node reads the same closed round, so all say the same: the round aborts.
+      guard endorsed.isEmpty, Set(tooFew).count == 1 else {
+        throw RoundError.aggregatorsDisagree(round: round, tooFewUpdates: tooFew)
+      }
+      return try abort(round, base, tooFew[0])
+    }
+    var tally = EndorsementTally(threshold: genesis.endorsementThreshold)
+    for (node, e) in endorsed.enumerated() { orderer.submit(tally.add(e.endorsement, node: node)) }
+    for b in byzantine {
+      orderer.submit(tally.add(try b.forge(endorsed[0].endorsement.statement), node: b.node))
+    }
+    guard let chosen = tally.quorum else {
+      try cut("round \(round) endorsements")
+      throw RoundError.noQuorum(round: round, counts: tally.counts, threshold: tally.threshold)
+    }
+    // The commit first: an enclave hands out the model only against the ledger's proof of it.
+    let statement = chosen.statement
+    let commit = Transaction.modelCommit(
+      ModelCommit(
+        round: UInt64(round), model: statement.newModel, modelBlob: statement.newModelBlob,
+        modelSize: statement.newModelSize, statement: statement.hash,
+        endorsements: chosen.endorsements.sorted()))
+    let proof = try order(
+      commit, round: round, what: "model commit", in: "round \(round) endorsements and commit")
+    // A node whose aggregator endorsed the statement releases its model.
+    let signer = chosen.nodes.first { $0 < hosts.count - byzantine.count }!
+    let file = try hosts[signer].aggregator.release(proof)
+    guard try blobExchange.publish(file) == statement.newModelBlob else {
+      throw RoundError.releasedAnotherModel(round: round)
+    }
+    let model: Model
+    do {
+      model = try ModelFile.decode(file, path: "the round \(round) model")
+    } catch {
+      throw RoundError.releasedAnotherModel(round: round)
+    }
+    guard Hash256(hex: model.hash) == statement.newModel else {
+      throw RoundError.releasedAnotherModel(round: round)
+    }
+    try write(round: round, file: file)
+    return AggregationOutcome(
+      parameters: model.parameters,
+      decisions: endorsed[signer].decisions ?? decisions(of: statement))
+  }
+
+  /// Each honest node's verdict on the closed round, in node order, computed at once.
+  private func aggregate(closed: InclusionProof) throws -> [AggregatorVerdict] {
+    let honest = hosts.count - byzantine.count
+    var results = [Result<AggregatorVerdict, any Error>?](repeating: nil, count: honest)
+    results.withUnsafeMutableBufferPointer { out in
+      nonisolated(unsafe) let out = out
+      nonisolated(unsafe) let hosts = hosts
+      let open = openTransaction
+      let base = baseFile
+      DispatchQueue.concurrentPerform(iterations: honest) { i in
+        out[i] = Result { try hosts[i].aggregate(closed: closed, open: open, baseModel: base) }
+      }
+    }
+    return try results.map { try $0!.get() }
+  }
+
+  /// The statement's verdicts by cluster (enclaves keep weights to themselves).
+  private func decisions(of statement: AggregationStatement) -> [UpdateDecision] {
+    var decisions: [UpdateDecision] = []
+    for a in statement.accepted {
+      guard let cluster = clusterOf[a.update] else { continue }
+      decisions.append(
+        a.note.isEmpty
+          ? .init(cluster: cluster, verdict: .accepted, weight: nil)
+          : .init(cluster: cluster, verdict: .clipped, weight: nil, reason: a.note))
+    }
+    for r in statement.rejected {
+      guard let cluster = clusterOf[r.update] else { continue }
+      decisions.append(.init(cluster: cluster, verdict: .rejected, weight: 0, reason: r.reason))
+    }
+    return decisions.sorted { $0.cluster < $1.cluster }
+  }
+
+  /// Ends the round without a model, with the coordinator's signed round-abort.
+  private func abort(_ round: Int, _ base: Model, _ reason: String) throws -> AggregationOutcome {
+    orderer.submit(coordinator.roundAbort(round: UInt64(round), reason: reason))
+    try cut("round \(round) abort")
+    return AggregationOutcome(parameters: base.parameters, decisions: [], aborted: reason)
+  }
+
+  /// Writes the round's model and its receipt beside the ledger.
+  private func write(round: Int, file: [UInt8]) throws {
+    let stem = String(format: "%@/models/round-%03d", directory, round)
+    try Data(file).write(to: URL(fileURLWithPath: stem + ".flm"), options: .atomic)
+    let receipt = try orderer.replicas[0].receipt(round: UInt64(round))
+    try Data(receipt.json()).write(
+      to: URL(fileURLWithPath: stem + ".receipt.json"), options: .atomic)
+    receipts[round] = stem + ".receipt.json"
+  }
+
+  private func recording<T>(_ body: () throws -> T) rethrows -> T {
+    let start = DispatchTime.now().uptimeNanoseconds
+    defer { recordingNanoseconds += DispatchTime.now().uptimeNanoseconds - start }
+    return try body()
+  }
+
+  /// Stops the enclave programs.
+  public func shutdown() {
+    for e in enclaves { e.close() }
+  }
+
+  /// Orders `transaction` with what is pending, and returns the ledger's proof of it.
+  private func order(_ transaction: Transaction, round: Int, what: String, in blocks: String)
+    throws -> InclusionProof
+  {
+    orderer.submit(transaction)
+    let bytes = transaction.canonicalBytes
+    guard let proof = try cut(blocks).lazy.compactMap({ $0.proof(of: bytes) }).first else {
+      throw RoundError.notOrdered(round: round, what: what)
+    }
+    return proof
+  }
+
+  /// Orders what is pending; every transaction the simulation submits must be valid.
+  @discardableResult
+  func cut(_ what: String) throws -> [OrderedBlock] {
+    let ordered = try orderer.cut()
+    for o in ordered {
+      blocks += 1
+      transactions += o.outcomes.count
+      for (i, outcome) in o.outcomes.enumerated() {
+        if let reason = outcome.reason {
+          throw LedgerError.rejectedBlock(
+            node: orderer.proposer, height: o.block.header.height,
+            problem: "holds an invalid transaction \(i) (\(what)): \(reason)")
+        }
+      }
+    }
+    let heads = Set(orderer.heads.map(\.head))
+    if heads.count != 1 {
+      throw LedgerError.rejectedBlock(
+        node: "all", height: height, problem: "left the nodes with different heads")
+    }
+    return ordered
+  }
+}
+
+/// Nested settings as dotted keys with their values as text, sorted.
+func flatten(_ settings: [String: Any], prefix: String = "") -> [Setting] {
+  var out: [Setting] = []
+  for (key, value) in settings {
+    let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+    if let nested = value as? [String: Any] {
+      out += flatten(nested, prefix: path)
+    } else {
+      out.append(Setting(path, "\(value)"))
+    }
+  }
+  return out.sorted { $0.key < $1.key }
+}
