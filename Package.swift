@@ -180,6 +180,7 @@ let package = Package(
       ]),
     .testTarget(
       name: "HostTests", dependencies: ["Host", "Ledger", "Ordering", "Records"]),
+    .testTarget(name: "OrderingTests", dependencies: ["Ordering", "Ledger"]),
     .testTarget(
       name: "PrivacyTests",
       dependencies: [
