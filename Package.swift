@@ -49,11 +49,14 @@ let package = Package(
       ],
       swiftSettings: kernelFlags),
     .target(
-      name: "Federation", dependencies: ["Learning", "Aggregation"], swiftSettings: kernelFlags),
+      name: "Federation", dependencies: ["Learning", "Aggregation", "Records"],
+      swiftSettings: kernelFlags),
     .target(name: "Canonical"),
     .target(
       name: "Records",
       dependencies: ["Canonical", .product(name: "Crypto", package: "swift-crypto")]),
+    // The JSON forms of the records' values (hex hashes, keys, block signatures); hosts only.
+    .target(name: "RecordsJSON", dependencies: ["Canonical", "Records"]),
     .target(
       name: "Aggregation", dependencies: ["Protection", "Records"], swiftSettings: kernelFlags),
     .target(
@@ -64,22 +67,33 @@ let package = Package(
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "SwiftASN1", package: "swift-asn1"),
       ]),
+    // Reads DCAP collateral from PCCS JSON files and PCS directories; hosts only.
+    .target(
+      name: "CollateralFiles",
+      dependencies: [
+        "Attestation", "Canonical", .product(name: "X509", package: "swift-certificates"),
+      ]),
     .target(
       name: "Protection",
       dependencies: ["Canonical", .product(name: "Crypto", package: "swift-crypto")],
       swiftSettings: kernelFlags),
+    // Encodes a cluster's update payload and seals it to the group key; hosts only.
+    .target(
+      name: "UpdateSealing",
+      dependencies: ["Canonical", "Protection", .product(name: "Crypto", package: "swift-crypto")]),
     .target(
       name: "Ledger",
       dependencies: [
         "Canonical",
         "Records",
+        "RecordsJSON",
         "Attestation",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "SwiftASN1", package: "swift-asn1"),
       ]),
-    .target(name: "Ordering", dependencies: ["Ledger"]),
+    .target(name: "Ordering", dependencies: ["Ledger", "Records", "Canonical"]),
     .target(
       name: "EnclaveMessages",
       dependencies: [
@@ -97,6 +111,7 @@ let package = Package(
       name: "Node",
       dependencies: [
         "Learning", "Federation", "Ledger", "Ordering", "Enclave", "EnclaveMessages", "Protection",
+        "UpdateSealing", "Records", "RecordsJSON", "Canonical", "Aggregation", "Attestation",
       ]),
     .executableTarget(
       name: "fedledger",
@@ -105,36 +120,46 @@ let package = Package(
         "Enclave",
         "EnclaveMessages",
         "Records",
+        "RecordsJSON",
+        "Canonical",
+        "UpdateSealing",
         "Learning",
         "Federation",
         "Ledger",
         "Node",
         "Attestation",
+        "CollateralFiles",
         "Protection",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
-    .testTarget(name: "FederationTests", dependencies: ["Federation", "Learning"]),
     .testTarget(
-      name: "LedgerTests", dependencies: ["Ledger", "Ordering", "Attestation", "SGXTestSupport"]),
-    .testTarget(name: "ProtectionTests", dependencies: ["Protection"]),
+      name: "FederationTests", dependencies: ["Federation", "Learning", "Aggregation", "Records"]),
+    .testTarget(
+      name: "LedgerTests",
+      dependencies: [
+        "Ledger", "Ordering", "Attestation", "Records", "RecordsJSON", "Canonical",
+        "SGXTestSupport",
+      ]),
+    .testTarget(name: "ProtectionTests", dependencies: ["Protection", "UpdateSealing"]),
     .testTarget(name: "CanonicalTests", dependencies: ["Canonical"]),
-    .testTarget(name: "RecordsTests", dependencies: ["Records", "Canonical"]),
+    .testTarget(name: "RecordsTests", dependencies: ["Records", "Canonical", "Ledger"]),
     .testTarget(
       name: "AggregationTests",
       dependencies: [
-        "Aggregation", "Protection", .product(name: "Crypto", package: "swift-crypto"),
+        "Aggregation", "Protection", "Records", .product(name: "Crypto", package: "swift-crypto"),
       ]),
     .testTarget(
       name: "EnclaveTests",
       dependencies: [
         "Enclave", "EnclaveMessages", "Attestation", "Ledger", "Aggregation", "Protection",
-        "fedledger-enclave",
+        "UpdateSealing", "Records", "Canonical", "fedledger-enclave",
         "SGXTestSupport",
       ]),
     .testTarget(
-      name: "AttestationTests", dependencies: ["Attestation", "SGXTestSupport"],
+      name: "AttestationTests",
+      dependencies: ["Attestation", "CollateralFiles", "SGXTestSupport"],
       resources: [.copy("Fixtures")]),
     .target(
       name: "SGXTestSupport",
@@ -149,7 +174,7 @@ let package = Package(
       name: "NodeTests",
       dependencies: [
         "Node", "Ledger", "Federation", "Learning", "Enclave", "EnclaveMessages",
-        "fedledger-enclave",
+        "Records", "RecordsJSON", "Canonical", "UpdateSealing", "fedledger-enclave",
       ]),
   ],
   swiftLanguageModes: [.v6]

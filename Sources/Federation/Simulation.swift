@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Learning
+import Records
 
 /// What happened in one round, as written to the metrics file.
 public struct RoundRecord: Codable, Sendable {

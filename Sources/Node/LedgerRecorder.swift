@@ -10,6 +10,9 @@ import Learning
 import Ledger
 import Ordering
 import Protection
+import Records
+import RecordsJSON
+import UpdateSealing
 
 /// Records a simulation's rounds on a ledger kept by simulated nodes in this process, and in
 /// privacy mode tee runs each node's enclave.

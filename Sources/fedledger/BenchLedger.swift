@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Ledger
 import Ordering
+import Records
 
 struct BenchLedger: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import Federation
 import Foundation
 import Learning
 import Node
+import Records
 
 struct Simulate: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

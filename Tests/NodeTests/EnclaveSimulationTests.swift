@@ -3,6 +3,8 @@ import Foundation
 import Learning
 import Ledger
 import Node
+import Records
+import RecordsJSON
 import XCTest
 
 /// Privacy mode tee, end to end: enclaves aggregate, endorse, and nothing else reads an update.

@@ -4,6 +4,8 @@ import Learning
 import Ledger
 import Node
 import Protection
+import Records
+import RecordsJSON
 import XCTest
 
 /// A whole simulation recorded on the ledger (privacy none: plaintext aggregation, node keys
