@@ -1,5 +1,4 @@
 import Canonical
-import Foundation
 
 /// A block's header: what the nodes sign and what the next block chains to.
 public struct BlockHeader: CanonicalCodable, Equatable {

@@ -1,5 +1,4 @@
 import Canonical
-import Crypto
 
 /// One named setting of a round's configuration, as text.
 public struct Setting: Hashable, Sendable, Codable {
