@@ -56,6 +56,8 @@ let package = Package(
     .target(
       name: "Records",
       dependencies: ["Canonical", .product(name: "Crypto", package: "swift-crypto")]),
+    // The JSON forms of the records' values (hex hashes, keys, block signatures); hosts only.
+    .target(name: "RecordsJSON", dependencies: ["Canonical", "Records"]),
     .target(
       name: "Aggregation", dependencies: ["Protection", "Records"], swiftSettings: kernelFlags),
     .target(
@@ -66,22 +68,33 @@ let package = Package(
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "SwiftASN1", package: "swift-asn1"),
       ]),
+    // Reads DCAP collateral from PCCS JSON files and PCS directories; hosts only.
+    .target(
+      name: "CollateralFiles",
+      dependencies: [
+        "Attestation", "Canonical", .product(name: "X509", package: "swift-certificates"),
+      ]),
     .target(
       name: "Protection",
       dependencies: ["Canonical", .product(name: "Crypto", package: "swift-crypto")],
       swiftSettings: kernelFlags),
+    // Encodes a cluster's update payload and seals it to the group key; hosts only.
+    .target(
+      name: "UpdateSealing",
+      dependencies: ["Canonical", "Protection", .product(name: "Crypto", package: "swift-crypto")]),
     .target(
       name: "Ledger",
       dependencies: [
         "Canonical",
         "Records",
+        "RecordsJSON",
         "Attestation",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "SwiftASN1", package: "swift-asn1"),
       ]),
-    .target(name: "Ordering", dependencies: ["Ledger"]),
+    .target(name: "Ordering", dependencies: ["Ledger", "Records", "Canonical"]),
     .target(
       name: "EnclaveMessages",
       dependencies: [
@@ -100,28 +113,30 @@ let package = Package(
     .target(
       name: "Privacy",
       dependencies: [
-        "Federation", "Learning", "Aggregation", "Protection", "Records",
-        .product(name: "Crypto", package: "swift-crypto"),
+        "Federation", "Learning", "Aggregation", "Protection", "UpdateSealing", "Records",
+        "RecordsJSON", "Ledger", .product(name: "Crypto", package: "swift-crypto"),
       ]),
     // A cluster's edge gateway towards the network: its key, its checks, its protected updates.
     .target(
       name: "Gateway",
       dependencies: [
-        "Federation", "Privacy", "Ledger", "Attestation", "Protection", "Records",
-        .product(name: "Crypto", package: "swift-crypto"),
+        "Federation", "Privacy", "Ledger", "Attestation", "Protection", "UpdateSealing",
+        "Records", "RecordsJSON", .product(name: "Crypto", package: "swift-crypto"),
       ]),
     // A ledger node's untrusted host: replica, blob exchange, aggregator, enclave client.
     .target(
       name: "Host",
       dependencies: [
-        "Federation", "Privacy", "Ledger", "Records", "EnclaveMessages", "Attestation",
+        "Federation", "Privacy", "Ledger", "Records", "RecordsJSON", "Canonical",
+        "EnclaveMessages", "Attestation",
       ]),
     // The in-process wiring `simulate` runs: the same roles, one process.
     .target(
       name: "Simulator",
       dependencies: [
         "Federation", "Gateway", "Host", "Privacy", "Learning", "Ledger", "Ordering", "Records",
-        "Enclave", "Attestation", .product(name: "Crypto", package: "swift-crypto"),
+        "RecordsJSON", "Canonical", "Enclave", "Attestation",
+        .product(name: "Crypto", package: "swift-crypto"),
       ]),
     .executableTarget(
       name: "fedledger",
@@ -130,6 +145,9 @@ let package = Package(
         "Enclave",
         "EnclaveMessages",
         "Records",
+        "RecordsJSON",
+        "Canonical",
+        "UpdateSealing",
         "Learning",
         "Federation",
         "Ledger",
@@ -137,31 +155,38 @@ let package = Package(
         "Host",
         "Simulator",
         "Attestation",
+        "CollateralFiles",
         "Protection",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
-    .testTarget(name: "FederationTests", dependencies: ["Federation", "Learning"]),
     .testTarget(
-      name: "LedgerTests", dependencies: ["Ledger", "Ordering", "Attestation", "SGXTestSupport"]),
-    .testTarget(name: "ProtectionTests", dependencies: ["Protection"]),
+      name: "FederationTests", dependencies: ["Federation", "Learning", "Aggregation", "Records"]),
+    .testTarget(
+      name: "LedgerTests",
+      dependencies: [
+        "Ledger", "Ordering", "Attestation", "Records", "RecordsJSON", "Canonical",
+        "SGXTestSupport",
+      ]),
+    .testTarget(name: "ProtectionTests", dependencies: ["Protection", "UpdateSealing"]),
     .testTarget(name: "CanonicalTests", dependencies: ["Canonical"]),
-    .testTarget(name: "RecordsTests", dependencies: ["Records", "Canonical"]),
+    .testTarget(name: "RecordsTests", dependencies: ["Records", "Canonical", "Ledger"]),
     .testTarget(
       name: "AggregationTests",
       dependencies: [
-        "Aggregation", "Protection", .product(name: "Crypto", package: "swift-crypto"),
+        "Aggregation", "Protection", "Records", .product(name: "Crypto", package: "swift-crypto"),
       ]),
     .testTarget(
       name: "EnclaveTests",
       dependencies: [
         "Enclave", "EnclaveMessages", "Attestation", "Ledger", "Aggregation", "Protection",
-        "fedledger-enclave",
+        "UpdateSealing", "Records", "Canonical", "fedledger-enclave",
         "SGXTestSupport",
       ]),
     .testTarget(
-      name: "AttestationTests", dependencies: ["Attestation", "SGXTestSupport"],
+      name: "AttestationTests",
+      dependencies: ["Attestation", "CollateralFiles", "SGXTestSupport"],
       resources: [.copy("Fixtures")]),
     .target(
       name: "SGXTestSupport",
@@ -175,23 +200,25 @@ let package = Package(
     .testTarget(
       name: "GatewayTests",
       dependencies: [
-        "Gateway", "Federation", "Ledger", "Attestation", "Enclave", "Protection",
-        .product(name: "Crypto", package: "swift-crypto"),
+        "Gateway", "Federation", "Ledger", "Attestation", "Enclave", "Protection", "UpdateSealing",
+        "Records", "RecordsJSON", .product(name: "Crypto", package: "swift-crypto"),
       ]),
     .testTarget(
-      name: "HostTests", dependencies: ["Host", "Ledger", "Ordering", "Records"]),
-    .testTarget(name: "OrderingTests", dependencies: ["Ordering", "Ledger"]),
+      name: "HostTests", dependencies: ["Host", "Ledger", "Ordering", "Records", "RecordsJSON"]),
+    .testTarget(
+      name: "OrderingTests", dependencies: ["Ordering", "Ledger", "Records", "RecordsJSON"]),
     .testTarget(
       name: "PrivacyTests",
       dependencies: [
-        "Privacy", "Federation", "Learning", "Records", "Protection",
-        .product(name: "Crypto", package: "swift-crypto"),
+        "Privacy", "Federation", "Learning", "Records", "RecordsJSON", "Ledger", "Protection",
+        "UpdateSealing", .product(name: "Crypto", package: "swift-crypto"),
       ]),
     .testTarget(
       name: "SimulatorTests",
       dependencies: [
         "Simulator", "Host", "Gateway", "Privacy", "Ledger", "Ordering", "Federation", "Learning",
-        "Enclave", "EnclaveMessages", "fedledger-enclave",
+        "Enclave", "EnclaveMessages", "Records", "RecordsJSON", "Canonical", "UpdateSealing",
+        "fedledger-enclave",
       ]),
   ],
   swiftLanguageModes: [.v6]

@@ -1,6 +1,6 @@
 import Dispatch
-import Foundation
 import Protection
+import Records
 
 /// A round's aggregation as enclaves run it: validation, norm bounding, a robust rule, and a
 /// weighted mean in fixed-point integers, so that every enclave given the same updates in the

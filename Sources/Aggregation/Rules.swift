@@ -3,24 +3,6 @@
 // themselves (`AggregationRule`, `Weighting`) are records: round-opens carry them.
 
 import Foundation
-@_exported import Records
-
-/// Krum scores: for each update, the sum of squared distances to its n - f - 2 nearest others
-/// (at least one). Lower is more central.
-public func krumScores(_ deltas: [[Float]], f: Int) -> [Double] {
-  krumScores(count: deltas.count, f: f) { i, j in
-    deltas[i].withUnsafeBufferPointer { a in
-      deltas[j].withUnsafeBufferPointer { b in
-        var s = 0.0
-        for k in 0..<a.count {
-          let diff = Double(a[k]) - Double(b[k])
-          s += diff * diff
-        }
-        return s
-      }
-    }
-  }
-}
 
 /// Krum scores from the squared distance of each pair `i < j`.
 public func krumScores(count n: Int, f: Int, distance d: (Int, Int) -> Double) -> [Double] {

@@ -1,5 +1,4 @@
 import Canonical
-import Crypto
 import Foundation
 import X509
 

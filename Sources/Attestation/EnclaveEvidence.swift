@@ -228,17 +228,6 @@ public struct EnclaveEvidence: CanonicalCodable, Equatable, Sendable {
     }
   }
 
-  /// The platform this evidence says made it: a simulated platform's key (32 bytes), or an
-  /// SGX platform's PPID (16 bytes) from the PCK certificate in its quote. A claim until
-  /// `verify` passes, which checks that key's signature, or that certificate's chain to the
-  /// root; it stays the same when the enclave's keys, build or TCB level change.
-  public func platform() throws(QuoteError) -> [UInt8] {
-    switch report {
-    case .simulated(let report): report.platformKey
-    case .sgx(let bytes): try SGXQuote(bytes).pckExtension().ppid
-    }
-  }
-
   public func encode(to w: inout CanonicalWriter) {
     w.fixed(signingKey)
     w.fixed(encryptionKey)

@@ -1,5 +1,3 @@
-import Crypto
-import Foundation
 import X509
 
 /// Intel's SGX Root CA, the trust anchor of every DCAP quote: the certificate (valid

@@ -104,7 +104,7 @@ public struct QuoteVerifier: Sendable {
     root == IntelSGXRoot.certificate ? "Intel's SGX root" : "the pinned SGX root \(root.subject)"
   }
 
-  static func certificates(in pem: String) throws(QuoteError) -> [Certificate] {
+  package static func certificates(in pem: String) throws(QuoteError) -> [Certificate] {
     let marker = "-----END CERTIFICATE-----"
     var out: [Certificate] = []
     for part in pem.components(separatedBy: marker)

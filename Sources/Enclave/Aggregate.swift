@@ -7,65 +7,28 @@ import EnclaveMessages
 import Protection
 import Records
 
-/// A round as the ledger fixed it, from the proofs in an aggregate request.
-struct ProvenRound {
-  var network: Hash256
-  var open: RoundOpen
-  var close: RoundClose
-  var round: UInt64 { close.round }
-  var rules: RoundRules { open.rules }
-}
-
 extension Enclave {
-  /// The round the ledger closed, from the request's proofs: a round-close in a block of the
-  /// policy's ledger nodes, signed by their quorum and judged valid, and the round-open whose
-  /// hash it names. The ledger accepted that close only for the round's own round-open, whose
-  /// rules are the network's.
+  /// The round the ledger closed, from the request's proofs (`ProvenRound`, the one check every
+  /// aggregator runs), under the group key this enclave holds. The ledger accepted that close
+  /// only for the round's own round-open, whose rules are the network's.
   func provenRound(_ request: AggregateRequest) throws(EnclaveError) -> ProvenRound {
-    let network = request.closed.header.network
+    let proven: ProvenRound
     do {
-      try request.closed.verify(
-        network: network, nodes: Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) }),
+      proven = try ProvenRound(
+        closed: request.closed, open: request.open,
+        nodes: Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) }),
         quorum: Int(policy.blockQuorum))
     } catch {
-      throw .request("the ledger does not prove the round closed: \(error)")
+      throw .request("\(error)")
     }
-    let close: RoundClose
-    do {
-      close = try RoundClose(transaction: request.closed.transaction)
-    } catch {
-      throw .request("the proven transaction is not a round-close: \(error)")
-    }
-    guard Hash256.of(request.open) == close.open else {
-      throw .request(
-        "the round-open given is not the one round \(close.round)'s round-close names (\(close.open.short))"
-      )
-    }
-    let open: RoundOpen
-    do {
-      open = try RoundOpen(transaction: request.open)
-    } catch {
-      throw .request("the round-open does not decode: \(error)")
-    }
-    guard open.round == close.round else {
-      throw .request("the round-open is of round \(open.round), the close of \(close.round)")
-    }
-    // The ledger checked both signatures; checked again, cheaply, so a forged block would also
-    // need a node's own signature on each.
-    for (signer, verifies, what) in [
-      (open.signer, open.verifies(network: network), "round-open"),
-      (close.signer, close.verifies(network: network), "round-close"),
-    ] where !policy.ledgerNodes.contains(signer.bytes) || !verifies {
-      throw .request("the \(what) is not signed by a ledger node of this network's policy")
-    }
-    if let problem = open.rules.problem { throw .request("the round's rules: \(problem)") }
     // Clusters sealed to the group key the round-open names (the ledger's): an enclave holding
     // another cannot read them, and must not call them unreadable.
-    guard open.groupKey == groupPublicKey else {
+    guard proven.open.groupKey == groupPublicKey else {
       throw .request(
-        "round \(open.round)'s round-open names another group key than the one this enclave holds")
+        "round \(proven.round)'s round-open names another group key than the one this enclave holds"
+      )
     }
-    return ProvenRound(network: network, open: open, close: close)
+    return proven
   }
 
   /// Opens, validates and aggregates a closed round's updates, then signs the statement.

@@ -1,10 +1,3 @@
-import Attestation
-import Canonical
-import Crypto
-import EnclaveMessages
-import Foundation
-import Records
-
 /// Why an enclave refused a request. Each says what failed, never what a secret holds.
 public enum EnclaveError: Error, Equatable, CustomStringConvertible {
   case evidence(String)

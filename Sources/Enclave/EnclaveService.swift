@@ -1,8 +1,5 @@
-import Attestation
 import Canonical
 import EnclaveMessages
-import Foundation
-import Records
 
 /// The enclave side of the protocol: decodes a request, runs it, encodes the response. The
 /// `fedledger-enclave` program wraps it in a loop over stdin and stdout; `simulate` may call it

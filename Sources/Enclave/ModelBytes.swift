@@ -1,11 +1,4 @@
-import Aggregation
-import Attestation
-import Canonical
 import Crypto
-import Dispatch
-import EnclaveMessages
-import Protection
-import Records
 
 /// A model file (docs/model-format.md) split where the enclave needs it: everything before the
 /// parameters, the parameters, and the hash. The enclave reads no more of the format than this.

@@ -1,9 +1,4 @@
-import Aggregation
-import Attestation
 import Canonical
-import Crypto
-import Dispatch
-import Protection
 import Records
 
 /// A closed round, as the host hands it to its enclave: the ledger's proof of the round-close,

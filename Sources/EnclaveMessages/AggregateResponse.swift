@@ -1,10 +1,4 @@
-import Aggregation
-import Attestation
 import Canonical
-import Crypto
-import Dispatch
-import Protection
-import Records
 
 /// What the enclave returns for a round: its signed endorsement (a ledger endorsement
 /// transaction body; the statement names the new model's hash, file hash and size, all a model

@@ -1,7 +1,4 @@
-import Attestation
 import Canonical
-import Foundation
-import Records
 
 /// Who an enclave is, as it reports after starting or changing state.
 public struct EnclaveInfo: CanonicalCodable, Equatable {

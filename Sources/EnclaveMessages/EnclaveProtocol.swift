@@ -1,8 +1,3 @@
-import Attestation
-import Canonical
-import Foundation
-import Records
-
 /// The enclave program's interface: one request, one response, each a length-prefixed frame.
 ///
 /// A frame is a 4-byte big-endian length, then that many bytes: the protocol version, a kind

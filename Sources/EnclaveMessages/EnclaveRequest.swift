@@ -1,6 +1,5 @@
 import Attestation
 import Canonical
-import Foundation
 import Records
 
 /// What the host asks of its enclave.

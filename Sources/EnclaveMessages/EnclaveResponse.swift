@@ -1,7 +1,5 @@
 import Attestation
 import Canonical
-import Foundation
-import Records
 
 /// What the enclave answers.
 public enum EnclaveResponse: CanonicalCodable, Equatable {

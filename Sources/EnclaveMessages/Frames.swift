@@ -1,7 +1,4 @@
-import Attestation
-import Canonical
 import Foundation
-import Records
 
 /// Length-prefixed frames over file descriptors (pipes or a Unix socket).
 public enum Frames {

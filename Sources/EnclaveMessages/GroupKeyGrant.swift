@@ -1,8 +1,5 @@
 import Attestation
 import Canonical
-import Crypto
-import Foundation
-import Records
 
 /// The group key, sealed by an admitting enclave to a joining one after checking its evidence,
 /// with the admitting enclave's own evidence and its signature, so the joiner can check in turn

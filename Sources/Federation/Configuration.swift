@@ -1,4 +1,5 @@
 import Foundation
+import Records
 
 /// Everything a simulation needs to know; see docs/simulate.md for the file schema.
 public struct SimulationConfiguration: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Learning
+import Records
 
 /// Identifies a cluster (an edge gateway and its devices) within a federation.
 public typealias ClusterID = Int

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Learning
+import Records
 
 /// What happened in one round, as written to the metrics file.
 public struct RoundRecord: Codable, Sendable {
@@ -146,6 +147,7 @@ public final class Simulation {
       return try body()
     }
     try timed { try backend.open(plan, base: model) }
+    let openNanos = backendNanos
 
     var missing: [MissingUpdate] = []
     var working: [ClusterID] = []
@@ -207,7 +209,9 @@ public final class Simulation {
       }
     }
     let trainEnd = DispatchTime.now().uptimeNanoseconds
-    let submitNanos = backendNanos
+    // Handing updates over happens while clusters still train: not training time.
+    let submitNanos = backendNanos - openNanos
+
     // The backend aggregates at least the minimum cohort, or the round aborts: an aggregate of
     // fewer would come too close to one cluster's update.
     let conclusion = try timed { try backend.finish(round: round, base: model) }

@@ -1,4 +1,6 @@
+import Aggregation
 import Foundation
+import Records
 
 /// The next global model and what became of every update that reached aggregation.
 public struct AggregationOutcome: Sendable {
@@ -258,5 +260,22 @@ public final class StandardStrategy: Strategy {
       for j in 0..<d { sum[j] += w * Double(updates[i].delta[j]) }
     }
     return (sum.map { Float($0) }, weights, rejections)
+  }
+}
+
+/// Krum scores: for each update, the sum of squared distances to its n - f - 2 nearest others
+/// (at least one). Lower is more central.
+public func krumScores(_ deltas: [[Float]], f: Int) -> [Double] {
+  krumScores(count: deltas.count, f: f) { i, j in
+    deltas[i].withUnsafeBufferPointer { a in
+      deltas[j].withUnsafeBufferPointer { b in
+        var s = 0.0
+        for k in 0..<a.count {
+          let diff = Double(a[k]) - Double(b[k])
+          s += diff * diff
+        }
+        return s
+      }
+    }
   }
 }

@@ -6,6 +6,8 @@ import Ledger
 import Privacy
 import Protection
 import Records
+import RecordsJSON
+import UpdateSealing
 
 /// A cluster's edge gateway as the network sees it: the one place that holds the cluster's
 /// enrolled key and its plaintext updates.
@@ -29,17 +31,18 @@ public final class ClusterAgent {
   /// (tests compare it with what crosses to the hosts).
   public var onProtect: ((ClusterUpdate) -> Void)?
 
-  /// An agent for privacy `mode`: in mode none it can send at once; in mode tee only after
-  /// `trustEnclaves`.
-  public init(
-    id: ClusterID, name: String, network: Hash256, mode: any PrivacyMode.Type,
-    key: SigningKey = SigningKey()
-  ) {
+  /// The nonce of the evidence this cluster asked for last.
+  private var nonce: [UInt8]?
+
+  /// An agent on the network `genesis` founds. The mode is genesis's, not a setting of the
+  /// cluster's: where enclaves endorse (mode tee) it sends nothing until `trustEnclaves`.
+  public init(id: ClusterID, name: String, genesis: Genesis, key: SigningKey = SigningKey()) {
     self.id = id
     self.name = name
-    self.network = network
+    self.network = genesis.hash
     self.key = key
-    protection = mode.hostsReadUpdates ? ClearUpdates() : nil
+    let enclaves = genesis.endorsers.contains { $0.kind != .genesisKey }
+    protection = enclaves ? nil : ClearUpdates()
   }
 
   public var publicKey: PublicKey { key.publicKey }
@@ -52,19 +55,24 @@ public final class ClusterAgent {
         memberKey: memberKey))
   }
 
-  /// A fresh nonce for an enclave's evidence, so that evidence cannot be replayed to it.
-  public static func challenge() -> [UInt8] {
+  /// A fresh nonce for an enclave's evidence; the cluster keeps it, so evidence made for any
+  /// other nonce (replayed, or asked by someone else) is refused.
+  public func challenge() -> [UInt8] {
     var rng = SystemRandomNumberGenerator()
-    return (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    let fresh = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    nonce = fresh
+    return fresh
   }
 
-  /// Trusts the enclaves' group key only if an enclave's `evidence` for this cluster's `nonce`
-  /// verifies against genesis's `policy` and attests the group key the ledger recorded (and
-  /// every round-open names), not merely some attested enclave's. From then on updates are
-  /// sealed to it.
+  /// Trusts the enclaves' group key only if an enclave's `evidence` for this cluster's last
+  /// challenge verifies against genesis's `policy` and attests the group key the ledger
+  /// recorded (and every round-open names), not merely some attested enclave's. From then on
+  /// updates are sealed to it.
   public func trustEnclaves(
-    evidence: EnclaveEvidence, nonce: [UInt8], policy: EnclavePolicy, ledgerGroupKey: [UInt8]
+    evidence: EnclaveEvidence, policy: EnclavePolicy, ledgerGroupKey: [UInt8]
   ) throws(ClusterAgentError) {
+    guard let nonce else { throw .enclaveRefused("this cluster asked for no evidence") }
+    self.nonce = nil
     do {
       try evidence.verify(nonce: nonce, policy: policy)
     } catch {
@@ -78,10 +86,14 @@ public final class ClusterAgent {
     protection = SealedUpdates(groupKey: groupKey)
   }
 
-  /// What the cluster sends for `update`: its protected payload, for every node's blob store,
-  /// and its signed commitment to the payload's hash, for the ledger.
-  public func submission(for update: ClusterUpdate, baseModel: Hash256) throws -> Submission {
+  /// What the cluster sends for its `update`: the protected payload, for every node's blob
+  /// store, and its signed commitment to the payload's hash, for the ledger. The update is bound
+  /// to the base model it was trained on.
+  public func submission(for update: ClusterUpdate) throws -> Submission {
     guard let protection else { throw ClusterAgentError.noTrustedGroupKey }
+    guard update.cluster == id, let baseModel = Hash256(hex: update.baseModelHash) else {
+      throw ClusterAgentError.notOurs(cluster: update.cluster)
+    }
     onProtect?(update)
     let start = DispatchTime.now().uptimeNanoseconds
     let payload = try protection.protect(
@@ -112,12 +124,16 @@ public enum ClusterAgentError: Error, Equatable, CustomStringConvertible {
   case enclaveRefused(String)
   /// The mode seals updates to the enclaves, and no group key passed the cluster's check yet.
   case noTrustedGroupKey
+  /// The update is another cluster's, or names no base model.
+  case notOurs(cluster: ClusterID)
 
   public var description: String {
     switch self {
     case .enclaveRefused(let why): "refuses the enclave: \(why)"
     case .noTrustedGroupKey:
       "has no group key it checked, so it sends no update (privacy tee)"
+    case .notOurs(let cluster):
+      "will not send an update of cluster \(cluster), or one without a base model hash"
     }
   }
 

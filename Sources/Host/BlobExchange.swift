@@ -1,4 +1,5 @@
 import Ledger
+import Records
 
 /// Carries a blob (an update's payload, a model file) to every node's blob store before a
 /// transaction that names it is ordered.

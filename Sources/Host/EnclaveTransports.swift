@@ -1,5 +1,6 @@
 import EnclaveMessages
 import Foundation
+import Records
 
 /// Carries request frames to an enclave and its response frames back.
 public protocol EnclaveTransport: AnyObject {

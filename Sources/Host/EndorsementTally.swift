@@ -1,23 +1,27 @@
 import Ledger
 import Records
 
-/// Counts a round's endorsements by the statement they sign, to find the one k agree on.
+/// Counts a round's endorsements, as the ledger judged them, by the statement they sign, to
+/// find the one k agree on.
 ///
-/// It only gathers what to commit; the ledger decides whether the commit is valid (distinct
-/// genesis endorsers, evidence that verifies), so a tally that counted wrong commits nothing.
+/// Only endorsements the ledger stored as valid count, each endorsing key once, so a node that
+/// submits a bad or repeated endorsement cannot make the commit name one the ledger refuses.
+/// The ledger still decides whether the commit is valid (distinct genesis endorsers, evidence
+/// that verifies).
 public struct EndorsementTally: Sendable {
   /// Endorsements a model needs (genesis's k).
   public let threshold: Int
   private var statements:
-    [(statement: AggregationStatement, endorsements: [Hash256], nodes: [Int])] =
-      []
+    [(statement: AggregationStatement, endorsements: [Hash256], nodes: [Int])] = []
+  private var counted: Set<PublicKey> = []
 
   public init(threshold: Int) { self.threshold = threshold }
 
-  /// Counts `endorsement` from `node` and returns the transaction that records it.
-  public mutating func add(_ endorsement: Endorsement, node: Int) -> Transaction {
-    let tx = Transaction.endorsement(endorsement)
-    let hash = Hash256.of(tx.canonicalBytes)
+  /// Counts `endorsement` from `node` if the ledger stored it as `valid` and its key has not
+  /// been counted yet.
+  public mutating func add(_ endorsement: Endorsement, node: Int, valid: Bool) {
+    guard valid, counted.insert(endorsement.endorser).inserted else { return }
+    let hash = Hash256.of(Transaction.endorsement(endorsement).canonicalBytes)
     let statement = endorsement.statement.hash
     if let i = statements.firstIndex(where: { $0.statement.hash == statement }) {
       statements[i].endorsements.append(hash)
@@ -25,7 +29,6 @@ public struct EndorsementTally: Sendable {
     } else {
       statements.append((endorsement.statement, [hash], [node]))
     }
-    return tx
   }
 
   /// The statement with at least `threshold` endorsements (with k > n/2 there is at most one),

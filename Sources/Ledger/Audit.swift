@@ -1,4 +1,5 @@
 import Foundation
+import Records
 
 /// What an audit re-verified.
 public struct AuditReport: Sendable {

@@ -1,4 +1,6 @@
 import Foundation
+import Records
+import RecordsJSON
 
 #if canImport(Glibc)
   import Glibc

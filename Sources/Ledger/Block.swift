@@ -1,3 +1,5 @@
+import Records
+
 /// A block: its header, its transactions (canonical bytes) and the nodes' signatures.
 public struct Block: Sendable, Equatable {
   public var header: BlockHeader

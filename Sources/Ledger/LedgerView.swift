@@ -1,4 +1,7 @@
+import Canonical
 import Foundation
+import Records
+import RecordsJSON
 
 /// A readable account of a ledger: its blocks, rounds, models, rejected updates and invalid
 /// transactions. What `fedledger ledger show` prints, as text or JSON.

@@ -1,4 +1,7 @@
+import Canonical
 import Foundation
+import Records
+import RecordsJSON
 
 /// Proof that a model was committed: the model-commit transaction, its Merkle path to a block
 /// header, the nodes' signatures on that header and the endorsements the commit names.

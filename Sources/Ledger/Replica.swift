@@ -1,4 +1,5 @@
 import Foundation
+import Records
 
 /// One node's copy of the ledger: its store, its blobs, and the state machine that checks
 /// every block before it is kept.

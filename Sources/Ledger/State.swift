@@ -1,5 +1,7 @@
 import Attestation
+import Canonical
 import Foundation
+import Records
 
 /// Whether a transaction took effect, and if not, why.
 public enum TransactionOutcome: Equatable, Sendable {

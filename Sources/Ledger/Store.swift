@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Records
 
 /// Why the ledger store or blob store could not do what was asked.
 public enum LedgerError: Error, CustomStringConvertible {

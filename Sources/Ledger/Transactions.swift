@@ -1,3 +1,6 @@
+import Canonical
+import Records
+
 /// A consortium member enrols a cluster's identity key; only enrolled clusters may commit.
 public struct ClusterEnrolment: CanonicalCodable, Equatable {
   public var cluster: String

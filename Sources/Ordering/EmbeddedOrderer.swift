@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Ledger
+import Records
 
 /// Orders transactions for the ledger nodes of one process (the `embedded` ordering).
 ///

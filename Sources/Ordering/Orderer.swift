@@ -1,4 +1,5 @@
 import Ledger
+import Records
 
 /// Puts transactions in one order for every ledger node, as blocks.
 ///
@@ -28,11 +29,15 @@ public struct OrderedBlock: Sendable {
     self.outcomes = outcomes
   }
 
-  /// The ledger's proof that the block holds `transaction` as a valid transaction, if it does.
+  /// The ledger's proof that the block holds `transaction` as a valid transaction, if it does
+  /// (an invalid copy of the same bytes before it does not hide it).
   public func proof(of transaction: [UInt8]) -> InclusionProof? {
-    guard let i = block.transactions.firstIndex(of: transaction), outcomes[i].isValid else {
-      return nil
-    }
+    guard
+      let i = block.transactions.indices.first(where: {
+        outcomes[$0].isValid && block.transactions[$0] == transaction
+      })
+    else { return nil }
     return block.inclusionProof(of: i, valid: outcomes.map(\.isValid))
   }
+
 }

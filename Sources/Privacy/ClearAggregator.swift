@@ -1,85 +1,114 @@
 import Aggregation
 import Federation
 import Learning
+import Ledger
 import Protection
 import Records
+import RecordsJSON
 
 /// Privacy mode none, node side: the node reads each update and runs the strategy on them
 /// itself, then endorses the result with its genesis node key.
 ///
-/// Every honest node computes the same statement from the same ledger-proven round, so k of
-/// them agree; the host sees every update and every weight.
+/// It reads only a round the ledger proves (`ProvenRound`, the enclave's own check), so whoever
+/// hands it the round cannot swap, reorder or rename its updates; it checks each update's
+/// round, base model and cluster against the close before the strategy sees it, and answers a
+/// round it was asked before with the same endorsement, so it never signs two statements for
+/// one round. Every honest node computes the same statement, so k of them agree; the host sees
+/// every update and every weight.
 public final class ClearAggregator: RoundAggregator {
   public let strategy: any Strategy
   private let key: SigningKey
   private let network: Hash256
+  /// The ledger's nodes and their block quorum, from genesis: who proves a round.
+  private let nodes: Set<PublicKey>
+  private let quorum: Int
   /// The name each cluster has on the ledger.
   private let clusterName: @Sendable (ClusterID) -> String
-  /// The statement this node endorsed last and its model's file, until it is committed.
-  private var pending: (statement: Hash256, file: [UInt8])?
+  /// The last round this node answered: the close's hash and its verdict, with the model's
+  /// file when it endorsed one.
+  private var last:
+    (close: Hash256, verdict: AggregatorVerdict, statement: Hash256?, file: [UInt8])?
 
   public init(
-    strategy: any Strategy, key: SigningKey, network: Hash256,
-    clusterName: @escaping @Sendable (ClusterID) -> String
+    strategy: any Strategy, key: SigningKey, network: Hash256, nodes: Set<PublicKey>,
+    quorum: Int, clusterName: @escaping @Sendable (ClusterID) -> String
   ) {
     self.strategy = strategy
     self.key = key
     self.network = network
+    self.nodes = nodes
+    self.quorum = quorum
     self.clusterName = clusterName
   }
 
   public func aggregate(_ round: ClosedRound) throws -> AggregatorVerdict {
-    pending = nil
-    let close: RoundClose
-    let open: RoundOpen
+    let closeHash = Hash256.of(round.close.transaction)
+    if let last, last.close == closeHash { return last.verdict }
+    let proven: ProvenRound
     let base: Model
     do {
-      close = try RoundClose(transaction: round.close.transaction)
-      open = try RoundOpen(transaction: round.open)
-      base = try ModelFile.decode(round.baseModel, path: "round \(close.round) base model")
+      proven = try ProvenRound(closed: round.close, open: round.open, nodes: nodes, quorum: quorum)
+      base = try ModelFile.decode(round.baseModel, path: "round \(proven.round) base model")
     } catch {
       throw AggregatorError.invalidRound("\(error)")
     }
-    guard Hash256(hex: base.hash) == open.baseModel, close.updates.count == round.payloads.count
+    let (close, open, rules) = (proven.close, proven.open, proven.rules)
+    guard proven.network == network else {
+      throw AggregatorError.invalidRound("the round is of another network")
+    }
+    guard Hash256(hex: base.hash) == open.baseModel else {
+      throw AggregatorError.invalidRound("the base model is not the one the round-open names")
+    }
+    guard close.updates.count == round.payloads.count, close.updates.count <= rules.capacity
     else {
       throw AggregatorError.invalidRound(
-        "the base model or the payloads do not match the round-open and round-close")
+        "\(round.payloads.count) payloads for \(close.updates.count) committed updates (at most \(rules.capacity))"
+      )
+    }
+    if let standard = strategy as? StandardStrategy, let problem = standard.differs(from: rules) {
+      throw AggregatorError.invalidRound("this node's strategy \(problem)")
     }
     strategy.begin(round: Int(close.round), baseModelHash: base.hash, global: base.parameters)
-    var impostors: [AggregationStatement.Rejected] = []
+    var refused: [AggregationStatement.Rejected] = []
     var hashOf: [ClusterID: Hash256] = [:]
     for (entry, payload) in zip(close.updates, round.payloads) {
       guard Hash256.of(payload) == entry.payload else {
         throw AggregatorError.invalidRound(
           "the payload of \(entry.cluster) does not hash to its commitment")
       }
+      func refuse(_ why: String) { refused.append(.init(update: entry.payload, reason: why)) }
       let update: ClusterUpdate
       do {
         update = try ClusterUpdate(UpdatePayload(decoding: payload))
       } catch {
-        impostors.append(.init(update: entry.payload, reason: "unreadable update: \(error)"))
+        refuse("unreadable update: \(error)")
         continue
       }
-      // The ledger proves who committed the payload; the cluster named inside must be that one.
+      // The ledger proves who committed the payload; the cluster named inside must be that one,
+      // and the update must be of this round and base model.
       guard clusterName(update.cluster) == entry.cluster, hashOf[update.cluster] == nil else {
-        impostors.append(
-          .init(
-            update: entry.payload,
-            reason: "names \(clusterName(update.cluster)) inside, but \(entry.cluster) committed it"
-          ))
+        refuse("names \(clusterName(update.cluster)) inside, but \(entry.cluster) committed it")
+        continue
+      }
+      guard update.round == Int(close.round), update.baseModelHash == base.hash else {
+        refuse(
+          "is of round \(update.round) on base model \(update.baseModelHash.prefix(12)), not this round's"
+        )
         continue
       }
       hashOf[update.cluster] = entry.payload
       strategy.add(update)
     }
     let outcome = strategy.finish()
-    let cohort = open.rules.minimumCohort
     let passed = outcome.decisions.filter { $0.verdict != .rejected }.count
-    guard passed >= cohort else {
-      return .tooFewUpdates(RoundAbortReason.tooFewPassed(passed, cohort: cohort))
+    guard passed >= rules.minimumCohort else {
+      let verdict = AggregatorVerdict.tooFewUpdates(
+        RoundAbortReason.tooFewPassed(passed, cohort: rules.minimumCohort))
+      last = (closeHash, verdict, nil, [])
+      return verdict
     }
     var accepted: [AggregationStatement.Accepted] = []
-    var rejected = impostors
+    var rejected = refused
     for d in outcome.decisions {
       guard let update = hashOf[d.cluster] else { continue }
       if d.verdict == .rejected {
@@ -97,12 +126,13 @@ public final class ClearAggregator: RoundAggregator {
     let file = ModelFile.encode(model)
     let statement = AggregationStatement(
       round: close.round, baseModel: open.baseModel, accepted: accepted, rejected: rejected,
-      rule: open.rules.ruleName, parameters: open.rules.statementParameters, newModel: newModel,
+      rule: rules.ruleName, parameters: rules.statementParameters, newModel: newModel,
       newModelBlob: Hash256.of(file), newModelSize: UInt64(file.count))
-    pending = (statement.hash, file)
-    return .endorsed(
+    let verdict = AggregatorVerdict.endorsed(
       Endorsement(network: network, statement: statement, key: key),
-      decisions: outcome.decisions)
+      decisions: outcome.decisions, refused: refused)
+    last = (closeHash, verdict, statement.hash, file)
+    return verdict
   }
 
   public func release(_ commit: InclusionProof) throws -> [UInt8] {
@@ -112,9 +142,29 @@ public final class ClearAggregator: RoundAggregator {
     } catch {
       throw AggregatorError.invalidRound("\(error)")
     }
-    guard let pending, pending.statement == committed.statement else {
+    guard let last, last.statement == committed.statement else {
       throw AggregatorError.notEndorsed(statement: committed.statement)
     }
-    return pending.file
+    return last.file
+  }
+}
+
+extension StandardStrategy {
+  /// How this strategy differs from the rules a round-open carries, if it does: a node must run
+  /// the rules the ledger fixed, not its own configuration's.
+  func differs(from rules: RoundRules) -> String? {
+    if rule != rules.rule { return "runs \(rule), the round's rules \(rules.rule)" }
+    if weighting != rules.weighting {
+      return "weighs by \(weighting.rawValue), the round's rules by \(rules.weighting.rawValue)"
+    }
+    if normBound.map(Double.init) != rules.normBound {
+      return
+        "bounds norms at \(normBound.map { "\($0)" } ?? "nothing"), the round's rules at \(rules.normBound.map { "\($0)" } ?? "nothing")"
+    }
+    if sampleCap != rules.sampleCap || minimumCohort != rules.minimumCohort {
+      return
+        "caps samples at \(sampleCap.map(String.init) ?? "nothing") with a minimum cohort of \(minimumCohort), the round's rules at \(rules.sampleCap) and \(rules.minimumCohort)"
+    }
+    return nil
   }
 }

@@ -35,9 +35,14 @@ public struct ClosedRound: Sendable {
 
 /// A node's answer to a closed round.
 public enum AggregatorVerdict: Sendable {
-  /// The node endorses a statement; `decisions` are each update's fate with its weight where
-  /// the mode lets the host see it (none), nil where only the statement is public (tee).
-  case endorsed(Endorsement, decisions: [UpdateDecision]?)
+  /// The node endorses a statement; `decisions` are the strategy's verdicts with their weights
+  /// where the mode lets the host see them (none), nil where only the statement is public
+  /// (tee); `refused` are the updates refused before the strategy saw them (unreadable, or
+  /// naming another cluster, round or base model than their commitment), which the statement
+  /// lists as rejected.
+  case endorsed(
+    Endorsement, decisions: [UpdateDecision]?, refused: [AggregationStatement.Rejected] = [])
+
   /// Too few updates passed validation and the rule for the round's minimum cohort.
   case tooFewUpdates(String)
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Protection
 import Records
+import UpdateSealing
 
 /// Privacy mode tee, cluster side: the update is sealed (HPKE) to the enclaves' group key,
 /// which the cluster checked in an enclave's evidence and on the ledger, and the envelope is

@@ -10,8 +10,8 @@ import Foundation
 /// group key can read it, and any change to a bound field makes it fail to open.
 public struct UpdateEnvelope: CanonicalCodable, Equatable {
   public static let version: UInt8 = 1
-  static let ciphersuite = HPKE.Ciphersuite.Curve25519_SHA256_ChachaPoly
-  static let info = Data("fedledger update envelope v1".utf8)
+  package static let ciphersuite = HPKE.Ciphersuite.Curve25519_SHA256_ChachaPoly
+  package static let info = Data("fedledger update envelope v1".utf8)
 
   /// The network's genesis hash.
   public var network: [UInt8]
@@ -25,24 +25,8 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
   /// `signedBytes`).
   public var signature: [UInt8]
 
-  /// Encrypts `payload` to `groupKey` and signs the envelope with `clusterKey`.
-  public static func seal(
-    _ payload: [UInt8], network: [UInt8], round: UInt64, cluster: String, baseModel: [UInt8],
-    to groupKey: Curve25519.KeyAgreement.PublicKey,
-    signedWith clusterKey: Curve25519.Signing.PrivateKey
-  ) throws -> UpdateEnvelope {
-    precondition(network.count == 32 && baseModel.count == 32, "hashes are 32 bytes")
-    var sender = try HPKE.Sender(recipientKey: groupKey, ciphersuite: ciphersuite, info: info)
-    var e = UpdateEnvelope(
-      network: network, round: round, cluster: cluster, baseModel: baseModel,
-      encapsulatedKey: Array(sender.encapsulatedKey), ciphertext: [], signature: [])
-    e.ciphertext = Array(try sender.seal(payload, authenticating: e.associatedData))
-    e.signature = Array(try clusterKey.signature(for: e.signedBytes))
-    return e
-  }
-
   /// What HPKE authenticates: the fields that say whose update this is and for what.
-  var associatedData: [UInt8] {
+  package var associatedData: [UInt8] {
     var w = CanonicalWriter()
     w.fixed(Array("fedledger/update/v1".utf8))
     w.fixed(network)
@@ -57,7 +41,7 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
   /// which only the cluster knew, so no one without the group's private key can make another
   /// ciphertext that opens under it. Signing the key rather than the whole ciphertext keeps the
   /// cost of a signature check independent of the update's size.
-  var signedBytes: [UInt8] {
+  package var signedBytes: [UInt8] {
     var w = CanonicalWriter()
     w.fixed(Array("fedledger/update-envelope/v1".utf8) + [0])
     w.u8(Self.version)
@@ -123,7 +107,7 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
     signature = try r.fixed(64, "envelope signature")
   }
 
-  init(
+  package init(
     network: [UInt8], round: UInt64, cluster: String, baseModel: [UInt8],
     encapsulatedKey: [UInt8], ciphertext: [UInt8], signature: [UInt8]
   ) {

@@ -32,30 +32,6 @@ public struct UpdatePayload: Equatable, Sendable {
     self.values = values
   }
 
-  public func encode() -> [UInt8] {
-    var w = CanonicalWriter()
-    w.fixed(Self.magic)
-    w.u8(Self.version)
-    w.u32(cluster)
-    w.u64(round)
-    w.fixed(baseModel)
-    w.u64(sampleCount)
-    w.f64(trainLoss)
-    w.f64(simulatedSeconds)
-    w.u32(UInt32(values.count))
-    var bytes = w.bytes
-    bytes.reserveCapacity(bytes.count + values.count * 4)
-    #if _endian(little)
-      // The values' memory already is float32 little-endian: copy it whole.
-      values.withUnsafeBytes { bytes.append(contentsOf: $0) }
-    #else
-      for v in values {
-        withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-      }
-    #endif
-    return bytes
-  }
-
   public init(decoding bytes: [UInt8]) throws(CanonicalDecodingError) {
     var r = CanonicalReader(bytes)
     guard try r.fixed(8, "update magic") == Self.magic else {

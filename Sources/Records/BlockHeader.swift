@@ -1,5 +1,4 @@
 import Canonical
-import Foundation
 
 /// A block's header: what the nodes sign and what the next block chains to.
 public struct BlockHeader: CanonicalCodable, Equatable {
@@ -62,18 +61,13 @@ public struct BlockHeader: CanonicalCodable, Equatable {
 }
 
 /// A node's signature over a block header hash.
-public struct BlockSignature: CanonicalCodable, Equatable, Codable {
+public struct BlockSignature: CanonicalCodable, Equatable {
   public var signer: PublicKey
   public var signature: Signature
 
   public init(signer: PublicKey, signature: Signature) {
     self.signer = signer
     self.signature = signature
-  }
-
-  public init(header: BlockHeader, key: SigningKey) {
-    signer = key.publicKey
-    signature = key.sign(header.hash.bytes, for: .block)
   }
 
   public func verifies(_ header: BlockHeader) -> Bool {
@@ -89,26 +83,6 @@ public struct BlockSignature: CanonicalCodable, Equatable, Codable {
     signer = try r.key("block signer")
     signature = try r.signature("block signature")
   }
-
-  public init(from decoder: any Decoder) throws {
-    let c = try decoder.container(keyedBy: Keys.self)
-    signer = try c.decode(PublicKey.self, forKey: .signer)
-    let hex = try c.decode(String.self, forKey: .signature)
-    guard let b = Hex.decode(hex), let s = Signature(bytes: b) else {
-      throw Swift.DecodingError.dataCorruptedError(
-        forKey: .signature, in: c,
-        debugDescription: "not an Ed25519 signature (128 lowercase hex digits)")
-    }
-    signature = s
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var c = encoder.container(keyedBy: Keys.self)
-    try c.encode(signer, forKey: .signer)
-    try c.encode(signature.description, forKey: .signature)
-  }
-
-  enum Keys: String, CodingKey { case signer, signature }
 }
 
 /// The set of node signatures on a block, sorted by signer so it has one encoding.

@@ -67,23 +67,6 @@ public struct InclusionProof: CanonicalCodable, Equatable, Sendable {
   }
 }
 
-extension InclusionProof {
-  /// A proof for a block that holds `transaction` alone, signed by `keys`: for tests and
-  /// benchmarks that hand an enclave a round without running a ledger.
-  public static func lone(
-    _ transaction: [UInt8], network: Hash256, height: UInt64 = 1, signedBy keys: [SigningKey]
-  ) -> InclusionProof {
-    let header = BlockHeader(
-      network: network, height: height, previous: .zero,
-      merkleRoot: Merkle.root([Merkle.leaf(transaction: transaction, valid: true)]),
-      transactionCount: 1, timestamp: 0, proposer: "node-0")
-    return InclusionProof(
-      header: header,
-      signatures: BlockSignatures(keys.map { BlockSignature(header: header, key: $0) }),
-      transaction: transaction, index: 0, path: [])
-  }
-}
-
 /// Why an inclusion proof, or a block's signatures, do not hold.
 public enum ProofError: Error, Equatable, CustomStringConvertible {
   case otherNetwork(block: Hash256, expected: Hash256)

@@ -21,49 +21,6 @@ public enum Merkle {
     return Hash256(unchecked: Array(h.finalize()))
   }
 
-  /// The root over leaf hashes; the empty tree's root is SHA-256 of nothing.
-  public static func root(_ leaves: [Hash256]) -> Hash256 {
-    if leaves.isEmpty { return Hash256.of([UInt8]()) }
-    return leaves.withUnsafeBufferPointer { subtree($0[...]) }
-  }
-
-  private static func subtree(_ leaves: UnsafeBufferPointer<Hash256>.SubSequence) -> Hash256 {
-    if leaves.count == 1 { return leaves.first! }
-    let k = splitPoint(leaves.count)
-    let mid = leaves.startIndex + k
-    return nodeHash(subtree(leaves[..<mid]), subtree(leaves[mid...]))
-  }
-
-  /// The largest power of two smaller than `n` (n > 1).
-  static func splitPoint(_ n: Int) -> Int {
-    var k = 1
-    while k << 1 < n { k <<= 1 }
-    return k
-  }
-
-  /// The audit path for leaf `index`: sibling hashes from the leaf up to the root.
-  public static func path(for index: Int, in leaves: [Hash256]) -> [Hash256] {
-    precondition(
-      leaves.indices.contains(index), "leaf \(index) is not in a tree of \(leaves.count)")
-    var path: [Hash256] = []
-    var lo = 0
-    var hi = leaves.count
-    var siblings: [Hash256] = []
-    // Walk down, remembering the other side at each split; the path runs bottom-up.
-    while hi - lo > 1 {
-      let k = splitPoint(hi - lo)
-      if index < lo + k {
-        siblings.append(root(Array(leaves[(lo + k)..<hi])))
-        hi = lo + k
-      } else {
-        siblings.append(root(Array(leaves[lo..<(lo + k)])))
-        lo += k
-      }
-    }
-    path = siblings.reversed()
-    return path
-  }
-
   /// Recomputes the root from a leaf and its audit path (RFC 9162, section 2.1.3.2); nil when
   /// the path's length does not fit the index and tree size.
   public static func root(

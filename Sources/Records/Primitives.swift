@@ -15,30 +15,18 @@ public struct Hash256: HexBytes, Hashable, Comparable, Sendable {
     self.bytes = bytes
   }
 
-  /// Parses 64 lowercase hex digits (one spelling per value).
-  public init?(hex: String) {
-    guard let b = Hex.decode(hex), b.count == 32 else { return nil }
-    bytes = b
-  }
-
   public static func of(_ data: some DataProtocol) -> Hash256 {
     Hash256(unchecked: Array(SHA256.hash(data: data)))
   }
-
-  public static let jsonName = "a SHA-256 digest (64 lowercase hex digits)"
 
   public static func < (a: Hash256, b: Hash256) -> Bool {
     a.bytes.lexicographicallyPrecedes(b.bytes)
   }
 }
 
-/// A fixed-size byte value that JSON writes as lowercase hex, one spelling per value.
-public protocol HexBytes: Codable, CustomStringConvertible {
+/// A fixed-size byte value written as lowercase hex, one spelling per value.
+public protocol HexBytes: CustomStringConvertible {
   var bytes: [UInt8] { get }
-  /// Parses the value's hex spelling; nil for anything else.
-  init?(hex: String)
-  /// What the value is, for errors: "a PPID (32 lowercase hex digits)".
-  static var jsonName: String { get }
 }
 
 extension HexBytes {
@@ -46,20 +34,6 @@ extension HexBytes {
   public var description: String { hex }
   /// The first 12 hex digits, for people.
   public var short: String { String(hex.prefix(12)) }
-
-  public init(from decoder: any Decoder) throws {
-    let s = try decoder.singleValueContainer().decode(String.self)
-    guard let value = Self(hex: s) else {
-      throw Swift.DecodingError.dataCorrupted(
-        .init(codingPath: decoder.codingPath, debugDescription: "\"\(s)\" is not \(Self.jsonName)"))
-    }
-    self = value
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var c = encoder.singleValueContainer()
-    try c.encode(hex)
-  }
 }
 
 extension CanonicalWriter {
@@ -86,19 +60,12 @@ public struct PublicKey: HexBytes, Hashable, Comparable, Sendable {
 
   package init(unchecked bytes: [UInt8]) { self.bytes = bytes }
 
-  public init?(hex: String) {
-    guard let b = Hex.decode(hex), b.count == 32 else { return nil }
-    bytes = b
-  }
-
   public init(_ key: Curve25519.Signing.PublicKey) { bytes = Array(key.rawRepresentation) }
 
   public init?(bytes: [UInt8]) {
     guard bytes.count == 32 else { return nil }
     self.bytes = bytes
   }
-
-  public static let jsonName = "an Ed25519 public key (64 lowercase hex digits)"
 
   public static func < (a: PublicKey, b: PublicKey) -> Bool {
     a.bytes.lexicographicallyPrecedes(b.bytes)
@@ -151,12 +118,6 @@ public struct SigningKey: Sendable {
   /// Wraps a key held elsewhere (an enclave's).
   public init(_ key: Curve25519.Signing.PrivateKey) { self.key = key }
 
-  /// Restores a key from its 32-byte seed.
-  public init(seed: [UInt8]) throws {
-    key = try Curve25519.Signing.PrivateKey(rawRepresentation: seed)
-  }
-
-  public var seed: [UInt8] { Array(key.rawRepresentation) }
   public var publicKey: PublicKey { PublicKey(key.publicKey) }
 
   public func sign(_ message: [UInt8], for purpose: SigningPurpose) -> Signature {

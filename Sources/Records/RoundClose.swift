@@ -40,14 +40,6 @@ public struct RoundClose: TransactionBody, NodeSigned, Equatable, Sendable {
     self.signature = signature
   }
 
-  /// A round-close signed by `node` for `network`.
-  public init(network: Hash256, round: UInt64, open: Hash256, updates: [Entry], node: SigningKey) {
-    self.init(
-      round: round, open: open, updates: updates, signer: node.publicKey,
-      signature: Signature(unchecked: []))
-    signature = node.sign(message(network: network), for: .roundClose)
-  }
-
   /// The payload hashes, in ledger order.
   public var payloads: [Hash256] { updates.map(\.payload) }
 

@@ -37,18 +37,6 @@ public struct RoundOpen: TransactionBody, NodeSigned, Equatable, Sendable {
     self.signature = signature
   }
 
-  /// A round-open signed by `node` for `network`.
-  public init(
-    network: Hash256, round: UInt64, baseModel: Hash256, participants: [String],
-    rules: RoundRules, configuration: [Setting] = [], groupKey: [UInt8]? = nil, node: SigningKey
-  ) {
-    self.init(
-      round: round, baseModel: baseModel, participants: participants, rules: rules,
-      configuration: configuration, groupKey: groupKey, signer: node.publicKey,
-      signature: Signature(unchecked: []))
-    signature = node.sign(message(network: network), for: .roundOpen)
-  }
-
   public func encodeBody(to w: inout CanonicalWriter) {
     w.u64(round)
     w.hash(baseModel)

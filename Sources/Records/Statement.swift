@@ -1,5 +1,4 @@
 import Canonical
-import Crypto
 
 /// One named setting of a round's configuration, as text.
 public struct Setting: Hashable, Sendable, Codable {
@@ -40,7 +39,7 @@ extension CanonicalReader {
 
 /// What an endorser states it computed for a round. Endorsers sign its canonical bytes.
 public struct AggregationStatement: CanonicalCodable, Equatable {
-  public struct Accepted: Equatable, Sendable, Codable {
+  public struct Accepted: Equatable, Sendable {
     public var update: Hash256
     /// "clipped" when it was scaled down to the norm bound, else empty. Weights and norms are
     /// not published: they would tell one cluster's sample count and update size.
@@ -50,7 +49,7 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
       self.note = note
     }
   }
-  public struct Rejected: Equatable, Sendable, Codable {
+  public struct Rejected: Equatable, Sendable {
     public var update: Hash256
     public var reason: String
     public init(update: Hash256, reason: String) {
@@ -141,14 +140,6 @@ public struct Evidence: CanonicalCodable, Equatable {
     case simulatedEnclave = 1
     /// An Intel SGX DCAP quote.
     case sgxDCAP = 2
-
-    public var name: String {
-      switch self {
-      case .genesisKey: "genesis-key"
-      case .simulatedEnclave: "simulated-enclave (no hardware protection)"
-      case .sgxDCAP: "sgx-dcap"
-      }
-    }
   }
   public var kind: Kind
   public var bytes: [UInt8]
@@ -217,14 +208,6 @@ public struct Endorsement: CanonicalCodable, Equatable {
     w.key(endorser)
     evidence.encode(to: &w)
     return w.bytes
-  }
-
-  public func verifies(network: Hash256) -> Bool {
-    endorser.verifies(
-      signature,
-      over: Self.message(
-        network: network, statement: statement, endorser: endorser, evidence: evidence),
-      for: .endorsement)
   }
 
   public func encode(to w: inout CanonicalWriter) {

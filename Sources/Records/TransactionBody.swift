@@ -44,9 +44,6 @@ extension TransactionBody {
     [TransactionKind.formatVersion, transactionKind.rawValue]
   }
 
-  /// The canonical bytes of the ledger transaction carrying this record.
-  public var transactionBytes: [UInt8] { Self.transactionPrefix + canonicalBytes }
-
   /// The record a ledger transaction's canonical bytes carry; throws for any other kind.
   public init(transaction bytes: [UInt8]) throws(CanonicalDecodingError) {
     guard bytes.starts(with: Self.transactionPrefix) else {

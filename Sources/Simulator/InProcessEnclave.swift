@@ -1,5 +1,6 @@
 import Enclave
 import Host
+import Records
 
 /// The enclave code in this process, reached through the same request and response bytes.
 /// Used where the enclave program is not built; it offers no isolation at all.

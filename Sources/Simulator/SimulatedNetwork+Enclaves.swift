@@ -82,11 +82,11 @@ extension SimulatedNetwork {
       throw SimulatedNetworkError.noGroupKeyOnLedger
     }
     for agent in agents {
-      let nonce = ClusterAgent.challenge()
+      let nonce = agent.challenge()
       let node = agent.id % enclaves.count
       do {
         try agent.trustEnclaves(
-          evidence: try enclaves[node].evidence(nonce: nonce), nonce: nonce, policy: policy,
+          evidence: try enclaves[node].evidence(nonce: nonce), policy: policy,
           ledgerGroupKey: recorded)
       } catch {
         throw SimulatedNetworkError.clusterRefused(

@@ -8,6 +8,7 @@ import Ledger
 import Ordering
 import Privacy
 import Records
+import RecordsJSON
 
 /// A whole FedLedger network in this process, for `simulate`: a consortium that founds a
 /// ledger, its nodes' hosts (each with its replica, blob store and aggregator), their enclaves
@@ -131,12 +132,14 @@ public final class SimulatedNetwork: RoundBackend {
       let aggregator: any RoundAggregator =
         enclaveClients.isEmpty
         ? ClearAggregator(
-          strategy: strategy(), key: node.1, network: genesis.hash, clusterName: Self.name)
+          strategy: strategy(), key: node.1, network: genesis.hash,
+          nodes: Set(genesis.nodes.map(\.key)), quorum: genesis.blockQuorum,
+          clusterName: Self.name)
         : EnclaveAggregator(enclave: enclaveClients[i])
       return NodeHost(replica: node.0, key: node.1, aggregator: aggregator)
     }
     agents = (0..<clusters).map {
-      ClusterAgent(id: $0, name: Self.name($0), network: genesis.hash, mode: c.privacy.mode)
+      ClusterAgent(id: $0, name: Self.name($0), genesis: genesis)
     }
     // Byzantine hosts forge with their simulated platform's key: only in mode tee.
     let forgers = platforms.isEmpty ? 0..<0 : n - c.byzantineNodes..<n
@@ -196,7 +199,7 @@ public final class SimulatedNetwork: RoundBackend {
     }
     return try recording {
       let agent = agents[update.cluster]
-      let sent = try agent.submission(for: update, baseModel: baseHash)
+      let sent = try agent.submission(for: update)
       let hash = try blobExchange.publish(sent.payload)
       clusterOf[hash] = agent.id
       entries.append(.init(cluster: agent.name, key: agent.publicKey, payload: hash))
@@ -233,11 +236,15 @@ public final class SimulatedNetwork: RoundBackend {
     aggregating = DispatchTime.now().uptimeNanoseconds - start
     if !enclaves.isEmpty { try sealEnclaves() }
 
-    var endorsed: [(endorsement: Endorsement, decisions: [UpdateDecision]?)] = []
+    var endorsed:
+      [(
+        endorsement: Endorsement, decisions: [UpdateDecision]?,
+        refused: [AggregationStatement.Rejected]
+      )] = []
     var tooFew: [String] = []
     for v in verdicts {
       switch v {
-      case .endorsed(let e, let decisions): endorsed.append((e, decisions))
+      case .endorsed(let e, let decisions, let refused): endorsed.append((e, decisions, refused))
       case .tooFewUpdates(let why): tooFew.append(why)
       }
     }
@@ -248,13 +255,22 @@ public final class SimulatedNetwork: RoundBackend {
       }
       return try abort(round, base, tooFew[0])
     }
-    var tally = EndorsementTally(threshold: genesis.endorsementThreshold)
-    for (node, e) in endorsed.enumerated() { orderer.submit(tally.add(e.endorsement, node: node)) }
+    // Every node's endorsement goes on the ledger; the tally counts those the ledger kept.
+    var submitted = endorsed.enumerated().map { (node: $0, endorsement: $1.endorsement) }
     for b in byzantine {
-      orderer.submit(tally.add(try b.forge(endorsed[0].endorsement.statement), node: b.node))
+      submitted.append((b.node, try b.forge(endorsed[0].endorsement.statement)))
+    }
+    for s in submitted { orderer.submit(.endorsement(s.endorsement)) }
+    let verdictOf = Dictionary(
+      try cut("round \(round) endorsements", strict: false).flatMap { o in
+        zip(o.block.transactions, o.outcomes.map(\.isValid))
+      }, uniquingKeysWith: { $0 || $1 })
+    var tally = EndorsementTally(threshold: genesis.endorsementThreshold)
+    for s in submitted {
+      let bytes = Transaction.endorsement(s.endorsement).canonicalBytes
+      tally.add(s.endorsement, node: s.node, valid: verdictOf[bytes] ?? false)
     }
     guard let chosen = tally.quorum else {
-      try cut("round \(round) endorsements")
       throw RoundError.noQuorum(round: round, counts: tally.counts, threshold: tally.threshold)
     }
     // The commit first: an enclave hands out the model only against the ledger's proof of it.
@@ -264,8 +280,7 @@ public final class SimulatedNetwork: RoundBackend {
         round: UInt64(round), model: statement.newModel, modelBlob: statement.newModelBlob,
         modelSize: statement.newModelSize, statement: statement.hash,
         endorsements: chosen.endorsements.sorted()))
-    let proof = try order(
-      commit, round: round, what: "model commit", in: "round \(round) endorsements and commit")
+    let proof = try order(commit, round: round, what: "model commit", in: "round \(round) commit")
     // A node whose aggregator endorsed the statement releases its model.
     let signer = chosen.nodes.first { $0 < hosts.count - byzantine.count }!
     let file = try hosts[signer].aggregator.release(proof)
@@ -282,9 +297,14 @@ public final class SimulatedNetwork: RoundBackend {
       throw RoundError.releasedAnotherModel(round: round)
     }
     try write(round: round, file: file)
-    return AggregationOutcome(
-      parameters: model.parameters,
-      decisions: endorsed[signer].decisions ?? decisions(of: statement))
+    // The strategy's decisions carry weights (mode none); the statement has every update's fate.
+    var decisions = decisions(of: statement)
+    if let clear = endorsed[signer].decisions {
+      let refused = Set(endorsed[signer].refused.compactMap { clusterOf[$0.update] })
+      decisions = (clear + decisions.filter { refused.contains($0.cluster) })
+        .sorted { $0.cluster < $1.cluster }
+    }
+    return AggregationOutcome(parameters: model.parameters, decisions: decisions)
   }
 
   /// Each honest node's verdict on the closed round, in node order, computed at once.
@@ -360,14 +380,14 @@ public final class SimulatedNetwork: RoundBackend {
     return proof
   }
 
-  /// Orders what is pending; every transaction the simulation submits must be valid.
+  /// Orders what is pending; when `strict`, every transaction must be valid.
   @discardableResult
-  func cut(_ what: String) throws -> [OrderedBlock] {
+  func cut(_ what: String, strict: Bool = true) throws -> [OrderedBlock] {
     let ordered = try orderer.cut()
     for o in ordered {
       blocks += 1
       transactions += o.outcomes.count
-      for (i, outcome) in o.outcomes.enumerated() {
+      for (i, outcome) in o.outcomes.enumerated() where strict {
         if let reason = outcome.reason {
           throw LedgerError.rejectedBlock(
             node: orderer.proposer, height: o.block.header.height,

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Attestation
+import Canonical
+import CollateralFiles
 import Foundation
 import Ledger
 

@@ -3,6 +3,7 @@ import Foundation
 import Host
 import Ledger
 import Ordering
+import Records
 
 struct BenchLedger: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import Records
+import RecordsJSON
 
 struct LedgerCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import Federation
 import Foundation
 import Host
 import Learning
+import Records
 import Simulator
 
 struct Simulate: AsyncParsableCommand {

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Learning
 import Ledger
+import Records
+import RecordsJSON
 
 struct Verify: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import Aggregation
 import Crypto
 import Foundation
 import Protection
+import Records
 import XCTest
 
 /// The fixed-point rules enclaves run: validation, clipping, robust rules, exact means.

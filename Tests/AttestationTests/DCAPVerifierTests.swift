@@ -1,4 +1,5 @@
 import Attestation
+import CollateralFiles
 import Foundation
 import X509
 import XCTest

@@ -6,6 +6,7 @@ import EnclaveMessages
 import Foundation
 import Ledger
 import Protection
+import Records
 import XCTest
 
 /// An enclave's whole round: envelopes in, a signed statement and a model out; and every way a

@@ -5,6 +5,8 @@ import EnclaveMessages
 import Foundation
 import Ledger
 import Protection
+import Records
+import UpdateSealing
 import XCTest
 
 /// The `fedledger-enclave` program built beside the tests, run as a host runs it: requests on

@@ -6,6 +6,7 @@ import Enclave
 import EnclaveMessages
 import Foundation
 import Ledger
+import Records
 import SGXTestSupport
 import SwiftASN1
 import X509

@@ -5,16 +5,36 @@ import Federation
 import Gateway
 import Ledger
 import Protection
+import Records
+import RecordsJSON
+import UpdateSealing
 import XCTest
 
 /// A cluster trusts a group key only after its own check of an enclave, and what leaves it is
 /// only the protected payload and its signed commitment.
 final class ClusterAgentTests: XCTestCase {
   let measurement = Array(SHA256.hash(data: Array("fedledger-enclave build 1".utf8)))
-  let network = Hash256.of(Array("gateway tests".utf8))
   let platform = SimulatedPlatform()
+  let node = SigningKey()
+  let member = SigningKey()
   var policy: EnclavePolicy {
     EnclavePolicy(trustedPlatforms: [platform.publicKey], measurements: [measurement])
+  }
+
+  /// A network's genesis: enclaves endorse (mode tee), or node keys do (mode none).
+  func genesis(enclaves: Bool) -> Genesis {
+    Genesis(
+      network: "gateway-test", createdAt: "2026-12-07T00:00:00Z",
+      members: [.init(name: "member-0", key: member.publicKey)],
+      nodes: [.init(name: "node-0", member: "member-0", key: node.publicKey)],
+      endorsers: enclaves
+        ? [
+          .init(name: "node-0", kind: .simulatedEnclave, key: PublicKey(bytes: platform.publicKey)!)
+        ]
+        : [.init(name: "node-0", key: node.publicKey)],
+      endorsementThreshold: 1, initialModel: Hash256.of([0]), round: [],
+      enclaveMeasurements: enclaves ? [Hash256(bytes: measurement)!] : [],
+      rules: RoundRules(minimumCohort: 3), clustersPerMember: 1)
   }
 
   func enclaveWithGroupKey(_ platform: SimulatedPlatform? = nil) throws -> Enclave {
@@ -23,28 +43,28 @@ final class ClusterAgentTests: XCTestCase {
     return e
   }
 
-  func update() -> ClusterUpdate {
+  func update(cluster: Int = 2) -> ClusterUpdate {
     ClusterUpdate(
-      cluster: 2, round: 4, baseModelHash: String(repeating: "ab", count: 32),
+      cluster: cluster, round: 4, baseModelHash: String(repeating: "ab", count: 32),
       delta: [1, 2, 3], sampleCount: 50, trainLoss: 0.3, simulatedSeconds: 2)
   }
 
   func testItSealsToTheLedgersGroupKeyAfterCheckingAnEnclave() throws {
+    let g = genesis(enclaves: true)
     let enclave = try enclaveWithGroupKey()
-    let agent = ClusterAgent(id: 2, name: "cluster-2", network: network, mode: EnclavePrivacy.self)
+    let agent = ClusterAgent(id: 2, name: "cluster-2", genesis: g)
     let group = try XCTUnwrap(enclave.groupPublicKey)
-    let nonce = ClusterAgent.challenge()
     try agent.trustEnclaves(
-      evidence: try enclave.evidence(nonce: nonce), nonce: nonce, policy: policy,
+      evidence: try enclave.evidence(nonce: agent.challenge()), policy: policy,
       ledgerGroupKey: group)
-    let base = Hash256.of([9])
-    let sent = try agent.submission(for: update(), baseModel: base)
+    let sent = try agent.submission(for: update())
     let plain = UpdatePayload(update()).encode()
     XCTAssertNotEqual(sent.payload, plain)
     XCTAssertNil(sent.payload.firstRange(of: plain.suffix(12)), "no plaintext leaves the cluster")
     let envelope = try UpdateEnvelope(canonical: sent.payload)
     XCTAssertEqual(envelope.cluster, "cluster-2")
     XCTAssertEqual(envelope.round, 4)
+    XCTAssertEqual(envelope.baseModel, [UInt8](repeating: 0xab, count: 32))
     guard case .commitment(let c) = sent.commitment else { return XCTFail("a commitment") }
     XCTAssertEqual(c.payload, Hash256.of(sent.payload))
     XCTAssertEqual(c.payloadSize, UInt64(sent.payload.count))
@@ -52,39 +72,44 @@ final class ClusterAgentTests: XCTestCase {
       agent.publicKey.verifies(
         c.signature,
         over: UpdateCommitment.message(
-          network: network, round: 4, cluster: "cluster-2", payload: c.payload,
+          network: g.hash, round: 4, cluster: "cluster-2", payload: c.payload,
           payloadSize: c.payloadSize), for: .commitment))
+    // Attack: the cluster's wiring hands it another cluster's update to sign as its own.
+    XCTAssertThrowsError(try agent.submission(for: update(cluster: 3))) {
+      XCTAssertEqual($0 as? ClusterAgentError, .notOurs(cluster: 3))
+    }
   }
 
   /// Attack: a host shows a genuine enclave's evidence, but the ledger recorded another group
-  /// key (or the evidence answers another nonce, or comes from an untrusted platform).
+  /// key; or evidence made for another nonce (replayed); or an untrusted platform's. In mode
+  /// tee nothing leaves the cluster, not even in the clear, until one check passes.
   func testItRefusesEvidenceThatDoesNotMatchTheLedgerOrItsNonce() throws {
     let enclave = try enclaveWithGroupKey()
-    let agent = ClusterAgent(id: 0, name: "cluster-0", network: network, mode: EnclavePrivacy.self)
+    let agent = ClusterAgent(id: 2, name: "cluster-2", genesis: genesis(enclaves: true))
     let group = try XCTUnwrap(enclave.groupPublicKey)
-    let nonce = ClusterAgent.challenge()
-    let evidence = try enclave.evidence(nonce: nonce)
     XCTAssertThrowsError(
       try agent.trustEnclaves(
-        evidence: evidence, nonce: nonce, policy: policy,
+        evidence: try enclave.evidence(nonce: agent.challenge()), policy: policy,
         ledgerGroupKey: Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation))
     ) { XCTAssertTrue("\($0)".contains("another group key than the ledger's"), "\($0)") }
+    let replayed = try enclave.evidence(nonce: agent.challenge())
+    _ = agent.challenge()
     XCTAssertThrowsError(
-      try agent.trustEnclaves(
-        evidence: evidence, nonce: ClusterAgent.challenge(), policy: policy,
-        ledgerGroupKey: group))
+      try agent.trustEnclaves(evidence: replayed, policy: policy, ledgerGroupKey: group))
     let rogue = try enclaveWithGroupKey(SimulatedPlatform())
     XCTAssertThrowsError(
       try agent.trustEnclaves(
-        evidence: try rogue.evidence(nonce: nonce), nonce: nonce, policy: policy,
+        evidence: try rogue.evidence(nonce: agent.challenge()), policy: policy,
         ledgerGroupKey: try XCTUnwrap(rogue.groupPublicKey)))
-    // Refused every time: in mode tee nothing leaves the cluster, not even in the clear.
-    XCTAssertThrowsError(try agent.submission(for: update(), baseModel: .zero)) {
+    XCTAssertThrowsError(try agent.submission(for: update())) {
       XCTAssertEqual($0 as? ClusterAgentError, .noTrustedGroupKey)
     }
-    let clear = ClusterAgent(id: 0, name: "cluster-0", network: network, mode: NoPrivacy.self)
+  }
+
+  /// The mode is genesis's: only where node keys endorse does an update go as it is.
+  func testOnlyANetworkWithoutEnclavesGetsUpdatesInTheClear() throws {
+    let clear = ClusterAgent(id: 2, name: "cluster-2", genesis: genesis(enclaves: false))
     XCTAssertEqual(
-      try clear.submission(for: update(), baseModel: .zero).payload,
-      UpdatePayload(update()).encode(), "mode none sends the update as it is")
+      try clear.submission(for: update()).payload, UpdatePayload(update()).encode())
   }
 }

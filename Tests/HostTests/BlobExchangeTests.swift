@@ -1,6 +1,7 @@
 import Foundation
 import Host
 import Ledger
+import Records
 import XCTest
 
 final class BlobExchangeTests: XCTestCase {

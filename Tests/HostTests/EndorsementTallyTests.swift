@@ -1,6 +1,8 @@
 import Host
 import Ledger
 import Records
+import RecordsJSON
+import UpdateSealing
 import XCTest
 
 final class EndorsementTallyTests: XCTestCase {
@@ -13,22 +15,27 @@ final class EndorsementTallyTests: XCTestCase {
   }
 
   /// k of n must sign the same statement; a divergent one (a Byzantine node's) is recorded but
-  /// never counts towards it.
+  /// never counts towards it, and neither does a repeated endorsement or one the ledger refused.
   func testOnlyAStatementKEndorsersSignedHasAQuorum() {
     var tally = EndorsementTally(threshold: 3)
     let honest = statement(1)
     var recorded: [Hash256] = []
-    for node in 0..<2 {
-      let tx = tally.add(
-        Endorsement(network: network, statement: honest, key: SigningKey()), node: node)
-      recorded.append(Hash256.of(tx.canonicalBytes))
+    func endorse(
+      _ s: AggregationStatement, _ node: Int, key: SigningKey = SigningKey(), valid: Bool = true
+    ) -> Hash256 {
+      let e = Endorsement(network: network, statement: s, key: key)
+      tally.add(e, node: node, valid: valid)
+      return Hash256.of(Transaction.endorsement(e).canonicalBytes)
     }
-    _ = tally.add(
-      Endorsement(network: network, statement: statement(2), key: SigningKey()), node: 2)
-    XCTAssertNil(tally.quorum, "2 of 3 is no quorum, whatever the third signed")
+    let repeated = SigningKey()
+    recorded.append(endorse(honest, 0))
+    recorded.append(endorse(honest, 1, key: repeated))
+    _ = endorse(statement(2), 2)
+    _ = endorse(honest, 1, key: repeated)
+    _ = endorse(honest, 4, valid: false)
+    XCTAssertNil(tally.quorum, "2 of 3 is no quorum, whatever the others submitted")
     XCTAssertEqual(tally.counts, [2, 1])
-    let tx = tally.add(Endorsement(network: network, statement: honest, key: SigningKey()), node: 3)
-    recorded.append(Hash256.of(tx.canonicalBytes))
+    recorded.append(endorse(honest, 3))
     let quorum = tally.quorum
     XCTAssertEqual(quorum?.statement, honest)
     XCTAssertEqual(quorum?.endorsements, recorded)

@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import Ordering
+import Records
 import XCTest
 
 /// kill -9 in the middle of appending, then reopen.

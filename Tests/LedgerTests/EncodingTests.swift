@@ -1,4 +1,6 @@
+import Canonical
 import Ledger
+import Records
 import XCTest
 
 final class EncodingTests: XCTestCase {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Ledger
 import Ordering
+import Records
 import XCTest
 
 final class LedgerTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import Ordering
+import Records
 import XCTest
 
 /// The round's rules on the ledger: who may open, close and abort a round, when, with which

@@ -1,8 +1,10 @@
 import Attestation
+import Canonical
 import Crypto
 import Foundation
 import Ledger
 import Ordering
+import Records
 import SGXTestSupport
 import SwiftASN1
 import X509

@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import Ordering
+import Records
 import XCTest
 
 /// A small consortium with fixed keys: members, nodes (which also endorse) and clusters.

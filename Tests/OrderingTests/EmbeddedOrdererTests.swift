@@ -1,6 +1,8 @@
 import Foundation
 import Ledger
 import Ordering
+import Records
+import RecordsJSON
 import XCTest
 
 /// The orderer decides only the order: every node judges every transaction itself.

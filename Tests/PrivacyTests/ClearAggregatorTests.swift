@@ -17,8 +17,10 @@ final class ClearAggregatorTests: XCTestCase {
 
   func aggregator(cohort: Int = 2) -> ClearAggregator {
     ClearAggregator(
-      strategy: StandardStrategy(rule: .mean, weighting: .samples, minimumCohort: cohort),
-      key: node, network: network, clusterName: { "cluster-\($0)" })
+      strategy: StandardStrategy(
+        rule: .mean, weighting: .samples, sampleCap: RoundRules().sampleCap, minimumCohort: cohort),
+      key: node, network: network, nodes: [node.publicKey], quorum: 1,
+      clusterName: { "cluster-\($0)" })
   }
 
   /// A closed round of `updates`, each committed under `committedAs` (default: its own name).
@@ -55,14 +57,15 @@ final class ClearAggregatorTests: XCTestCase {
     let base = try model()
     let updates = (0..<3).map { update($0, base, value: Float($0) * 0.01) }
     let a = aggregator()
-    guard case .endorsed(let e, let decisions) = try a.aggregate(try round(base, updates)) else {
+    guard case .endorsed(let e, let decisions, _) = try a.aggregate(try round(base, updates)) else {
       return XCTFail("three good updates endorse")
     }
     XCTAssertEqual(e.statement.accepted.count, 3)
     XCTAssertEqual(decisions?.count, 3)
     XCTAssertTrue(e.verifies(network: network))
     XCTAssertEqual(e.endorser, node.publicKey)
-    let direct = StandardStrategy(rule: .mean, weighting: .samples, minimumCohort: 2)
+    let direct = StandardStrategy(
+      rule: .mean, weighting: .samples, sampleCap: RoundRules().sampleCap, minimumCohort: 2)
     direct.begin(round: 1, baseModelHash: base.hash, global: base.parameters)
     updates.forEach(direct.add)
     let expected = try Model(
@@ -89,12 +92,13 @@ final class ClearAggregatorTests: XCTestCase {
     var updates = (0..<3).map { update($0, base, value: 0.01) }
     updates[2].cluster = 0
     guard
-      case .endorsed(let e, _) = try aggregator().aggregate(
+      case .endorsed(let e, _, let refused) = try aggregator().aggregate(
         try round(base, updates, committedAs: ["cluster-0", "cluster-1", "cluster-2"]))
     else { return XCTFail("two good updates still make the cohort") }
     XCTAssertEqual(e.statement.accepted.count, 2)
     XCTAssertEqual(e.statement.rejected.count, 1)
     XCTAssertTrue(e.statement.rejected[0].reason.contains("cluster-2 committed it"))
+    XCTAssertEqual(refused, e.statement.rejected, "the host's report names the impostor too")
   }
 
   /// Attack: a host hands its aggregator other bytes than the ones committed.
@@ -111,6 +115,76 @@ final class ClearAggregatorTests: XCTestCase {
         return XCTFail("\($0)")
       }
       XCTAssertTrue(why.contains("does not hash to its commitment"))
+    }
+  }
+
+  /// Attack: whoever hands the node its round (a coordinator, its host) forges a close, say
+  /// with two clusters' names swapped to have both rejected, or names another round-open. Only
+  /// a close in a block the ledger's quorum signed is read.
+  func testARoundTheLedgerDoesNotProveIsRefused() throws {
+    let base = try model()
+    let updates = (0..<3).map { update($0, base, value: 0.01) }
+    var proven = try round(base, updates)
+    let swapped = try round(
+      base, updates, committedAs: ["cluster-1", "cluster-0", "cluster-2"])
+    var forged = swapped
+    let close = try RoundClose(transaction: swapped.close.transaction)
+    forged.close = .lone(close.transactionBytes, network: network, signedBy: [SigningKey()])
+    XCTAssertThrowsError(try aggregator().aggregate(forged)) {
+      guard case .invalidRound(let why) = $0 as? AggregatorError else { return XCTFail("\($0)") }
+      XCTAssertTrue(why.contains("the ledger does not prove the round closed"), why)
+    }
+    let open = try RoundOpen(transaction: proven.open)
+    proven.open =
+      RoundOpen(
+        network: network, round: 2, baseModel: open.baseModel, participants: [],
+        rules: open.rules, groupKey: nil, node: node
+      ).transactionBytes
+    XCTAssertThrowsError(try aggregator().aggregate(proven)) {
+      guard case .invalidRound(let why) = $0 as? AggregatorError else { return XCTFail("\($0)") }
+      XCTAssertTrue(why.contains("not the one round 1's round-close names"), why)
+    }
+  }
+
+  /// Asked again for the same round (a retry), a node endorses the same statement: it never
+  /// signs two for one round, even with a server optimiser whose state moves on `finish`.
+  func testARetryGetsTheSameEndorsement() throws {
+    let base = try model()
+    let updates = (0..<3).map { update($0, base, value: 0.02) }
+    let a = ClearAggregator(
+      strategy: StandardStrategy(
+        rule: .mean, weighting: .samples, server: .momentum(learningRate: 1, momentum: 0.9),
+        sampleCap: RoundRules().sampleCap,
+        minimumCohort: 2),
+      key: node, network: network, nodes: [node.publicKey], quorum: 1,
+      clusterName: { "cluster-\($0)" })
+    let r = try round(base, updates)
+    guard case .endorsed(let first, _, _) = try a.aggregate(r),
+      case .endorsed(let again, _, _) = try a.aggregate(r)
+    else { return XCTFail("endorsed") }
+    XCTAssertEqual(first.statement, again.statement)
+  }
+
+  /// An update of another round or base model than the close's is refused before the strategy
+  /// sees it, whatever the strategy checks; a node whose strategy runs other rules than the
+  /// round's endorses nothing.
+  func testUpdatesAndStrategiesMustMatchTheRound() throws {
+    let base = try model()
+    var updates = (0..<4).map { update($0, base, value: 0.01) }
+    updates[3].round = 9
+    guard
+      case .endorsed(let e, _, let refused) = try aggregator().aggregate(try round(base, updates))
+    else { return XCTFail("three good updates endorse") }
+    XCTAssertEqual(e.statement.accepted.count, 3)
+    XCTAssertEqual(refused.count, 1)
+    XCTAssertTrue(refused[0].reason.contains("is of round 9"), refused[0].reason)
+    let median = ClearAggregator(
+      strategy: StandardStrategy(
+        rule: .median, weighting: .samples, sampleCap: RoundRules().sampleCap, minimumCohort: 2),
+      key: node, network: network, nodes: [node.publicKey], quorum: 1,
+      clusterName: { "cluster-\($0)" })
+    XCTAssertThrowsError(try median.aggregate(try round(base, Array(updates.prefix(3))))) {
+      XCTAssertTrue("\($0)".contains("runs median, the round's rules mean"), "\($0)")
     }
   }
 

@@ -1,6 +1,7 @@
 import Canonical
 import Crypto
 import Protection
+import UpdateSealing
 import XCTest
 
 final class FixedPointTests: XCTestCase {

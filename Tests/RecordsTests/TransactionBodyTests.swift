@@ -1,4 +1,5 @@
 import Canonical
+import Ledger
 import Records
 import XCTest
 

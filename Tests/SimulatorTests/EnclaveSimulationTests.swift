@@ -3,6 +3,8 @@ import Foundation
 import Host
 import Learning
 import Ledger
+import Records
+import RecordsJSON
 import Simulator
 import XCTest
 

@@ -4,6 +4,8 @@ import Host
 import Learning
 import Ledger
 import Protection
+import Records
+import RecordsJSON
 import Simulator
 import XCTest
 

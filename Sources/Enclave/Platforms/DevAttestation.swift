@@ -1,5 +1,4 @@
 import Attestation
-import EnclaveMessages
 import Foundation
 
 /// Gramine's attestation interface: the `/dev/attestation` pseudo-files through which a program

@@ -1,9 +1,6 @@
 import Attestation
-import Canonical
 import Crypto
 import EnclaveMessages
-import Foundation
-import Records
 
 /// What an enclave runs on: what vouches for its evidence and what its sealing key derives
 /// from. `SimulatedPlatform` and `SGXPlatform` are the two.

@@ -1,9 +1,7 @@
 import Attestation
-import Canonical
 import Crypto
 import EnclaveMessages
 import Foundation
-import Records
 
 /// The simulated hardware of one machine: a platform signing key (which genesis lists as
 /// trusted) and a sealing secret. NO HARDWARE PROTECTION: anyone with this file can forge

@@ -1,5 +1,7 @@
 import Attestation
+import Canonical
 import Foundation
+import Records
 import SwiftASN1
 import X509
 

@@ -1,5 +1,7 @@
 import Attestation
+import Canonical
 import Foundation
+import Records
 import SwiftASN1
 import X509
 
@@ -104,6 +106,19 @@ extension Genesis {
         return .failure(.init("its evidence does not verify at \(time): \(error)"))
       }
       return .success(endorser)
+    }
+  }
+}
+
+extension EnclaveEvidence {
+  /// The platform this evidence says made it: a simulated platform's key (32 bytes), or an
+  /// SGX platform's PPID (16 bytes) from the PCK certificate in its quote. A claim until
+  /// `verify` passes, which checks that key's signature, or that certificate's chain to the
+  /// root; it stays the same when the enclave's keys, build or TCB level change.
+  public func platform() throws(QuoteError) -> [UInt8] {
+    switch report {
+    case .simulated(let report): report.platformKey
+    case .sgx(let bytes): try SGXQuote(bytes).pckExtension().ppid
     }
   }
 }

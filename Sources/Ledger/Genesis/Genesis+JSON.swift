@@ -1,5 +1,7 @@
 import Attestation
 import Foundation
+import Records
+import RecordsJSON
 import SwiftASN1
 import X509
 

@@ -1,5 +1,8 @@
 import Attestation
+import Canonical
 import Foundation
+import Records
+import RecordsJSON
 import SwiftASN1
 import X509
 

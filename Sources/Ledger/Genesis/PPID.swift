@@ -1,6 +1,10 @@
+import Canonical
+import Records
+import RecordsJSON
+
 /// An SGX platform's PPID (Platform Provisioning ID): 16 bytes that Intel certifies in every
 /// PCK certificate of the platform, whatever its TCB level. In JSON, 32 hex digits.
-public struct PPID: HexBytes, Hashable, Comparable, Sendable {
+public struct PPID: HexCodable, Hashable, Comparable, Sendable {
   public let bytes: [UInt8]
   public static let jsonName = "a PPID (32 lowercase hex digits)"
 

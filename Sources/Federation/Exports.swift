@@ -1,2 +1,0 @@
-// The rules (mean, median, trimmed mean, Krum) are shared with the enclave.
-@_exported import Aggregation
