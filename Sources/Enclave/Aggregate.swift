@@ -19,12 +19,12 @@ extension Enclave {
         nodes: Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) }),
         quorum: Int(policy.blockQuorum))
     } catch {
-      throw .request("\(error)")
+      throw .notTheProvenRound("\(error)")
     }
     // Clusters sealed to the group key the round-open names (the ledger's): an enclave holding
     // another cannot read them, and must not call them unreadable.
     guard proven.open.groupKey == groupPublicKey else {
-      throw .request(
+      throw .notTheProvenRound(
         "round \(proven.round)'s round-open names another group key than the one this enclave holds"
       )
     }
@@ -49,28 +49,28 @@ extension Enclave {
     // The last round may be asked again (after fresh collateral, say): the statement must
     // then come out the same, checked below.
     guard round >= lastEndorsedRound, round > 0 else {
-      throw .request(
+      throw .alreadyEndorsed(
         "round \(round) is before round \(lastEndorsedRound), the last this enclave endorsed")
     }
     let entries = proven.close.updates
     guard entries.count >= rules.minimumCohort else {
-      throw .request(
+      throw .cohort(
         "round \(round) closed with \(entries.count) update(s); its rules need at least \(rules.minimumCohort)"
       )
     }
     guard entries.count <= rules.capacity else {
-      throw .request(
+      throw .cohort(
         "round \(round) closed with \(entries.count) updates, more than its sample cap allows (\(rules.capacity))"
       )
     }
     guard request.envelopes.count == entries.count else {
-      throw .request(
+      throw .notTheProvenRound(
         "\(request.envelopes.count) envelope(s) given; round \(round) closed with \(entries.count)")
     }
     let base = try ModelBytes(request.baseModel)
     let baseHash = Array(request.baseModel.suffix(32))
     guard baseHash == proven.open.baseModel.bytes else {
-      throw .request(
+      throw .notTheProvenRound(
         "the base model given is not the one round \(round) opened on (\(proven.open.baseModel.short))"
       )
     }
@@ -82,13 +82,13 @@ extension Enclave {
     let envelopes = request.envelopes
     let hashes = Self.onEveryCore(n) { Hash256.of(envelopes[$0]) }
     guard hashes == proven.close.payloads else {
-      throw .request(
+      throw .notTheProvenRound(
         "the envelopes given are not the \(n) round \(round) closed with, in ledger order")
     }
     // The ledger admits one commitment per cluster; checked again, cheaply.
     var seen = Set<String>()
     for entry in entries where !seen.insert(entry.cluster).inserted {
-      throw .request("round \(round)'s close lists \(entry.cluster) twice")
+      throw .notTheProvenRound("round \(round)'s close lists \(entry.cluster) twice")
     }
     let network = proven.network.bytes
     let inputs = Self.onEveryCore(n) { i in
@@ -101,7 +101,7 @@ extension Enclave {
     do {
       result = try aggregation.aggregate(inputs, parameterCount: base.parameters.count)
     } catch {
-      throw .request("round \(round) cannot be aggregated: \(error)")
+      throw .aggregation("round \(round) cannot be aggregated: \(error)")
     }
     let acceptedCount = result.verdicts.filter { if case .accepted = $0 { true } else { false } }
       .count
@@ -130,7 +130,7 @@ extension Enclave {
       newModel: Hash256(bytes: Array(file.suffix(32)))!, newModelBlob: Hash256.of(file),
       newModelSize: UInt64(file.count))
     if round == lastEndorsedRound, statement.hash != lastStatement {
-      throw .request(
+      throw .alreadyEndorsed(
         "this enclave already endorsed a different statement for round \(round); it endorses a round once"
       )
     }
@@ -153,25 +153,25 @@ extension Enclave {
         nodes: Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) }),
         quorum: Int(policy.blockQuorum))
     } catch {
-      throw .request("the ledger does not prove the model committed: \(error)")
+      throw .notCommitted("the ledger does not prove the model committed: \(error)")
     }
     let commit: ModelCommit
     do {
       commit = try ModelCommit(transaction: proof.transaction)
     } catch {
-      throw .request("the proven transaction is not a model commit: \(error)")
+      throw .notCommitted("the proven transaction is not a model commit: \(error)")
     }
     guard let pending = pendingModel, pending.network == proof.header.network,
       pending.round == commit.round
     else {
-      throw .request(
+      throw .notCommitted(
         "this enclave holds no model of round \(commit.round) of this network: ask the enclave that aggregated it, or aggregate the round again"
       )
     }
     guard commit.statement == pending.statement, commit.modelBlob == Hash256.of(pending.file),
       commit.model.bytes == Array(pending.file.suffix(32))
     else {
-      throw .request(
+      throw .notCommitted(
         "round \(commit.round)'s proven commit names another statement or model than this enclave's"
       )
     }
@@ -192,7 +192,7 @@ extension Enclave {
       // The ledger checks a quote with the collateral the endorsement carries. The enclave
       // checks it first, so that stale collateral costs a retry, not the round.
       guard let collateral else {
-        throw .request("an SGX enclave endorses only with DCAP collateral: send it first")
+        throw .noCollateral
       }
       do {
         try evidence.verify(

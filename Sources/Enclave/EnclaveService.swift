@@ -34,7 +34,7 @@ public final class EnclaveService {
 
   func run(_ request: EnclaveRequest) throws(EnclaveError) -> EnclaveResponse {
     if case .start(let sealed, let policy) = request {
-      guard enclave == nil else { throw .request("the enclave has already started") }
+      guard enclave == nil else { throw .outOfOrder(request: "start") }
       let e =
         if let sealed {
           try Enclave(
@@ -45,7 +45,7 @@ public final class EnclaveService {
       enclave = e
       return .info(info(e))
     }
-    guard let e = enclave else { throw .request("\(request.name) before start") }
+    guard let e = enclave else { throw .outOfOrder(request: request.name) }
     switch request {
     case .start: fatalError("handled above")
     case .createGroupKey:

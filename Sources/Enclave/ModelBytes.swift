@@ -10,7 +10,7 @@ public struct ModelBytes: Sendable {
   public static let magic = Array("FLMODEL".utf8) + [0]
 
   public init(_ file: [UInt8]) throws(EnclaveError) {
-    func fail(_ why: String) -> EnclaveError { .request("the base model file \(why)") }
+    func fail(_ why: String) -> EnclaveError { .baseModel(why) }
     guard file.count >= 16 + 32, Array(file[0..<8]) == Self.magic else {
       throw fail("is not a FedLedger model file")
     }

@@ -75,7 +75,9 @@ final class EnclaveTests: XCTestCase {
     try refused(
       { n in
         var e = try honest.evidence(nonce: n)
-        guard case .simulated(var report) = e.report else { throw EnclaveError.request("") }
+        guard case .simulated(var report) = e.report else {
+          throw EnclaveError.platform("not a simulated report")
+        }
         report.measurement[0] ^= 1
         e.report = .simulated(report)
         return e
