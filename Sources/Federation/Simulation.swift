@@ -76,12 +76,12 @@ public final class Simulation {
         source: "configuration", key: "clusters",
         problem: "is \(c.clusters), more than the \(train.count) training samples")
     }
-    if case .shards(let k) = c.partitioner, k > train.classCount {
+    if case .shards(let k) = c.partition, k > train.classCount {
       throw ConfigurationError(
         source: "configuration", key: "partition.classesPerCluster",
         problem: "is \(k), more than the dataset's \(train.classCount) classes")
     }
-    let parts = c.partitioner.partition(
+    let parts = c.partition.partition(
       labels: train.labels, classCount: train.classCount, clusters: c.clusters, seed: c.seed)
     histograms = parts.map {
       labelHistogram($0, labels: train.labels, classCount: train.classCount)
@@ -90,9 +90,11 @@ public final class Simulation {
     let attackers = Set(rng.shuffled(Array(0..<c.clusters)).prefix(c.attackerCount))
     clusters = parts.enumerated().map { id, indices in
       // Device speeds are log-normal around the nominal rate.
-      let speed = c.nominalSpeed * Foundation.exp(Double(rng.nextGaussian()) * c.speedSpread)
+      let speed =
+        c.participation.nominalSpeed
+        * Foundation.exp(Double(rng.nextGaussian()) * c.participation.speedSpread)
       return Cluster(
-        id: id, data: train.subset(indices), attack: attackers.contains(id) ? c.attack : nil,
+        id: id, data: train.subset(indices), attack: attackers.contains(id) ? c.attack.kind : nil,
         speed: speed)
     }
     // The default cap: the largest cluster's data rounded up to a power of two, so the genesis
@@ -102,8 +104,9 @@ public final class Simulation {
       named: c.model, inputShape: train.sampleShape, classes: train.classCount)
     model = try Model(architecture: architecture, seed: c.seed)
     rules = RoundRules(
-      rule: c.rule, weighting: c.weighting, normBound: c.normBound.map { Double($0) },
-      minimumCohort: c.effectiveMinimumCohort, sampleCap: c.sampleCap ?? UInt64(largest),
+      rule: c.strategy.rule, weighting: c.strategy.weighting,
+      normBound: c.strategy.normBound.map { Double($0) },
+      minimumCohort: c.effectiveMinimumCohort, sampleCap: c.strategy.sampleCap ?? UInt64(largest),
       payloadCap: RoundRules.payloadCap(parameters: model.parameters.count))
     if let problem = rules.problem {
       throw ConfigurationError(source: "configuration", key: "strategy", problem: problem)
@@ -131,12 +134,12 @@ public final class Simulation {
   {
     let c = configuration
     var rng = SeededGenerator(seed: c.seed, domain: "simulation.round.\(round)")
-    let sampled = max(1, Int((c.sampleFraction * Double(c.clusters)).rounded()))
+    let sampled = max(1, Int((c.participation.fraction * Double(c.clusters)).rounded()))
     let participants = rng.shuffled(Array(0..<c.clusters)).prefix(sampled).sorted()
     let baseHash = model.hash
     let plan = RoundPlan(
       round: round, baseModelHash: baseHash, participants: participants, training: c.local,
-      deadline: c.deadline, sampleCap: rules.sampleCap)
+      deadline: c.participation.deadline, sampleCap: rules.sampleCap)
     progress(.roundStarted(plan))
     let backend = self.backend
     // Time in the backend: opening the round, taking updates while clusters train, finishing.
@@ -152,12 +155,12 @@ public final class Simulation {
     var missing: [MissingUpdate] = []
     var working: [ClusterID] = []
     for id in participants {
-      if c.dropout > 0 && Double(rng.nextUniform()) < c.dropout {
+      if c.participation.dropout > 0 && Double(rng.nextUniform()) < c.participation.dropout {
         missing.append(.init(cluster: id, cause: .dropped, detail: "did not answer this round"))
         continue
       }
       let seconds = clusters[id].simulatedSeconds(for: c.local)
-      if let deadline = c.deadline, seconds > deadline {
+      if let deadline = c.participation.deadline, seconds > deadline {
         missing.append(
           .init(
             cluster: id, cause: .straggler,

@@ -80,19 +80,19 @@ public final class SimulatedNetwork: RoundBackend {
   ) throws {
     self.directory = directory
     self.rules = rules
-    let n = c.ledgerNodes
+    let n = c.ledger.nodes
     // A consortium of the clusters' operators, one member each; the first n also run the
     // ledger nodes. One cluster per member keeps any member's own updates short of a cohort.
     let members = (0..<max(n, clusters)).map { _ in SigningKey() }
     let nodeKeys = (0..<n).map { _ in SigningKey() }
     let fm = FileManager.default
     // Enclaves first: genesis lists their platforms and measurement.
-    let launched = c.privacy == .tee ? try Self.launchEnclaves(n, in: directory, launch) : nil
+    let launched = c.privacy.mode == .tee ? try Self.launchEnclaves(n, in: directory, launch) : nil
     measurement = launched?.measurement
     enclavePlacement = launched?.placement ?? .none
     enclaves = launched?.clients ?? []
     let platforms = launched?.platforms ?? []
-    roundSettings = flatten(c.settings).filter { !$0.key.hasPrefix("output.") }
+    roundSettings = try c.recordedSettings
     let genesis = Genesis(
       network: network, createdAt: ISO8601DateFormatter().string(from: Date()),
       members: members.enumerated().map { .init(name: "member-\($0)", key: $1.publicKey) },
@@ -142,7 +142,7 @@ public final class SimulatedNetwork: RoundBackend {
       ClusterAgent(id: $0, name: Self.name($0), genesis: genesis)
     }
     // Byzantine hosts forge with their simulated platform's key: only in mode tee.
-    let forgers = platforms.isEmpty ? 0..<0 : n - c.byzantineNodes..<n
+    let forgers = platforms.isEmpty ? 0..<0 : n - c.ledger.byzantineNodes..<n
     let measured = launched?.measurement ?? []
     byzantine = forgers.map {
       ByzantineHost(
@@ -402,18 +402,4 @@ public final class SimulatedNetwork: RoundBackend {
     }
     return ordered
   }
-}
-
-/// Nested settings as dotted keys with their values as text, sorted.
-func flatten(_ settings: [String: Any], prefix: String = "") -> [Setting] {
-  var out: [Setting] = []
-  for (key, value) in settings {
-    let path = prefix.isEmpty ? key : "\(prefix).\(key)"
-    if let nested = value as? [String: Any] {
-      out += flatten(nested, prefix: path)
-    } else {
-      out.append(Setting(path, "\(value)"))
-    }
-  }
-  return out.sorted { $0.key < $1.key }
 }

@@ -151,25 +151,22 @@ struct Simulate: AsyncParsableCommand {
   }
 
   func resolveConfiguration() throws -> SimulationConfiguration {
-    var values: [String: Any] = [:]
-    var sources: [String: String] = [:]
+    var file: Data?
     if let config {
       guard let data = FileManager.default.contents(atPath: config) else {
         throw ConfigurationError(source: config, key: "(file)", problem: "cannot be read")
       }
-      for (key, value) in try SimulationConfiguration.flatten(json: data, source: config) {
-        values[key] = value
-        sources[key] = config
-      }
+      file = data
     }
+    var values: [String: Any] = [:]
+    var sources: [String: String] = [:]
     for (key, flag, value) in flagValues {
       guard let value else { continue }
       values[key] = value
       sources[key] = "flag \(flag)"
     }
-    var configuration = SimulationConfiguration()
-    try configuration.apply(values, sources: sources)
-    return configuration
+    return try SimulationConfiguration.resolve(
+      file: file, source: config ?? "configuration", overrides: values, sources: sources)
   }
 
   private func simulate() async throws {
@@ -178,23 +175,23 @@ struct Simulate: AsyncParsableCommand {
     var test = try DatasetLoader.load(c.dataset, split: .test)
     if let limit = c.testLimit, limit < test.count { test = test.subset(Array(0..<limit)) }
     let simulation = try Simulation(configuration: c, train: train, test: test)
-    let directory = URL(fileURLWithPath: c.outputDirectory)
+    let directory = URL(fileURLWithPath: c.output.directory)
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    try JSONSerialization.data(
-      withJSONObject: c.settings, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    )
-    .write(to: directory.appendingPathComponent("config.json"), options: .atomic)
+    let configEncoder = JSONEncoder()
+    configEncoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try configEncoder.encode(c).write(
+      to: directory.appendingPathComponent("config.json"), options: .atomic)
     try writeJSON(
       simulation.histograms, to: directory.appendingPathComponent("partition.json"))
 
     print(
       "simulate: \(simulation.model.architecture.name) on \(train.name), \(c.clusters) clusters "
-        + "(\(c.partitioner)), \(c.rounds) rounds, strategy \(simulation.strategy.description)")
+        + "(\(c.partition)), \(c.rounds) rounds, strategy \(simulation.strategy.description)")
     print(
       "  local: \(c.local.epochs) epoch(s), batch \(c.local.batchSize), sgd lr \(c.local.learningRate) "
         + "momentum \(c.local.momentum)\(c.local.proximalMu > 0 ? ", fedprox mu \(c.local.proximalMu)" : "")"
-        + "; sampled \(Int(c.sampleFraction * 100))%/round, dropout \(c.dropout)"
-        + (c.deadline.map { ", deadline \($0) s" } ?? ""))
+        + "; sampled \(Int(c.participation.fraction * 100))%/round, dropout \(c.participation.dropout)"
+        + (c.participation.deadline.map { ", deadline \($0) s" } ?? ""))
     let rules = simulation.rules
     print(
       "  rules: \(rules.ruleName), weighting \(rules.weighting.rawValue), minimum cohort \(rules.minimumCohort), sample cap \(rules.sampleCap) per update"
@@ -204,7 +201,7 @@ struct Simulate: AsyncParsableCommand {
         "  warning: a minimum cohort of \(rules.minimumCohort) lets an aggregate come close to one cluster's update"
       )
     }
-    if let attack = c.attack {
+    if let attack = c.attack.kind {
       print(
         "  attack: \(attack) by clusters \(simulation.attackers.map(String.init).joined(separator: ", "))"
       )
@@ -214,12 +211,12 @@ struct Simulate: AsyncParsableCommand {
     // Ledger files of an earlier run here belong to another network: never leave them beside
     // this run's model.
     let stale =
-      ["model.receipt.json"] + (c.ledgerEnabled ? [] : ["genesis.json", "ledger", "models"])
+      ["model.receipt.json"] + (c.ledger.enabled ? [] : ["genesis.json", "ledger", "models"])
     for name in stale {
       try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
     }
     var recorder: SimulatedNetwork?
-    if c.ledgerEnabled {
+    if c.ledger.enabled {
       let r = try SimulatedNetwork(
         directory: directory.path, configuration: c, clusters: c.clusters,
         initialModel: simulation.model, rules: simulation.rules,
@@ -227,7 +224,7 @@ struct Simulate: AsyncParsableCommand {
       simulation.backend = r
       recorder = r
       print(
-        "  ledger: \(c.ledgerNodes) nodes (embedded ordering), a model commits with \(r.genesis.endorsementThreshold) of \(r.genesis.endorsers.count) endorsements; "
+        "  ledger: \(c.ledger.nodes) nodes (embedded ordering), a model commits with \(r.genesis.endorsementThreshold) of \(r.genesis.endorsers.count) endorsements; "
           + "genesis \(r.network.short) in \(directory.path)/genesis.json")
       if let m = r.measurement {
         let placement =
@@ -238,9 +235,9 @@ struct Simulate: AsyncParsableCommand {
           "  privacy tee: SIMULATED ENCLAVES, NO HARDWARE PROTECTION (\(placement)); measurement \(Hex.encode(m).prefix(16))...; "
             + "group key shared after mutual attestation and checked by each of the \(c.clusters) clusters"
         )
-        if c.byzantineNodes > 0 {
+        if c.ledger.byzantineNodes > 0 {
           print(
-            "  byzantine: the hosts of \((c.ledgerNodes - c.byzantineNodes..<c.ledgerNodes).map { "node-\($0)" }.joined(separator: ", ")) forge endorsements of another model with their simulated platform keys"
+            "  byzantine: the hosts of \((c.ledger.nodes - c.ledger.byzantineNodes..<c.ledger.nodes).map { "node-\($0)" }.joined(separator: ", ")) forge endorsements of another model with their simulated platform keys"
           )
         }
       } else {

@@ -44,8 +44,8 @@ final class CustomStrategyTests: XCTestCase {
     c.model = "mlp"
     c.clusters = 6
     c.rounds = 2
-    c.attack = .scaling(factor: 50)
-    c.attackFraction = 1.0 / 6
+    c.attack.kind = .scaling(factor: 50)
+    c.attack.fraction = 1.0 / 6
     let simulation = try Simulation(
       configuration: c, train: SyntheticData.quadrants(count: 1200, seed: 1),
       test: SyntheticData.quadrants(count: 300, seed: 2), strategy: MedianNormFilter())

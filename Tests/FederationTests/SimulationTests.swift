@@ -16,7 +16,7 @@ final class SimulationTests: XCTestCase {
     c.clusters = 6
     c.rounds = 3
     c.threads = 2
-    c.partitioner = .dirichlet(alpha: 1)
+    c.partition = .dirichlet(alpha: 1)
     edit(&c)
     return c
   }
@@ -42,9 +42,9 @@ final class SimulationTests: XCTestCase {
 
   func testMultiKrumRejectsSignFlippers() async throws {
     let c = configuration {
-      $0.attack = .signFlip(factor: 4)
-      $0.attackFraction = 2.0 / 6
-      $0.rule = .krum(f: 2, select: nil)
+      $0.attack.kind = .signFlip(factor: 4)
+      $0.attack.fraction = 2.0 / 6
+      $0.strategy.rule = .krum(f: 2, select: nil)
     }
     let (simulation, records) = try await run(c)
     let attackers = Set(simulation.attackers)
@@ -57,25 +57,25 @@ final class SimulationTests: XCTestCase {
     // Undefended, the same attack ruins FedAvg.
     let (_, undefended) = try await run(
       configuration {
-        $0.attack = .signFlip(factor: 4)
-        $0.attackFraction = 2.0 / 6
+        $0.attack.kind = .signFlip(factor: 4)
+        $0.attack.fraction = 2.0 / 6
       })
     XCTAssertLessThan(undefended.last!.accuracy!, 0.6)
   }
 
   func testSamplingDropoutsAndStragglersAreReported() async throws {
     var c = configuration {
-      $0.sampleFraction = 0.5
-      $0.dropout = 0.3
-      $0.speedSpread = 1.0
+      $0.participation.fraction = 0.5
+      $0.participation.dropout = 0.3
+      $0.participation.speedSpread = 1.0
       $0.rounds = 6
       // Rounds with one update aggregate too (the abort of smaller rounds is tested below).
-      $0.minimumCohort = 1
+      $0.strategy.minimumCohort = 1
     }
     // A deadline that half of the clusters miss.
     let probe = try Simulation(configuration: c, train: train, test: test)
     let needs = probe.clusters.map { $0.simulatedSeconds(for: c.local) }.sorted()
-    c.deadline = (needs[2] + needs[3]) / 2
+    c.participation.deadline = (needs[2] + needs[3]) / 2
     let simulation = try Simulation(configuration: c, train: train, test: test)
     let records = try await simulation.run()
     var dropped = 0
@@ -87,12 +87,12 @@ final class SimulationTests: XCTestCase {
       for m in r.missing where m.cause == .straggler {
         late += 1
         XCTAssertGreaterThan(
-          simulation.clusters[m.cluster].simulatedSeconds(for: c.local), c.deadline!)
+          simulation.clusters[m.cluster].simulatedSeconds(for: c.local), c.participation.deadline!)
         XCTAssertTrue(m.detail.contains("deadline"))
       }
       for d in r.decisions {
         XCTAssertLessThanOrEqual(
-          simulation.clusters[d.cluster].simulatedSeconds(for: c.local), c.deadline!)
+          simulation.clusters[d.cluster].simulatedSeconds(for: c.local), c.participation.deadline!)
       }
     }
     XCTAssertGreaterThan(dropped, 0)
@@ -104,9 +104,9 @@ final class SimulationTests: XCTestCase {
   func testRoundsWithFewerUpdatesThanTheMinimumCohortAbortAndKeepTheModel() async throws {
     let (_, records) = try await run(
       configuration {
-        $0.dropout = 0.6
+        $0.participation.dropout = 0.6
         $0.rounds = 6
-        $0.minimumCohort = 4
+        $0.strategy.minimumCohort = 4
       })
     let aborted = records.filter { $0.aborted != nil }
     XCTAssertFalse(aborted.isEmpty)
@@ -131,9 +131,9 @@ final class SimulationTests: XCTestCase {
       let (s, records) = try await run(
         configuration {
           $0.rounds = 1
-          $0.attack = .inflateSamples
-          $0.attackFraction = 1.0 / 6
-          $0.sampleCap = cap
+          $0.attack.kind = .inflateSamples
+          $0.attack.fraction = 1.0 / 6
+          $0.strategy.sampleCap = cap
         })
       let attacker = try XCTUnwrap(s.attackers.first)
       let d = try XCTUnwrap(records[0].decisions.first { $0.cluster == attacker })
@@ -169,9 +169,9 @@ final class SimulationTests: XCTestCase {
   /// Krum keeps one update, so under privacy it would publish that update as the model: it
   /// needs a minimum cohort of 1, said plainly.
   func testKrumWithAMinimumCohortAboveOneIsRefused() throws {
-    var c = SimulationConfiguration()
     XCTAssertThrowsError(
-      try c.apply(["strategy.rule": "krum"], sources: ["strategy.rule": "flag --strategy"])
+      try SimulationConfiguration.resolve(
+        overrides: ["strategy.rule": "krum"], sources: ["strategy.rule": "flag --strategy"])
     ) {
       XCTAssert(
         "\($0)".contains("keeps 1 update(s) a round, fewer than the minimum cohort of 3"), "\($0)")
@@ -179,15 +179,15 @@ final class SimulationTests: XCTestCase {
     // In mode tee a cohort of 1 (or 2) is refused too: a member's cluster and a victim's
     // would make one.
     XCTAssertThrowsError(
-      try c.apply(
-        ["strategy.rule": "krum", "strategy.minimumCohort": 1],
+      try SimulationConfiguration.resolve(
+        overrides: ["strategy.rule": "krum", "strategy.minimumCohort": 1],
         sources: ["strategy.minimumCohort": "flag --minimum-cohort"])
     ) {
       XCTAssert("\($0)".contains("privacy tee needs at least 3"), "\($0)")
     }
     XCTAssertNoThrow(
-      try c.apply(
-        ["strategy.rule": "krum", "strategy.minimumCohort": 1, "privacy.mode": "none"],
+      try SimulationConfiguration.resolve(
+        overrides: ["strategy.rule": "krum", "strategy.minimumCohort": 1, "privacy.mode": "none"],
         sources: ["strategy.rule": "flag --strategy"]))
   }
 
@@ -228,48 +228,61 @@ final class ConfigurationTests: XCTestCase {
     let json = Data(
       #"{"rounds": 5, "partition": {"kind": "shards", "classesPerCluster": 3}, "strategy": {"rule": "multi-krum", "f": 2}}"#
         .utf8)
-    var c = SimulationConfiguration()
-    var values = try SimulationConfiguration.flatten(json: json, source: "sim.json")
-    values["attack.kind"] = "sign-flip"
-    try c.apply(values, sources: ["attack.kind": "flag --attack"])
+    let c = try SimulationConfiguration.resolve(
+      file: json, source: "sim.json", overrides: ["attack.kind": "sign-flip"],
+      sources: ["attack.kind": "flag --attack"])
     XCTAssertEqual(c.rounds, 5)
-    XCTAssertEqual(c.partitioner, .shards(classesPerCluster: 3))
-    XCTAssertEqual(c.rule, .krum(f: 2, select: nil))
-    XCTAssertEqual(c.attack, .signFlip(factor: 4))
+    XCTAssertEqual(c.partition, .shards(classesPerCluster: 3))
+    XCTAssertEqual(c.strategy.rule, .krum(f: 2, select: nil))
+    XCTAssertEqual(c.attack.kind, .signFlip(factor: 4))
     XCTAssertEqual(c.attackerCount, 3)
 
     XCTAssertThrowsError(
-      try SimulationConfiguration.flatten(
-        json: Data(#"{"partition": {"alpah": 1}}"#.utf8), source: "sim.json")
+      try SimulationConfiguration.resolve(
+        file: Data(#"{"partition": {"alpah": 1}}"#.utf8), source: "sim.json")
     ) {
       XCTAssertTrue("\($0)".contains("sim.json: 'partition.alpah' is not a known key"), "\($0)")
       XCTAssertTrue("\($0)".contains("partition.alpha"), "\($0)")
     }
-    var d = SimulationConfiguration()
     XCTAssertThrowsError(
-      try d.apply(["partition.alpha": -1], sources: ["partition.alpha": "flag --alpha"])
+      try SimulationConfiguration.resolve(
+        overrides: ["partition.alpha": -1], sources: ["partition.alpha": "flag --alpha"])
     ) {
       XCTAssertEqual("\($0)", "flag --alpha: 'partition.alpha' must be a number > 0.0, got -1.0")
     }
-    XCTAssertThrowsError(try d.apply(["strategy.rule": "fedsgd"], sources: [:])) {
+    XCTAssertThrowsError(
+      try SimulationConfiguration.resolve(overrides: ["strategy.rule": "fedsgd"])
+    ) {
       XCTAssertTrue("\($0)".contains("must be one of fedavg, fedprox, median"), "\($0)")
     }
-    XCTAssertThrowsError(try d.apply(["strategy.rule": "krum", "strategy.f": 4], sources: [:])) {
+    XCTAssertThrowsError(
+      try SimulationConfiguration.resolve(overrides: ["strategy.rule": "krum", "strategy.f": 4])
+    ) {
       XCTAssertTrue("\($0)".contains("more than 2f + 2"), "\($0)")
     }
     // The default f is checked too.
-    var small = SimulationConfiguration()
-    XCTAssertThrowsError(try small.apply(["clusters": 3, "strategy.rule": "krum"], sources: [:]))
-    XCTAssertThrowsError(try small.apply(["rounds": true], sources: ["rounds": "x.json"])) {
+    XCTAssertThrowsError(
+      try SimulationConfiguration.resolve(overrides: ["clusters": 3, "strategy.rule": "krum"]))
+    XCTAssertThrowsError(
+      try SimulationConfiguration.resolve(
+        overrides: ["rounds": true], sources: ["rounds": "x.json"])
+    ) {
       XCTAssertEqual("\($0)", "x.json: 'rounds' must be a number, got a boolean")
     }
 
     // The effective settings written to config.json read back to the same configuration.
-    let settings = try JSONSerialization.data(withJSONObject: c.settings)
-    var again = SimulationConfiguration()
-    try again.apply(
-      try SimulationConfiguration.flatten(json: settings, source: "config.json"), sources: [:])
-    XCTAssertEqual(again, c)
+    let settings = try JSONEncoder().encode(c)
+    XCTAssertEqual(try SimulationConfiguration.resolve(file: settings, source: "config.json"), c)
+    // Each section refuses keys it does not know, naming the ones it does.
+    XCTAssertThrowsError(
+      try SimulationConfiguration.resolve(
+        overrides: ["ledger.nodez": 3], sources: ["ledger.nodez": "flag --nodez"])
+    ) {
+      XCTAssertEqual(
+        "\($0)",
+        "flag --nodez: 'ledger.nodez' is not a known key; known in 'ledger': ledger.enabled, ledger.nodes, ledger.endorsementThreshold, ledger.byzantineNodes"
+      )
+    }
   }
 }
 
@@ -302,27 +315,20 @@ final class ExampleConfigurationTests: XCTestCase {
     XCTAssertEqual(files, ["fedavg-dirichlet.json", "iot-fleet.json", "sign-flip-multi-krum.json"])
     for file in files {
       let url = directory.appendingPathComponent(file)
-      var c = SimulationConfiguration()
-      try c.apply(
-        try SimulationConfiguration.flatten(json: Data(contentsOf: url), source: file), sources: [:]
-      )
-      XCTAssertTrue(c.outputDirectory.hasPrefix("runs/"), file)
+      let c = try SimulationConfiguration.resolve(file: Data(contentsOf: url), source: file)
+      XCTAssertTrue(c.output.directory.hasPrefix("runs/"), file)
     }
   }
 
   func testLedgerSettingsAreCheckedForASafeThreshold() throws {
-    var c = SimulationConfiguration()
-    XCTAssertEqual(c.effectiveEndorsementThreshold, 3)
-    try c.apply(
-      try SimulationConfiguration.flatten(
-        json: Data(#"{"ledger": {"nodes": 7, "enabled": false}}"#.utf8), source: "l.json"),
-      sources: [:])
+    XCTAssertEqual(SimulationConfiguration().effectiveEndorsementThreshold, 3)
+    let c = try SimulationConfiguration.resolve(
+      file: Data(#"{"ledger": {"nodes": 7, "enabled": false}}"#.utf8), source: "l.json")
     XCTAssertEqual(c.effectiveEndorsementThreshold, 4)
-    XCTAssertFalse(c.ledgerEnabled)
-    var d = SimulationConfiguration()
+    XCTAssertFalse(c.ledger.enabled)
     XCTAssertThrowsError(
-      try d.apply(
-        ["ledger.endorsementThreshold": 2],
+      try SimulationConfiguration.resolve(
+        overrides: ["ledger.endorsementThreshold": 2],
         sources: ["ledger.endorsementThreshold": "flag --endorsement-threshold"])
     ) {
       XCTAssertEqual(
@@ -330,7 +336,7 @@ final class ExampleConfigurationTests: XCTestCase {
         "flag --endorsement-threshold: 'ledger.endorsementThreshold' gives k = 2 of n = 4: k must be more than half of the nodes (at least 3) and at most n, so two different models can never both be endorsed"
       )
     }
-    XCTAssertThrowsError(try d.apply(["ledger.enabled": "no"], sources: [:])) {
+    XCTAssertThrowsError(try SimulationConfiguration.resolve(overrides: ["ledger.enabled": "no"])) {
       XCTAssertTrue("\($0)".contains("must be true or false"), "\($0)")
     }
   }

@@ -24,11 +24,11 @@ final class EnclaveSimulationTests: XCTestCase {
     c.clusters = 5
     c.rounds = 2
     c.threads = 2
-    c.partitioner = .iid
-    c.attack = .signFlip(factor: 4)
-    c.attackFraction = 0.2
-    c.rule = .krum(f: 1, select: nil)
-    c.privacy = .tee
+    c.partition = .iid
+    c.attack.kind = .signFlip(factor: 4)
+    c.attack.fraction = 0.2
+    c.strategy.rule = .krum(f: 1, select: nil)
+    c.privacy.mode = .tee
     return c
   }
 
@@ -123,7 +123,7 @@ final class EnclaveSimulationTests: XCTestCase {
 
   func testAByzantineNodesDivergentEndorsementIsRecordedAndCannotCommit() async throws {
     var c = configuration()
-    c.byzantineNodes = 1
+    c.ledger.byzantineNodes = 1
     // In process: the same messages, without spawning programs.
     let (dir, recorder, records, _, _) = try await run(c, launch: .inProcess)
     XCTAssertEqual(recorder.enclavePlacement, .inProcess)
@@ -139,7 +139,7 @@ final class EnclaveSimulationTests: XCTestCase {
     XCTAssert(lines[3].contains("3 distinct endorsers (node-0, node-1, node-2)"), lines[3])
 
     // Two of four Byzantine hosts: no statement reaches k = 3, and no model commits.
-    c.byzantineNodes = 2
+    c.ledger.byzantineNodes = 2
     do {
       _ = try await run(c, launch: .inProcess)
       XCTFail("a round committed without k matching endorsements")
@@ -153,11 +153,11 @@ final class EnclaveSimulationTests: XCTestCase {
   /// the next round opens on the same model, and every node and receipt stays consistent.
   func testRoundsWithTooFewUpdatesAbortOnTheLedgerAndTheNextOneGoesOn() async throws {
     var c = configuration()
-    c.attack = nil
-    c.rule = .mean
+    c.attack.kind = nil
+    c.strategy.rule = .mean
     c.rounds = 3
-    c.minimumCohort = 5
-    c.dropout = 0.3
+    c.strategy.minimumCohort = 5
+    c.participation.dropout = 0.3
     let (dir, recorder, records, _, _) = try await run(c, launch: .inProcess)
     let genesis = try Genesis.read(path: dir + "/genesis.json")
     XCTAssertEqual(genesis.rules.minimumCohort, 5)
@@ -176,8 +176,8 @@ final class EnclaveSimulationTests: XCTestCase {
 
     // Every update arrives, but a sample cap below some clusters' data rejects theirs inside
     // the enclaves: all enclaves say the round cannot commit, and a node aborts it.
-    c.dropout = 0
-    c.sampleCap = 150
+    c.participation.dropout = 0
+    c.strategy.sampleCap = 150
     let (dir2, recorder2, records2, _, _) = try await run(c, launch: .inProcess)
     XCTAssert(
       records2.allSatisfy { $0.aborted?.contains("passed validation and the rule") == true })

@@ -21,12 +21,12 @@ final class SimulationLedgerTests: XCTestCase {
     c.clusters = 5
     c.rounds = 3
     c.threads = 2
-    c.partitioner = .iid
-    c.normBound = 0.05
-    c.attack = .signFlip(factor: 4)
-    c.attackFraction = 0.2
-    c.rule = .krum(f: 1, select: nil)
-    c.privacy = .none
+    c.partition = .iid
+    c.strategy.normBound = 0.05
+    c.attack.kind = .signFlip(factor: 4)
+    c.attack.fraction = 0.2
+    c.strategy.rule = .krum(f: 1, select: nil)
+    c.privacy.mode = .none
     let simulation = try Simulation(
       configuration: c, train: SyntheticData.quadrants(count: 1000, seed: 1),
       test: SyntheticData.quadrants(count: 200, seed: 2))
@@ -88,7 +88,7 @@ final class SimulationLedgerTests: XCTestCase {
       c.clusters = 4
       c.rounds = 2
       c.threads = 2
-      c.privacy = .none
+      c.privacy.mode = .none
       let s = try Simulation(
         configuration: c, train: SyntheticData.quadrants(count: 800, seed: 1),
         test: SyntheticData.quadrants(count: 100, seed: 2))

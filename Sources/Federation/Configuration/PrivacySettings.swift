@@ -1,0 +1,34 @@
+/// The `privacy` section: who may read an update.
+public struct PrivacySettings: Codable, Sendable, Equatable {
+  /// `tee`: only attested enclaves, which aggregate it; `none`: the aggregating nodes read
+  /// updates in the clear.
+  public var mode = Mode.tee
+
+  public init(mode: Mode = .tee) { self.mode = mode }
+
+  public enum Mode: String, Sendable, CaseIterable {
+    case tee
+    case none
+
+    /// What the mode can aggregate, and whether hosts read updates.
+    public var type: any PrivacyMode.Type {
+      switch self {
+      case .tee: EnclavePrivacy.self
+      case .none: NoPrivacy.self
+      }
+    }
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let r = try SettingsReader(decoder, known: ["mode"])
+    self.init()
+    if let v = try r.choice("mode", Mode.allCases.map(\.rawValue)) {
+      mode = Mode(rawValue: v)!
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: SettingKey.self)
+    try c.encode(mode.rawValue, forKey: .init("mode"))
+  }
+}
