@@ -126,7 +126,7 @@ public struct BlobStore: Sendable {
   }
 
   /// Removes temporary files a crash left behind.
-  public func sweep() {
+  func sweep() {
     let tmp = directory + "/tmp"
     for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] {
       unlink("\(tmp)/\(name)")

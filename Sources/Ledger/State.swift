@@ -19,10 +19,10 @@ public enum TransactionOutcome: Equatable, Sendable {
 public struct RoundState: Sendable {
   public var open: RoundOpen
   /// Hash of the round-open transaction, which the round-close must name.
-  public var openHash: Hash256
+  var openHash: Hash256
   /// Valid commitments (cluster, enrolled key, payload hash), in ledger order.
   public var entries: [RoundClose.Entry] = []
-  public var committedBy: [String: Hash256] = [:]
+  var committedBy: [String: Hash256] = [:]
   /// The payload hashes committed, for the one-commitment-per-payload check.
   public var payloads: Set<Hash256> = []
   /// Payload bytes the valid commitments name, in all.
@@ -35,7 +35,7 @@ public struct RoundState: Sendable {
   /// The statement hash each genesis endorser (by name) signed.
   public var endorsedBy: [String: Hash256] = [:]
   /// The genesis endorser each valid endorsement counts for, by transaction hash.
-  public var endorserOf: [Hash256: String] = [:]
+  var endorserOf: [Hash256: String] = [:]
   public var commit: ModelCommit?
 
   /// Payload hashes of valid commitments, in ledger order.

@@ -140,7 +140,7 @@ public final class LedgerStore: Sendable {
   }
 
   /// The header hash this node signed at `height`, if it signed one.
-  public func signedHeader(at height: UInt64) throws(LedgerError) -> Hash256? {
+  func signedHeader(at height: UInt64) throws(LedgerError) -> Hash256? {
     try read { db in
       try Data.fetchOne(
         db, sql: "SELECT hash FROM signed WHERE height = ?", arguments: [Int64(height)]
@@ -150,7 +150,7 @@ public final class LedgerStore: Sendable {
 
   /// Records, durably, that this node signs the header `hash` at `height`; throws if it
   /// signed another there.
-  public func recordSigned(_ hash: Hash256, at height: UInt64) throws(LedgerError) {
+  func recordSigned(_ hash: Hash256, at height: UInt64) throws(LedgerError) {
     do {
       try queue.write { db in
         if let earlier = try Data.fetchOne(
@@ -177,7 +177,7 @@ public final class LedgerStore: Sendable {
   }
 
   /// Height of the last stored block, nil when empty.
-  public func headHeight() throws(LedgerError) -> UInt64? {
+  func headHeight() throws(LedgerError) -> UInt64? {
     try read { db in try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM block").map(UInt64.init) }
   }
 
@@ -188,7 +188,7 @@ public final class LedgerStore: Sendable {
 
   /// Calls `body` with each stored block from `from`, in order, with its stored outcomes and
   /// stored header hash; reads in batches.
-  public func forEachBlock(
+  func forEachBlock(
     from start: UInt64 = 0,
     _ body: (Block, [TransactionOutcome], Hash256) throws -> Void
   ) throws {

@@ -26,7 +26,7 @@ public final class EmbeddedOrderer: Orderer {
   }
 
   public var genesis: Genesis { replicas[0].genesis }
-  public var pendingCount: Int { pending.count }
+  var pendingCount: Int { pending.count }
 
   /// The node that proposes blocks: the first in genesis that this orderer serves.
   public var proposer: String {
