@@ -12,7 +12,8 @@ import UpdateSealing
 /// A cluster's edge gateway as the network sees it: the one place that holds the cluster's
 /// enrolled key and its plaintext updates.
 ///
-/// It checks the enclaves' evidence and the ledger's group key before it trusts them, protects
+/// It trains only on a base model the ledger proves (a receipt, or genesis's initial model),
+/// checks the enclaves' evidence and the ledger's group key before it trusts them, protects
 /// each update as the privacy mode asks (sealed to the enclaves in mode tee), and signs the
 /// commitment that puts the update's payload hash on the ledger. Only the protected payload
 /// and the commitment leave it.
@@ -33,6 +34,10 @@ public final class ClusterAgent {
 
   /// The nonce of the evidence this cluster asked for last.
   private var nonce: [UInt8]?
+  /// The network this cluster joined.
+  private let genesis: Genesis
+  /// The base model this cluster checked and trains on.
+  public private(set) var base: Hash256?
 
   /// An agent on the network `genesis` founds. The mode is genesis's, not a setting of the
   /// cluster's: where enclaves endorse (mode tee) it sends nothing until `trustEnclaves`.
@@ -40,6 +45,7 @@ public final class ClusterAgent {
     self.id = id
     self.name = name
     self.network = genesis.hash
+    self.genesis = genesis
     self.key = key
     let enclaves = genesis.endorsers.contains { $0.kind != .genesisKey }
     protection = enclaves ? nil : ClearUpdates()
@@ -86,6 +92,23 @@ public final class ClusterAgent {
     protection = SealedUpdates(groupKey: groupKey)
   }
 
+  /// Accepts `model` as the base to train on: genesis's initial model, or a model whose
+  /// `receipt` proves the ledger committed it (k endorsements in a block the nodes' quorum
+  /// signed), checked offline against genesis. A cluster sends updates only on a base it
+  /// accepted.
+  public func acceptBase(_ model: Hash256, receipt: Receipt?) throws(ClusterAgentError) {
+    if let receipt {
+      do {
+        _ = try receipt.verify(genesis: genesis, modelHash: model)
+      } catch {
+        throw .unprovenBase("\(error)")
+      }
+    } else if model != genesis.initialModel {
+      throw .unprovenBase("it is not genesis's initial model, and no receipt proves it")
+    }
+    base = model
+  }
+
   /// What the cluster sends for its `update`: the protected payload, for every node's blob
   /// store, and its signed commitment to the payload's hash, for the ledger. The update is bound
   /// to the base model it was trained on.
@@ -93,6 +116,9 @@ public final class ClusterAgent {
     guard let protection else { throw ClusterAgentError.noTrustedGroupKey }
     guard update.cluster == id, let baseModel = Hash256(hex: update.baseModelHash) else {
       throw ClusterAgentError.notOurs(cluster: update.cluster)
+    }
+    guard baseModel == base else {
+      throw ClusterAgentError.unprovenBase("the update's base is not the one this cluster accepted")
     }
     onProtect?(update)
     let start = DispatchTime.now().uptimeNanoseconds
@@ -126,12 +152,15 @@ public enum ClusterAgentError: Error, Equatable, CustomStringConvertible {
   case noTrustedGroupKey
   /// The update is another cluster's, or names no base model.
   case notOurs(cluster: ClusterID)
+  /// The base model is not one the ledger proves (or not the one accepted).
+  case unprovenBase(String)
 
   public var description: String {
     switch self {
     case .enclaveRefused(let why): "refuses the enclave: \(why)"
     case .noTrustedGroupKey:
       "has no group key it checked, so it sends no update (privacy tee)"
+    case .unprovenBase(let why): "will not train on or send for this base model: \(why)"
     case .notOurs(let cluster):
       "will not send an update of cluster \(cluster), or one without a base model hash"
     }

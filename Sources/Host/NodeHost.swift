@@ -38,6 +38,12 @@ public final class NodeHost {
     } catch {
       throw AggregatorError.invalidRound("\(error)")
     }
+    // The close this node's own ledger holds, not merely one with a quorum's signatures (a
+    // fork would need a third of the nodes to sign two blocks at one height).
+    guard replica.state.rounds[close.round]?.close == close else {
+      throw AggregatorError.invalidRound(
+        "round \(close.round)'s close is not the one this node's ledger holds")
+    }
     let payloads = try close.updates.map { try blobs.get($0.payload) }
     return try aggregator.aggregate(
       ClosedRound(close: closed, open: open, baseModel: baseModel, payloads: payloads))

@@ -24,10 +24,10 @@ public final class ClearAggregator: RoundAggregator {
   private let quorum: Int
   /// The name each cluster has on the ledger.
   private let clusterName: @Sendable (ClusterID) -> String
-  /// The last round this node answered: the close's hash and its verdict, with the model's
-  /// file when it endorsed one.
+  /// The last round this node answered: the round, the close's hash and its verdict, with the
+  /// model's file when it endorsed one.
   private var last:
-    (close: Hash256, verdict: AggregatorVerdict, statement: Hash256?, file: [UInt8])?
+    (round: UInt64, close: Hash256, verdict: AggregatorVerdict, statement: Hash256?, file: [UInt8])?
 
   public init(
     strategy: any Strategy, key: SigningKey, network: Hash256, nodes: Set<PublicKey>,
@@ -53,6 +53,12 @@ public final class ClearAggregator: RoundAggregator {
       throw AggregatorError.invalidRound("\(error)")
     }
     let (close, open, rules) = (proven.close, proven.open, proven.rules)
+    // Rounds only move forward, and a round is answered once: the strategy's state (a server
+    // optimiser's) moves with each round, so an old or another close would make this node
+    // sign a second statement.
+    if let last, close.round <= last.round {
+      throw AggregatorError.alreadyAnswered(round: close.round, last: last.round)
+    }
     guard proven.network == network else {
       throw AggregatorError.invalidRound("the round is of another network")
     }
@@ -104,7 +110,7 @@ public final class ClearAggregator: RoundAggregator {
     guard passed >= rules.minimumCohort else {
       let verdict = AggregatorVerdict.tooFewUpdates(
         RoundAbortReason.tooFewPassed(passed, cohort: rules.minimumCohort))
-      last = (closeHash, verdict, nil, [])
+      last = (close.round, closeHash, verdict, nil, [])
       return verdict
     }
     var accepted: [AggregationStatement.Accepted] = []
@@ -131,7 +137,7 @@ public final class ClearAggregator: RoundAggregator {
     let verdict = AggregatorVerdict.endorsed(
       Endorsement(network: network, statement: statement, key: key),
       decisions: outcome.decisions, refused: refused)
-    last = (closeHash, verdict, statement.hash, file)
+    last = (close.round, closeHash, verdict, statement.hash, file)
     return verdict
   }
 

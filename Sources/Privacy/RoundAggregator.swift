@@ -53,10 +53,15 @@ public enum AggregatorError: Error, Equatable, CustomStringConvertible {
   case invalidRound(String)
   /// A release was asked against a commit of another statement than this aggregator's.
   case notEndorsed(statement: Hash256)
+  /// The round is before the last this node answered, or is that round with another close:
+  /// a node answers each round once.
+  case alreadyAnswered(round: UInt64, last: UInt64)
 
   public var description: String {
     switch self {
     case .invalidRound(let why): "the closed round is not usable: \(why)"
+    case .alreadyAnswered(let round, let last):
+      "round \(round) is not after round \(last), the last this node answered with another close"
     case .notEndorsed(let statement):
       "the commit is of statement \(statement.short), which this node did not endorse"
     }

@@ -62,6 +62,8 @@ public final class SimulatedNetwork: RoundBackend {
 
   /// Paths of the receipt written for each round's model.
   public private(set) var receipts: [Int: String] = [:]
+  /// The receipt of the last committed model (nil before the first commit).
+  private var lastReceipt: Receipt?
   public private(set) var blocks = 0
   public private(set) var transactions = 0
 
@@ -190,6 +192,10 @@ public final class SimulatedNetwork: RoundBackend {
         configuration: roundSettings, groupKey: groupKey)
       openTransaction = open.canonicalBytes
       orderer.submit(open)
+      // Each cluster asked checks the base against the ledger before it trains.
+      for id in plan.participants where agents.indices.contains(id) {
+        try agents[id].acceptBase(baseHash, receipt: lastReceipt)
+      }
     }
   }
 
@@ -268,7 +274,9 @@ public final class SimulatedNetwork: RoundBackend {
     var tally = EndorsementTally(threshold: genesis.endorsementThreshold)
     for s in submitted {
       let bytes = Transaction.endorsement(s.endorsement).canonicalBytes
-      tally.add(s.endorsement, node: s.node, valid: verdictOf[bytes] ?? false)
+      let endorser = try? genesis.endorser(of: s.endorsement, at: Date(), checkEvidence: false)
+        .get().name
+      tally.add(s.endorsement, node: s.node, endorser: endorser, valid: verdictOf[bytes] ?? false)
     }
     guard let chosen = tally.quorum else {
       throw RoundError.noQuorum(round: round, counts: tally.counts, threshold: tally.threshold)
@@ -355,6 +363,7 @@ public final class SimulatedNetwork: RoundBackend {
     try Data(receipt.json()).write(
       to: URL(fileURLWithPath: stem + ".receipt.json"), options: .atomic)
     receipts[round] = stem + ".receipt.json"
+    lastReceipt = receipt
   }
 
   private func recording<T>(_ body: () throws -> T) rethrows -> T {

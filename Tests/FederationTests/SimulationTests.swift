@@ -273,6 +273,18 @@ final class ConfigurationTests: XCTestCase {
     // The effective settings written to config.json read back to the same configuration.
     let settings = try JSONEncoder().encode(c)
     XCTAssertEqual(try SimulationConfiguration.resolve(file: settings, source: "config.json"), c)
+    // A section is an object: not null, and a flag cannot hide a file's non-object under it.
+    XCTAssertThrowsError(
+      try SimulationConfiguration.resolve(file: Data(#"{"strategy": null}"#.utf8), source: "s.json")
+    ) { XCTAssertEqual("\($0)", "s.json: 'strategy' must be a JSON object, got null") }
+    XCTAssertThrowsError(
+      try SimulationConfiguration.resolve(
+        file: Data(#"{"strategy": 3}"#.utf8), source: "s.json",
+        overrides: ["strategy.rule": "median"], sources: ["strategy.rule": "flag --strategy"])
+    ) {
+      XCTAssertEqual(
+        "\($0)", "s.json: 'strategy' must be a JSON object (flag --strategy sets strategy.rule)")
+    }
     // Each section refuses keys it does not know, naming the ones it does.
     XCTAssertThrowsError(
       try SimulationConfiguration.resolve(

@@ -45,7 +45,7 @@ final class ClusterAgentTests: XCTestCase {
 
   func update(cluster: Int = 2) -> ClusterUpdate {
     ClusterUpdate(
-      cluster: cluster, round: 4, baseModelHash: String(repeating: "ab", count: 32),
+      cluster: cluster, round: 4, baseModelHash: Hash256.of([0]).hex,
       delta: [1, 2, 3], sampleCount: 50, trainLoss: 0.3, simulatedSeconds: 2)
   }
 
@@ -53,6 +53,7 @@ final class ClusterAgentTests: XCTestCase {
     let g = genesis(enclaves: true)
     let enclave = try enclaveWithGroupKey()
     let agent = ClusterAgent(id: 2, name: "cluster-2", genesis: g)
+    try agent.acceptBase(Hash256.of([0]), receipt: nil)
     let group = try XCTUnwrap(enclave.groupPublicKey)
     try agent.trustEnclaves(
       evidence: try enclave.evidence(nonce: agent.challenge()), policy: policy,
@@ -64,7 +65,7 @@ final class ClusterAgentTests: XCTestCase {
     let envelope = try UpdateEnvelope(canonical: sent.payload)
     XCTAssertEqual(envelope.cluster, "cluster-2")
     XCTAssertEqual(envelope.round, 4)
-    XCTAssertEqual(envelope.baseModel, [UInt8](repeating: 0xab, count: 32))
+    XCTAssertEqual(envelope.baseModel, Hash256.of([0]).bytes)
     guard case .commitment(let c) = sent.commitment else { return XCTFail("a commitment") }
     XCTAssertEqual(c.payload, Hash256.of(sent.payload))
     XCTAssertEqual(c.payloadSize, UInt64(sent.payload.count))
@@ -109,7 +110,26 @@ final class ClusterAgentTests: XCTestCase {
   /// The mode is genesis's: only where node keys endorse does an update go as it is.
   func testOnlyANetworkWithoutEnclavesGetsUpdatesInTheClear() throws {
     let clear = ClusterAgent(id: 2, name: "cluster-2", genesis: genesis(enclaves: false))
+    try clear.acceptBase(Hash256.of([0]), receipt: nil)
     XCTAssertEqual(
       try clear.submission(for: update()).payload, UpdatePayload(update()).encode())
+  }
+
+  /// Attack: a host hands the cluster another base model than the ledger's (to have it train
+  /// on a poisoned model, or to tell updates apart). Without a receipt only genesis's initial
+  /// model is accepted, and no update goes out on a base the cluster did not accept.
+  func testItTrainsOnlyOnABaseTheLedgerProves() throws {
+    let agent = ClusterAgent(id: 2, name: "cluster-2", genesis: genesis(enclaves: false))
+    XCTAssertThrowsError(try agent.acceptBase(Hash256.of([9]), receipt: nil)) {
+      guard case .unprovenBase = $0 as? ClusterAgentError else { return XCTFail("\($0)") }
+    }
+    XCTAssertThrowsError(try agent.submission(for: update())) {
+      guard case .unprovenBase = $0 as? ClusterAgentError else { return XCTFail("\($0)") }
+    }
+    try agent.acceptBase(Hash256.of([0]), receipt: nil)
+    var other = update()
+    other.baseModelHash = Hash256.of([9]).hex
+    XCTAssertThrowsError(try agent.submission(for: other))
+    XCTAssertNoThrow(try agent.submission(for: update()))
   }
 }

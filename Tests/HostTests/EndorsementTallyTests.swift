@@ -24,14 +24,17 @@ final class EndorsementTallyTests: XCTestCase {
       _ s: AggregationStatement, _ node: Int, key: SigningKey = SigningKey(), valid: Bool = true
     ) -> Hash256 {
       let e = Endorsement(network: network, statement: s, key: key)
-      tally.add(e, node: node, valid: valid)
+      tally.add(e, node: node, endorser: "node-\(node)", valid: valid)
       return Hash256.of(Transaction.endorsement(e).canonicalBytes)
     }
     let repeated = SigningKey()
     recorded.append(endorse(honest, 0))
     recorded.append(endorse(honest, 1, key: repeated))
     _ = endorse(statement(2), 2)
+    // Attack: a node repeats its endorsement, or makes new keys (an enclave restarted, or a
+    // host with its simulated platform's key): it is still one endorser.
     _ = endorse(honest, 1, key: repeated)
+    _ = endorse(honest, 1)
     _ = endorse(honest, 4, valid: false)
     XCTAssertNil(tally.quorum, "2 of 3 is no quorum, whatever the others submitted")
     XCTAssertEqual(tally.counts, [2, 1])

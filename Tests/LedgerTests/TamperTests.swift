@@ -166,6 +166,12 @@ final class TamperTests: XCTestCase {
     g = net.genesis
     g.nodes[1].member = "nobody"
     assertThrows(try g.validate(), containing: "names member \"nobody\"")
+    // Attack: node keys that hosts hold, listed beside enclaves, would make up k without an
+    // enclave while clusters seal to the enclaves.
+    g = net.genesis
+    g.endorsers[3] = .init(name: "node-3", kind: .simulatedEnclave, key: SigningKey().publicKey)
+    g.enclaveMeasurements = [Hash256.of([1])]
+    assertThrows(try g.validate(), containing: "mixes genesis-key and enclave endorsers")
   }
 
   /// Genesis fixes the rules every round runs under; the JSON form names each field, and a
@@ -210,6 +216,11 @@ final class TamperTests: XCTestCase {
     let ppid = try XCTUnwrap(PPID(hex: "d04ec06d4e6d92dc90d0ad3cf5ee2ddf"))
     var g = net.genesis
     g.endorsers[0] = .init(name: "node-0", sgxPlatform: ppid)
+    for i in 1..<4 {
+      g.endorsers[i] = .init(
+        name: "node-\(i)",
+        sgxPlatform: try XCTUnwrap(PPID(hex: String(repeating: "\(i)", count: 32))))
+    }
     g.enclaveMeasurements = [model(7)]
     // Enclave networks need a cohort of at least clustersPerMember + 2.
     assertThrows(try g.validate(), containing: "at most rules.minimumCohort - 2 (0)")
@@ -227,11 +238,15 @@ final class TamperTests: XCTestCase {
     assertThrows(try keyed.validate(), containing: "is an sgx-enclave: it needs a ppid")
     var twice = g
     twice.endorsers[1] = .init(name: "node-1", sgxPlatform: ppid)
+    var keys = g
+    keys.endorsers[1] = .init(name: "node-1", key: net.nodes[1].publicKey)
+    assertThrows(try keys.validate(), containing: "mixes genesis-key and enclave endorsers")
     assertThrows(try twice.validate(), containing: "the same SGX platform (ppid) twice")
     var mixed = g
-    mixed.endorsers[1].kind = .simulatedEnclave
+    mixed.endorsers[1] = .init(
+      name: "node-1", kind: .simulatedEnclave, key: net.nodes[1].publicKey)
     assertThrows(try mixed.validate(), containing: "both simulated-enclave and sgx-enclave")
-    var unkeyed = g
+    var unkeyed = keys
     unkeyed.endorsers[1].key = nil
     assertThrows(try unkeyed.validate(), containing: "is a genesis-key: it needs a key")
     let short = String(decoding: json, as: UTF8.self).replacingOccurrences(

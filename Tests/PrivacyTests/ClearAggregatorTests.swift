@@ -165,6 +165,21 @@ final class ClearAggregatorTests: XCTestCase {
     XCTAssertEqual(first.statement, again.statement)
   }
 
+  /// Attack: whoever hands the node its rounds asks for an older round after a newer one, or
+  /// for the same round with another close, hoping a server optimiser's state has moved on:
+  /// a node answers each round once.
+  func testANodeAnswersEachRoundOnceAndOnlyForward() throws {
+    let base = try model()
+    let updates = (0..<3).map { update($0, base, value: 0.02) }
+    let a = aggregator()
+    let first = try round(base, updates)
+    _ = try a.aggregate(first)
+    let other = try round(base, Array(updates.prefix(2)))
+    XCTAssertThrowsError(try a.aggregate(other)) {
+      XCTAssertEqual($0 as? AggregatorError, .alreadyAnswered(round: 1, last: 1))
+    }
+  }
+
   /// An update of another round or base model than the close's is refused before the strategy
   /// sees it, whatever the strategy checks; a node whose strategy runs other rules than the
   /// round's endorses nothing.

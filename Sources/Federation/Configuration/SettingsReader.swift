@@ -72,7 +72,11 @@ struct SettingsReader {
 
   /// A nested section, decoded by its own type, or nil when the file does not have it.
   func section<T: Decodable>(_ key: String, _ type: T.Type) throws -> T? {
-    try container.decodeIfPresent(type, forKey: SettingKey(key))
+    guard has(key) else { return nil }
+    if try container.decodeNil(forKey: SettingKey(key)) {
+      throw error(key, "must be a JSON object, got null")
+    }
+    return try container.decode(type, forKey: SettingKey(key))
   }
 
   /// What a key holds, as JSON has it.

@@ -27,7 +27,13 @@ extension SimulationConfiguration {
       for path in leaves(of: root) { sources[path] = source }
     }
     for (path, value) in overrides {
-      set(value, at: path.split(separator: ".").map(String.init), in: &tree)
+      let keys = path.split(separator: ".").map(String.init)
+      if keys.count > 1, let held = tree[keys[0]], !(held is [String: Any]) {
+        throw ConfigurationError(
+          source: source, key: keys[0],
+          problem: "must be a JSON object (\(overrideSources[path] ?? "a flag") sets \(path))")
+      }
+      set(value, at: keys, in: &tree)
       sources[path] = overrideSources[path] ?? "configuration"
     }
     let decoder = JSONDecoder()

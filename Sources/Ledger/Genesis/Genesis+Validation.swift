@@ -35,6 +35,12 @@ extension Genesis {
       throw fail(list, "lists the same key twice")
     }
     let kinds = Set(endorsers.map(\.kind))
+    if kinds.contains(.genesisKey) && kinds.count > 1 {
+      throw fail(
+        "endorsers",
+        "mixes genesis-key and enclave endorsers: keys that hosts hold could then make up k without an enclave, while clusters seal to the enclaves"
+      )
+    }
     if kinds.contains(.simulatedEnclave) && kinds.contains(.sgxEnclave) {
       throw fail(
         "endorsers",
