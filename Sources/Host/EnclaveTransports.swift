@@ -20,7 +20,7 @@ public final class ProcessEnclave: EnclaveTransport {
     process.arguments = ["--platform", platform]
     process.standardInput = input
     process.standardOutput = output
-    FileManager.default.createFile(atPath: log, contents: nil)
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
     #if os(Linux)
       // A round's request is tens of megabytes: 1 MiB pipes move it in fewer context switches
