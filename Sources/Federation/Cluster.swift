@@ -8,15 +8,33 @@ public struct Cluster: Sendable {
   public let id: ClusterID
   /// The samples the cluster trains on (already poisoned for a label-flipping cluster).
   public let data: Dataset
+  /// The samples it keeps apart to judge global models on (federated evaluation); never
+  /// trained on, never sent.
+  public let heldOut: Dataset?
   public let attack: Attack?
   /// Samples per simulated second its devices manage, for straggler deadlines.
   public let speed: Double
 
-  public init(id: ClusterID, data: Dataset, attack: Attack? = nil, speed: Double = 1000) {
+  public init(
+    id: ClusterID, data: Dataset, heldOut: Dataset? = nil, attack: Attack? = nil,
+    speed: Double = 1000
+  ) {
     self.id = id
     self.data = attack?.poison(data) ?? data
+    self.heldOut = heldOut
     self.attack = attack
     self.speed = speed
+  }
+
+  /// Judges `model`, round `round`'s committed model, on the held-out samples.
+  public func evaluate(_ model: Model, round: Int) throws -> EvaluationReport? {
+    guard let heldOut, heldOut.count > 0 else { return nil }
+    let trainer = try Trainer(model: model, options: TrainingOptions(threads: 1))
+    let result = trainer.evaluate(on: heldOut)
+    return EvaluationReport(
+      cluster: id, round: round, modelHash: model.hash, loss: result.loss,
+      accuracy: result.accuracy, samples: result.count,
+      classCounts: result.confusion.map { $0.reduce(0, +) })
   }
 
   /// Simulated seconds the round's local training takes here.

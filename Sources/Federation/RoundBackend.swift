@@ -15,6 +15,13 @@ public protocol RoundBackend: AnyObject {
   /// No more updates: the round aggregates what was submitted (at least the minimum cohort) or
   /// ends without a model.
   func finish(round: Int, base: Model) throws -> RoundConclusion
+  /// The clusters `evaluators` are about to judge `model`, round `round`'s committed model:
+  /// with a ledger, each checks it against the commit's receipt first.
+  func prepareEvaluation(of model: Model, round: Int, by evaluators: [ClusterID]) throws
+}
+
+extension RoundBackend {
+  public func prepareEvaluation(of model: Model, round: Int, by evaluators: [ClusterID]) throws {}
 }
 
 /// How a round ended, and where the backend's time went.

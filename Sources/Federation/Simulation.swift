@@ -26,6 +26,11 @@ public struct RoundRecord: Codable, Sendable {
   public var enclaveSeconds: Double = 0
   /// Why the round ended without a model (too few updates arrived or passed), if it did.
   public var aborted: String? = nil
+  /// What the clusters measured of the new model on their held-out data (nil in rounds not
+  /// evaluated, or without held-out data).
+  public var federated: FederatedMetric? = nil
+  /// Time the clusters spent evaluating (their own, in parallel; included in evaluateSeconds).
+  public var federatedSeconds: Double = 0
 
   public var accepted: Int { decisions.filter { $0.verdict != .rejected }.count }
   public var rejected: Int { decisions.filter { $0.verdict == .rejected }.count }
@@ -50,7 +55,12 @@ public enum SimulationEvent: Sendable {
 public final class Simulation {
   public let configuration: SimulationConfiguration
   public let clusters: [Cluster]
-  public let test: Dataset
+  /// The central test set, where the data has one (a consortium usually has none).
+  public let test: Dataset?
+  /// The evaluation half of the strategy: who judges each model, and how reports combine.
+  public let evaluation: any EvaluationStrategy
+  /// Classes the model tells apart.
+  public let classCount: Int
   public let strategy: any Strategy
   /// Per-cluster label counts of the partition, before any label flipping.
   public let histograms: [[Int]]
@@ -65,11 +75,18 @@ public final class Simulation {
     strategy: strategy, minimumCohort: rules.minimumCohort)
 
   public init(
-    configuration: SimulationConfiguration, train: Dataset, test: Dataset,
+    configuration: SimulationConfiguration, train: Dataset, test: Dataset?,
     strategy: (any Strategy)? = nil
   ) throws {
     self.configuration = configuration
     self.test = test
+    evaluation = configuration.evaluation.strategy
+    classCount = train.classCount
+    guard test != nil || configuration.evaluation.heldOut > 0 else {
+      throw ConfigurationError(
+        source: "configuration", key: "evaluation.heldOut",
+        problem: "is 0 and the data has no test set: nothing would ever judge the model")
+    }
     let c = configuration
     guard c.clusters <= train.count else {
       throw ConfigurationError(
@@ -93,9 +110,16 @@ public final class Simulation {
       let speed =
         c.participation.nominalSpeed
         * Foundation.exp(Double(rng.nextGaussian()) * c.participation.speedSpread)
+      // A seeded share of the cluster's data is kept apart to judge global models on, never
+      // trained on; at least one sample is left to train on.
+      var split = SeededGenerator(seed: c.seed, domain: "simulation.heldout.\(id)")
+      let shuffled = split.shuffled(indices)
+      let held = min(
+        Int((c.evaluation.heldOut * Double(indices.count)).rounded()), indices.count - 1)
       return Cluster(
-        id: id, data: train.subset(indices), attack: attackers.contains(id) ? c.attack.kind : nil,
-        speed: speed)
+        id: id, data: train.subset(Array(shuffled.dropFirst(held)).sorted()),
+        heldOut: held > 0 ? train.subset(Array(shuffled.prefix(held)).sorted()) : nil,
+        attack: attackers.contains(id) ? c.attack.kind : nil, speed: speed)
     }
     // The default cap: the largest cluster's data rounded up to a power of two, so the genesis
     // and every statement do not publish that cluster's exact size.
@@ -231,13 +255,17 @@ public final class Simulation {
     var accuracy: Double?
     var loss: Double?
     let evaluateStart = DispatchTime.now().uptimeNanoseconds
-    if round % max(1, c.evaluateEvery) == 0 || round == c.rounds {
+    if let test, round % max(1, c.evaluateEvery) == 0 || round == c.rounds {
       let evaluator = try Trainer(model: model, options: TrainingOptions(threads: concurrency))
       let result = evaluator.evaluate(on: test)
       accuracy = result.accuracy
       loss = result.loss
     }
-    let evaluateNanos = DispatchTime.now().uptimeNanoseconds - evaluateStart
+    let federatedStart = DispatchTime.now().uptimeNanoseconds
+    let federated =
+      outcome.aborted == nil ? try await evaluateFederated(round, threads: concurrency) : nil
+    let evaluateEnd = DispatchTime.now().uptimeNanoseconds
+    let evaluateNanos = evaluateEnd - evaluateStart
     let record = RoundRecord(
       round: round, baseModelHash: baseHash, modelHash: model.hash,
       participants: Array(participants), decisions: decisions,
@@ -247,10 +275,58 @@ public final class Simulation {
       aggregateSeconds: Double(aggregateNanos) / 1e9, evaluateSeconds: Double(evaluateNanos) / 1e9,
       ledgerSeconds: Double(recordingNanos) / 1e9,
       enclaveSeconds: Double(conclusion.enclaveNanoseconds ?? 0) / 1e9,
-      aborted: outcome.aborted)
+      aborted: outcome.aborted, federated: federated,
+      federatedSeconds: Double(evaluateEnd - federatedStart) / 1e9)
 
     progress(.roundFinished(record))
     return record
+  }
+}
+
+extension Simulation {
+  /// Federated evaluation of the committed model of `round`: the clusters the evaluation
+  /// strategy asks check the model (against its receipt, with a ledger), judge it on their
+  /// held-out data, and their valid reports combine into the consortium's metric.
+  func evaluateFederated(_ round: Int, threads: Int) async throws -> FederatedMetric? {
+    let withHeldOut = clusters.filter { $0.heldOut != nil }.map(\.id)
+    let asked = evaluation.evaluators(
+      round: round, lastRound: configuration.rounds, clusters: withHeldOut,
+      seed: configuration.seed)
+    guard !asked.isEmpty else { return nil }
+    let model = self.model
+    try backend.prepareEvaluation(of: model, round: round, by: asked)
+    let clusters = self.clusters
+    var reports = [EvaluationReport?](repeating: nil, count: asked.count)
+    try await withThrowingTaskGroup(of: (Int, EvaluationReport?).self) { group in
+      var next = 0
+      func launch() {
+        guard next < asked.count else { return }
+        let slot = next
+        let cluster = clusters[asked[slot]]
+        group.addTask { (slot, try cluster.evaluate(model, round: round)) }
+        next += 1
+      }
+      for _ in 0..<min(max(1, threads), asked.count) { launch() }
+      while let (slot, report) = try await group.next() {
+        reports[slot] = report
+        launch()
+      }
+    }
+    let validation = ReportValidation(
+      round: round, modelHash: model.hash, asked: Set(asked), sampleCap: rules.sampleCap,
+      classes: classCount)
+    let (valid, refused) = validation.sort(reports.compactMap { $0 })
+    guard !valid.isEmpty else {
+      return FederatedMetric(
+        round: round, modelHash: model.hash, accuracy: .nan, loss: .nan, clusters: 0,
+        samples: 0, combination: evaluation.combination, refused: refused)
+    }
+    let (accuracy, loss) = evaluation.combine(valid)
+    return FederatedMetric(
+      round: round, modelHash: model.hash, accuracy: accuracy, loss: loss,
+      clusters: valid.count, samples: valid.reduce(0) { $0 + $1.samples },
+      combination: evaluation.combination, refused: refused,
+      reports: configuration.evaluation.publish ? valid : [])
   }
 }
 

@@ -199,6 +199,15 @@ public final class SimulatedNetwork: RoundBackend {
     }
   }
 
+  public func prepareEvaluation(of model: Model, round: Int, by evaluators: [ClusterID]) throws {
+    guard let hash = Hash256(hex: model.hash) else { return }
+    try recording {
+      for id in evaluators where agents.indices.contains(id) {
+        try agents[id].acceptBase(hash, receipt: lastReceipt)
+      }
+    }
+  }
+
   public func submit(_ update: ClusterUpdate) throws -> String? {
     guard agents.indices.contains(update.cluster) else {
       return "cluster \(update.cluster) is not enrolled on the ledger"

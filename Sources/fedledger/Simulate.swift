@@ -100,6 +100,16 @@ struct Simulate: AsyncParsableCommand {
   var byzantineNodes: Int?
   @Option(
     help:
+      "Share of each cluster's data it keeps apart to judge global models on (federated evaluation; default 0.1, 0 for none)."
+  )
+  var heldOut: Double?
+  @Option(help: "Federated evaluation every N rounds, and after the last (default 2).")
+  var federatedEvery: Int?
+  @Option(
+    help: "How clusters' evaluation reports combine: mean (sample-weighted, default) or median.")
+  var federatedCombine: String?
+  @Option(
+    help:
       "The enclave program (default: fedledger-enclave next to this executable; if absent, the enclave code runs in this process)."
   )
   var enclaveProgram: String?
@@ -138,6 +148,9 @@ struct Simulate: AsyncParsableCommand {
       ("ledger.enabled", "--no-ledger", noLedger ? false : nil),
       ("privacy.mode", "--privacy", privacy),
       ("ledger.byzantineNodes", "--byzantine-nodes", byzantineNodes),
+      ("evaluation.heldOut", "--held-out", heldOut),
+      ("evaluation.every", "--federated-every", federatedEvery),
+      ("evaluation.combine", "--federated-combine", federatedCombine),
     ]
   }
 
@@ -172,8 +185,10 @@ struct Simulate: AsyncParsableCommand {
   private func simulate() async throws {
     let c = try resolveConfiguration()
     let train = try DatasetLoader.load(c.dataset, split: .train)
-    var test = try DatasetLoader.load(c.dataset, split: .test)
-    if let limit = c.testLimit, limit < test.count { test = test.subset(Array(0..<limit)) }
+    // A consortium usually has no central test set: then only the clusters judge the model.
+    var test =
+      DatasetLoader.hasTestSplit(c.dataset) ? try DatasetLoader.load(c.dataset, split: .test) : nil
+    if let limit = c.testLimit, let t = test, limit < t.count { test = t.subset(Array(0..<limit)) }
     let simulation = try Simulation(configuration: c, train: train, test: test)
     let directory = URL(fileURLWithPath: c.output.directory)
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -257,6 +272,8 @@ struct Simulate: AsyncParsableCommand {
       positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     let started = Date()
     var records: [RoundRecord] = []
+    // The best model by federated validation, kept to be written next to the last one.
+    var best: (round: Int, accuracy: Double, model: Model)?
     for round in 1...c.rounds {
       let record = try await simulation.runRound(round) { event in
         if case .clusterFinished(let r, _, let done, let total) = event {
@@ -265,6 +282,9 @@ struct Simulate: AsyncParsableCommand {
       }
       Terminal.clearStatus()
       records.append(record)
+      if let f = record.federated, f.clusters > 0, best == nil || f.accuracy > best!.accuracy {
+        best = (round, f.accuracy, simulation.model)
+      }
       try metrics.write(contentsOf: encoder.encode(record) + Data("\n".utf8))
       print(describe(record, of: c.rounds))
       for decision in record.decisions where decision.verdict != .accepted {
@@ -275,10 +295,24 @@ struct Simulate: AsyncParsableCommand {
         print("    cluster \(gone.cluster) \(gone.cause.rawValue): \(gone.detail)")
       }
       if let reason = record.aborted { print("    round aborted, the model stays: \(reason)") }
+      for refused in record.federated?.refused ?? [] {
+        print("    cluster \(refused.cluster) report refused: \(refused.reason)")
+      }
     }
     let modelURL = directory.appendingPathComponent("model.flm")
     let hash = try ModelFile.write(simulation.model, to: modelURL.path)
     print(summary(records, simulation: simulation, seconds: Date().timeIntervalSince(started)))
+    let bestURL = directory.appendingPathComponent("best-model.flm")
+    try? FileManager.default.removeItem(at: bestURL)
+    if let best {
+      let bestHash = try ModelFile.write(best.model, to: bestURL.path)
+      print(
+        String(
+          format: "  best by federated validation: round %d, %.2f%% (%@, sha256:%@)%@",
+          best.round, best.accuracy * 100, bestURL.path, String(bestHash.prefix(16)),
+          c.ledger.enabled
+            ? String(format: "; its receipt: models/round-%03d.receipt.json", best.round) : ""))
+    }
     if let recorder, !recorder.enclaves.isEmpty {
 
       let enclaves = records.reduce(0) { $0 + $1.enclaveSeconds }
@@ -343,6 +377,14 @@ struct Simulate: AsyncParsableCommand {
     if let accuracy = r.accuracy, let loss = r.loss {
       parts.append(String(format: "acc %.2f%%  loss %.4f", accuracy * 100, loss))
     }
+    if let f = r.federated {
+      parts.append(
+        f.clusters > 0
+          ? String(
+            format: "fed acc %.2f%% (%d clusters, %d samples)", f.accuracy * 100, f.clusters,
+            f.samples)
+          : "fed acc - (no valid report)")
+    }
     if let trainLoss = r.trainLoss { parts.append(String(format: "train loss %.4f", trainLoss)) }
     parts.append("accepted \(r.accepted)  rejected \(r.rejected)  clipped \(r.clipped)")
     if r.aborted != nil { parts.append("ABORTED") }
@@ -360,13 +402,18 @@ struct Simulate: AsyncParsableCommand {
     let step = max(1, (records.count + 19) / 20)
     let shown = records.indices.filter { $0 % step == 0 || $0 == records.count - 1 }
     var rows = [
-      "  round  accuracy    loss  accepted  rejected  clipped  missing  train s  aggregate s"
+      "  round  accuracy  fed acc    loss  accepted  rejected  clipped  missing  train s  aggregate s"
     ]
     for i in shown {
       let r = records[i]
       rows.append(
         "  " + pad("\(r.round)", 5)
           + pad(r.accuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-", 10)
+          + pad(
+            r.federated.flatMap {
+              $0.clusters > 0 ? String(format: "%.2f%%", $0.accuracy * 100) : nil
+            }
+              ?? "-", 9)
           + pad(r.loss.map { String(format: "%.4f", $0) } ?? "-", 8) + pad("\(r.accepted)", 10)
           + pad("\(r.rejected)", 10) + pad("\(r.clipped)", 9) + pad("\(r.missing.count)", 9)
           + pad(String(format: "%.1f", r.trainSeconds), 9)
@@ -385,6 +432,25 @@ struct Simulate: AsyncParsableCommand {
         String(
           format: "  final accuracy   %.2f%% (round %d); best %.2f%% (round %d)",
           last.accuracy! * 100, last.round, best.accuracy! * 100, best.round))
+    }
+    let judged = records.filter { ($0.federated?.clusters ?? 0) > 0 }
+    if let last = judged.last?.federated,
+      let best = judged.max(by: { $0.federated!.accuracy < $1.federated!.accuracy })?.federated
+    {
+      lines.append(
+        String(
+          format:
+            "  federated        %.2f%% (round %d, %@ over %d clusters and %d held-out samples); best %.2f%% (round %d)",
+          last.accuracy * 100, last.round, last.combination, last.clusters, last.samples,
+          best.accuracy * 100, best.round))
+      let federatedSeconds = records.reduce(0) { $0 + $1.federatedSeconds }
+      let wall = records.reduce(0) {
+        $0 + $1.trainSeconds + $1.aggregateSeconds + $1.ledgerSeconds + $1.evaluateSeconds
+      }
+      lines.append(
+        String(
+          format: "  fed. evaluation  %.2f s by the clusters (%.1f%% of %.1f s of rounds)",
+          federatedSeconds, 100 * federatedSeconds / max(wall, 1e-9), wall))
     }
     var honestSeen = 0
     var honestRejected = 0

@@ -27,6 +27,7 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
   public var output = OutputSettings()
   public var ledger = LedgerSettings()
   public var privacy = PrivacySettings()
+  public var evaluation = EvaluationSettings()
 
   public init() {}
 
@@ -63,6 +64,7 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
   static let keys = [
     "dataset", "model", "seed", "rounds", "clusters", "threads", "evaluateEvery", "testLimit",
     "partition", "local", "strategy", "attack", "participation", "output", "ledger", "privacy",
+    "evaluation",
   ]
 
   public init(from decoder: any Decoder) throws {
@@ -84,6 +86,7 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
     output = try r.section("output", OutputSettings.self) ?? output
     ledger = try r.section("ledger", LedgerSettings.self) ?? ledger
     privacy = try r.section("privacy", PrivacySettings.self) ?? privacy
+    evaluation = try r.section("evaluation", EvaluationSettings.self) ?? evaluation
     try settle(r)
   }
 
@@ -162,5 +165,6 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
     try c.encode(output, forKey: .init("output"))
     try c.encode(ledger, forKey: .init("ledger"))
     try c.encode(privacy, forKey: .init("privacy"))
+    try c.encode(evaluation, forKey: .init("evaluation"))
   }
 }

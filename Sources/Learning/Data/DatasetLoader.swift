@@ -35,6 +35,14 @@ public enum DatasetLoader {
     "fashion-mnist[:DIR]", "mnist[:DIR]", "cifar10:DIR", "csv:TRAIN[,TEST]", "idx:DIR",
   ]
 
+  /// Whether the dataset named by `spec` has a test split: every built-in one does; a CSV
+  /// dataset has one when it names a test file (`csv:TRAIN,TEST`).
+  public static func hasTestSplit(_ spec: String) -> Bool {
+    let (kind, argument) = parse(spec)
+    guard kind == "csv" else { return true }
+    return (argument ?? "").split(separator: "?")[0].contains(",")
+  }
+
   /// Loads the `split` part of the dataset named by `spec` (see the type's documentation).
   public static func load(_ spec: String, split: Split) throws -> Dataset {
     let (kind, argument) = parse(spec)

@@ -1,0 +1,67 @@
+import Learning
+
+/// The evaluation half of a round (as Flower's strategies have one): who is asked to judge a
+/// committed model on their held-out data, and how their reports combine into the
+/// consortium's metric.
+public protocol EvaluationStrategy: Sendable {
+  /// The clusters asked to evaluate round `round`'s model, among `clusters`; empty when the
+  /// round is not evaluated.
+  func evaluators(round: Int, lastRound: Int, clusters: [ClusterID], seed: UInt64) -> [ClusterID]
+  /// The metric of valid `reports` (at least one).
+  func combine(_ reports: [EvaluationReport]) -> (accuracy: Double, loss: Double)
+  /// The combination's name, as metrics and the ledger show it.
+  var combination: String { get }
+}
+
+/// How reports combine.
+public enum ReportCombination: String, Codable, Sendable, CaseIterable {
+  /// Sample-weighted mean: every held-out sample counts once.
+  case mean
+  /// The median of the clusters' figures: a few lying clusters cannot move it far.
+  case median
+}
+
+/// The built-in evaluation half: every `every` rounds (and the last), a seeded `fraction` of
+/// the clusters evaluates; reports combine by `combination`.
+public struct StandardEvaluation: EvaluationStrategy {
+  public var every: Int
+  public var fraction: Double
+  public var rule: ReportCombination
+
+  public init(every: Int = 1, fraction: Double = 1, rule: ReportCombination = .mean) {
+    self.every = max(1, every)
+    self.fraction = fraction
+    self.rule = rule
+  }
+
+  public var combination: String { rule.rawValue }
+
+  public func evaluators(round: Int, lastRound: Int, clusters: [ClusterID], seed: UInt64)
+    -> [ClusterID]
+  {
+    guard round % every == 0 || round == lastRound, !clusters.isEmpty else { return [] }
+    var rng = SeededGenerator(seed: seed, domain: "simulation.evaluate.\(round)")
+    let count = max(1, Int((fraction * Double(clusters.count)).rounded()))
+    return rng.shuffled(clusters).prefix(count).sorted()
+  }
+
+  public func combine(_ reports: [EvaluationReport]) -> (accuracy: Double, loss: Double) {
+    precondition(!reports.isEmpty)
+    switch rule {
+    case .mean:
+      let total = Double(reports.reduce(0) { $0 + $1.samples })
+      return (
+        reports.reduce(0) { $0 + $1.accuracy * Double($1.samples) } / total,
+        reports.reduce(0) { $0 + $1.loss * Double($1.samples) } / total
+      )
+    case .median:
+      return (median(reports.map(\.accuracy)), median(reports.map(\.loss)))
+    }
+  }
+
+  private func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    let mid = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
+}

@@ -1,0 +1,68 @@
+/// The checks every evaluation report passes before it counts, whoever combines them.
+public struct ReportValidation: Sendable {
+  /// The round whose committed model is evaluated, and that model's hash.
+  public var round: Int
+  public var modelHash: String
+  /// Clusters that may report (enrolled and asked).
+  public var asked: Set<ClusterID>
+  /// The most samples one report may claim (the round's public sample cap).
+  public var sampleCap: UInt64
+  /// Classes the model tells apart.
+  public var classes: Int
+
+  public init(
+    round: Int, modelHash: String, asked: Set<ClusterID>, sampleCap: UInt64, classes: Int
+  ) {
+    self.round = round
+    self.modelHash = modelHash
+    self.asked = asked
+    self.sampleCap = sampleCap
+    self.classes = classes
+  }
+
+  /// Splits `reports` into those that count and those refused, with the reason; a cluster's
+  /// second report is refused, its first judged.
+  public func sort(_ reports: [EvaluationReport]) -> (
+    valid: [EvaluationReport], refused: [RefusedReport]
+  ) {
+    var valid: [EvaluationReport] = []
+    var refused: [RefusedReport] = []
+    var seen: Set<ClusterID> = []
+    for r in reports {
+      guard seen.insert(r.cluster).inserted else {
+        refused.append(.init(cluster: r.cluster, reason: "a second report for this round"))
+        continue
+      }
+      if let problem = problem(r) {
+        refused.append(.init(cluster: r.cluster, reason: problem))
+      } else {
+        valid.append(r)
+      }
+    }
+    return (valid, refused)
+  }
+
+  /// Why `r` cannot count, or nil.
+  public func problem(_ r: EvaluationReport) -> String? {
+    guard asked.contains(r.cluster) else {
+      return "cluster \(r.cluster) was not asked to evaluate round \(round)"
+    }
+    guard r.round == round else { return "is for round \(r.round), not round \(round)" }
+    guard r.modelHash == modelHash else {
+      return "is of model \(r.modelHash.prefix(12)), not the one round \(round) committed"
+    }
+    guard r.accuracy.isFinite, (0...1).contains(r.accuracy) else {
+      return "claims an accuracy of \(r.accuracy), outside [0, 1]"
+    }
+    guard r.loss.isFinite, r.loss >= 0 else { return "claims a loss of \(r.loss)" }
+    guard r.samples > 0, UInt64(r.samples) <= sampleCap else {
+      return "claims \(r.samples) samples; a report holds 1 to the round's cap of \(sampleCap)"
+    }
+    guard r.classCounts.count == classes, r.classCounts.allSatisfy({ $0 >= 0 }),
+      r.classCounts.reduce(0, +) == r.samples
+    else {
+      return "its \(classes) per-class counts do not add up to its \(r.samples) samples"
+    }
+    return nil
+  }
+}
