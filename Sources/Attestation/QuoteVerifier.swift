@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import X509
+@_spi(FixedExpiryValidationTime) import X509
 
 /// What a verified quote says about the enclave that made it.
 public struct EnclaveIdentity: Equatable, Sendable {
@@ -85,7 +85,7 @@ public struct QuoteVerifier: Sendable {
   {
     guard let leaf = certificates.first else { throw .certificate("\(what) is missing") }
     var verifier = Verifier(rootCertificates: CertificateStore([root])) {
-      RFC5280Policy(validationTime: time)
+      RFC5280Policy(fixedExpiryValidationTime: time)
     }
     let result = await verifier.validate(
       leaf: leaf, intermediates: CertificateStore(Array(certificates.dropFirst())))

@@ -262,7 +262,7 @@ struct Simulate: AsyncParsableCommand {
     defer { recorder?.shutdown() }
 
     let metricsURL = directory.appendingPathComponent("metrics.jsonl")
-    FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
     let metrics = try FileHandle(forWritingTo: metricsURL)
     defer { try? metrics.close() }
     let encoder = JSONEncoder()

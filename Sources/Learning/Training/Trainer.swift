@@ -139,7 +139,7 @@ public final class Trainer {
   public func step<C: Collection<Int>>(on dataset: Dataset, indices: C) -> (
     loss: Double, correct: Int
   )
-  where C.Index == Int {
+  where C.Index == Int, C: SendableMetatype {
     let batch = indices.count
     // Workers that would get no samples (a short last batch) sit the step out.
     let share = (batch + min(workers.count, batch) - 1) / min(workers.count, batch)
@@ -192,6 +192,7 @@ public final class Trainer {
   }
 
   /// Trains one pass over `dataset` in a freshly shuffled order.
+  @discardableResult
   public func trainEpoch(
     on dataset: Dataset, epoch: Int = 1, progress: ((TrainingProgress) -> Void)? = nil
   ) -> EpochResult {
