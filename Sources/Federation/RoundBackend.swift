@@ -15,13 +15,17 @@ public protocol RoundBackend: AnyObject {
   /// No more updates: the round aggregates what was submitted (at least the minimum cohort) or
   /// ends without a model.
   func finish(round: Int, base: Model) throws -> RoundConclusion
-  /// The clusters `evaluators` are about to judge `model`, round `round`'s committed model:
-  /// with a ledger, each checks it against the commit's receipt first.
+  /// The clusters `evaluators` are about to judge `model`, the model standing after round
+  /// `round`: with a ledger, each checks it against the newest commit's receipt first. Returns
+  /// the clusters that refuse it, with the reason; they report nothing.
   func prepareEvaluation(of model: Model, round: Int, by evaluators: [ClusterID]) throws
+    -> [ClusterID: String]
 }
 
 extension RoundBackend {
-  public func prepareEvaluation(of model: Model, round: Int, by evaluators: [ClusterID]) throws {}
+  public func prepareEvaluation(of model: Model, round: Int, by evaluators: [ClusterID]) throws
+    -> [ClusterID: String]
+  { [:] }
 }
 
 /// How a round ended, and where the backend's time went.

@@ -61,6 +61,9 @@ public final class Simulation {
   public let evaluation: any EvaluationStrategy
   /// Classes the model tells apart.
   public let classCount: Int
+  /// The most samples one evaluation report may claim: the largest held-out split, rounded up
+  /// to a power of two (public, like the training sample cap).
+  public let heldOutCap: UInt64
   public let strategy: any Strategy
   /// Per-cluster label counts of the partition, before any label flipping.
   public let histograms: [[Int]]
@@ -124,6 +127,14 @@ public final class Simulation {
     // The default cap: the largest cluster's data rounded up to a power of two, so the genesis
     // and every statement do not publish that cluster's exact size.
     let largest = (clusters.map(\.data.count).max() ?? 1).nextPowerOfTwo
+    heldOutCap = UInt64((clusters.map { $0.heldOut?.count ?? 0 }.max() ?? 1).nextPowerOfTwo)
+    guard test != nil || clusters.contains(where: { $0.heldOut != nil }) else {
+      throw ConfigurationError(
+        source: "configuration", key: "evaluation.heldOut",
+        problem:
+          "is \(c.evaluation.heldOut), too little for any cluster to keep a sample apart, and the data has no test set: nothing would ever judge the model"
+      )
+    }
     let architecture = try Zoo.architecture(
       named: c.model, inputShape: train.sampleShape, classes: train.classCount)
     model = try Model(architecture: architecture, seed: c.seed)
@@ -263,7 +274,8 @@ public final class Simulation {
     }
     let federatedStart = DispatchTime.now().uptimeNanoseconds
     let federated =
-      outcome.aborted == nil ? try await evaluateFederated(round, threads: concurrency) : nil
+      outcome.aborted == nil || round == c.rounds
+      ? try await evaluateFederated(round, threads: concurrency) : nil
     let evaluateEnd = DispatchTime.now().uptimeNanoseconds
     let evaluateNanos = evaluateEnd - evaluateStart
     let record = RoundRecord(
@@ -294,28 +306,32 @@ extension Simulation {
       seed: configuration.seed)
     guard !asked.isEmpty else { return nil }
     let model = self.model
-    try backend.prepareEvaluation(of: model, round: round, by: asked)
+    let refusing = try backend.prepareEvaluation(of: model, round: round, by: asked)
+    let evaluating = asked.filter { refusing[$0] == nil }
     let clusters = self.clusters
-    var reports = [EvaluationReport?](repeating: nil, count: asked.count)
+    var reports = [EvaluationReport?](repeating: nil, count: evaluating.count)
     try await withThrowingTaskGroup(of: (Int, EvaluationReport?).self) { group in
       var next = 0
       func launch() {
-        guard next < asked.count else { return }
+        guard next < evaluating.count else { return }
         let slot = next
-        let cluster = clusters[asked[slot]]
+        let cluster = clusters[evaluating[slot]]
         group.addTask { (slot, try cluster.evaluate(model, round: round)) }
         next += 1
       }
-      for _ in 0..<min(max(1, threads), asked.count) { launch() }
+      for _ in 0..<min(max(1, threads), evaluating.count) { launch() }
       while let (slot, report) = try await group.next() {
         reports[slot] = report
         launch()
       }
     }
     let validation = ReportValidation(
-      round: round, modelHash: model.hash, asked: Set(asked), sampleCap: rules.sampleCap,
-      classes: classCount)
-    let (valid, refused) = validation.sort(reports.compactMap { $0 })
+      round: round, modelHash: model.hash, asked: Set(evaluating),
+      sampleCap: min(rules.sampleCap, heldOutCap), classes: classCount)
+    var (valid, refused) = validation.sort(reports.compactMap { $0 })
+    refused += refusing.sorted { $0.key < $1.key }.map {
+      RefusedReport(cluster: $0.key, reason: "refuses the model: \($0.value)")
+    }
     guard !valid.isEmpty else {
       return FederatedMetric(
         round: round, modelHash: model.hash, accuracy: .nan, loss: .nan, clusters: 0,

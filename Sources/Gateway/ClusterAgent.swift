@@ -97,6 +97,13 @@ public final class ClusterAgent {
   /// signed), checked offline against genesis. A cluster sends updates only on a base it
   /// accepted.
   public func acceptBase(_ model: Hash256, receipt: Receipt?) throws(ClusterAgentError) {
+    try check(model, receipt: receipt)
+    base = model
+  }
+
+  /// Checks that the ledger proves `model` (as `acceptBase` does), before the cluster judges
+  /// it on its held-out data; the base it trains on stays as it was.
+  public func check(_ model: Hash256, receipt: Receipt?) throws(ClusterAgentError) {
     if let receipt {
       do {
         _ = try receipt.verify(genesis: genesis, modelHash: model)
@@ -106,7 +113,6 @@ public final class ClusterAgent {
     } else if model != genesis.initialModel {
       throw .unprovenBase("it is not genesis's initial model, and no receipt proves it")
     }
-    base = model
   }
 
   /// What the cluster sends for its `update`: the protected payload, for every node's blob

@@ -199,12 +199,28 @@ public final class SimulatedNetwork: RoundBackend {
     }
   }
 
-  public func prepareEvaluation(of model: Model, round: Int, by evaluators: [ClusterID]) throws {
-    guard let hash = Hash256(hex: model.hash) else { return }
-    try recording {
-      for id in evaluators where agents.indices.contains(id) {
-        try agents[id].acceptBase(hash, receipt: lastReceipt)
+  public func prepareEvaluation(of model: Model, round: Int, by evaluators: [ClusterID]) throws
+    -> [ClusterID: String]
+  {
+    guard let hash = Hash256(hex: model.hash) else {
+      throw ModelFileError.invalidArchitecture(
+        path: nil, reason: "model hash \(model.hash) is not SHA-256")
+    }
+    return recording {
+      // The newest commit's receipt proves the standing model (an aborted round leaves it).
+      var refused: [ClusterID: String] = [:]
+      for id in evaluators {
+        guard agents.indices.contains(id) else {
+          refused[id] = "cluster \(id) is not enrolled on the ledger"
+          continue
+        }
+        do {
+          try agents[id].check(hash, receipt: lastReceipt)
+        } catch {
+          refused[id] = "\(agents[id].name) \(error)"
+        }
       }
+      return refused
     }
   }
 

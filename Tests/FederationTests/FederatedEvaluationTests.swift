@@ -42,9 +42,12 @@ final class FederatedEvaluationTests: XCTestCase {
   /// without it.
   func testBadReportsAreRefusedWithTheirReason() {
     let v = ReportValidation(
-      round: 3, modelHash: "m", asked: [0, 1, 2, 3, 4, 5, 6, 7], sampleCap: 1000, classes: 2)
+      round: 3, modelHash: "m", asked: [0, 1, 2, 3, 4, 5, 6, 7, 8], sampleCap: 1000, classes: 2)
     var wrongCounts = report(7, accuracy: 0.5, loss: 1, samples: 10)
     wrongCounts.classCounts = [3, 3]
+    // Attack: counts that would overflow when added, to crash whatever combines them.
+    var overflowing = report(8, accuracy: 0.5, loss: 1, samples: 10)
+    overflowing.classCounts = [Int.max, 1]
     let reports = [
       report(0, accuracy: 0.8, loss: 0.3, samples: 100),
       report(0, accuracy: 0.9, loss: 0.3, samples: 100),
@@ -55,7 +58,7 @@ final class FederatedEvaluationTests: XCTestCase {
       report(4, accuracy: 0.8, loss: -1, samples: 100),
       report(5, accuracy: 0.8, loss: .infinity, samples: 100),
       report(6, accuracy: 0.8, loss: 0.3, samples: 5000),
-      wrongCounts,
+      wrongCounts, overflowing,
     ]
     let (valid, refused) = v.sort(reports)
     XCTAssertEqual(valid.map(\.cluster), [0])
@@ -66,10 +69,13 @@ final class FederatedEvaluationTests: XCTestCase {
     XCTAssertTrue(reasons[2]!.contains("is for round 2"))
     XCTAssertTrue(reasons[9]!.contains("was not asked"))
     XCTAssertTrue(reasons[3]!.contains("outside [0, 1]"))
-    XCTAssertTrue(reasons[4]!.contains("claims a loss of -1"))
-    XCTAssertTrue(reasons[5]!.contains("claims a loss of inf"))
-    XCTAssertTrue(reasons[6]!.contains("the round's cap of 1000"))
-    XCTAssertTrue(reasons[7]!.contains("do not add up"))
+    XCTAssertTrue(reasons[4]!.contains("negative or non-finite loss"))
+    XCTAssertTrue(reasons[5]!.contains("negative or non-finite loss"))
+    XCTAssertTrue(reasons[6]!.contains("the held-out cap of 1000"))
+    XCTAssertTrue(reasons[7]!.contains("adding up to its samples"))
+    XCTAssertTrue(reasons[8]!.contains("adding up to its samples"))
+    // The reasons name no claimed figure (they are written where reports are private).
+    XCTAssertFalse(reasons.values.contains { $0.contains("5000") || $0.contains("1.2") })
   }
 
   /// A consortium without a central test set: the clusters' held-out data is the only judge,
@@ -95,6 +101,10 @@ final class FederatedEvaluationTests: XCTestCase {
         Double(held.count), 0.1 * Double(simulation.histograms[cluster.id].reduce(0, +)),
         accuracy: 1)
     }
+    // A report may claim at most the largest held-out split, rounded up to a power of two.
+    let largest = simulation.clusters.map { $0.heldOut?.count ?? 0 }.max()!
+    XCTAssertGreaterThanOrEqual(simulation.heldOutCap, UInt64(largest))
+    XCTAssertLessThan(simulation.heldOutCap, UInt64(2 * largest))
     let records = try await simulation.run()
     XCTAssertTrue(
       records.allSatisfy { $0.accuracy == nil }, "no central test set, no central figure")

@@ -127,6 +127,9 @@ final class ClusterAgentTests: XCTestCase {
       guard case .unprovenBase = $0 as? ClusterAgentError else { return XCTFail("\($0)") }
     }
     try agent.acceptBase(Hash256.of([0]), receipt: nil)
+    // Checking a model to judge it leaves the base it trains on as it was.
+    XCTAssertThrowsError(try agent.check(Hash256.of([9]), receipt: nil))
+    XCTAssertEqual(agent.base, Hash256.of([0]))
     var other = update()
     other.baseModelHash = Hash256.of([9]).hex
     XCTAssertThrowsError(try agent.submission(for: other))

@@ -5,7 +5,9 @@ public struct ReportValidation: Sendable {
   public var modelHash: String
   /// Clusters that may report (enrolled and asked).
   public var asked: Set<ClusterID>
-  /// The most samples one report may claim (the round's public sample cap).
+  /// The most samples one report may claim: public, like the training sample cap (the largest
+  /// held-out split rounded up to a power of two), so that a cluster claiming more than any
+  /// held-out split holds cannot outweigh the honest ones.
   public var sampleCap: UInt64
   /// Classes the model tells apart.
   public var classes: Int
@@ -51,17 +53,20 @@ public struct ReportValidation: Sendable {
     guard r.modelHash == modelHash else {
       return "is of model \(r.modelHash.prefix(12)), not the one round \(round) committed"
     }
+    // The reasons name no claimed figure: they are written where per-cluster figures are not.
     guard r.accuracy.isFinite, (0...1).contains(r.accuracy) else {
-      return "claims an accuracy of \(r.accuracy), outside [0, 1]"
+      return "claims an accuracy outside [0, 1]"
     }
-    guard r.loss.isFinite, r.loss >= 0 else { return "claims a loss of \(r.loss)" }
+    guard r.loss.isFinite, r.loss >= 0 else { return "claims a negative or non-finite loss" }
     guard r.samples > 0, UInt64(r.samples) <= sampleCap else {
-      return "claims \(r.samples) samples; a report holds 1 to the round's cap of \(sampleCap)"
+      return "claims a sample count outside 1 to the held-out cap of \(sampleCap)"
     }
-    guard r.classCounts.count == classes, r.classCounts.allSatisfy({ $0 >= 0 }),
+    // Each count at most the total first, so that the sum cannot overflow.
+    guard r.classCounts.count == classes,
+      r.classCounts.allSatisfy({ (0...r.samples).contains($0) }),
       r.classCounts.reduce(0, +) == r.samples
     else {
-      return "its \(classes) per-class counts do not add up to its \(r.samples) samples"
+      return "its per-class counts are not \(classes) counts adding up to its samples"
     }
     return nil
   }

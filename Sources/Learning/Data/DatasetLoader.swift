@@ -40,7 +40,8 @@ public enum DatasetLoader {
   public static func hasTestSplit(_ spec: String) -> Bool {
     let (kind, argument) = parse(spec)
     guard kind == "csv" else { return true }
-    return (argument ?? "").split(separator: "?")[0].contains(",")
+    let paths = (argument ?? "").split(separator: "?", omittingEmptySubsequences: false).first
+    return paths?.contains(",") ?? false
   }
 
   /// Loads the `split` part of the dataset named by `spec` (see the type's documentation).
