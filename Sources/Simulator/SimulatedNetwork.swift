@@ -315,7 +315,9 @@ public final class SimulatedNetwork: RoundBackend {
         endorsements: chosen.endorsements.sorted()))
     let proof = try order(commit, round: round, what: "model commit", in: "round \(round) commit")
     // A node whose aggregator endorsed the statement releases its model.
-    let signer = chosen.nodes.first { $0 < hosts.count - byzantine.count }!
+    guard let signer = chosen.nodes.first(where: { $0 < hosts.count - byzantine.count }) else {
+      throw RoundError.noQuorum(round: round, counts: tally.counts, threshold: tally.threshold)
+    }
     let file = try hosts[signer].aggregator.release(proof)
     guard try blobExchange.publish(file) == statement.newModelBlob else {
       throw RoundError.releasedAnotherModel(round: round)
