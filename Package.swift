@@ -204,7 +204,8 @@ let package = Package(
         "Records", "RecordsJSON", .product(name: "Crypto", package: "swift-crypto"),
       ]),
     .testTarget(
-      name: "HostTests", dependencies: ["Host", "Ledger", "Ordering", "Records", "RecordsJSON"]),
+      name: "HostTests",
+      dependencies: ["Host", "Privacy", "Ledger", "Ordering", "Records", "RecordsJSON"]),
     .testTarget(
       name: "OrderingTests", dependencies: ["Ordering", "Ledger", "Records", "RecordsJSON"]),
     .testTarget(
