@@ -71,7 +71,12 @@ public final class ClearAggregator: RoundAggregator {
         "\(round.payloads.count) payloads for \(close.updates.count) committed updates (at most \(rules.capacity))"
       )
     }
-    if let standard = strategy as? StandardStrategy, let problem = standard.differs(from: rules) {
+    // A node endorses a statement naming the round's rules: its strategy must run them.
+    guard let bound = strategy as? any RuleBound else {
+      throw AggregatorError.invalidRound(
+        "this node's strategy (\(strategy.description)) cannot show that it runs the round's rules")
+    }
+    if let problem = bound.differs(from: rules) {
       throw AggregatorError.invalidRound("this node's strategy \(problem)")
     }
     strategy.begin(round: Int(close.round), baseModelHash: base.hash, global: base.parameters)
@@ -155,10 +160,18 @@ public final class ClearAggregator: RoundAggregator {
   }
 }
 
-extension StandardStrategy {
+/// A strategy that can say whether it runs a round's rules. A node endorses only what a
+/// strategy computed under the rules the ledger fixed, so in privacy mode none each node's
+/// strategy must be one (the built-in one is).
+public protocol RuleBound {
+  /// How the strategy differs from `rules`, or nil when it runs exactly them.
+  func differs(from rules: RoundRules) -> String?
+}
+
+extension StandardStrategy: RuleBound {
   /// How this strategy differs from the rules a round-open carries, if it does: a node must run
   /// the rules the ledger fixed, not its own configuration's.
-  func differs(from rules: RoundRules) -> String? {
+  public func differs(from rules: RoundRules) -> String? {
     if rule != rules.rule { return "runs \(rule), the round's rules \(rules.rule)" }
     if weighting != rules.weighting {
       return "weighs by \(weighting.rawValue), the round's rules by \(rules.weighting.rawValue)"

@@ -203,6 +203,27 @@ final class ClearAggregatorTests: XCTestCase {
     }
   }
 
+  /// A strategy that cannot say which rules it runs.
+  final class Unbound: Strategy {
+    var description: String { "unbound" }
+    func begin(round: Int, baseModelHash: String, global: [Float]) {}
+    func add(_ update: ClusterUpdate) {}
+    func finish() -> AggregationOutcome { AggregationOutcome(parameters: [], decisions: []) }
+  }
+
+  /// A node must not endorse as the round's what a strategy computed that cannot show it runs
+  /// the round's rules.
+  func testANodeRefusesToEndorseWithAStrategyThatCannotShowItsRules() throws {
+    let base = try model()
+    let updates = (0..<3).map { update($0, base, value: 0.01) }
+    let a = ClearAggregator(
+      strategy: Unbound(), key: node, network: network, nodes: [node.publicKey], quorum: 1,
+      clusterName: { "cluster-\($0)" })
+    XCTAssertThrowsError(try a.aggregate(try round(base, updates))) {
+      XCTAssertTrue("\($0)".contains("cannot show that it runs the round's rules"), "\($0)")
+    }
+  }
+
   /// Fewer updates pass than the round-open's minimum cohort: no endorsement.
   func testTooFewPassingUpdatesEndorseNothing() throws {
     let base = try model()
