@@ -67,13 +67,15 @@ extension Enclave {
       throw .notTheProvenRound(
         "\(request.envelopes.count) envelope(s) given; round \(round) closed with \(entries.count)")
     }
-    let base = try ModelBytes(request.baseModel)
+    // The file's trailing hash against the proven one first, so that the enclave parses only
+    // the file the round names (`ModelBytes` then checks the content against that hash).
     let baseHash = Array(request.baseModel.suffix(32))
     guard baseHash == proven.open.baseModel.bytes else {
       throw .notTheProvenRound(
         "the base model given is not the one round \(round) opened on (\(proven.open.baseModel.short))"
       )
     }
+    let base = try ModelBytes(request.baseModel)
     // Every envelope must be the one the close names, and every cluster listed once, before
     // any is opened: the host learns nothing, not even timing, from a request it altered.
     // Hashing and opening are independent per envelope: done on every core, then taken in

@@ -8,8 +8,6 @@ import Records
 /// payloads, and never sees an update or a weight.
 public final class EnclaveAggregator: RoundAggregator {
   public let enclave: EnclaveClient
-  /// The enclave's own time on the last round it aggregated.
-  public private(set) var nanoseconds: UInt64 = 0
 
   public init(enclave: EnclaveClient) { self.enclave = enclave }
 
@@ -23,7 +21,6 @@ public final class EnclaveAggregator: RoundAggregator {
     } catch EnclaveHostError.tooFewUpdates(_, let why) {
       return .tooFewUpdates(why)
     }
-    nanoseconds = response.nanoseconds
     do {
       return .endorsed(try Endorsement(canonical: response.endorsement), decisions: nil)
     } catch {

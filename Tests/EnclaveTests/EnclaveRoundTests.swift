@@ -244,6 +244,12 @@ final class EnclaveRoundTests: XCTestCase {
     var otherBase = full
     otherBase.baseModel = Self.modelFile([Float](repeating: 1, count: Self.parameters))
     refused(otherBase, "the base model given is not the one round 1 opened on")
+    // Bytes that are no model file at all are refused by the proven hash, before any parsing.
+    otherBase.baseModel = [UInt8](repeating: 0xff, count: 64)
+    refused(otherBase, "the base model given is not the one round 1 opened on")
+    // The proven hash at the end of a file whose content does not hash to it: refused too.
+    otherBase.baseModel = [UInt8](repeating: 0, count: 100) + baseFile.suffix(32)
+    refused(otherBase, "the base model file")
     // The proof: another round, another network, another block, a broken path or index.
     var otherNetwork = full
     otherNetwork.closed =
