@@ -185,6 +185,13 @@ public struct LedgerState: Sendable {
       return .valid
 
     case .enrolment(let e):
+      // A cluster's name goes into records and reasons that readers bound: keep it short.
+      guard (1...ClusterEnrolment.maximumName).contains(e.cluster.utf8.count),
+        !e.cluster.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+      else {
+        return .invalid(
+          "a cluster name is 1 to \(ClusterEnrolment.maximumName) bytes without control characters")
+      }
       guard let member = genesis.member(e.member) else {
         return .invalid("member \"\(e.member)\" is not in genesis")
       }

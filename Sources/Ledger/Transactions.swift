@@ -3,6 +3,9 @@ import Records
 
 /// A consortium member enrols a cluster's identity key; only enrolled clusters may commit.
 public struct ClusterEnrolment: CanonicalCodable, Equatable {
+  /// The longest cluster name the ledger enrols, in bytes of UTF-8.
+  public static let maximumName = 64
+
   public var cluster: String
   public var key: PublicKey
   /// The member vouching for the cluster, by name in genesis.

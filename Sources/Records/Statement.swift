@@ -51,8 +51,30 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
   }
   public struct Rejected: Equatable, Sendable {
     public var update: Hash256
-    public var reason: String
+    /// Why, in at most `maximumReason` bytes of UTF-8: a reason may quote what a cluster chose
+    /// (its name), and a statement every reader refuses could commit no round.
+    public let reason: String
+    public static let maximumReason = 512
+
+    /// Longer reasons are cut, at a character, and end in "…".
     public init(update: Hash256, reason: String) {
+      self.update = update
+      guard reason.utf8.count > Self.maximumReason else {
+        self.reason = reason
+        return
+      }
+      var kept = ""
+      var bytes = 0
+      for c in reason {
+        bytes += c.utf8.count
+        if bytes > Self.maximumReason - 3 { break }
+        kept.append(c)
+      }
+      self.reason = kept + "…"
+    }
+
+    /// A reason as a stored statement has it, unchanged, so that its bytes and hash are too.
+    fileprivate init(update: Hash256, decoded reason: String) {
       self.update = update
       self.reason = reason
     }
@@ -120,7 +142,7 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
       Accepted(update: try r.hash("accepted update"), note: try r.string("accepted note"))
     }
     rejected = try r.list("statement rejected updates") { r throws(CanonicalDecodingError) in
-      Rejected(update: try r.hash("rejected update"), reason: try r.string("rejected reason"))
+      Rejected(update: try r.hash("rejected update"), decoded: try r.string("rejected reason"))
     }
     rule = try r.string("statement rule")
     parameters = try r.settings("statement parameters")

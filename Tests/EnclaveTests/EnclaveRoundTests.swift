@@ -68,6 +68,32 @@ final class EnclaveRoundTests: XCTestCase {
       sampleCount: sampleCount, signer: signer, envelopeCluster: envelopeCluster)
   }
 
+  /// Attack: a cluster whose close entry carries a very long name sends an envelope with a
+  /// bad signature, so that the reason quoting its name would swell the statement past what
+  /// readers accept and block every round it joins. The reason is cut; the endorsement reads.
+  func testALongClusterNameCannotMakeAStatementNobodyReads() throws {
+    let (a, _) = try pair()
+    let group = try XCTUnwrap(a.groupPublicKey)
+    let baseFile = Self.modelFile([Float](repeating: 0.5, count: Self.parameters))
+    let base = Array(baseFile.suffix(32))
+    var updates = try (0..<3).map { try envelope(cluster: $0, round: 2, base: base, group: group) }
+    let long = String(repeating: "x", count: 3000)
+    var forged = try envelope(
+      cluster: 3, round: 2, base: base, group: group, signer: Curve25519.Signing.PrivateKey(),
+      envelopeCluster: long)
+    forged.cluster = long
+    updates.append(forged)
+    let response = try a.aggregate(
+      .proven(
+        network: network, round: 2, baseModel: baseFile, rules: RoundRules(minimumCohort: 3),
+        updates: updates, node: node))
+    let statement = try Endorsement(canonical: response.endorsement).statement
+    XCTAssertEqual(statement.accepted.count, 3)
+    XCTAssertEqual(statement.rejected.count, 1)
+    XCTAssertLessThanOrEqual(
+      statement.rejected[0].reason.utf8.count, AggregationStatement.Rejected.maximumReason)
+  }
+
   func testEveryEnclaveSignsTheSameStatementAndModelAndEveryBadUpdateHasItsReason() throws {
     let (a, b) = try pair()
     let group = try XCTUnwrap(a.groupPublicKey)

@@ -231,6 +231,28 @@ final class RoundRulesTests: XCTestCase {
       ])
   }
 
+  /// Attack: a member enrols a cluster with a name long enough that reasons quoting it would
+  /// swell past what statements hold, or with control characters that garble what readers
+  /// print. The ledger enrols names of 1 to 64 bytes without control characters.
+  func testClusterNamesAreShortAndPrintable() throws {
+    let orderer = try net.open(temporaryDirectory())
+    try orderer.cut()
+    func enrol(_ name: String, _ member: Int) -> Transaction {
+      .enrolment(
+        ClusterEnrolment(
+          network: net.network, cluster: name, key: SigningKey().publicKey,
+          member: "member-\(member)", memberKey: net.members[member]))
+    }
+    let refusal = "a cluster name is 1 to 64 bytes without control characters"
+    XCTAssertEqual(
+      try verdicts(
+        orderer,
+        [
+          enrol(String(repeating: "x", count: 65), 0), enrol("", 1), enrol("plant\u{1b}[2J", 2),
+          enrol(String(repeating: "x", count: 64), 3),
+        ]), [refusal, refusal, refusal, "valid"])
+  }
+
   /// Review hole 3: weights could add up past the fixed-point sum's 2^31. A round holds at
   /// most 2^31 / sampleCap updates, so no update is ever rejected for the budget.
   func testARoundHoldsNoMoreUpdatesThanItsSampleCapLeavesRoomFor() throws {
