@@ -134,7 +134,7 @@ let package = Package(
     .target(
       name: "Simulator",
       dependencies: [
-        "Federation", "Gateway", "Host", "Privacy", "Learning", "Ledger", "Ordering", "Records",
+        "Aggregation", "Federation", "Gateway", "Host", "Privacy", "Learning", "Ledger", "Ordering", "Records",
         "RecordsJSON", "Canonical", "Enclave", "Attestation",
         .product(name: "Crypto", package: "swift-crypto"),
       ]),

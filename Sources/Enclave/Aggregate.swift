@@ -182,8 +182,8 @@ extension Enclave {
 
   /// Signs `statement` with this enclave's key, carrying evidence for the ledger: the report
   /// binds the key to this enclave and to the network.
-  func endorse(_ statement: AggregationStatement, network: [UInt8]) throws(EnclaveError)
-    -> Endorsement
+  func endorse<S: EndorsableStatement>(_ statement: S, network: [UInt8]) throws(EnclaveError)
+    -> Endorsed<S>
   {
     let evidence = try evidence(nonce: EnclaveEvidence.ledgerNonce(network: network))
     let recorded: Evidence
@@ -207,7 +207,7 @@ extension Enclave {
         kind: .sgxDCAP,
         bytes: CollateralizedEvidence(evidence: evidence, collateral: collateral).canonicalBytes)
     }
-    return Endorsement(
+    return Endorsed(
       network: Hash256(bytes: network)!, statement: statement, key: SigningKey(signingKey),
       evidence: recorded)
   }

@@ -22,6 +22,10 @@ public final class Enclave {
   /// It never endorses an earlier round, nor another statement for the same one.
   public internal(set) var lastEndorsedRound: UInt64 = 0
   var lastStatement: Hash256?
+  /// The newest round whose metric this enclave signed, and that metric statement's hash: it
+  /// signs no earlier round's, nor another for the same round.
+  public internal(set) var lastCombinedRound: UInt64 = 0
+  var lastMetric: Hash256?
   /// The model of the round last aggregated, kept (in memory only) until the ledger proves its
   /// commit; a restarted enclave aggregates the round again to release it.
   var pendingModel: (network: Hash256, round: UInt64, statement: Hash256, file: [UInt8])?
@@ -216,7 +220,7 @@ public final class Enclave {
 
   // MARK: Sealing
 
-  static let sealedVersion: UInt8 = 5
+  static let sealedVersion: UInt8 = 6
 
   /// The enclave's state (keys, group key, last endorsed round and statement, policy, time
   /// floor) encrypted with a key only this platform and this measurement derive.
@@ -228,6 +232,8 @@ public final class Enclave {
     w.optional(groupKey) { $0.fixed($1.rawRepresentation) }
     w.u64(lastEndorsedRound)
     w.optional(lastStatement) { $0.fixed($1.bytes) }
+    w.u64(lastCombinedRound)
+    w.optional(lastMetric) { $0.fixed($1.bytes) }
     policy.encode(to: &w)
     // A floor before 1970 (collateral under a test root) clamps to 0 rather than trapping.
     w.optional(timeFloor) { $0.u64(UInt64(clamping: Int64($1.timeIntervalSince1970))) }
@@ -257,7 +263,8 @@ public final class Enclave {
     let state:
       (
         signing: [UInt8], encryption: [UInt8], group: [UInt8]?, round: UInt64,
-        statement: Hash256?, policy: EnclavePolicy, floor: UInt64?
+        statement: Hash256?, combined: UInt64, metric: Hash256?, policy: EnclavePolicy,
+        floor: UInt64?
       )
     do throws(CanonicalDecodingError) {
       var r = CanonicalReader(plain)
@@ -274,12 +281,16 @@ public final class Enclave {
       let statement = try r.optional("sealed statement") { r throws(CanonicalDecodingError) in
         Hash256(bytes: try r.fixed(32, "sealed statement"))!
       }
+      let combined = try r.u64("sealed combined round")
+      let metric = try r.optional("sealed metric") { r throws(CanonicalDecodingError) in
+        Hash256(bytes: try r.fixed(32, "sealed metric"))!
+      }
       let policy = try EnclavePolicy(from: &r)
       let floor = try r.optional("sealed time floor") { r throws(CanonicalDecodingError) in
         try r.u64("sealed time floor")
       }
       try r.finish()
-      state = (signing, encryption, group, round, statement, policy, floor)
+      state = (signing, encryption, group, round, statement, combined, metric, policy, floor)
     } catch {
       throw .sealed("\(error)")
     }
@@ -290,6 +301,8 @@ public final class Enclave {
     }
     policy = state.policy
     lastStatement = state.statement
+    lastCombinedRound = state.combined
+    lastMetric = state.metric
     timeFloor = state.floor.map { Date(timeIntervalSince1970: Double($0)) }
     self.measurement = measurement
     self.platform = platform

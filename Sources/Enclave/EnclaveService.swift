@@ -64,6 +64,7 @@ public final class EnclaveService {
       try e.supply(collateral)
       return .info(info(e))
     case .release(let proof): return .model(try e.release(proof))
+    case .combine(let request): return .combined(try e.combine(request))
     }
   }
 

@@ -30,6 +30,8 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
   case collateral(Collateral)
   /// The model of the round last aggregated, against the ledger's proof of its commit.
   case release(InclusionProof)
+  /// Opens, checks and combines a committed model's evaluation reports and signs the metric.
+  case combine(CombineRequest)
 
   var tag: UInt8 {
     switch self {
@@ -43,6 +45,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
     case .seal: 8
     case .collateral: 9
     case .release: 10
+    case .combine: 11
     }
   }
 
@@ -58,6 +61,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
     case .seal: "seal"
     case .collateral: "collateral"
     case .release: "release"
+    case .combine: "combine"
     }
   }
 
@@ -80,6 +84,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
     case .aggregate(let request): request.encode(to: &w)
     case .collateral(let collateral): collateral.encode(to: &w)
     case .release(let proof): proof.encode(to: &w)
+    case .combine(let request): request.encode(to: &w)
     }
   }
 
@@ -108,6 +113,7 @@ public enum EnclaveRequest: CanonicalCodable, Equatable {
     case 8: self = .seal
     case 9: self = .collateral(try Collateral(from: &r))
     case 10: self = .release(try InclusionProof(from: &r))
+    case 11: self = .combine(try CombineRequest(from: &r))
     default: throw .unknownKind(field: "request kind", tag: Int(tag))
     }
   }

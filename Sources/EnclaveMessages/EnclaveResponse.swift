@@ -11,10 +11,13 @@ public enum EnclaveResponse: CanonicalCodable, Equatable {
   case aggregated(AggregateResponse)
   case sealed([UInt8])
   /// The round as the ledger closed it cannot commit: too few updates passed for its minimum
-  /// cohort. Every enclave answers the same; the host aborts the round.
+  /// cohort (or, for an evaluation, too few reports for a metric). Every enclave answers the
+  /// same; the host aborts the round, or records no metric.
   case tooFewUpdates(String)
   /// A committed model file.
   case model([UInt8])
+  /// The signed metric endorsement of an evaluation (its canonical bytes, in `endorsement`).
+  case combined(AggregateResponse)
 
   public func encode(to w: inout CanonicalWriter) {
     w.u8(EnclaveProtocol.version)
@@ -46,6 +49,9 @@ public enum EnclaveResponse: CanonicalCodable, Equatable {
     case .model(let file):
       w.u8(8)
       w.bytes(file)
+    case .combined(let a):
+      w.u8(9)
+      a.encode(to: &w)
     }
   }
 
@@ -65,6 +71,7 @@ public enum EnclaveResponse: CanonicalCodable, Equatable {
     case 6: self = .sealed(try r.bytes("sealed state"))
     case 7: self = .tooFewUpdates(try r.string("too-few-updates reason"))
     case 8: self = .model(try r.bytes("model", limit: 1 << 30))
+    case 9: self = .combined(try AggregateResponse(from: &r))
     default: throw .unknownKind(field: "response kind", tag: Int(tag))
     }
   }

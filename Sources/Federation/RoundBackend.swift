@@ -1,5 +1,6 @@
 import Dispatch
 import Learning
+import Records
 
 /// Where a round's updates go and how they become the next global model.
 ///
@@ -20,12 +21,24 @@ public protocol RoundBackend: AnyObject {
   /// the clusters that refuse it, with the reason; they report nothing.
   func prepareEvaluation(of model: Model, round: Int, by evaluators: [ClusterID]) throws
     -> [ClusterID: String]
+  /// Records the evaluation of `model`, the model standing after round `round`: `reports`
+  /// (each from a cluster asked, once) go to the nodes protected as the mode asks, the nodes'
+  /// aggregators combine them under `rules`, and the metric k endorse is committed beside the
+  /// model. Returns that metric, or nil where this backend records none (the simulation then
+  /// combines the reports itself, with the same checks and arithmetic).
+  func recordEvaluation(
+    _ reports: [EvaluationReport], of model: Model, round: Int, rules: EvaluationRules
+  ) throws -> FederatedMetric?
 }
 
 extension RoundBackend {
   public func prepareEvaluation(of model: Model, round: Int, by evaluators: [ClusterID]) throws
     -> [ClusterID: String]
   { [:] }
+
+  public func recordEvaluation(
+    _ reports: [EvaluationReport], of model: Model, round: Int, rules: EvaluationRules
+  ) throws -> FederatedMetric? { nil }
 }
 
 /// How a round ended, and where the backend's time went.

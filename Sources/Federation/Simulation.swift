@@ -1,3 +1,4 @@
+import Aggregation
 import Dispatch
 import Foundation
 import Learning
@@ -64,6 +65,9 @@ public final class Simulation {
   /// The most samples one evaluation report may claim: the largest held-out split, rounded up
   /// to a power of two (public, like the training sample cap).
   public let heldOutCap: UInt64
+  /// What decides each model's federated metric (the ledger's genesis carries the same); nil
+  /// when no cluster keeps data apart.
+  public let evaluationRules: EvaluationRules?
   public let strategy: any Strategy
   /// Per-cluster label counts of the partition, before any label flipping.
   public let histograms: [[Int]]
@@ -147,6 +151,16 @@ public final class Simulation {
       throw ConfigurationError(source: "configuration", key: "strategy", problem: problem)
     }
     self.strategy = strategy ?? c.makeStrategy(sampleCap: rules.sampleCap)
+    // A metric combines at least a training cohort's worth of reports (or every cluster that
+    // keeps data apart, if fewer), so that no recorded figure is one plant's.
+    let judges = clusters.filter { $0.heldOut != nil }.count
+    evaluationRules =
+      judges == 0
+      ? nil
+      : EvaluationRules(
+        combination: c.evaluation.combine, minimumReports: max(1, min(rules.minimumCohort, judges)),
+        sampleCap: max(1, min(rules.sampleCap, heldOutCap)), classes: train.classCount,
+        publish: c.evaluation.publish)
   }
 
   /// The clusters that run an attack.
@@ -325,17 +339,29 @@ extension Simulation {
         launch()
       }
     }
+    guard let evaluationRules else { return nil }
     let validation = ReportValidation(
       round: round, modelHash: model.hash, asked: Set(evaluating),
-      sampleCap: min(rules.sampleCap, heldOutCap), classes: classCount)
-    var (valid, refused) = validation.sort(reports.compactMap { $0 })
-    refused += refusing.sorted { $0.key < $1.key }.map {
+      sampleCap: evaluationRules.sampleCap, classes: classCount)
+    let (admitted, notAdmitted) = validation.admit(reports.compactMap { $0 })
+    let refusedModel = refusing.sorted { $0.key < $1.key }.map {
       RefusedReport(cluster: $0.key, reason: "refuses the model: \($0.value)")
     }
-    guard !valid.isEmpty else {
+    if var recorded = try backend.recordEvaluation(
+      admitted, of: model, round: round, rules: evaluationRules)
+    {
+      recorded.refused = notAdmitted + recorded.refused + refusedModel
+      return recorded
+    }
+    var (valid, refused) = validation.sort(admitted)
+    refused = notAdmitted + refused + refusedModel
+    guard valid.count >= evaluationRules.minimumReports, !valid.isEmpty else {
       return FederatedMetric(
         round: round, modelHash: model.hash, accuracy: .nan, loss: .nan, clusters: 0,
-        samples: 0, combination: evaluation.combination, refused: refused)
+        samples: 0, combination: evaluation.combination, refused: refused,
+        unmeasured: MetricError.tooFewReports(
+          round: UInt64(round), minimum: evaluationRules.minimumReports
+        ).description)
     }
     let (accuracy, loss) = evaluation.combine(valid)
     return FederatedMetric(

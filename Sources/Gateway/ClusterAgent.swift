@@ -22,12 +22,12 @@ public final class ClusterAgent {
   /// The cluster's name on the ledger.
   public let name: String
   public let network: Hash256
-  private let key: SigningKey
+  let key: SigningKey
   /// What the mode does to an update; nil until the cluster has checked whatever the mode
   /// needs it to trust (in mode tee, the enclaves' group key): nothing is sent before.
   private var protection: (any UpdateProtection)?
-  /// Time spent protecting updates (sealing, in mode tee).
-  public private(set) var protectingNanoseconds: UInt64 = 0
+  /// Time spent protecting updates and reports (sealing, in mode tee).
+  public internal(set) var protectingNanoseconds: UInt64 = 0
   /// Sees each update where the cluster protects it, before anything leaves the cluster
   /// (tests compare it with what crosses to the hosts).
   public var onProtect: ((ClusterUpdate) -> Void)?
@@ -38,6 +38,8 @@ public final class ClusterAgent {
   private let genesis: Genesis
   /// The base model this cluster checked and trains on.
   public private(set) var base: Hash256?
+  /// The model this cluster last checked against the ledger: the one it may report on.
+  public private(set) var checked: Hash256?
 
   /// An agent on the network `genesis` founds. The mode is genesis's, not a setting of the
   /// cluster's: where enclaves endorse (mode tee) it sends nothing until `trustEnclaves`.
@@ -104,6 +106,7 @@ public final class ClusterAgent {
   /// Checks that the ledger proves `model` (as `acceptBase` does), before the cluster judges
   /// it on its held-out data; the base it trains on stays as it was.
   public func check(_ model: Hash256, receipt: Receipt?) throws(ClusterAgentError) {
+    checked = nil
     if let receipt {
       do {
         _ = try receipt.verify(genesis: genesis, modelHash: model)
@@ -113,6 +116,7 @@ public final class ClusterAgent {
     } else if model != genesis.initialModel {
       throw .unprovenBase("it is not genesis's initial model, and no receipt proves it")
     }
+    checked = model
   }
 
   /// What the cluster sends for its `update`: the protected payload, for every node's blob
@@ -140,6 +144,49 @@ public final class ClusterAgent {
         payload: Hash256.of(payload), payloadSize: UInt64(payload.count), clusterKey: key))
     return Submission(payload: payload, commitment: commitment)
   }
+}
+
+extension ClusterAgent {
+  /// What the cluster sends for its evaluation `report` on `model`, the model committed in
+  /// round `round`: the report protected as the mode asks (sealed to the enclaves in mode tee,
+  /// as updates are, for it tells the plant's label mix), and its signed entry for the
+  /// evaluation-close. The cluster reports only on a model it checked against the ledger.
+  public func reportSubmission(
+    for report: EvaluationReport, model: Hash256, round: UInt64
+  ) throws -> ReportSubmission {
+    guard let protection else { throw ClusterAgentError.noTrustedGroupKey }
+    guard report.cluster == id else { throw ClusterAgentError.notOurs(cluster: report.cluster) }
+    guard checked == model else {
+      throw ClusterAgentError.unprovenBase("it reports only on the model it checked last")
+    }
+    // What the cluster claims, as it claims it (the combiner judges it); in the report's own
+    // round and model, which an honest cluster gives as the close's.
+    let payload = ReportPayload(
+      round: UInt64(max(0, report.round)), model: Hash256(hex: report.modelHash) ?? .zero,
+      cluster: name, loss: report.loss, accuracy: report.accuracy,
+      samples: UInt64(clamping: report.samples),
+      classCounts: report.classCounts.map { UInt64(clamping: $0) })
+    let start = DispatchTime.now().uptimeNanoseconds
+    let protected = try protection.protect(
+      payload.canonicalBytes,
+      binding: UpdateBinding(
+        network: network, round: round, cluster: name, baseModel: model, purpose: .report),
+      signer: key)
+    protectingNanoseconds += DispatchTime.now().uptimeNanoseconds - start
+    return ReportSubmission(
+      payload: protected,
+      entry: EvaluationClose.Entry(
+        network: network, round: round, model: model, cluster: name,
+        payload: Hash256.of(protected), key: key))
+  }
+}
+
+/// What a cluster sends for one evaluation report.
+public struct ReportSubmission: Sendable {
+  /// The protected report, stored by every node and named by hash in the entry.
+  public var payload: [UInt8]
+  /// The cluster's signed entry for the evaluation-close.
+  public var entry: EvaluationClose.Entry
 }
 
 /// What a cluster sends for one update.

@@ -32,3 +32,23 @@ public final class EnclaveAggregator: RoundAggregator {
     try enclave.release(commit)
   }
 }
+
+extension EnclaveAggregator {
+  /// Privacy mode tee: the enclave opens the sealed reports and signs the metric; the host
+  /// forwards the ledger's proof and the envelopes, and never sees a cluster's figures.
+  public func combine(_ evaluation: ClosedEvaluation) throws -> MetricVerdict {
+    let response: AggregateResponse
+    do {
+      response = try enclave.combine(
+        CombineRequest(closed: evaluation.close, reports: evaluation.reports))
+    } catch EnclaveHostError.tooFewUpdates(_, let why) {
+      return .tooFewReports(why)
+    }
+    do {
+      return .endorsed(try MetricEndorsement(canonical: response.endorsement))
+    } catch {
+      throw EnclaveHostError.transport(
+        node: enclave.node, "unreadable metric endorsement: \(error)")
+    }
+  }
+}

@@ -122,6 +122,13 @@ public final class EnclaveClient {
     return r
   }
 
+  public func combine(_ request: CombineRequest) throws -> AggregateResponse {
+    guard case .combined(let r) = try call(.combine(request)) else {
+      throw EnclaveHostError.unexpected(node: node, request: "combine")
+    }
+    return r
+  }
+
   /// The model of the round this enclave last aggregated, against the proof of its commit.
   public func release(_ proof: InclusionProof) throws -> [UInt8] {
     guard case .model(let file) = try call(.release(proof)) else {

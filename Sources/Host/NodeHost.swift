@@ -49,6 +49,23 @@ public final class NodeHost {
       ClosedRound(close: closed, open: open, baseModel: baseModel, payloads: payloads))
   }
 
+  /// This node's answer to a committed model's evaluation: its aggregator combines exactly the
+  /// reports the ledger's proof of the evaluation-close fixes, from this node's blob store.
+  public func combine(closed: InclusionProof) throws -> MetricVerdict {
+    let close: EvaluationClose
+    do {
+      close = try EvaluationClose(transaction: closed.transaction)
+    } catch {
+      throw AggregatorError.invalidRound("\(error)")
+    }
+    guard replica.state.rounds[close.round]?.evaluation == close else {
+      throw AggregatorError.invalidRound(
+        "round \(close.round)'s evaluation-close is not the one this node's ledger holds")
+    }
+    let reports = try close.reports.map { try blobs.get($0.payload) }
+    return try aggregator.combine(ClosedEvaluation(close: closed, reports: reports))
+  }
+
   // MARK: Coordinating rounds (any genesis node may; the ledger judges every step)
 
   /// Opens `round` from `baseModel` under genesis's `rules`.
@@ -67,6 +84,16 @@ public final class NodeHost {
     -> Transaction
   {
     .roundClose(RoundClose(network: network, round: round, open: open, updates: updates, node: key))
+  }
+
+  /// Closes the evaluation of `round`'s committed `model` on the clusters' signed `reports`,
+  /// under genesis's evaluation `rules`.
+  public func evaluationClose(
+    round: UInt64, model: Hash256, rules: EvaluationRules, reports: [EvaluationClose.Entry]
+  ) -> Transaction {
+    .evaluationClose(
+      EvaluationClose(
+        network: network, round: round, model: model, rules: rules, reports: reports, node: key))
   }
 
   /// Ends `round` without a model.

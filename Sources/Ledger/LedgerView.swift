@@ -31,6 +31,18 @@ public struct LedgerView: Codable, Sendable {
     public var committedAtBlock: UInt64?
     /// Why a node aborted the round, if one did.
     public var aborted: String?
+    /// The committed model's federated metric, once the ledger committed one.
+    public var metric: Metric?
+  }
+  /// What k endorsers signed the reports on a committed model combine to.
+  public struct Metric: Codable, Sendable {
+    public var accuracy: Double
+    public var loss: Double
+    public var clusters: Int
+    public var samples: UInt64
+    public var combination: String
+    public var refused: Int
+    public var committedAtBlock: UInt64
   }
   public struct RejectedUpdate: Codable, Sendable {
     public var round: UInt64
@@ -91,6 +103,7 @@ public struct LedgerView: Codable, Sendable {
     var rounds: [UInt64: RoundRow] = [:]
     var clusterOf: [UInt64: [Hash256: String]] = [:]
     var statements: [UInt64: [(endorser: String, statement: AggregationStatement)]] = [:]
+    var metrics: [Hash256: MetricStatement] = [:]
     var enrolled = Set<String>()
     var groupKey: String?
     let format = ISO8601DateFormatter()
@@ -144,6 +157,14 @@ public struct LedgerView: Codable, Sendable {
                   round: m.round, cluster: clusterOf[m.round]?[r.update] ?? "?",
                   update: r.update.hex, reason: r.reason))
             }
+          }
+        case .metricEndorsement(let e): metrics[e.statement.hash] = e.statement
+        case .metricCommit(let m):
+          if let s = metrics[m.statement] {
+            rounds[m.round]?.metric = Metric(
+              accuracy: s.accuracy, loss: s.loss, clusters: Int(s.clusters), samples: s.samples,
+              combination: s.combination.rawValue, refused: s.refused.count,
+              committedAtBlock: block.header.height)
           }
         default: break
         }

@@ -22,11 +22,40 @@ public struct Receipt: Equatable, Sendable {
   public var path: [Hash256]
   /// Canonical bytes of the endorsement transactions the commit names.
   public var endorsements: [[UInt8]]
+  /// The model's federated metric, once the ledger committed one.
+  public var metric: MetricProof?
+
+  /// The ledger's proof of a model's federated metric: the metric-commit transaction in its
+  /// signed block, and the metric endorsements it names.
+  public struct MetricProof: Equatable, Sendable {
+    public var height: UInt64
+    public var header: BlockHeader
+    public var signatures: [BlockSignature]
+    /// Canonical bytes of the metric-commit transaction, its position and audit path.
+    public var transaction: [UInt8]
+    public var index: Int
+    public var path: [Hash256]
+    /// Canonical bytes of the metric-endorsement transactions the commit names.
+    public var endorsements: [[UInt8]]
+
+    public init(
+      height: UInt64, header: BlockHeader, signatures: [BlockSignature], transaction: [UInt8],
+      index: Int, path: [Hash256], endorsements: [[UInt8]]
+    ) {
+      self.height = height
+      self.header = header
+      self.signatures = signatures
+      self.transaction = transaction
+      self.index = index
+      self.path = path
+      self.endorsements = endorsements
+    }
+  }
 
   public init(
     network: Hash256, round: UInt64, model: Hash256, height: UInt64, header: BlockHeader,
     signatures: [BlockSignature], transaction: [UInt8], index: Int, path: [Hash256],
-    endorsements: [[UInt8]]
+    endorsements: [[UInt8]], metric: MetricProof? = nil
   ) {
     self.network = network
     self.round = round
@@ -38,6 +67,7 @@ public struct Receipt: Equatable, Sendable {
     self.index = index
     self.path = path
     self.endorsements = endorsements
+    self.metric = metric
   }
 }
 
@@ -52,6 +82,7 @@ public enum ReceiptError: Error, Equatable, CustomStringConvertible {
   case missingSignatures(have: Int, need: Int)
   case merklePath(computed: Hash256?, root: Hash256)
   case notAModelCommit(String)
+  case notAMetricCommit(String)
   case endorsementNotNamed(Hash256)
   case disagreeingEndorsements(endorser: String, statement: Hash256, committed: Hash256)
   case tooFewEndorsements(have: Int, need: Int)
@@ -76,6 +107,7 @@ public enum ReceiptError: Error, Equatable, CustomStringConvertible {
     case .merklePath(let computed, let root):
       "wrong Merkle path: the transaction, taken as valid, and the path give \(computed?.short ?? "no root (path length does not fit the tree)"), the block's root is \(root.short) (altered path or index, or a transaction the nodes judged invalid)"
     case .notAModelCommit(let p): "the receipt's transaction is not a model commit: \(p)"
+    case .notAMetricCommit(let p): "the receipt's metric transaction is not a metric commit: \(p)"
     case .endorsementNotNamed(let h):
       "endorsement \(h.short) is not one the model commit names"
     case .disagreeingEndorsements(let e, let s, let c):
@@ -108,28 +140,9 @@ extension Receipt {
       throw .fieldMismatch(field: "height", receipt: "\(height)", signed: "\(header.height)")
     }
 
-    // The block and the inclusion, as every proof of the ledger is checked (strictly: a
-    // receipt carries no signature that is not a genesis node's valid one).
-    let proof = InclusionProof(
-      header: header, signatures: BlockSignatures(signatures), transaction: transaction,
-      index: UInt32(clamping: index), path: path)
-    let signers: Set<PublicKey>
-    do {
-      signers = try proof.verify(
-        network: network, nodes: Set(genesis.nodes.map(\.key)), quorum: genesis.blockQuorum,
-        strict: true)
-    } catch {
-      switch error {
-      case .unknownSigner(let key): throw .unknownKey(role: "block signer", key: key)
-      case .forgedSignature(let key):
-        throw .forgedSignature(role: "block", name: "node \(genesis.node(key)?.name ?? key.short)")
-      case .quorum(_, let have, let need): throw .missingSignatures(have: have, need: need)
-      case .notIncluded(_, let computed, let root):
-        throw .merklePath(computed: computed, root: root)
-      case .otherNetwork(let block, _):
-        throw .fieldMismatch(field: "network", receipt: network.hex, signed: block.hex)
-      }
-    }
+    let signers = try Self.checkInclusion(
+      header: header, signatures: signatures, transaction: transaction, index: index, path: path,
+      network: network, genesis: genesis)
     let names = genesis.nodes.filter { signers.contains($0.key) }.map(\.name)
     checked.append(
       "block \(height) (\(header.hash.short)): signed by \(signers.count) of \(genesis.nodes.count) nodes (\(names.joined(separator: ", "))); genesis requires \(genesis.blockQuorum)"
@@ -158,48 +171,10 @@ extension Receipt {
       throw .fieldMismatch(field: "model", receipt: model.hex, signed: commit.model.hex)
     }
 
-    var endorsers = Set<String>()
-    var kinds = Set<String>()
-    for bytes in endorsements {
-      let e: Endorsement
-      do {
-        guard case .endorsement(let x) = try Transaction(canonical: bytes) else {
-          throw ReceiptError.malformed("an entry of \"endorsements\" is not an endorsement")
-        }
-        e = x
-      } catch let error as ReceiptError {
-        throw error
-      } catch {
-        throw .malformed("an endorsement does not decode: \(error)")
-      }
-      let endorser: Genesis.Endorser
-      // Judged at the commit's block time, as every node judged it again when it applied the
-      // commit: a receipt verifies exactly when the ledger took the commit.
-      switch genesis.endorser(of: e, at: committedAt) {
-      case .success(let found): endorser = found
-      case .failure(let refusal):
-        if e.evidence.kind == .genesisKey { throw .unknownKey(role: "endorser", key: e.endorser) }
-        throw .unacceptedEvidence(endorser: e.endorser, problem: refusal.description)
-      }
-      guard e.verifies(network: network) else {
-        throw .forgedSignature(role: "endorsement", name: "endorser \(endorser.name)")
-      }
-      guard e.statement.hash == commit.statement else {
-        throw .disagreeingEndorsements(
-          endorser: endorser.name, statement: e.statement.hash, committed: commit.statement)
-      }
-      guard e.statement.newModel == commit.model, e.statement.round == commit.round else {
-        throw .disagreeingEndorsements(
-          endorser: endorser.name, statement: e.statement.hash, committed: commit.statement)
-      }
-      let h = Hash256.of(bytes)
-      guard commit.endorsements.contains(h) else { throw .endorsementNotNamed(h) }
-      endorsers.insert(endorser.name)
-      kinds.insert(e.evidence.kind.name)
-    }
-    guard endorsers.count >= genesis.endorsementThreshold else {
-      throw .tooFewEndorsements(have: endorsers.count, need: genesis.endorsementThreshold)
-    }
+    let (endorsers, kinds, _) = try Self.checkEndorsements(
+      endorsements, of: AggregationStatement.self, named: commit.endorsements,
+      statement: commit.statement, at: committedAt, network: network, genesis: genesis
+    ) { $0.newModel == commit.model && $0.round == commit.round }
     let endorserNames = genesis.endorsers.filter { endorsers.contains($0.name) }.map(\.name)
     checked.append(
       "endorsements: \(endorsers.count) distinct endorsers (\(endorserNames.joined(separator: ", "))) signed statement \(commit.statement.short) for round \(round); genesis requires \(genesis.endorsementThreshold) of \(genesis.endorsers.count)"
@@ -227,7 +202,130 @@ extension Receipt {
       }
       checked.append("model: hashes to \(modelHash.hex), the committed model of round \(round)")
     }
+    if let (metric, by) = try verifiedMetricWithEndorsers(genesis: genesis) {
+      checked.append(
+        "federated metric: accuracy \(String(format: "%.2f", metric.accuracy * 100))% (loss \(String(format: "%.4f", metric.loss))) over \(metric.clusters) clusters and \(metric.samples) held-out samples (\(metric.combination.rawValue)); \(by.count) distinct endorsers (\(by.joined(separator: ", "))) signed it, committed in block \(self.metric!.height)"
+      )
+    }
     return checked
+  }
+
+  /// The federated metric the receipt proves the ledger committed for its model (nil when it
+  /// carries none), after the same checks as the model's: block, inclusion, k endorsements.
+  public func verifiedMetric(genesis: Genesis) throws(ReceiptError) -> MetricStatement? {
+    try verifiedMetricWithEndorsers(genesis: genesis)?.statement
+  }
+
+  private func verifiedMetricWithEndorsers(genesis: Genesis) throws(ReceiptError) -> (
+    statement: MetricStatement, endorsers: [String]
+  )? {
+    guard let metric else { return nil }
+    guard metric.header.height == metric.height else {
+      throw .fieldMismatch(
+        field: "metric.height", receipt: "\(metric.height)", signed: "\(metric.header.height)")
+    }
+    _ = try Self.checkInclusion(
+      header: metric.header, signatures: metric.signatures, transaction: metric.transaction,
+      index: metric.index, path: metric.path, network: network, genesis: genesis)
+    let commit: MetricCommit
+    do {
+      guard case .metricCommit(let m) = try Transaction(canonical: metric.transaction) else {
+        throw ReceiptError.notAMetricCommit("it is another kind of transaction")
+      }
+      commit = m
+    } catch let e as ReceiptError {
+      throw e
+    } catch {
+      throw .notAMetricCommit("\(error)")
+    }
+    guard commit.round == round, commit.model == model else {
+      throw .fieldMismatch(
+        field: "metric", receipt: "round \(round), model \(model.short)",
+        signed: "round \(commit.round), model \(commit.model.short)")
+    }
+    let (endorsers, _, statement) = try Self.checkEndorsements(
+      metric.endorsements, of: MetricStatement.self, named: commit.endorsements,
+      statement: commit.statement,
+      at: Date(timeIntervalSince1970: Double(metric.header.timestamp) / 1000), network: network,
+      genesis: genesis
+    ) { $0.model == commit.model && $0.round == commit.round }
+    guard let statement else {
+      throw .tooFewEndorsements(have: 0, need: genesis.endorsementThreshold)
+    }
+    return (statement, genesis.endorsers.filter { endorsers.contains($0.name) }.map(\.name))
+  }
+
+  /// Checks a transaction's block and inclusion, as every proof of the ledger is checked
+  /// (strictly: a receipt carries no signature that is not a genesis node's valid one).
+  private static func checkInclusion(
+    header: BlockHeader, signatures: [BlockSignature], transaction: [UInt8], index: Int,
+    path: [Hash256], network: Hash256, genesis: Genesis
+  ) throws(ReceiptError) -> Set<PublicKey> {
+    let proof = InclusionProof(
+      header: header, signatures: BlockSignatures(signatures), transaction: transaction,
+      index: UInt32(clamping: index), path: path)
+    do {
+      return try proof.verify(
+        network: network, nodes: Set(genesis.nodes.map(\.key)), quorum: genesis.blockQuorum,
+        strict: true)
+    } catch {
+      switch error {
+      case .unknownSigner(let key): throw .unknownKey(role: "block signer", key: key)
+      case .forgedSignature(let key):
+        throw .forgedSignature(role: "block", name: "node \(genesis.node(key)?.name ?? key.short)")
+      case .quorum(_, let have, let need): throw .missingSignatures(have: have, need: need)
+      case .notIncluded(_, let computed, let root):
+        throw .merklePath(computed: computed, root: root)
+      case .otherNetwork(let block, _):
+        throw .fieldMismatch(field: "network", receipt: network.hex, signed: block.hex)
+      }
+    }
+  }
+
+  /// Checks that `transactions` are endorsements of one statement (hashing to `statement`, and
+  /// passing `fits`), each named by the commit, by at least genesis's k distinct endorsers
+  /// whose evidence holds at `time`. Returns the endorsers, their evidence kinds and the
+  /// statement.
+  private static func checkEndorsements<S: EndorsableStatement>(
+    _ transactions: [[UInt8]], of: S.Type, named: [Hash256], statement: Hash256, at time: Date,
+    network: Hash256, genesis: Genesis, fits: (S) -> Bool
+  ) throws(ReceiptError) -> (endorsers: Set<String>, kinds: Set<String>, statement: S?) {
+    var endorsers = Set<String>()
+    var kinds = Set<String>()
+    var signed: S?
+    for bytes in transactions {
+      let e: Endorsed<S>
+      do {
+        e = try Endorsed<S>(transaction: bytes)
+      } catch {
+        throw .malformed("an endorsement does not decode as a \(S.endorsementKind.name): \(error)")
+      }
+      let endorser: Genesis.Endorser
+      // Judged at the commit's block time, as every node judged it again when it applied the
+      // commit: a receipt verifies exactly when the ledger took the commit.
+      switch genesis.endorser(evidence: e.evidence, key: e.endorser, at: time) {
+      case .success(let found): endorser = found
+      case .failure(let refusal):
+        if e.evidence.kind == .genesisKey { throw .unknownKey(role: "endorser", key: e.endorser) }
+        throw .unacceptedEvidence(endorser: e.endorser, problem: refusal.description)
+      }
+      guard e.verifies(network: network) else {
+        throw .forgedSignature(role: "endorsement", name: "endorser \(endorser.name)")
+      }
+      guard e.statement.hash == statement, fits(e.statement) else {
+        throw .disagreeingEndorsements(
+          endorser: endorser.name, statement: e.statement.hash, committed: statement)
+      }
+      let h = Hash256.of(bytes)
+      guard named.contains(h) else { throw .endorsementNotNamed(h) }
+      endorsers.insert(endorser.name)
+      kinds.insert(e.evidence.kind.name)
+      signed = e.statement
+    }
+    guard endorsers.count >= genesis.endorsementThreshold else {
+      throw .tooFewEndorsements(have: endorsers.count, need: genesis.endorsementThreshold)
+    }
+    return (endorsers, kinds, signed)
   }
 }
 
@@ -246,11 +344,25 @@ extension Receipt {
     var index: Int
     var path: [Hash256]
     var endorsements: [String]
+    var metric: MetricFile?
+  }
+
+  private struct MetricFile: Codable {
+    var height: UInt64
+    var header: String
+    var signatures: [BlockSignature]
+    var transaction: String
+    var index: Int
+    var path: [Hash256]
+    var endorsements: [String]
   }
 
   private static let keys: Set<String> = [
     "format", "network", "round", "model", "height", "header", "signatures", "transaction",
-    "index", "path", "endorsements",
+    "index", "path", "endorsements", "metric",
+  ]
+  private static let metricKeys: Set<String> = [
+    "height", "header", "signatures", "transaction", "index", "path", "endorsements",
   ]
 
   /// The JSON form, pretty-printed with sorted keys.
@@ -259,7 +371,13 @@ extension Receipt {
       format: Self.format, network: network, round: round, model: model, height: height,
       header: Hex.encode(header.canonicalBytes), signatures: signatures,
       transaction: Hex.encode(transaction), index: index, path: path,
-      endorsements: endorsements.map { Hex.encode($0) })
+      endorsements: endorsements.map { Hex.encode($0) },
+      metric: metric.map {
+        MetricFile(
+          height: $0.height, header: Hex.encode($0.header.canonicalBytes),
+          signatures: $0.signatures, transaction: Hex.encode($0.transaction), index: $0.index,
+          path: $0.path, endorsements: $0.endorsements.map { Hex.encode($0) })
+      })
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return Array(try! encoder.encode(file)) + [10]
@@ -272,9 +390,15 @@ extension Receipt {
     for key in object.keys where !keys.contains(key) {
       throw .malformed("unknown field \"\(key)\"")
     }
-    for entry in object["signatures"] as? [[String: Any]] ?? [] {
-      for key in entry.keys where key != "signer" && key != "signature" {
-        throw .malformed("unknown field \"signatures.\(key)\"")
+    let metricObject = object["metric"] as? [String: Any]
+    for key in (metricObject ?? [:]).keys where !metricKeys.contains(key) {
+      throw .malformed("unknown field \"metric.\(key)\"")
+    }
+    for (prefix, list) in [("", object["signatures"]), ("metric.", metricObject?["signatures"])] {
+      for entry in list as? [[String: Any]] ?? [] {
+        for key in entry.keys where key != "signer" && key != "signature" {
+          throw .malformed("unknown field \"\(prefix)signatures.\(key)\"")
+        }
       }
     }
     let file: File
@@ -305,10 +429,28 @@ extension Receipt {
     var endorsements: [[UInt8]] = []
     for e in file.endorsements { endorsements.append(try hex("endorsements", e)) }
     guard file.index >= 0 else { throw .malformed("field \"index\" is negative") }
+    var metric: MetricProof?
+    if let m = file.metric {
+      let metricHeader: BlockHeader
+      do {
+        metricHeader = try BlockHeader(canonical: try hex("metric.header", m.header))
+      } catch let e as ReceiptError {
+        throw e
+      } catch {
+        throw .malformed("field \"metric.header\" does not decode: \(error)")
+      }
+      guard m.index >= 0 else { throw .malformed("field \"metric.index\" is negative") }
+      var metricEndorsements: [[UInt8]] = []
+      for e in m.endorsements { metricEndorsements.append(try hex("metric.endorsements", e)) }
+      metric = MetricProof(
+        height: m.height, header: metricHeader, signatures: m.signatures,
+        transaction: try hex("metric.transaction", m.transaction), index: m.index, path: m.path,
+        endorsements: metricEndorsements)
+    }
     return Receipt(
       network: file.network, round: file.round, model: file.model, height: file.height,
       header: header, signatures: file.signatures,
       transaction: try hex("transaction", file.transaction), index: file.index, path: file.path,
-      endorsements: endorsements)
+      endorsements: endorsements, metric: metric)
   }
 }

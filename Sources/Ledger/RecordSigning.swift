@@ -36,13 +36,41 @@ extension BlockSignature {
   }
 }
 
-extension Endorsement {
+extension Endorsed {
   public func verifies(network: Hash256) -> Bool {
     endorser.verifies(
       signature,
       over: Self.message(
         network: network, statement: statement, endorser: endorser, evidence: evidence),
-      for: .endorsement)
+      for: Statement.purpose)
+  }
+}
+
+extension EvaluationClose {
+  /// An evaluation-close signed by `node` for `network`.
+  public init(
+    network: Hash256, round: UInt64, model: Hash256, rules: EvaluationRules, reports: [Entry],
+    node: SigningKey
+  ) {
+    self.init(
+      round: round, model: model, rules: rules, reports: reports, signer: node.publicKey,
+      signature: Signature(unchecked: []))
+    signature = node.sign(message(network: network), for: .evaluationClose)
+  }
+}
+
+extension EvaluationClose.Entry {
+  /// A cluster's signed entry for its report `payload` on `model` of `round`.
+  public init(
+    network: Hash256, round: UInt64, model: Hash256, cluster: String, payload: Hash256,
+    key: SigningKey
+  ) {
+    self.init(
+      cluster: cluster, key: key.publicKey, payload: payload,
+      signature: key.sign(
+        Self.message(
+          network: network, round: round, model: model, cluster: cluster, payload: payload),
+        for: .report))
   }
 }
 

@@ -271,6 +271,33 @@ extension LedgerStore {
       network: network, round: m.round, model: m.model, height: block.header.height,
       header: block.header, signatures: block.signatures.all, transaction: commit.bytes,
       index: commit.position, path: block.path(of: commit.position, valid: valid),
-      endorsements: endorsements)
+      endorsements: endorsements, metric: try metricProof(round: m.round, model: m.model))
+  }
+
+  /// The proof of the federated metric committed for `round`'s `model`, if there is one.
+  private func metricProof(round: UInt64, model: Hash256) throws -> Receipt.MetricProof? {
+    guard
+      let commit = try transactions(kind: .metricCommit, round: round).first(where: {
+        guard $0.outcome.isValid, case .metricCommit(let m) = try? Transaction(canonical: $0.bytes)
+        else { return false }
+        return m.round == round && m.model == model
+      }),
+      let block = try block(at: commit.height),
+      case .metricCommit(let m) = try Transaction(canonical: commit.bytes)
+    else { return nil }
+    let valid = try transactions(at: commit.height).map(\.outcome.isValid)
+    var endorsements: [[UInt8]] = []
+    for h in m.endorsements {
+      guard let e = try transaction(h) else {
+        throw LedgerError.corruptBlock(
+          height: commit.height,
+          problem: "metric endorsement \(h.short) of its metric commit is not stored")
+      }
+      endorsements.append(e.bytes)
+    }
+    return Receipt.MetricProof(
+      height: block.header.height, header: block.header, signatures: block.signatures.all,
+      transaction: commit.bytes, index: commit.position,
+      path: block.path(of: commit.position, valid: valid), endorsements: endorsements)
   }
 }

@@ -37,6 +37,20 @@ public struct RoundState: Sendable {
   /// The genesis endorser each valid endorsement counts for, by transaction hash.
   var endorserOf: [Hash256: String] = [:]
   public var commit: ModelCommit?
+  /// The federated evaluation of the committed model: the close fixing its reports, valid
+  /// metric endorsements (with the statement each genesis endorser signed) and the commit.
+  public var evaluation: EvaluationClose?
+  var evaluationHash: Hash256?
+  public var metricEndorsements: [Hash256: MetricEndorsement] = [:]
+  var metricEndorsedBy: [String: Hash256] = [:]
+  var metricEndorserOf: [Hash256: String] = [:]
+  public var metric: MetricCommit?
+
+  /// The metric the ledger recorded for the committed model: the statement its commit names.
+  public var recordedMetric: MetricStatement? {
+    guard let metric, let h = metric.endorsements.first else { return nil }
+    return metricEndorsements[h]?.statement
+  }
 
   /// Payload hashes of valid commitments, in ledger order.
   public var commitments: [Hash256] { entries.map(\.payload) }
@@ -60,7 +74,7 @@ public struct LedgerState: Sendable {
   private var clusterKeys: Set<PublicKey> = []
   /// Clusters each member enrolled, for genesis's `clustersPerMember`.
   private var enrolledBy: [String: Int] = [:]
-  public private(set) var rounds: [UInt64: RoundState] = [:]
+  public internal(set) var rounds: [UInt64: RoundState] = [:]
   /// The newest round opened (0 before the first).
   public private(set) var currentRound: UInt64 = 0
   /// The network's group key, once an enclave's evidence fixed it (networks with enclaves).
@@ -162,8 +176,7 @@ public struct LedgerState: Sendable {
 
   /// Why a node-signed record (round-open, round-close, round-abort) does not count: its
   /// signer is no genesis node, or (when checked) its signature does not verify.
-  private func nodeSignatureProblem(_ record: some NodeSigned, verify: Bool) -> TransactionOutcome?
-  {
+  func nodeSignatureProblem(_ record: some NodeSigned, verify: Bool) -> TransactionOutcome? {
     guard genesis.node(record.signer) != nil else {
       return .invalid("is signed by key \(record.signer.short), which is not a node in genesis")
     }
@@ -448,6 +461,13 @@ public struct LedgerState: Sendable {
       r.endorserOf[hash] = endorser.name
       rounds[s.round] = r
       return .valid
+
+    case .evaluationClose(let c):
+      return apply(c, hash: hash, verifySignatures: verifySignatures)
+    case .metricEndorsement(let e):
+      return apply(e, hash: hash, at: time, verifySignatures: verifySignatures)
+    case .metricCommit(let m):
+      return apply(m, at: time, verifySignatures: verifySignatures)
 
     case .modelCommit(let m):
       guard var r = rounds[m.round] else { return .invalid("round \(m.round) was never opened") }

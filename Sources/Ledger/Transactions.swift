@@ -212,6 +212,9 @@ public enum Transaction: CanonicalCodable, Equatable {
   case modelCommit(ModelCommit)
   case roundAbort(RoundAbort)
   case groupKey(GroupKeyRecord)
+  case evaluationClose(EvaluationClose)
+  case metricEndorsement(MetricEndorsement)
+  case metricCommit(MetricCommit)
 
   public static let version = TransactionKind.formatVersion
 
@@ -228,6 +231,9 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .modelCommit: .modelCommit
     case .roundAbort: .roundAbort
     case .groupKey: .groupKey
+    case .evaluationClose: .evaluationClose
+    case .metricEndorsement: .metricEndorsement
+    case .metricCommit: .metricCommit
     }
   }
 
@@ -241,6 +247,9 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .endorsement(let t): t.statement.round
     case .modelCommit(let t): t.round
     case .roundAbort(let t): t.round
+    case .evaluationClose(let t): t.round
+    case .metricEndorsement(let t): t.statement.round
+    case .metricCommit(let t): t.round
     }
   }
 
@@ -257,6 +266,9 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .modelCommit(let t): t.encode(to: &w)
     case .roundAbort(let t): t.encode(to: &w)
     case .groupKey(let t): t.encode(to: &w)
+    case .evaluationClose(let t): t.encode(to: &w)
+    case .metricEndorsement(let t): t.encode(to: &w)
+    case .metricCommit(let t): t.encode(to: &w)
     }
   }
 
@@ -279,6 +291,9 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .modelCommit: self = .modelCommit(try ModelCommit(from: &r))
     case .roundAbort: self = .roundAbort(try RoundAbort(from: &r))
     case .groupKey: self = .groupKey(try GroupKeyRecord(from: &r))
+    case .evaluationClose: self = .evaluationClose(try EvaluationClose(from: &r))
+    case .metricEndorsement: self = .metricEndorsement(try MetricEndorsement(from: &r))
+    case .metricCommit: self = .metricCommit(try MetricCommit(from: &r))
     }
   }
 }

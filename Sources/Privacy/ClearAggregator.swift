@@ -17,11 +17,11 @@ import RecordsJSON
 /// every update and every weight.
 public final class ClearAggregator: RoundAggregator {
   public let strategy: any Strategy
-  private let key: SigningKey
-  private let network: Hash256
+  let key: SigningKey
+  let network: Hash256
   /// The ledger's nodes and their block quorum, from genesis: who proves a round.
-  private let nodes: Set<PublicKey>
-  private let quorum: Int
+  let nodes: Set<PublicKey>
+  let quorum: Int
   /// The name each cluster has on the ledger.
   private let clusterName: @Sendable (ClusterID) -> String
   /// The last round this node answered: the round, the close's hash and its verdict, with the

@@ -12,6 +12,29 @@ public protocol RoundAggregator: AnyObject {
   /// The committed model's file, against the ledger's proof of the model commit of the
   /// statement this aggregator endorsed.
   func release(_ commit: InclusionProof) throws -> [UInt8]
+  /// Combines the reports of a committed model's evaluation, as the ledger's proof of the
+  /// evaluation-close fixes them, and endorses the metric.
+  func combine(_ evaluation: ClosedEvaluation) throws -> MetricVerdict
+}
+
+/// A committed model's evaluation the ledger closed, with the report payloads it names.
+public struct ClosedEvaluation: Sendable {
+  /// The ledger's proof of the evaluation-close.
+  public var close: InclusionProof
+  /// Each report's payload, in the close's order.
+  public var reports: [[UInt8]]
+
+  public init(close: InclusionProof, reports: [[UInt8]]) {
+    self.close = close
+    self.reports = reports
+  }
+}
+
+/// A node's answer to a closed evaluation.
+public enum MetricVerdict: Sendable {
+  case endorsed(MetricEndorsement)
+  /// Too few reports are valid for a metric; every node says the same.
+  case tooFewReports(String)
 }
 
 /// A round the ledger closed, with the bytes its hashes fix.

@@ -16,7 +16,8 @@ public struct SealedUpdates: UpdateProtection {
   {
     try UpdateEnvelope.seal(
       payload, network: binding.network.bytes, round: binding.round, cluster: binding.cluster,
-      baseModel: binding.baseModel.bytes, to: groupKey, signedWith: signer.key
+      baseModel: binding.baseModel.bytes, to: groupKey, signedWith: signer.key,
+      purpose: binding.purpose
     ).canonicalBytes
   }
 }

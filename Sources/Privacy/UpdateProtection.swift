@@ -1,3 +1,4 @@
+import Protection
 import Records
 
 /// The cluster's half of a privacy mode: what an update becomes before it leaves the cluster.
@@ -9,17 +10,23 @@ public protocol UpdateProtection: Sendable {
 }
 
 /// What an update is bound to: the network, the round, the sending cluster and the base model
-/// it was trained on. A protected update is never valid in any other.
+/// it was trained on (for a report, the model it judges). A protected payload is never valid in
+/// any other, nor as the other purpose.
 public struct UpdateBinding: Sendable, Equatable {
   public var network: Hash256
   public var round: UInt64
   public var cluster: String
   public var baseModel: Hash256
+  public var purpose: EnvelopePurpose
 
-  public init(network: Hash256, round: UInt64, cluster: String, baseModel: Hash256) {
+  public init(
+    network: Hash256, round: UInt64, cluster: String, baseModel: Hash256,
+    purpose: EnvelopePurpose = .update
+  ) {
     self.network = network
     self.round = round
     self.cluster = cluster
     self.baseModel = baseModel
+    self.purpose = purpose
   }
 }

@@ -2,6 +2,15 @@ import Canonical
 import Crypto
 import Foundation
 
+/// What an envelope carries: a training update, or an evaluation report on a committed model
+/// (whose `baseModel` field then names the model evaluated). Each purpose binds its own labels
+/// into the authenticated data and the signature, so an envelope made for one never opens as
+/// the other.
+public enum EnvelopePurpose: String, Sendable {
+  case update
+  case report
+}
+
 /// An update as a cluster sends it: encrypted with HPKE (X25519, HKDF-SHA256, ChaCha20-Poly1305)
 /// to the enclaves' group key, with the network, round, cluster and base model bound as
 /// associated data, and signed with the cluster's enrolled Ed25519 key.
@@ -26,9 +35,9 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
   public var signature: [UInt8]
 
   /// What HPKE authenticates: the fields that say whose update this is and for what.
-  package var associatedData: [UInt8] {
+  package func associatedData(_ purpose: EnvelopePurpose) -> [UInt8] {
     var w = CanonicalWriter()
-    w.fixed(Array("fedledger/update/v1".utf8))
+    w.fixed(Array("fedledger/\(purpose.rawValue)/v1".utf8))
     w.fixed(network)
     w.u64(round)
     w.string(cluster)
@@ -41,9 +50,9 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
   /// which only the cluster knew, so no one without the group's private key can make another
   /// ciphertext that opens under it. Signing the key rather than the whole ciphertext keeps the
   /// cost of a signature check independent of the update's size.
-  package var signedBytes: [UInt8] {
+  package func signedBytes(_ purpose: EnvelopePurpose) -> [UInt8] {
     var w = CanonicalWriter()
-    w.fixed(Array("fedledger/update-envelope/v1".utf8) + [0])
+    w.fixed(Array("fedledger/\(purpose.rawValue)-envelope/v1".utf8) + [0])
     w.u8(Self.version)
     w.fixed(network)
     w.u64(round)
@@ -61,10 +70,10 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
   public func open(
     with groupKey: Curve25519.KeyAgreement.PrivateKey, network expectedNetwork: [UInt8],
     round expectedRound: UInt64, baseModel expectedBase: [UInt8],
-    clusterKey: Curve25519.Signing.PublicKey
+    clusterKey: Curve25519.Signing.PublicKey, purpose: EnvelopePurpose = .update
   ) throws(EnvelopeError) -> [UInt8] {
     // The signature first: until it checks, nothing says the named cluster sent this.
-    guard clusterKey.isValidSignature(signature, for: signedBytes) else {
+    guard clusterKey.isValidSignature(signature, for: signedBytes(purpose)) else {
       throw .badSignature(cluster: cluster)
     }
     guard network == expectedNetwork else { throw .wrongNetwork(cluster: cluster) }
@@ -76,7 +85,7 @@ public struct UpdateEnvelope: CanonicalCodable, Equatable {
       var recipient = try HPKE.Recipient(
         privateKey: groupKey, ciphersuite: Self.ciphersuite, info: Self.info,
         encapsulatedKey: Data(encapsulatedKey))
-      return Array(try recipient.open(ciphertext, authenticating: associatedData))
+      return Array(try recipient.open(ciphertext, authenticating: associatedData(purpose)))
     } catch {
       throw .decryptionFailed(cluster: cluster)
     }

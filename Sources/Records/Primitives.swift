@@ -103,6 +103,10 @@ public enum SigningPurpose: String, Sendable {
   case roundOpen = "fedledger/round-open/v1"
   case roundClose = "fedledger/round-close/v1"
   case roundAbort = "fedledger/round-abort/v1"
+  /// A cluster's commitment to its evaluation report.
+  case report = "fedledger/evaluation-report/v1"
+  case evaluationClose = "fedledger/evaluation-close/v1"
+  case metricEndorsement = "fedledger/metric-statement/v1"
 
   package func frame(_ message: [UInt8]) -> [UInt8] {
     Array(rawValue.utf8) + [0] + message

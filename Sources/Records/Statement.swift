@@ -74,7 +74,7 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
     }
 
     /// A reason as a stored statement has it, unchanged, so that its bytes and hash are too.
-    fileprivate init(update: Hash256, decoded reason: String) {
+    package init(update: Hash256, decoded reason: String) {
       self.update = update
       self.reason = reason
     }
@@ -191,15 +191,40 @@ public struct Evidence: CanonicalCodable, Equatable {
   }
 }
 
+/// A statement endorsers sign: an aggregation statement (the model of a round) or a metric
+/// statement (what the model's evaluation reports combine to).
+public protocol EndorsableStatement: CanonicalCodable, Equatable, Sendable {
+  /// What endorsers' signatures over it are for: no signature for one kind verifies as another.
+  static var purpose: SigningPurpose { get }
+  /// The kind of ledger transaction an endorsement of it travels as.
+  static var endorsementKind: TransactionKind { get }
+  var round: UInt64 { get }
+  var hash: Hash256 { get }
+}
+
+extension AggregationStatement: EndorsableStatement {
+  public static let purpose = SigningPurpose.endorsement
+  public static let endorsementKind = TransactionKind.endorsement
+}
+
+extension Endorsed: TransactionBody {
+  public static var transactionKind: TransactionKind { Statement.endorsementKind }
+}
+
 /// An endorser's signed aggregation statement for a round.
-public struct Endorsement: CanonicalCodable, Equatable {
-  public var statement: AggregationStatement
+public typealias Endorsement = Endorsed<AggregationStatement>
+/// An endorser's signed metric statement for a round's committed model.
+public typealias MetricEndorsement = Endorsed<MetricStatement>
+
+/// An endorser's signed statement, with the evidence its key rests on.
+public struct Endorsed<Statement: EndorsableStatement>: CanonicalCodable, Equatable, Sendable {
+  public var statement: Statement
   public var endorser: PublicKey
   public var evidence: Evidence
   public var signature: Signature
 
   public init(
-    statement: AggregationStatement, endorser: PublicKey, evidence: Evidence, signature: Signature
+    statement: Statement, endorser: PublicKey, evidence: Evidence, signature: Signature
   ) {
     self.statement = statement
     self.endorser = endorser
@@ -208,21 +233,20 @@ public struct Endorsement: CanonicalCodable, Equatable {
   }
 
   public init(
-    network: Hash256, statement: AggregationStatement, key: SigningKey,
-    evidence: Evidence = .genesisKey
+    network: Hash256, statement: Statement, key: SigningKey, evidence: Evidence = .genesisKey
   ) {
     self.init(
       statement: statement, endorser: key.publicKey, evidence: evidence,
       signature: key.sign(
         Self.message(
           network: network, statement: statement, endorser: key.publicKey, evidence: evidence),
-        for: .endorsement))
+        for: Statement.purpose))
   }
 
   /// What the endorser signs: the network, the statement, its own key and its evidence, so no
   /// one can re-wrap a signed statement in other evidence.
   public static func message(
-    network: Hash256, statement: AggregationStatement, endorser: PublicKey, evidence: Evidence
+    network: Hash256, statement: Statement, endorser: PublicKey, evidence: Evidence
   ) -> [UInt8] {
     var w = CanonicalWriter()
     w.hash(network)
@@ -240,7 +264,7 @@ public struct Endorsement: CanonicalCodable, Equatable {
   }
 
   public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
-    statement = try AggregationStatement(from: &r)
+    statement = try Statement(from: &r)
     endorser = try r.key("endorser key")
     evidence = try Evidence(from: &r)
     signature = try r.signature("endorsement signature")

@@ -12,6 +12,9 @@ public enum TransactionKind: UInt8, Sendable, CaseIterable {
   case modelCommit = 7
   case roundAbort = 8
   case groupKey = 9
+  case evaluationClose = 10
+  case metricEndorsement = 11
+  case metricCommit = 12
 
   /// The version byte every transaction's encoding starts with.
   public static let formatVersion: UInt8 = 1
@@ -27,6 +30,9 @@ public enum TransactionKind: UInt8, Sendable, CaseIterable {
     case .modelCommit: "model-commit"
     case .roundAbort: "round-abort"
     case .groupKey: "group-key"
+    case .evaluationClose: "evaluation-close"
+    case .metricEndorsement: "metric-endorsement"
+    case .metricCommit: "metric-commit"
     }
   }
 }

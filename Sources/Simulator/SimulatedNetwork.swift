@@ -63,7 +63,7 @@ public final class SimulatedNetwork: RoundBackend {
   /// Paths of the receipt written for each round's model.
   public private(set) var receipts: [Int: String] = [:]
   /// The receipt of the last committed model (nil before the first commit).
-  private var lastReceipt: Receipt?
+  var lastReceipt: Receipt?
   public private(set) var blocks = 0
   public private(set) var transactions = 0
 
@@ -77,7 +77,8 @@ public final class SimulatedNetwork: RoundBackend {
   /// In mode none each node's aggregator runs `makeStrategy()` (by default the configured one).
   public init(
     directory: String, configuration c: SimulationConfiguration, clusters: Int,
-    initialModel: Model, rules: RoundRules, network: String = "fedledger-simulation",
+    initialModel: Model, rules: RoundRules, evaluation: EvaluationRules? = nil,
+    network: String = "fedledger-simulation",
     enclaves launch: EnclaveLaunch = .automatic, makeStrategy: (() -> any Strategy)? = nil
   ) throws {
     self.directory = directory
@@ -111,7 +112,7 @@ public final class SimulatedNetwork: RoundBackend {
       endorsementThreshold: c.effectiveEndorsementThreshold,
       initialModel: Hash256(hex: initialModel.hash), round: roundSettings,
       enclaveMeasurements: measurement.map { [Hash256(bytes: $0)!] } ?? [], rules: rules,
-      clustersPerMember: 1)
+      clustersPerMember: 1, evaluation: evaluation)
     try genesis.validate()
     self.genesis = genesis
     if fm.fileExists(atPath: directory + "/ledger") {
@@ -296,7 +297,7 @@ public final class SimulatedNetwork: RoundBackend {
       try cut("round \(round) endorsements", strict: false).flatMap { o in
         zip(o.block.transactions, o.outcomes.map(\.isValid))
       }, uniquingKeysWith: { $0 || $1 })
-    var tally = EndorsementTally(threshold: genesis.endorsementThreshold)
+    var tally = EndorsementTally<AggregationStatement>(threshold: genesis.endorsementThreshold)
     for s in submitted {
       let bytes = Transaction.endorsement(s.endorsement).canonicalBytes
       let endorser = try? genesis.endorser(of: s.endorsement, at: Date(), checkEvidence: false)
@@ -386,6 +387,12 @@ public final class SimulatedNetwork: RoundBackend {
   private func write(round: Int, file: [UInt8]) throws {
     let stem = String(format: "%@/models/round-%03d", directory, round)
     try Data(file).write(to: URL(fileURLWithPath: stem + ".flm"), options: .atomic)
+    try writeReceipt(round: round)
+  }
+
+  /// Writes the receipt of `round`'s model (with its federated metric, once committed).
+  func writeReceipt(round: Int) throws {
+    let stem = String(format: "%@/models/round-%03d", directory, round)
     let receipt = try orderer.replicas[0].receipt(round: UInt64(round))
     try Data(receipt.json()).write(
       to: URL(fileURLWithPath: stem + ".receipt.json"), options: .atomic)
@@ -393,7 +400,7 @@ public final class SimulatedNetwork: RoundBackend {
     lastReceipt = receipt
   }
 
-  private func recording<T>(_ body: () throws -> T) rethrows -> T {
+  func recording<T>(_ body: () throws -> T) rethrows -> T {
     let start = DispatchTime.now().uptimeNanoseconds
     defer { recordingNanoseconds += DispatchTime.now().uptimeNanoseconds - start }
     return try body()
@@ -405,7 +412,7 @@ public final class SimulatedNetwork: RoundBackend {
   }
 
   /// Orders `transaction` with what is pending, and returns the ledger's proof of it.
-  private func order(_ transaction: Transaction, round: Int, what: String, in blocks: String)
+  func order(_ transaction: Transaction, round: Int, what: String, in blocks: String)
     throws -> InclusionProof
   {
     orderer.submit(transaction)

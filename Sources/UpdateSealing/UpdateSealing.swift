@@ -12,15 +12,15 @@ extension UpdateEnvelope {
   public static func seal(
     _ payload: [UInt8], network: [UInt8], round: UInt64, cluster: String, baseModel: [UInt8],
     to groupKey: Curve25519.KeyAgreement.PublicKey,
-    signedWith clusterKey: Curve25519.Signing.PrivateKey
+    signedWith clusterKey: Curve25519.Signing.PrivateKey, purpose: EnvelopePurpose = .update
   ) throws -> UpdateEnvelope {
     precondition(network.count == 32 && baseModel.count == 32, "hashes are 32 bytes")
     var sender = try HPKE.Sender(recipientKey: groupKey, ciphersuite: ciphersuite, info: info)
     var e = UpdateEnvelope(
       network: network, round: round, cluster: cluster, baseModel: baseModel,
       encapsulatedKey: Array(sender.encapsulatedKey), ciphertext: [], signature: [])
-    e.ciphertext = Array(try sender.seal(payload, authenticating: e.associatedData))
-    e.signature = Array(try clusterKey.signature(for: e.signedBytes))
+    e.ciphertext = Array(try sender.seal(payload, authenticating: e.associatedData(purpose)))
+    e.signature = Array(try clusterKey.signature(for: e.signedBytes(purpose)))
     return e
   }
 }

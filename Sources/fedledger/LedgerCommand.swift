@@ -104,6 +104,22 @@ struct LedgerShow: ParsableCommand {
             ? "" : "  divergent endorsement by \(r.divergentEndorsers.joined(separator: ", "))")
           + (r.aborted.map { "  aborted: \($0)" } ?? ""))
     }
+    let measured = v.rounds.filter { $0.metric != nil }
+    if !measured.isEmpty {
+      lines += [
+        "", "federated metrics (clusters' held-out data, combined by k endorsers)",
+        "  round  accuracy    loss  clusters  samples  refused  combination  block",
+      ]
+      for r in measured {
+        let m = r.metric!
+        lines.append(
+          "  " + pad("\(r.round)", 5) + pad(String(format: "%.2f%%", m.accuracy * 100), 10)
+            + pad(String(format: "%.4f", m.loss), 8) + pad("\(m.clusters)", 10)
+            + pad("\(m.samples)", 9) + pad("\(m.refused)", 9) + "  "
+            + m.combination.padding(toLength: 11, withPad: " ", startingAt: 0)
+            + pad("\(m.committedAtBlock)", 7))
+      }
+    }
     if !v.rejectedUpdates.isEmpty {
       lines += ["", "rejected updates"]
       for r in v.rejectedUpdates {

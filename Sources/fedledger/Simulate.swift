@@ -235,6 +235,7 @@ struct Simulate: AsyncParsableCommand {
       let r = try SimulatedNetwork(
         directory: directory.path, configuration: c, clusters: c.clusters,
         initialModel: simulation.model, rules: simulation.rules,
+        evaluation: simulation.evaluationRules,
         enclaves: enclaveProgram.map { .program($0) } ?? .automatic)
       simulation.backend = r
       recorder = r
@@ -381,9 +382,9 @@ struct Simulate: AsyncParsableCommand {
       parts.append(
         f.clusters > 0
           ? String(
-            format: "fed acc %.2f%% (%d clusters, %d samples)", f.accuracy * 100, f.clusters,
-            f.samples)
-          : "fed acc - (no valid report)")
+            format: "fed acc %.2f%% (%d clusters, %d samples%@)", f.accuracy * 100, f.clusters,
+            f.samples, f.recorded ? ", on the ledger" : "")
+          : "fed acc - (\(f.unmeasured ?? "no valid report"))")
     }
     if let trainLoss = r.trainLoss { parts.append(String(format: "train loss %.4f", trainLoss)) }
     parts.append("accepted \(r.accepted)  rejected \(r.rejected)  clipped \(r.clipped)")
@@ -449,8 +450,11 @@ struct Simulate: AsyncParsableCommand {
       }
       lines.append(
         String(
-          format: "  fed. evaluation  %.2f s by the clusters (%.1f%% of %.1f s of rounds)",
-          federatedSeconds, 100 * federatedSeconds / max(wall, 1e-9), wall))
+          format: "  fed. evaluation  %.2f s by the clusters%@ (%.1f%% of %.1f s of rounds)",
+          federatedSeconds,
+          last.recorded
+            ? " and the ledger (reports sealed, combined by the nodes' aggregators, metric committed with k endorsements)"
+            : "", 100 * federatedSeconds / max(wall, 1e-9), wall))
     }
     var honestSeen = 0
     var honestRejected = 0

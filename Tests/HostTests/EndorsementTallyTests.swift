@@ -17,7 +17,7 @@ final class EndorsementTallyTests: XCTestCase {
   /// k of n must sign the same statement; a divergent one (a Byzantine node's) is recorded but
   /// never counts towards it, and neither does a repeated endorsement or one the ledger refused.
   func testOnlyAStatementKEndorsersSignedHasAQuorum() {
-    var tally = EndorsementTally(threshold: 3)
+    var tally = EndorsementTally<AggregationStatement>(threshold: 3)
     let honest = statement(1)
     var recorded: [Hash256] = []
     func endorse(

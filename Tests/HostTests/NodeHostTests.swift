@@ -17,6 +17,11 @@ final class NodeHostTests: XCTestCase {
       return .tooFewUpdates("recorded")
     }
     func release(_ commit: InclusionProof) throws -> [UInt8] { [] }
+    var evaluations: [ClosedEvaluation] = []
+    func combine(_ evaluation: ClosedEvaluation) throws -> MetricVerdict {
+      evaluations.append(evaluation)
+      return .tooFewReports("recorded")
+    }
   }
 
   let members = (0..<3).map { _ in SigningKey() }

@@ -1,3 +1,5 @@
+import Records
+
 /// The `evaluation` section: federated evaluation, where clusters judge each committed model
 /// on data they keep apart.
 public struct EvaluationSettings: Codable, Sendable, Equatable {

@@ -57,10 +57,15 @@ public struct FederatedMetric: Codable, Equatable, Sendable {
   public var refused: [RefusedReport]
   /// The reports that count, when the configuration publishes them (else empty).
   public var reports: [EvaluationReport]
+  /// True when k endorsers signed this metric and the ledger committed it beside its model.
+  public var recorded: Bool
+  /// Why there is no metric (too few valid reports), if there is none.
+  public var unmeasured: String?
 
   public init(
     round: Int, modelHash: String, accuracy: Double, loss: Double, clusters: Int, samples: Int,
-    combination: String, refused: [RefusedReport] = [], reports: [EvaluationReport] = []
+    combination: String, refused: [RefusedReport] = [], reports: [EvaluationReport] = [],
+    recorded: Bool = false, unmeasured: String? = nil
   ) {
     self.round = round
     self.modelHash = modelHash
@@ -71,5 +76,7 @@ public struct FederatedMetric: Codable, Equatable, Sendable {
     self.combination = combination
     self.refused = refused
     self.reports = reports
+    self.recorded = recorded
+    self.unmeasured = unmeasured
   }
 }

@@ -1,4 +1,6 @@
+import Aggregation
 import Learning
+import Records
 
 /// The evaluation half of a round (as Flower's strategies have one): who is asked to judge a
 /// committed model on their held-out data, and how their reports combine into the
@@ -11,14 +13,6 @@ public protocol EvaluationStrategy: Sendable {
   func combine(_ reports: [EvaluationReport]) -> (accuracy: Double, loss: Double)
   /// The combination's name, as metrics and the ledger show it.
   var combination: String { get }
-}
-
-/// How reports combine.
-public enum ReportCombination: String, Codable, Sendable, CaseIterable {
-  /// Sample-weighted mean: every held-out sample counts once.
-  case mean
-  /// The median of the clusters' figures: a few lying clusters cannot move it far.
-  case median
 }
 
 /// The built-in evaluation half: every `every` rounds (and the last), a seeded `fraction` of
@@ -45,23 +39,12 @@ public struct StandardEvaluation: EvaluationStrategy {
     return rng.shuffled(clusters).prefix(count).sorted()
   }
 
+  /// The enclaves' own combination (`ReportCombination.combine`), so a run without a ledger
+  /// gives the same figure as the one the ledger records.
   public func combine(_ reports: [EvaluationReport]) -> (accuracy: Double, loss: Double) {
-    precondition(!reports.isEmpty)
-    switch rule {
-    case .mean:
-      let total = Double(reports.reduce(0) { $0 + $1.samples })
-      return (
-        reports.reduce(0) { $0 + $1.accuracy * Double($1.samples) } / total,
-        reports.reduce(0) { $0 + $1.loss * Double($1.samples) } / total
-      )
-    case .median:
-      return (median(reports.map(\.accuracy)), median(reports.map(\.loss)))
-    }
-  }
-
-  private func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    let mid = sorted.count / 2
-    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    rule.combine(
+      reports.map {
+        ReportFigures(accuracy: $0.accuracy, loss: $0.loss, samples: UInt64(max(0, $0.samples)))
+      })
   }
 }

@@ -1,4 +1,8 @@
-/// The checks every evaluation report passes before it counts, whoever combines them.
+import Aggregation
+import Records
+
+/// The checks every evaluation report passes before it counts: who may report (asked, once),
+/// then its figures (`ReportCheck`, the enclaves' own check).
 public struct ReportValidation: Sendable {
   /// The round whose committed model is evaluated, and that model's hash.
   public var round: Int
@@ -27,14 +31,10 @@ public struct ReportValidation: Sendable {
   public func sort(_ reports: [EvaluationReport]) -> (
     valid: [EvaluationReport], refused: [RefusedReport]
   ) {
+    let (admitted, refusedFirst) = admit(reports)
     var valid: [EvaluationReport] = []
-    var refused: [RefusedReport] = []
-    var seen: Set<ClusterID> = []
-    for r in reports {
-      guard seen.insert(r.cluster).inserted else {
-        refused.append(.init(cluster: r.cluster, reason: "a second report for this round"))
-        continue
-      }
+    var refused = refusedFirst
+    for r in admitted {
       if let problem = problem(r) {
         refused.append(.init(cluster: r.cluster, reason: problem))
       } else {
@@ -44,30 +44,45 @@ public struct ReportValidation: Sendable {
     return (valid, refused)
   }
 
-  /// Why `r` cannot count, or nil.
-  public func problem(_ r: EvaluationReport) -> String? {
-    guard asked.contains(r.cluster) else {
-      return "cluster \(r.cluster) was not asked to evaluate round \(round)"
+  /// The reports whose clusters may report, each cluster's first; the others refused. What a
+  /// host can judge without reading a report (its figures may be sealed to the enclaves).
+  public func admit(_ reports: [EvaluationReport]) -> (
+    admitted: [EvaluationReport], refused: [RefusedReport]
+  ) {
+    var admitted: [EvaluationReport] = []
+    var refused: [RefusedReport] = []
+    var seen: Set<ClusterID> = []
+    for r in reports {
+      guard asked.contains(r.cluster) else {
+        refused.append(
+          .init(
+            cluster: r.cluster,
+            reason: "cluster \(r.cluster) was not asked to evaluate round \(round)"))
+        continue
+      }
+      guard seen.insert(r.cluster).inserted else {
+        refused.append(.init(cluster: r.cluster, reason: "a second report for this round"))
+        continue
+      }
+      admitted.append(r)
     }
+    return (admitted, refused)
+  }
+
+  /// Why `r`'s round, model or figures cannot count, or nil.
+  public func problem(_ r: EvaluationReport) -> String? {
     guard r.round == round else { return "is for round \(r.round), not round \(round)" }
     guard r.modelHash == modelHash else {
       return "is of model \(r.modelHash.prefix(12)), not the one round \(round) committed"
     }
-    // The reasons name no claimed figure: they are written where per-cluster figures are not.
-    guard r.accuracy.isFinite, (0...1).contains(r.accuracy) else {
-      return "claims an accuracy outside [0, 1]"
-    }
-    guard r.loss.isFinite, r.loss >= 0 else { return "claims a negative or non-finite loss" }
-    guard r.samples > 0, UInt64(r.samples) <= sampleCap else {
+    guard r.samples >= 0, r.classCounts.allSatisfy({ $0 >= 0 }) else {
       return "claims a sample count outside 1 to the held-out cap of \(sampleCap)"
     }
-    // Each count at most the total first, so that the sum cannot overflow.
-    guard r.classCounts.count == classes,
-      r.classCounts.allSatisfy({ (0...r.samples).contains($0) }),
-      r.classCounts.reduce(0, +) == r.samples
-    else {
-      return "its per-class counts are not \(classes) counts adding up to its samples"
-    }
-    return nil
+    let check = ReportCheck(
+      round: UInt64(max(0, round)), model: .zero,
+      rules: EvaluationRules(sampleCap: max(1, sampleCap), classes: max(2, classes)))
+    return check.problem(
+      accuracy: r.accuracy, loss: r.loss, samples: UInt64(r.samples),
+      classCounts: r.classCounts.map { UInt64($0) })
   }
 }

@@ -33,6 +33,7 @@ extension Genesis {
     w.optional(sgxRootCA) { $0.bytes($1) }
     rules.encode(to: &w)
     w.optional(clustersPerMember) { $0.u32(UInt32(clamping: $1)) }
+    w.optional(evaluation) { $1.encode(to: &$0) }
   }
 
   public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
@@ -86,6 +87,9 @@ extension Genesis {
     clustersPerMember = try r.optional("genesis clustersPerMember") {
       r throws(CanonicalDecodingError) in
       Int(try r.u32("genesis clustersPerMember"))
+    }
+    evaluation = try r.optional("genesis evaluation") { r throws(CanonicalDecodingError) in
+      try EvaluationRules(from: &r)
     }
   }
 }

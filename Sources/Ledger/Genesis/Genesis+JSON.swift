@@ -24,6 +24,7 @@ extension Genesis {
     var sgxRootCA: String?
     var rules: RulesFile?
     var clustersPerMember: Int?
+    var evaluation: EvaluationRules?
   }
 
   /// The JSON form of `RoundRules`; absent fields take the defaults.
@@ -148,7 +149,7 @@ extension Genesis {
     "": [
       "format", "network", "createdAt", "members", "nodes", "endorsers", "endorsementThreshold",
       "blockQuorum", "initialModel", "round", "enclaveMeasurements", "sgxRootCA", "rules",
-      "clustersPerMember",
+      "clustersPerMember", "evaluation",
     ],
     "members": ["name", "key"],
     "nodes": ["name", "member", "key"],
@@ -182,6 +183,13 @@ extension Genesis {
     ]
     for key in (object["rules"] as? [String: Any] ?? [:]).keys where !ruleKeys.contains(key) {
       throw .malformed(path: path, problem: "unknown field \"rules.\(key)\"")
+    }
+    let evaluationKeys: Set<String> = [
+      "combination", "minimumReports", "sampleCap", "classes", "publish",
+    ]
+    for key in (object["evaluation"] as? [String: Any] ?? [:]).keys
+    where !evaluationKeys.contains(key) {
+      throw .malformed(path: path, problem: "unknown field \"evaluation.\(key)\"")
     }
     for (list, allowed) in keys where !list.isEmpty {
       for entry in object[list] as? [[String: Any]] ?? [] {
@@ -225,7 +233,7 @@ extension Genesis {
       blockQuorum: file.blockQuorum, initialModel: file.initialModel,
       round: (file.round ?? [:]).map { Setting($0.key, $0.value.text) },
       enclaveMeasurements: file.enclaveMeasurements ?? [], sgxRootCA: root, rules: rules,
-      clustersPerMember: file.clustersPerMember)
+      clustersPerMember: file.clustersPerMember, evaluation: file.evaluation)
     do {
       try genesis.validate()
     } catch {
@@ -246,7 +254,7 @@ extension Genesis {
       round: Dictionary(uniqueKeysWithValues: round.map { ($0.key, RoundValue(text: $0.value)) }),
       enclaveMeasurements: enclaveMeasurements.isEmpty ? nil : enclaveMeasurements,
       sgxRootCA: sgxRootCA.flatMap { try? Certificate(derEncoded: $0).serializeAsPEM().pemString },
-      rules: RulesFile(rules), clustersPerMember: clustersPerMember)
+      rules: RulesFile(rules), clustersPerMember: clustersPerMember, evaluation: evaluation)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return Array(try! encoder.encode(file)) + [10]

@@ -77,6 +77,7 @@ extension Genesis {
       throw fail("round", "sets \"\(s.key)\" twice")
     }
     if let problem = rules.problem { throw fail("rules", problem) }
+    if let problem = evaluation?.problem { throw fail("evaluation", problem) }
     // Enclaves protect each update only if no one can make a round out of the victim and
     // updates they know: the Sybils one member may enrol must stay short of a cohort, and
     // no minority of nodes may sign the blocks that prove a round to an enclave.

@@ -100,7 +100,7 @@ public struct Genesis: CanonicalCodable, Equatable {
     }
   }
 
-  public static let format = "fedledger-genesis/5"
+  public static let format = "fedledger-genesis/6"
   public var network: String
   /// When the network was founded, ISO 8601 in UTC.
   public var createdAt: String
@@ -126,12 +126,16 @@ public struct Genesis: CanonicalCodable, Equatable {
   /// The most clusters one member may enrol (nil: no limit): it bounds the Sybils a member can
   /// put into a round's cohort.
   public var clustersPerMember: Int?
+  /// How clusters' reports on each committed model combine into the metric the ledger records
+  /// beside it; nil when the network records no federated metric.
+  public var evaluation: EvaluationRules?
 
   public init(
     network: String, createdAt: String, members: [Member], nodes: [Node], endorsers: [Endorser],
     endorsementThreshold: Int, blockQuorum: Int? = nil, initialModel: Hash256? = nil,
     round: [Setting] = [], enclaveMeasurements: [Hash256] = [], sgxRootCA: [UInt8]? = nil,
-    rules: RoundRules = RoundRules(), clustersPerMember: Int? = nil
+    rules: RoundRules = RoundRules(), clustersPerMember: Int? = nil,
+    evaluation: EvaluationRules? = nil
   ) {
     self.network = network
     self.createdAt = createdAt
@@ -149,6 +153,7 @@ public struct Genesis: CanonicalCodable, Equatable {
     self.sgxRootCA = sgxRootCA
     self.rules = rules
     self.clustersPerMember = clustersPerMember
+    self.evaluation = evaluation
   }
 
   /// The network's attestation policy: the platforms of its simulated-enclave endorsers, the

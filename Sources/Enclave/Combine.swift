@@ -1,0 +1,104 @@
+import Aggregation
+import Canonical
+import Crypto
+import Dispatch
+import EnclaveMessages
+import Protection
+import Records
+
+extension Enclave {
+  /// Opens, checks and combines the reports of a committed model's evaluation, then signs the
+  /// metric statement.
+  ///
+  /// The close comes with the ledger's proof (a block the policy's quorum of nodes signed, and
+  /// the close's own node signature), so its reports, their clusters' keys and the rules are
+  /// the ledger's. Every report is accounted for: counted, or refused with a reason that is its
+  /// cluster's doing and names no figure it claimed. Whatever the host could change fails the
+  /// whole request instead. Rounds only move forward, and a round's metric is signed once.
+  public func combine(_ request: CombineRequest) throws(EnclaveError) -> AggregateResponse {
+    let start = DispatchTime.now().uptimeNanoseconds
+    guard let groupKey else { throw .groupKey("this enclave holds none; it cannot open reports") }
+    let nodes = Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) })
+    let network = request.closed.header.network
+    do {
+      try request.closed.verify(network: network, nodes: nodes, quorum: Int(policy.blockQuorum))
+    } catch {
+      throw .notTheProvenRound("the ledger does not prove the evaluation closed: \(error)")
+    }
+    let close: EvaluationClose
+    do {
+      close = try EvaluationClose(transaction: request.closed.transaction)
+    } catch {
+      throw .notTheProvenRound("the proven transaction is not an evaluation-close: \(error)")
+    }
+    guard nodes.contains(close.signer), close.verifies(network: network) else {
+      throw .notTheProvenRound("the evaluation-close is not signed by a ledger node of the policy")
+    }
+    let round = close.round
+    guard round >= lastCombinedRound, round > 0 else {
+      throw .alreadyEndorsed(
+        "round \(round) is before round \(lastCombinedRound), the last whose metric this enclave signed"
+      )
+    }
+    let n = close.reports.count
+    guard request.reports.count == n else {
+      throw .notTheProvenRound(
+        "\(request.reports.count) report(s) given; round \(round)'s evaluation-close lists \(n)")
+    }
+    guard request.reports.map({ Hash256.of($0) }) == close.payloads else {
+      throw .notTheProvenRound(
+        "the reports given are not the \(n) round \(round)'s evaluation-close lists, in its order")
+    }
+    let reports = zip(close.reports, request.reports).map { entry, bytes in
+      Self.openReport(
+        bytes, from: entry, groupKey: groupKey, network: network.bytes, round: round,
+        model: close.model.bytes)
+    }
+    let statement: MetricStatement
+    do {
+      statement = try MetricStatement.combining(
+        close, closeHash: Hash256.of(request.closed.transaction), reports: reports)
+    } catch {
+      throw .tooFewUpdates("\(error)")
+    }
+    if round == lastCombinedRound, let lastMetric, statement.hash != lastMetric {
+      throw .alreadyEndorsed(
+        "this enclave already signed a different metric for round \(round); it signs a round's metric once"
+      )
+    }
+    let endorsement = try endorse(statement, network: network.bytes)
+    lastCombinedRound = round
+    lastMetric = statement.hash
+    return AggregateResponse(
+      endorsement: endorsement.canonicalBytes,
+      nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+  }
+
+  /// Opens one sealed report committed by `entry`'s cluster; any failure is the cluster's.
+  private static func openReport(
+    _ bytes: [UInt8], from entry: EvaluationClose.Entry,
+    groupKey: Curve25519.KeyAgreement.PrivateKey, network: [UInt8], round: UInt64, model: [UInt8]
+  ) -> Result<ReportPayload, ReportUnreadable> {
+    guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: entry.key.bytes) else {
+      return .failure(.init("its cluster's enrolled key is not an Ed25519 key"))
+    }
+    guard let envelope = try? UpdateEnvelope(canonical: bytes) else {
+      return .failure(.init("is not a report envelope"))
+    }
+    guard envelope.cluster == entry.cluster else {
+      return .failure(.init("was committed by \(entry.cluster) but names another cluster"))
+    }
+    let plain: [UInt8]
+    do {
+      plain = try envelope.open(
+        with: groupKey, network: network, round: round, baseModel: model, clusterKey: key,
+        purpose: .report)
+    } catch {
+      return .failure(.init("\(error)"))
+    }
+    guard let report = try? ReportPayload(canonical: plain) else {
+      return .failure(.init("does not decode as an evaluation report"))
+    }
+    return .success(report)
+  }
+}

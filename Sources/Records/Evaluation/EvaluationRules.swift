@@ -1,0 +1,88 @@
+import Canonical
+
+/// How the clusters' evaluation reports combine into the consortium's metric.
+public enum ReportCombination: String, Codable, Sendable, CaseIterable {
+  /// Sample-weighted mean: every held-out sample counts once.
+  case mean
+  /// The median of the clusters' figures: a few lying clusters cannot move it far.
+  case median
+}
+
+/// Everything that decides a model's federated metric besides the reports: how they combine,
+/// the fewest that may be combined, the most held-out samples one may claim, the classes the
+/// model tells apart, and whether each cluster's figures are published.
+///
+/// Genesis fixes them and every evaluation-close must carry exactly these, so an enclave takes
+/// them from the close the ledger proves, never from its host: a host cannot combine one
+/// report (publishing a plant's accuracy) or let a cluster claim a million held-out samples.
+public struct EvaluationRules: CanonicalCodable, Equatable, Sendable, Codable {
+  public var combination: ReportCombination
+  /// The fewest valid reports a metric is computed from; fewer, and none is recorded.
+  public var minimumReports: Int
+  /// The most held-out samples one report may claim: public, like the training sample cap.
+  public var sampleCap: UInt64
+  /// The classes the model tells apart: each report has one count per class.
+  public var classes: Int
+  /// Whether the statement lists each counted cluster's accuracy, loss and samples.
+  public var publish: Bool
+
+  /// The most reports one evaluation holds.
+  public static let maximumReports = 100_000
+  public static let maximumClasses = 1 << 16
+  /// The largest sample cap: the weighted sums stay exact in a double.
+  public static let maximumSampleCap: UInt64 = 1 << 31
+
+  public init(
+    combination: ReportCombination = .mean, minimumReports: Int = 3, sampleCap: UInt64,
+    classes: Int, publish: Bool = false
+  ) {
+    self.combination = combination
+    self.minimumReports = minimumReports
+    self.sampleCap = sampleCap
+    self.classes = classes
+    self.publish = publish
+  }
+
+  /// Nil when the rules can be used; else what is wrong, naming the field.
+  public var problem: String? {
+    if !(1...Self.maximumReports).contains(minimumReports) {
+      return "minimumReports is \(minimumReports); it must be 1 to \(Self.maximumReports)"
+    }
+    if !(1...Self.maximumSampleCap).contains(sampleCap) {
+      return "sampleCap is \(sampleCap); it must be 1 to 2^31"
+    }
+    if !(2...Self.maximumClasses).contains(classes) {
+      return "classes is \(classes); it must be 2 to \(Self.maximumClasses)"
+    }
+    return nil
+  }
+
+  /// The statement's parameters: everything that, with the combination, decides the metric.
+  public var statementParameters: [Setting] {
+    [
+      Setting("classes", "\(classes)"),
+      Setting("minimum-reports", "\(minimumReports)"),
+      Setting("publish", publish ? "true" : "false"),
+      Setting("sample-cap", "\(sampleCap)"),
+    ].sorted(by: Setting.precedes)
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    w.u8(combination == .mean ? 0 : 1)
+    w.u32(UInt32(clamping: minimumReports))
+    w.u64(sampleCap)
+    w.u32(UInt32(clamping: classes))
+    w.bool(publish)
+  }
+
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
+    let tag = try r.u8("evaluation combination")
+    guard tag <= 1 else { throw .unknownKind(field: "evaluation combination", tag: Int(tag)) }
+    combination = tag == 0 ? .mean : .median
+    minimumReports = Int(try r.u32("evaluation minimum reports"))
+    sampleCap = try r.u64("evaluation sample cap")
+    classes = Int(try r.u32("evaluation classes"))
+    publish = try r.bool("evaluation publish")
+    if let problem { throw .invalid(field: "evaluation rules", problem: problem) }
+  }
+}
