@@ -134,8 +134,8 @@ let package = Package(
     .target(
       name: "Simulator",
       dependencies: [
-        "Aggregation", "Federation", "Gateway", "Host", "Privacy", "Learning", "Ledger", "Ordering", "Records",
-        "RecordsJSON", "Canonical", "Enclave", "Attestation",
+        "Aggregation", "Federation", "Gateway", "Host", "Privacy", "Learning", "Ledger",
+        "Ordering", "Records", "RecordsJSON", "Canonical", "Enclave", "Attestation",
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
     .executableTarget(
