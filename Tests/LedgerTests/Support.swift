@@ -17,7 +17,8 @@ struct TestNetwork {
   init(
     nodes n: Int = 4, threshold: Int = 3, clusters c: Int = 3, initialModel: Hash256? = model(0),
     endorsers: [Genesis.Endorser]? = nil, enclaveMeasurements: [Hash256] = [],
-    sgxRootCA: [UInt8]? = nil, rules: RoundRules? = nil, clustersPerMember: Int? = 1
+    sgxRootCA: [UInt8]? = nil, rules: RoundRules? = nil, clustersPerMember: Int? = 1,
+    evaluation: EvaluationRules? = nil
   ) {
     // Networks with enclave endorsers need a cohort above one member's clusters plus one.
     let enclaves = endorsers?.contains { $0.kind != .genesisKey } ?? false
@@ -40,7 +41,7 @@ struct TestNetwork {
       endorsementThreshold: threshold, initialModel: initialModel,
       round: [Setting("rule", "fedavg"), Setting("localEpochs", "1")],
       enclaveMeasurements: enclaveMeasurements, sgxRootCA: sgxRootCA, rules: rules,
-      clustersPerMember: clustersPerMember)
+      clustersPerMember: clustersPerMember, evaluation: evaluation)
   }
 
   var network: Hash256 { genesis.hash }
