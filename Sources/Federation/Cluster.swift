@@ -26,11 +26,14 @@ public struct Cluster: Sendable {
     self.speed = speed
   }
 
-  /// Judges `model`, round `round`'s committed model, on the held-out samples.
-  public func evaluate(_ model: Model, round: Int) throws -> EvaluationReport? {
-    guard let heldOut, heldOut.count > 0 else { return nil }
+  /// Judges `model`, round `round`'s committed model, on the held-out samples: at most the
+  /// first `cap` of them, the most a report may claim (claiming more would be refused, and the
+  /// refusal would tell that this cluster holds more).
+  public func evaluate(_ model: Model, round: Int, cap: Int = .max) throws -> EvaluationReport? {
+    guard let heldOut, heldOut.count > 0, cap > 0 else { return nil }
     let trainer = try Trainer(model: model, options: TrainingOptions(threads: 1))
-    let result = trainer.evaluate(on: heldOut)
+    let judged = heldOut.count > cap ? heldOut.subset(Array(0..<cap)) : heldOut
+    let result = trainer.evaluate(on: judged)
     return EvaluationReport(
       cluster: id, round: round, modelHash: model.hash, loss: result.loss,
       accuracy: result.accuracy, samples: result.count,

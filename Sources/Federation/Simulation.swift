@@ -151,16 +151,15 @@ public final class Simulation {
       throw ConfigurationError(source: "configuration", key: "strategy", problem: problem)
     }
     self.strategy = strategy ?? c.makeStrategy(sampleCap: rules.sampleCap)
-    // A metric combines at least a training cohort's worth of reports (or every cluster that
-    // keeps data apart, if fewer), so that no recorded figure is one plant's.
-    let judges = clusters.filter { $0.heldOut != nil }.count
+    // A metric combines at least a training cohort's worth of reports, so that no recorded
+    // figure is one plant's (with fewer judges, there is no metric).
     evaluationRules =
-      judges == 0
-      ? nil
-      : EvaluationRules(
-        combination: c.evaluation.combine, minimumReports: max(1, min(rules.minimumCohort, judges)),
+      clusters.contains(where: { $0.heldOut != nil })
+      ? EvaluationRules(
+        combination: c.evaluation.combine, minimumReports: rules.minimumCohort,
         sampleCap: max(1, min(rules.sampleCap, heldOutCap)), classes: train.classCount,
         publish: c.evaluation.publish)
+      : nil
   }
 
   /// The clusters that run an attack.
@@ -323,6 +322,7 @@ extension Simulation {
     let refusing = try backend.prepareEvaluation(of: model, round: round, by: asked)
     let evaluating = asked.filter { refusing[$0] == nil }
     let clusters = self.clusters
+    let cap = Int(clamping: evaluationRules?.sampleCap ?? UInt64(Int.max))
     var reports = [EvaluationReport?](repeating: nil, count: evaluating.count)
     try await withThrowingTaskGroup(of: (Int, EvaluationReport?).self) { group in
       var next = 0
@@ -330,7 +330,7 @@ extension Simulation {
         guard next < evaluating.count else { return }
         let slot = next
         let cluster = clusters[evaluating[slot]]
-        group.addTask { (slot, try cluster.evaluate(model, round: round)) }
+        group.addTask { (slot, try cluster.evaluate(model, round: round, cap: cap)) }
         next += 1
       }
       for _ in 0..<min(max(1, threads), evaluating.count) { launch() }

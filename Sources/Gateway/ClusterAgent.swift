@@ -149,8 +149,8 @@ public final class ClusterAgent {
 extension ClusterAgent {
   /// What the cluster sends for its evaluation `report` on `model`, the model committed in
   /// round `round`: the report protected as the mode asks (sealed to the enclaves in mode tee,
-  /// as updates are, for it tells the plant's label mix), and its signed entry for the
-  /// evaluation-close. The cluster reports only on a model it checked against the ledger.
+  /// as updates are, for it tells the plant's label mix), and its signed commitment to it for
+  /// the ledger. The cluster reports only on a model it checked against the ledger.
   public func reportSubmission(
     for report: EvaluationReport, model: Hash256, round: UInt64
   ) throws -> ReportSubmission {
@@ -175,9 +175,10 @@ extension ClusterAgent {
     protectingNanoseconds += DispatchTime.now().uptimeNanoseconds - start
     return ReportSubmission(
       payload: protected,
-      entry: EvaluationClose.Entry(
-        network: network, round: round, model: model, cluster: name,
-        payload: Hash256.of(protected), key: key))
+      commitment: .reportCommitment(
+        ReportCommitment(
+          network: network, round: round, model: model, cluster: name,
+          payload: Hash256.of(protected), payloadSize: UInt64(protected.count), clusterKey: key)))
   }
 }
 
@@ -185,8 +186,8 @@ extension ClusterAgent {
 public struct ReportSubmission: Sendable {
   /// The protected report, stored by every node and named by hash in the entry.
   public var payload: [UInt8]
-  /// The cluster's signed entry for the evaluation-close.
-  public var entry: EvaluationClose.Entry
+  /// The cluster's signed commitment to it, for the ledger.
+  public var commitment: Transaction
 }
 
 /// What a cluster sends for one update.

@@ -220,6 +220,9 @@ extension Receipt {
     statement: MetricStatement, endorsers: [String]
   )? {
     guard let metric else { return nil }
+    guard network == genesis.hash else {
+      throw .otherNetwork(receipt: network, genesis: genesis.hash)
+    }
     guard metric.header.height == metric.height else {
       throw .fieldMismatch(
         field: "metric.height", receipt: "\(metric.height)", signed: "\(metric.header.height)")

@@ -59,21 +59,6 @@ extension EvaluationClose {
   }
 }
 
-extension EvaluationClose.Entry {
-  /// A cluster's signed entry for its report `payload` on `model` of `round`.
-  public init(
-    network: Hash256, round: UInt64, model: Hash256, cluster: String, payload: Hash256,
-    key: SigningKey
-  ) {
-    self.init(
-      cluster: cluster, key: key.publicKey, payload: payload,
-      signature: key.sign(
-        Self.message(
-          network: network, round: round, model: model, cluster: cluster, payload: payload),
-        for: .report))
-  }
-}
-
 extension Evidence.Kind {
   public var name: String {
     switch self {

@@ -1,55 +1,96 @@
 import Foundation
 import Records
 
-// The federated evaluation of a committed model, as the ledger judges it: one evaluation-close
-// per committed round fixing the reports (each signed by its enrolled cluster) under genesis's
-// evaluation rules; endorsements of what they combine to; and the commit of the statement k
-// endorsers agree on.
+// The federated evaluation of a committed model, as the ledger judges it: the clusters' signed
+// report commitments, while the model is the newest; one evaluation-close fixing exactly those,
+// under genesis's evaluation rules; endorsements of what they combine to; and the commit of
+// the statement k endorsers agree on.
 
 extension LedgerState {
+  /// The newest round, if its model is committed and its evaluation not yet closed: the only
+  /// one that may be evaluated, so that no node can hold an evaluation back to race it, or
+  /// close an old one on a chosen few.
+  private func evaluationRefusal(_ round: UInt64, model: Hash256) -> TransactionOutcome? {
+    guard genesis.evaluation != nil else {
+      return .invalid("this network records no federated metric (genesis has no evaluation rules)")
+    }
+    guard let r = rounds[round], let commit = r.commit else {
+      return .invalid("round \(round) has no committed model to evaluate")
+    }
+    guard round == currentRound else {
+      return .invalid(
+        "round \(round) is not the newest round (\(currentRound)): a model is evaluated before the next round opens"
+      )
+    }
+    if r.evaluation != nil {
+      return .invalid("round \(round)'s model was already evaluated")
+    }
+    guard model == commit.model else {
+      return .invalid(
+        "names model \(model.short), but round \(round) committed \(commit.model.short)")
+    }
+    return nil
+  }
+
+  mutating func apply(_ c: ReportCommitment, verifySignatures: Bool) -> TransactionOutcome {
+    if let refusal = evaluationRefusal(c.round, model: c.model) { return refusal }
+    var r = rounds[c.round]!
+    let rules = genesis.evaluation!
+    guard let key = clusters[c.cluster] else {
+      return .invalid("cluster \"\(c.cluster)\" is not enrolled")
+    }
+    if r.reportedBy.contains(c.cluster) {
+      return .invalid("cluster \"\(c.cluster)\" already reported on round \(c.round)'s model")
+    }
+    if r.reportPayloads.contains(c.payload) {
+      return .invalid("report payload \(c.payload.short) was already committed")
+    }
+    if verifySignatures
+      && !key.verifies(c.signature, over: c.message(network: network), for: .report)
+    {
+      return .invalid("the signature of cluster \"\(c.cluster)\" does not verify")
+    }
+    if c.payloadSize > rules.reportCap {
+      return .invalid(
+        "names a report of \(c.payloadSize) bytes; the most a report commitment may name is \(rules.reportCap)"
+      )
+    }
+    if r.reportBytes + c.payloadSize > EvaluationRules.maximumEvaluationBytes
+      || r.reports.count >= EvaluationRules.maximumReports
+    {
+      return .invalid(
+        "round \(c.round)'s evaluation is full: it holds \(EvaluationRules.maximumReports) reports or \(EvaluationRules.maximumEvaluationBytes) bytes at most"
+      )
+    }
+    r.reports.append(.init(cluster: c.cluster, key: key, payload: c.payload))
+    r.reportPayloads.insert(c.payload)
+    r.reportedBy.insert(c.cluster)
+    r.reportBytes += c.payloadSize
+    rounds[c.round] = r
+    return .valid
+  }
+
   mutating func apply(_ c: EvaluationClose, hash: Hash256, verifySignatures: Bool)
     -> TransactionOutcome
   {
     if let refusal = nodeSignatureProblem(c, verify: verifySignatures) { return refusal }
-    guard let rules = genesis.evaluation else {
-      return .invalid("this network records no federated metric (genesis has no evaluation rules)")
-    }
-    guard var r = rounds[c.round], let commit = r.commit else {
-      return .invalid("round \(c.round) has no committed model to evaluate")
-    }
-    if r.evaluation != nil { return .invalid("round \(c.round)'s model was already evaluated") }
-    if c.model != commit.model {
-      return .invalid(
-        "evaluates model \(c.model.short), but round \(c.round) committed \(commit.model.short)")
-    }
+    if let refusal = evaluationRefusal(c.round, model: c.model) { return refusal }
+    var r = rounds[c.round]!
+    let rules = genesis.evaluation!
     if c.rules != rules {
       return .invalid(
         "carries evaluation rules \(c.rules.combination.rawValue) \(c.rules.statementParameters.map { "\($0.key)=\($0.value)" }), not the network's (genesis): \(rules.combination.rawValue) \(rules.statementParameters.map { "\($0.key)=\($0.value)" })"
+      )
+    }
+    if c.reports != r.reports {
+      return .invalid(
+        "lists \(c.reports.count) report(s), but the ledger holds \(r.reports.count) report commitment(s) for round \(c.round) with other clusters, keys, payloads or order"
       )
     }
     if c.reports.count < rules.minimumReports {
       return .invalid(
         "holds \(c.reports.count) report(s); an evaluation needs at least \(rules.minimumReports) (minimumReports)"
       )
-    }
-    var clustersSeen = Set<String>()
-    var payloadsSeen = Set<Hash256>()
-    for e in c.reports {
-      guard let key = clusters[e.cluster] else {
-        return .invalid("lists a report from \"\(e.cluster)\", which is not an enrolled cluster")
-      }
-      guard key == e.key else {
-        return .invalid("lists \"\(e.cluster)\" with key \(e.key.short), not its enrolled key")
-      }
-      guard clustersSeen.insert(e.cluster).inserted else {
-        return .invalid("lists two reports from \"\(e.cluster)\"")
-      }
-      guard payloadsSeen.insert(e.payload).inserted else {
-        return .invalid("lists report payload \(e.payload.short) twice")
-      }
-      if verifySignatures && !e.verifies(network: network, round: c.round, model: c.model) {
-        return .invalid("the report signature of cluster \"\(e.cluster)\" does not verify")
-      }
     }
     r.evaluation = c
     r.evaluationHash = hash
@@ -99,6 +140,17 @@ extension LedgerState {
     }
     if !rules.publish && !s.published.isEmpty {
       return .invalid("publishes per-cluster figures, which the network's rules keep private")
+    }
+    if rules.publish {
+      // One published line per counted report, of its own cluster, adding up to the total.
+      let clusterOf = Dictionary(
+        close.reports.map { ($0.payload, $0.cluster) }, uniquingKeysWith: { a, _ in a })
+      guard s.published.map(\.cluster) == s.counted.map({ clusterOf[$0] ?? "" }),
+        s.published.allSatisfy({ $0.samples <= rules.sampleCap }),
+        s.published.reduce(0, { $0 + $1.samples }) == s.samples
+      else {
+        return .invalid("publishes figures that are not one per counted report adding up to it")
+      }
     }
     guard s.accuracy.isFinite, (0...1).contains(s.accuracy), s.loss.isFinite, s.loss >= 0,
       s.samples >= UInt64(s.clusters), s.samples <= UInt64(s.clusters) * rules.sampleCap

@@ -37,6 +37,11 @@ public struct RoundState: Sendable {
   /// The genesis endorser each valid endorsement counts for, by transaction hash.
   var endorserOf: [Hash256: String] = [:]
   public var commit: ModelCommit?
+  /// Valid report commitments on the committed model, in ledger order, and their bytes.
+  public var reports: [EvaluationClose.Entry] = []
+  var reportPayloads: Set<Hash256> = []
+  var reportedBy: Set<String> = []
+  var reportBytes: UInt64 = 0
   /// The federated evaluation of the committed model: the close fixing its reports, valid
   /// metric endorsements (with the statement each genesis endorser signed) and the commit.
   public var evaluation: EvaluationClose?
@@ -462,6 +467,8 @@ public struct LedgerState: Sendable {
       rounds[s.round] = r
       return .valid
 
+    case .reportCommitment(let c):
+      return apply(c, verifySignatures: verifySignatures)
     case .evaluationClose(let c):
       return apply(c, hash: hash, verifySignatures: verifySignatures)
     case .metricEndorsement(let e):

@@ -117,6 +117,71 @@ public struct UpdateCommitment: CanonicalCodable, Equatable {
   }
 }
 
+/// A cluster commits to its evaluation report on a committed model: the payload's hash and
+/// size, signed with its enrolled key. The evaluation-close lists exactly these.
+public struct ReportCommitment: CanonicalCodable, Equatable {
+  public var round: UInt64
+  /// The model judged: the one `round` committed.
+  public var model: Hash256
+  public var cluster: String
+  /// SHA-256 of the report payload kept in the blob store (the sealed envelope in mode tee).
+  public var payload: Hash256
+  public var payloadSize: UInt64
+  public var signature: Signature
+
+  public init(
+    round: UInt64, model: Hash256, cluster: String, payload: Hash256, payloadSize: UInt64,
+    signature: Signature
+  ) {
+    self.round = round
+    self.model = model
+    self.cluster = cluster
+    self.payload = payload
+    self.payloadSize = payloadSize
+    self.signature = signature
+  }
+
+  public init(
+    network: Hash256, round: UInt64, model: Hash256, cluster: String, payload: Hash256,
+    payloadSize: UInt64, clusterKey: SigningKey
+  ) {
+    self.init(
+      round: round, model: model, cluster: cluster, payload: payload, payloadSize: payloadSize,
+      signature: Signature(unchecked: []))
+    signature = clusterKey.sign(message(network: network), for: .report)
+  }
+
+  /// What the cluster signs.
+  public func message(network: Hash256) -> [UInt8] {
+    var w = CanonicalWriter()
+    w.hash(network)
+    w.u64(round)
+    w.hash(model)
+    w.string(cluster)
+    w.hash(payload)
+    w.u64(payloadSize)
+    return w.bytes
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    w.u64(round)
+    w.hash(model)
+    w.string(cluster)
+    w.hash(payload)
+    w.u64(payloadSize)
+    w.signature(signature)
+  }
+
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
+    round = try r.u64("report-commitment round")
+    model = try r.hash("report-commitment model")
+    cluster = try r.string("report-commitment cluster")
+    payload = try r.hash("report-commitment payload hash")
+    payloadSize = try r.u64("report-commitment payload size")
+    signature = try r.signature("report-commitment signature")
+  }
+}
+
 /// Fixes the network's group key: the X25519 key clusters seal updates to, which only attested
 /// enclaves hold. It carries the evidence of at least k enclaves of distinct genesis endorsers
 /// (k as for a model), each for the ledger's nonce and binding its signing key and this group
@@ -212,6 +277,7 @@ public enum Transaction: CanonicalCodable, Equatable {
   case modelCommit(ModelCommit)
   case roundAbort(RoundAbort)
   case groupKey(GroupKeyRecord)
+  case reportCommitment(ReportCommitment)
   case evaluationClose(EvaluationClose)
   case metricEndorsement(MetricEndorsement)
   case metricCommit(MetricCommit)
@@ -231,6 +297,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .modelCommit: .modelCommit
     case .roundAbort: .roundAbort
     case .groupKey: .groupKey
+    case .reportCommitment: .reportCommitment
     case .evaluationClose: .evaluationClose
     case .metricEndorsement: .metricEndorsement
     case .metricCommit: .metricCommit
@@ -247,6 +314,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .endorsement(let t): t.statement.round
     case .modelCommit(let t): t.round
     case .roundAbort(let t): t.round
+    case .reportCommitment(let t): t.round
     case .evaluationClose(let t): t.round
     case .metricEndorsement(let t): t.statement.round
     case .metricCommit(let t): t.round
@@ -266,6 +334,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .modelCommit(let t): t.encode(to: &w)
     case .roundAbort(let t): t.encode(to: &w)
     case .groupKey(let t): t.encode(to: &w)
+    case .reportCommitment(let t): t.encode(to: &w)
     case .evaluationClose(let t): t.encode(to: &w)
     case .metricEndorsement(let t): t.encode(to: &w)
     case .metricCommit(let t): t.encode(to: &w)
@@ -291,6 +360,7 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .modelCommit: self = .modelCommit(try ModelCommit(from: &r))
     case .roundAbort: self = .roundAbort(try RoundAbort(from: &r))
     case .groupKey: self = .groupKey(try GroupKeyRecord(from: &r))
+    case .reportCommitment: self = .reportCommitment(try ReportCommitment(from: &r))
     case .evaluationClose: self = .evaluationClose(try EvaluationClose(from: &r))
     case .metricEndorsement: self = .metricEndorsement(try MetricEndorsement(from: &r))
     case .metricCommit: self = .metricCommit(try MetricCommit(from: &r))

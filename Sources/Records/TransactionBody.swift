@@ -12,9 +12,10 @@ public enum TransactionKind: UInt8, Sendable, CaseIterable {
   case modelCommit = 7
   case roundAbort = 8
   case groupKey = 9
-  case evaluationClose = 10
-  case metricEndorsement = 11
-  case metricCommit = 12
+  case reportCommitment = 10
+  case evaluationClose = 11
+  case metricEndorsement = 12
+  case metricCommit = 13
 
   /// The version byte every transaction's encoding starts with.
   public static let formatVersion: UInt8 = 1
@@ -30,6 +31,7 @@ public enum TransactionKind: UInt8, Sendable, CaseIterable {
     case .modelCommit: "model-commit"
     case .roundAbort: "round-abort"
     case .groupKey: "group-key"
+    case .reportCommitment: "report-commitment"
     case .evaluationClose: "evaluation-close"
     case .metricEndorsement: "metric-endorsement"
     case .metricCommit: "metric-commit"

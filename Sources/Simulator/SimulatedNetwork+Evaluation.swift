@@ -23,14 +23,12 @@ extension SimulatedNetwork {
       return nil
     }
     let state = orderer.replicas[0].state
-    // The round that committed the standing model (an aborted round leaves the one before's).
-    guard
-      let committed = state.rounds.values.filter({
-        $0.commit?.model == hash && $0.evaluation == nil
-      })
-      .map(\.open.round).max()
-    else { return nil }
-    var entries: [EvaluationClose.Entry] = []
+    // The ledger evaluates the newest round's committed model, before the next round opens; a
+    // model standing after an aborted round is judged off the record.
+    let committed = state.currentRound
+    guard let r = state.rounds[committed], r.commit?.model == hash, r.evaluation == nil else {
+      return nil
+    }
     var clusterOf: [Hash256: ClusterID] = [:]
     var refused: [RefusedReport] = []
     for report in reports {
@@ -50,7 +48,7 @@ extension SimulatedNetwork {
           for: sent, model: hash, round: committed)
         let payload = try blobExchange.publish(s.payload)
         clusterOf[payload] = report.cluster
-        entries.append(s.entry)
+        orderer.submit(s.commitment)
       } catch {
         refused.append(
           .init(cluster: report.cluster, reason: "\(agents[report.cluster].name) \(error)"))
@@ -72,6 +70,9 @@ extension SimulatedNetwork {
             samples: Int(p.samples), classCounts: [])
         }, recorded: s != nil, unmeasured: unmeasured)
     }
+    // The close lists exactly the commitments the ledger took, in its order.
+    try cut("round \(committed) report commitments", strict: false)
+    let entries = orderer.replicas[0].state.rounds[committed]?.reports ?? []
     guard entries.count >= evaluation.minimumReports else {
       return metric(
         nil,

@@ -75,8 +75,7 @@ final class EnclaveEvaluationTests: XCTestCase {
     return SealedReport(
       bytes: bytes,
       entry: EvaluationClose.Entry(
-        network: Hash256(bytes: network)!, round: round, model: m ?? model,
-        cluster: "cluster-\(i)", payload: Hash256.of(bytes), key: SigningKey(key)))
+        cluster: "cluster-\(i)", key: SigningKey(key).publicKey, payload: Hash256.of(bytes)))
   }
 
   func report(
@@ -123,13 +122,23 @@ final class EnclaveEvaluationTests: XCTestCase {
     // that do not add up, a forged signature, an envelope naming another cluster, an update
     // envelope replayed as a report, bytes that are no envelope at all.
     let bad: [(SealedReport, String)] = try [
-      (seal(report(3, accuracy: 0.7, model: .zero), cluster: 3, group: group), "not the one round 3"),
+      (
+        seal(report(3, accuracy: 0.7, model: .zero), cluster: 3, group: group),
+        "not the one round 3"
+      ),
       (seal(report(4, accuracy: 0.7, round: 2), cluster: 4, group: group), "is for round 2"),
       (seal(report(5, accuracy: 1.25), cluster: 5, group: group), "outside [0, 1]"),
-      (seal(report(6, accuracy: 0.7, loss: -3), cluster: 6, group: group), "negative or non-finite"),
-      (seal(report(7, accuracy: 0.7, samples: 5000), cluster: 7, group: group), "held-out cap of 100"),
+      (
+        seal(report(6, accuracy: 0.7, loss: -3), cluster: 6, group: group), "negative or non-finite"
+      ),
+      (
+        seal(report(7, accuracy: 0.7, samples: 5000), cluster: 7, group: group),
+        "held-out cap of 100"
+      ),
       (seal(report(8, accuracy: 0.7, counts: [1, 2]), cluster: 8, group: group), "adding up"),
-      (seal(report(9, accuracy: 0.7), cluster: 9, group: group, signer: .init()), "valid signature"),
+      (
+        seal(report(9, accuracy: 0.7), cluster: 9, group: group, signer: .init()), "valid signature"
+      ),
     ]
     reports += bad.map(\.0)
     let ra = try a.combine(request(reports))

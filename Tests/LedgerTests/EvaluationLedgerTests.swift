@@ -30,12 +30,22 @@ final class EvaluationLedgerTests: XCTestCase {
     ).canonicalBytes
   }
 
-  func entry(_ i: Int, round: UInt64 = 2, model m: Hash256 = model(2), key: SigningKey? = nil)
-    -> EvaluationClose.Entry
-  {
+  func entry(_ i: Int, round: UInt64 = 2, model m: Hash256 = model(2)) -> EvaluationClose.Entry {
     EvaluationClose.Entry(
-      network: net.network, round: round, model: m, cluster: "cluster-\(i)",
-      payload: Hash256.of(report(i, round: round, model: m)), key: key ?? net.clusters[i])
+      cluster: "cluster-\(i)", key: net.clusters[i].publicKey,
+      payload: Hash256.of(report(i, round: round, model: m)))
+  }
+
+  /// Cluster `i`'s signed commitment to its report (signed with `key`, by default its own).
+  func commitment(
+    _ i: Int, round: UInt64 = 2, model m: Hash256 = model(2), size: UInt64 = 100,
+    key: SigningKey? = nil
+  ) -> Transaction {
+    .reportCommitment(
+      ReportCommitment(
+        network: net.network, round: round, model: m, cluster: "cluster-\(i)",
+        payload: Hash256.of(report(i, round: round, model: m)), payloadSize: size,
+        clusterKey: key ?? net.clusters[i]))
   }
 
   func close(
@@ -48,67 +58,96 @@ final class EvaluationLedgerTests: XCTestCase {
       node: node ?? net.nodes[0])
   }
 
-  /// The reasons the ledger gave, by transaction, for what `orderer` ordered last.
+  /// The verdicts on what `orderer` orders next.
   func outcomes(_ orderer: EmbeddedOrderer) throws -> [TransactionOutcome] {
     try orderer.cut().flatMap(\.outcomes)
   }
 
-  func testAnEvaluationClosesOnlyACommittedModelWithSignedReportsOfEnrolledClusters() throws {
-    let orderer = try twoRounds(temporaryDirectory())
-    var twice = entry(0)
-    twice.payload = Hash256.of([9])
-    var forged = entry(1)
-    forged.signature = entry(1, model: model(7)).signature
-    let stranger = SigningKey()
-    let attempts: [(EvaluationClose, String)] = [
-      (close(round: 3), "round 3 has no committed model"),
-      (close(model: model(1)), "but round 2 committed"),
-      (
-        close(rules: EvaluationRules(minimumReports: 2, sampleCap: 64, classes: 2, publish: true)),
-        "not the network's"
-      ),
-      (
-        close(rules: EvaluationRules(minimumReports: 1, sampleCap: 64, classes: 2)),
-        "not the network's"
-      ),
-      (
-        close(entries: [entry(0), entry(1), entry(0, key: net.clusters[2])]),
-        "not its enrolled key"
-      ),
-      (close(entries: [entry(0), twice]), "two reports from \"cluster-0\""),
-      (close(entries: [entry(0), forged]), "report signature of cluster \"cluster-1\""),
-      (close(entries: [entry(0)]), "at least 2 (minimumReports)"),
-      (close(node: stranger), "not a node in genesis"),
-    ]
-    for (c, _) in attempts { orderer.submit(.evaluationClose(c)) }
-    let unenrolled = EvaluationClose.Entry(
-      network: net.network, round: 2, model: model(2), cluster: "cluster-9",
-      payload: Hash256.of([1]), key: stranger)
-    orderer.submit(.evaluationClose(close(entries: [entry(0), unenrolled])))
-    let refused = try outcomes(orderer)
-    for ((_, reason), outcome) in zip(attempts, refused) {
-      XCTAssert(outcome.reason?.contains(reason) ?? false, "\(outcome) should say \(reason)")
+  func assertRefused(
+    _ outcomes: [TransactionOutcome], _ reasons: [String], file: StaticString = #filePath,
+    line: UInt = #line
+  ) {
+    XCTAssertEqual(outcomes.count, reasons.count, file: file, line: line)
+    for (outcome, reason) in zip(outcomes, reasons) {
+      XCTAssert(
+        outcome.reason?.contains(reason) ?? false, "\(outcome) should say \(reason)", file: file,
+        line: line)
     }
-    XCTAssert(refused.last?.reason?.contains("not an enrolled cluster") ?? false, "\(refused)")
+  }
 
-    // The valid close is taken once; the round's model is judged once.
+  /// Attack (a coordinating node picking whose reports count, to isolate one cluster's figures
+  /// among its own clusters', or to skew the metric): clusters commit their own reports, and
+  /// the close must list exactly those, in ledger order.
+  func testClustersCommitTheirReportsAndTheCloseListsExactlyThose() throws {
+    let orderer = try twoRounds(temporaryDirectory())
+    let stranger = SigningKey()
+    // Reports only on the newest round's committed model, from enrolled clusters, signed, of
+    // a bounded size.
+    for tx in [
+      commitment(0, round: 1, model: model(1)), commitment(0, round: 3),
+      commitment(0, model: model(1)),
+      commitment(0, key: net.clusters[1]), commitment(0, size: rules.reportCap + 1),
+      Transaction.reportCommitment(
+        ReportCommitment(
+          network: net.network, round: 2, model: model(2), cluster: "cluster-9",
+          payload: Hash256.of([1]), payloadSize: 10, clusterKey: stranger)),
+    ] { orderer.submit(tx) }
+    assertRefused(
+      try outcomes(orderer),
+      [
+        "round 1 is not the newest round (2)", "round 3 has no committed model",
+        "names model", "signature of cluster \"cluster-0\" does not verify",
+        "the most a report commitment may name is \(rules.reportCap)",
+        "\"cluster-9\" is not enrolled",
+      ])
+    for i in net.clusters.indices { orderer.submit(commitment(i)) }
+    orderer.submit(commitment(0))
+    XCTAssertEqual(
+      try outcomes(orderer).map(\.reason),
+      [nil, nil, nil, "cluster \"cluster-0\" already reported on round 2's model"])
+    // The close: exactly the ledger's commitments, under genesis's rules, by a node.
+    for c in [
+      close(entries: [entry(0), entry(1)]), close(entries: [entry(2), entry(1), entry(0)]),
+      close(rules: EvaluationRules(minimumReports: 2, sampleCap: 64, classes: 2, publish: true)),
+      close(model: model(1)), close(node: stranger),
+    ] { orderer.submit(.evaluationClose(c)) }
+    assertRefused(
+      try outcomes(orderer),
+      [
+        "the ledger holds 3 report commitment(s)", "the ledger holds 3 report commitment(s)",
+        "not the network's", "names model", "not a node in genesis",
+      ])
     orderer.submit(.evaluationClose(close()))
-    orderer.submit(.evaluationClose(close(entries: [entry(1), entry(2)])))
+    orderer.submit(.evaluationClose(close()))
+    orderer.submit(commitment(1))
     let taken = try outcomes(orderer)
     XCTAssertEqual(taken.first, .valid)
-    XCTAssert(taken.last?.reason?.contains("already evaluated") ?? false)
+    assertRefused(Array(taken.dropFirst()), ["already evaluated", "already evaluated"])
     XCTAssertEqual(orderer.replicas[0].state.rounds[2]?.evaluation, close())
+
+    // Fewer reports than the rules' minimum make no evaluation.
+    let few = try twoRounds(temporaryDirectory())
+    few.submit(commitment(0))
+    few.submit(.evaluationClose(close(entries: [entry(0)])))
+    assertRefused(Array(try outcomes(few).dropFirst()), ["at least 2 (minimumReports)"])
 
     // A network without evaluation rules records no metric.
     let none = TestNetwork()
     let plain = try twoRounds(temporaryDirectory(), net: none)
     plain.submit(
-      .evaluationClose(
-        EvaluationClose(
-          network: none.network, round: 2, model: model(2), rules: rules, reports: [],
-          node: none.nodes[0])))
-    let reason = try outcomes(plain).first?.reason
-    XCTAssert(reason?.contains("records no federated metric") ?? false, "\(reason ?? "valid")")
+      .reportCommitment(
+        ReportCommitment(
+          network: none.network, round: 2, model: model(2), cluster: "cluster-0",
+          payload: Hash256.of([1]), payloadSize: 10, clusterKey: none.clusters[0])))
+    assertRefused(try outcomes(plain), ["records no federated metric"])
+  }
+
+  /// Round 2 evaluated: every cluster's report committed and closed.
+  func evaluated(_ orderer: EmbeddedOrderer) throws -> EvaluationClose {
+    for i in net.clusters.indices { orderer.submit(commitment(i)) }
+    orderer.submit(.evaluationClose(close()))
+    XCTAssert(try outcomes(orderer).allSatisfy(\.isValid))
+    return close()
   }
 
   /// The statement k honest endorsers would sign for `close` (every report counted).
@@ -129,9 +168,7 @@ final class EvaluationLedgerTests: XCTestCase {
   func testAMetricCommitsOnKEndorsementsOfTheCloseItsReportsAndTheReceiptProvesIt() throws {
     let dir = temporaryDirectory()
     let orderer = try twoRounds(dir)
-    let c = close()
-    orderer.submit(.evaluationClose(c))
-    try orderer.cut()
+    let c = try evaluated(orderer)
     let honest = statement(c)
     // What endorsers must not sign: another close, a statement leaving a report out, figures
     // the network keeps private, figures no valid reports give, fewer reports than the rules.

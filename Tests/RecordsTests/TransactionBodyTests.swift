@@ -38,8 +38,8 @@ final class TransactionBodyTests: XCTestCase {
     XCTAssertThrowsError(try ModelCommit(transaction: open.transactionBytes))
     XCTAssertThrowsError(try RoundClose(transaction: close.transactionBytes + [0]))
     // The tags are distinct and named.
-    XCTAssertEqual(Set(TransactionKind.allCases.map(\.rawValue)).count, 12)
-    XCTAssertEqual(Set(TransactionKind.allCases.map(\.name)).count, 12)
+    XCTAssertEqual(Set(TransactionKind.allCases.map(\.rawValue)).count, 13)
+    XCTAssertEqual(Set(TransactionKind.allCases.map(\.name)).count, 13)
   }
 
   func testNodeSignaturesHoldForOneNetworkAndOnePurpose() throws {

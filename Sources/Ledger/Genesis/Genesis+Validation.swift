@@ -77,7 +77,19 @@ extension Genesis {
       throw fail("round", "sets \"\(s.key)\" twice")
     }
     if let problem = rules.problem { throw fail("rules", problem) }
-    if let problem = evaluation?.problem { throw fail("evaluation", problem) }
+    if let evaluation {
+      if let problem = evaluation.problem { throw fail("evaluation", problem) }
+      // As for a cohort: no member's own clusters and one victim may make a metric that the
+      // enclaves keep private, or the member learns the victim's figures from it.
+      if endorsers.contains(where: { $0.kind != .genesisKey }), !evaluation.publish,
+        evaluation.minimumReports < (clustersPerMember ?? Int.max / 2) + 2
+      {
+        throw fail(
+          "evaluation.minimumReports",
+          "is \(evaluation.minimumReports); with enclave endorsers and private reports it must be at least clustersPerMember + 2 (\((clustersPerMember ?? 0) + 2)), so that no member's own clusters and one victim make a metric"
+        )
+      }
+    }
     // Enclaves protect each update only if no one can make a round out of the victim and
     // updates they know: the Sybils one member may enrol must stay short of a cohort, and
     // no minority of nodes may sign the blocks that prove a round to an enclave.

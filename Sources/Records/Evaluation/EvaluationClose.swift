@@ -1,47 +1,25 @@
 import Canonical
 
-/// Fixes which reports judge a committed model: for each, the cluster, the key it was enrolled
-/// with, the payload's hash and the cluster's signature over them; and the evaluation rules,
-/// which must be genesis's. A genesis node signs it; the ledger takes one per committed round.
+/// Fixes which reports judge a committed model: exactly the report commitments the ledger holds
+/// for the round, in ledger order (each cluster, its enrolled key, its payload's hash), so no
+/// node picks whose reports count; and the evaluation rules, which must be genesis's. A genesis
+/// node signs it; the ledger takes one, for the newest round while its model stands.
 ///
 /// An enclave that checks a proof of this transaction needs nothing else from its host but the
 /// payloads these hashes name.
 public struct EvaluationClose: TransactionBody, NodeSigned, Equatable, Sendable {
-  /// One report a cluster committed to.
+  /// One report a cluster committed to on the ledger.
   public struct Entry: Equatable, Sendable {
     public var cluster: String
+    /// The cluster's enrolled key, which signed the commitment (and, in mode tee, the envelope).
     public var key: PublicKey
     /// SHA-256 of the report payload (the sealed envelope in mode tee).
     public var payload: Hash256
-    /// The cluster's signature over `message`.
-    public var signature: Signature
 
-    public init(cluster: String, key: PublicKey, payload: Hash256, signature: Signature) {
+    public init(cluster: String, key: PublicKey, payload: Hash256) {
       self.cluster = cluster
       self.key = key
       self.payload = payload
-      self.signature = signature
-    }
-
-    /// What the cluster signs: that this payload is its report on `model` of `round`.
-    public static func message(
-      network: Hash256, round: UInt64, model: Hash256, cluster: String, payload: Hash256
-    ) -> [UInt8] {
-      var w = CanonicalWriter()
-      w.hash(network)
-      w.u64(round)
-      w.hash(model)
-      w.string(cluster)
-      w.hash(payload)
-      return w.bytes
-    }
-
-    public func verifies(network: Hash256, round: UInt64, model: Hash256) -> Bool {
-      key.verifies(
-        signature,
-        over: Self.message(
-          network: network, round: round, model: model, cluster: cluster, payload: payload),
-        for: .report)
     }
   }
 
@@ -75,7 +53,6 @@ public struct EvaluationClose: TransactionBody, NodeSigned, Equatable, Sendable 
       w.string(e.cluster)
       w.key(e.key)
       w.hash(e.payload)
-      w.signature(e.signature)
     }
     w.key(signer)
   }
@@ -94,8 +71,7 @@ public struct EvaluationClose: TransactionBody, NodeSigned, Equatable, Sendable 
       Entry(
         cluster: try r.string("evaluation-close cluster"),
         key: try r.key("evaluation-close cluster key"),
-        payload: try r.hash("evaluation-close report"),
-        signature: try r.signature("evaluation-close report signature"))
+        payload: try r.hash("evaluation-close report"))
     }
     signer = try r.key("evaluation-close signer")
     signature = try r.signature("evaluation-close signature")

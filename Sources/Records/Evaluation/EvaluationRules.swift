@@ -31,6 +31,12 @@ public struct EvaluationRules: CanonicalCodable, Equatable, Sendable, Codable {
   public static let maximumClasses = 1 << 16
   /// The largest sample cap: the weighted sums stay exact in a double.
   public static let maximumSampleCap: UInt64 = 1 << 31
+  /// The most report bytes one evaluation holds: an enclave request carries them all.
+  public static let maximumEvaluationBytes: UInt64 = 256 << 20
+
+  /// The largest report payload (sealed envelope) a commitment may name: a report's fields, a
+  /// count per class, and the envelope around them.
+  public var reportCap: UInt64 { 4096 + 8 * UInt64(max(0, classes)) }
 
   public init(
     combination: ReportCombination = .mean, minimumReports: Int = 3, sampleCap: UInt64,
