@@ -1,3 +1,4 @@
+import Canonical
 import Federation
 import Foundation
 import Host
@@ -34,7 +35,7 @@ final class EnclaveSimulationTests: XCTestCase {
 
   func run(_ c: SimulationConfiguration, launch: EnclaveLaunch) async throws -> (
     dir: String, network: SimulatedNetwork, records: [RoundRecord], plain: [ClusterUpdate],
-    frames: [[UInt8]]
+    frames: [[UInt8]], simulation: Simulation
   ) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
       "fedledger-tee-\(UUID().uuidString)"
@@ -44,7 +45,7 @@ final class EnclaveSimulationTests: XCTestCase {
       test: SyntheticData.quadrants(count: 200, seed: 2))
     let recorder = try SimulatedNetwork(
       directory: dir, configuration: c, clusters: c.clusters, initialModel: simulation.model,
-      rules: simulation.rules, enclaves: launch)
+      rules: simulation.rules, evaluation: simulation.evaluationRules, enclaves: launch)
     let frames = Frames()
     recorder.tap = { frames.add($0) }
     var plain: [ClusterUpdate] = []
@@ -52,7 +53,7 @@ final class EnclaveSimulationTests: XCTestCase {
     simulation.backend = recorder
     let records = try await simulation.run()
     recorder.shutdown()
-    return (dir, recorder, records, plain, frames.all)
+    return (dir, recorder, records, plain, frames.all, simulation)
   }
 
   func testNoPlaintextUpdateAppearsOutsideTheEnclaveAndReceiptsRestOnEnclaveEvidence()
@@ -61,7 +62,7 @@ final class EnclaveSimulationTests: XCTestCase {
     let program = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
       .appendingPathComponent("fedledger-enclave").path
     XCTAssert(FileManager.default.isExecutableFile(atPath: program), "built beside the tests")
-    let (dir, recorder, records, plain, frames) = try await run(
+    let (dir, recorder, records, plain, frames, simulation) = try await run(
       configuration(), launch: .program(program))
     XCTAssertEqual(recorder.enclavePlacement, .process)
     XCTAssertEqual(plain.count, 10)
@@ -80,6 +81,26 @@ final class EnclaveSimulationTests: XCTestCase {
         needles.append(Array(bytes[start..<(start + 64)]))
       }
     }
+    // Nor any cluster's evaluation report on the last model: its loss and accuracy as the
+    // report payload carries them, or its per-class counts.
+    let cap = Int(simulation.evaluationRules!.sampleCap)
+    for cluster in simulation.clusters {
+      let report = try XCTUnwrap(try cluster.evaluate(simulation.model, round: 2, cap: cap))
+      var figures = CanonicalWriter()
+      figures.f64(report.loss)
+      figures.f64(report.accuracy)
+      needles.append(figures.bytes)
+      var counts = CanonicalWriter()
+      counts.list(report.classCounts) { $0.u64(UInt64($1)) }
+      needles.append(counts.bytes)
+    }
+    // The metric the enclaves computed from them is the one the ledger committed.
+    let recorded = try XCTUnwrap(recorder.orderer.replicas[2].state.rounds[2]?.recordedMetric)
+    let federated = try XCTUnwrap(records.last?.federated)
+    XCTAssertTrue(federated.recorded)
+    XCTAssertEqual(recorded.accuracy, federated.accuracy)
+    XCTAssertEqual(Int(recorded.clusters), 5)
+    XCTAssertTrue(recorded.published.isEmpty)
     func assertClean(_ haystack: [UInt8], _ what: String) {
       for n in needles where haystack.count >= n.count {
         XCTAssertFalse(contains(haystack, n), "\(what) holds plaintext update bytes")
@@ -114,6 +135,9 @@ final class EnclaveSimulationTests: XCTestCase {
         Array(try Data(contentsOf: URL(fileURLWithPath: stem + ".receipt.json"))))
       let lines = try receipt.verify(genesis: genesis, modelHash: Hash256(hex: record.modelHash))
       XCTAssert(lines.contains { $0.contains("simulated-enclave") }, "\(lines)")
+      if record.round == 2 {
+        XCTAssert(lines.last!.contains("federated metric: accuracy"), lines.last!)
+      }
     }
     for i in 0..<4 {
       let report = try LedgerAudit.run(directory: "\(dir)/ledger/node-\(i)", genesis: genesis)
@@ -125,7 +149,7 @@ final class EnclaveSimulationTests: XCTestCase {
     var c = configuration()
     c.ledger.byzantineNodes = 1
     // In process: the same messages, without spawning programs.
-    let (dir, recorder, records, _, _) = try await run(c, launch: .inProcess)
+    let (dir, recorder, records, _, _, _) = try await run(c, launch: .inProcess)
     XCTAssertEqual(recorder.enclavePlacement, .inProcess)
     let genesis = try Genesis.read(path: dir + "/genesis.json")
     let view = try LedgerView(store: recorder.orderer.replicas[0].store, genesis: genesis)
@@ -158,7 +182,7 @@ final class EnclaveSimulationTests: XCTestCase {
     c.rounds = 3
     c.strategy.minimumCohort = 5
     c.participation.dropout = 0.3
-    let (dir, recorder, records, _, _) = try await run(c, launch: .inProcess)
+    let (dir, recorder, records, _, _, _) = try await run(c, launch: .inProcess)
     let genesis = try Genesis.read(path: dir + "/genesis.json")
     XCTAssertEqual(genesis.rules.minimumCohort, 5)
     let view = try LedgerView(store: recorder.orderer.replicas[1].store, genesis: genesis)
@@ -178,7 +202,7 @@ final class EnclaveSimulationTests: XCTestCase {
     // the enclaves: all enclaves say the round cannot commit, and a node aborts it.
     c.participation.dropout = 0
     c.strategy.sampleCap = 150
-    let (dir2, recorder2, records2, _, _) = try await run(c, launch: .inProcess)
+    let (dir2, recorder2, records2, _, _, _) = try await run(c, launch: .inProcess)
     XCTAssert(
       records2.allSatisfy { $0.aborted?.contains("passed validation and the rule") == true })
     XCTAssertEqual(Set(records2.map(\.modelHash)).count, 1)
