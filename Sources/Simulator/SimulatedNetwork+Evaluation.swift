@@ -2,6 +2,7 @@ import Aggregation
 import Dispatch
 import Federation
 import Foundation
+import Gateway
 import Host
 import Learning
 import Ledger
@@ -30,28 +31,50 @@ extension SimulatedNetwork {
       return nil
     }
     var clusterOf: [Hash256: ClusterID] = [:]
+    var entries: [EvaluationClose.Entry] = []
     var refused: [RefusedReport] = []
-    for report in reports {
-      guard agents.indices.contains(report.cluster) else {
-        refused.append(
-          .init(
-            cluster: report.cluster,
-            reason: "cluster \(report.cluster) is not enrolled on the ledger"))
-        continue
+    // Each cluster seals, signs and publishes its report on its own device (here, at once);
+    // the commitments are then ordered in the reports' order.
+    // Each agent is used by one iteration only (a cluster's second report is refused first);
+    // the blob stores take concurrent writes of distinct files.
+    nonisolated(unsafe) let agents = self.agents
+    nonisolated(unsafe) let exchange = blobExchange
+    var seen = Set<ClusterID>()
+    let reports = reports.filter { r in
+      guard seen.insert(r.cluster).inserted else {
+        refused.append(.init(cluster: r.cluster, reason: "a second report for this round"))
+        return false
       }
-      // An honest cluster's report names the simulation's round; on the ledger it is the round
-      // that committed the model.
-      var sent = report
-      if sent.round == round { sent.round = Int(committed) }
-      do {
-        let s = try agents[report.cluster].reportSubmission(
-          for: sent, model: hash, round: committed)
-        let payload = try blobExchange.publish(s.payload)
-        clusterOf[payload] = report.cluster
+      return true
+    }
+    var sent = [Result<(ReportSubmission, Hash256), any Error>?](
+      repeating: nil, count: reports.count)
+    sent.withUnsafeMutableBufferPointer { out in
+      nonisolated(unsafe) let out = out
+      DispatchQueue.concurrentPerform(iterations: reports.count) { i in
+        guard agents.indices.contains(reports[i].cluster) else { return }
+        // An honest cluster's report names the simulation's round; on the ledger it is the
+        // round that committed the model.
+        var report = reports[i]
+        if report.round == round { report.round = Int(committed) }
+        out[i] = Result {
+          let s = try agents[report.cluster].reportSubmission(
+            for: report, model: hash, round: committed)
+          return (s, try exchange.publish(s.payload))
+        }
+      }
+    }
+    for (report, result) in zip(reports, sent) {
+      let id = report.cluster
+      switch result {
+      case nil:
+        refused.append(.init(cluster: id, reason: "cluster \(id) is not enrolled on the ledger"))
+      case .failure(let error)?:
+        refused.append(.init(cluster: id, reason: "\(agents[id].name) \(error)"))
+      case .success(let (s, payload))?:
+        clusterOf[payload] = id
         orderer.submit(s.commitment)
-      } catch {
-        refused.append(
-          .init(cluster: report.cluster, reason: "\(agents[report.cluster].name) \(error)"))
+        entries.append(.init(cluster: agents[id].name, key: agents[id].publicKey, payload: payload))
       }
     }
     func metric(_ s: MetricStatement?, unmeasured: String? = nil) -> FederatedMetric {
@@ -70,19 +93,18 @@ extension SimulatedNetwork {
             samples: Int(p.samples), classCounts: [])
         }, recorded: s != nil, unmeasured: unmeasured)
     }
-    // The close lists exactly the commitments the ledger took, in its order.
-    try cut("round \(committed) report commitments", strict: false)
-    let entries = orderer.replicas[0].state.rounds[committed]?.reports ?? []
     guard entries.count >= evaluation.minimumReports else {
+      try cut("round \(committed) report commitments")
       return metric(
         nil,
         unmeasured: MetricError.tooFewReports(round: committed, minimum: evaluation.minimumReports)
           .description)
     }
+    // The close lists exactly the commitments, in the order they are ordered: the same block.
     let closed = try order(
       coordinator.evaluationClose(
         round: committed, model: hash, rules: evaluation, reports: entries),
-      round: round, what: "evaluation-close", in: "round \(committed) evaluation")
+      round: round, what: "evaluation-close", in: "round \(committed) report commitments and close")
 
     // Every honest node's aggregator answers the closed evaluation at once.
     let honest = hosts.count - byzantine.count
@@ -102,18 +124,23 @@ extension SimulatedNetwork {
       case .tooFewReports(let why): tooFew.append(why)
       }
     }
-    if !enclaves.isEmpty { try sealEnclaves() }
+    // The enclaves' state is sealed with the next round's: a restart before then could sign
+    // this round's metric again, but only the same one, for the ledger takes one close a round.
     if !tooFew.isEmpty {
       guard endorsed.isEmpty, Set(tooFew).count == 1 else {
         throw RoundError.aggregatorsDisagree(round: Int(committed), tooFewUpdates: tooFew)
       }
       return metric(nil, unmeasured: tooFew[0])
     }
-    for e in endorsed { orderer.submit(.metricEndorsement(e.endorsement)) }
+    // The coordinator counts the endorsements as the ledger will judge them (a dry run on its
+    // replica's state), so that they and the commit naming k of them go in one block; the
+    // ledger still judges both, and the cut below fails if it judged otherwise.
+    let candidates = endorsed.map { Transaction.metricEndorsement($0.endorsement) }
+    let (_, verdicts) = orderer.replicas[0].state.evaluate(
+      candidates.map(\.canonicalBytes), timestamp: UInt64(Date().timeIntervalSince1970 * 1000))
     let verdictOf = Dictionary(
-      try cut("round \(committed) metric endorsements", strict: false).flatMap { o in
-        zip(o.block.transactions, o.outcomes.map(\.isValid))
-      }, uniquingKeysWith: { $0 || $1 })
+      zip(candidates.map(\.canonicalBytes), verdicts.map(\.isValid)),
+      uniquingKeysWith: { $0 || $1 })
     var tally = EndorsementTally<MetricStatement>(threshold: genesis.endorsementThreshold)
     for e in endorsed {
       let endorser = try? genesis.endorser(
@@ -128,12 +155,17 @@ extension SimulatedNetwork {
       throw RoundError.noQuorum(
         round: Int(committed), counts: tally.counts, threshold: tally.threshold)
     }
-    _ = try order(
-      .metricCommit(
-        MetricCommit(
-          round: committed, model: hash, statement: chosen.statement.hash,
-          endorsements: chosen.endorsements)),
-      round: round, what: "metric commit", in: "round \(committed) metric commit")
+    for c in candidates { orderer.submit(c) }
+    let commit = Transaction.metricCommit(
+      MetricCommit(
+        round: committed, model: hash, statement: chosen.statement.hash,
+        endorsements: chosen.endorsements))
+    orderer.submit(commit)
+    // Every endorsement goes on the record, valid or not; the commit must be valid.
+    let blocks = try cut("round \(committed) metric endorsements and commit", strict: false)
+    guard blocks.contains(where: { $0.proof(of: commit.canonicalBytes) != nil }) else {
+      throw RoundError.notOrdered(round: round, what: "metric commit")
+    }
     try writeReceipt(round: Int(committed))
     return metric(chosen.statement)
   }

@@ -209,18 +209,28 @@ public final class SimulatedNetwork: RoundBackend {
     }
     return recording {
       // The newest commit's receipt proves the standing model (an aborted round leaves it).
-      var refused: [ClusterID: String] = [:]
-      for id in evaluators {
-        guard agents.indices.contains(id) else {
-          refused[id] = "cluster \(id) is not enrolled on the ledger"
-          continue
-        }
-        do {
-          try agents[id].check(hash, receipt: lastReceipt)
-        } catch {
-          refused[id] = "\(agents[id].name) \(error)"
+      // Each cluster checks it on its own device: here, at once (one iteration per agent).
+      let asked = Array(Set(evaluators)).sorted()
+      nonisolated(unsafe) let agents = agents
+      let receipt = lastReceipt
+      var verdicts = [String?](repeating: nil, count: asked.count)
+      verdicts.withUnsafeMutableBufferPointer { out in
+        nonisolated(unsafe) let out = out
+        DispatchQueue.concurrentPerform(iterations: asked.count) { i in
+          let id = asked[i]
+          guard agents.indices.contains(id) else {
+            out[i] = "cluster \(id) is not enrolled on the ledger"
+            return
+          }
+          do {
+            try agents[id].check(hash, receipt: receipt)
+          } catch {
+            out[i] = "\(agents[id].name) \(error)"
+          }
         }
       }
+      var refused: [ClusterID: String] = [:]
+      for (id, why) in zip(asked, verdicts) where why != nil { refused[id] = why }
       return refused
     }
   }
