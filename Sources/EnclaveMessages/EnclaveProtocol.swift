@@ -5,7 +5,7 @@
 /// enclave answers each with the matching response or a failure that says why (and never what
 /// a secret holds). docs/enclave.md documents every message.
 public enum EnclaveProtocol {
-  public static let version: UInt8 = 4
+  public static let version: UInt8 = 5
   /// The largest frame either side accepts (a round of 100 LeNet-5 updates is about 25 MB).
   public static let maximumFrame = 1 << 30
 }
