@@ -120,8 +120,9 @@ let package = Package(
     .target(
       name: "Gateway",
       dependencies: [
-        "Federation", "Privacy", "Ledger", "Attestation", "Protection", "UpdateSealing",
-        "Records", "RecordsJSON", .product(name: "Crypto", package: "swift-crypto"),
+        "Aggregation", "Federation", "Privacy", "Ledger", "Attestation", "Protection",
+        "UpdateSealing", "Records", "RecordsJSON",
+        .product(name: "Crypto", package: "swift-crypto"),
       ]),
     // A ledger node's untrusted host: replica, blob exchange, aggregator, enclave client.
     .target(

@@ -45,12 +45,17 @@ extension Enclave {
       throw .notTheProvenRound(
         "\(request.reports.count) report(s) given; round \(round)'s evaluation-close lists \(n)")
     }
-    guard request.reports.map({ Hash256.of($0) }) == close.payloads else {
-      throw .notTheProvenRound(
-        "the reports given are not the \(n) round \(round)'s evaluation-close lists, in its order")
+    for (entry, bytes) in zip(close.reports, request.reports) {
+      guard let bytes else { continue }
+      guard UInt64(bytes.count) == entry.payloadSize, Hash256.of(bytes) == entry.payload else {
+        throw .notTheProvenRound(
+          "the reports given are not the \(n) round \(round)'s evaluation-close lists, in its order"
+        )
+      }
     }
     let reports = zip(close.reports, request.reports).map { entry, bytes in
-      Self.openReport(
+      guard let bytes else { return Result<ReportPayload, ReportUnreadable>.failure(.sizeDiffers) }
+      return Self.openReport(
         bytes, from: entry, groupKey: groupKey, network: network.bytes, round: round,
         model: close.model.bytes)
     }

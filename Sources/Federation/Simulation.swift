@@ -158,7 +158,7 @@ public final class Simulation {
       ? EvaluationRules(
         combination: c.evaluation.combine, minimumReports: rules.minimumCohort,
         sampleCap: max(1, min(rules.sampleCap, heldOutCap)), classes: train.classCount,
-        publish: c.evaluation.publish)
+        publish: c.evaluation.publish, every: c.evaluation.every, window: c.evaluation.window)
       : nil
   }
 

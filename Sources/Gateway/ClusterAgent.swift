@@ -1,3 +1,4 @@
+import Aggregation
 import Attestation
 import Crypto
 import Dispatch
@@ -156,16 +157,28 @@ extension ClusterAgent {
   ) throws -> ReportSubmission {
     guard let protection else { throw ClusterAgentError.noTrustedGroupKey }
     guard report.cluster == id else { throw ClusterAgentError.notOurs(cluster: report.cluster) }
-    guard checked == model else {
-      throw ClusterAgentError.unprovenBase("it reports only on the model it checked last")
+    guard checked == model, Hash256(hex: report.modelHash) == model, report.round == Int(round)
+    else {
+      throw ClusterAgentError.unprovenBase(
+        "it reports only on the model it checked last, in the round that committed it")
     }
-    // What the cluster claims, as it claims it (the combiner judges it); in the report's own
-    // round and model, which an honest cluster gives as the close's.
+    guard let rules = genesis.evaluation else {
+      throw ClusterAgentError.refusedReport("this network records no federated metric")
+    }
     let payload = ReportPayload(
-      round: UInt64(max(0, report.round)), model: Hash256(hex: report.modelHash) ?? .zero,
-      cluster: name, loss: report.loss, accuracy: report.accuracy,
+      round: round, model: model, cluster: name, loss: report.loss, accuracy: report.accuracy,
       samples: UInt64(clamping: report.samples),
       classCounts: report.classCounts.map { UInt64(clamping: $0) })
+    // The cluster's own figures, checked as every combiner will: an impossible report would
+    // use up its one report of the round, and a refusal for claiming too many samples would
+    // tell everyone it holds more than the cap.
+    guard report.samples >= 0, report.classCounts.allSatisfy({ $0 >= 0 }),
+      ReportCheck(round: round, model: model, rules: rules).problem(payload, from: name) == nil
+    else {
+      throw ClusterAgentError.refusedReport(
+        ReportCheck(round: round, model: model, rules: rules).problem(payload, from: name)
+          ?? "claims a negative count")
+    }
     let start = DispatchTime.now().uptimeNanoseconds
     let protected = try protection.protect(
       payload.canonicalBytes,
@@ -208,6 +221,8 @@ public enum ClusterAgentError: Error, Equatable, CustomStringConvertible {
   case notOurs(cluster: ClusterID)
   /// The base model is not one the ledger proves (or not the one accepted).
   case unprovenBase(String)
+  /// The cluster's own evaluation report is not one it may send.
+  case refusedReport(String)
 
   public var description: String {
     switch self {
@@ -215,6 +230,7 @@ public enum ClusterAgentError: Error, Equatable, CustomStringConvertible {
     case .noTrustedGroupKey:
       "has no group key it checked, so it sends no update (privacy tee)"
     case .unprovenBase(let why): "will not train on or send for this base model: \(why)"
+    case .refusedReport(let why): "will not send its evaluation report: it \(why)"
     case .notOurs(let cluster):
       "will not send an update of cluster \(cluster), or one without a base model hash"
     }

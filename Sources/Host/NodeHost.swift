@@ -62,7 +62,13 @@ public final class NodeHost {
       throw AggregatorError.invalidRound(
         "round \(close.round)'s evaluation-close is not the one this node's ledger holds")
     }
-    let reports = try close.reports.map { try blobs.get($0.payload) }
+    // A payload whose size is not the declared one is not forwarded (it could be too large for
+    // any request); the aggregator refuses it as its cluster's doing. Its hash fixes its size,
+    // so every honest node does the same.
+    let reports = try close.reports.map { e -> [UInt8]? in
+      let bytes = try blobs.get(e.payload)
+      return UInt64(bytes.count) == e.payloadSize ? bytes : nil
+    }
     return try aggregator.combine(ClosedEvaluation(close: closed, reports: reports))
   }
 

@@ -32,6 +32,24 @@ extension LedgerState {
     return nil
   }
 
+  /// Why round `next` cannot open yet: the round before committed a model that genesis's
+  /// evaluation schedule judges, and its evaluation is neither closed nor out of time (twice
+  /// the reporting window, so that any node may close it after the window). A node cannot
+  /// keep a model from being judged by opening the next round at once.
+  func evaluationPending(before next: UInt64, at time: Date) -> TransactionOutcome? {
+    guard let rules = genesis.evaluation, next > 1, let r = rounds[next - 1],
+      let committedAt = r.committedAt, r.evaluation == nil,
+      (next - 1) % UInt64(rules.every) == 0
+    else { return nil }
+    let due = committedAt.addingTimeInterval(Double(2 * rules.window))
+    guard time >= due else {
+      return .invalid(
+        "round \(next - 1)'s model is being evaluated: the next round opens after its evaluation-close, or \(2 * rules.window) s after its commit"
+      )
+    }
+    return nil
+  }
+
   mutating func apply(_ c: ReportCommitment, verifySignatures: Bool) -> TransactionOutcome {
     if let refusal = evaluationRefusal(c.round, model: c.model) { return refusal }
     var r = rounds[c.round]!
@@ -41,9 +59,6 @@ extension LedgerState {
     }
     if r.reportedBy.contains(c.cluster) {
       return .invalid("cluster \"\(c.cluster)\" already reported on round \(c.round)'s model")
-    }
-    if r.reportPayloads.contains(c.payload) {
-      return .invalid("report payload \(c.payload.short) was already committed")
     }
     if verifySignatures
       && !key.verifies(c.signature, over: c.message(network: network), for: .report)
@@ -62,15 +77,15 @@ extension LedgerState {
         "round \(c.round)'s evaluation is full: it holds \(EvaluationRules.maximumReports) reports or \(EvaluationRules.maximumEvaluationBytes) bytes at most"
       )
     }
-    r.reports.append(.init(cluster: c.cluster, key: key, payload: c.payload))
-    r.reportPayloads.insert(c.payload)
+    r.reports.append(
+      .init(cluster: c.cluster, key: key, payload: c.payload, payloadSize: c.payloadSize))
     r.reportedBy.insert(c.cluster)
     r.reportBytes += c.payloadSize
     rounds[c.round] = r
     return .valid
   }
 
-  mutating func apply(_ c: EvaluationClose, hash: Hash256, verifySignatures: Bool)
+  mutating func apply(_ c: EvaluationClose, hash: Hash256, at time: Date, verifySignatures: Bool)
     -> TransactionOutcome
   {
     if let refusal = nodeSignatureProblem(c, verify: verifySignatures) { return refusal }
@@ -87,9 +102,12 @@ extension LedgerState {
         "lists \(c.reports.count) report(s), but the ledger holds \(r.reports.count) report commitment(s) for round \(c.round) with other clusters, keys, payloads or order"
       )
     }
-    if c.reports.count < rules.minimumReports {
+    // Before the window ends, only every enrolled cluster's report closes it; after, whatever
+    // arrived (fewer than minimumReports make no metric, but end the evaluation).
+    let due = (r.committedAt ?? .distantPast).addingTimeInterval(Double(rules.window))
+    if c.reports.count < clusters.count && time < due {
       return .invalid(
-        "holds \(c.reports.count) report(s); an evaluation needs at least \(rules.minimumReports) (minimumReports)"
+        "closes with \(c.reports.count) of \(clusters.count) enrolled clusters' reports before the \(rules.window) s reporting window ends"
       )
     }
     r.evaluation = c
@@ -124,8 +142,8 @@ extension LedgerState {
     if s.close != r.evaluationHash || s.model != close.model {
       return .invalid("combines another evaluation-close or model than round \(s.round)'s")
     }
-    let named = s.counted + s.refused.map(\.update)
-    if named.sorted() != close.payloads.sorted() {
+    let named = s.counted + s.refused.map(\.cluster)
+    if named.sorted() != close.reports.map(\.cluster).sorted() {
       return .invalid(
         "does not account for exactly the \(close.reports.count) report(s) round \(s.round)'s evaluation-close lists"
       )
@@ -143,9 +161,7 @@ extension LedgerState {
     }
     if rules.publish {
       // One published line per counted report, of its own cluster, adding up to the total.
-      let clusterOf = Dictionary(
-        close.reports.map { ($0.payload, $0.cluster) }, uniquingKeysWith: { a, _ in a })
-      guard s.published.map(\.cluster) == s.counted.map({ clusterOf[$0] ?? "" }),
+      guard s.published.map(\.cluster) == s.counted,
         s.published.allSatisfy({ $0.samples <= rules.sampleCap }),
         s.published.reduce(0, { $0 + $1.samples }) == s.samples
       else {

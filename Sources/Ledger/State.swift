@@ -37,9 +37,10 @@ public struct RoundState: Sendable {
   /// The genesis endorser each valid endorsement counts for, by transaction hash.
   var endorserOf: [Hash256: String] = [:]
   public var commit: ModelCommit?
+  /// When the model committed (its block's time): clusters report within genesis's window.
+  public var committedAt: Date?
   /// Valid report commitments on the committed model, in ledger order, and their bytes.
   public var reports: [EvaluationClose.Entry] = []
-  var reportPayloads: Set<Hash256> = []
   var reportedBy: Set<String> = []
   var reportBytes: UInt64 = 0
   /// The federated evaluation of the committed model: the close fixing its reports, valid
@@ -253,6 +254,7 @@ public struct LedgerState: Sendable {
           "starts from model \(o.baseModel.short), but the latest committed model is \(latestModel.short)"
         )
       }
+      if let refusal = evaluationPending(before: o.round, at: time) { return refusal }
       if genesis.endorsers.contains(where: { $0.kind != .genesisKey }) {
         guard let groupKey else {
           return .invalid(
@@ -470,7 +472,7 @@ public struct LedgerState: Sendable {
     case .reportCommitment(let c):
       return apply(c, verifySignatures: verifySignatures)
     case .evaluationClose(let c):
-      return apply(c, hash: hash, verifySignatures: verifySignatures)
+      return apply(c, hash: hash, at: time, verifySignatures: verifySignatures)
     case .metricEndorsement(let e):
       return apply(e, hash: hash, at: time, verifySignatures: verifySignatures)
     case .metricCommit(let m):
@@ -517,6 +519,7 @@ public struct LedgerState: Sendable {
         )
       }
       r.commit = m
+      r.committedAt = time
       rounds[m.round] = r
       latestModel = m.model
       return .valid

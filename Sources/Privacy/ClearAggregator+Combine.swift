@@ -20,11 +20,16 @@ extension ClearAggregator {
     guard nodes.contains(close.signer), close.verifies(network: network) else {
       throw AggregatorError.invalidRound("the evaluation-close is not signed by a ledger node")
     }
-    guard evaluation.reports.map({ Hash256.of($0) }) == close.payloads else {
+    guard evaluation.reports.count == close.reports.count,
+      zip(close.reports, evaluation.reports).allSatisfy({ e, bytes in
+        bytes.map { UInt64($0.count) == e.payloadSize && Hash256.of($0) == e.payload } ?? true
+      })
+    else {
       throw AggregatorError.invalidRound(
         "the reports given are not the \(close.reports.count) the evaluation-close lists")
     }
     let reports = evaluation.reports.map { bytes -> Result<ReportPayload, ReportUnreadable> in
+      guard let bytes else { return .failure(.sizeDiffers) }
       guard let report = try? ReportPayload(canonical: bytes) else {
         return .failure(.init("does not decode as an evaluation report"))
       }

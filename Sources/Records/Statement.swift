@@ -59,18 +59,20 @@ public struct AggregationStatement: CanonicalCodable, Equatable {
     /// Longer reasons are cut, at a character, and end in "…".
     public init(update: Hash256, reason: String) {
       self.update = update
-      guard reason.utf8.count > Self.maximumReason else {
-        self.reason = reason
-        return
-      }
+      self.reason = Self.cut(reason)
+    }
+
+    /// `reason` in at most `maximumReason` bytes, cut at a character and ending in "…".
+    package static func cut(_ reason: String) -> String {
+      guard reason.utf8.count > maximumReason else { return reason }
       var kept = ""
       var bytes = 0
       for c in reason {
         bytes += c.utf8.count
-        if bytes > Self.maximumReason - 3 { break }
+        if bytes > maximumReason - 3 { break }
         kept.append(c)
       }
-      self.reason = kept + "…"
+      return kept + "…"
     }
 
     /// A reason as a stored statement has it, unchanged, so that its bytes and hash are too.

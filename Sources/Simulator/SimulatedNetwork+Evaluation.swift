@@ -74,9 +74,13 @@ extension SimulatedNetwork {
       case .success(let (s, payload))?:
         clusterOf[payload] = id
         orderer.submit(s.commitment)
-        entries.append(.init(cluster: agents[id].name, key: agents[id].publicKey, payload: payload))
+        entries.append(
+          .init(
+            cluster: agents[id].name, key: agents[id].publicKey, payload: payload,
+            payloadSize: UInt64(s.payload.count)))
       }
     }
+    let idOf = Dictionary(uniqueKeysWithValues: agents.map { ($0.name, $0.id) })
     func metric(_ s: MetricStatement?, unmeasured: String? = nil) -> FederatedMetric {
       FederatedMetric(
         round: round, modelHash: model.hash, accuracy: s?.accuracy ?? .nan,
@@ -84,7 +88,7 @@ extension SimulatedNetwork {
         combination: evaluation.combination.rawValue,
         refused: refused
           + (s?.refused ?? []).map {
-            RefusedReport(cluster: clusterOf[$0.update] ?? -1, reason: $0.reason)
+            RefusedReport(cluster: idOf[$0.cluster] ?? -1, reason: $0.reason)
           },
         reports: (s?.published ?? []).compactMap { p in
           guard let id = agents.first(where: { $0.name == p.cluster })?.id else { return nil }
@@ -93,18 +97,23 @@ extension SimulatedNetwork {
             samples: Int(p.samples), classCounts: [])
         }, recorded: s != nil, unmeasured: unmeasured)
     }
-    guard entries.count >= evaluation.minimumReports else {
-      try cut("round \(committed) report commitments")
-      return metric(
-        nil,
-        unmeasured: MetricError.tooFewReports(round: committed, minimum: evaluation.minimumReports)
-          .description)
+    // Before the reporting window ends, only every enrolled cluster's report closes the
+    // evaluation: with fewer, the coordinator waits it out.
+    if entries.count < agents.count, let committedAt = r.committedAt {
+      let wait = committedAt.addingTimeInterval(Double(evaluation.window)).timeIntervalSinceNow
+      if wait > 0 { Thread.sleep(forTimeInterval: wait + 0.01) }
     }
     // The close lists exactly the commitments, in the order they are ordered: the same block.
     let closed = try order(
       coordinator.evaluationClose(
         round: committed, model: hash, rules: evaluation, reports: entries),
       round: round, what: "evaluation-close", in: "round \(committed) report commitments and close")
+    guard entries.count >= evaluation.minimumReports else {
+      return metric(
+        nil,
+        unmeasured: MetricError.tooFewReports(round: committed, minimum: evaluation.minimumReports)
+          .description)
+    }
 
     // Every honest node's aggregator answers the closed evaluation at once.
     let honest = hosts.count - byzantine.count

@@ -75,7 +75,8 @@ final class EnclaveEvaluationTests: XCTestCase {
     return SealedReport(
       bytes: bytes,
       entry: EvaluationClose.Entry(
-        cluster: "cluster-\(i)", key: SigningKey(key).publicKey, payload: Hash256.of(bytes)))
+        cluster: "cluster-\(i)", key: SigningKey(key).publicKey, payload: Hash256.of(bytes),
+        payloadSize: UInt64(bytes.count)))
   }
 
   func report(
@@ -91,7 +92,7 @@ final class EnclaveEvaluationTests: XCTestCase {
   /// signed.
   func request(
     _ reports: [SealedReport], round: UInt64 = 3, rules: EvaluationRules? = nil,
-    closer: SigningKey? = nil, signers: [SigningKey]? = nil, given: [[UInt8]]? = nil
+    closer: SigningKey? = nil, signers: [SigningKey]? = nil, given: [[UInt8]?]? = nil
   ) -> CombineRequest {
     let close = EvaluationClose(
       network: Hash256(bytes: network)!, round: round, model: model, rules: rules ?? self.rules,
@@ -150,7 +151,7 @@ final class EnclaveEvaluationTests: XCTestCase {
     XCTAssertEqual(s.loss, 0.72, accuracy: 1e-12)
     XCTAssertEqual(s.clusters, 3)
     XCTAssertEqual(s.samples, 50)
-    XCTAssertEqual(s.counted, reports.prefix(3).map { $0.entry.payload })
+    XCTAssertEqual(s.counted, ["cluster-0", "cluster-1", "cluster-2"])
     XCTAssertTrue(s.published.isEmpty, "per-cluster figures stay private")
     XCTAssertEqual(s.refused.count, bad.count)
     for (refusal, (_, why)) in zip(s.refused, bad) {
@@ -256,7 +257,20 @@ final class EnclaveEvaluationTests: XCTestCase {
       }
       XCTAssertFalse(why.contains("2 ") || why.contains("0.5"), why)
     }
-    XCTAssertNoThrow(try a.combine(request(reports)))
+    // A payload the node holds at another size than its commitment declared is not forwarded
+    // (nil) and refused as its cluster's; bytes of another size than the close says refuse the
+    // whole request.
+    var sized = reports
+    sized[3].entry.payloadSize += 1
+    let statement = try metric(
+      a.combine(request(sized, given: reports.prefix(3).map(\.bytes) + [nil])))
+    XCTAssertEqual(statement.counted.count, 3)
+    XCTAssertEqual(statement.refused.first?.cluster, "cluster-3")
+    XCTAssert(statement.refused.first?.reason.contains("not of the size") ?? false)
+    let (b, _) = try rounds.pair()
+    XCTAssertThrowsError(try b.combine(request(sized))) {
+      XCTAssert("\($0)".contains("in its order"), "\($0)")
+    }
   }
 
   /// A round's metric is signed once, rounds only move forward, and a restart from sealed

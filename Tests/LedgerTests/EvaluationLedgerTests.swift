@@ -9,13 +9,17 @@ import XCTest
 /// endorsements that account for exactly its reports; a commit of k matching ones; and a
 /// receipt that proves the metric beside its model.
 final class EvaluationLedgerTests: XCTestCase {
-  let rules = EvaluationRules(minimumReports: 2, sampleCap: 64, classes: 2)
+  /// Every other round's model is judged; clusters have 60 s to report.
+  let rules = EvaluationRules(minimumReports: 2, sampleCap: 64, classes: 2, every: 2, window: 60)
   lazy var net = TestNetwork(evaluation: rules)
+  /// The nodes' and the orderer's clock, moved by hand.
+  let clock = TestClock(1_800_000_000_000)
 
-  /// A ledger with enrolled clusters and two committed rounds.
+  /// A ledger with enrolled clusters and two committed rounds (round 1's model is not one the
+  /// schedule judges, so round 2 opens at once).
   func twoRounds(_ dir: String, net: TestNetwork? = nil) throws -> EmbeddedOrderer {
     let net = net ?? self.net
-    let orderer = try net.open(dir)
+    let orderer = try net.open(dir, ticking: clock)
     for i in net.clusters.indices { orderer.submit(net.enrol(i)) }
     try orderer.cut()
     try net.round(1, on: orderer, base: model(0), newModel: model(1))
@@ -33,7 +37,7 @@ final class EvaluationLedgerTests: XCTestCase {
   func entry(_ i: Int, round: UInt64 = 2, model m: Hash256 = model(2)) -> EvaluationClose.Entry {
     EvaluationClose.Entry(
       cluster: "cluster-\(i)", key: net.clusters[i].publicKey,
-      payload: Hash256.of(report(i, round: round, model: m)))
+      payload: Hash256.of(report(i, round: round, model: m)), payloadSize: 100)
   }
 
   /// Cluster `i`'s signed commitment to its report (signed with `key`, by default its own).
@@ -108,7 +112,9 @@ final class EvaluationLedgerTests: XCTestCase {
     // The close: exactly the ledger's commitments, under genesis's rules, by a node.
     for c in [
       close(entries: [entry(0), entry(1)]), close(entries: [entry(2), entry(1), entry(0)]),
-      close(rules: EvaluationRules(minimumReports: 2, sampleCap: 64, classes: 2, publish: true)),
+      close(
+        rules: EvaluationRules(
+          minimumReports: 2, sampleCap: 64, classes: 2, publish: true, every: 2, window: 60)),
       close(model: model(1)), close(node: stranger),
     ] { orderer.submit(.evaluationClose(c)) }
     assertRefused(
@@ -125,11 +131,17 @@ final class EvaluationLedgerTests: XCTestCase {
     assertRefused(Array(taken.dropFirst()), ["already evaluated", "already evaluated"])
     XCTAssertEqual(orderer.replicas[0].state.rounds[2]?.evaluation, close())
 
-    // Fewer reports than the rules' minimum make no evaluation.
+    // Attack (a node closing early on a chosen few): before the reporting window ends, only
+    // every enrolled cluster's report closes the evaluation; after it, whatever arrived.
     let few = try twoRounds(temporaryDirectory())
     few.submit(commitment(0))
     few.submit(.evaluationClose(close(entries: [entry(0)])))
-    assertRefused(Array(try outcomes(few).dropFirst()), ["at least 2 (minimumReports)"])
+    assertRefused(
+      Array(try outcomes(few).dropFirst()),
+      ["closes with 1 of 3 enrolled clusters' reports before the 60 s reporting window ends"])
+    clock.now += 60_000
+    few.submit(.evaluationClose(close(entries: [entry(0)])))
+    XCTAssertEqual(try outcomes(few), [.valid])
 
     // A network without evaluation rules records no metric.
     let none = TestNetwork()
@@ -158,7 +170,7 @@ final class EvaluationLedgerTests: XCTestCase {
       round: c.round, model: c.model, close: Hash256.of(c.transactionBytes),
       combination: rules.combination, parameters: rules.statementParameters, accuracy: 0.75,
       loss: 0.5, clusters: UInt32(c.reports.count), samples: 8 * UInt64(c.reports.count),
-      counted: c.payloads, refused: [], published: published)
+      counted: c.reports.map(\.cluster), refused: [], published: published)
   }
 
   func endorse(_ s: MetricStatement, by node: Int) -> Transaction {
@@ -183,8 +195,8 @@ final class EvaluationLedgerTests: XCTestCase {
     var oversampled = honest
     oversampled.samples = 64 * 3 + 1
     var few = honest
-    few.refused = c.payloads.dropFirst(1).map { .init(update: $0, reason: "refused") }
-    few.counted = [c.payloads[0]]
+    few.refused = c.reports.dropFirst(1).map { .init(cluster: $0.cluster, reason: "refused") }
+    few.counted = [c.reports[0].cluster]
     few.clusters = 1
     let attempts: [(MetricStatement, String)] = [
       (otherClose, "another evaluation-close"), (missing, "does not account for exactly"),
@@ -263,5 +275,31 @@ final class EvaluationLedgerTests: XCTestCase {
     // And a node that reopens its store replays to the same metric.
     let again = try net.open(dir)
     XCTAssertEqual(again.replicas[0].state.rounds[2]?.recordedMetric, honest)
+  }
+}
+
+extension EvaluationLedgerTests {
+  /// Attack (a node keeping a model from being judged by opening the next round at once): a
+  /// round whose model the schedule judges holds the next round-open until its evaluation
+  /// closes, or twice the reporting window has passed (for any node to close it).
+  func testTheNextRoundWaitsForAScheduledEvaluation() throws {
+    let orderer = try twoRounds(temporaryDirectory())
+    orderer.submit(net.roundOpen(3, base: model(2)))
+    assertRefused(try outcomes(orderer), ["round 2's model is being evaluated"])
+    _ = try evaluated(orderer)
+    orderer.submit(net.roundOpen(3, base: model(2)))
+    XCTAssertEqual(try outcomes(orderer), [.valid])
+
+    // Without a close, the round opens once twice the window has passed.
+    let late = try twoRounds(temporaryDirectory())
+    clock.now += 119_000
+    late.submit(net.roundOpen(3, base: model(2)))
+    assertRefused(try outcomes(late), ["being evaluated"])
+    clock.now += 1_000
+    late.submit(net.roundOpen(3, base: model(2)))
+    XCTAssertEqual(try outcomes(late), [.valid])
+    // And the model it passed over can no longer be evaluated.
+    late.submit(commitment(0))
+    assertRefused(try outcomes(late), ["round 2 is not the newest round (3)"])
   }
 }

@@ -61,19 +61,19 @@ extension MetricStatement {
   ) throws(MetricError) -> MetricStatement {
     precondition(reports.count == close.reports.count)
     let check = ReportCheck(round: close.round, model: close.model, rules: close.rules)
-    var counted: [Hash256] = []
+    var counted: [String] = []
     var figures: [ReportFigures] = []
     var published: [Published] = []
-    var refused: [AggregationStatement.Rejected] = []
+    var refused: [MetricStatement.Refused] = []
     for (entry, read) in zip(close.reports, reports) {
       switch read {
-      case .failure(let why): refused.append(.init(update: entry.payload, reason: why.reason))
+      case .failure(let why): refused.append(.init(cluster: entry.cluster, reason: why.reason))
       case .success(let report):
         if let problem = check.problem(report, from: entry.cluster) {
-          refused.append(.init(update: entry.payload, reason: problem))
+          refused.append(.init(cluster: entry.cluster, reason: problem))
           continue
         }
-        counted.append(entry.payload)
+        counted.append(entry.cluster)
         figures.append(.init(accuracy: report.accuracy, loss: report.loss, samples: report.samples))
         if close.rules.publish {
           published.append(
@@ -100,4 +100,8 @@ extension MetricStatement {
 public struct ReportUnreadable: Error, Equatable, Sendable {
   public var reason: String
   public init(_ reason: String) { self.reason = reason }
+
+  /// The payload is not of the size its commitment declared.
+  public static let sizeDiffers = ReportUnreadable(
+    "its payload is not of the size its commitment declared")
 }

@@ -16,12 +16,15 @@ public struct EvaluationSettings: Codable, Sendable, Equatable {
   /// Write each cluster's report to the metrics (per-cluster figures reveal a plant's label mix
   /// and how well the model serves it: private by default).
   public var publish = false
+  /// Seconds the clusters have to report after a model commits (with a ledger): the evaluation
+  /// closes early only when every enrolled cluster reported, else when this is up.
+  public var window = 60
 
   public init() {}
 
   public init(from decoder: any Decoder) throws {
     let r = try SettingsReader(
-      decoder, known: ["heldOut", "every", "fraction", "combine", "publish"])
+      decoder, known: ["heldOut", "every", "fraction", "combine", "publish", "window"])
     self.init()
     if let v = try r.double("heldOut", atLeast: 0, below: 1) { heldOut = v }
     if let v = try r.int("every", min: 1) { every = v }
@@ -30,6 +33,7 @@ public struct EvaluationSettings: Codable, Sendable, Equatable {
       combine = ReportCombination(rawValue: v)!
     }
     if let v = try r.bool("publish") { publish = v }
+    if let v = try r.int("window", min: 0) { window = v }
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -39,6 +43,7 @@ public struct EvaluationSettings: Codable, Sendable, Equatable {
     try c.encode(fraction, forKey: .init("fraction"))
     try c.encode(combine.rawValue, forKey: .init("combine"))
     try c.encode(publish, forKey: .init("publish"))
+    try c.encode(window, forKey: .init("window"))
   }
 
   /// The evaluation half of the strategy these settings describe.

@@ -185,7 +185,7 @@ extension Genesis {
       throw .malformed(path: path, problem: "unknown field \"rules.\(key)\"")
     }
     let evaluationKeys: Set<String> = [
-      "combination", "minimumReports", "sampleCap", "classes", "publish",
+      "combination", "minimumReports", "sampleCap", "classes", "publish", "every", "window",
     ]
     for key in (object["evaluation"] as? [String: Any] ?? [:]).keys
     where !evaluationKeys.contains(key) {

@@ -13,13 +13,16 @@ public struct EvaluationClose: TransactionBody, NodeSigned, Equatable, Sendable 
     public var cluster: String
     /// The cluster's enrolled key, which signed the commitment (and, in mode tee, the envelope).
     public var key: PublicKey
-    /// SHA-256 of the report payload (the sealed envelope in mode tee).
+    /// SHA-256 of the report payload (the sealed envelope in mode tee), and the size its
+    /// commitment declared: a payload of another size is refused as its cluster's doing.
     public var payload: Hash256
+    public var payloadSize: UInt64
 
-    public init(cluster: String, key: PublicKey, payload: Hash256) {
+    public init(cluster: String, key: PublicKey, payload: Hash256, payloadSize: UInt64) {
       self.cluster = cluster
       self.key = key
       self.payload = payload
+      self.payloadSize = payloadSize
     }
   }
 
@@ -53,6 +56,7 @@ public struct EvaluationClose: TransactionBody, NodeSigned, Equatable, Sendable 
       w.string(e.cluster)
       w.key(e.key)
       w.hash(e.payload)
+      w.u64(e.payloadSize)
     }
     w.key(signer)
   }
@@ -71,7 +75,8 @@ public struct EvaluationClose: TransactionBody, NodeSigned, Equatable, Sendable 
       Entry(
         cluster: try r.string("evaluation-close cluster"),
         key: try r.key("evaluation-close cluster key"),
-        payload: try r.hash("evaluation-close report"))
+        payload: try r.hash("evaluation-close report"),
+        payloadSize: try r.u64("evaluation-close report size"))
     }
     signer = try r.key("evaluation-close signer")
     signature = try r.signature("evaluation-close signature")

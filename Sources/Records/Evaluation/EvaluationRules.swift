@@ -25,6 +25,12 @@ public struct EvaluationRules: CanonicalCodable, Equatable, Sendable, Codable {
   public var classes: Int
   /// Whether the statement lists each counted cluster's accuracy, loss and samples.
   public var publish: Bool
+  /// Every this many rounds the committed model is judged (the newest round's may always be):
+  /// the next round opens only after such a round's evaluation closes, or its time is up.
+  public var every: Int
+  /// Seconds after a model commits that its clusters have to report: a close before then must
+  /// list every enrolled cluster's report, so no node closes on a chosen few by closing early.
+  public var window: Int
 
   /// The most reports one evaluation holds.
   public static let maximumReports = 100_000
@@ -40,13 +46,15 @@ public struct EvaluationRules: CanonicalCodable, Equatable, Sendable, Codable {
 
   public init(
     combination: ReportCombination = .mean, minimumReports: Int = 3, sampleCap: UInt64,
-    classes: Int, publish: Bool = false
+    classes: Int, publish: Bool = false, every: Int = 1, window: Int = 60
   ) {
     self.combination = combination
     self.minimumReports = minimumReports
     self.sampleCap = sampleCap
     self.classes = classes
     self.publish = publish
+    self.every = every
+    self.window = window
   }
 
   /// Nil when the rules can be used; else what is wrong, naming the field.
@@ -60,6 +68,10 @@ public struct EvaluationRules: CanonicalCodable, Equatable, Sendable, Codable {
     if !(2...Self.maximumClasses).contains(classes) {
       return "classes is \(classes); it must be 2 to \(Self.maximumClasses)"
     }
+    if !(1...1_000_000).contains(every) { return "every is \(every); it must be 1 to 10^6" }
+    if !(0...604_800).contains(window) {
+      return "window is \(window) seconds; it must be 0 to 604,800 (a week)"
+    }
     return nil
   }
 
@@ -67,9 +79,11 @@ public struct EvaluationRules: CanonicalCodable, Equatable, Sendable, Codable {
   public var statementParameters: [Setting] {
     [
       Setting("classes", "\(classes)"),
+      Setting("every", "\(every)"),
       Setting("minimum-reports", "\(minimumReports)"),
       Setting("publish", publish ? "true" : "false"),
       Setting("sample-cap", "\(sampleCap)"),
+      Setting("window", "\(window)"),
     ].sorted(by: Setting.precedes)
   }
 
@@ -79,6 +93,8 @@ public struct EvaluationRules: CanonicalCodable, Equatable, Sendable, Codable {
     w.u64(sampleCap)
     w.u32(UInt32(clamping: classes))
     w.bool(publish)
+    w.u32(UInt32(clamping: every))
+    w.u32(UInt32(clamping: window))
   }
 
   public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
@@ -89,6 +105,8 @@ public struct EvaluationRules: CanonicalCodable, Equatable, Sendable, Codable {
     sampleCap = try r.u64("evaluation sample cap")
     classes = Int(try r.u32("evaluation classes"))
     publish = try r.bool("evaluation publish")
+    every = Int(try r.u32("evaluation every"))
+    window = Int(try r.u32("evaluation window"))
     if let problem { throw .invalid(field: "evaluation rules", problem: problem) }
   }
 }

@@ -19,6 +19,22 @@ public struct MetricStatement: CanonicalCodable, Equatable, Sendable {
     }
   }
 
+  /// A report left out of the metric, by its cluster (one report per cluster and evaluation),
+  /// and why: its cluster's doing, never a figure it claimed.
+  public struct Refused: Equatable, Sendable {
+    public var cluster: String
+    /// At most `AggregationStatement.Rejected.maximumReason` bytes.
+    public let reason: String
+    public init(cluster: String, reason: String) {
+      self.cluster = cluster
+      self.reason = AggregationStatement.Rejected.cut(reason)
+    }
+    fileprivate init(cluster: String, decoded reason: String) {
+      self.cluster = cluster
+      self.reason = reason
+    }
+  }
+
   public static let version: UInt8 = 1
   public var round: UInt64
   public var model: Hash256
@@ -31,16 +47,17 @@ public struct MetricStatement: CanonicalCodable, Equatable, Sendable {
   /// Reports counted, and the held-out samples behind them.
   public var clusters: UInt32
   public var samples: UInt64
-  /// Payload hashes of the reports counted, in the close's order.
-  public var counted: [Hash256]
+  /// The clusters whose reports count, in the close's order (a report is named by its cluster,
+  /// not its payload hash, which another cluster could commit to first).
+  public var counted: [String]
   /// Those refused, with the reason.
-  public var refused: [AggregationStatement.Rejected]
+  public var refused: [Refused]
   public var published: [Published]
 
   public init(
     round: UInt64, model: Hash256, close: Hash256, combination: ReportCombination,
     parameters: [Setting], accuracy: Double, loss: Double, clusters: UInt32, samples: UInt64,
-    counted: [Hash256], refused: [AggregationStatement.Rejected], published: [Published] = []
+    counted: [String], refused: [Refused], published: [Published] = []
   ) {
     self.round = round
     self.model = model
@@ -69,9 +86,9 @@ public struct MetricStatement: CanonicalCodable, Equatable, Sendable {
     w.f64(loss)
     w.u32(clusters)
     w.u64(samples)
-    w.list(counted) { $0.hash($1) }
+    w.list(counted) { $0.string($1) }
     w.list(refused) { w, r in
-      w.hash(r.update)
+      w.string(r.cluster)
       w.string(r.reason)
     }
     w.list(published) { w, p in
@@ -101,12 +118,12 @@ public struct MetricStatement: CanonicalCodable, Equatable, Sendable {
     clusters = try r.u32("metric clusters")
     samples = try r.u64("metric samples")
     counted = try r.list("metric counted reports", limit: EvaluationRules.maximumReports) {
-      r throws(CanonicalDecodingError) in try r.hash("metric counted report")
+      r throws(CanonicalDecodingError) in try r.string("metric counted cluster")
     }
     refused = try r.list("metric refused reports", limit: EvaluationRules.maximumReports) {
       r throws(CanonicalDecodingError) in
-      AggregationStatement.Rejected(
-        update: try r.hash("metric refused report"), decoded: try r.string("metric refusal"))
+      Refused(
+        cluster: try r.string("metric refused cluster"), decoded: try r.string("metric refusal"))
     }
     published = try r.list("metric published figures", limit: EvaluationRules.maximumReports) {
       r throws(CanonicalDecodingError) in
