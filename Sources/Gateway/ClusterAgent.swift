@@ -41,6 +41,8 @@ public final class ClusterAgent {
   public private(set) var base: Hash256?
   /// The model this cluster last checked against the ledger: the one it may report on.
   public private(set) var checked: Hash256?
+  /// The last receipt that verified, and its model: the same receipt is not checked twice.
+  private var proven: (model: Hash256, receipt: Receipt)?
 
   /// An agent on the network `genesis` founds. The mode is genesis's, not a setting of the
   /// cluster's: where enclaves endorse (mode tee) it sends nothing until `trustEnclaves`.
@@ -109,11 +111,16 @@ public final class ClusterAgent {
   public func check(_ model: Hash256, receipt: Receipt?) throws(ClusterAgentError) {
     checked = nil
     if let receipt {
+      if let proven, proven.model == model, proven.receipt == receipt {
+        checked = model
+        return
+      }
       do {
         _ = try receipt.verify(genesis: genesis, modelHash: model)
       } catch {
         throw .unprovenBase("\(error)")
       }
+      proven = (model, receipt)
     } else if model != genesis.initialModel {
       throw .unprovenBase("it is not genesis's initial model, and no receipt proves it")
     }

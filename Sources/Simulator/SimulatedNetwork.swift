@@ -343,6 +343,15 @@ public final class SimulatedNetwork: RoundBackend {
       throw RoundError.releasedAnotherModel(round: round)
     }
     try write(round: round, file: file)
+    // Every cluster fetches the new model's receipt and checks it against genesis, once, as it
+    // learns of the commit (each on its own device: here, at once); training on the model or
+    // judging it then needs no second check.
+    nonisolated(unsafe) let agents = agents
+    if let receipt = lastReceipt, let hash = Hash256(hex: model.hash) {
+      DispatchQueue.concurrentPerform(iterations: agents.count) { i in
+        try? agents[i].check(hash, receipt: receipt)
+      }
+    }
     // The strategy's decisions carry weights (mode none); the statement has every update's fate.
     var decisions = decisions(of: statement)
     if let clear = endorsed[signer].decisions {
@@ -401,13 +410,15 @@ public final class SimulatedNetwork: RoundBackend {
   }
 
   /// Writes the receipt of `round`'s model (with its federated metric, once committed).
-  func writeReceipt(round: Int) throws {
+  /// `keepLast` leaves the receipt clusters check models with as it is (a metric added later
+  /// changes nothing they need).
+  func writeReceipt(round: Int, keepLast: Bool = false) throws {
     let stem = String(format: "%@/models/round-%03d", directory, round)
     let receipt = try orderer.replicas[0].receipt(round: UInt64(round))
     try Data(receipt.json()).write(
       to: URL(fileURLWithPath: stem + ".receipt.json"), options: .atomic)
     receipts[round] = stem + ".receipt.json"
-    lastReceipt = receipt
+    if !keepLast { lastReceipt = receipt }
   }
 
   func recording<T>(_ body: () throws -> T) rethrows -> T {

@@ -1,4 +1,5 @@
 import Federation
+import Gateway
 import Foundation
 import Learning
 import Ledger
@@ -78,6 +79,15 @@ final class EvaluationSimulationTests: XCTestCase {
     let receipt = try Receipt.parse(
       Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/models/round-001.receipt.json"))))
     XCTAssertEqual(try receipt.verifiedMetric(genesis: network.genesis), recorded)
+    // A cluster checks each receipt once, but only that very receipt: a copy short of k
+    // endorsements for the same model is checked again and refused, and the cluster then
+    // reports on nothing until it checks the model again.
+    let hash = try XCTUnwrap(Hash256(hex: model.hash))
+    var short = receipt
+    short.endorsements.removeLast(2)
+    XCTAssertThrowsError(try network.agents[0].check(hash, receipt: short))
+    XCTAssertThrowsError(
+      try network.agents[0].reportSubmission(for: reports[0], model: hash, round: 1))
 
     // The model is judged once: reports again, or after the next round opens, make nothing.
     XCTAssertNil(try network.recordEvaluation(reports, of: model, round: 1, rules: rules))
