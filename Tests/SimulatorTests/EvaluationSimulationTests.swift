@@ -1,6 +1,6 @@
 import Federation
-import Gateway
 import Foundation
+import Gateway
 import Learning
 import Ledger
 import Records
