@@ -14,16 +14,20 @@ public struct Cluster: Sendable {
   public let attack: Attack?
   /// Samples per simulated second its devices manage, for straggler deadlines.
   public let speed: Double
+  /// The device tier: the gateway and its devices, each with its own share of `data` (nil:
+  /// the cluster trains as one on its pooled data).
+  public let edge: EdgeGateway?
 
   public init(
     id: ClusterID, data: Dataset, heldOut: Dataset? = nil, attack: Attack? = nil,
-    speed: Double = 1000
+    speed: Double = 1000, edge: EdgeGateway? = nil
   ) {
     self.id = id
     self.data = attack?.poison(data) ?? data
     self.heldOut = heldOut
     self.attack = attack
     self.speed = speed
+    self.edge = edge
   }
 
   /// Judges `model`, round `round`'s committed model, on the held-out samples: at most the
@@ -42,7 +46,7 @@ public struct Cluster: Sendable {
 
   /// Simulated seconds the round's local training takes here.
   public func simulatedSeconds(for training: LocalTraining) -> Double {
-    Double(data.count * training.epochs) / speed
+    edge?.simulatedSeconds(for: training) ?? Double(data.count * training.epochs) / speed
   }
 
   /// Trains the base model locally as the plan says and returns the update (tampered with, for
@@ -55,30 +59,35 @@ public struct Cluster: Sendable {
         cluster: id, round: plan.round, planned: plan.baseModelHash, received: baseHash)
     }
     let training = plan.training
-    let options = TrainingOptions(
-      batchSize: max(1, min(training.batchSize, data.count)),
-      optimizer: .sgd(
-        learningRate: training.learningRate, momentum: training.momentum,
-        weightDecay: training.weightDecay, nesterov: false),
-      seed: seed, threads: 1)
-    let trainer = try Trainer(model: base, options: options)
-    if training.proximalMu > 0 { trainer.proximal = (training.proximalMu, base.parameters) }
-    var loss = 0.0
-    for epoch in 1...max(training.epochs, 1) {
-      loss += trainer.trainEpoch(on: data, epoch: epoch).loss
+    var delta: [Float]
+    var loss: Double
+    var samples = data.count
+    var seconds = simulatedSeconds(for: training)
+    var edgeRound: EdgeGateway.Round?
+    if let edge {
+      let r = try edge.train(base, training: training, seed: seed)
+      (delta, loss, samples, seconds, edgeRound) = (
+        r.delta, r.trainLoss, r.samples, r.simulatedSeconds, r
+      )
+    } else {
+      (delta, loss) = try LocalTrainer.run(base, on: data, training: training, seed: seed)
     }
-    var delta = trainer.model.parameters
-    for i in delta.indices { delta[i] -= base.parameters[i] }
+    // The cluster tier's attack is its gateway's: it tampers with what the gateway sends.
     if let attack {
       var rng = SeededGenerator(seed: seed, domain: "attack")
       attack.tamper(&delta, rng: &rng)
     }
-    var claimed = data.count
+    var claimed = samples
     if attack == .inflateSamples { claimed = Int(clamping: plan.sampleCap) }
-    return ClusterUpdate(
+    var update = ClusterUpdate(
       cluster: id, round: plan.round, baseModelHash: plan.baseModelHash, delta: delta,
-      sampleCount: claimed, trainLoss: loss / Double(max(training.epochs, 1)),
-      simulatedSeconds: simulatedSeconds(for: training))
+      sampleCount: claimed, trainLoss: loss, simulatedSeconds: seconds)
+    if let edgeRound {
+      update.edge = EdgeSummary(
+        devices: edgeRound.devices, clipped: edgeRound.clipped, dropped: edgeRound.dropped,
+        late: edgeRound.late, seconds: Double(edgeRound.edgeNanoseconds) / 1e9)
+    }
+    return update
   }
 }
 

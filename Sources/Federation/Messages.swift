@@ -68,6 +68,8 @@ public struct ClusterUpdate: Codable, Equatable, Sendable {
   public var trainLoss: Double
   /// How long the cluster's devices would have taken, in simulated seconds.
   public var simulatedSeconds: Double
+  /// The device tier's round behind the update, where clusters train through devices.
+  public var edge: EdgeSummary? = nil
 
   public init(
     cluster: ClusterID, round: Int, baseModelHash: String, delta: [Float], sampleCount: Int,
@@ -80,6 +82,27 @@ public struct ClusterUpdate: Codable, Equatable, Sendable {
     self.sampleCount = sampleCount
     self.trainLoss = trainLoss
     self.simulatedSeconds = simulatedSeconds
+  }
+}
+
+/// What a cluster's gateway did with its devices in a round.
+public struct EdgeSummary: Codable, Equatable, Sendable {
+  /// Devices whose updates went into the cluster's (in any edge iteration).
+  public var devices: Int
+  /// Device updates scaled down to the edge norm bound.
+  public var clipped: Int
+  /// Devices asked that did not answer, or answered after the edge deadline.
+  public var dropped: Int
+  public var late: Int
+  /// Wall time the gateway spent combining device updates.
+  public var seconds: Double
+
+  public init(devices: Int, clipped: Int, dropped: Int, late: Int, seconds: Double) {
+    self.devices = devices
+    self.clipped = clipped
+    self.dropped = dropped
+    self.late = late
+    self.seconds = seconds
   }
 }
 

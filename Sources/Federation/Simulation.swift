@@ -32,6 +32,10 @@ public struct RoundRecord: Codable, Sendable {
   public var federated: FederatedMetric? = nil
   /// Time the clusters spent evaluating (their own, in parallel; included in evaluateSeconds).
   public var federatedSeconds: Double = 0
+  /// The device tier, summed over the clusters that sent updates (nil without devices): the
+  /// devices that contributed, those dropped, late or clipped at the edge, and the gateways'
+  /// time combining device updates (part of trainSeconds, summed over gateways).
+  public var edge: EdgeSummary? = nil
 
   public var accepted: Int { decisions.filter { $0.verdict != .rejected }.count }
   public var rejected: Int { decisions.filter { $0.verdict == .rejected }.count }
@@ -71,6 +75,8 @@ public final class Simulation {
   public let strategy: any Strategy
   /// Per-cluster label counts of the partition, before any label flipping.
   public let histograms: [[Int]]
+  /// With the device tier: per cluster, each device's label counts (of its training data).
+  public let deviceHistograms: [[[Int]]]
   /// What decides each round's result (the ledger's genesis carries the same): the strategy's
   /// rule, the minimum cohort and the sample cap (by default the largest cluster's data, rounded
   /// up to a power of two).
@@ -123,10 +129,21 @@ public final class Simulation {
       let shuffled = split.shuffled(indices)
       let held = min(
         Int((c.evaluation.heldOut * Double(indices.count)).rounded()), indices.count - 1)
+      let training = Array(shuffled.dropFirst(held)).sorted()
+      let attack = attackers.contains(id) ? c.attack.kind : nil
+      let edge =
+        c.devices.enabled
+        ? DeviceTier.gateway(
+          cluster: id, indices: training, train: train, settings: c.devices, seed: c.seed,
+          clusterAttack: attack, speed: speed)
+        : nil
       return Cluster(
-        id: id, data: train.subset(Array(shuffled.dropFirst(held)).sorted()),
+        id: id, data: train.subset(training),
         heldOut: held > 0 ? train.subset(Array(shuffled.prefix(held)).sorted()) : nil,
-        attack: attackers.contains(id) ? c.attack.kind : nil, speed: speed)
+        attack: attack, speed: speed, edge: edge)
+    }
+    deviceHistograms = clusters.map { cluster in
+      (cluster.edge?.devices ?? []).compactMap { ($0 as? SimulatedDevice)?.histogram }
     }
     // The default cap: the largest cluster's data rounded up to a power of two, so the genesis
     // and every statement do not publish that cluster's exact size.
@@ -225,6 +242,8 @@ public final class Simulation {
     let seed = c.seed
     let concurrency = max(1, c.threads)
     var refused: [UpdateDecision] = []
+    var edge = EdgeSummary(devices: 0, clipped: 0, dropped: 0, late: 0, seconds: 0)
+    var arrived = 0
     try await withThrowingTaskGroup(of: (Int, ClusterUpdate).self) { group in
       var next = 0
       func launch() {
@@ -251,7 +270,23 @@ public final class Simulation {
         pending[slot] = update
         while let ready = pending.removeValue(forKey: expected) {
           expected += 1
+          if let e = ready.edge {
+            edge.devices += e.devices
+            edge.dropped += e.dropped
+            edge.late += e.late
+            edge.clipped += e.clipped
+            edge.seconds += e.seconds
+            // A gateway none of whose devices answered has nothing to send.
+            if e.devices == 0 {
+              missing.append(
+                .init(
+                  cluster: ready.cluster, cause: .dropped,
+                  detail: "none of its devices answered this round"))
+              continue
+            }
+          }
           lossSum += ready.trainLoss
+          arrived += 1
           if let reason = try timed({ try backend.submit(ready) }) {
             refused.append(
               .init(cluster: ready.cluster, verdict: .rejected, weight: 0, reason: reason))
@@ -291,17 +326,18 @@ public final class Simulation {
       ? try await evaluateFederated(round, threads: concurrency) : nil
     let evaluateEnd = DispatchTime.now().uptimeNanoseconds
     let evaluateNanos = evaluateEnd - evaluateStart
-    let record = RoundRecord(
+    var record = RoundRecord(
       round: round, baseModelHash: baseHash, modelHash: model.hash,
       participants: Array(participants), decisions: decisions,
       missing: missing.sorted { $0.cluster < $1.cluster },
-      trainLoss: working.isEmpty ? nil : lossSum / Double(working.count), accuracy: accuracy,
+      trainLoss: arrived == 0 ? nil : lossSum / Double(arrived), accuracy: accuracy,
       loss: loss, trainSeconds: Double(trainNanos) / 1e9,
       aggregateSeconds: Double(aggregateNanos) / 1e9, evaluateSeconds: Double(evaluateNanos) / 1e9,
       ledgerSeconds: Double(recordingNanos) / 1e9,
       enclaveSeconds: Double(conclusion.enclaveNanoseconds ?? 0) / 1e9,
       aborted: outcome.aborted, federated: federated,
       federatedSeconds: Double(evaluateEnd - federatedStart) / 1e9)
+    if c.devices.enabled { record.edge = edge }
 
     progress(.roundFinished(record))
     return record

@@ -113,6 +113,25 @@ struct Simulate: AsyncParsableCommand {
       "The enclave program (default: fedledger-enclave next to this executable; if absent, the enclave code runs in this process)."
   )
   var enclaveProgram: String?
+  @Option(
+    help:
+      "Devices per cluster: two-tier FL, each device training on its own share of its cluster's data and the gateway combining them (default 0: no device tier)."
+  )
+  var devices: Int?
+  @Option(help: "How a cluster's data is split over its devices: iid (default), dirichlet, shards.")
+  var devicePartition: String?
+  @Option(help: "Dirichlet alpha of the split over devices (default 0.5).") var deviceAlpha: Double?
+  @Option(help: "Device-to-edge aggregations per round before the gateway sends (default 1).")
+  var edgeIterations: Int?
+  @Option(
+    help: "How a gateway combines its devices' updates: mean (default), median, trimmed-mean.")
+  var edgeRule: String?
+  @Option(help: "Probability that an asked device does not answer (default 0).")
+  var deviceDropout: Double?
+  @Option(help: "Attack run by a share of every cluster's devices (as --attack).")
+  var deviceAttack: String?
+  @Option(help: "Share of each cluster's devices that attack (default 0.3 with --device-attack).")
+  var deviceAttackFraction: Double?
   @Flag(help: "Print no per-cluster histograms.") var quiet = false
 
   /// The flags as dotted configuration keys.
@@ -151,6 +170,14 @@ struct Simulate: AsyncParsableCommand {
       ("evaluation.heldOut", "--held-out", heldOut),
       ("evaluation.every", "--federated-every", federatedEvery),
       ("evaluation.combine", "--federated-combine", federatedCombine),
+      ("devices.perCluster", "--devices", devices),
+      ("devices.partition.kind", "--device-partition", devicePartition),
+      ("devices.partition.alpha", "--device-alpha", deviceAlpha),
+      ("devices.edgeIterations", "--edge-iterations", edgeIterations),
+      ("devices.edgeRule", "--edge-rule", edgeRule),
+      ("devices.dropout", "--device-dropout", deviceDropout),
+      ("devices.attack.kind", "--device-attack", deviceAttack),
+      ("devices.attack.fraction", "--device-attack-fraction", deviceAttackFraction),
     ]
   }
 
@@ -198,6 +225,9 @@ struct Simulate: AsyncParsableCommand {
       to: directory.appendingPathComponent("config.json"), options: .atomic)
     try writeJSON(
       simulation.histograms, to: directory.appendingPathComponent("partition.json"))
+    let devicesURL = directory.appendingPathComponent("devices.json")
+    try? FileManager.default.removeItem(at: devicesURL)
+    if c.devices.enabled { try writeJSON(simulation.deviceHistograms, to: devicesURL) }
 
     print(
       "simulate: \(simulation.model.architecture.name) on \(train.name), \(c.clusters) clusters "
@@ -222,6 +252,7 @@ struct Simulate: AsyncParsableCommand {
       )
     }
     if !quiet { printHistograms(simulation, classes: train.classCount) }
+    if c.devices.enabled { printDevices(simulation, c.devices) }
 
     // Ledger files of an earlier run here belong to another network: never leave them beside
     // this run's model.
@@ -373,6 +404,23 @@ struct Simulate: AsyncParsableCommand {
     }
   }
 
+  private func printDevices(_ simulation: Simulation, _ d: DeviceSettings) {
+    let counts = simulation.deviceHistograms.map(\.count)
+    let sizes = simulation.deviceHistograms.flatMap { $0.map { $0.reduce(0, +) } }.sorted()
+    guard let smallest = sizes.first, let largest = sizes.last else { return }
+    print(
+      "  devices: \(sizes.count) in all, \(counts.min() ?? 0)-\(counts.max() ?? 0) per cluster (\(d.partition) within each); "
+        + "\(smallest)-\(largest) samples per device (median \(sizes[sizes.count / 2])); "
+        + "edge: \(d.edgeIterations) iteration(s) a round, rule \(d.edgeRule)"
+        + (d.edgeNormBound.map { ", norm bound \($0)" } ?? "")
+        + ", \(Int(d.fraction * 100))% of devices asked"
+        + (d.dropout > 0 ? ", dropout \(d.dropout)" : "")
+        + (d.attack.kind.map {
+          "; attack: \($0) by \(Int(d.attack.fraction * 100))% of each cluster's devices"
+        } ?? "")
+        + "; label counts per device in devices.json")
+  }
+
   private func describe(_ r: RoundRecord, of rounds: Int) -> String {
     var parts = ["round \(r.round)/\(rounds)"]
     if let accuracy = r.accuracy, let loss = r.loss {
@@ -392,6 +440,12 @@ struct Simulate: AsyncParsableCommand {
     let dropped = r.missing.filter { $0.cause == .dropped }.count
     let late = r.missing.count - dropped
     if dropped + late > 0 { parts.append("dropped \(dropped)  late \(late)") }
+    if let e = r.edge {
+      parts.append(
+        "devices \(e.devices)"
+          + (e.dropped + e.late + e.clipped > 0
+            ? " (dropped \(e.dropped), late \(e.late), clipped \(e.clipped))" : ""))
+    }
     parts.append(String(format: "train %.1fs  aggregate %.3fs", r.trainSeconds, r.aggregateSeconds))
     if r.enclaveSeconds > 0 { parts.append(String(format: "(enclaves %.3fs)", r.enclaveSeconds)) }
     if r.ledgerSeconds > 0 { parts.append(String(format: "ledger %.3fs", r.ledgerSeconds)) }
@@ -489,6 +543,15 @@ struct Simulate: AsyncParsableCommand {
         format:
           "  time             %.1f s (training %.1f s, aggregation %.2f s, ledger %.2f s, evaluation %.1f s)",
         seconds, train, aggregate, ledger, evaluate))
+    if records.contains(where: { $0.edge != nil }) {
+      let edge = records.reduce(0) { $0 + ($1.edge?.seconds ?? 0) }
+      let enclaves = records.reduce(0) { $0 + $1.enclaveSeconds }
+      lines.append(
+        String(
+          format:
+            "  device tier      device training %.1f s, edge aggregation %.2f s (summed over gateways), enclaves %.2f s, ledger %.2f s",
+          train, edge, enclaves, ledger))
+    }
     return lines.joined(separator: "\n")
   }
 }

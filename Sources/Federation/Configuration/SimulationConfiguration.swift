@@ -28,6 +28,7 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
   public var ledger = LedgerSettings()
   public var privacy = PrivacySettings()
   public var evaluation = EvaluationSettings()
+  public var devices = DeviceSettings()
 
   public init() {}
 
@@ -64,7 +65,7 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
   static let keys = [
     "dataset", "model", "seed", "rounds", "clusters", "threads", "evaluateEvery", "testLimit",
     "partition", "local", "strategy", "attack", "participation", "output", "ledger", "privacy",
-    "evaluation",
+    "evaluation", "devices",
   ]
 
   public init(from decoder: any Decoder) throws {
@@ -87,6 +88,7 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
     ledger = try r.section("ledger", LedgerSettings.self) ?? ledger
     privacy = try r.section("privacy", PrivacySettings.self) ?? privacy
     evaluation = try r.section("evaluation", EvaluationSettings.self) ?? evaluation
+    devices = try r.section("devices", DeviceSettings.self) ?? devices
     try settle(r)
   }
 
@@ -166,5 +168,7 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
     try c.encode(ledger, forKey: .init("ledger"))
     try c.encode(privacy, forKey: .init("privacy"))
     try c.encode(evaluation, forKey: .init("evaluation"))
+    // Written only when on, so a configuration without devices reads and writes as before.
+    if devices.enabled { try c.encode(devices, forKey: .init("devices")) }
   }
 }

@@ -1,0 +1,42 @@
+import Foundation
+import Learning
+
+/// How a simulation builds each cluster's devices: the second level of the partition.
+enum DeviceTier {
+  /// The gateway of cluster `cluster` over its training samples `indices` (of `train`): its
+  /// device count (fixed, or a seeded log-normal draw around `perCluster`, never more than its
+  /// samples), each device's share by the settings' partitioner, and which devices attack.
+  static func gateway(
+    cluster: ClusterID, indices: [Int], train: Dataset, settings: DeviceSettings, seed: UInt64,
+    clusterAttack: Attack?, speed: Double
+  ) -> EdgeGateway {
+    var rng = SeededGenerator(seed: seed, domain: "simulation.devices.\(cluster)")
+    var count = settings.perCluster
+    if settings.spread > 0 {
+      count = Int(
+        (Double(settings.perCluster) * Foundation.exp(Double(rng.nextGaussian()) * settings.spread))
+          .rounded())
+    }
+    count = max(1, min(count, indices.count))
+    let labels = indices.map { train.labels[$0] }
+    // Each cluster's devices are split with a seed of their own.
+    let parts = settings.partition.partition(
+      labels: labels, classCount: train.classCount, clusters: count,
+      seed: seed &+ 0x5DEE_CE66_D &* UInt64(cluster + 1))
+    let poisoned =
+      settings.attack.kind == nil ? 0 : Int((settings.attack.fraction * Double(count)).rounded())
+    let attackers = Set(rng.shuffled(Array(0..<count)).prefix(poisoned))
+    let devices: [any DeviceClient] = parts.enumerated().map { index, local in
+      let global = local.map { indices[$0] }
+      // A label-flipping cluster's gateway trains its devices on its flipped data.
+      let data =
+        clusterAttack == .labelFlip
+        ? Attack.labelFlip.poison(train.subset(global)) : train.subset(global)
+      return SimulatedDevice(
+        id: DeviceID(cluster: cluster, index: index), data: data,
+        attack: attackers.contains(index) ? settings.attack.kind : nil, speed: speed,
+        histogram: labelHistogram(global, labels: train.labels, classCount: train.classCount))
+    }
+    return EdgeGateway(cluster: cluster, devices: devices, settings: settings)
+  }
+}
