@@ -2,14 +2,14 @@ import Foundation
 import Learning
 
 /// How a simulation builds each cluster's devices: the second level of the partition.
-enum DeviceTier {
-  /// The gateway of cluster `cluster` over its training samples `indices` (of `train`): its
-  /// device count (fixed, or a seeded log-normal draw around `perCluster`, never more than its
-  /// samples), each device's share by the settings' partitioner, and which devices attack.
-  static func gateway(
-    cluster: ClusterID, indices: [Int], train: Dataset, settings: DeviceSettings, seed: UInt64,
-    clusterAttack: Attack?, speed: Double
-  ) -> EdgeGateway {
+public enum DeviceTier {
+  /// The samples of each device of cluster `cluster`, as indices into `indices` (the cluster's
+  /// training samples, whose labels are `labels`): a device count fixed, or drawn log-normal
+  /// around `perCluster` and never more than the samples, then split by the settings'
+  /// partitioner with a seed of the cluster's own. Every sample goes to exactly one device.
+  public static func shares(
+    cluster: ClusterID, labels: [Int32], classCount: Int, settings: DeviceSettings, seed: UInt64
+  ) -> [[Int]] {
     var rng = SeededGenerator(seed: seed, domain: "simulation.devices.\(cluster)")
     var count = settings.perCluster
     if settings.spread > 0 {
@@ -17,12 +17,24 @@ enum DeviceTier {
         (Double(settings.perCluster) * Foundation.exp(Double(rng.nextGaussian()) * settings.spread))
           .rounded())
     }
-    count = max(1, min(count, indices.count))
-    let labels = indices.map { train.labels[$0] }
-    // Each cluster's devices are split with a seed of their own.
-    let parts = settings.partition.partition(
-      labels: labels, classCount: train.classCount, clusters: count,
-      seed: seed &+ 0x5DEE_CE66_D &* UInt64(cluster + 1))
+    count = max(1, min(count, labels.count))
+    return settings.partition.partition(
+      labels: labels, classCount: classCount, clusters: count,
+      seed: seed &+ 0x5_DEEC_E66D &* UInt64(cluster + 1))
+  }
+
+  /// The gateway of cluster `cluster` over its training samples `indices` (of `train`): its
+  /// device count (fixed, or a seeded log-normal draw around `perCluster`, never more than its
+  /// samples), each device's share by the settings' partitioner, and which devices attack.
+  static func gateway(
+    cluster: ClusterID, indices: [Int], train: Dataset, settings: DeviceSettings, seed: UInt64,
+    clusterAttack: Attack?, speed: Double
+  ) -> EdgeGateway {
+    let parts = shares(
+      cluster: cluster, labels: indices.map { train.labels[$0] }, classCount: train.classCount,
+      settings: settings, seed: seed)
+    let count = parts.count
+    var rng = SeededGenerator(seed: seed, domain: "simulation.devices.attack.\(cluster)")
     let poisoned =
       settings.attack.kind == nil ? 0 : Int((settings.attack.fraction * Double(count)).rounded())
     let attackers = Set(rng.shuffled(Array(0..<count)).prefix(poisoned))
