@@ -85,7 +85,8 @@ public struct Cluster: Sendable {
     if let edgeRound {
       update.edge = EdgeSummary(
         devices: edgeRound.devices, clipped: edgeRound.clipped, dropped: edgeRound.dropped,
-        late: edgeRound.late, seconds: Double(edgeRound.edgeNanoseconds) / 1e9)
+        late: edgeRound.late, refused: edgeRound.refused,
+        seconds: Double(edgeRound.edgeNanoseconds) / 1e9)
     }
     return update
   }

@@ -94,14 +94,19 @@ public struct EdgeSummary: Codable, Equatable, Sendable {
   /// Devices asked that did not answer, or answered after the edge deadline.
   public var dropped: Int
   public var late: Int
+  /// Device updates the gateway refused (wrong size, or values that are not finite).
+  public var refused: Int
   /// Wall time the gateway spent combining device updates.
   public var seconds: Double
 
-  public init(devices: Int, clipped: Int, dropped: Int, late: Int, seconds: Double) {
+  public init(
+    devices: Int, clipped: Int, dropped: Int, late: Int, refused: Int = 0, seconds: Double
+  ) {
     self.devices = devices
     self.clipped = clipped
     self.dropped = dropped
     self.late = late
+    self.refused = refused
     self.seconds = seconds
   }
 }

@@ -275,6 +275,7 @@ public final class Simulation {
             edge.dropped += e.dropped
             edge.late += e.late
             edge.clipped += e.clipped
+            edge.refused += e.refused
             edge.seconds += e.seconds
             // A gateway none of whose devices answered has nothing to send.
             if e.devices == 0 {

@@ -443,8 +443,9 @@ struct Simulate: AsyncParsableCommand {
     if let e = r.edge {
       parts.append(
         "devices \(e.devices)"
-          + (e.dropped + e.late + e.clipped > 0
-            ? " (dropped \(e.dropped), late \(e.late), clipped \(e.clipped))" : ""))
+          + (e.dropped + e.late + e.clipped + e.refused > 0
+            ? " (dropped \(e.dropped), late \(e.late), clipped \(e.clipped), refused \(e.refused))"
+            : ""))
     }
     parts.append(String(format: "train %.1fs  aggregate %.3fs", r.trainSeconds, r.aggregateSeconds))
     if r.enclaveSeconds > 0 { parts.append(String(format: "(enclaves %.3fs)", r.enclaveSeconds)) }

@@ -187,3 +187,62 @@ final class DeviceTierTests: XCTestCase {
         SimulationConfiguration.self, from: Data(#"{"devices": {"edgeIterations": 0}}"#.utf8)))
   }
 }
+
+extension DeviceTierTests {
+  /// A device client that is not the simulation's (as a real one would be), and lies.
+  struct LyingDevice: DeviceClient {
+    enum Lie { case nonFinite, wrongSize, inflated }
+    let id: DeviceID
+    let lie: Lie
+    let sampleCount = 10
+    func simulatedSeconds(for training: LocalTraining) -> Double { 1 }
+    func train(_ model: Model, training: LocalTraining, seed: UInt64) throws -> DeviceUpdate {
+      let n = model.parameters.count
+      switch lie {
+      case .nonFinite:
+        var delta = [Float](repeating: 0.5, count: n)
+        delta[3] = .nan
+        return DeviceUpdate(device: id, delta: delta, sampleCount: 10, trainLoss: 0)
+      case .wrongSize:
+        return DeviceUpdate(
+          device: id, delta: [Float](repeating: 0.5, count: n + 1), sampleCount: 10,
+          trainLoss: 0)
+      case .inflated:
+        return DeviceUpdate(
+          device: id, delta: [Float](repeating: 1, count: n), sampleCount: 1_000_000,
+          trainLoss: 0)
+      }
+    }
+  }
+
+  /// Attack (a compromised device client): an update that is not the model's shape, or not
+  /// finite, is refused at the gateway; a claim of more samples than the device registered
+  /// counts as its registered ones, so it cannot outweigh the others at the edge.
+  func testTheGatewayRefusesMalformedDeviceUpdatesAndCapsClaims() throws {
+    let model = try Model(
+      architecture: Zoo.architecture(
+        named: "mlp", inputShape: train.sampleShape, classes: train.classCount), seed: 1)
+    var settings = DeviceSettings()
+    settings.perCluster = 4
+    let honest = SimulatedDevice(
+      id: DeviceID(cluster: 0, index: 0), data: train.subset(Array(0..<10)))
+    let gateway = EdgeGateway(
+      cluster: 0,
+      devices: [
+        honest, LyingDevice(id: DeviceID(cluster: 0, index: 1), lie: .nonFinite),
+        LyingDevice(id: DeviceID(cluster: 0, index: 2), lie: .wrongSize),
+        LyingDevice(id: DeviceID(cluster: 0, index: 3), lie: .inflated),
+      ], settings: settings)
+    let round = try gateway.train(model, training: LocalTraining(), seed: 5)
+    XCTAssertEqual(round.refused, 2)
+    XCTAssertEqual(round.devices, 2, "the honest and the inflating device count; refused ones not")
+    XCTAssertEqual(round.samples, 20)
+    XCTAssert(round.delta.allSatisfy(\.isFinite))
+    // The inflated device weighs as its registered 10 samples, as many as the honest one: the
+    // edge mean is the two updates' plain mean, so about half of the liar's 1 per value.
+    let own = try honest.train(model, training: LocalTraining(), seed: 5 &+ 0x9E37_79B9)
+    for j in [0, 7, 100] {
+      XCTAssertEqual(round.delta[j], (own.delta[j] + 1) / 2, accuracy: 1e-5)
+    }
+  }
+}

@@ -34,6 +34,8 @@ public struct EdgeGateway: Sendable {
     /// Devices asked that did not answer, or answered too late, per iteration.
     public var dropped: Int
     public var late: Int
+    /// Device updates refused: not one value per parameter, or not all finite.
+    public var refused: Int
     /// Wall time spent combining device updates at the gateway.
     public var edgeNanoseconds: UInt64
   }
@@ -56,6 +58,7 @@ public struct EdgeGateway: Sendable {
     var clipped = 0
     var dropped = 0
     var late = 0
+    var refused = 0
     var edgeNanos: UInt64 = 0
     let asked = max(1, Int((settings.fraction * Double(devices.count)).rounded()))
     for iteration in 1...settings.edgeIterations {
@@ -75,7 +78,17 @@ public struct EdgeGateway: Sendable {
           continue
         }
         let deviceSeed = seed &+ UInt64(iteration) &* 0x9E37_79B9 &+ UInt64(i) &* 104_729
-        answers.append(try device.train(edge, training: training, seed: deviceSeed))
+        var answer = try device.train(edge, training: training, seed: deviceSeed)
+        // What a device sends is its own word: the gateway takes only an update of the model's
+        // shape with finite values, and weighs it by at most the samples the device registered
+        // (a device claiming more cannot outweigh the others at the edge).
+        guard answer.delta.count == base.parameters.count, answer.delta.allSatisfy(\.isFinite)
+        else {
+          refused += 1
+          continue
+        }
+        answer.sampleCount = min(max(answer.sampleCount, 0), device.sampleCount)
+        answers.append(answer)
         slowest = max(slowest, seconds)
         if contributed.insert(i).inserted { samples += device.sampleCount }
       }
@@ -96,6 +109,7 @@ public struct EdgeGateway: Sendable {
     return Round(
       delta: delta, devices: contributed.count, samples: samples,
       trainLoss: updates > 0 ? lossSum / Double(updates) : 0, simulatedSeconds: simulated,
-      clipped: clipped, dropped: dropped, late: late, edgeNanoseconds: edgeNanos)
+      clipped: clipped, dropped: dropped, late: late, refused: refused,
+      edgeNanoseconds: edgeNanos)
   }
 }
