@@ -44,9 +44,12 @@ public struct FixedPointAggregation: Sendable, Equatable {
   public struct Candidate: Sendable {
     public var values: [Float]
     public var sampleCount: UInt64
-    public init(values: [Float], sampleCount: UInt64) {
+    /// The devices behind the update, as claimed (checked against enrolment by the caller).
+    public var devices: UInt32
+    public init(values: [Float], sampleCount: UInt64, devices: UInt32 = 1) {
       self.values = values
       self.sampleCount = sampleCount
+      self.devices = devices
     }
   }
 
@@ -71,7 +74,12 @@ public struct FixedPointAggregation: Sendable, Equatable {
   public func aggregate(_ inputs: [Outcome.Input], parameterCount: Int) throws(AggregationError)
     -> Outcome
   {
-    let cap = weighting == .samples ? sampleCap : 1
+    let cap =
+      switch weighting {
+      case .samples: sampleCap
+      case .equal: UInt64(1)
+      case .devices: RoundRules.maximumDevices
+      }
     let (most, overflow) = cap.multipliedReportingOverflow(by: UInt64(inputs.count))
     guard cap >= 1, !overflow, most <= 1 << 31 else { throw .totalWeightTooLarge }
     var verdicts = [Verdict](repeating: .rejected(""), count: inputs.count)
@@ -174,7 +182,17 @@ public struct FixedPointAggregation: Sendable, Equatable {
     case .success(let p): passed = p
     case .failure(let refusal): return .failure(.init(text: refusal.reason))
     }
-    let weight: Int64 = weighting == .samples ? Int64(c.sampleCount) : 1
+    let weight: Int64
+    switch weighting {
+    case .samples: weight = Int64(c.sampleCount)
+    case .equal: weight = 1
+    case .devices:
+      guard (1...RoundRules.maximumDevices).contains(UInt64(c.devices)) else {
+        return .failure(
+          .init(text: "claims a device count outside 1 to \(RoundRules.maximumDevices)"))
+      }
+      weight = Int64(c.devices)
+    }
     let note = passed.clipped == nil ? "" : Self.clippedNote
     let values = passed.values
     let (fixed, saturated) = format.encode(values)

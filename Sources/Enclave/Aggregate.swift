@@ -256,6 +256,12 @@ extension Enclave {
     guard payload.round == round, payload.baseModel == baseModel else {
       return .refused("carries a payload for another round or base model than its envelope")
     }
-    return .candidate(.init(values: payload.values, sampleCount: payload.sampleCount))
+    // A gateway cannot claim more devices than its cluster enrolled with (as the sample cap
+    // bounds samples): the ledger fixed that count in the round-close.
+    guard payload.devices >= 1, payload.devices <= entry.devices else {
+      return .refused("claims more devices than the \(entry.devices) its cluster enrolled with")
+    }
+    return .candidate(
+      .init(values: payload.values, sampleCount: payload.sampleCount, devices: payload.devices))
   }
 }

@@ -83,6 +83,7 @@ public struct Cluster: Sendable {
       cluster: id, round: plan.round, baseModelHash: plan.baseModelHash, delta: delta,
       sampleCount: claimed, trainLoss: loss, simulatedSeconds: seconds)
     if let edgeRound {
+      update.devices = edgeRound.devices
       update.edge = EdgeSummary(
         devices: edgeRound.devices, clipped: edgeRound.clipped, dropped: edgeRound.dropped,
         late: edgeRound.late, refused: edgeRound.refused,

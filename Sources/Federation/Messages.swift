@@ -68,6 +68,9 @@ public struct ClusterUpdate: Codable, Equatable, Sendable {
   public var trainLoss: Double
   /// How long the cluster's devices would have taken, in simulated seconds.
   public var simulatedSeconds: Double
+  /// The devices whose updates went into this one (1 without a device tier): what weighting
+  /// by device weighs by, at most the devices the cluster enrolled with.
+  public var devices = 1
   /// The device tier's round behind the update, where clusters train through devices.
   public var edge: EdgeSummary? = nil
 

@@ -135,10 +135,18 @@ public final class StandardStrategy: Strategy {
     case .success(let p): passed = p
     case .failure(let refusal): return reject(refusal.reason)
     }
+    if weighting == .devices && !(1...Int(RoundRules.maximumDevices)).contains(update.devices) {
+      return reject("claims a device count outside 1 to \(RoundRules.maximumDevices)")
+    }
     var update = update
     update.delta = passed.values
     let clipped = passed.clipped
-    let weight = weighting == .samples ? Double(update.sampleCount) : 1
+    let weight =
+      switch weighting {
+      case .samples: Double(update.sampleCount)
+      case .equal: 1.0
+      case .devices: Double(update.devices)
+      }
     if streams {
       update.delta.withUnsafeBufferPointer { d in
         sum.withUnsafeMutableBufferPointer { s in

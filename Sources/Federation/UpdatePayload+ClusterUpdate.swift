@@ -8,7 +8,8 @@ extension UpdatePayload {
       cluster: UInt32(u.cluster), round: UInt64(u.round),
       baseModel: Hex.decode(u.baseModelHash).flatMap { $0.count == 32 ? $0 : nil }
         ?? [UInt8](repeating: 0, count: 32),
-      sampleCount: UInt64(u.sampleCount), trainLoss: u.trainLoss,
+      sampleCount: UInt64(u.sampleCount), devices: UInt32(clamping: u.devices),
+      trainLoss: u.trainLoss,
       simulatedSeconds: u.simulatedSeconds, values: u.delta)
   }
 }
@@ -26,5 +27,6 @@ extension ClusterUpdate {
       cluster: Int(p.cluster), round: round, baseModelHash: Hex.encode(p.baseModel),
       delta: p.values, sampleCount: samples, trainLoss: p.trainLoss,
       simulatedSeconds: p.simulatedSeconds)
+    devices = Int(p.devices)
   }
 }

@@ -58,11 +58,14 @@ public final class ClusterAgent {
 
   public var publicKey: PublicKey { key.publicKey }
 
-  /// The enrolment that puts this cluster's key on the ledger, signed by its member.
-  public func enrolment(member: String, memberKey: SigningKey) -> Transaction {
+  /// The enrolment that puts this cluster's key and device count on the ledger, signed by its
+  /// member.
+  public func enrolment(member: String, memberKey: SigningKey, devices: UInt32 = 1)
+    -> Transaction
+  {
     .enrolment(
       ClusterEnrolment(
-        network: network, cluster: name, key: key.publicKey, member: member,
+        network: network, cluster: name, key: key.publicKey, member: member, devices: devices,
         memberKey: memberKey))
   }
 

@@ -77,6 +77,8 @@ public struct LedgerState: Sendable {
   public private(set) var head: Hash256 = .zero
   public private(set) var lastTimestamp: UInt64 = 0
   public private(set) var clusters: [String: PublicKey] = [:]
+  /// The devices each cluster enrolled with.
+  public private(set) var clusterDevices: [String: UInt32] = [:]
   private var clusterKeys: Set<PublicKey> = []
   /// Clusters each member enrolled, for genesis's `clustersPerMember`.
   private var enrolledBy: [String: Int] = [:]
@@ -211,6 +213,10 @@ public struct LedgerState: Sendable {
         return .invalid(
           "a cluster name is 1 to \(ClusterEnrolment.maximumName) bytes without control characters")
       }
+      guard (1...RoundRules.maximumDevices).contains(UInt64(e.devices)) else {
+        return .invalid(
+          "enrols \(e.devices) devices; a cluster has 1 to \(RoundRules.maximumDevices)")
+      }
       guard let member = genesis.member(e.member) else {
         return .invalid("member \"\(e.member)\" is not in genesis")
       }
@@ -229,12 +235,14 @@ public struct LedgerState: Sendable {
         && !member.key.verifies(
           e.signature,
           over: ClusterEnrolment.message(
-            network: network, cluster: e.cluster, key: e.key, member: e.member),
+            network: network, cluster: e.cluster, key: e.key, member: e.member,
+            devices: e.devices),
           for: .enrolment)
       {
         return .invalid("the signature of member \"\(e.member)\" does not verify")
       }
       clusters[e.cluster] = e.key
+      clusterDevices[e.cluster] = e.devices
       clusterKeys.insert(e.key)
       enrolledBy[e.member, default: 0] += 1
       return .valid
@@ -331,7 +339,10 @@ public struct LedgerState: Sendable {
           "round \(c.round) is full: it holds \(r.open.rules.capacity) update(s), the most its sample cap allows (2^31 / \(r.open.rules.sampleCap))"
         )
       }
-      r.entries.append(.init(cluster: c.cluster, key: key, payload: c.payload))
+      r.entries.append(
+        .init(
+          cluster: c.cluster, key: key, payload: c.payload,
+          devices: clusterDevices[c.cluster] ?? 1))
       r.payloadBytes += c.payloadSize
       r.payloads.insert(c.payload)
       r.committedBy[c.cluster] = c.payload

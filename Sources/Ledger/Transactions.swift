@@ -10,34 +10,43 @@ public struct ClusterEnrolment: CanonicalCodable, Equatable {
   public var key: PublicKey
   /// The member vouching for the cluster, by name in genesis.
   public var member: String
+  /// The devices the cluster has (1 to `RoundRules.maximumDevices`): the most its updates may
+  /// claim to stand for, as the member vouches.
+  public var devices: UInt32
   public var signature: Signature
 
-  public init(cluster: String, key: PublicKey, member: String, signature: Signature) {
+  public init(
+    cluster: String, key: PublicKey, member: String, devices: UInt32 = 1, signature: Signature
+  ) {
     self.cluster = cluster
     self.key = key
     self.member = member
+    self.devices = devices
     self.signature = signature
   }
 
   /// What the member signs.
-  public static func message(network: Hash256, cluster: String, key: PublicKey, member: String)
-    -> [UInt8]
-  {
+  public static func message(
+    network: Hash256, cluster: String, key: PublicKey, member: String, devices: UInt32
+  ) -> [UInt8] {
     var w = CanonicalWriter()
     w.hash(network)
     w.string(cluster)
     w.key(key)
     w.string(member)
+    w.u32(devices)
     return w.bytes
   }
 
   public init(
-    network: Hash256, cluster: String, key: PublicKey, member: String, memberKey: SigningKey
+    network: Hash256, cluster: String, key: PublicKey, member: String, devices: UInt32 = 1,
+    memberKey: SigningKey
   ) {
     self.init(
-      cluster: cluster, key: key, member: member,
+      cluster: cluster, key: key, member: member, devices: devices,
       signature: memberKey.sign(
-        Self.message(network: network, cluster: cluster, key: key, member: member),
+        Self.message(
+          network: network, cluster: cluster, key: key, member: member, devices: devices),
         for: .enrolment))
   }
 
@@ -45,6 +54,7 @@ public struct ClusterEnrolment: CanonicalCodable, Equatable {
     w.string(cluster)
     w.key(key)
     w.string(member)
+    w.u32(devices)
     w.signature(signature)
   }
 
@@ -52,6 +62,7 @@ public struct ClusterEnrolment: CanonicalCodable, Equatable {
     cluster = try r.string("enrolment cluster")
     key = try r.key("enrolment key")
     member = try r.string("enrolment member")
+    devices = try r.u32("enrolment devices")
     signature = try r.signature("enrolment signature")
   }
 }

@@ -101,6 +101,10 @@ public final class ClearAggregator: RoundAggregator {
         refuse("names \(clusterName(update.cluster)) inside, but \(entry.cluster) committed it")
         continue
       }
+      guard update.devices >= 1, update.devices <= Int(entry.devices) else {
+        refuse("claims more devices than the \(entry.devices) its cluster enrolled with")
+        continue
+      }
       guard update.round == Int(close.round), update.baseModelHash == base.hash else {
         refuse(
           "is of round \(update.round) on base model \(update.baseModelHash.prefix(12)), not this round's"

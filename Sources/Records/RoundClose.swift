@@ -14,10 +14,13 @@ public struct RoundClose: TransactionBody, NodeSigned, Equatable, Sendable {
     public var key: PublicKey
     /// SHA-256 of the payload (the sealed envelope in mode tee).
     public var payload: Hash256
-    public init(cluster: String, key: PublicKey, payload: Hash256) {
+    /// The devices the cluster enrolled with: the most an update of it may claim.
+    public var devices: UInt32
+    public init(cluster: String, key: PublicKey, payload: Hash256, devices: UInt32 = 1) {
       self.cluster = cluster
       self.key = key
       self.payload = payload
+      self.devices = devices
     }
   }
 
@@ -50,6 +53,7 @@ public struct RoundClose: TransactionBody, NodeSigned, Equatable, Sendable {
       w.string(e.cluster)
       w.key(e.key)
       w.hash(e.payload)
+      w.u32(e.devices)
     }
     w.key(signer)
   }
@@ -65,7 +69,7 @@ public struct RoundClose: TransactionBody, NodeSigned, Equatable, Sendable {
     updates = try r.list("round-close updates") { r throws(CanonicalDecodingError) in
       Entry(
         cluster: try r.string("round-close cluster"), key: try r.key("round-close cluster key"),
-        payload: try r.hash("round-close update"))
+        payload: try r.hash("round-close update"), devices: try r.u32("round-close devices"))
     }
     signer = try r.key("round-close signer")
     signature = try r.signature("round-close signature")

@@ -6,6 +6,9 @@ public enum Weighting: String, Codable, Sendable, CaseIterable {
   case samples
   /// Equally: each cluster has an equal say whatever its data.
   case equal
+  /// By contributing devices: every device behind an update counts once, whatever its
+  /// cluster's size (each claim at most the devices its cluster enrolled).
+  case devices
 }
 
 /// How the accepted updates are combined.
@@ -57,6 +60,9 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
 
   /// The largest sample cap: the fixed-point sum holds a total weight of 2^31.
   public static let maximumSampleCap: UInt64 = 1 << 31
+  /// The most devices a cluster may enrol, and so the largest weight an update weighted by its
+  /// devices can have.
+  public static let maximumDevices: UInt64 = 1 << 16
   public static let defaultSampleCap: UInt64 = 1 << 20
   public static let defaultMinimumCohort = 3
   /// The most updates one round holds: what an enclave request carries.
@@ -91,9 +97,18 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
   /// one enclave request carries; and under Krum, whose pairwise distances grow with the square
   /// of the count, no more than `maximumKrumUpdates`.
   public var capacity: Int {
-    let byWeight = Int(Self.maximumSampleCap / (weighting == .samples ? max(sampleCap, 1) : 1))
+    let byWeight = Int(Self.maximumSampleCap / maximumWeight)
     if case .krum = rule { return min(Self.maximumKrumUpdates, byWeight) }
     return min(Self.maximumUpdates, byWeight)
+  }
+
+  /// The largest weight one update can have under the weighting.
+  public var maximumWeight: UInt64 {
+    switch weighting {
+    case .samples: max(sampleCap, 1)
+    case .equal: 1
+    case .devices: Self.maximumDevices
+    }
   }
 
   /// The most updates a Krum round holds: 4096 x 4096 distances are 128 MiB.
@@ -166,7 +181,13 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
       w.u32(UInt32(clamping: f))
       w.optional(select) { $0.u32(UInt32(clamping: $1)) }
     }
-    w.u8(weighting == .samples ? 0 : 1)
+    let weightingTag: UInt8 =
+      switch weighting {
+      case .samples: 0
+      case .equal: 1
+      case .devices: 2
+      }
+    w.u8(weightingTag)
     w.optional(normBound) { $0.f64($1) }
     w.u8(UInt8(clamping: fractionalBits))
     w.u32(UInt32(clamping: minimumCohort))
@@ -189,8 +210,8 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     default: throw .unknownKind(field: "rules rule", tag: Int(tag))
     }
     let w = try r.u8("rules weighting")
-    guard w <= 1 else { throw .unknownKind(field: "rules weighting", tag: Int(w)) }
-    weighting = w == 0 ? .samples : .equal
+    guard w <= 2 else { throw .unknownKind(field: "rules weighting", tag: Int(w)) }
+    weighting = [Weighting.samples, .equal, .devices][Int(w)]
     normBound = try r.optional("rules norm bound") { r throws(CanonicalDecodingError) in
       try r.f64("rules norm bound")
     }

@@ -48,6 +48,8 @@ public final class SimulatedNetwork: RoundBackend {
   /// The enclaves' measurement (mode tee).
   public let measurement: [UInt8]?
   let byzantine: [ByzantineHost]
+  /// The devices each cluster enrolled with.
+  public let enrolledDevices: [UInt32]
   let roundSettings: [Setting]
   var groupKey: [UInt8]?
 
@@ -78,7 +80,7 @@ public final class SimulatedNetwork: RoundBackend {
   public init(
     directory: String, configuration c: SimulationConfiguration, clusters: Int,
     initialModel: Model, rules: RoundRules, evaluation: EvaluationRules? = nil,
-    network: String = "fedledger-simulation",
+    devices: [Int]? = nil, network: String = "fedledger-simulation",
     enclaves launch: EnclaveLaunch = .automatic, makeStrategy: (() -> any Strategy)? = nil
   ) throws {
     self.directory = directory
@@ -152,10 +154,16 @@ public final class SimulatedNetwork: RoundBackend {
         node: $0, platform: platforms[$0], measurement: measured,
         policy: genesis.enclavePolicy(), network: genesis.hash)
     }
+    // Each cluster enrols with its devices: the most its updates may claim to stand for.
+    enrolledDevices = (0..<clusters).map {
+      UInt32(clamping: max(1, devices?.indices.contains($0) == true ? devices![$0] : 1))
+    }
     if !enclaves.isEmpty { try startEnclaves() }
     for agent in agents {
       orderer.submit(
-        agent.enrolment(member: "member-\(agent.id)", memberKey: members[agent.id]))
+        agent.enrolment(
+          member: "member-\(agent.id)", memberKey: members[agent.id],
+          devices: enrolledDevices[agent.id]))
     }
     try cut("enrolment")
     if !enclaves.isEmpty { try clustersCheckEnclaves() }
@@ -244,7 +252,10 @@ public final class SimulatedNetwork: RoundBackend {
       let sent = try agent.submission(for: update)
       let hash = try blobExchange.publish(sent.payload)
       clusterOf[hash] = agent.id
-      entries.append(.init(cluster: agent.name, key: agent.publicKey, payload: hash))
+      entries.append(
+        .init(
+          cluster: agent.name, key: agent.publicKey, payload: hash,
+          devices: enrolledDevices[agent.id]))
       orderer.submit(sent.commitment)
       return nil
     }

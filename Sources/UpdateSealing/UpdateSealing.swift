@@ -35,6 +35,7 @@ extension UpdatePayload {
     w.u64(round)
     w.fixed(baseModel)
     w.u64(sampleCount)
+    w.u32(devices)
     w.f64(trainLoss)
     w.f64(simulatedSeconds)
     w.u32(UInt32(values.count))

@@ -267,6 +267,7 @@ struct Simulate: AsyncParsableCommand {
         directory: directory.path, configuration: c, clusters: c.clusters,
         initialModel: simulation.model, rules: simulation.rules,
         evaluation: simulation.evaluationRules,
+        devices: simulation.clusters.map { $0.edge?.devices.count ?? 1 },
         enclaves: enclaveProgram.map { .program($0) } ?? .automatic)
       simulation.backend = r
       recorder = r

@@ -29,6 +29,30 @@ final class StrategyTests: XCTestCase {
     XCTAssertEqual(equal.parameters, [3, 4])
   }
 
+  /// Weighting by device: cluster 0 has one device holding 900 samples, cluster 1 nine
+  /// devices with 100 samples between them. Every device counts once, so cluster 0 weighs 1/10
+  /// and cluster 1 9/10, whatever their samples (by samples it would be the other way round).
+  func testWeightingByDeviceGivesEveryDeviceTheSameWeightAcrossClusters() {
+    var a = update(0, [10, 0], samples: 900)
+    a.devices = 1
+    var b = update(1, [0, 10], samples: 100)
+    b.devices = 9
+    let byDevice = aggregate(StandardStrategy(weighting: .devices), [a, b])
+    XCTAssertEqual(byDevice.decisions.map(\.weight), [0.1, 0.9])
+    XCTAssertEqual(byDevice.parameters[0], 1, accuracy: 1e-6)
+    XCTAssertEqual(byDevice.parameters[1], 9, accuracy: 1e-6)
+    let bySamples = aggregate(StandardStrategy(), [a, b])
+    XCTAssertEqual(bySamples.decisions.map(\.weight), [0.9, 0.1])
+    // A claim of no devices, or more than any cluster may enrol, is refused.
+    var none = update(2, [1, 1])
+    none.devices = 0
+    var huge = update(3, [1, 1])
+    huge.devices = 1 << 17
+    let refused = aggregate(
+      StandardStrategy(weighting: .devices, minimumCohort: 1), [a, none, huge])
+    XCTAssertEqual(refused.decisions.filter { $0.verdict == .rejected }.map(\.cluster), [2, 3])
+  }
+
   /// Fewer accepted updates than the minimum cohort move neither the model nor the server
   /// optimiser: the round aborts as if it never aggregated.
   func testFewerThanTheMinimumCohortMoveNeitherModelNorOptimiser() {

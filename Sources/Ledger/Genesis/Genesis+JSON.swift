@@ -78,7 +78,7 @@ extension Genesis {
       }
       if let weighting {
         guard let w = Weighting(rawValue: weighting) else {
-          throw fail("weighting", "is \"\(weighting)\"; known: samples, equal")
+          throw fail("weighting", "is \"\(weighting)\"; known: samples, equal, devices")
         }
         r.weighting = w
       }
