@@ -101,6 +101,22 @@ final class ClearAggregatorTests: XCTestCase {
     XCTAssertEqual(refused, e.statement.rejected, "the host's report names the impostor too")
   }
 
+  /// Attack: a gateway claims more devices than its cluster enrolled with (the close carries
+  /// the enrolled count, 1 here), to weigh more under weighting by device.
+  func testAClaimOfMoreDevicesThanEnrolledIsRejected() throws {
+    let base = try model()
+    var updates = (0..<3).map { update($0, base, value: 0.01) }
+    updates[1].devices = 5
+    guard case .endorsed(let e, _, _) = try aggregator().aggregate(try round(base, updates))
+    else { return XCTFail("two good updates still make the cohort") }
+    XCTAssertEqual(e.statement.accepted.count, 2)
+    XCTAssertEqual(e.statement.rejected.count, 1)
+    XCTAssert(
+      e.statement.rejected[0].reason.contains(
+        "claims more devices than the 1 its cluster enrolled"),
+      e.statement.rejected[0].reason)
+  }
+
   /// Attack: a host hands its aggregator other bytes than the ones committed.
   func testAPayloadThatIsNotTheCommittedOneStopsTheRound() throws {
     let base = try model()
