@@ -17,23 +17,28 @@ public struct FixedPointAggregation: Sendable, Equatable {
   public var format: FixedPoint
   /// The most samples one update may claim; a larger claim rejects that update alone.
   public var sampleCap: UInt64
+  /// The most devices one update may claim (under weighting by device).
+  public var deviceCap: UInt64
 
   public init(
     rule: AggregationRule = .mean, weighting: Weighting = .samples, normBound: Float? = nil,
-    format: FixedPoint = .standard, sampleCap: UInt64 = RoundRules.defaultSampleCap
+    format: FixedPoint = .standard, sampleCap: UInt64 = RoundRules.defaultSampleCap,
+    deviceCap: UInt64 = RoundRules.maximumDevices
   ) {
     self.rule = rule
     self.weighting = weighting
     self.normBound = normBound
     self.format = format
     self.sampleCap = sampleCap
+    self.deviceCap = deviceCap
   }
 
   /// The aggregation a round's rules describe.
   public init(rules: RoundRules) {
     self.init(
       rule: rules.rule, weighting: rules.weighting, normBound: rules.normBound.map { Float($0) },
-      format: FixedPoint(fractionalBits: rules.fractionalBits), sampleCap: rules.sampleCap)
+      format: FixedPoint(fractionalBits: rules.fractionalBits), sampleCap: rules.sampleCap,
+      deviceCap: rules.deviceCap)
   }
 
   /// The note an accepted update carries when it was scaled down to the norm bound. It says
@@ -78,7 +83,7 @@ public struct FixedPointAggregation: Sendable, Equatable {
       switch weighting {
       case .samples: sampleCap
       case .equal: UInt64(1)
-      case .devices: RoundRules.maximumDevices
+      case .devices: deviceCap
       }
     let (most, overflow) = cap.multipliedReportingOverflow(by: UInt64(inputs.count))
     guard cap >= 1, !overflow, most <= 1 << 31 else { throw .totalWeightTooLarge }
@@ -187,9 +192,8 @@ public struct FixedPointAggregation: Sendable, Equatable {
     case .samples: weight = Int64(c.sampleCount)
     case .equal: weight = 1
     case .devices:
-      guard (1...RoundRules.maximumDevices).contains(UInt64(c.devices)) else {
-        return .failure(
-          .init(text: "claims a device count outside 1 to \(RoundRules.maximumDevices)"))
+      guard (1...deviceCap).contains(UInt64(c.devices)) else {
+        return .failure(.init(text: "claims a device count outside 1 to the cap of \(deviceCap)"))
       }
       weight = Int64(c.devices)
     }

@@ -93,10 +93,11 @@ extension Enclave {
       throw .notTheProvenRound("round \(round)'s close lists \(entry.cluster) twice")
     }
     let network = proven.network.bytes
+    let weighting = rules.weighting
     let inputs = Self.onEveryCore(n) { i in
       Self.open(
         envelopes[i], from: entries[i], groupKey: groupKey, network: network, round: round,
-        baseModel: baseHash)
+        baseModel: baseHash, weighting: weighting)
     }
     let aggregation = FixedPointAggregation(rules: rules)
     let result: FixedPointAggregation.Outcome
@@ -226,7 +227,7 @@ extension Enclave {
   /// failure is the cluster's (the bytes are the ones it committed to) and rejects this update.
   private static func open(
     _ bytes: [UInt8], from entry: RoundClose.Entry, groupKey: Curve25519.KeyAgreement.PrivateKey,
-    network: [UInt8], round: UInt64, baseModel: [UInt8]
+    network: [UInt8], round: UInt64, baseModel: [UInt8], weighting: Weighting
   ) -> FixedPointAggregation.Outcome.Input {
     guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: entry.key.bytes) else {
       return .refused("its cluster's enrolled key is not an Ed25519 key")
@@ -256,10 +257,13 @@ extension Enclave {
     guard payload.round == round, payload.baseModel == baseModel else {
       return .refused("carries a payload for another round or base model than its envelope")
     }
-    // A gateway cannot claim more devices than its cluster enrolled with (as the sample cap
-    // bounds samples): the ledger fixed that count in the round-close.
-    guard payload.devices >= 1, payload.devices <= entry.devices else {
-      return .refused("claims more devices than the \(entry.devices) its cluster enrolled with")
+    // Under weighting by device, a gateway cannot claim more devices than its cluster enrolled
+    // with (as the sample cap bounds samples): the ledger fixed that count in the round-close.
+    if weighting == .devices {
+      guard payload.devices >= 1 else { return .refused("claims no devices") }
+      guard payload.devices <= entry.devices else {
+        return .refused("claims more devices than the \(entry.devices) its cluster enrolled with")
+      }
     }
     return .candidate(
       .init(values: payload.values, sampleCount: payload.sampleCount, devices: payload.devices))

@@ -163,7 +163,9 @@ public final class Simulation {
       rule: c.strategy.rule, weighting: c.strategy.weighting,
       normBound: c.strategy.normBound.map { Double($0) },
       minimumCohort: c.effectiveMinimumCohort, sampleCap: c.strategy.sampleCap ?? UInt64(largest),
-      payloadCap: RoundRules.payloadCap(parameters: model.parameters.count))
+      payloadCap: RoundRules.payloadCap(parameters: model.parameters.count),
+      // Like the sample cap: the most devices a cluster has, rounded up to a power of two.
+      deviceCap: UInt64((clusters.map { $0.edge?.devices.count ?? 1 }.max() ?? 1).nextPowerOfTwo))
     if let problem = rules.problem {
       throw ConfigurationError(source: "configuration", key: "strategy", problem: problem)
     }

@@ -39,6 +39,8 @@ public final class ClusterAgent {
   private let genesis: Genesis
   /// The base model this cluster checked and trains on.
   public private(set) var base: Hash256?
+  /// The devices this cluster enrols with: it never claims more for an update.
+  public private(set) var enrolledDevices: UInt32 = 1
   /// The model this cluster last checked against the ledger: the one it may report on.
   public private(set) var checked: Hash256?
   /// The last receipt that verified, and its model: the same receipt is not checked twice.
@@ -63,7 +65,8 @@ public final class ClusterAgent {
   public func enrolment(member: String, memberKey: SigningKey, devices: UInt32 = 1)
     -> Transaction
   {
-    .enrolment(
+    enrolledDevices = devices
+    return .enrolment(
       ClusterEnrolment(
         network: network, cluster: name, key: key.publicKey, member: member, devices: devices,
         memberKey: memberKey))
@@ -141,6 +144,9 @@ public final class ClusterAgent {
     guard baseModel == base else {
       throw ClusterAgentError.unprovenBase("the update's base is not the one this cluster accepted")
     }
+    // More devices than enrolled (its device tier grew) would be refused: claim at most those.
+    var update = update
+    update.devices = min(max(update.devices, 1), Int(enrolledDevices))
     onProtect?(update)
     let start = DispatchTime.now().uptimeNanoseconds
     let payload = try protection.protect(

@@ -213,9 +213,10 @@ public struct LedgerState: Sendable {
         return .invalid(
           "a cluster name is 1 to \(ClusterEnrolment.maximumName) bytes without control characters")
       }
-      guard (1...RoundRules.maximumDevices).contains(UInt64(e.devices)) else {
+      guard (1...genesis.rules.deviceCap).contains(UInt64(e.devices)) else {
         return .invalid(
-          "enrols \(e.devices) devices; a cluster has 1 to \(RoundRules.maximumDevices)")
+          "enrols \(e.devices) devices; a cluster has 1 to \(genesis.rules.deviceCap) (the rules' device cap)"
+        )
       }
       guard let member = genesis.member(e.member) else {
         return .invalid("member \"\(e.member)\" is not in genesis")
@@ -336,7 +337,7 @@ public struct LedgerState: Sendable {
       }
       if r.entries.count >= r.open.rules.capacity {
         return .invalid(
-          "round \(c.round) is full: it holds \(r.open.rules.capacity) update(s), the most its sample cap allows (2^31 / \(r.open.rules.sampleCap))"
+          "round \(c.round) is full: it holds \(r.open.rules.capacity) update(s), the most its largest weight allows (2^31 / \(r.open.rules.maximumWeight))"
         )
       }
       r.entries.append(

@@ -101,8 +101,12 @@ public final class ClearAggregator: RoundAggregator {
         refuse("names \(clusterName(update.cluster)) inside, but \(entry.cluster) committed it")
         continue
       }
-      guard update.devices >= 1, update.devices <= Int(entry.devices) else {
-        refuse("claims more devices than the \(entry.devices) its cluster enrolled with")
+      // Under weighting by device, no more devices than the cluster enrolled with.
+      if rules.weighting == .devices && !(1...Int(entry.devices)).contains(update.devices) {
+        refuse(
+          update.devices < 1
+            ? "claims no devices"
+            : "claims more devices than the \(entry.devices) its cluster enrolled with")
         continue
       }
       guard update.round == Int(close.round), update.baseModelHash == base.hash else {

@@ -57,6 +57,9 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
   /// set near what the model's update takes, so that a few clusters declaring huge payloads
   /// cannot use up a round's `maximumRoundBytes` and shut the others out.
   public var payloadCap: UInt64
+  /// The most devices one cluster may enrol with, and so the most one update may claim: under
+  /// weighting by device, the largest weight (as `sampleCap` under weighting by samples).
+  public var deviceCap: UInt64
 
   /// The largest sample cap: the fixed-point sum holds a total weight of 2^31.
   public static let maximumSampleCap: UInt64 = 1 << 31
@@ -76,7 +79,8 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     rule: AggregationRule = .mean, weighting: Weighting = .samples, normBound: Double? = nil,
     fractionalBits: Int = 20, minimumCohort: Int = RoundRules.defaultMinimumCohort,
     sampleCap: UInt64 = RoundRules.defaultSampleCap,
-    payloadCap: UInt64 = RoundRules.maximumPayload
+    payloadCap: UInt64 = RoundRules.maximumPayload,
+    deviceCap: UInt64 = RoundRules.maximumDevices
   ) {
     self.rule = rule
     self.weighting = weighting
@@ -85,6 +89,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     self.minimumCohort = minimumCohort
     self.sampleCap = sampleCap
     self.payloadCap = payloadCap
+    self.deviceCap = deviceCap
   }
 
   /// The payload cap for updates of a model with `parameters` values: their float32 bytes and
@@ -107,7 +112,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     switch weighting {
     case .samples: max(sampleCap, 1)
     case .equal: 1
-    case .devices: Self.maximumDevices
+    case .devices: max(deviceCap, 1)
     }
   }
 
@@ -120,12 +125,15 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     if !(1...Self.maximumSampleCap).contains(sampleCap) {
       return "sampleCap is \(sampleCap); it must be 1 to 2^31"
     }
+    if !(1...Self.maximumDevices).contains(deviceCap) {
+      return "deviceCap is \(deviceCap); it must be 1 to \(Self.maximumDevices)"
+    }
     if !(1...Self.maximumPayload).contains(payloadCap) {
       return "payloadCap is \(payloadCap); it must be 1 to \(Self.maximumPayload) (64 MiB)"
     }
     if capacity < minimumCohort {
       return
-        "sampleCap \(sampleCap) leaves room for \(capacity) update(s) a round (2^31 / cap), fewer than minimumCohort \(minimumCohort)"
+        "the largest weight (\(weighting.rawValue): \(maximumWeight)) leaves room for \(capacity) update(s) a round (2^31 / it), fewer than minimumCohort \(minimumCohort)"
     }
     if !(0...30).contains(fractionalBits) {
       return "fractionalBits is \(fractionalBits); it must be 0 to 30"
@@ -162,6 +170,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
       Setting("fixed-point.fractional-bits", "\(fractionalBits)"),
       Setting("minimum-cohort", "\(minimumCohort)"),
       Setting("payload-cap", "\(payloadCap)"),
+      Setting("device-cap", "\(deviceCap)"),
       Setting("sample-cap", "\(sampleCap)"),
       Setting("weighting", weighting.rawValue),
     ]
@@ -193,6 +202,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     w.u32(UInt32(clamping: minimumCohort))
     w.u64(sampleCap)
     w.u64(payloadCap)
+    w.u64(deviceCap)
   }
 
   public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
@@ -219,6 +229,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     minimumCohort = Int(try r.u32("rules minimum cohort"))
     sampleCap = try r.u64("rules sample cap")
     payloadCap = try r.u64("rules payload cap")
+    deviceCap = try r.u64("rules device cap")
     if let problem { throw .invalid(field: "rules", problem: problem) }
   }
 }

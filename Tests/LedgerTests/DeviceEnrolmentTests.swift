@@ -55,4 +55,25 @@ final class DeviceEnrolmentTests: XCTestCase {
     XCTAssert(
       try orderer.cut().flatMap(\.outcomes).first?.reason?.contains("lists 3 update(s)") ?? false)
   }
+
+  /// Attack (a member enrolling one cluster with a huge device count, to dominate rounds
+  /// weighted by device): genesis's device cap bounds every enrolment.
+  func testGenesisDeviceCapBoundsEveryEnrolment() throws {
+    let capped = TestNetwork(
+      rules: RoundRules(weighting: .devices, minimumCohort: 2, deviceCap: 16))
+    let orderer = try capped.open(temporaryDirectory())
+    for (i, devices) in [(0, UInt32(17)), (1, 16)] {
+      orderer.submit(
+        .enrolment(
+          ClusterEnrolment(
+            network: capped.network, cluster: "cluster-\(i)", key: capped.clusters[i].publicKey,
+            member: "member-\(i)", devices: devices, memberKey: capped.members[i])))
+    }
+    let outcomes = try orderer.cut().flatMap(\.outcomes)
+    XCTAssert(
+      outcomes[1].reason?.contains("1 to 16 (the rules' device cap)") ?? false, "\(outcomes)")
+    XCTAssertEqual(outcomes[2], .valid)
+    // Under weighting by device a round holds at most 2^31 / 16 updates.
+    XCTAssertEqual(capped.genesis.rules.capacity, min(RoundRules.maximumUpdates, 1 << 27))
+  }
 }

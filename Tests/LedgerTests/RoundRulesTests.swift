@@ -266,7 +266,7 @@ final class RoundRulesTests: XCTestCase {
       try verdicts(orderer, [open] + commits),
       [
         "valid", "valid", "valid",
-        "round 1 is full: it holds 2 update(s), the most its sample cap allows (2^31 / 1073741824)",
+        "round 1 is full: it holds 2 update(s), the most its largest weight allows (2^31 / 1073741824)",
       ])
   }
 

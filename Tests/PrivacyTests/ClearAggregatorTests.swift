@@ -15,10 +15,11 @@ final class ClearAggregatorTests: XCTestCase {
       architecture: try Zoo.architecture(named: "mlp", inputShape: [4], classes: 2), seed: 3)
   }
 
-  func aggregator(cohort: Int = 2) -> ClearAggregator {
+  func aggregator(cohort: Int = 2, weighting: Weighting = .samples) -> ClearAggregator {
     ClearAggregator(
       strategy: StandardStrategy(
-        rule: .mean, weighting: .samples, sampleCap: RoundRules().sampleCap, minimumCohort: cohort),
+        rule: .mean, weighting: weighting, sampleCap: RoundRules().sampleCap,
+        minimumCohort: cohort),
       key: node, network: network, nodes: [node.publicKey], quorum: 1,
       clusterName: { "cluster-\($0)" })
   }
@@ -26,13 +27,14 @@ final class ClearAggregatorTests: XCTestCase {
   /// A closed round of `updates`, each committed under `committedAs` (default: its own name).
   func round(
     _ base: Model, _ updates: [ClusterUpdate], committedAs: [String]? = nil, cohort: Int = 2,
-    payloads: [[UInt8]]? = nil
+    payloads: [[UInt8]]? = nil, weighting: Weighting = .samples
   ) throws -> ClosedRound {
     let bytes = payloads ?? updates.map { UpdatePayload($0).encode() }
     let names = committedAs ?? updates.map { "cluster-\($0.cluster)" }
     let open = RoundOpen(
       network: network, round: 1, baseModel: try XCTUnwrap(Hash256(hex: base.hash)),
-      participants: [], rules: RoundRules(minimumCohort: cohort), groupKey: nil, node: node)
+      participants: [], rules: RoundRules(weighting: weighting, minimumCohort: cohort),
+      groupKey: nil, node: node)
     let close = RoundClose(
       network: network, round: 1, open: Hash256.of(open.transactionBytes),
       updates: zip(names, updates).map {
@@ -107,14 +109,19 @@ final class ClearAggregatorTests: XCTestCase {
     let base = try model()
     var updates = (0..<3).map { update($0, base, value: 0.01) }
     updates[1].devices = 5
-    guard case .endorsed(let e, _, _) = try aggregator().aggregate(try round(base, updates))
+    guard
+      case .endorsed(let e, _, _) = try aggregator(weighting: .devices).aggregate(
+        try round(base, updates, weighting: .devices))
     else { return XCTFail("two good updates still make the cohort") }
     XCTAssertEqual(e.statement.accepted.count, 2)
     XCTAssertEqual(e.statement.rejected.count, 1)
     XCTAssert(
-      e.statement.rejected[0].reason.contains(
-        "claims more devices than the 1 its cluster enrolled"),
-      e.statement.rejected[0].reason)
+      e.statement.rejected.first?.reason.contains(
+        "claims more devices than the 1 its cluster enrolled") ?? false, "\(e.statement.rejected)")
+    // Under weighting by samples the device count decides nothing, and is not judged.
+    guard case .endorsed(let s, _, _) = try aggregator().aggregate(try round(base, updates))
+    else { return XCTFail("three good updates endorse") }
+    XCTAssertEqual(s.statement.accepted.count, 3)
   }
 
   /// Attack: a host hands its aggregator other bytes than the ones committed.

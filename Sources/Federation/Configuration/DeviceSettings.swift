@@ -38,7 +38,12 @@ public struct DeviceSettings: Codable, Sendable, Equatable {
   public init(from decoder: any Decoder) throws {
     let r = try SettingsReader(decoder, known: Self.keys)
     self.init()
-    if let v = try r.int("perCluster", min: 0) { perCluster = v }
+    if let v = try r.int("perCluster", min: 0) {
+      guard v <= 1 << 16 else {
+        throw r.error("perCluster", "is \(v); a cluster has at most 65,536 devices")
+      }
+      perCluster = v
+    }
     if let v = try r.double("spread", atLeast: 0) { spread = v }
     partition = try r.section("partition", Partitioner.self) ?? partition
     if let v = try r.double("fraction", above: 0, atMost: 1) { fraction = v }

@@ -1,5 +1,6 @@
 import Foundation
 import Learning
+import Records
 
 /// How a simulation builds each cluster's devices: the second level of the partition.
 public enum DeviceTier {
@@ -17,7 +18,7 @@ public enum DeviceTier {
         (Double(settings.perCluster) * Foundation.exp(Double(rng.nextGaussian()) * settings.spread))
           .rounded())
     }
-    count = max(1, min(count, labels.count))
+    count = max(1, min(count, labels.count, Int(RoundRules.maximumDevices)))
     return settings.partition.partition(
       labels: labels, classCount: classCount, clusters: count,
       seed: seed &+ 0x5_DEEC_E66D &* UInt64(cluster + 1))

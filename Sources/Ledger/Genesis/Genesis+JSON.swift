@@ -39,6 +39,7 @@ extension Genesis {
     var minimumCohort: Int?
     var sampleCap: UInt64?
     var payloadCap: UInt64?
+    var deviceCap: UInt64?
 
     static let known = ["mean", "median", "trimmed-mean", "krum", "multi-krum"]
 
@@ -60,6 +61,7 @@ extension Genesis {
       minimumCohort = r.minimumCohort
       sampleCap = r.sampleCap
       payloadCap = r.payloadCap
+      deviceCap = r.deviceCap
     }
 
     func rules() throws(GenesisErrorDetail) -> RoundRules {
@@ -87,6 +89,7 @@ extension Genesis {
       if let minimumCohort { r.minimumCohort = minimumCohort }
       if let sampleCap { r.sampleCap = sampleCap }
       if let payloadCap { r.payloadCap = payloadCap }
+      if let deviceCap { r.deviceCap = deviceCap }
       return r
     }
   }
@@ -179,7 +182,7 @@ extension Genesis {
     }
     let ruleKeys: Set<String> = [
       "rule", "beta", "f", "select", "weighting", "normBound", "fractionalBits", "minimumCohort",
-      "sampleCap", "payloadCap",
+      "sampleCap", "payloadCap", "deviceCap",
     ]
     for key in (object["rules"] as? [String: Any] ?? [:]).keys where !ruleKeys.contains(key) {
       throw .malformed(path: path, problem: "unknown field \"rules.\(key)\"")

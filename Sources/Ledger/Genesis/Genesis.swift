@@ -100,7 +100,7 @@ public struct Genesis: CanonicalCodable, Equatable {
     }
   }
 
-  public static let format = "fedledger-genesis/6"
+  public static let format = "fedledger-genesis/7"
   public var network: String
   /// When the network was founded, ISO 8601 in UTC.
   public var createdAt: String
