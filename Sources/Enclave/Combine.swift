@@ -18,40 +18,22 @@ extension Enclave {
   public func combine(_ request: CombineRequest) throws(EnclaveError) -> AggregateResponse {
     let start = DispatchTime.now().uptimeNanoseconds
     guard let groupKey else { throw .groupKey("this enclave holds none; it cannot open reports") }
-    let nodes = Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) })
-    let network = request.closed.header.network
+    let proven: ProvenEvaluation
     do {
-      try request.closed.verify(network: network, nodes: nodes, quorum: Int(policy.blockQuorum))
+      proven = try ProvenEvaluation(
+        closed: request.closed, nodes: Set(policy.ledgerNodes.compactMap { PublicKey(bytes: $0) }),
+        quorum: Int(policy.blockQuorum))
     } catch {
-      throw .notTheProvenRound("the ledger does not prove the evaluation closed: \(error)")
+      throw .notTheProvenRound("\(error)")
     }
-    let close: EvaluationClose
-    do {
-      close = try EvaluationClose(transaction: request.closed.transaction)
-    } catch {
-      throw .notTheProvenRound("the proven transaction is not an evaluation-close: \(error)")
-    }
-    guard nodes.contains(close.signer), close.verifies(network: network) else {
-      throw .notTheProvenRound("the evaluation-close is not signed by a ledger node of the policy")
-    }
-    let round = close.round
+    let (close, network, round) = (proven.close, proven.network, proven.close.round)
     guard round >= lastCombinedRound, round > 0 else {
       throw .alreadyEndorsed(
         "round \(round) is before round \(lastCombinedRound), the last whose metric this enclave signed"
       )
     }
-    let n = close.reports.count
-    guard request.reports.count == n else {
-      throw .notTheProvenRound(
-        "\(request.reports.count) report(s) given; round \(round)'s evaluation-close lists \(n)")
-    }
-    for (entry, bytes) in zip(close.reports, request.reports) {
-      guard let bytes else { continue }
-      guard UInt64(bytes.count) == entry.payloadSize, Hash256.of(bytes) == entry.payload else {
-        throw .notTheProvenRound(
-          "the reports given are not the \(n) round \(round)'s evaluation-close lists, in its order"
-        )
-      }
+    if let problem = proven.problem(with: request.reports) {
+      throw .notTheProvenRound(problem)
     }
     let reports = zip(close.reports, request.reports).map { entry, bytes in
       guard let bytes else { return Result<ReportPayload, ReportUnreadable>.failure(.sizeDiffers) }
@@ -62,7 +44,7 @@ extension Enclave {
     let statement: MetricStatement
     do {
       statement = try MetricStatement.combining(
-        close, closeHash: Hash256.of(request.closed.transaction), reports: reports)
+        close, closeHash: proven.closeHash, reports: reports)
     } catch {
       throw .tooFewUpdates("\(error)")
     }

@@ -188,12 +188,13 @@ extension ClusterAgent {
     // The cluster's own figures, checked as every combiner will: an impossible report would
     // use up its one report of the round, and a refusal for claiming too many samples would
     // tell everyone it holds more than the cap.
-    guard report.samples >= 0, report.classCounts.allSatisfy({ $0 >= 0 }),
-      ReportCheck(round: round, model: model, rules: rules).problem(payload, from: name) == nil
-    else {
-      throw ClusterAgentError.refusedReport(
-        ReportCheck(round: round, model: model, rules: rules).problem(payload, from: name)
-          ?? "claims a negative count")
+    guard report.samples >= 0, report.classCounts.allSatisfy({ $0 >= 0 }) else {
+      throw ClusterAgentError.refusedReport("claims a negative count")
+    }
+    if let problem = ReportCheck(round: round, model: model, rules: rules).problem(
+      payload, from: name)
+    {
+      throw ClusterAgentError.refusedReport(problem)
     }
     let start = DispatchTime.now().uptimeNanoseconds
     let protected = try protection.protect(

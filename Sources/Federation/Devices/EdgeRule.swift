@@ -29,11 +29,10 @@ public enum EdgeRule: Equatable, Sendable, CustomStringConvertible {
     var deltas = updates.map(\.delta)
     var clipped = 0
     if let normBound {
-      for i in deltas.indices {
-        let norm = deltas[i].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        guard norm > normBound else { continue }
-        let scale = Float(normBound / norm)
-        for j in deltas[i].indices { deltas[i][j] *= scale }
+      for i in deltas.indices
+      where boundNorm(
+        &deltas[i], squaredNorm: squaredNorm(deltas[i]), bound: Float(normBound)) != nil
+      {
         clipped += 1
       }
     }
