@@ -36,7 +36,11 @@ extension Enclave {
       throw .notTheProvenRound(problem)
     }
     let reports = zip(close.reports, request.reports).map { entry, bytes in
-      guard let bytes else { return Result<ReportPayload, ReportUnreadable>.failure(.sizeDiffers) }
+      // The bytes are the committed ones (their hash is the close's): a size other than the
+      // declared one is the cluster's doing.
+      guard UInt64(bytes.count) == entry.payloadSize else {
+        return Result<ReportPayload, ReportUnreadable>.failure(.sizeDiffers)
+      }
       return Self.openReport(
         bytes, from: entry, groupKey: groupKey, network: network.bytes, round: round,
         model: close.model.bytes)

@@ -62,12 +62,17 @@ public final class NodeHost {
       throw AggregatorError.invalidRound(
         "round \(close.round)'s evaluation-close is not the one this node's ledger holds")
     }
-    // A payload whose size is not the declared one is not forwarded (it could be too large for
-    // any request); the aggregator refuses it as its cluster's doing. Its hash fixes its size,
-    // so every honest node does the same.
-    let reports = try close.reports.map { e -> [UInt8]? in
+    // Every payload goes as it is: one of another size than declared is refused by the
+    // aggregator itself, which sees the bytes. One too large for any request cannot go at all,
+    // and no node can answer (every honest node alike: the hash fixes the size).
+    let reports = try close.reports.map { e -> [UInt8] in
       let bytes = try blobs.get(e.payload)
-      return UInt64(bytes.count) == e.payloadSize ? bytes : nil
+      guard bytes.count <= EvaluationRules.maximumReportBytes else {
+        throw AggregatorError.invalidRound(
+          "the report of \(e.cluster) is larger than any report may be (\(EvaluationRules.maximumReportBytes) bytes)"
+        )
+      }
+      return bytes
     }
     return try aggregator.combine(ClosedEvaluation(close: closed, reports: reports))
   }

@@ -18,8 +18,9 @@ extension ClearAggregator {
     if let problem = proven.problem(with: evaluation.reports) {
       throw AggregatorError.invalidRound(problem)
     }
-    let reports = evaluation.reports.map { bytes -> Result<ReportPayload, ReportUnreadable> in
-      guard let bytes else { return .failure(.sizeDiffers) }
+    let reports = zip(proven.close.reports, evaluation.reports).map {
+      entry, bytes -> Result<ReportPayload, ReportUnreadable> in
+      guard UInt64(bytes.count) == entry.payloadSize else { return .failure(.sizeDiffers) }
       guard let report = try? ReportPayload(canonical: bytes) else {
         return .failure(.init("does not decode as an evaluation report"))
       }

@@ -21,11 +21,10 @@ public protocol RoundAggregator: AnyObject {
 public struct ClosedEvaluation: Sendable {
   /// The ledger's proof of the evaluation-close.
   public var close: InclusionProof
-  /// Each report's payload, in the close's order; nil where the node's blob is not of the
-  /// size the commitment declared.
-  public var reports: [[UInt8]?]
+  /// Each report's payload, in the close's order.
+  public var reports: [[UInt8]]
 
-  public init(close: InclusionProof, reports: [[UInt8]?]) {
+  public init(close: InclusionProof, reports: [[UInt8]]) {
     self.close = close
     self.reports = reports
   }

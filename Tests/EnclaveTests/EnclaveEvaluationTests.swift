@@ -92,7 +92,7 @@ final class EnclaveEvaluationTests: XCTestCase {
   /// signed.
   func request(
     _ reports: [SealedReport], round: UInt64 = 3, rules: EvaluationRules? = nil,
-    closer: SigningKey? = nil, signers: [SigningKey]? = nil, given: [[UInt8]?]? = nil
+    closer: SigningKey? = nil, signers: [SigningKey]? = nil, given: [[UInt8]]? = nil
   ) -> CombineRequest {
     let close = EvaluationClose(
       network: Hash256(bytes: network)!, round: round, model: model, rules: rules ?? self.rules,
@@ -257,20 +257,23 @@ final class EnclaveEvaluationTests: XCTestCase {
       }
       XCTAssertFalse(why.contains("2 ") || why.contains("0.5"), why)
     }
-    // A payload the node holds at another size than its commitment declared is not forwarded
-    // (nil) and refused as its cluster's; bytes of another size than the close says refuse the
-    // whole request.
+    // Attack (a host leaving one cluster's report out, to subtract its figures from the metric
+    // the others sign): whatever it puts in that report's place, the whole request is refused,
+    // and the enclave has signed nothing for the round.
+    for stand in [[], reports[0].bytes, Array(reports[3].bytes.dropLast())] {
+      XCTAssertThrowsError(
+        try a.combine(request(reports, given: reports.prefix(3).map(\.bytes) + [stand]))
+      ) { XCTAssert("\($0)".contains("in its order"), "\($0)") }
+    }
+    XCTAssertEqual(a.lastCombinedRound, 0)
+    // A payload of another size than its cluster declared is the cluster's doing, which the
+    // enclave sees in the bytes themselves: that report alone is refused.
     var sized = reports
     sized[3].entry.payloadSize += 1
-    let statement = try metric(
-      a.combine(request(sized, given: reports.prefix(3).map(\.bytes) + [nil])))
+    let statement = try metric(a.combine(request(sized)))
     XCTAssertEqual(statement.counted.count, 3)
     XCTAssertEqual(statement.refused.first?.cluster, "cluster-3")
     XCTAssert(statement.refused.first?.reason.contains("not of the size") ?? false)
-    let (b, _) = try rounds.pair()
-    XCTAssertThrowsError(try b.combine(request(sized))) {
-      XCTAssert("\($0)".contains("in its order"), "\($0)")
-    }
   }
 
   /// A round's metric is signed once, rounds only move forward, and a restart from sealed

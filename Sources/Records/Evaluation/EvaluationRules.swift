@@ -37,6 +37,8 @@ public struct EvaluationRules: CanonicalCodable, Equatable, Sendable, Codable {
   public static let maximumClasses = 1 << 16
   /// The largest sample cap: the weighted sums stay exact in a double.
   public static let maximumSampleCap: UInt64 = 1 << 31
+  /// The largest report payload a node forwards to its aggregator: above any `reportCap`.
+  public static let maximumReportBytes = 1 << 20
   /// The most report bytes one evaluation holds: an enclave request carries them all.
   public static let maximumEvaluationBytes: UInt64 = 256 << 20
 

@@ -35,19 +35,16 @@ public struct ProvenEvaluation: Sendable {
     closeHash = Hash256.of(closed.transaction)
   }
 
-  /// Why `reports` are not the close's, in its order (each present payload of the declared
-  /// size and hash; an absent one is a payload its node holds at another size), or nil.
-  public func problem(with reports: [[UInt8]?]) -> String? {
+  /// Why `reports` are not the payloads the close names, in its order, or nil. Every report
+  /// must be there: a host that could leave one out would choose whose reports count.
+  public func problem(with reports: [[UInt8]]) -> String? {
     let n = close.reports.count
     guard reports.count == n else {
       return "\(reports.count) report(s) given; round \(close.round)'s evaluation-close lists \(n)"
     }
-    for (entry, bytes) in zip(close.reports, reports) {
-      guard let bytes else { continue }
-      guard UInt64(bytes.count) == entry.payloadSize, Hash256.of(bytes) == entry.payload else {
-        return
-          "the reports given are not the \(n) round \(close.round)'s evaluation-close lists, in its order"
-      }
+    guard zip(close.reports, reports).allSatisfy({ Hash256.of($1) == $0.payload }) else {
+      return
+        "the reports given are not the \(n) round \(close.round)'s evaluation-close lists, in its order"
     }
     return nil
   }
