@@ -32,6 +32,10 @@ let package = Package(
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+    .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+    .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+    .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
     .systemLibrary(
@@ -95,6 +99,22 @@ let package = Package(
         .product(name: "SwiftASN1", package: "swift-asn1"),
       ]),
     .target(name: "Ordering", dependencies: ["Ledger", "Records", "Canonical"]),
+    // A client of etcd's v3 API (generated from etcd's protos, committed: scripts/protos).
+    .target(
+      name: "Etcd",
+      dependencies: [
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ]),
+    // Ordering a network's ledger through an etcd cluster's log.
+    .target(
+      name: "EtcdOrdering",
+      dependencies: [
+        "Etcd", "Ordering", "Ledger", "Records", "Canonical",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
     .target(
       name: "EnclaveMessages",
       dependencies: [
@@ -209,6 +229,9 @@ let package = Package(
       dependencies: ["Host", "Privacy", "Ledger", "Ordering", "Records", "RecordsJSON"]),
     .testTarget(
       name: "OrderingTests", dependencies: ["Ordering", "Ledger", "Records", "RecordsJSON"]),
+    .testTarget(
+      name: "EtcdOrderingTests",
+      dependencies: ["EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records", "RecordsJSON"]),
     .testTarget(
       name: "PrivacyTests",
       dependencies: [

@@ -128,6 +128,11 @@ struct Simulate: AsyncParsableCommand {
   var edgeRule: String?
   @Option(help: "Probability that an asked device does not answer (default 0).")
   var deviceDropout: Double?
+  @Option(
+    help:
+      "Simulated seconds after which a device's update is too late for its edge iteration (default none)."
+  )
+  var deviceDeadline: Double?
   @Option(help: "Attack run by a share of every cluster's devices (as --attack).")
   var deviceAttack: String?
   @Option(help: "Share of each cluster's devices that attack (default 0.3 with --device-attack).")
@@ -176,6 +181,7 @@ struct Simulate: AsyncParsableCommand {
       ("devices.edgeIterations", "--edge-iterations", edgeIterations),
       ("devices.edgeRule", "--edge-rule", edgeRule),
       ("devices.dropout", "--device-dropout", deviceDropout),
+      ("devices.deadline", "--device-deadline", deviceDeadline),
       ("devices.attack.kind", "--device-attack", deviceAttack),
       ("devices.attack.fraction", "--device-attack-fraction", deviceAttackFraction),
     ]
@@ -416,6 +422,7 @@ struct Simulate: AsyncParsableCommand {
         + (d.edgeNormBound.map { ", norm bound \($0)" } ?? "")
         + ", \(Int(d.fraction * 100))% of devices asked"
         + (d.dropout > 0 ? ", dropout \(d.dropout)" : "")
+        + (d.deadline.map { ", deadline \($0) s (device speeds spread \(d.speedSpread))" } ?? "")
         + (d.attack.kind.map {
           "; attack: \($0) by \(Int(d.attack.fraction * 100))% of each cluster's devices"
         } ?? "")

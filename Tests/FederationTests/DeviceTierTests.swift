@@ -246,3 +246,56 @@ extension DeviceTierTests {
     }
   }
 }
+
+extension DeviceTierTests {
+  /// Stragglers at the edge: a device slower than the deadline is left out of its iteration
+  /// (counted late, its samples not claimed), the round's simulated time is its slowest
+  /// answering device's, and device speeds spread around their cluster's, seeded.
+  func testTheDeadlineLeavesOutStragglingDevices() throws {
+    let model = try Model(
+      architecture: Zoo.architecture(
+        named: "mlp", inputShape: train.sampleShape, classes: train.classCount), seed: 1)
+    // 100 samples, one epoch: 0.1 s at 1000 samples/s, 1 s at 100 samples/s.
+    let fast = SimulatedDevice(
+      id: DeviceID(cluster: 0, index: 0), data: train.subset(Array(0..<100)), speed: 1000)
+    let slow = SimulatedDevice(
+      id: DeviceID(cluster: 0, index: 1), data: train.subset(Array(100..<200)), speed: 100)
+    var settings = DeviceSettings()
+    settings.perCluster = 2
+    settings.edgeIterations = 2
+    let all = try EdgeGateway(cluster: 0, devices: [fast, slow], settings: settings)
+      .train(model, training: LocalTraining(), seed: 3)
+    XCTAssertEqual(all.late, 0)
+    XCTAssertEqual(all.samples, 200)
+    XCTAssertEqual(all.simulatedSeconds, 2, accuracy: 1e-9)
+    settings.deadline = 0.5
+    let gateway = EdgeGateway(cluster: 0, devices: [fast, slow], settings: settings)
+    let round = try gateway.train(model, training: LocalTraining(), seed: 3)
+    XCTAssertEqual(round.late, 2, "the slow device misses both iterations")
+    XCTAssertEqual(round.devices, 1)
+    XCTAssertEqual(round.samples, 100)
+    XCTAssertEqual(round.simulatedSeconds, 0.2, accuracy: 1e-9)
+    XCTAssertEqual(try gateway.train(model, training: LocalTraining(), seed: 3).delta, round.delta)
+    // The one device left alone drives the edge: two of its own steps from the base.
+    let alone = try EdgeGateway(cluster: 0, devices: [fast], settings: settings)
+      .train(model, training: LocalTraining(), seed: 3)
+    XCTAssertEqual(alone.delta, round.delta)
+
+    // In a simulation, device speeds spread around the cluster's, the same for a seed.
+    func speeds(_ spread: Double) throws -> [[Double]] {
+      try Simulation(
+        configuration: configuration {
+          $0.devices.perCluster = 4
+          $0.devices.speedSpread = spread
+        }, train: train, test: test
+      ).clusters.map { cluster in
+        try XCTUnwrap(cluster.edge).devices.map { try XCTUnwrap($0 as? SimulatedDevice).speed }
+      }
+    }
+    let spread = try speeds(0.5)
+    XCTAssertEqual(try speeds(0.5), spread)
+    XCTAssert(spread.allSatisfy { Set($0).count == 4 }, "\(spread)")
+    let flat = try speeds(0)
+    XCTAssert(flat.allSatisfy { Set($0).count == 1 }, "\(flat)")
+  }
+}

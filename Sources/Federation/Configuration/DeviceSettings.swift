@@ -21,6 +21,9 @@ public struct DeviceSettings: Codable, Sendable, Equatable {
   public var dropout = 0.0
   /// Simulated seconds after which a device's update is too late for its edge iteration.
   public var deadline: Double?
+  /// Standard deviation of the log of each device's speed around its cluster's (0: a cluster's
+  /// devices all as fast as it): with `deadline`, the edge tier's stragglers.
+  public var speedSpread = 0.5
   /// Devices poisoning inside every cluster: the attack and the share of each cluster's
   /// devices that run it (the cluster tier's attackers are set in `attack`).
   public var attack = AttackSettings()
@@ -32,7 +35,7 @@ public struct DeviceSettings: Codable, Sendable, Equatable {
 
   static let keys = [
     "perCluster", "spread", "partition", "fraction", "edgeIterations", "edgeRule", "edgeBeta",
-    "edgeNormBound", "dropout", "deadline", "attack",
+    "edgeNormBound", "dropout", "deadline", "speedSpread", "attack",
   ]
 
   public init(from decoder: any Decoder) throws {
@@ -57,6 +60,7 @@ public struct DeviceSettings: Codable, Sendable, Equatable {
     edgeNormBound = try r.double("edgeNormBound", above: 0, nullable: true)
     if let v = try r.double("dropout", atLeast: 0, below: 1) { dropout = v }
     deadline = try r.double("deadline", above: 0, nullable: true)
+    if let v = try r.double("speedSpread", atLeast: 0) { speedSpread = v }
     attack = try r.section("attack", AttackSettings.self) ?? attack
   }
 
@@ -77,6 +81,7 @@ public struct DeviceSettings: Codable, Sendable, Equatable {
     try c.encodeIfPresent(edgeNormBound, forKey: .init("edgeNormBound"))
     try c.encode(dropout, forKey: .init("dropout"))
     try c.encodeIfPresent(deadline, forKey: .init("deadline"))
+    try c.encode(speedSpread, forKey: .init("speedSpread"))
     try c.encode(attack, forKey: .init("attack"))
   }
 }

@@ -26,7 +26,8 @@ public enum DeviceTier {
 
   /// The gateway of cluster `cluster` over its training samples `indices` (of `train`): its
   /// device count (fixed, or a seeded log-normal draw around `perCluster`, never more than its
-  /// samples), each device's share by the settings' partitioner, and which devices attack.
+  /// samples), each device's share by the settings' partitioner, which devices attack, and each
+  /// device's speed: log-normal around its cluster's `speed` (the edge tier's stragglers).
   static func gateway(
     cluster: ClusterID, indices: [Int], train: Dataset, settings: DeviceSettings, seed: UInt64,
     clusterAttack: Attack?, speed: Double
@@ -39,15 +40,20 @@ public enum DeviceTier {
     let poisoned =
       settings.attack.kind == nil ? 0 : Int((settings.attack.fraction * Double(count)).rounded())
     let attackers = Set(rng.shuffled(Array(0..<count)).prefix(poisoned))
+    var speeds = SeededGenerator(seed: seed, domain: "simulation.devices.speed.\(cluster)")
     let devices: [any DeviceClient] = parts.enumerated().map { index, local in
       let global = local.map { indices[$0] }
       // A label-flipping cluster's gateway trains its devices on its flipped data.
       let data =
         clusterAttack == .labelFlip
         ? Attack.labelFlip.poison(train.subset(global)) : train.subset(global)
+      let deviceSpeed =
+        settings.speedSpread > 0
+        ? speed * Foundation.exp(Double(speeds.nextGaussian()) * settings.speedSpread) : speed
       return SimulatedDevice(
         id: DeviceID(cluster: cluster, index: index), data: data,
-        attack: attackers.contains(index) ? settings.attack.kind : nil, speed: speed,
+        attack: attackers.contains(index) ? settings.attack.kind : nil,
+        speed: deviceSpeed,
         histogram: labelHistogram(global, labels: train.labels, classCount: train.classCount))
     }
     return EdgeGateway(cluster: cluster, devices: devices, settings: settings)

@@ -1,0 +1,179 @@
+import Etcd
+import Foundation
+import Ledger
+import Ordering
+import Records
+
+/// A ledger node's ordering through an etcd cluster (etcd's Raft decides the order, as
+/// Hyperledger Fabric's orderers do with it): the node writes transactions, cut markers and
+/// its block signatures to the network's log in etcd, and follows the log with a watch,
+/// building, signing and storing blocks as `LogFollower` says.
+///
+/// Every node runs one; none leads. Each node's timer cuts when transactions have waited
+/// `batchTimeout` (the first marker per sequence counts, so racing timers cut once).
+public actor EtcdOrderer {
+  public let node: String
+  public let layout: EtcdLogLayout
+  let client: EtcdClient
+  let follower: LogFollower
+  let clock: @Sendable () -> UInt64
+  /// How long transactions wait before this node cuts them (nil: only `cut()` cuts).
+  public let batchTimeout: Duration?
+  /// The newest revision of the log this node has read.
+  public private(set) var revision: Int64 = 0
+  /// When this node first saw the transactions now pending.
+  private var pendingSince: ContinuousClock.Instant?
+  private let onStored: @Sendable (OrderedBlock) -> Void
+  /// Why this node did not sign a block (it stores it anyway if a quorum signed).
+  public private(set) var refusals: [(height: UInt64, problem: String)] = []
+
+  public init(
+    replica: sending LedgerReplica, client: EtcdClient, root: String = "/fedledger",
+    batchTimeout: Duration? = .milliseconds(20), maxBlockTransactions: Int = 1000,
+    clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) },
+    onStored: @escaping @Sendable (OrderedBlock) -> Void = { _ in }
+  ) {
+    node = replica.name
+    layout = EtcdLogLayout(root: root, network: replica.genesis.hash)
+    self.client = client
+    follower = LogFollower(replica: replica, maxBlockTransactions: maxBlockTransactions)
+    self.batchTimeout = batchTimeout
+    self.clock = clock
+    self.onStored = onStored
+  }
+
+  /// The height of this node's newest block (nil before the genesis block).
+  public var height: UInt64? { follower.replica.height }
+  public var head: Hash256 { follower.replica.head }
+  /// Cut markers read from the log so far.
+  public var markers: UInt64 { follower.nextMarker }
+
+  /// Runs `body` on this node's replica (reads between blocks).
+  public func withReplica<T: Sendable>(_ body: (LedgerReplica) throws -> T) rethrows -> T {
+    try body(follower.replica)
+  }
+
+  /// Follows the log from its start until cancelled: the genesis block first (this node
+  /// writes it to the log unless another node did), then everything any node writes.
+  public func run() async throws {
+    let genesis = Transaction.genesis(follower.replica.genesis).canonicalBytes
+    _ = try await client.create(key: layout.transaction(genesis), value: genesis)
+    // The watch only queues what it reads: a watch that waited for the writes its events
+    // cause would stop the connection those writes go over.
+    let (events, sink) = AsyncStream.makeStream(of: [EtcdEvent].self)
+    // Runs until cancelled or until one part fails, which stops the others.
+    try await withThrowingDiscardingTaskGroup { group in
+      group.addTask {
+        defer { sink.finish() }
+        try await self.client.watch(prefix: self.layout.bytes, from: 1) { sink.yield($0) }
+      }
+      group.addTask {
+        for await batch in events { try await self.apply(batch) }
+      }
+      if let timeout = batchTimeout {
+        group.addTask {
+          while !Task.isCancelled {
+            try await Task.sleep(for: timeout / 2)
+            try await self.cutIfDue()
+          }
+        }
+      }
+      // The genesis block: cut as soon as the genesis transaction is the log's.
+      group.addTask { try await self.cutGenesis() }
+    }
+  }
+
+  /// Writes `bytes` to the log. False when the log already holds these bytes.
+  @discardableResult
+  public func submit(_ bytes: [UInt8]) async throws(EtcdError) -> Bool {
+    try await client.create(key: layout.transaction(bytes), value: bytes) != nil
+  }
+
+  public func submit(_ transaction: Transaction) async throws(EtcdError) -> Bool {
+    try await submit(transaction.canonicalBytes)
+  }
+
+  /// Writes the next cut marker now, dated by this node's clock. False when another node's
+  /// marker got there first (its cut counts instead).
+  @discardableResult
+  public func cut() async throws(EtcdError) -> Bool {
+    let sequence = follower.nextMarker
+    let marker = CutMarker(sequence: sequence, timestamp: clock(), proposer: node)
+    return try await client.create(
+      key: layout.marker(sequence), value: marker.canonicalBytes,
+      after: sequence == 0 ? nil : layout.marker(sequence - 1)) != nil
+  }
+
+  /// Waits until this node stored the block at `height`, at most `timeout`; false if it
+  /// had not by then.
+  public func wait(forHeight height: UInt64, timeout: Duration) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+      if let h = follower.replica.height, h >= height { return true }
+      try? await Task.sleep(for: .milliseconds(5))
+    }
+    return follower.replica.height.map { $0 >= height } ?? false
+  }
+
+  private func cutGenesis() async throws {
+    while follower.nextMarker == 0 && !Task.isCancelled {
+      if follower.pendingCount > 0 {
+        try await cut()
+        return
+      }
+      try await Task.sleep(for: .milliseconds(5))
+    }
+  }
+
+  private func cutIfDue() async throws {
+    guard follower.nextMarker > 0, follower.pendingCount > 0, let timeout = batchTimeout else {
+      pendingSince = nil
+      return
+    }
+    let now = ContinuousClock.now
+    guard let since = pendingSince else {
+      pendingSince = now
+      return
+    }
+    if now - since >= timeout {
+      pendingSince = nil
+      try await cut()
+    }
+  }
+
+  /// Reads the log's next events, in revision order.
+  func apply(_ events: [EtcdEvent]) async throws {
+    for event in events
+    where event.kind == .put && event.entry.createRevision == event.entry.modRevision {
+      revision = event.entry.modRevision
+      guard let entry = layout.entry(event.entry.key) else { continue }
+      let steps: [LogFollower.Step]
+      switch entry {
+      case .transaction:
+        follower.take(transaction: event.entry.value)
+        continue
+      case .marker(let sequence):
+        guard let marker = try? CutMarker(canonical: event.entry.value), marker.sequence == sequence
+        else { continue }
+        steps = try follower.take(marker: marker)
+      case .signature(let height, _):
+        steps = try follower.take(signature: event.entry.value, height: height)
+      }
+      try await perform(steps)
+    }
+  }
+
+  private func perform(_ steps: [LogFollower.Step]) async throws {
+    for step in steps {
+      switch step {
+      case .sign(let height, let signature):
+        _ = try await client.create(
+          key: layout.signature(height: height, node: node), value: signature.canonicalBytes)
+      case .refused(let height, let problem):
+        refusals.append((height, problem))
+      case .stored(let block):
+        onStored(block)
+      }
+    }
+  }
+}

@@ -1,0 +1,126 @@
+import Ledger
+import Records
+
+/// One node's side of ordering by a shared log: it reads the log in order, builds each block
+/// the log's cut markers make, signs it, and stores it once a quorum of nodes' signatures on it
+/// has appeared in the log.
+///
+/// Everything follows from the log alone: the blocks (`BlockCutter`), their dates and
+/// proposers (the markers'), and the signatures each carries (the first `blockQuorum` valid
+/// ones, in log order), so every node stores byte-identical blocks. A node's own signature
+/// counts only once the log has it, like anyone else's. Pure logic: the caller reads the log
+/// and writes the signatures this returns.
+public final class LogFollower {
+  public let replica: LedgerReplica
+  private var cutter: BlockCutter
+  /// Blocks cut and not yet stored, oldest first; the first is at the replica's next height.
+  private var queue: [BlockCutter.Content] = []
+  /// Height the next block cut will have.
+  private var nextCutHeight: UInt64
+  /// The block at the replica's next height, built from the first of `queue`.
+  private var proposal: Block?
+  /// Signatures read from the log, by height, in log order.
+  private var signatures: [UInt64: [BlockSignature]] = [:]
+
+  /// What following the log asks of the node, or tells it.
+  public enum Step: Sendable {
+    /// Write this signature of the block at `height` to the log.
+    case sign(height: UInt64, signature: BlockSignature)
+    /// This node will not sign the block at `height` (it stores it anyway if a quorum does).
+    case refused(height: UInt64, problem: String)
+    /// The block is stored, with the node's verdicts.
+    case stored(OrderedBlock)
+  }
+
+  public init(replica: LedgerReplica, maxBlockTransactions: Int = 1000) {
+    self.replica = replica
+    cutter = BlockCutter(maxBlockTransactions: maxBlockTransactions)
+    nextCutHeight = 0
+  }
+
+  /// Transactions read since the last marker (the node's timer cuts when there are any).
+  public var pendingCount: Int { cutter.pendingCount }
+  /// The sequence the next cut marker must carry.
+  public var nextMarker: UInt64 { cutter.nextMarker }
+  /// Blocks cut but not yet stored on this node.
+  public var unstored: Int { queue.count }
+
+  /// Reads the log's next transaction.
+  public func take(transaction bytes: [UInt8]) { cutter.add(transaction: bytes) }
+
+  /// Reads the log's next cut marker. Blocks this node already stored (a restart replays the
+  /// log from its start) are checked against the log, not built again.
+  public func take(marker: CutMarker) throws(LedgerError) -> [Step] {
+    for content in cutter.add(marker: marker) {
+      let height = nextCutHeight
+      nextCutHeight += 1
+      if let top = replica.height, height <= top {
+        guard let stored = try replica.store.block(at: height),
+          stored.transactions == content.transactions
+        else {
+          throw .corruptBlock(
+            height: height,
+            problem: "this node stored other transactions at this height than the log holds")
+        }
+        continue
+      }
+      queue.append(content)
+    }
+    return try advance()
+  }
+
+  /// Reads the log's next block signature, which `signer` wrote for `height`.
+  public func take(signature bytes: [UInt8], height: UInt64) throws(LedgerError) -> [Step] {
+    if let top = replica.height, height <= top { return [] }
+    guard let signature = try? BlockSignature(canonical: bytes) else { return [] }
+    signatures[height, default: []].append(signature)
+    return try advance()
+  }
+
+  /// Builds, signs and stores what the log allows, in height order.
+  private func advance() throws(LedgerError) -> [Step] {
+    var steps: [Step] = []
+    while let content = queue.first {
+      let height = replica.state.nextHeight
+      if proposal == nil {
+        let state = replica.state
+        let timestamp = max(content.timestamp, state.lastTimestamp)
+        let block = Block.make(
+          network: state.network, height: height, previous: state.head,
+          transactions: content.transactions,
+          outcomes: replica.evaluate(content.transactions, timestamp: timestamp),
+          timestamp: timestamp, proposer: content.proposer)
+        proposal = block
+        do {
+          steps.append(.sign(height: height, signature: try replica.sign(block)))
+        } catch {
+          steps.append(.refused(height: height, problem: "\(error)"))
+        }
+      }
+      guard var block = proposal, let signed = quorum(for: block) else { break }
+      block.signatures = signed
+      let outcomes = try replica.append(block)
+      steps.append(.stored(OrderedBlock(block: block, outcomes: outcomes)))
+      signatures[height] = nil
+      proposal = nil
+      queue.removeFirst()
+    }
+    return steps
+  }
+
+  /// The first `blockQuorum` valid signatures of distinct genesis nodes on `block`, in log
+  /// order, once the log has that many.
+  private func quorum(for block: Block) -> BlockSignatures? {
+    let genesis = replica.genesis
+    let nodes = Set(genesis.nodes.map(\.key))
+    var chosen: [BlockSignature] = []
+    var signers = Set<PublicKey>()
+    for s in signatures[block.header.height] ?? []
+    where nodes.contains(s.signer) && !signers.contains(s.signer) && s.verifies(block.header) {
+      signers.insert(s.signer)
+      chosen.append(s)
+      if chosen.count == genesis.blockQuorum { return BlockSignatures(chosen) }
+    }
+    return nil
+  }
+}

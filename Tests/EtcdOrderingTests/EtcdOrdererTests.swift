@@ -1,0 +1,168 @@
+import Etcd
+import EtcdOrdering
+import Foundation
+import Ledger
+import Ordering
+import Records
+import XCTest
+
+/// Ordering through a real etcd cluster: the same transactions make the same blocks as the
+/// embedded orderer, on every node, whoever writes them and whoever cuts.
+final class EtcdOrdererTests: XCTestCase {
+  let members = (0..<3).map { _ in SigningKey() }
+  let nodes = (0..<3).map { _ in SigningKey() }
+  var directory = ""
+  var etcd: EtcdProcesses?
+  /// A fixed clock, so that both orderers date their blocks alike.
+  static let now: UInt64 = 1_796_000_000_000
+
+  override func setUp() async throws {
+    directory =
+      FileManager.default.temporaryDirectory.appendingPathComponent(
+        "fedledger-etcd-ordering-\(UUID().uuidString)"
+      ).path
+    let etcd = try EtcdProcesses(members: 3)
+    self.etcd = etcd
+    try await etcd.waitUntilReady()
+  }
+
+  override func tearDown() {
+    etcd?.stop()
+    try? FileManager.default.removeItem(atPath: directory)
+  }
+
+  lazy var genesis: Genesis = {
+    Genesis(
+      network: "etcd-ordering-test", createdAt: "2026-12-07T00:00:00Z",
+      members: members.enumerated().map { .init(name: "member-\($0)", key: $1.publicKey) },
+      nodes: nodes.enumerated().map {
+        .init(name: "node-\($0)", member: "member-\($0)", key: $1.publicKey)
+      },
+      endorsers: nodes.enumerated().map { .init(name: "node-\($0)", key: $1.publicKey) },
+      endorsementThreshold: 2, initialModel: Hash256.of([0]), round: [],
+      rules: RoundRules(minimumCohort: 2), clustersPerMember: 1)
+  }()
+
+  func replica(_ i: Int, in folder: String) throws -> LedgerReplica {
+    try Self.replica(
+      directory: "\(directory)/\(folder)/node-\(i)", genesis: genesis, node: i, key: nodes[i])
+  }
+
+  static func replica(directory: String, genesis: Genesis, node: Int, key: SigningKey) throws
+    -> LedgerReplica
+  {
+    try LedgerReplica(
+      directory: directory, genesis: genesis, name: "node-\(node)", key: key, clock: { now })
+  }
+
+  func enrolment(_ cluster: String, member: Int, signedBy key: SigningKey? = nil) -> Transaction {
+    .enrolment(
+      ClusterEnrolment(
+        network: genesis.hash, cluster: cluster, key: SigningKey().publicKey,
+        member: "member-\(member)", memberKey: key ?? members[member]))
+  }
+
+  /// A node's orderer, following the log in a task of its own.
+  struct Running {
+    let orderer: EtcdOrderer
+    let client: EtcdClient
+    let tasks: [Task<Void, Never>]
+    let failure: Failure
+    func stop() {
+      for t in tasks { t.cancel() }
+      client.close()
+    }
+  }
+
+  func start(_ i: Int, in folder: String, batchTimeout: Duration? = nil) throws -> Running {
+    let client = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
+    let replica = try Self.replica(
+      directory: "\(directory)/\(folder)/node-\(i)", genesis: genesis, node: i, key: nodes[i])
+    let orderer = EtcdOrderer(
+      replica: replica, client: client, batchTimeout: batchTimeout, clock: { Self.now })
+    let connections = Task { _ = try? await client.run() }
+    let failure = Failure()
+    let following = Task {
+      do { try await orderer.run() } catch { failure.set("\(error)") }
+    }
+    return Running(
+      orderer: orderer, client: client, tasks: [connections, following], failure: failure)
+  }
+
+  /// Waits for every node to store `height`, at most 20 s each.
+  func wait(_ nodes: [Running], forHeight height: UInt64) async throws {
+    for n in nodes {
+      let stored = await n.orderer.wait(forHeight: height, timeout: .seconds(20))
+      if !stored {
+        let (node, at, refusals) = await (n.orderer.node, n.orderer.height, n.orderer.refusals)
+        XCTFail(
+          "\(node) did not store block \(height) in 20 s (at \(String(describing: at)); refused \(refusals); stopped: \(n.failure.value ?? "no"))"
+        )
+        throw CancellationError()
+      }
+    }
+  }
+
+  /// The embedded orderer and the etcd one, fed the same transactions in the same batches,
+  /// store byte-identical blocks (header hash, transactions, verdicts) on every node.
+  func testTheEtcdOrdererCutsTheBlocksTheEmbeddedOneDoes() async throws {
+    let batches: [[Transaction]] = [
+      [
+        enrolment("cluster-0", member: 0),
+        enrolment("cluster-1", member: 1, signedBy: SigningKey()),
+      ],
+      [enrolment("cluster-2", member: 2), enrolment("cluster-3", member: 1)],
+    ]
+    let embedded = try EmbeddedOrderer(
+      replicas: (0..<3).map { try replica($0, in: "embedded") }, clock: { Self.now })
+    var expected = try embedded.cut()
+    for batch in batches {
+      for t in batch { embedded.submit(t) }
+      expected += try embedded.cut()
+    }
+    XCTAssertEqual(expected.count, 3)
+
+    // Node 0 starts the log (its genesis block is node 0's, as the embedded orderer's is),
+    // then the others join and read it from the start.
+    var running = [try start(0, in: "etcd")]
+    defer { for r in running { r.stop() } }
+    for _ in 0..<2000 where await running[0].orderer.markers == 0 {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    running += try (1..<3).map { try start($0, in: "etcd") }
+    try await wait(running, forHeight: 0)
+    for (b, batch) in batches.enumerated() {
+      // Each transaction from another node; node 0 cuts.
+      for (i, t) in batch.enumerated() {
+        let fresh = try await running[(i + b) % 3].orderer.submit(t)
+        XCTAssertTrue(fresh)
+      }
+      let cut = try await running[0].orderer.cut()
+      XCTAssertTrue(cut)
+      try await wait(running, forHeight: UInt64(b + 1))
+    }
+    for r in running {
+      for e in expected {
+        let height = e.block.header.height
+        let stored = try await r.orderer.withReplica { try XCTUnwrap($0.store.block(at: height)) }
+        XCTAssertEqual(stored.header, e.block.header, "height \(height)")
+        XCTAssertEqual(stored.transactions, e.block.transactions)
+        let outcomes = try await r.orderer.withReplica {
+          try $0.store.transactions(at: height).map(\.outcome)
+        }
+        XCTAssertEqual(outcomes, e.outcomes)
+        XCTAssertGreaterThanOrEqual(stored.signatures.all.count, genesis.blockQuorum)
+      }
+      let head = await r.orderer.head
+      XCTAssertEqual(head, embedded.replicas[0].head)
+    }
+  }
+}
+
+/// Why a node's orderer stopped, if it did.
+final class Failure: @unchecked Sendable {
+  private let lock = NSLock()
+  private var reason: String?
+  func set(_ r: String) { lock.withLock { reason = r } }
+  var value: String? { lock.withLock { reason } }
+}
