@@ -36,6 +36,9 @@ let package = Package(
     .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
     .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
   ],
   targets: [
     .systemLibrary(
@@ -108,6 +111,33 @@ let package = Package(
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ]),
+    // TLS certificates that a node's or cluster's ledger key vouches for (no CA).
+    .target(
+      name: "TransportIdentity",
+      dependencies: [
+        "Records", "Canonical", .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+      ]),
+    // A ledger node's gRPC API (generated from Protos/fedledger, committed): the service over a
+    // backend, its client, and mutual TLS between peers that genesis or the ledger vouches for.
+    .target(
+      name: "NodeAPI",
+      dependencies: [
+        "Records", "TransportIdentity",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "X509", package: "swift-certificates"),
+      ]),
+    // A ledger node as a network service: its replica ordered through etcd, served over gRPC.
+    .target(
+      name: "LedgerNode",
+      dependencies: ["NodeAPI", "EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records"]),
     // Ordering a network's ledger through an etcd cluster's log.
     .target(
       name: "EtcdOrdering",
@@ -231,7 +261,15 @@ let package = Package(
       name: "OrderingTests", dependencies: ["Ordering", "Ledger", "Records", "RecordsJSON"]),
     .testTarget(
       name: "EtcdOrderingTests",
-      dependencies: ["EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records", "RecordsJSON"]),
+      dependencies: [
+        "EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records", "RecordsJSON", "LedgerNode",
+        "NodeAPI", "TransportIdentity",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
     .testTarget(
       name: "PrivacyTests",
       dependencies: [

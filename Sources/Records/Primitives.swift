@@ -107,6 +107,8 @@ public enum SigningPurpose: String, Sendable {
   case report = "fedledger/evaluation-report/v1"
   case evaluationClose = "fedledger/evaluation-close/v1"
   case metricEndorsement = "fedledger/metric-statement/v1"
+  /// A node's or cluster's ledger key vouching for the TLS key it connects with.
+  case transportKey = "fedledger/tls-key-binding/v1"
 
   package func frame(_ message: [UInt8]) -> [UInt8] {
     Array(rawValue.utf8) + [0] + message
@@ -123,6 +125,15 @@ public struct SigningKey: Sendable {
   public init(_ key: Curve25519.Signing.PrivateKey) { self.key = key }
 
   public var publicKey: PublicKey { PublicKey(key.publicKey) }
+
+  /// The key's 32 secret bytes (what a key file holds), and the key from them.
+  public var secretBytes: [UInt8] { Array(key.rawRepresentation) }
+  public init?(secretBytes: [UInt8]) {
+    guard secretBytes.count == 32,
+      let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: secretBytes)
+    else { return nil }
+    self.key = key
+  }
 
   public func sign(_ message: [UInt8], for purpose: SigningPurpose) -> Signature {
     // Signing with a valid key cannot fail in swift-crypto's Ed25519.

@@ -1,0 +1,105 @@
+import Etcd
+import EtcdOrdering
+import Foundation
+import Ledger
+import NodeAPI
+import Ordering
+import Records
+
+/// A ledger node as a network service: its replica ordered through etcd, its blob store, and
+/// who may call it. It is the backend `NodeService` serves.
+public final class LedgerNode: NodeBackend {
+  public let name: String
+  public let network: Hash256
+  public let orderer: EtcdOrderer
+  public let blobs: BlobStore
+  public let peers: PeerDirectory
+  let ordering: String
+
+  /// Takes over `replica`, ordering through the etcd cluster `client` reaches; the clusters
+  /// the replica already holds enrolled may call at once.
+  public init(
+    replica: sending LedgerReplica, etcd client: EtcdClient,
+    batchTimeout: Duration = .milliseconds(20),
+    clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
+  ) {
+    name = replica.name
+    network = replica.genesis.hash
+    blobs = replica.blobs
+    let genesis = replica.genesis
+    let peers = PeerDirectory(
+      nodes: genesis.nodes.map { ($0.name, $0.key) },
+      members: genesis.members.map { ($0.name, $0.key) })
+    for (cluster, key) in replica.state.clusters { peers.enrol(cluster: cluster, key: key) }
+    self.peers = peers
+    ordering = "etcd " + client.endpoints.map(\.description).joined(separator: ",")
+    orderer = EtcdOrderer(
+      replica: replica, client: client, batchTimeout: batchTimeout, clock: clock
+    ) { block in
+      // Clusters enrolled in this block may call from now on.
+      for (bytes, outcome) in zip(block.block.transactions, block.outcomes) where outcome.isValid {
+        if case .enrolment(let e) = try? Transaction(canonical: bytes) {
+          peers.enrol(cluster: e.cluster, key: e.key)
+        }
+      }
+    }
+  }
+
+  public func status() async -> NodeStatus {
+    await orderer.withReplica { r in
+      NodeStatus(
+        node: r.name, network: r.state.network, height: r.height, head: r.head,
+        round: r.state.currentRound, enrolledClusters: r.state.clusters.count,
+        ordering: ordering)
+    }
+  }
+
+  public func submit(transaction: [UInt8], blob: [UInt8]?, from peer: Peer) async throws -> Bool {
+    guard let transactionValue = try? Transaction(canonical: transaction) else {
+      throw NodeError.notATransaction(from: peer.description)
+    }
+    if let blob {
+      // A blob rides only with the commitment that names it, and is kept before the
+      // commitment is ordered, so no node orders a commitment whose payload it cannot serve.
+      guard case .commitment(let c) = transactionValue, c.payload == Hash256.of(blob),
+        c.payloadSize == UInt64(blob.count)
+      else { throw NodeError.blobNotCommitted(from: peer.description) }
+      _ = try blobs.put(blob)
+    }
+    return try await orderer.submit(transaction)
+  }
+
+  public func block(at height: UInt64) async throws -> WireBlock? {
+    try await orderer.withReplica { r -> WireBlock? in
+      guard let block = try r.store.block(at: height) else { return nil }
+      return WireBlock(
+        height: height, header: block.header.canonicalBytes, transactions: block.transactions,
+        signatures: block.signatures.canonicalBytes,
+        valid: try r.store.transactions(at: height).map(\.outcome.isValid))
+    }
+  }
+
+  public func blob(_ hash: Hash256) async throws -> [UInt8]? {
+    blobs.contains(hash) ? try blobs.get(hash) : nil
+  }
+
+  public func height() async -> UInt64? { await orderer.height }
+
+  public func waitForBlock(after height: UInt64?, timeout: Duration) async {
+    _ = await orderer.wait(forHeight: height.map { $0 + 1 } ?? 0, timeout: timeout)
+  }
+}
+
+/// What a node refuses from a caller.
+public enum NodeError: Error, Sendable, CustomStringConvertible {
+  case notATransaction(from: String)
+  case blobNotCommitted(from: String)
+
+  public var description: String {
+    switch self {
+    case .notATransaction(let peer): "\(peer) sent bytes that are not a FedLedger transaction"
+    case .blobNotCommitted(let peer):
+      "\(peer) sent a blob with a transaction that is not a commitment to exactly it"
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import Records
+
+/// What a ledger node answers over the network, apart from the transport: `NodeService`
+/// serves any backend, and tests or other deployments can supply their own.
+public protocol NodeBackend: Sendable {
+  func status() async -> NodeStatus
+  /// Orders `transaction` (canonical bytes), keeping `blob` first if the transaction commits
+  /// to one; `peer` is who sent it. False when the log already held the bytes.
+  func submit(transaction: [UInt8], blob: [UInt8]?, from peer: Peer) async throws -> Bool
+  func block(at height: UInt64) async throws -> WireBlock?
+  func blob(_ hash: Hash256) async throws -> [UInt8]?
+  /// The newest stored height (nil before the genesis block).
+  func height() async -> UInt64?
+  /// Waits until a block above `height` is stored, at most `timeout`.
+  func waitForBlock(after height: UInt64?, timeout: Duration) async
+}
+
+/// A node's view of itself.
+public struct NodeStatus: Sendable, Equatable {
+  public var node: String
+  public var network: Hash256
+  public var height: UInt64?
+  public var head: Hash256
+  public var round: UInt64
+  public var enrolledClusters: Int
+  public var ordering: String
+
+  public init(
+    node: String, network: Hash256, height: UInt64?, head: Hash256, round: UInt64,
+    enrolledClusters: Int, ordering: String
+  ) {
+    self.node = node
+    self.network = network
+    self.height = height
+    self.head = head
+    self.round = round
+    self.enrolledClusters = enrolledClusters
+    self.ordering = ordering
+  }
+}
+
+/// A stored block as it travels: canonical parts and the sender's verdicts.
+public struct WireBlock: Sendable, Equatable {
+  public var height: UInt64
+  public var header: [UInt8]
+  public var transactions: [[UInt8]]
+  public var signatures: [UInt8]
+  public var valid: [Bool]
+
+  public init(
+    height: UInt64, header: [UInt8], transactions: [[UInt8]], signatures: [UInt8], valid: [Bool]
+  ) {
+    self.height = height
+    self.header = header
+    self.transactions = transactions
+    self.signatures = signatures
+    self.valid = valid
+  }
+}
+
+/// Who is on the other end of a call: the ledger key its TLS certificate is vouched for by,
+/// and what genesis or the ledger says that key is.
+public struct Peer: Sendable, Equatable, CustomStringConvertible {
+  public enum Role: String, Sendable { case node, member, cluster }
+  public var key: PublicKey
+  public var role: Role
+  public var name: String
+  public var address: String
+
+  public init(key: PublicKey, role: Role, name: String, address: String) {
+    self.key = key
+    self.role = role
+    self.name = name
+    self.address = address
+  }
+
+  public var description: String { "\(role.rawValue) \(name) (\(address))" }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import Records
+import TransportIdentity
+
+/// A client of one ledger node, over mutual TLS: it checks that the server's certificate is
+/// vouched for by `expected` (a genesis node's key) before it sends anything.
+public final class NodeClient: Sendable {
+  let grpc: GRPCClient<HTTP2ClientTransport.Posix>
+  let node: Fedledger_V1_Node.Client<HTTP2ClientTransport.Posix>
+  public let address: String
+  public let timeout: Duration
+
+  public init(
+    host: String, port: Int, identity: TransportCertificate, expected: PublicKey,
+    logger: Logger = Logger(label: "fedledger.client"), timeout: Duration = .seconds(10),
+    maximumMessageBytes: Int = 64 << 20
+  ) throws {
+    address = "\(host):\(port)"
+    self.timeout = timeout
+    let security = PeerTLS.client(identity, logger: logger) { der in
+      let key = try TransportCertificate.vouchingKey(ofDER: der)
+      guard key == expected else {
+        throw TransportIdentityError.unknownKey(
+          subject: "the node at \(host):\(port)", key: key, expected: "the node's genesis key")
+      }
+    }
+    grpc = GRPCClient(
+      transport: try .http2NIOPosix(
+        target: .ipv4(address: host, port: port), transportSecurity: security))
+    node = .init(wrapping: grpc)
+    self.maximumMessageBytes = maximumMessageBytes
+  }
+
+  let maximumMessageBytes: Int
+
+  /// Keeps the connection until `close()`; run it in a task of its own.
+  public func run() async throws { try await grpc.runConnections() }
+  public func close() { grpc.beginGracefulShutdown() }
+
+  var options: CallOptions {
+    var o = CallOptions.defaults
+    o.timeout = timeout
+    o.maxRequestMessageBytes = maximumMessageBytes
+    o.maxResponseMessageBytes = maximumMessageBytes
+    return o
+  }
+
+  public func status() async throws -> NodeStatus {
+    let r = try await node.status(Fedledger_V1_StatusRequest(), options: options)
+    return NodeStatus(
+      node: r.node, network: Hash256(bytes: Array(r.network)) ?? .zero,
+      height: r.hasBlocks_p ? r.height : nil, head: Hash256(bytes: Array(r.head)) ?? .zero,
+      round: r.round, enrolledClusters: Int(r.enrolledClusters), ordering: r.ordering)
+  }
+
+  /// Orders a transaction through this node; false when the log already held it.
+  @discardableResult
+  public func submit(_ transaction: [UInt8], blob: [UInt8]? = nil) async throws -> Bool {
+    var request = Fedledger_V1_SubmitRequest()
+    request.transaction = Data(transaction)
+    if let blob { request.blob = Data(blob) }
+    return try await node.submit(request, options: options).appended
+  }
+
+  public func block(at height: UInt64) async throws -> WireBlock {
+    var request = Fedledger_V1_BlockRequest()
+    request.height = height
+    let r = try await node.block(request, options: options)
+    return WireBlock(
+      height: r.height, header: Array(r.header), transactions: r.transactions.map { Array($0) },
+      signatures: Array(r.signatures), valid: r.valid)
+  }
+
+  /// A blob by its hash, checked against it.
+  public func blob(_ hash: Hash256) async throws -> [UInt8] {
+    var request = Fedledger_V1_BlobRequest()
+    request.hash = Data(hash.bytes)
+    let bytes = Array(try await node.blob(request, options: options).blob)
+    guard Hash256.of(bytes) == hash else {
+      throw RPCError(
+        code: .dataLoss, message: "the node at \(address) sent a blob that is not \(hash.short)")
+    }
+    return bytes
+  }
+}

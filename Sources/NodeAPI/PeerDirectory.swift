@@ -1,0 +1,46 @@
+import Foundation
+import Records
+import TransportIdentity
+import X509
+
+/// Who may call a node, by the ledger key that vouches for their TLS certificate: genesis's
+/// nodes and members, and the clusters enrolled on the ledger so far (the node adds each as
+/// its block is stored).
+public final class PeerDirectory: Sendable {
+  private let lock = NSLock()
+  private nonisolated(unsafe) var roles: [PublicKey: (Peer.Role, String)] = [:]
+
+  public init(nodes: [(name: String, key: PublicKey)], members: [(name: String, key: PublicKey)]) {
+    for m in members { roles[m.key] = (.member, m.name) }
+    for n in nodes { roles[n.key] = (.node, n.name) }
+  }
+
+  /// Lets an enrolled cluster call.
+  public func enrol(cluster name: String, key: PublicKey) {
+    lock.withLock { roles[key] = roles[key] ?? (.cluster, name) }
+  }
+
+  /// The peer whose certificate this is, or why it is no one this node serves.
+  public func identify(_ certificate: Certificate, address: String, at now: Date = Date())
+    throws(TransportIdentityError) -> Peer
+  {
+    let key = try TransportCertificate.vouchingKey(of: certificate, at: now)
+    guard let (role, name) = lock.withLock({ roles[key] }) else {
+      throw .unknownKey(
+        subject: "\(certificate.subject)", key: key,
+        expected: "a genesis node's or member's key, or an enrolled cluster's")
+    }
+    return Peer(key: key, role: role, name: name, address: address)
+  }
+
+  /// As `identify`, from the DER bytes a TLS handshake presents.
+  public func identify(der: [UInt8], address: String) throws(TransportIdentityError) -> Peer {
+    let certificate: Certificate
+    do {
+      certificate = try Certificate(derEncoded: der)
+    } catch {
+      throw .unreadable("\(error)")
+    }
+    return try identify(certificate, address: address)
+  }
+}

@@ -1,0 +1,203 @@
+import Crypto
+import Etcd
+import EtcdOrdering
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Ledger
+import LedgerNode
+import Logging
+import NodeAPI
+import Records
+import TransportIdentity
+import X509
+import XCTest
+
+/// Ledger nodes as network services: each orders through a real etcd cluster and serves gRPC
+/// over mutual TLS, where a certificate counts only if a key genesis or the ledger knows
+/// vouches for it.
+final class LedgerNodeTests: XCTestCase {
+  let members = (0..<3).map { _ in SigningKey() }
+  let nodeKeys = (0..<3).map { _ in SigningKey() }
+  var directory = ""
+  var etcd: EtcdProcesses?
+  var stops: [() -> Void] = []
+
+  override func setUp() async throws {
+    directory =
+      FileManager.default.temporaryDirectory.appendingPathComponent(
+        "fedledger-nodes-\(UUID().uuidString)"
+      ).path
+    let etcd = try EtcdProcesses(members: 3)
+    self.etcd = etcd
+    try await etcd.waitUntilReady()
+  }
+
+  override func tearDown() {
+    for stop in stops { stop() }
+    etcd?.stop()
+    try? FileManager.default.removeItem(atPath: directory)
+  }
+
+  lazy var genesis: Genesis = {
+    Genesis(
+      network: "node-test", createdAt: "2026-12-07T00:00:00Z",
+      members: members.enumerated().map { .init(name: "member-\($0)", key: $1.publicKey) },
+      nodes: nodeKeys.enumerated().map {
+        .init(name: "node-\($0)", member: "member-\($0)", key: $1.publicKey)
+      },
+      endorsers: nodeKeys.enumerated().map { .init(name: "node-\($0)", key: $1.publicKey) },
+      endorsementThreshold: 2, initialModel: Hash256.of([0]), round: [],
+      rules: RoundRules(minimumCohort: 2), clustersPerMember: 1)
+  }()
+
+  static func replica(directory: String, genesis: Genesis, node: Int, key: SigningKey) throws
+    -> LedgerReplica
+  {
+    try LedgerReplica(directory: directory, genesis: genesis, name: "node-\(node)", key: key)
+  }
+
+  /// Starts node `i`: its orderer and its gRPC server on a free loopback port.
+  func startNode(_ i: Int) async throws -> (node: LedgerNode, port: Int) {
+    let client = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
+    let replica = try Self.replica(
+      directory: "\(directory)/node-\(i)", genesis: genesis, node: i, key: nodeKeys[i])
+    let node = LedgerNode(replica: replica, etcd: client)
+    let identity = try TransportCertificate.make(name: "node-\(i)", ledgerKey: nodeKeys[i])
+    let server = GRPCServer(
+      transport: .http2NIOPosix(
+        address: .ipv4(host: "127.0.0.1", port: 0),
+        transportSecurity: PeerTLS.server(
+          identity, peers: node.peers, logger: Logger(label: "node-\(i)"))),
+      services: [nodeService(backend: node, peers: node.peers)])
+    let tasks = [
+      Task { _ = try? await client.run() },
+      Task { _ = try? await node.orderer.run() },
+      Task { _ = try? await server.serve() },
+    ]
+    stops.append {
+      server.beginGracefulShutdown()
+      client.close()
+      for t in tasks { t.cancel() }
+    }
+    let address = try await server.listeningAddress
+    return (node, try XCTUnwrap(address?.ipv4?.port))
+  }
+
+  /// A client of node `i` presenting a certificate `key` vouches for.
+  func client(of port: Int, node i: Int, as key: SigningKey, expecting: PublicKey? = nil) throws
+    -> NodeClient
+  {
+    let identity = try TransportCertificate.make(name: "client", ledgerKey: key)
+    let client = try NodeClient(
+      host: "127.0.0.1", port: port, identity: identity,
+      expected: expecting ?? nodeKeys[i].publicKey, timeout: .seconds(5))
+    let task = Task { _ = try? await client.run() }
+    stops.append {
+      client.close()
+      task.cancel()
+    }
+    return client
+  }
+
+  func testNodesOrderThroughEtcdAndServeOnlyPeersTheLedgerKnows() async throws {
+    var nodes: [(node: LedgerNode, port: Int)] = []
+    for i in 0..<3 { nodes.append(try await startNode(i)) }
+    for n in nodes {
+      let stored = await n.node.orderer.wait(forHeight: 0, timeout: .seconds(20))
+      XCTAssertTrue(stored, "\(n.node.name) stored the genesis block")
+    }
+
+    // A member enrols a cluster through node 1; every node stores it.
+    let clusterKey = SigningKey()
+    let enrolment = Transaction.enrolment(
+      ClusterEnrolment(
+        network: genesis.hash, cluster: "cluster-0", key: clusterKey.publicKey,
+        member: "member-0", memberKey: members[0]))
+    let member = try client(of: nodes[1].port, node: 1, as: members[0])
+    let appended = try await member.submit(enrolment.canonicalBytes)
+    XCTAssertTrue(appended)
+    let again = try await member.submit(enrolment.canonicalBytes)
+    XCTAssertFalse(again, "the log holds each transaction once")
+    for n in nodes {
+      let stored = await n.node.orderer.wait(forHeight: 1, timeout: .seconds(20))
+      XCTAssertTrue(stored)
+    }
+    var heads = Set<Hash256>()
+    for (i, n) in nodes.enumerated() {
+      let status = try await client(of: n.port, node: i, as: members[2]).status()
+      XCTAssertEqual(status.node, "node-\(i)")
+      XCTAssertEqual(status.network, genesis.hash)
+      XCTAssertEqual(status.enrolledClusters, 1)
+      heads.insert(status.head)
+    }
+    XCTAssertEqual(heads.count, 1, "every node is at the same head")
+
+    // The enrolled cluster may now call any node; the block travels as stored.
+    let cluster = try client(of: nodes[2].port, node: 2, as: clusterKey)
+    let block = try await cluster.block(at: 1)
+    XCTAssertEqual(block.transactions, [enrolment.canonicalBytes])
+    XCTAssertEqual(block.valid, [true])
+
+    // Attack: a key no one vouches for is refused at the handshake.
+    let stranger = try client(of: nodes[0].port, node: 0, as: SigningKey())
+    do {
+      _ = try await stranger.status()
+      XCTFail("a stranger's certificate was served")
+    } catch {}
+    // Attack: a server whose certificate another key vouches for is not the node meant.
+    let misdirected = try client(
+      of: nodes[0].port, node: 0, as: members[1], expecting: nodeKeys[1].publicKey)
+    do {
+      _ = try await misdirected.status()
+      XCTFail("the client trusted a server that is not the node it meant")
+    } catch {}
+    // Attack: bytes that are not a transaction, and a blob with no commitment to it.
+    do {
+      try await member.submit([1, 2, 3])
+      XCTFail("the node ordered bytes that are not a transaction")
+    } catch {}
+    do {
+      try await member.submit(enrolment.canonicalBytes, blob: [9, 9, 9])
+      XCTFail("the node kept a blob no commitment names")
+    } catch {}
+  }
+
+  /// A certificate's binding: the vouching key is recovered from it; a certificate that
+  /// copies another's binding onto its own key (an attacker reusing a node's binding) is
+  /// refused, as is one with no binding.
+  func testTransportCertificatesCarryTheirLedgerKey() throws {
+    let key = SigningKey()
+    let made = try TransportCertificate.make(name: "node-0", ledgerKey: key)
+    let certificate = try Certificate(pemEncoded: made.certificatePEM)
+    XCTAssertEqual(try TransportCertificate.vouchingKey(of: certificate), key.publicKey)
+
+    func selfSigned(extensions: [Certificate.Extension]) throws -> Certificate {
+      let attacker = P256.Signing.PrivateKey()
+      let name = try DistinguishedName { CommonName("node-0") }
+      return try Certificate(
+        version: .v3, serialNumber: .init(), publicKey: .init(attacker.publicKey),
+        notValidBefore: Date().addingTimeInterval(-60),
+        notValidAfter: Date().addingTimeInterval(3600), issuer: name, subject: name,
+        signatureAlgorithm: .ecdsaWithSHA256, extensions: try Certificate.Extensions(extensions),
+        issuerPrivateKey: .init(attacker))
+    }
+    let binding = try XCTUnwrap(
+      certificate.extensions.first { $0.oid == .X509ExtensionID.subjectAlternativeName })
+    XCTAssertThrowsError(
+      try TransportCertificate.vouchingKey(of: selfSigned(extensions: [binding]))
+    ) {
+      guard case .forgedBinding(_, let claimed) = $0 as? TransportIdentityError else {
+        return XCTFail("\($0)")
+      }
+      XCTAssertEqual(claimed, key.publicKey)
+    }
+    XCTAssertThrowsError(try TransportCertificate.vouchingKey(of: selfSigned(extensions: []))) {
+      XCTAssertEqual($0 as? TransportIdentityError, .noBinding(subject: "CN=node-0"))
+    }
+    // Expired: judged at a time after its validity.
+    XCTAssertThrowsError(
+      try TransportCertificate.vouchingKey(
+        of: certificate, at: Date().addingTimeInterval(11 * 366 * 86400)))
+  }
+}
