@@ -39,6 +39,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
   ],
   targets: [
     .systemLibrary(
@@ -137,7 +138,15 @@ let package = Package(
     // A ledger node as a network service: its replica ordered through etcd, served over gRPC.
     .target(
       name: "LedgerNode",
-      dependencies: ["NodeAPI", "EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records"]),
+      dependencies: [
+        "NodeAPI", "EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records", "TransportIdentity",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]),
+    // Free loopback ports and etcd members' command lines, for `devnet` and tests.
+    .target(name: "LocalProcesses"),
     // Ordering a network's ledger through an etcd cluster's log.
     .target(
       name: "EtcdOrdering",
@@ -210,6 +219,9 @@ let package = Package(
         "Protection",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Etcd", "LedgerNode", "TransportIdentity", "NodeAPI", "LocalProcesses",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
     .testTarget(
@@ -263,7 +275,7 @@ let package = Package(
       name: "EtcdOrderingTests",
       dependencies: [
         "EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records", "RecordsJSON", "LedgerNode",
-        "NodeAPI", "TransportIdentity",
+        "NodeAPI", "TransportIdentity", "LocalProcesses",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),

@@ -15,7 +15,8 @@ public actor EtcdOrderer {
   public let node: String
   public let layout: EtcdLogLayout
   let client: EtcdClient
-  let follower: LogFollower
+  private var follower: LogFollower
+  let maxBlockTransactions: Int
   let clock: @Sendable () -> UInt64
   /// How long transactions wait before this node cuts them (nil: only `cut()` cuts).
   public let batchTimeout: Duration?
@@ -37,6 +38,7 @@ public actor EtcdOrderer {
     layout = EtcdLogLayout(root: root, network: replica.genesis.hash)
     self.client = client
     follower = LogFollower(replica: replica, maxBlockTransactions: maxBlockTransactions)
+    self.maxBlockTransactions = maxBlockTransactions
     self.batchTimeout = batchTimeout
     self.clock = clock
     self.onStored = onStored
@@ -55,7 +57,12 @@ public actor EtcdOrderer {
 
   /// Follows the log from its start until cancelled: the genesis block first (this node
   /// writes it to the log unless another node did), then everything any node writes.
+  /// Run again after a failure (etcd unreachable), it reads the log from its start again,
+  /// checking what this node stored against it.
   public func run() async throws {
+    follower = LogFollower(replica: follower.replica, maxBlockTransactions: maxBlockTransactions)
+    revision = 0
+    pendingSince = nil
     let genesis = Transaction.genesis(follower.replica.genesis).canonicalBytes
     _ = try await client.create(key: layout.transaction(genesis), value: genesis)
     // The watch only queues what it reads: a watch that waited for the writes its events

@@ -98,24 +98,10 @@ public final class SimulatedNetwork: RoundBackend {
     enclaves = launched?.clients ?? []
     let platforms = launched?.platforms ?? []
     roundSettings = try c.recordedSettings
-    let genesis = Genesis(
-      network: network, createdAt: ISO8601DateFormatter().string(from: Date()),
-      members: members.enumerated().map { .init(name: "member-\($0)", key: $1.publicKey) },
-      nodes: nodeKeys.enumerated().map {
-        .init(name: "node-\($0)", member: "member-\($0)", key: $1.publicKey)
-      },
-      endorsers: platforms.isEmpty
-        ? nodeKeys.enumerated().map { .init(name: "node-\($0)", key: $1.publicKey) }
-        : platforms.enumerated().map {
-          .init(
-            name: "node-\($0)", kind: .simulatedEnclave,
-            key: PublicKey(bytes: $1.publicKey)!)
-        },
-      endorsementThreshold: c.effectiveEndorsementThreshold,
-      initialModel: Hash256(hex: initialModel.hash), round: roundSettings,
-      enclaveMeasurements: measurement.map { [Hash256(bytes: $0)!] } ?? [], rules: rules,
-      clustersPerMember: 1, evaluation: evaluation)
-    try genesis.validate()
+    let genesis = try Genesis.consortium(
+      network: network, configuration: c, members: members, nodes: nodeKeys,
+      enclavePlatforms: platforms.map(\.publicKey), measurement: measurement,
+      initialModel: Hash256(hex: initialModel.hash), rules: rules, evaluation: evaluation)
     self.genesis = genesis
     if fm.fileExists(atPath: directory + "/ledger") {
       // A new network each run: an old ledger in the same place would be another network.

@@ -17,6 +17,11 @@ public struct TransportCertificate: Sendable {
   public var certificatePEM: String
   public var privateKeyPEM: String
 
+  public init(certificatePEM: String, privateKeyPEM: String) {
+    self.certificatePEM = certificatePEM
+    self.privateKeyPEM = privateKeyPEM
+  }
+
   /// How the binding's URI starts.
   public static let bindingScheme = "fedledger:tls-binding:v1:"
 

@@ -1,5 +1,6 @@
 import Etcd
 import Foundation
+import LocalProcesses
 import XCTest
 
 /// etcd members this test started on free loopback ports, each a process with its own data
@@ -20,28 +21,17 @@ final class EtcdProcesses {
         "fedledger-etcd-\(UUID().uuidString)"
       ).path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let clientPorts = try (0..<members).map { _ in try freePort() }
-    let peerPorts = try (0..<members).map { _ in try freePort() }
-    let cluster = (0..<members).map { "m\($0)=http://127.0.0.1:\(peerPorts[$0])" }
-      .joined(separator: ",")
+    let cluster = try LoopbackEtcd(members: members, token: "fedledger-test")
     for i in 0..<members {
       let p = Process()
       p.executableURL = URL(fileURLWithPath: binary)
-      p.arguments = [
-        "--name", "m\(i)", "--data-dir", "\(directory)/m\(i).etcd",
-        "--listen-client-urls", "http://127.0.0.1:\(clientPorts[i])",
-        "--advertise-client-urls", "http://127.0.0.1:\(clientPorts[i])",
-        "--listen-peer-urls", "http://127.0.0.1:\(peerPorts[i])",
-        "--initial-advertise-peer-urls", "http://127.0.0.1:\(peerPorts[i])",
-        "--initial-cluster", cluster, "--initial-cluster-state", "new",
-        "--initial-cluster-token", "fedledger-test", "--logger", "zap",
-        "--log-outputs", "\(directory)/m\(i).log",
-      ]
+      p.arguments = cluster.arguments(
+        member: i, dataDirectory: "\(directory)/m\(i).etcd", logOutput: "\(directory)/m\(i).log")
       p.standardOutput = FileHandle.nullDevice
       p.standardError = FileHandle.nullDevice
       try p.run()
       processes.append(p)
-      endpoints.append(EtcdEndpoint(host: "127.0.0.1", port: clientPorts[i]))
+      endpoints.append(EtcdEndpoint(host: "127.0.0.1", port: cluster.clientPorts[i]))
     }
   }
 
@@ -97,23 +87,4 @@ enum EtcdTestError: Error, CustomStringConvertible {
       "etcd at \(endpoint) did not answer in time; its log:\n\(log)"
     }
   }
-}
-
-/// A loopback TCP port nothing listens on now (bound and released).
-func freePort() throws -> Int {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  guard fd >= 0 else { throw POSIXError(.EMFILE) }
-  defer { close(fd) }
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_port = 0
-  address.sin_addr.s_addr = inet_addr("127.0.0.1")
-  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-  let bound = withUnsafeMutablePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-      bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-    }
-  }
-  guard bound else { throw POSIXError(.EADDRINUSE) }
-  return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -59,6 +59,12 @@ final class LedgerNodeTests: XCTestCase {
 
   /// Starts node `i`: its orderer and its gRPC server on a free loopback port.
   func startNode(_ i: Int) async throws -> (node: LedgerNode, port: Int) {
+    try await startNode(i, stop: { self.stops.append($0) })
+  }
+
+  func startNode(_ i: Int, stop: (@escaping () -> Void) -> Void) async throws -> (
+    node: LedgerNode, port: Int
+  ) {
     let client = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
     let replica = try Self.replica(
       directory: "\(directory)/node-\(i)", genesis: genesis, node: i, key: nodeKeys[i])
@@ -75,7 +81,7 @@ final class LedgerNodeTests: XCTestCase {
       Task { _ = try? await node.orderer.run() },
       Task { _ = try? await server.serve() },
     ]
-    stops.append {
+    stop {
       server.beginGracefulShutdown()
       client.close()
       for t in tasks { t.cancel() }
@@ -161,6 +167,51 @@ final class LedgerNodeTests: XCTestCase {
       try await member.submit(enrolment.canonicalBytes, blob: [9, 9, 9])
       XCTFail("the node kept a blob no commitment names")
     } catch {}
+  }
+
+  /// A node stopped mid-run misses blocks; started again on the same data, it reads the log
+  /// from its start, checks what it stored against it, and catches up to the others' head.
+  func testARestartedNodeCatchesUp() async throws {
+    var nodes: [(node: LedgerNode, port: Int)] = []
+    for i in 0..<2 { nodes.append(try await startNode(i)) }
+    var stopThird: (() -> Void)?
+    let third = try await startNode(2) { stopThird = $0 }
+    for n in nodes + [third] {
+      let stored = await n.node.orderer.wait(forHeight: 0, timeout: .seconds(20))
+      XCTAssertTrue(stored)
+    }
+    let member = try client(of: nodes[0].port, node: 0, as: members[0])
+    func enrol(_ i: Int) async throws {
+      try await member.submit(
+        Transaction.enrolment(
+          ClusterEnrolment(
+            network: genesis.hash, cluster: "cluster-\(i)", key: SigningKey().publicKey,
+            member: "member-\(i)", memberKey: members[i])
+        ).canonicalBytes)
+    }
+    try await enrol(0)
+    let first = await third.node.orderer.wait(forHeight: 1, timeout: .seconds(20))
+    XCTAssertTrue(first)
+    stopThird?()
+    // Two nodes of three are a quorum: the ledger goes on without the third.
+    try await enrol(1)
+    try await enrol(2)
+    var top: UInt64 = 0
+    for _ in 0..<400 {
+      top = await nodes[0].node.orderer.height ?? 0
+      if await nodes[0].node.status().enrolledClusters == 3 { break }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    let behind = await third.node.orderer.height
+    XCTAssertLessThan(behind ?? 0, top, "the stopped node missed blocks")
+    try await Task.sleep(for: .milliseconds(200))  // its replica is closed with its tasks
+    let restarted = try await startNode(2)
+    let caughtUp = await restarted.node.orderer.wait(forHeight: top, timeout: .seconds(20))
+    XCTAssertTrue(caughtUp)
+    let heads = await (nodes[0].node.orderer.head, restarted.node.orderer.head)
+    XCTAssertEqual(heads.0, heads.1)
+    let enrolled = await restarted.node.status().enrolledClusters
+    XCTAssertEqual(enrolled, 3)
   }
 
   /// A certificate's binding: the vouching key is recovered from it; a certificate that

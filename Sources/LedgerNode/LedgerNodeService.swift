@@ -1,0 +1,73 @@
+import Etcd
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import NodeAPI
+import ServiceLifecycle
+import TransportIdentity
+
+/// A ledger node process's long-running parts as one `Service`: its connections to etcd, its
+/// ordering (retried with backoff while etcd is unreachable), and its gRPC server. A graceful
+/// shutdown (SIGTERM) stops taking calls, lets the calls in flight end, and stops following
+/// the log; what is stored stays stored.
+public struct LedgerNodeService: Service {
+  public let node: LedgerNode
+  let etcd: EtcdClient
+  let server: GRPCServer<HTTP2ServerTransport.Posix>
+  let logger: Logger
+
+  /// A node serving on `host`:`port` (0: any free port) with `identity` as its certificate.
+  public init(
+    node: LedgerNode, etcd: EtcdClient, identity: TransportCertificate, host: String, port: Int,
+    logger: Logger
+  ) {
+    self.node = node
+    self.etcd = etcd
+    self.logger = logger
+    server = GRPCServer(
+      transport: .http2NIOPosix(
+        address: .ipv4(host: host, port: port),
+        transportSecurity: PeerTLS.server(identity, peers: node.peers, logger: logger),
+        config: .defaults { $0.rpc.maxRequestPayloadSize = 80 << 20 }),
+      services: [nodeService(backend: node, peers: node.peers)])
+  }
+
+  /// The port the server listens on, once it does.
+  public var port: Int? {
+    get async { try? await server.listeningAddress?.ipv4?.port }
+  }
+
+  public func run() async throws {
+    try await withGracefulShutdownHandler {
+      try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await etcd.run() }
+        group.addTask { try await server.serve() }
+        group.addTask {
+          do {
+            try await cancelWhenGracefulShutdown { try await follow() }
+          } catch is CancellationError {
+            // Shutting down: the log is followed again from what is stored on the next start.
+          }
+        }
+      }
+    } onGracefulShutdown: {
+      server.beginGracefulShutdown()
+      etcd.close()
+    }
+  }
+
+  /// Follows the log, retrying (0.5 s, doubling to 10 s) while etcd cannot be reached.
+  private func follow() async throws {
+    var delay = Duration.milliseconds(500)
+    while !Task.isCancelled {
+      do {
+        try await node.orderer.run()
+        return
+      } catch let error as EtcdError {
+        logger.warning("\(node.name): \(error); trying again in \(delay)")
+        try await Task.sleep(for: delay)
+        delay = min(delay * 2, .seconds(10))
+      }
+    }
+  }
+}

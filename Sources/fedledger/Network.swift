@@ -1,0 +1,126 @@
+import ArgumentParser
+import Federation
+import Foundation
+import Learning
+import Ledger
+import Records
+import RecordsJSON
+import Simulator
+
+/// `fedledger network`: sets up a network that runs as separate processes.
+struct NetworkCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "network",
+    abstract: "Set up a FedLedger network that runs as separate node and cluster processes.",
+    subcommands: [NetworkInit.self])
+}
+
+/// `fedledger network init`: genesis, every identity's keys and TLS certificate, and each
+/// cluster's signed enrolment, from the same configuration `simulate` reads.
+struct NetworkInit: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "init",
+    abstract: "Write genesis, keys, TLS certificates and enrolments for a new network.",
+    discussion: """
+      Writes under OUTPUT: genesis.json; configuration.json (the resolved configuration); \
+      initial-model.flm; node-N/, member-N/ and cluster-N/, each with ledger.key, tls.pem and \
+      tls.key; and cluster-N/enrolment.tx, the cluster's enrolment signed by member-N. The \
+      genesis is the one `simulate` founds for the same configuration (docs/network.md).
+      """)
+
+  @Option(help: "Ledger nodes (default 4).") var nodes: Int = 4
+  @Option(help: "Clusters (default 10).") var clusters: Int = 10
+  @Option(help: "JSON configuration file (docs/simulate.md).") var config: String?
+  @Option(help: "Network name in genesis (default fedledger).") var network = "fedledger"
+  @Option(
+    help:
+      "Host names and addresses the nodes' TLS certificates name (default localhost,127.0.0.1)."
+  )
+  var hosts = "localhost,127.0.0.1"
+  @Option(name: .shortAndLong, help: "Output directory (default network).") var output = "network"
+  @Option(help: "Privacy mode (default none; the node process does not run enclaves yet).")
+  var privacy = "none"
+
+  func run() async throws {
+    do {
+      try initialise()
+    } catch {
+      Terminal.error("\(error)")
+      throw ExitCode.failure
+    }
+  }
+
+  private func initialise() throws {
+    guard nodes >= 1, clusters >= 1 else {
+      throw ValidationError("--nodes and --clusters must be at least 1")
+    }
+    var file: Data?
+    if let config {
+      guard let data = FileManager.default.contents(atPath: config) else {
+        throw ConfigurationError(source: config, key: "(file)", problem: "cannot be read")
+      }
+      file = data
+    }
+    var c = try SimulationConfiguration.resolve(
+      file: file, source: config ?? "configuration",
+      overrides: ["clusters": clusters, "ledger.nodes": nodes, "privacy.mode": privacy],
+      sources: [
+        "clusters": "flag --clusters", "ledger.nodes": "flag --nodes",
+        "privacy.mode": "flag --privacy",
+      ])
+    guard c.privacy.mode == .none else {
+      throw ConfigurationError(
+        source: config ?? "configuration", key: "privacy.mode",
+        problem:
+          "is \(c.privacy.mode); the node process does not run enclaves yet, so a network of processes needs privacy mode none"
+      )
+    }
+    c.output.directory = output
+    let train = try DatasetLoader.load(c.dataset, split: .train)
+    let simulation = try Simulation(configuration: c, train: train, test: nil)
+    let fm = FileManager.default
+    if fm.fileExists(atPath: output + "/genesis.json") {
+      throw ValidationError(
+        "\(output)/genesis.json exists: a network is founded once; choose another --output")
+    }
+    try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
+    let members = (0..<max(nodes, clusters)).map { _ in SigningKey() }
+    let nodeKeys = (0..<nodes).map { _ in SigningKey() }
+    let genesis = try Genesis.consortium(
+      network: network, configuration: c, members: members, nodes: nodeKeys,
+      initialModel: Hash256(hex: simulation.model.hash), rules: simulation.rules,
+      evaluation: simulation.evaluationRules)
+    try Data(genesis.json()).write(
+      to: URL(fileURLWithPath: output + "/genesis.json"), options: .atomic)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try encoder.encode(c).write(
+      to: URL(fileURLWithPath: output + "/configuration.json"), options: .atomic)
+    try Data(ModelFile.encode(simulation.model)).write(
+      to: URL(fileURLWithPath: output + "/initial-model.flm"), options: .atomic)
+    let hostList = hosts.split(separator: ",").map(String.init)
+    for (i, key) in nodeKeys.enumerated() {
+      _ = try IdentityFiles.create(
+        name: "node-\(i)", key: key, in: "\(output)/node-\(i)", hosts: hostList)
+    }
+    for (i, key) in members.enumerated() {
+      _ = try IdentityFiles.create(
+        name: "member-\(i)", key: key, in: "\(output)/member-\(i)", hosts: ["localhost"])
+    }
+    let devices = simulation.clusters.map { UInt32(clamping: max(1, $0.edge?.devices.count ?? 1)) }
+    for i in 0..<clusters {
+      let key = SigningKey()
+      _ = try IdentityFiles.create(
+        name: "cluster-\(i)", key: key, in: "\(output)/cluster-\(i)", hosts: ["localhost"])
+      let enrolment = Transaction.enrolment(
+        ClusterEnrolment(
+          network: genesis.hash, cluster: "cluster-\(i)", key: key.publicKey,
+          member: "member-\(i)", devices: devices[i], memberKey: members[i]))
+      try Data(enrolment.canonicalBytes).write(
+        to: URL(fileURLWithPath: "\(output)/cluster-\(i)/enrolment.tx"), options: .atomic)
+    }
+    print(
+      "network \(network): genesis \(genesis.hash.short) for \(nodes) nodes (a block needs \(genesis.blockQuorum) signatures, a model \(genesis.endorsementThreshold) endorsements) and \(clusters) clusters, in \(output)/"
+    )
+  }
+}
