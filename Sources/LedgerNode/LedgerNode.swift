@@ -58,6 +58,15 @@ public final class LedgerNode: NodeBackend {
     guard let transactionValue = try? Transaction(canonical: transaction) else {
       throw NodeError.notATransaction(from: peer.description)
     }
+    // Only what the ledger would take now goes to the log (and a blob only with a valid
+    // commitment): a caller cannot fill the log or the disk with what every node refuses.
+    let now = UInt64(Date().timeIntervalSince1970 * 1000)
+    let verdict = await orderer.withReplica { r in
+      r.state.evaluate([transaction], timestamp: max(now, r.state.lastTimestamp)).1[0]
+    }
+    if let reason = verdict.reason {
+      throw NodeError.refused(from: peer.description, reason: reason)
+    }
     if let blob {
       // A blob rides only with the commitment that names it, and is kept before the
       // commitment is ordered, so no node orders a commitment whose payload it cannot serve.
@@ -94,12 +103,15 @@ public final class LedgerNode: NodeBackend {
 public enum NodeError: Error, Sendable, CustomStringConvertible {
   case notATransaction(from: String)
   case blobNotCommitted(from: String)
+  case refused(from: String, reason: String)
 
   public var description: String {
     switch self {
     case .notATransaction(let peer): "\(peer) sent bytes that are not a FedLedger transaction"
     case .blobNotCommitted(let peer):
       "\(peer) sent a blob with a transaction that is not a commitment to exactly it"
+    case .refused(let peer, let reason):
+      "\(peer) sent a transaction the ledger would not take now: \(reason)"
     }
   }
 }

@@ -56,18 +56,22 @@ public struct LedgerNodeService: Service {
     }
   }
 
-  /// Follows the log, retrying (0.5 s, doubling to 10 s) while etcd cannot be reached.
+  /// Follows the log until shut down, starting again (0.5 s, doubling to 10 s) whenever it
+  /// stops: etcd unreachable, the watch ended, a block that could not be stored (a full disk:
+  /// nothing half-written stays, and it goes on once there is space).
   private func follow() async throws {
     var delay = Duration.milliseconds(500)
     while !Task.isCancelled {
       do {
         try await node.orderer.run()
+        logger.warning("\(node.name): the watch of the log ended; following it again in \(delay)")
+      } catch is CancellationError {
         return
-      } catch let error as EtcdError {
-        logger.warning("\(node.name): \(error); trying again in \(delay)")
-        try await Task.sleep(for: delay)
-        delay = min(delay * 2, .seconds(10))
+      } catch {
+        logger.warning("\(node.name): \(error); following the log again in \(delay)")
       }
+      try await Task.sleep(for: delay)
+      delay = min(delay * 2, .seconds(10))
     }
   }
 }

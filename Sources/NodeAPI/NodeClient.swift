@@ -74,6 +74,26 @@ public final class NodeClient: Sendable {
       signatures: Array(r.signatures), valid: r.valid)
   }
 
+  /// Calls `handle` with each block the node stores after `height` (nil: from the first),
+  /// until `handle` returns false.
+  public func blocks(after height: UInt64?, _ handle: @escaping @Sendable (WireBlock) -> Bool)
+    async throws
+  {
+    var request = Fedledger_V1_BlocksRequest()
+    request.fromStart = height == nil
+    request.afterHeight = height ?? 0
+    var o = options
+    o.timeout = nil
+    try await node.blocks(request, options: o) { response in
+      for try await r in response.messages {
+        let block = WireBlock(
+          height: r.height, header: Array(r.header), transactions: r.transactions.map { Array($0) },
+          signatures: Array(r.signatures), valid: r.valid)
+        if !handle(block) { return }
+      }
+    }
+  }
+
   /// A blob by its hash, checked against it.
   public func blob(_ hash: Hash256) async throws -> [UInt8] {
     var request = Fedledger_V1_BlobRequest()

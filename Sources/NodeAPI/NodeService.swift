@@ -70,10 +70,16 @@ struct NodeService: Fedledger_V1_Node.SimpleServiceProtocol {
         message: "a blob is at most \(maximumBlobBytes) bytes; this one is \(request.blob.count)")
     }
     var r = Fedledger_V1_SubmitResponse()
-    r.appended = try await backend.submit(
-      transaction: Array(request.transaction),
-      blob: request.blob.isEmpty ? nil : Array(request.blob),
-      from: from)
+    do {
+      r.appended = try await backend.submit(
+        transaction: Array(request.transaction),
+        blob: request.blob.isEmpty ? nil : Array(request.blob), from: from)
+    } catch let error as RPCError {
+      throw error
+    } catch {
+      // The caller learns why: a refused transaction says what the ledger found.
+      throw RPCError(code: .failedPrecondition, message: "\(error)")
+    }
     return r
   }
 
@@ -107,8 +113,12 @@ struct NodeService: Fedledger_V1_Node.SimpleServiceProtocol {
     context: ServerContext
   ) async throws {
     _ = try peer(context)
-    var next: UInt64? = request.fromStart ? 0 : request.afterHeight + 1
-    if !request.fromStart && next == nil { next = 0 }
+    // Attack: a height at the top of UInt64 must not overflow (a trap would end the node).
+    let (after, overflow) = request.afterHeight.addingReportingOverflow(1)
+    guard request.fromStart || !overflow else {
+      throw RPCError(code: .invalidArgument, message: "no block follows height \(UInt64.max)")
+    }
+    var next: UInt64? = request.fromStart ? 0 : after
     while !Task.isCancelled {
       let top = await backend.height()
       if let top, let n = next, n <= top {

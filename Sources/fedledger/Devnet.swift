@@ -86,7 +86,14 @@ struct DevnetUp: AsyncParsableCommand {
     guard fm.isExecutableFile(atPath: etcdProgram) else {
       throw ValidationError("\(etcdProgram) is missing: apt-get install etcd-server")
     }
-    try? fm.removeItem(atPath: dir)
+    // A stopped devnet's directory is replaced; any other non-empty directory is left alone.
+    if let entries = try? fm.contentsOfDirectory(atPath: dir), !entries.isEmpty {
+      guard fm.fileExists(atPath: dir + "/network/genesis.json") else {
+        throw ValidationError(
+          "\(dir) is not empty and holds no stopped devnet: choose another --directory")
+      }
+      try fm.removeItem(atPath: dir)
+    }
     try fm.createDirectory(atPath: dir + "/logs", withIntermediateDirectories: true)
     var initArguments = [
       "network", "init", "--nodes", "\(nodes)", "--clusters", "\(clusters)", "--output",

@@ -50,11 +50,17 @@ struct IdentityFiles {
     return TransportCertificate(certificatePEM: certificate, privateKeyPEM: key)
   }
 
+  /// Creates `path` readable by its owner only from the start (never briefly wider), and
+  /// never over an existing file.
   private static func secret(_ text: String, at path: String) throws {
-    guard
-      FileManager.default.createFile(
-        atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
-    else {
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    guard fd >= 0 else {
+      throw IdentityFileError(
+        path: path, problem: "cannot be created (\(String(cString: strerror(errno))))")
+    }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
       throw IdentityFileError(path: path, problem: "cannot be written")
     }
   }

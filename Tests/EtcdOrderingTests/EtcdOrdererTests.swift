@@ -157,6 +157,48 @@ final class EtcdOrdererTests: XCTestCase {
       XCTAssertEqual(head, embedded.replicas[0].head)
     }
   }
+
+  /// Attack (any etcd writer): signature entries that claim a genesis node but do not verify,
+  /// written around the honest ones for the same block, and entries for blocks not yet cut,
+  /// do not keep the block from being stored with valid signatures.
+  func testForgedSignatureEntriesDoNotBlockABlock() async throws {
+    var running = [try start(0, in: "etcd")]
+    defer { for r in running { r.stop() } }
+    for _ in 0..<2000 where await running[0].orderer.markers == 0 {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    running += try (1..<3).map { try start($0, in: "etcd") }
+    try await wait(running, forHeight: 0)
+    let writer = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
+    let connection = Task { _ = try? await writer.run() }
+    defer {
+      writer.close()
+      connection.cancel()
+    }
+    let layout = await running[0].orderer.layout
+    func forge(height: UInt64, tag: String) async throws {
+      for (i, key) in nodes.enumerated() {
+        let junk = BlockSignature(
+          signer: key.publicKey, signature: SigningKey().sign([1], for: .block))
+        _ = try await writer.create(
+          key: Array(
+            (layout.prefix + "sig/\(String(format: "%020d", height))/evil-\(tag)-\(i)").utf8),
+          value: junk.canonicalBytes)
+      }
+    }
+    try await forge(height: 1, tag: "early")
+    try await forge(height: 7, tag: "ahead")
+    let t = enrolment("cluster-0", member: 0)
+    _ = try await running[1].orderer.submit(t)
+    _ = try await running[2].orderer.cut()
+    try await forge(height: 1, tag: "late")
+    try await wait(running, forHeight: 1)
+    for r in running {
+      let block = try await r.orderer.withReplica { try XCTUnwrap($0.store.block(at: 1)) }
+      XCTAssertEqual(block.transactions, [t.canonicalBytes])
+      XCTAssert(block.signatures.all.allSatisfy { $0.verifies(block.header) })
+    }
+  }
 }
 
 /// Why a node's orderer stopped, if it did.

@@ -158,6 +158,33 @@ final class LedgerNodeTests: XCTestCase {
       _ = try await misdirected.status()
       XCTFail("the client trusted a server that is not the node it meant")
     } catch {}
+    // Attack: a stream request after the last possible height (it overflowed, and the trap
+    // ended the node); the node refuses it and still answers.
+    do {
+      try await member.blocks(after: .max) { _ in false }
+      XCTFail("a stream after the last height was served")
+    } catch {}
+    let alive = try await member.status()
+    XCTAssertEqual(alive.node, "node-1")
+    // The stream of blocks from the start carries what the node stored.
+    let streamed = Counter()
+    try await member.blocks(after: nil) { block in
+      streamed.add()
+      return block.height < 1
+    }
+    XCTAssertEqual(streamed.value, 2)
+    // Attack: a transaction every node would refuse (an enrolment no member signed) is refused
+    // before it reaches the log, so no one can fill the log with it.
+    let forged = Transaction.enrolment(
+      ClusterEnrolment(
+        network: genesis.hash, cluster: "cluster-1", key: SigningKey().publicKey,
+        member: "member-1", memberKey: SigningKey()))
+    do {
+      try await member.submit(forged.canonicalBytes)
+      XCTFail("the node logged a transaction the ledger refuses")
+    } catch {
+      XCTAssert("\(error)".contains("would not take"), "\(error)")
+    }
     // Attack: bytes that are not a transaction, and a blob with no commitment to it.
     do {
       try await member.submit([1, 2, 3])
@@ -251,4 +278,12 @@ final class LedgerNodeTests: XCTestCase {
       try TransportCertificate.vouchingKey(
         of: certificate, at: Date().addingTimeInterval(11 * 366 * 86400)))
   }
+}
+
+/// Counts from a `@Sendable` closure.
+final class Counter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var count = 0
+  func add() { lock.withLock { count += 1 } }
+  var value: Int { lock.withLock { count } }
 }

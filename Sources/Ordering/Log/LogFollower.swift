@@ -21,6 +21,8 @@ public final class LogFollower {
   private var proposal: Block?
   /// Signatures read from the log, by height, in log order.
   private var signatures: [UInt64: [BlockSignature]] = [:]
+  /// The height whose signatures were checked against this node's block.
+  private var checked: UInt64?
 
   /// What following the log asks of the node, or tells it.
   public enum Step: Sendable {
@@ -32,8 +34,12 @@ public final class LogFollower {
     case stored(OrderedBlock)
   }
 
+  /// The genesis nodes' keys.
+  private let nodes: Set<PublicKey>
+
   public init(replica: LedgerReplica, maxBlockTransactions: Int = 1000) {
     self.replica = replica
+    nodes = Set(replica.genesis.nodes.map(\.key))
     cutter = BlockCutter(maxBlockTransactions: maxBlockTransactions)
     nextCutHeight = 0
   }
@@ -69,10 +75,22 @@ public final class LogFollower {
     return try advance()
   }
 
-  /// Reads the log's next block signature, which `signer` wrote for `height`.
+  /// Reads the log's next block signature, written for `height`.
+  ///
+  /// Only signatures that can count are kept: for a block the log has cut and this node has
+  /// not stored (an honest node signs only after the marker), by a genesis node, not already
+  /// held, and once the block is built, valid for it. Each entry is checked once, so a flood
+  /// costs a decode and a check each, never a check of everything again.
   public func take(signature bytes: [UInt8], height: UInt64) throws(LedgerError) -> [Step] {
     if let top = replica.height, height <= top { return [] }
-    guard let signature = try? BlockSignature(canonical: bytes) else { return [] }
+    guard height < nextCutHeight, let signature = try? BlockSignature(canonical: bytes),
+      nodes.contains(signature.signer), !(signatures[height] ?? []).contains(signature)
+    else { return [] }
+    if let block = proposal, block.header.height == height {
+      guard signature.verifies(block.header),
+        !(signatures[height] ?? []).contains(where: { $0.signer == signature.signer })
+      else { return [] }
+    }
     signatures[height, default: []].append(signature)
     return try advance()
   }
@@ -111,16 +129,18 @@ public final class LogFollower {
   /// The first `blockQuorum` valid signatures of distinct genesis nodes on `block`, in log
   /// order, once the log has that many.
   private func quorum(for block: Block) -> BlockSignatures? {
-    let genesis = replica.genesis
-    let nodes = Set(genesis.nodes.map(\.key))
-    var chosen: [BlockSignature] = []
-    var signers = Set<PublicKey>()
-    for s in signatures[block.header.height] ?? []
-    where nodes.contains(s.signer) && !signers.contains(s.signer) && s.verifies(block.header) {
-      signers.insert(s.signer)
-      chosen.append(s)
-      if chosen.count == genesis.blockQuorum { return BlockSignatures(chosen) }
+    // Signatures taken before the block was built are checked here, once (then only valid
+    // ones of distinct nodes stay, in log order); later ones were checked as they came.
+    let height = block.header.height
+    if checked != height {
+      var signers = Set<PublicKey>()
+      signatures[height] = (signatures[height] ?? []).filter {
+        $0.verifies(block.header) && signers.insert($0.signer).inserted
+      }
+      checked = height
     }
-    return nil
+    let valid = signatures[height] ?? []
+    let quorum = replica.genesis.blockQuorum
+    return valid.count >= quorum ? BlockSignatures(Array(valid.prefix(quorum))) : nil
   }
 }
