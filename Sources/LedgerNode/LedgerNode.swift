@@ -28,6 +28,7 @@ public final class LedgerNode: NodeBackend {
     blobs = replica.blobs
     let genesis = replica.genesis
     let peers = PeerDirectory(
+      network: genesis.hash,
       nodes: genesis.nodes.map { ($0.name, $0.key) },
       members: genesis.members.map { ($0.name, $0.key) })
     for (cluster, key) in replica.state.clusters { peers.enrol(cluster: cluster, key: key) }

@@ -6,7 +6,7 @@ import Records
 import TransportIdentity
 
 /// A client of one ledger node, over mutual TLS: it checks that the server's certificate is
-/// vouched for by `expected` (a genesis node's key) before it sends anything.
+/// vouched for by `expected` (a genesis node's key) in `network` before it sends anything.
 public final class NodeClient: Sendable {
   let grpc: GRPCClient<HTTP2ClientTransport.Posix>
   let node: Fedledger_V1_Node.Client<HTTP2ClientTransport.Posix>
@@ -14,14 +14,15 @@ public final class NodeClient: Sendable {
   public let timeout: Duration
 
   public init(
-    host: String, port: Int, identity: TransportCertificate, expected: PublicKey,
+    host: String, port: Int, identity: TransportCertificate, network: Hash256,
+    expected: PublicKey,
     logger: Logger = Logger(label: "fedledger.client"), timeout: Duration = .seconds(10),
     maximumMessageBytes: Int = 64 << 20
   ) throws {
     address = "\(host):\(port)"
     self.timeout = timeout
     let security = PeerTLS.client(identity, logger: logger) { der in
-      let key = try TransportCertificate.vouchingKey(ofDER: der)
+      let key = try TransportCertificate.vouchingKey(ofDER: der, network: network)
       guard key == expected else {
         throw TransportIdentityError.unknownKey(
           subject: "the node at \(host):\(port)", key: key, expected: "the node's genesis key")

@@ -9,8 +9,14 @@ import X509
 public final class PeerDirectory: Sendable {
   private let lock = NSLock()
   private nonisolated(unsafe) var roles: [PublicKey: (Peer.Role, String)] = [:]
+  /// The network whose certificates count (a binding names its network).
+  public let network: Hash256
 
-  public init(nodes: [(name: String, key: PublicKey)], members: [(name: String, key: PublicKey)]) {
+  public init(
+    network: Hash256, nodes: [(name: String, key: PublicKey)],
+    members: [(name: String, key: PublicKey)]
+  ) {
+    self.network = network
     for m in members { roles[m.key] = (.member, m.name) }
     for n in nodes { roles[n.key] = (.node, n.name) }
   }
@@ -24,7 +30,7 @@ public final class PeerDirectory: Sendable {
   public func identify(_ certificate: Certificate, address: String, at now: Date = Date())
     throws(TransportIdentityError) -> Peer
   {
-    let key = try TransportCertificate.vouchingKey(of: certificate, at: now)
+    let key = try TransportCertificate.vouchingKey(of: certificate, network: network, at: now)
     guard let (role, name) = lock.withLock({ roles[key] }) else {
       throw .unknownKey(
         subject: "\(certificate.subject)", key: key,

@@ -7,8 +7,11 @@ import X509
 
 /// The TLS identity of a node or cluster: a self-signed P-256 certificate whose key its
 /// ledger key vouches for, in a URI subject alternative name (as SPIFFE names workloads):
-/// `fedledger:tls-binding:v1:<ledger key>:<its signature of the certificate's
-/// SubjectPublicKeyInfo>`, both in hex. There is no certificate authority: a
+/// `fedledger:tls-binding:v1:<ledger key>:<its signature>`, both in hex, the signature over
+/// the network's genesis hash, the certificate's expiry and its SubjectPublicKeyInfo (so the
+/// binding holds for one network and never outlives the certificate it was made for: whoever
+/// holds the TLS key cannot mint a longer-lived certificate with it). There is no certificate
+/// authority: a
 /// peer trusts a certificate because a key it already trusts (a genesis node's, an enrolled
 /// cluster's) signed the certificate's public key, and the TLS handshake proves the peer holds
 /// the matching private key.
@@ -28,14 +31,19 @@ public struct TransportCertificate: Sendable {
   /// A fresh TLS key and certificate for `name`, vouched for by `ledgerKey`, valid for
   /// `years` from an hour ago (clocks differ), for `hosts` (DNS names or IP addresses).
   public static func make(
-    name: String, ledgerKey: SigningKey, hosts: [String] = ["localhost", "127.0.0.1"],
-    years: Int = 10, now: Date = Date()
+    name: String, ledgerKey: SigningKey, network: Hash256,
+    hosts: [String] = ["localhost", "127.0.0.1"], years: Int = 10, now: Date = Date()
   ) throws -> TransportCertificate {
     let key = P256.Signing.PrivateKey()
     let publicKey = Certificate.PublicKey(key.publicKey)
+    // Whole seconds: what the certificate's validity can hold.
+    let expiry = Date(
+      timeIntervalSince1970: (now.timeIntervalSince1970 + Double(years) * 365.25 * 86400)
+        .rounded(.down))
     let binding = Binding(
       ledgerKey: ledgerKey.publicKey,
-      signature: ledgerKey.sign(Array(publicKey.subjectPublicKeyInfoBytes), for: .transportKey))
+      signature: ledgerKey.sign(
+        Self.bound(network: network, expiry: expiry, publicKey: publicKey), for: .transportKey))
     let subject = try DistinguishedName {
       CommonName(name)
       OrganizationName("FedLedger network peer")
@@ -56,7 +64,7 @@ public struct TransportCertificate: Sendable {
     let certificate = try Certificate(
       version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey,
       notValidBefore: now.addingTimeInterval(-3600),
-      notValidAfter: now.addingTimeInterval(Double(years) * 365.25 * 86400), issuer: subject,
+      notValidAfter: expiry, issuer: subject,
       subject: subject, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions,
       issuerPrivateKey: Certificate.PrivateKey(key))
     return TransportCertificate(
@@ -64,11 +72,20 @@ public struct TransportCertificate: Sendable {
       privateKeyPEM: key.pemRepresentation)
   }
 
-  /// The ledger key that vouches for `certificate`'s public key, after checking the binding's
-  /// signature and the certificate's own (self-)signature and dates at `now`.
-  public static func vouchingKey(of certificate: Certificate, at now: Date = Date())
-    throws(TransportIdentityError) -> PublicKey
-  {
+  /// What a binding signs.
+  static func bound(network: Hash256, expiry: Date, publicKey: Certificate.PublicKey) -> [UInt8] {
+    var w = CanonicalWriter()
+    w.hash(network)
+    w.u64(UInt64(max(0, expiry.timeIntervalSince1970)))
+    w.bytes(publicKey.subjectPublicKeyInfoBytes)
+    return w.bytes
+  }
+
+  /// The ledger key that vouches for `certificate`'s public key in `network`, after checking
+  /// the binding's signature and the certificate's own (self-)signature and dates at `now`.
+  public static func vouchingKey(
+    of certificate: Certificate, network: Hash256, at now: Date = Date()
+  ) throws(TransportIdentityError) -> PublicKey {
     guard certificate.notValidBefore <= now, now <= certificate.notValidAfter else {
       throw .expired(subject: "\(certificate.subject)")
     }
@@ -94,14 +111,16 @@ public struct TransportCertificate: Sendable {
     }
     guard
       binding.ledgerKey.verifies(
-        binding.signature, over: Array(certificate.publicKey.subjectPublicKeyInfoBytes),
+        binding.signature,
+        over: bound(
+          network: network, expiry: certificate.notValidAfter, publicKey: certificate.publicKey),
         for: .transportKey)
     else { throw .forgedBinding(subject: "\(certificate.subject)", key: binding.ledgerKey) }
     return binding.ledgerKey
   }
 
   /// Reads a DER certificate (as TLS presents it) and returns its vouching key.
-  public static func vouchingKey(ofDER der: [UInt8], at now: Date = Date())
+  public static func vouchingKey(ofDER der: [UInt8], network: Hash256, at now: Date = Date())
     throws(TransportIdentityError) -> PublicKey
   {
     let certificate: Certificate
@@ -110,7 +129,7 @@ public struct TransportCertificate: Sendable {
     } catch {
       throw .unreadable("\(error)")
     }
-    return try vouchingKey(of: certificate, at: now)
+    return try vouchingKey(of: certificate, network: network, at: now)
   }
 
   /// The ledger key and its signature over the certificate's SubjectPublicKeyInfo.

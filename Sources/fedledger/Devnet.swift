@@ -253,7 +253,7 @@ struct DevnetNetwork {
     logger.logLevel = .error
     let client = try NodeClient(
       host: "127.0.0.1", port: state.nodes[i].client, identity: try files.transport(),
-      expected: genesis.nodes[i].key, logger: logger, timeout: .seconds(5))
+      network: genesis.hash, expected: genesis.nodes[i].key, logger: logger, timeout: .seconds(5))
     let connections = Task { try? await client.run() }
     defer {
       client.close()

@@ -14,12 +14,13 @@ struct IdentityFiles {
   var tlsKeyPath: String { directory + "/tls.key" }
 
   /// Writes a fresh identity for `name` with `key`.
-  static func create(name: String, key: SigningKey, in directory: String, hosts: [String]) throws
-    -> IdentityFiles
-  {
+  static func create(
+    name: String, key: SigningKey, network: Hash256, in directory: String, hosts: [String]
+  ) throws -> IdentityFiles {
     let files = IdentityFiles(directory: directory)
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let tls = try TransportCertificate.make(name: name, ledgerKey: key, hosts: hosts)
+    let tls = try TransportCertificate.make(
+      name: name, ledgerKey: key, network: network, hosts: hosts)
     try secret(Hex.encode(key.secretBytes) + "\n", at: files.ledgerKeyPath)
     try secret(tls.privateKeyPEM, at: files.tlsKeyPath)
     try Data(tls.certificatePEM.utf8).write(

@@ -101,17 +101,20 @@ struct NetworkInit: AsyncParsableCommand {
     let hostList = hosts.split(separator: ",").map(String.init)
     for (i, key) in nodeKeys.enumerated() {
       _ = try IdentityFiles.create(
-        name: "node-\(i)", key: key, in: "\(output)/node-\(i)", hosts: hostList)
+        name: "node-\(i)", key: key, network: genesis.hash, in: "\(output)/node-\(i)",
+        hosts: hostList)
     }
     for (i, key) in members.enumerated() {
       _ = try IdentityFiles.create(
-        name: "member-\(i)", key: key, in: "\(output)/member-\(i)", hosts: ["localhost"])
+        name: "member-\(i)", key: key, network: genesis.hash, in: "\(output)/member-\(i)",
+        hosts: ["localhost"])
     }
     let devices = simulation.clusters.map { UInt32(clamping: max(1, $0.edge?.devices.count ?? 1)) }
     for i in 0..<clusters {
       let key = SigningKey()
       _ = try IdentityFiles.create(
-        name: "cluster-\(i)", key: key, in: "\(output)/cluster-\(i)", hosts: ["localhost"])
+        name: "cluster-\(i)", key: key, network: genesis.hash, in: "\(output)/cluster-\(i)",
+        hosts: ["localhost"])
       let enrolment = Transaction.enrolment(
         ClusterEnrolment(
           network: genesis.hash, cluster: "cluster-\(i)", key: key.publicKey,

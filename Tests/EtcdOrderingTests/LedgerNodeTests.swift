@@ -69,7 +69,8 @@ final class LedgerNodeTests: XCTestCase {
     let replica = try Self.replica(
       directory: "\(directory)/node-\(i)", genesis: genesis, node: i, key: nodeKeys[i])
     let node = LedgerNode(replica: replica, etcd: client)
-    let identity = try TransportCertificate.make(name: "node-\(i)", ledgerKey: nodeKeys[i])
+    let identity = try TransportCertificate.make(
+      name: "node-\(i)", ledgerKey: nodeKeys[i], network: genesis.hash)
     let server = GRPCServer(
       transport: .http2NIOPosix(
         address: .ipv4(host: "127.0.0.1", port: 0),
@@ -94,9 +95,10 @@ final class LedgerNodeTests: XCTestCase {
   func client(of port: Int, node i: Int, as key: SigningKey, expecting: PublicKey? = nil) throws
     -> NodeClient
   {
-    let identity = try TransportCertificate.make(name: "client", ledgerKey: key)
+    let identity = try TransportCertificate.make(
+      name: "client", ledgerKey: key, network: genesis.hash)
     let client = try NodeClient(
-      host: "127.0.0.1", port: port, identity: identity,
+      host: "127.0.0.1", port: port, identity: identity, network: genesis.hash,
       expected: expecting ?? nodeKeys[i].publicKey, timeout: .seconds(5))
     let task = Task { _ = try? await client.run() }
     stops.append {
@@ -246,9 +248,11 @@ final class LedgerNodeTests: XCTestCase {
   /// refused, as is one with no binding.
   func testTransportCertificatesCarryTheirLedgerKey() throws {
     let key = SigningKey()
-    let made = try TransportCertificate.make(name: "node-0", ledgerKey: key)
+    let made = try TransportCertificate.make(
+      name: "node-0", ledgerKey: key, network: genesis.hash)
     let certificate = try Certificate(pemEncoded: made.certificatePEM)
-    XCTAssertEqual(try TransportCertificate.vouchingKey(of: certificate), key.publicKey)
+    XCTAssertEqual(
+      try TransportCertificate.vouchingKey(of: certificate, network: genesis.hash), key.publicKey)
 
     func selfSigned(extensions: [Certificate.Extension]) throws -> Certificate {
       let attacker = P256.Signing.PrivateKey()
@@ -263,20 +267,39 @@ final class LedgerNodeTests: XCTestCase {
     let binding = try XCTUnwrap(
       certificate.extensions.first { $0.oid == .X509ExtensionID.subjectAlternativeName })
     XCTAssertThrowsError(
-      try TransportCertificate.vouchingKey(of: selfSigned(extensions: [binding]))
+      try TransportCertificate.vouchingKey(
+        of: selfSigned(extensions: [binding]), network: genesis.hash)
     ) {
       guard case .forgedBinding(_, let claimed) = $0 as? TransportIdentityError else {
         return XCTFail("\($0)")
       }
       XCTAssertEqual(claimed, key.publicKey)
     }
-    XCTAssertThrowsError(try TransportCertificate.vouchingKey(of: selfSigned(extensions: []))) {
+    XCTAssertThrowsError(
+      try TransportCertificate.vouchingKey(
+        of: selfSigned(extensions: []), network: genesis.hash)
+    ) {
       XCTAssertEqual($0 as? TransportIdentityError, .noBinding(subject: "CN=node-0"))
     }
     // Expired: judged at a time after its validity.
     XCTAssertThrowsError(
       try TransportCertificate.vouchingKey(
-        of: certificate, at: Date().addingTimeInterval(11 * 366 * 86400)))
+        of: certificate, network: genesis.hash, at: Date().addingTimeInterval(11 * 366 * 86400)))
+    // Attack: the holder of the TLS key mints a longer-lived certificate with the same key and
+    // binding; the binding signed the first one's expiry, so the new one is refused.
+    let tlsKey = try P256.Signing.PrivateKey(pemRepresentation: made.privateKeyPEM)
+    let longer = try Certificate(
+      version: .v3, serialNumber: .init(), publicKey: certificate.publicKey,
+      notValidBefore: certificate.notValidBefore,
+      notValidAfter: certificate.notValidAfter.addingTimeInterval(365 * 86400),
+      issuer: certificate.issuer, subject: certificate.subject,
+      signatureAlgorithm: .ecdsaWithSHA256, extensions: certificate.extensions,
+      issuerPrivateKey: .init(tlsKey))
+    XCTAssertThrowsError(
+      try TransportCertificate.vouchingKey(of: longer, network: genesis.hash))
+    // Another network's: the binding names the network it was made for.
+    XCTAssertThrowsError(
+      try TransportCertificate.vouchingKey(of: certificate, network: Hash256.of([7])))
   }
 }
 
