@@ -4,11 +4,15 @@ import Records
 
 /// Where a network's ordered log lives in etcd: every entry is its own key under
 /// `<root>/<network>/log/`, created once (a guarded write), so etcd's revision order is the
-/// log's order and a retried write cannot append twice.
+/// log's order and no write replaces another.
 ///
-/// - `tx/<sha-256 of the bytes>`: a transaction (the same bytes twice are one entry);
-/// - `cut/<sequence, 20 digits>`: a cut marker, written only after the one before it;
-/// - `sig/<height, 20 digits>/<node>`: a node's signature of the block at that height.
+/// No key can be taken before its writer writes it (any etcd writer could otherwise block an
+/// entry for good by writing junk there first): a transaction's and a signature's key name the
+/// SHA-256 of their value, which a reader checks, and a transaction's and a marker's key end in
+/// a random nonce.
+/// - `tx/<sha-256 of the bytes>/<nonce>`: a transaction (the same bytes twice count once);
+/// - `cut/<node>/<nonce>`: a cut marker the node wrote;
+/// - `sig/<height, 20 digits>/<sha-256 of the signature>`: a node's signature of a block.
 public struct EtcdLogLayout: Sendable {
   /// The log's prefix, ending in `/`.
   public let prefix: String
@@ -18,32 +22,34 @@ public struct EtcdLogLayout: Sendable {
   }
 
   public func transaction(_ bytes: [UInt8]) -> [UInt8] {
-    key("tx/" + Hex.encode(Array(SHA256.hash(data: bytes))))
+    key("tx/" + Self.hash(bytes) + "/" + Self.nonce())
   }
 
-  public func marker(_ sequence: UInt64) -> [UInt8] { key("cut/" + Self.digits(sequence)) }
+  public func marker(by node: String) -> [UInt8] { key("cut/" + node + "/" + Self.nonce()) }
 
-  public func signature(height: UInt64, node: String) -> [UInt8] {
-    key("sig/" + Self.digits(height) + "/" + node)
+  public func signature(_ bytes: [UInt8], height: UInt64) -> [UInt8] {
+    key("sig/" + Self.digits(height) + "/" + Self.hash(bytes))
   }
 
   /// What a key of the log is.
   public enum Entry: Equatable {
     case transaction
-    case marker(UInt64)
-    case signature(height: UInt64, node: String)
+    case marker(node: String)
+    case signature(height: UInt64)
   }
 
-  /// Reads a key of the log (nil: not one of its kinds).
-  public func entry(_ key: [UInt8]) -> Entry? {
+  /// Reads an entry of the log: nil unless its key has one of the forms above, exactly, and
+  /// names the hash of its value where it should.
+  public func entry(_ key: [UInt8], value: [UInt8]) -> Entry? {
     let text = String(decoding: key, as: UTF8.self)
     guard text.hasPrefix(prefix) else { return nil }
     let parts = text.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
-    switch (parts.first, parts.count) {
-    case ("tx", 2): return .transaction
-    case ("cut", 2): return UInt64(parts[1]).map { .marker($0) }
-    case ("sig", 3):
-      return UInt64(parts[1]).map { .signature(height: $0, node: String(parts[2])) }
+    guard parts.count == 3 else { return nil }
+    switch parts[0] {
+    case "tx" where parts[1] == Self.hash(value): return .transaction
+    case "cut" where !parts[1].isEmpty: return .marker(node: String(parts[1]))
+    case "sig" where parts[1].count == 20 && parts[2] == Self.hash(value):
+      return UInt64(parts[1]).map { .signature(height: $0) }
     default: return nil
     }
   }
@@ -51,6 +57,15 @@ public struct EtcdLogLayout: Sendable {
   public var bytes: [UInt8] { Array(prefix.utf8) }
 
   private func key(_ rest: String) -> [UInt8] { Array((prefix + rest).utf8) }
+
+  private static func hash(_ bytes: [UInt8]) -> String {
+    Hex.encode(Array(SHA256.hash(data: bytes)))
+  }
+
+  private static func nonce() -> String {
+    var generator = SystemRandomNumberGenerator()
+    return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+  }
 
   private static func digits(_ n: UInt64) -> String {
     let s = String(n)

@@ -48,7 +48,7 @@ public actor EtcdOrderer {
   public var height: UInt64? { follower.replica.height }
   public var head: Hash256 { follower.replica.head }
   /// Cut markers read from the log so far.
-  public var markers: UInt64 { follower.nextMarker }
+  public var markers: Int { follower.markers }
 
   /// Runs `body` on this node's replica (reads between blocks).
   public func withReplica<T: Sendable>(_ body: (LedgerReplica) throws -> T) rethrows -> T {
@@ -64,7 +64,9 @@ public actor EtcdOrderer {
     revision = 0
     pendingSince = nil
     let genesis = Transaction.genesis(follower.replica.genesis).canonicalBytes
-    _ = try await client.create(key: layout.transaction(genesis), value: genesis)
+    if follower.replica.height == nil {
+      _ = try await client.create(key: layout.transaction(genesis), value: genesis)
+    }
     // The watch only queues what it reads: a watch that waited for the writes its events
     // cause would stop the connection those writes go over.
     let (events, sink) = AsyncStream.makeStream(of: [EtcdEvent].self)
@@ -90,25 +92,20 @@ public actor EtcdOrderer {
     }
   }
 
-  /// Writes `bytes` to the log. False when the log already holds these bytes.
-  @discardableResult
-  public func submit(_ bytes: [UInt8]) async throws(EtcdError) -> Bool {
-    try await client.create(key: layout.transaction(bytes), value: bytes) != nil
+  /// Writes `bytes` to the log (the same bytes written again count once, where first).
+  public func submit(_ bytes: [UInt8]) async throws(EtcdError) {
+    _ = try await client.create(key: layout.transaction(bytes), value: bytes)
   }
 
-  public func submit(_ transaction: Transaction) async throws(EtcdError) -> Bool {
+  public func submit(_ transaction: Transaction) async throws(EtcdError) {
     try await submit(transaction.canonicalBytes)
   }
 
-  /// Writes the next cut marker now, dated by this node's clock. False when another node's
-  /// marker got there first (its cut counts instead).
-  @discardableResult
-  public func cut() async throws(EtcdError) -> Bool {
-    let sequence = follower.nextMarker
-    let marker = CutMarker(sequence: sequence, timestamp: clock(), proposer: node)
-    return try await client.create(
-      key: layout.marker(sequence), value: marker.canonicalBytes,
-      after: sequence == 0 ? nil : layout.marker(sequence - 1)) != nil
+  /// Writes a cut marker now, dated by this node's clock (if another node's cut the same
+  /// transactions first, this one cuts what came after, or nothing).
+  public func cut() async throws(EtcdError) {
+    let marker = CutMarker(timestamp: clock(), proposer: node)
+    _ = try await client.create(key: layout.marker(by: node), value: marker.canonicalBytes)
   }
 
   /// Waits until this node stored the block at `height`, at most `timeout`; false if it
@@ -123,7 +120,7 @@ public actor EtcdOrderer {
   }
 
   private func cutGenesis() async throws {
-    while follower.nextMarker == 0 && !Task.isCancelled {
+    while !follower.genesisCut && !Task.isCancelled {
       if follower.pendingCount > 0 {
         try await cut()
         return
@@ -133,7 +130,7 @@ public actor EtcdOrderer {
   }
 
   private func cutIfDue() async throws {
-    guard follower.nextMarker > 0, follower.pendingCount > 0, let timeout = batchTimeout else {
+    guard follower.genesisCut, follower.pendingCount > 0, let timeout = batchTimeout else {
       pendingSince = nil
       return
     }
@@ -153,17 +150,17 @@ public actor EtcdOrderer {
     for event in events
     where event.kind == .put && event.entry.createRevision == event.entry.modRevision {
       revision = event.entry.modRevision
-      guard let entry = layout.entry(event.entry.key) else { continue }
+      guard let entry = layout.entry(event.entry.key, value: event.entry.value) else { continue }
       let steps: [LogFollower.Step]
       switch entry {
       case .transaction:
         follower.take(transaction: event.entry.value)
         continue
-      case .marker(let sequence):
-        guard let marker = try? CutMarker(canonical: event.entry.value), marker.sequence == sequence
+      case .marker(let writer):
+        guard let marker = try? CutMarker(canonical: event.entry.value), marker.proposer == writer
         else { continue }
         steps = try follower.take(marker: marker)
-      case .signature(let height, _):
+      case .signature(let height):
         steps = try follower.take(signature: event.entry.value, height: height)
       }
       try await perform(steps)
@@ -174,8 +171,8 @@ public actor EtcdOrderer {
     for step in steps {
       switch step {
       case .sign(let height, let signature):
-        _ = try await client.create(
-          key: layout.signature(height: height, node: node), value: signature.canonicalBytes)
+        let bytes = signature.canonicalBytes
+        _ = try await client.create(key: layout.signature(bytes, height: height), value: bytes)
       case .refused(let height, let problem):
         refusals.append((height, problem))
       case .stored(let block):

@@ -59,24 +59,30 @@ public final class LedgerNode: NodeBackend {
     guard let transactionValue = try? Transaction(canonical: transaction) else {
       throw NodeError.notATransaction(from: peer.description)
     }
-    // Only what the ledger would take now goes to the log (and a blob only with a valid
-    // commitment): a caller cannot fill the log or the disk with what every node refuses.
-    let now = UInt64(Date().timeIntervalSince1970 * 1000)
-    let verdict = await orderer.withReplica { r in
-      r.state.evaluate([transaction], timestamp: max(now, r.state.lastTimestamp)).1[0]
-    }
-    if let reason = verdict.reason {
-      throw NodeError.refused(from: peer.description, reason: reason)
-    }
+    // A blob rides only with the commitment that names it.
     if let blob {
-      // A blob rides only with the commitment that names it, and is kept before the
-      // commitment is ordered, so no node orders a commitment whose payload it cannot serve.
       guard case .commitment(let c) = transactionValue, c.payload == Hash256.of(blob),
         c.payloadSize == UInt64(blob.count)
       else { throw NodeError.blobNotCommitted(from: peer.description) }
-      _ = try blobs.put(blob)
     }
-    return try await orderer.submit(transaction)
+    // Only what the ledger would take now goes to the log (and a blob only with a valid
+    // commitment): a caller cannot fill the log or the disk with what every node refuses.
+    let now = UInt64(Date().timeIntervalSince1970 * 1000)
+    let (stored, verdict) = await orderer.withReplica { r in
+      (
+        (try? r.store.transaction(Hash256.of(transaction))) != nil,
+        r.state.evaluate([transaction], timestamp: max(now, r.state.lastTimestamp)).1[0]
+      )
+    }
+    if stored { return false }
+    if let reason = verdict.reason {
+      throw NodeError.refused(from: peer.description, reason: reason)
+    }
+    // The blob is kept before its commitment is ordered, so no node orders a commitment
+    // whose payload this node cannot serve.
+    if let blob { _ = try blobs.put(blob) }
+    try await orderer.submit(transaction)
+    return true
   }
 
   public func block(at height: UInt64) async throws -> WireBlock? {

@@ -5,7 +5,7 @@ import Records
 public protocol NodeBackend: Sendable {
   func status() async -> NodeStatus
   /// Orders `transaction` (canonical bytes), keeping `blob` first if the transaction commits
-  /// to one; `peer` is who sent it. False when the log already held the bytes.
+  /// to one; `peer` is who sent it. False when the ledger already holds the bytes.
   func submit(transaction: [UInt8], blob: [UInt8]?, from peer: Peer) async throws -> Bool
   func block(at height: UInt64) async throws -> WireBlock?
   func blob(_ hash: Hash256) async throws -> [UInt8]?

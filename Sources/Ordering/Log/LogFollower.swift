@@ -40,14 +40,18 @@ public final class LogFollower {
   public init(replica: LedgerReplica, maxBlockTransactions: Int = 1000) {
     self.replica = replica
     nodes = Set(replica.genesis.nodes.map(\.key))
-    cutter = BlockCutter(maxBlockTransactions: maxBlockTransactions)
+    cutter = BlockCutter(
+      genesis: Transaction.genesis(replica.genesis).canonicalBytes,
+      maxBlockTransactions: maxBlockTransactions)
     nextCutHeight = 0
   }
 
   /// Transactions read since the last marker (the node's timer cuts when there are any).
   public var pendingCount: Int { cutter.pendingCount }
-  /// The sequence the next cut marker must carry.
-  public var nextMarker: UInt64 { cutter.nextMarker }
+  /// Cut markers read so far.
+  public var markers: Int { cutter.markers }
+  /// Whether the genesis block has been cut.
+  public var genesisCut: Bool { nextCutHeight > 0 }
   /// Blocks cut but not yet stored on this node.
   public var unstored: Int { queue.count }
 
@@ -55,8 +59,10 @@ public final class LogFollower {
   public func take(transaction bytes: [UInt8]) { cutter.add(transaction: bytes) }
 
   /// Reads the log's next cut marker. Blocks this node already stored (a restart replays the
-  /// log from its start) are checked against the log, not built again.
+  /// log from its start) are checked against the log, not built again. A marker naming a
+  /// proposer that is not a genesis node is not one (no node could sign its block).
   public func take(marker: CutMarker) throws(LedgerError) -> [Step] {
+    guard replica.genesis.nodes.contains(where: { $0.name == marker.proposer }) else { return [] }
     for content in cutter.add(marker: marker) {
       let height = nextCutHeight
       nextCutHeight += 1
