@@ -146,7 +146,13 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     // Free loopback ports and etcd members' command lines, for `devnet` and tests.
-    .target(name: "LocalProcesses"),
+    .target(
+      name: "LocalProcesses",
+      dependencies: [
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+      ]),
     // Ordering a network's ledger through an etcd cluster's log.
     .target(
       name: "EtcdOrdering",

@@ -87,8 +87,10 @@ public actor EtcdOrderer {
           }
         }
       }
-      // The genesis block: cut as soon as the genesis transaction is the log's.
-      group.addTask { try await self.cutGenesis() }
+      // The genesis block, on a new ledger: cut as soon as the genesis transaction is the log's.
+      if follower.replica.height == nil {
+        group.addTask { try await self.cutGenesis() }
+      }
     }
   }
 

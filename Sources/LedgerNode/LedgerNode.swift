@@ -15,6 +15,11 @@ public final class LedgerNode: NodeBackend {
   public let blobs: BlobStore
   public let peers: PeerDirectory
   let ordering: String
+  private let stopping = StopFlag()
+  /// True once `stop()` was called: streams to callers end.
+  public var isStopping: Bool { stopping.value }
+  /// Ends the node's long-lived calls (its service calls this on a graceful shutdown).
+  public func stop() { stopping.set() }
 
   /// Takes over `replica`, ordering through the etcd cluster `client` reaches; the clusters
   /// the replica already holds enrolled may call at once.
@@ -121,4 +126,12 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
       "\(peer) sent a transaction the ledger would not take now: \(reason)"
     }
   }
+}
+
+/// A flag set once, read from any thread.
+final class StopFlag: @unchecked Sendable {
+  private let lock = NSLock()
+  private var stopped = false
+  func set() { lock.withLock { stopped = true } }
+  var value: Bool { lock.withLock { stopped } }
 }

@@ -51,6 +51,7 @@ public struct LedgerNodeService: Service {
         }
       }
     } onGracefulShutdown: {
+      node.stop()
       server.beginGracefulShutdown()
       etcd.close()
     }

@@ -39,21 +39,44 @@ public struct LoopbackEtcd: Sendable {
   /// The client addresses, `127.0.0.1:PORT`.
   public var endpoints: [String] { clientPorts.map { "127.0.0.1:\($0)" } }
 
+  /// Files of a member's TLS: its certificate and key, and the CA it checks peers and
+  /// clients against (PEM).
+  public struct TLSFiles: Sendable {
+    public var certificate: String
+    public var key: String
+    public var authority: String
+    public init(certificate: String, key: String, authority: String) {
+      self.certificate = certificate
+      self.key = key
+      self.authority = authority
+    }
+  }
+
   /// Member `i`'s arguments: a new cluster, data in `dataDirectory`, logs as `logOutput` says
-  /// (`stderr` or a file).
-  public func arguments(member i: Int, dataDirectory: String, logOutput: String = "stderr")
-    -> [String]
-  {
-    let cluster = peerPorts.indices.map { "m\($0)=http://127.0.0.1:\(peerPorts[$0])" }
+  /// (`stderr` or a file). With `tls`, clients and peers speak TLS and must present a
+  /// certificate the CA issued.
+  public func arguments(
+    member i: Int, dataDirectory: String, logOutput: String = "stderr", tls: TLSFiles? = nil
+  ) -> [String] {
+    let scheme = tls == nil ? "http" : "https"
+    let cluster = peerPorts.indices.map { "m\($0)=\(scheme)://127.0.0.1:\(peerPorts[$0])" }
       .joined(separator: ",")
-    return [
+    var arguments = [
       "--name", "m\(i)", "--data-dir", dataDirectory,
-      "--listen-client-urls", "http://127.0.0.1:\(clientPorts[i])",
-      "--advertise-client-urls", "http://127.0.0.1:\(clientPorts[i])",
-      "--listen-peer-urls", "http://127.0.0.1:\(peerPorts[i])",
-      "--initial-advertise-peer-urls", "http://127.0.0.1:\(peerPorts[i])",
+      "--listen-client-urls", "\(scheme)://127.0.0.1:\(clientPorts[i])",
+      "--advertise-client-urls", "\(scheme)://127.0.0.1:\(clientPorts[i])",
+      "--listen-peer-urls", "\(scheme)://127.0.0.1:\(peerPorts[i])",
+      "--initial-advertise-peer-urls", "\(scheme)://127.0.0.1:\(peerPorts[i])",
       "--initial-cluster", cluster, "--initial-cluster-state", "new",
       "--initial-cluster-token", token, "--logger", "zap", "--log-outputs", logOutput,
     ]
+    if let tls {
+      arguments += [
+        "--cert-file", tls.certificate, "--key-file", tls.key, "--trusted-ca-file", tls.authority,
+        "--client-cert-auth", "--peer-cert-file", tls.certificate, "--peer-key-file", tls.key,
+        "--peer-trusted-ca-file", tls.authority, "--peer-client-cert-auth",
+      ]
+    }
+    return arguments
   }
 }

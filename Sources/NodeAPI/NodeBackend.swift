@@ -13,6 +13,8 @@ public protocol NodeBackend: Sendable {
   func height() async -> UInt64?
   /// Waits until a block above `height` is stored, at most `timeout`.
   func waitForBlock(after height: UInt64?, timeout: Duration) async
+  /// True once the node is shutting down: long-lived calls end.
+  var isStopping: Bool { get }
 }
 
 /// A node's view of itself.

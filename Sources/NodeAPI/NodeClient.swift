@@ -6,7 +6,7 @@ import Records
 import TransportIdentity
 
 /// A client of one ledger node, over mutual TLS: it checks that the server's certificate is
-/// vouched for by `expected` (a genesis node's key) in `network` before it sends anything.
+/// vouched for by one of `expected` (genesis nodes' keys) in `network` before it sends anything.
 public final class NodeClient: Sendable {
   let grpc: GRPCClient<HTTP2ClientTransport.Posix>
   let node: Fedledger_V1_Node.Client<HTTP2ClientTransport.Posix>
@@ -15,7 +15,7 @@ public final class NodeClient: Sendable {
 
   public init(
     host: String, port: Int, identity: TransportCertificate, network: Hash256,
-    expected: PublicKey,
+    expected: Set<PublicKey>,
     logger: Logger = Logger(label: "fedledger.client"), timeout: Duration = .seconds(10),
     maximumMessageBytes: Int = 64 << 20
   ) throws {
@@ -23,7 +23,7 @@ public final class NodeClient: Sendable {
     self.timeout = timeout
     let security = PeerTLS.client(identity, logger: logger) { der in
       let key = try TransportCertificate.vouchingKey(ofDER: der, network: network)
-      guard key == expected else {
+      guard expected.contains(key) else {
         throw TransportIdentityError.unknownKey(
           subject: "the node at \(host):\(port)", key: key, expected: "the node's genesis key")
       }

@@ -119,7 +119,9 @@ struct NodeService: Fedledger_V1_Node.SimpleServiceProtocol {
       throw RPCError(code: .invalidArgument, message: "no block follows height \(UInt64.max)")
     }
     var next: UInt64? = request.fromStart ? 0 : after
-    while !Task.isCancelled {
+    // Ends when the caller goes away or the node shuts down (a stream would otherwise keep a
+    // graceful shutdown waiting for ever).
+    while !Task.isCancelled && !context.cancellation.isCancelled && !backend.isStopping {
       let top = await backend.height()
       if let top, let n = next, n <= top {
         for h in n...top {

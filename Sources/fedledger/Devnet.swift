@@ -62,7 +62,12 @@ struct DevnetUp: AsyncParsableCommand {
 
   @OptionGroup var options: DevnetOptions
   @Option(help: "Ledger nodes (default 4).") var nodes = 4
-  @Option(help: "Clusters to found and enrol (default 10).") var clusters = 10
+  @Option(help: "Clusters to found (default 10).") var clusters = 10
+  @Option(
+    help:
+      "How many of them to enrol now, the first ones (default: all; `fedledger member enrol` enrols the rest)."
+  )
+  var enrol: Int?
   @Option(help: "etcd members (default 3).") var etcdMembers = 3
   @Option(help: "JSON configuration file for the network (docs/simulate.md).") var config: String?
   @Option(help: "The etcd program (default /usr/bin/etcd).") var etcdProgram = "/usr/bin/etcd"
@@ -102,12 +107,25 @@ struct DevnetUp: AsyncParsableCommand {
     if let config { initArguments += ["--config", config] }
     try runToEnd(initArguments, log: dir + "/logs/network-init.log")
 
-    // etcd: members on free loopback ports.
+    // etcd: members on free loopback ports, speaking TLS to each other and to the nodes,
+    // each checked against the devnet's own CA (no one else may write the log).
     let members = try LoopbackEtcd(members: etcdMembers, token: "fedledger-devnet")
+    let tls = "\(dir)/etcd-tls"
+    try fm.createDirectory(atPath: tls, withIntermediateDirectories: true)
+    let authority = try LocalCertificateAuthority(commonName: "fedledger devnet etcd CA")
+    try write(authority.certificatePEM, to: "\(tls)/ca.pem")
+    for name in (0..<etcdMembers).map({ "m\($0)" }) + (0..<nodes).map({ "node-\($0)" }) {
+      let issued = try authority.issue(commonName: name)
+      try write(issued.certificate, to: "\(tls)/\(name).pem")
+      try write(issued.key, to: "\(tls)/\(name).key")
+    }
     var state = DevnetState(etcd: [], nodes: [], clusters: clusters)
     for i in 0..<etcdMembers {
+      let files = LoopbackEtcd.TLSFiles(
+        certificate: "\(tls)/m\(i).pem", key: "\(tls)/m\(i).key", authority: "\(tls)/ca.pem")
       let pid = try start(
-        etcdProgram, members.arguments(member: i, dataDirectory: "\(dir)/etcd/m\(i)"),
+        etcdProgram,
+        members.arguments(member: i, dataDirectory: "\(dir)/etcd/m\(i)", tls: files),
         log: "\(dir)/logs/etcd-m\(i).log")
       state.etcd.append(
         .init(name: "m\(i)", pid: pid, client: members.clientPorts[i], peer: members.peerPorts[i]))
@@ -122,7 +140,8 @@ struct DevnetUp: AsyncParsableCommand {
         [
           "node", "--genesis", "\(dir)/network/genesis.json", "--identity",
           "\(dir)/network/node-\(i)", "--data", "\(dir)/node-\(i)", "--listen",
-          "127.0.0.1:\(port)", "--etcd", etcd,
+          "127.0.0.1:\(port)", "--etcd", etcd, "--etcd-ca", "\(tls)/ca.pem", "--etcd-cert",
+          "\(tls)/node-\(i).pem", "--etcd-key", "\(tls)/node-\(i).key",
         ], log: "\(dir)/logs/node-\(i).log")
       state.nodes.append(.init(name: "node-\(i)", pid: pid, client: port, peer: nil))
       try state.write(dir)
@@ -134,13 +153,24 @@ struct DevnetUp: AsyncParsableCommand {
     // Each member enrols its cluster through a node, once every node has its genesis block.
     let network = try DevnetNetwork(directory: dir, state: state)
     try await network.waitForNodes(seconds: 60)
-    for i in 0..<clusters {
+    let enrolled = min(max(enrol ?? clusters, 0), clusters)
+    for i in 0..<enrolled {
       let enrolment = try Array(
         Data(contentsOf: URL(fileURLWithPath: "\(dir)/network/cluster-\(i)/enrolment.tx")))
       try await network.submit(enrolment, as: "member-\(i)", to: i % nodes)
     }
-    try await network.waitForClusters(clusters, seconds: 60)
+    try await network.waitForClusters(enrolled, seconds: 60)
     try await network.printStatus()
+  }
+
+  private func write(_ text: String, to path: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    guard fd >= 0 else { throw ValidationError("\(path) cannot be created") }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    guard Foundation.write(fd, bytes, bytes.count) == bytes.count else {
+      throw ValidationError("\(path) cannot be written")
+    }
   }
 
   /// This program, to start the nodes with.
@@ -253,7 +283,7 @@ struct DevnetNetwork {
     logger.logLevel = .error
     let client = try NodeClient(
       host: "127.0.0.1", port: state.nodes[i].client, identity: try files.transport(),
-      network: genesis.hash, expected: genesis.nodes[i].key, logger: logger, timeout: .seconds(5))
+      network: genesis.hash, expected: [genesis.nodes[i].key], logger: logger, timeout: .seconds(5))
     let connections = Task { try? await client.run() }
     defer {
       client.close()

@@ -8,6 +8,7 @@ struct FedLedger: AsyncParsableCommand {
       "Federated learning for the Industrial IoT: simulate federations on a ledger, verify models, train, evaluate, benchmark.",
     subcommands: [
       Simulate.self, Verify.self, LedgerCommand.self, Attest.self, Train.self, Evaluate.self,
-      Bench.self, NetworkCommand.self, NodeCommand.self, Devnet.self,
+      Bench.self, NetworkCommand.self, NodeCommand.self, MemberCommand.self,
+      Devnet.self,
     ])
 }

@@ -27,6 +27,10 @@ struct NodeCommand: AsyncParsableCommand {
   @Option(help: "Address to serve on, HOST:PORT (port 0: any free port).") var listen: String
   @Option(help: "etcd members' client addresses, comma-separated (HOST:PORT or http://HOST:PORT).")
   var etcd: String
+  @Option(help: "The CA certificate etcd's members are checked against (PEM; with TLS to etcd).")
+  var etcdCa: String?
+  @Option(help: "This node's client certificate for etcd (PEM).") var etcdCert: String?
+  @Option(help: "This node's client key for etcd (PEM).") var etcdKey: String?
   @Option(help: "How long transactions wait before a cut, in milliseconds (default 20).")
   var batchMilliseconds: Int = 20
 
@@ -55,7 +59,23 @@ struct NodeCommand: AsyncParsableCommand {
     guard !endpoints.isEmpty else { throw ValidationError("--etcd names no etcd member") }
     let replica = try LedgerReplica(
       directory: data + "/ledger", genesis: genesis, name: me.name, key: key)
-    let client = try EtcdClient(endpoints: endpoints)
+    var tls: EtcdTLS?
+    switch (etcdCa, etcdCert, etcdKey) {
+    case (nil, nil, nil): tls = nil
+    case (let ca?, let cert?, let key?):
+      func read(_ path: String, _ flag: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+          throw ValidationError("\(flag) \(path) cannot be read")
+        }
+        return Array(data)
+      }
+      tls = EtcdTLS(
+        certificate: try read(cert, "--etcd-cert"), privateKey: try read(key, "--etcd-key"),
+        trustRoots: try read(ca, "--etcd-ca"))
+    default:
+      throw ValidationError("TLS to etcd needs all of --etcd-ca, --etcd-cert and --etcd-key")
+    }
+    let client = try EtcdClient(endpoints: endpoints, tls: tls)
     let node = LedgerNode(
       replica: replica, etcd: client, batchTimeout: .milliseconds(max(1, batchMilliseconds)))
     let service = LedgerNodeService(

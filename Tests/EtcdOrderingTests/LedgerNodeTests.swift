@@ -99,7 +99,7 @@ final class LedgerNodeTests: XCTestCase {
       name: "client", ledgerKey: key, network: genesis.hash)
     let client = try NodeClient(
       host: "127.0.0.1", port: port, identity: identity, network: genesis.hash,
-      expected: expecting ?? nodeKeys[i].publicKey, timeout: .seconds(5))
+      expected: [expecting ?? nodeKeys[i].publicKey], timeout: .seconds(5))
     let task = Task { _ = try? await client.run() }
     stops.append {
       client.close()
