@@ -12,7 +12,8 @@ import Records
 /// a random nonce.
 /// - `tx/<sha-256 of the bytes>/<nonce>`: a transaction (the same bytes twice count once);
 /// - `cut/<node>/<nonce>`: a cut marker the node wrote;
-/// - `sig/<height, 20 digits>/<sha-256 of the signature>`: a node's signature of a block.
+/// - `sig/<height, 20 digits>/<sha-256 of the signature>`: a node's signature of a block;
+/// - `void/<height, 20 digits>/<sha-256 of the refusal>`: a node's refusal to sign one.
 public struct EtcdLogLayout: Sendable {
   /// The log's prefix, ending in `/`.
   public let prefix: String
@@ -31,11 +32,16 @@ public struct EtcdLogLayout: Sendable {
     key("sig/" + Self.digits(height) + "/" + Self.hash(bytes))
   }
 
+  public func refusal(_ bytes: [UInt8], height: UInt64) -> [UInt8] {
+    key("void/" + Self.digits(height) + "/" + Self.hash(bytes))
+  }
+
   /// What a key of the log is.
   public enum Entry: Equatable {
     case transaction
     case marker(node: String)
     case signature(height: UInt64)
+    case refusal(height: UInt64)
   }
 
   /// Reads an entry of the log: nil unless its key has one of the forms above, exactly, and
@@ -50,6 +56,8 @@ public struct EtcdLogLayout: Sendable {
     case "cut" where !parts[1].isEmpty: return .marker(node: String(parts[1]))
     case "sig" where parts[1].count == 20 && parts[2] == Self.hash(value):
       return UInt64(parts[1]).map { .signature(height: $0) }
+    case "void" where parts[1].count == 20 && parts[2] == Self.hash(value):
+      return UInt64(parts[1]).map { .refusal(height: $0) }
     default: return nil
     }
   }

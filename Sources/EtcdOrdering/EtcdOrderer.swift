@@ -12,8 +12,8 @@ import Records
 /// Every node runs one; none leads. Each node's timer cuts when transactions have waited
 /// `batchTimeout` (the first marker per sequence counts, so racing timers cut once).
 public actor EtcdOrderer {
-  public let node: String
-  public let layout: EtcdLogLayout
+  public nonisolated let node: String
+  public nonisolated let layout: EtcdLogLayout
   let client: EtcdClient
   private var follower: LogFollower
   let maxBlockTransactions: Int
@@ -27,6 +27,8 @@ public actor EtcdOrderer {
   private let onStored: @Sendable (OrderedBlock) -> Void
   /// Why this node did not sign a block (it stores it anyway if a quorum signed).
   public private(set) var refusals: [(height: UInt64, problem: String)] = []
+  /// Heights at which the log voided a block (it was dated again by the next marker).
+  public private(set) var voids: [UInt64] = []
 
   public init(
     replica: sending LedgerReplica, client: EtcdClient, root: String = "/fedledger",
@@ -164,6 +166,8 @@ public actor EtcdOrderer {
         steps = try follower.take(marker: marker)
       case .signature(let height):
         steps = try follower.take(signature: event.entry.value, height: height)
+      case .refusal(let height):
+        steps = try follower.take(refusal: event.entry.value, height: height)
       }
       try await perform(steps)
     }
@@ -175,8 +179,12 @@ public actor EtcdOrderer {
       case .sign(let height, let signature):
         let bytes = signature.canonicalBytes
         _ = try await client.create(key: layout.signature(bytes, height: height), value: bytes)
-      case .refused(let height, let problem):
+      case .refuse(let height, let refusal, let problem):
         refusals.append((height, problem))
+        let bytes = refusal.canonicalBytes
+        _ = try await client.create(key: layout.refusal(bytes, height: height), value: bytes)
+      case .voided(let height):
+        voids.append(height)
       case .stored(let block):
         onStored(block)
       }

@@ -189,6 +189,11 @@ public final class LedgerReplica {
     return BlockSignature(header: block.header, key: key)
   }
 
+  /// This node's signed refusal of `block`, which it will not sign.
+  public func refusal(of block: Block) -> BlockRefusal {
+    BlockRefusal(header: block.header, key: key)
+  }
+
   /// Checks a signed block, runs its transactions and stores it with their outcomes. The state
   /// moves on only once the block is durably stored.
   @discardableResult

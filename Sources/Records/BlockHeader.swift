@@ -85,6 +85,45 @@ public struct BlockSignature: CanonicalCodable, Equatable {
   }
 }
 
+/// A node's signed refusal to sign a block header (it is dated too far from the node's clock,
+/// or the node cannot run it). Where a log orders the ledger, enough refusals void the block,
+/// and its transactions are cut again.
+public struct BlockRefusal: CanonicalCodable, Equatable {
+  public var signer: PublicKey
+  /// The header hash refused.
+  public var header: Hash256
+  public var signature: Signature
+
+  public init(signer: PublicKey, header: Hash256, signature: Signature) {
+    self.signer = signer
+    self.header = header
+    self.signature = signature
+  }
+
+  public init(header: BlockHeader, key: SigningKey) {
+    signer = key.publicKey
+    self.header = header.hash
+    signature = key.sign(header.hash.bytes, for: .blockRefusal)
+  }
+
+  public func verifies(_ header: BlockHeader) -> Bool {
+    self.header == header.hash
+      && signer.verifies(signature, over: header.hash.bytes, for: .blockRefusal)
+  }
+
+  public func encode(to w: inout CanonicalWriter) {
+    w.key(signer)
+    w.hash(header)
+    w.signature(signature)
+  }
+
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
+    signer = try r.key("refusal signer")
+    header = try r.hash("refused header")
+    signature = try r.signature("refusal signature")
+  }
+}
+
 /// The set of node signatures on a block, sorted by signer so it has one encoding.
 public struct BlockSignatures: CanonicalCodable, Equatable {
   public var all: [BlockSignature]

@@ -107,6 +107,8 @@ public enum SigningPurpose: String, Sendable {
   case report = "fedledger/evaluation-report/v1"
   case evaluationClose = "fedledger/evaluation-close/v1"
   case metricEndorsement = "fedledger/metric-statement/v1"
+  /// A node's refusal to sign a block (ordering by a log: enough refusals void the block).
+  case blockRefusal = "fedledger/block-refusal/v1"
   /// A node's or cluster's ledger key vouching for the TLS key it connects with.
   case transportKey = "fedledger/tls-key-binding/v1"
 

@@ -48,11 +48,11 @@ final class EtcdOrdererTests: XCTestCase {
       directory: "\(directory)/\(folder)/node-\(i)", genesis: genesis, node: i, key: nodes[i])
   }
 
-  static func replica(directory: String, genesis: Genesis, node: Int, key: SigningKey) throws
-    -> LedgerReplica
-  {
+  static func replica(
+    directory: String, genesis: Genesis, node: Int, key: SigningKey, clock: UInt64 = now
+  ) throws -> LedgerReplica {
     try LedgerReplica(
-      directory: directory, genesis: genesis, name: "node-\(node)", key: key, clock: { now })
+      directory: directory, genesis: genesis, name: "node-\(node)", key: key, clock: { clock })
   }
 
   func enrolment(_ cluster: String, member: Int, signedBy key: SigningKey? = nil) -> Transaction {
@@ -74,12 +74,15 @@ final class EtcdOrdererTests: XCTestCase {
     }
   }
 
-  func start(_ i: Int, in folder: String, batchTimeout: Duration? = nil) throws -> Running {
+  func start(
+    _ i: Int, in folder: String, batchTimeout: Duration? = nil, clock: UInt64 = now
+  ) throws -> Running {
     let client = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
     let replica = try Self.replica(
-      directory: "\(directory)/\(folder)/node-\(i)", genesis: genesis, node: i, key: nodes[i])
+      directory: "\(directory)/\(folder)/node-\(i)", genesis: genesis, node: i, key: nodes[i],
+      clock: clock)
     let orderer = EtcdOrderer(
-      replica: replica, client: client, batchTimeout: batchTimeout, clock: { Self.now })
+      replica: replica, client: client, batchTimeout: batchTimeout, clock: { clock })
     let connections = Task { _ = try? await client.run() }
     let failure = Failure()
     let following = Task {
@@ -87,6 +90,25 @@ final class EtcdOrdererTests: XCTestCase {
     }
     return Running(
       orderer: orderer, client: client, tasks: [connections, following], failure: failure)
+  }
+
+  /// Nodes 0, 1 and 2 following the log, node 0 having started it (so the genesis block is
+  /// node 0's), all at the genesis block.
+  func startThree() async throws -> [Running] {
+    var running = [try start(0, in: "etcd")]
+    for _ in 0..<2000 where await running[0].orderer.markers == 0 {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    running += try (1..<3).map { try start($0, in: "etcd") }
+    try await wait(running, forHeight: 0)
+    return running
+  }
+
+  /// An etcd client of the test's own: any writer to etcd, as an attacker would be.
+  func rawWriter() throws -> EtcdClient {
+    let writer = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
+    Task { _ = try? await writer.run() }
+    return writer
   }
 
   /// Waits for every node to store `height`, at most 20 s each.
@@ -161,20 +183,11 @@ final class EtcdOrdererTests: XCTestCase {
   /// written around the honest ones for the same block, and entries for blocks not yet cut,
   /// do not keep the block from being stored with valid signatures.
   func testForgedSignatureEntriesDoNotBlockABlock() async throws {
-    var running = [try start(0, in: "etcd")]
+    let running = try await startThree()
     defer { for r in running { r.stop() } }
-    for _ in 0..<2000 where await running[0].orderer.markers == 0 {
-      try await Task.sleep(for: .milliseconds(10))
-    }
-    running += try (1..<3).map { try start($0, in: "etcd") }
-    try await wait(running, forHeight: 0)
-    let writer = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
-    let connection = Task { _ = try? await writer.run() }
-    defer {
-      writer.close()
-      connection.cancel()
-    }
-    let layout = await running[0].orderer.layout
+    let writer = try rawWriter()
+    defer { writer.close() }
+    let layout = running[0].orderer.layout
     func forge(height: UInt64, tag: String) async throws {
       for key in nodes {
         let junk = BlockSignature(
@@ -209,6 +222,93 @@ final class EtcdOrdererTests: XCTestCase {
       XCTAssertEqual(block.transactions, [t.canonicalBytes])
       XCTAssert(block.signatures.all.allSatisfy { $0.verifies(block.header) })
     }
+  }
+
+  /// A block dated far from the nodes' clocks (a faulty node's marker, or a network down for
+  /// longer than the skew between a cut and its signatures) cannot stall the ledger: every
+  /// node refuses it in the log, the refusals void it, and the next marker dates the same
+  /// transactions again at the same height.
+  func testRefusedBlocksAreVoidedAndCutAgain() async throws {
+    let running = try await startThree()
+    defer { for r in running { r.stop() } }
+    let writer = try rawWriter()
+    defer { writer.close() }
+    let layout = running[0].orderer.layout
+    let t = enrolment("cluster-0", member: 0)
+    try await running[1].orderer.submit(t)
+    // node-1's marker, dated a day ahead: no node signs that block.
+    let ahead = CutMarker(timestamp: Self.now + 86_400_000, proposer: "node-1")
+    _ = try await writer.create(key: layout.marker(by: "node-1"), value: ahead.canonicalBytes)
+    for _ in 0..<2000 {
+      let voided = await running[0].orderer.voids
+      if !voided.isEmpty { break }
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    for r in running {
+      let (height, voids, refusals) = await (r.orderer.height, r.orderer.voids, r.orderer.refusals)
+      XCTAssertEqual(height, 0, "nothing stored at height 1 yet")
+      XCTAssertEqual(voids, [1], "\(r.orderer.node)")
+      XCTAssertEqual(refusals.map(\.height), [1])
+    }
+    // The next marker dates it again.
+    try await running[2].orderer.cut()
+    try await wait(running, forHeight: 1)
+    var heads = Set<Hash256>()
+    for r in running {
+      let block = try await r.orderer.withReplica { try XCTUnwrap($0.store.block(at: 1)) }
+      XCTAssertEqual(block.transactions, [t.canonicalBytes])
+      XCTAssertEqual(block.header.timestamp, Self.now)
+      XCTAssertEqual(block.header.proposer, "node-2")
+      heads.insert(block.hash)
+    }
+    XCTAssertEqual(heads.count, 1)
+  }
+
+  /// Attack on safety through voids: when clocks disagree at the skew's edge, one node signs a
+  /// block the others refuse. The block is voided and dated again; the node that signed it
+  /// refuses the successor at the same height (it signs one block per height), so no two
+  /// blocks at a height carry signatures of the same honest node, and the others store it.
+  func testANodeThatSignedAVoidedBlockRefusesItsSuccessor() async throws {
+    let minute: UInt64 = 60_000
+    // node-0's clock runs six minutes ahead of the others'; node-1 starts the log, so the
+    // genesis block is dated by the others' clock (node-0 refuses it; the other two store it).
+    var running = [try start(1, in: "etcd")]
+    defer { for r in running { r.stop() } }
+    for _ in 0..<2000 where await running[0].orderer.markers == 0 {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    running = [try start(0, in: "etcd", clock: Self.now + 6 * minute), running[0]]
+    running.append(try start(2, in: "etcd"))
+    try await wait(running, forHeight: 0)
+    let writer = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
+    let connection = Task { _ = try? await writer.run() }
+    defer {
+      writer.close()
+      connection.cancel()
+    }
+    let layout = running[0].orderer.layout
+    let t = enrolment("cluster-0", member: 0)
+    try await running[1].orderer.submit(t)
+    // Dated 5.5 minutes ahead of nodes 1 and 2: node-0 (half a minute off) signs, they refuse.
+    let edge = CutMarker(timestamp: Self.now + 5 * minute + minute / 2, proposer: "node-1")
+    _ = try await writer.create(key: layout.marker(by: "node-1"), value: edge.canonicalBytes)
+    for _ in 0..<2000 where await running[1].orderer.voids.isEmpty {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    // Dated again 2.75 minutes ahead: within everyone's skew, but node-0 signed at this height.
+    let again = CutMarker(timestamp: Self.now + 2 * minute + 3 * minute / 4, proposer: "node-2")
+    _ = try await writer.create(key: layout.marker(by: "node-2"), value: again.canonicalBytes)
+    try await wait(running, forHeight: 1)
+    let block = try await running[1].orderer.withReplica { try XCTUnwrap($0.store.block(at: 1)) }
+    XCTAssertEqual(block.transactions, [t.canonicalBytes])
+    XCTAssertEqual(block.header.timestamp, again.timestamp)
+    XCTAssertEqual(
+      Set(block.signatures.all.map(\.signer)), [nodes[1].publicKey, nodes[2].publicKey],
+      "node-0 did not sign a second block at height 1")
+    let refused = await running[0].orderer.refusals
+    XCTAssert(
+      refused.contains { $0.height == 1 && $0.problem.contains("one block per height") },
+      "\(refused)")
   }
 }
 

@@ -2,40 +2,77 @@ import Ledger
 import Records
 
 /// One node's side of ordering by a shared log: it reads the log in order, builds each block
-/// the log's cut markers make, signs it, and stores it once a quorum of nodes' signatures on it
-/// has appeared in the log.
+/// the log's cut markers make, signs it (or signs a refusal), and stores it once a quorum of
+/// nodes' signatures on it has appeared in the log.
 ///
 /// Everything follows from the log alone: the blocks (`BlockCutter`), their dates and
-/// proposers (the markers'), and the signatures each carries (the first `blockQuorum` valid
-/// ones, in log order), so every node stores byte-identical blocks. A node's own signature
-/// counts only once the log has it, like anyone else's. Pure logic: the caller reads the log
-/// and writes the signatures this returns.
+/// proposers (the markers'), and their fate. Walking the votes on a block in log order, the
+/// first `blockQuorum` valid signatures of distinct genesis nodes store it, carrying exactly
+/// those, so every node stores byte-identical blocks; or, first, `nodes - blockQuorum + 1`
+/// valid refusals void it (no quorum can form any more), and the next marker dates the same
+/// transactions again at the same height. A block dated too far from the nodes' clocks, by a
+/// faulty node or because the network was down, does not stall the ledger. A node still signs
+/// one block per height: one that signed the void block refuses its successor (so no two
+/// blocks at a height can both carry a quorum while fewer than `2 x blockQuorum - nodes` nodes
+/// are Byzantine). A node's own votes
+/// count only once the log has them, like anyone else's. Pure logic: the caller reads the log
+/// and writes the votes this returns.
 public final class LogFollower {
   public let replica: LedgerReplica
   private var cutter: BlockCutter
   /// Blocks cut and not yet stored, oldest first; the first is at the replica's next height.
-  private var queue: [BlockCutter.Content] = []
-  /// Height the next block cut will have.
+  private var queue: [Queued] = []
+  /// Height the next block cut will have (voids keep heights: a voided block is dated again).
   private var nextCutHeight: UInt64
   /// The block at the replica's next height, built from the first of `queue`.
   private var proposal: Block?
-  /// Signatures read from the log, by height, in log order.
-  private var signatures: [UInt64: [BlockSignature]] = [:]
-  /// The height whose signatures were checked against this node's block.
+  /// Votes read from the log, by height, in log order.
+  private var votes: [UInt64: [Vote]] = [:]
+  /// The height whose votes were checked against this node's block.
   private var checked: UInt64?
+  /// The genesis nodes' keys.
+  private let nodes: Set<PublicKey>
+
+  struct Queued {
+    var content: BlockCutter.Content
+    /// Voided: waits for the next marker to date it again.
+    var voided = false
+  }
+
+  enum Vote: Equatable {
+    case signature(BlockSignature)
+    case refusal(BlockRefusal)
+
+    var signer: PublicKey {
+      switch self {
+      case .signature(let s): s.signer
+      case .refusal(let r): r.signer
+      }
+    }
+
+    func verifies(_ header: BlockHeader) -> Bool {
+      switch self {
+      case .signature(let s): s.verifies(header)
+      case .refusal(let r): r.verifies(header)
+      }
+    }
+
+    var isRefusal: Bool { if case .refusal = self { true } else { false } }
+  }
 
   /// What following the log asks of the node, or tells it.
   public enum Step: Sendable {
     /// Write this signature of the block at `height` to the log.
     case sign(height: UInt64, signature: BlockSignature)
-    /// This node will not sign the block at `height` (it stores it anyway if a quorum does).
-    case refused(height: UInt64, problem: String)
+    /// This node will not sign the block at `height`, for `problem`: write the refusal to the
+    /// log (it stores the block anyway if a quorum signs it).
+    case refuse(height: UInt64, refusal: BlockRefusal, problem: String)
+    /// Enough nodes refused the block at `height`: the next marker dates its transactions
+    /// again (a node's timer should cut).
+    case voided(height: UInt64)
     /// The block is stored, with the node's verdicts.
     case stored(OrderedBlock)
   }
-
-  /// The genesis nodes' keys.
-  private let nodes: Set<PublicKey>
 
   public init(replica: LedgerReplica, maxBlockTransactions: Int = 1000) {
     self.replica = replica
@@ -46,8 +83,9 @@ public final class LogFollower {
     nextCutHeight = 0
   }
 
-  /// Transactions read since the last marker (the node's timer cuts when there are any).
-  public var pendingCount: Int { cutter.pendingCount }
+  /// Whether a marker would cut something: transactions read since the last one, or a voided
+  /// block waiting to be dated again (the node's timer cuts when there is).
+  public var pendingCount: Int { cutter.pendingCount + (queue.first?.voided == true ? 1 : 0) }
   /// Cut markers read so far.
   public var markers: Int { cutter.markers }
   /// Whether the genesis block has been cut.
@@ -63,6 +101,11 @@ public final class LogFollower {
   /// proposer that is not a genesis node is not one (no node could sign its block).
   public func take(marker: CutMarker) throws(LedgerError) -> [Step] {
     guard replica.genesis.nodes.contains(where: { $0.name == marker.proposer }) else { return [] }
+    if queue.first?.voided == true {
+      queue[0].content.timestamp = marker.timestamp
+      queue[0].content.proposer = marker.proposer
+      queue[0].voided = false
+    }
     for content in cutter.add(marker: marker) {
       let height = nextCutHeight
       nextCutHeight += 1
@@ -76,35 +119,48 @@ public final class LogFollower {
         }
         continue
       }
-      queue.append(content)
+      queue.append(Queued(content: content))
     }
     return try advance()
   }
 
   /// Reads the log's next block signature, written for `height`.
-  ///
-  /// Only signatures that can count are kept: for a block the log has cut and this node has
-  /// not stored (an honest node signs only after the marker), by a genesis node, not already
-  /// held, and once the block is built, valid for it. Each entry is checked once, so a flood
-  /// costs a decode and a check each, never a check of everything again.
   public func take(signature bytes: [UInt8], height: UInt64) throws(LedgerError) -> [Step] {
+    guard let signature = try? BlockSignature(canonical: bytes) else { return [] }
+    return try take(.signature(signature), height: height)
+  }
+
+  /// Reads the log's next block refusal, written for `height`.
+  public func take(refusal bytes: [UInt8], height: UInt64) throws(LedgerError) -> [Step] {
+    guard let refusal = try? BlockRefusal(canonical: bytes) else { return [] }
+    return try take(.refusal(refusal), height: height)
+  }
+
+  /// Only votes that can count are kept: for a block the log has cut and this node has not
+  /// stored (an honest node votes only after the marker), by a genesis node, not already held,
+  /// and once the block is built, valid for it and the signer's first of its kind. Each entry
+  /// is checked once, so a flood costs a decode and a check each, never a check of all again.
+  private func take(_ vote: Vote, height: UInt64) throws(LedgerError) -> [Step] {
     if let top = replica.height, height <= top { return [] }
-    guard height < nextCutHeight, let signature = try? BlockSignature(canonical: bytes),
-      nodes.contains(signature.signer), !(signatures[height] ?? []).contains(signature)
+    guard height < nextCutHeight, nodes.contains(vote.signer),
+      !(votes[height] ?? []).contains(vote)
     else { return [] }
     if let block = proposal, block.header.height == height {
-      guard signature.verifies(block.header),
-        !(signatures[height] ?? []).contains(where: { $0.signer == signature.signer })
+      guard vote.verifies(block.header),
+        !(votes[height] ?? []).contains(where: {
+          $0.signer == vote.signer && $0.isRefusal == vote.isRefusal
+        })
       else { return [] }
     }
-    signatures[height, default: []].append(signature)
+    votes[height, default: []].append(vote)
     return try advance()
   }
 
-  /// Builds, signs and stores what the log allows, in height order.
+  /// Builds, votes on and stores (or voids) what the log allows, in height order.
   private func advance() throws(LedgerError) -> [Step] {
     var steps: [Step] = []
-    while let content = queue.first {
+    while let head = queue.first, !head.voided {
+      let content = head.content
       let height = replica.state.nextHeight
       if proposal == nil {
         let state = replica.state
@@ -114,39 +170,71 @@ public final class LogFollower {
           transactions: content.transactions,
           outcomes: replica.evaluate(content.transactions, timestamp: timestamp),
           timestamp: timestamp, proposer: content.proposer)
-        proposal = block
         do {
           steps.append(.sign(height: height, signature: try replica.sign(block)))
         } catch {
-          steps.append(.refused(height: height, problem: "\(error)"))
+          steps.append(
+            .refuse(height: height, refusal: replica.refusal(of: block), problem: "\(error)"))
         }
+        proposal = block
       }
-      guard var block = proposal, let signed = quorum(for: block) else { break }
-      block.signatures = signed
-      let outcomes = try replica.append(block)
-      steps.append(.stored(OrderedBlock(block: block, outcomes: outcomes)))
-      signatures[height] = nil
+      guard let block = proposal else { break }
+      switch decision(for: block) {
+      case nil:
+        return steps
+      case .store(let signatures):
+        var stored = block
+        stored.signatures = signatures
+        let outcomes = try replica.append(stored)
+        steps.append(.stored(OrderedBlock(block: stored, outcomes: outcomes)))
+        queue.removeFirst()
+      case .void:
+        queue[0].voided = true
+        steps.append(.voided(height: height))
+      }
+      votes[height] = nil
+      checked = nil
       proposal = nil
-      queue.removeFirst()
     }
     return steps
   }
 
-  /// The first `blockQuorum` valid signatures of distinct genesis nodes on `block`, in log
-  /// order, once the log has that many.
-  private func quorum(for block: Block) -> BlockSignatures? {
-    // Signatures taken before the block was built are checked here, once (then only valid
-    // ones of distinct nodes stay, in log order); later ones were checked as they came.
+  enum Decision {
+    case store(BlockSignatures)
+    case void
+  }
+
+  /// What the votes on `block` decide, walking them in log order: `blockQuorum` valid
+  /// signatures store it, `nodes - blockQuorum + 1` valid refusals void it, whichever the log
+  /// reaches first; nil while neither.
+  private func decision(for block: Block) -> Decision? {
+    // Votes taken before the block was built are checked here, once (then only valid ones,
+    // each signer's first of each kind, stay in log order); later ones were checked as they came.
     let height = block.header.height
     if checked != height {
       var signers = Set<PublicKey>()
-      signatures[height] = (signatures[height] ?? []).filter {
-        $0.verifies(block.header) && signers.insert($0.signer).inserted
+      var refusers = Set<PublicKey>()
+      votes[height] = (votes[height] ?? []).filter {
+        guard $0.verifies(block.header) else { return false }
+        return $0.isRefusal
+          ? refusers.insert($0.signer).inserted : signers.insert($0.signer).inserted
       }
       checked = height
     }
-    let valid = signatures[height] ?? []
     let quorum = replica.genesis.blockQuorum
-    return valid.count >= quorum ? BlockSignatures(Array(valid.prefix(quorum))) : nil
+    let refusalsToVoid = replica.genesis.nodes.count - quorum + 1
+    var signatures: [BlockSignature] = []
+    var refusals = 0
+    for vote in votes[height] ?? [] {
+      switch vote {
+      case .signature(let s):
+        signatures.append(s)
+        if signatures.count == quorum { return .store(BlockSignatures(signatures)) }
+      case .refusal:
+        refusals += 1
+        if refusals == refusalsToVoid { return .void }
+      }
+    }
+    return nil
   }
 }
