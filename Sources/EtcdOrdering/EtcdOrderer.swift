@@ -25,10 +25,13 @@ public actor EtcdOrderer {
   /// When this node first saw the transactions now pending.
   private var pendingSince: ContinuousClock.Instant?
   private let onStored: @Sendable (OrderedBlock) -> Void
-  /// Why this node did not sign a block (it stores it anyway if a quorum signed).
-  public private(set) var refusals: [(height: UInt64, problem: String)] = []
-  /// Heights at which the log voided a block (it was dated again by the next marker).
-  public private(set) var voids: [UInt64] = []
+  /// Why this node did not sign a block (it stores it anyway if a quorum signed); the last 100.
+  public private(set) var refusals: ArraySlice<(height: UInt64, problem: String)> = []
+  /// Heights at which the log voided a block (it was dated again by the next marker); the
+  /// last 100.
+  public private(set) var voids: ArraySlice<UInt64> = []
+  /// How many batch timeouts this node waits before a cut: doubles with each void in a row.
+  private var backoff = 1
 
   public init(
     replica: sending LedgerReplica, client: EtcdClient, root: String = "/fedledger",
@@ -62,6 +65,9 @@ public actor EtcdOrderer {
   /// Run again after a failure (etcd unreachable), it reads the log from its start again,
   /// checking what this node stored against it.
   public func run() async throws {
+    if let problem = LogFollower.problem(with: follower.replica.genesis) {
+      throw LedgerError.storage(path: "genesis", reason: problem)
+    }
     follower = LogFollower(replica: follower.replica, maxBlockTransactions: maxBlockTransactions)
     revision = 0
     pendingSince = nil
@@ -143,7 +149,7 @@ public actor EtcdOrderer {
       pendingSince = now
       return
     }
-    if now - since >= timeout {
+    if now - since >= timeout * backoff {
       pendingSince = nil
       try await cut()
     }
@@ -180,12 +186,16 @@ public actor EtcdOrderer {
         let bytes = signature.canonicalBytes
         _ = try await client.create(key: layout.signature(bytes, height: height), value: bytes)
       case .refuse(let height, let refusal, let problem):
-        refusals.append((height, problem))
+        refusals = (refusals + [(height, problem)]).suffix(100)
         let bytes = refusal.canonicalBytes
         _ = try await client.create(key: layout.refusal(bytes, height: height), value: bytes)
       case .voided(let height):
-        voids.append(height)
+        voids = (voids + [height]).suffix(100)
+        // Each void in a row waits twice as long before the next cut (at most 10 s), so
+        // nodes that keep refusing do not flood the log.
+        backoff = min(backoff * 2, 500)
       case .stored(let block):
+        backoff = 1
         onStored(block)
       }
     }

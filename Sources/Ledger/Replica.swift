@@ -194,6 +194,15 @@ public final class LedgerReplica {
     BlockRefusal(header: block.header, key: key)
   }
 
+  /// Lets this node sign another block at `block`'s height. Only for a block that can never be
+  /// stored: a log in which `blockQuorum` nodes refused it (with `blockQuorum` more than half
+  /// the nodes, at most `nodes - blockQuorum` could sign it, fewer than a quorum, unless
+  /// `2 x blockQuorum - nodes` or more are Byzantine, the bound every fork needs anyway).
+  public func forgetSignature(of block: Block) throws(LedgerError) {
+    try store.forgetSigned(block.hash, at: block.header.height)
+    if prepared?.height == block.header.height { prepared = nil }
+  }
+
   /// Checks a signed block, runs its transactions and stores it with their outcomes. The state
   /// moves on only once the block is durably stored.
   @discardableResult

@@ -176,6 +176,20 @@ public final class LedgerStore: Sendable {
     }
   }
 
+  /// Forgets that this node signed header `hash` at `height`: only for a block that can never
+  /// be stored (see `LedgerReplica.forgetSignature`).
+  func forgetSigned(_ hash: Hash256, at height: UInt64) throws(LedgerError) {
+    do {
+      try queue.write { db in
+        try db.execute(
+          sql: "DELETE FROM signed WHERE height = ? AND hash = ?",
+          arguments: [Int64(height), Data(hash.bytes)])
+      }
+    } catch {
+      throw .storage(path: path, reason: "cannot forget a signature at \(height): \(error)")
+    }
+  }
+
   /// Height of the last stored block, nil when empty.
   func headHeight() throws(LedgerError) -> UInt64? {
     try read { db in try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM block").map(UInt64.init) }

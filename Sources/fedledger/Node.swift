@@ -4,6 +4,7 @@ import Foundation
 import Ledger
 import LedgerNode
 import Logging
+import Ordering
 import Records
 import ServiceLifecycle
 
@@ -53,6 +54,9 @@ struct NodeCommand: AsyncParsableCommand {
     guard let me = genesis.nodes.first(where: { $0.key == key.publicKey }) else {
       throw IdentityFileError(
         path: files.ledgerKeyPath, problem: "holds a key that is not a node's in \(self.genesis)")
+    }
+    if let problem = LogFollower.problem(with: genesis) {
+      throw ValidationError("\(self.genesis): \(problem)")
     }
     let (host, port) = try Self.address(listen, flag: "--listen")
     let endpoints = try etcd.split(separator: ",").map { try EtcdEndpoint(parsing: String($0)) }

@@ -8,13 +8,14 @@ import Records
 /// Everything follows from the log alone: the blocks (`BlockCutter`), their dates and
 /// proposers (the markers'), and their fate. Walking the votes on a block in log order, the
 /// first `blockQuorum` valid signatures of distinct genesis nodes store it, carrying exactly
-/// those, so every node stores byte-identical blocks; or, first, `nodes - blockQuorum + 1`
-/// valid refusals void it (no quorum can form any more), and the next marker dates the same
-/// transactions again at the same height. A block dated too far from the nodes' clocks, by a
-/// faulty node or because the network was down, does not stall the ledger. A node still signs
-/// one block per height: one that signed the void block refuses its successor (so no two
-/// blocks at a height can both carry a quorum while fewer than `2 x blockQuorum - nodes` nodes
-/// are Byzantine). A node's own votes
+/// those, so every node stores byte-identical blocks; or, first, `blockQuorum` valid refusals
+/// void it, and the next marker dates the same transactions again at the same height. A block
+/// dated too far from the nodes' clocks, by a faulty node or because the network was down,
+/// does not stall the ledger. A void is a quorum's refusal: with `blockQuorum` more than half
+/// the nodes, the void block can never gather a quorum of signatures (unless
+/// `2 x blockQuorum - nodes` nodes are Byzantine, as any fork needs), so its signers may sign
+/// its successor. A split that reaches neither quorum waits (issue 17: rounds of votes).
+/// Log ordering needs `blockQuorum` more than half the nodes (`problem(with:)`). A node's own votes
 /// count only once the log has them, like anyone else's. Pure logic: the caller reads the log
 /// and writes the votes this returns.
 public final class LogFollower {
@@ -24,8 +25,9 @@ public final class LogFollower {
   private var queue: [Queued] = []
   /// Height the next block cut will have (voids keep heights: a voided block is dated again).
   private var nextCutHeight: UInt64
-  /// The block at the replica's next height, built from the first of `queue`.
-  private var proposal: Block?
+  /// The block at the replica's next height, built from the first of `queue`, and whether
+  /// this node signed it.
+  private var proposal: (block: Block, signed: Bool)?
   /// Votes read from the log, by height, in log order.
   private var votes: [UInt64: [Vote]] = [:]
   /// The height whose votes were checked against this node's block.
@@ -72,6 +74,14 @@ public final class LogFollower {
     case voided(height: UInt64)
     /// The block is stored, with the node's verdicts.
     case stored(OrderedBlock)
+  }
+
+  /// Why `genesis` cannot be ordered by a log, if it cannot: voids are safe only when a
+  /// block quorum is more than half the nodes.
+  public static func problem(with genesis: Genesis) -> String? {
+    genesis.blockQuorum * 2 > genesis.nodes.count
+      ? nil
+      : "its block quorum (\(genesis.blockQuorum) of \(genesis.nodes.count) nodes) is not more than half the nodes, which ordering by a log needs"
   }
 
   public init(replica: LedgerReplica, maxBlockTransactions: Int = 1000) {
@@ -145,7 +155,7 @@ public final class LogFollower {
     guard height < nextCutHeight, nodes.contains(vote.signer),
       !(votes[height] ?? []).contains(vote)
     else { return [] }
-    if let block = proposal, block.header.height == height {
+    if let block = proposal?.block, block.header.height == height {
       guard vote.verifies(block.header),
         !(votes[height] ?? []).contains(where: {
           $0.signer == vote.signer && $0.isRefusal == vote.isRefusal
@@ -172,13 +182,14 @@ public final class LogFollower {
           timestamp: timestamp, proposer: content.proposer)
         do {
           steps.append(.sign(height: height, signature: try replica.sign(block)))
+          proposal = (block, true)
         } catch {
           steps.append(
             .refuse(height: height, refusal: replica.refusal(of: block), problem: "\(error)"))
+          proposal = (block, false)
         }
-        proposal = block
       }
-      guard let block = proposal else { break }
+      guard let (block, signed) = proposal else { break }
       switch decision(for: block) {
       case nil:
         return steps
@@ -189,6 +200,8 @@ public final class LogFollower {
         steps.append(.stored(OrderedBlock(block: stored, outcomes: outcomes)))
         queue.removeFirst()
       case .void:
+        // A quorum refused it: it can never be stored, so this node may sign its successor.
+        if signed { try replica.forgetSignature(of: block) }
         queue[0].voided = true
         steps.append(.voided(height: height))
       }
@@ -205,8 +218,8 @@ public final class LogFollower {
   }
 
   /// What the votes on `block` decide, walking them in log order: `blockQuorum` valid
-  /// signatures store it, `nodes - blockQuorum + 1` valid refusals void it, whichever the log
-  /// reaches first; nil while neither.
+  /// signatures store it, `blockQuorum` valid refusals void it, whichever the log reaches
+  /// first; nil while neither.
   private func decision(for block: Block) -> Decision? {
     // Votes taken before the block was built are checked here, once (then only valid ones,
     // each signer's first of each kind, stay in log order); later ones were checked as they came.
@@ -222,7 +235,6 @@ public final class LogFollower {
       checked = height
     }
     let quorum = replica.genesis.blockQuorum
-    let refusalsToVoid = replica.genesis.nodes.count - quorum + 1
     var signatures: [BlockSignature] = []
     var refusals = 0
     for vote in votes[height] ?? [] {
@@ -232,7 +244,7 @@ public final class LogFollower {
         if signatures.count == quorum { return .store(BlockSignatures(signatures)) }
       case .refusal:
         refusals += 1
-        if refusals == refusalsToVoid { return .void }
+        if refusals == quorum { return .void }
       }
     }
     return nil
