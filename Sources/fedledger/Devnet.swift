@@ -46,7 +46,7 @@ struct DevnetState: Codable {
 }
 
 struct DevnetOptions: ParsableArguments {
-  @Option(help: "The devnet's directory (default runs/devnet).") var directory = "runs/devnet"
+  @Option(help: "The devnet's directory.") var directory = "runs/devnet"
 }
 
 struct DevnetUp: AsyncParsableCommand {
@@ -55,22 +55,23 @@ struct DevnetUp: AsyncParsableCommand {
     abstract: "Found a network and start its etcd members and nodes on free loopback ports.",
     discussion: """
       Writes the network (fedledger network init) to DIR/network, starts etcd members \
-      (Debian's etcd) with data in DIR/etcd and ledger nodes with data in DIR/node-N, each \
-      logging to DIR/logs, enrols every cluster through a member, and records the processes \
-      in DIR/devnet.json. Stop it with `fedledger devnet down`.
+      (Debian's etcd, with TLS and a CA of the devnet's own in DIR/etcd-tls) with data in \
+      DIR/etcd and ledger nodes with data in DIR/node-N, each logging to DIR/logs, enrols \
+      the clusters through their members, and records the processes in DIR/devnet.json. Stop \
+      it with `fedledger devnet down` (docs/network.md).
       """)
 
   @OptionGroup var options: DevnetOptions
-  @Option(help: "Ledger nodes (default 4).") var nodes = 4
-  @Option(help: "Clusters to found (default 10).") var clusters = 10
+  @Option(help: "Ledger nodes.") var nodes = 4
+  @Option(help: "Clusters to found.") var clusters = 10
   @Option(
     help:
       "How many of them to enrol now, the first ones (default: all; `fedledger member enrol` enrols the rest)."
   )
   var enrol: Int?
-  @Option(help: "etcd members (default 3).") var etcdMembers = 3
+  @Option(help: "etcd members.") var etcdMembers = 3
   @Option(help: "JSON configuration file for the network (docs/simulate.md).") var config: String?
-  @Option(help: "The etcd program (default /usr/bin/etcd).") var etcdProgram = "/usr/bin/etcd"
+  @Option(help: "The etcd program.") var etcdProgram = "/usr/bin/etcd"
 
   func run() async throws {
     do {

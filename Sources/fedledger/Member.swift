@@ -31,7 +31,7 @@ struct MemberEnrol: AsyncParsableCommand {
   @Option(help: "A signed enrolment to submit (canonical bytes).") var enrolment: String?
   @Option(help: "The cluster's identity directory (its ledger.key).") var cluster: String?
   @Option(help: "The cluster's name.") var name: String?
-  @Option(help: "The cluster's devices (default 1).") var devices: UInt32 = 1
+  @Option(help: "The cluster's devices.") var devices: UInt32 = 1
   @Option(help: "Seconds to wait for the enrolment on the ledger (default 30).") var timeout:
     Double = 30
 

@@ -28,17 +28,17 @@ struct NetworkInit: AsyncParsableCommand {
       genesis is the one `simulate` founds for the same configuration (docs/network.md).
       """)
 
-  @Option(help: "Ledger nodes (default 4).") var nodes: Int = 4
-  @Option(help: "Clusters (default 10).") var clusters: Int = 10
+  @Option(help: "Ledger nodes.") var nodes: Int = 4
+  @Option(help: "Clusters.") var clusters: Int = 10
   @Option(help: "JSON configuration file (docs/simulate.md).") var config: String?
-  @Option(help: "Network name in genesis (default fedledger).") var network = "fedledger"
+  @Option(help: "Network name in genesis.") var network = "fedledger"
   @Option(
     help:
       "Host names and addresses the nodes' TLS certificates name (default localhost,127.0.0.1)."
   )
   var hosts = "localhost,127.0.0.1"
-  @Option(name: .shortAndLong, help: "Output directory (default network).") var output = "network"
-  @Option(help: "Privacy mode (default none; the node process does not run enclaves yet).")
+  @Option(name: .shortAndLong, help: "Output directory.") var output = "network"
+  @Option(help: "Privacy mode (the node process does not run enclaves yet: none only).")
   var privacy = "none"
 
   func run() async throws {

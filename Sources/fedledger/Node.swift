@@ -32,7 +32,7 @@ struct NodeCommand: AsyncParsableCommand {
   var etcdCa: String?
   @Option(help: "This node's client certificate for etcd (PEM).") var etcdCert: String?
   @Option(help: "This node's client key for etcd (PEM).") var etcdKey: String?
-  @Option(help: "How long transactions wait before a cut, in milliseconds (default 20).")
+  @Option(help: "How long transactions wait before a cut, in milliseconds.")
   var batchMilliseconds: Int = 20
 
   func run() async throws {
