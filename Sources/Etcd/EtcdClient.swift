@@ -67,11 +67,9 @@ public final class EtcdClient: Sendable {
     return o
   }
 
-  /// Writes `value` at `key` unless the key exists; with `after`, only if that key exists too.
-  /// Returns the revision of the write, or nil when the guard failed (nothing was written).
-  public func create(key: [UInt8], value: [UInt8], after: [UInt8]? = nil) async throws(EtcdError)
-    -> Int64?
-  {
+  /// Writes `value` at `key` unless the key exists. Returns the revision of the write, or nil
+  /// when the key existed (nothing was written).
+  public func create(key: [UInt8], value: [UInt8]) async throws(EtcdError) -> Int64? {
     var absent = Etcdserverpb_Compare()
     absent.key = Data(key)
     absent.target = .create
@@ -79,14 +77,6 @@ public final class EtcdClient: Sendable {
     absent.createRevision = 0
     var request = Etcdserverpb_TxnRequest()
     request.compare = [absent]
-    if let after {
-      var present = Etcdserverpb_Compare()
-      present.key = Data(after)
-      present.target = .create
-      present.result = .greater
-      present.createRevision = 0
-      request.compare.append(present)
-    }
     var put = Etcdserverpb_PutRequest()
     put.key = Data(key)
     put.value = Data(value)

@@ -23,7 +23,12 @@ public struct EtcdLogLayout: Sendable {
   }
 
   public func transaction(_ bytes: [UInt8]) -> [UInt8] {
-    key("tx/" + Self.hash(bytes) + "/" + Self.nonce())
+    transactions(like: bytes) + Array(Self.nonce().utf8)
+  }
+
+  /// The prefix of every copy of these bytes in the log.
+  public func transactions(like bytes: [UInt8]) -> [UInt8] {
+    key("tx/" + Self.hash(bytes) + "/")
   }
 
   public func marker(by node: String) -> [UInt8] { key("cut/" + node + "/" + Self.nonce()) }

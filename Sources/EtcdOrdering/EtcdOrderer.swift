@@ -102,8 +102,11 @@ public actor EtcdOrderer {
     }
   }
 
-  /// Writes `bytes` to the log (the same bytes written again count once, where first).
+  /// Writes `bytes` to the log, unless the log holds them already (were two writes to race,
+  /// the same bytes count once, where first).
   public func submit(_ bytes: [UInt8]) async throws(EtcdError) {
+    let copies = try await client.range(prefix: layout.transactions(like: bytes)).entries
+    guard !copies.contains(where: { $0.value == bytes }) else { return }
     _ = try await client.create(key: layout.transaction(bytes), value: bytes)
   }
 

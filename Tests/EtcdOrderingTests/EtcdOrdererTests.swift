@@ -212,8 +212,12 @@ final class EtcdOrdererTests: XCTestCase {
       key: Array((layout.prefix + "cut/node-1/2").utf8),
       value: CutMarker(timestamp: Self.now + 86_400_000, proposer: "node-2").canonicalBytes)
     try await running[1].orderer.submit(t)
-    // A retried write of the same bytes counts once.
+    // A retried write of the same bytes is not written again (the squatter's junk, under the
+    // same hash, does not count as a copy).
     try await running[0].orderer.submit(t)
+    let copies = try await writer.range(prefix: layout.transactions(like: t.canonicalBytes))
+    XCTAssertEqual(copies.entries.count, 2)
+    XCTAssertEqual(copies.entries.filter { $0.value == t.canonicalBytes }.count, 1)
     try await running[2].orderer.cut()
     try await forge(height: 1, tag: "late")
     try await wait(running, forHeight: 1)
