@@ -69,7 +69,19 @@ public final class NodeClient: Sendable {
   public func block(at height: UInt64) async throws -> WireBlock {
     var request = Fedledger_V1_BlockRequest()
     request.height = height
-    let r = try await node.block(request, options: options)
+    return try wireBlock(try await node.block(request, options: options))
+  }
+
+  /// A block as the node sent it, with one verdict per transaction (the caller indexes one by
+  /// the other; a node sending otherwise is refused, not trusted to be consistent).
+  func wireBlock(_ r: Fedledger_V1_BlockResponse) throws -> WireBlock {
+    guard r.valid.count == r.transactions.count else {
+      throw RPCError(
+        code: .dataLoss,
+        message:
+          "the node at \(address) sent block \(r.height) with \(r.transactions.count) transactions and \(r.valid.count) verdicts"
+      )
+    }
     return WireBlock(
       height: r.height, header: Array(r.header), transactions: r.transactions.map { Array($0) },
       signatures: Array(r.signatures), valid: r.valid)
@@ -87,10 +99,7 @@ public final class NodeClient: Sendable {
     o.timeout = nil
     try await node.blocks(request, options: o) { response in
       for try await r in response.messages {
-        let block = WireBlock(
-          height: r.height, header: Array(r.header), transactions: r.transactions.map { Array($0) },
-          signatures: Array(r.signatures), valid: r.valid)
-        if !handle(block) { return }
+        if !handle(try self.wireBlock(r)) { return }
       }
     }
   }

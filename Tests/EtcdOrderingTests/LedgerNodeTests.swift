@@ -304,6 +304,62 @@ final class LedgerNodeTests: XCTestCase {
   }
 }
 
+/// A node that lies about its blocks: one verdict short of its transactions.
+struct LyingNode: NodeBackend {
+  func status() async -> NodeStatus {
+    NodeStatus(
+      node: "node-0", network: .zero, height: 0, head: .zero, round: 0, enrolledClusters: 0,
+      ordering: "none")
+  }
+  func submit(transaction: [UInt8], blob: [UInt8]?, from peer: Peer) async throws -> Bool { true }
+  func block(at height: UInt64) async throws -> WireBlock? {
+    WireBlock(height: height, header: [1], transactions: [[1], [2]], signatures: [], valid: [true])
+  }
+  func blob(_ hash: Hash256) async throws -> [UInt8]? { nil }
+  func height() async -> UInt64? { 0 }
+  func waitForBlock(after height: UInt64?, timeout: Duration) async {
+    try? await Task.sleep(for: .milliseconds(50))
+  }
+  var isStopping: Bool { false }
+}
+
+extension LedgerNodeTests {
+  /// Attack (a lying node): a block with fewer verdicts than transactions is refused by the
+  /// client, whether fetched or streamed, rather than indexed out of range by its caller.
+  func testAClientRefusesABlockWithoutAVerdictPerTransaction() async throws {
+    let peers = PeerDirectory(
+      network: genesis.hash, nodes: [("node-0", nodeKeys[0].publicKey)],
+      members: [("member-0", members[0].publicKey)])
+    let identity = try TransportCertificate.make(
+      name: "node-0", ledgerKey: nodeKeys[0], network: genesis.hash)
+    let server = GRPCServer(
+      transport: .http2NIOPosix(
+        address: .ipv4(host: "127.0.0.1", port: 0),
+        transportSecurity: PeerTLS.server(identity, peers: peers, logger: Logger(label: "liar"))),
+      services: [nodeService(backend: LyingNode(), peers: peers)])
+    let serving = Task { try? await server.serve() }
+    defer {
+      server.beginGracefulShutdown()
+      serving.cancel()
+    }
+    let address = try await server.listeningAddress
+    let client = try client(of: try XCTUnwrap(address?.ipv4?.port), node: 0, as: members[0])
+    do {
+      _ = try await client.block(at: 0)
+      XCTFail("a block one verdict short was taken")
+    } catch {
+      XCTAssert("\(error)".contains("2 transactions and 1 verdicts"), "\(error)")
+    }
+    do {
+      try await client.blocks(after: nil) { _ in
+        XCTFail("a streamed block one verdict short was handed on")
+        return false
+      }
+      XCTFail("the stream of a lying node ended without an error")
+    } catch {}
+  }
+}
+
 /// Counts from a `@Sendable` closure.
 final class Counter: @unchecked Sendable {
   private let lock = NSLock()
