@@ -140,6 +140,7 @@ let package = Package(
       name: "LedgerNode",
       dependencies: [
         "NodeAPI", "EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records", "TransportIdentity",
+        "Host", "Privacy", "Federation", "Learning",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
@@ -189,6 +190,14 @@ let package = Package(
         "UpdateSealing", "Records", "RecordsJSON",
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
+    // A cluster's gateway as a process: follows rounds through nodes, trains, submits.
+    .target(
+      name: "ClusterNode",
+      dependencies: [
+        "Gateway", "NodeAPI", "Federation", "Learning", "Ledger", "Records",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
     // A ledger node's untrusted host: replica, blob exchange, aggregator, enclave client.
     .target(
       name: "Host",
@@ -225,7 +234,8 @@ let package = Package(
         "Protection",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        "Etcd", "LedgerNode", "TransportIdentity", "NodeAPI", "LocalProcesses",
+        "Etcd", "LedgerNode", "TransportIdentity", "NodeAPI", "LocalProcesses", "Privacy",
+        "Gateway", "ClusterNode",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
@@ -274,14 +284,17 @@ let package = Package(
       ]),
     .testTarget(
       name: "HostTests",
-      dependencies: ["Host", "Privacy", "Ledger", "Ordering", "Records", "RecordsJSON"]),
+      dependencies: [
+        "Host", "Privacy", "Ledger", "Ordering", "Records", "RecordsJSON", "Federation",
+      ]),
     .testTarget(
       name: "OrderingTests", dependencies: ["Ordering", "Ledger", "Records", "RecordsJSON"]),
     .testTarget(
       name: "EtcdOrderingTests",
       dependencies: [
         "EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records", "RecordsJSON", "LedgerNode",
-        "NodeAPI", "TransportIdentity", "LocalProcesses",
+        "NodeAPI", "TransportIdentity", "LocalProcesses", "ClusterNode", "Gateway", "Simulator",
+        "Federation", "Learning", "Privacy",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),

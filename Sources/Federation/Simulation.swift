@@ -200,9 +200,9 @@ public final class Simulation {
     async throws -> RoundRecord
   {
     let c = configuration
-    var rng = SeededGenerator(seed: c.seed, domain: "simulation.round.\(round)")
-    let sampled = max(1, Int((c.participation.fraction * Double(c.clusters)).rounded()))
-    let participants = rng.shuffled(Array(0..<c.clusters)).prefix(sampled).sorted()
+    var rng = Participants.generator(round: round, seed: c.seed)
+    let participants = Participants.sample(
+      clusters: c.clusters, fraction: c.participation.fraction, using: &rng)
     let baseHash = model.hash
     let plan = RoundPlan(
       round: round, baseModelHash: baseHash, participants: participants, training: c.local,

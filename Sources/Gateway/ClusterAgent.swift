@@ -48,8 +48,12 @@ public final class ClusterAgent {
 
   /// An agent on the network `genesis` founds. The mode is genesis's, not a setting of the
   /// cluster's: where enclaves endorse (mode tee) it sends nothing until `trustEnclaves`.
-  public init(id: ClusterID, name: String, genesis: Genesis, key: SigningKey = SigningKey()) {
+  public init(
+    id: ClusterID, name: String, genesis: Genesis, key: SigningKey = SigningKey(),
+    enrolledDevices: UInt32 = 1
+  ) {
     self.id = id
+    self.enrolledDevices = enrolledDevices
     self.name = name
     self.network = genesis.hash
     self.genesis = genesis

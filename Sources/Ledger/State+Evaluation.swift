@@ -36,7 +36,7 @@ extension LedgerState {
   /// evaluation schedule judges, and its evaluation is neither closed nor out of time (twice
   /// the reporting window, so that any node may close it after the window). A node cannot
   /// keep a model from being judged by opening the next round at once.
-  func evaluationPending(before next: UInt64, at time: Date) -> TransactionOutcome? {
+  public func evaluationPending(before next: UInt64, at time: Date) -> TransactionOutcome? {
     guard let rules = genesis.evaluation, next > 1, let r = rounds[next - 1],
       let committedAt = r.committedAt, r.evaluation == nil,
       (next - 1) % UInt64(rules.every) == 0

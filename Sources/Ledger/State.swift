@@ -19,7 +19,12 @@ public enum TransactionOutcome: Equatable, Sendable {
 public struct RoundState: Sendable {
   public var open: RoundOpen
   /// Hash of the round-open transaction, which the round-close must name.
-  var openHash: Hash256
+  public internal(set) var openHash: Hash256
+  /// When the round opened, closed, and ended (committed or aborted): their blocks' times.
+  /// Nodes time a round's deadline and a silent coordinator by them.
+  public internal(set) var openedAt: Date?
+  public internal(set) var closedAt: Date?
+  public internal(set) var endedAt: Date?
   /// Valid commitments (cluster, enrolled key, payload hash), in ledger order.
   public var entries: [RoundClose.Entry] = []
   var committedBy: [String: Hash256] = [:]
@@ -35,7 +40,7 @@ public struct RoundState: Sendable {
   /// The statement hash each genesis endorser (by name) signed.
   public var endorsedBy: [String: Hash256] = [:]
   /// The genesis endorser each valid endorsement counts for, by transaction hash.
-  var endorserOf: [Hash256: String] = [:]
+  public internal(set) var endorserOf: [Hash256: String] = [:]
   public var commit: ModelCommit?
   /// When the model committed (its block's time): clusters report within genesis's window.
   public var committedAt: Date?
@@ -295,7 +300,9 @@ public struct LedgerState: Sendable {
         )
       }
       currentRound = o.round
-      rounds[o.round] = RoundState(open: o, openHash: hash)
+      var opened = RoundState(open: o, openHash: hash)
+      opened.openedAt = time
+      rounds[o.round] = opened
       return .valid
 
     case .commitment(let c):
@@ -373,6 +380,7 @@ public struct LedgerState: Sendable {
         )
       }
       r.close = c
+      r.closedAt = time
       rounds[c.round] = r
       return .valid
 
@@ -427,6 +435,7 @@ public struct LedgerState: Sendable {
       if r.abort != nil { return .invalid("round \(a.round) was already aborted") }
       if a.reason.isEmpty { return .invalid("gives no reason") }
       r.abort = a
+      r.endedAt = time
       rounds[a.round] = r
       return .valid
 
@@ -532,6 +541,7 @@ public struct LedgerState: Sendable {
       }
       r.commit = m
       r.committedAt = time
+      r.endedAt = time
       rounds[m.round] = r
       latestModel = m.model
       return .valid

@@ -238,6 +238,23 @@ public final class LedgerStore: Sendable {
     }
   }
 
+  /// The ledger's proof that it holds the transaction with `hash` as valid (an invalid copy of
+  /// the same bytes does not count), nil if it does not.
+  public func proof(ofValid hash: Hash256) throws(LedgerError) -> InclusionProof? {
+    guard
+      let stored = try read({ db in
+        try Row.fetchOne(
+          db,
+          sql:
+            "SELECT height, position, body, valid, reason FROM tx WHERE hash = ? AND valid = 1 LIMIT 1",
+          arguments: [Data(hash.bytes)]
+        ).map(Self.stored)
+      }), let block = try block(at: stored.height)
+    else { return nil }
+    let valid = try transactions(at: stored.height).map(\.outcome.isValid)
+    return block.inclusionProof(of: stored.position, valid: valid)
+  }
+
   /// Every transaction of `kind`, in ledger order (optionally of one round).
   public func transactions(kind: Transaction.Kind, round: UInt64? = nil) throws(LedgerError)
     -> [StoredTransaction]

@@ -11,6 +11,7 @@ import Records
 public final class LedgerNode: NodeBackend {
   public let name: String
   public let network: Hash256
+  public let genesis: Genesis
   public let orderer: EtcdOrderer
   public let blobs: BlobStore
   public let peers: PeerDirectory
@@ -30,6 +31,7 @@ public final class LedgerNode: NodeBackend {
   ) {
     name = replica.name
     network = replica.genesis.hash
+    genesis = replica.genesis
     blobs = replica.blobs
     let genesis = replica.genesis
     let peers = PeerDirectory(
@@ -102,6 +104,13 @@ public final class LedgerNode: NodeBackend {
 
   public func blob(_ hash: Hash256) async throws -> [UInt8]? {
     blobs.contains(hash) ? try blobs.get(hash) : nil
+  }
+
+  public func receipt(round: UInt64) async throws -> [UInt8]? {
+    try await orderer.withReplica { r -> [UInt8]? in
+      guard r.state.rounds[round]?.commit != nil else { return nil }
+      return try r.receipt(round: round).json()
+    }
   }
 
   public func height() async -> UInt64? { await orderer.height }

@@ -12,6 +12,8 @@ import TransportIdentity
 /// the log; what is stored stays stored.
 public struct LedgerNodeService: Service {
   public let node: LedgerNode
+  /// The node's part in the rounds (nil: it orders and serves only).
+  public let driver: RoundDriver?
   let etcd: EtcdClient
   let server: GRPCServer<HTTP2ServerTransport.Posix>
   let logger: Logger
@@ -19,9 +21,10 @@ public struct LedgerNodeService: Service {
   /// A node serving on `host`:`port` (0: any free port) with `identity` as its certificate.
   public init(
     node: LedgerNode, etcd: EtcdClient, identity: TransportCertificate, host: String, port: Int,
-    logger: Logger
+    driver: RoundDriver? = nil, logger: Logger
   ) {
     self.node = node
+    self.driver = driver
     self.etcd = etcd
     self.logger = logger
     server = GRPCServer(
@@ -47,6 +50,15 @@ public struct LedgerNodeService: Service {
             try await cancelWhenGracefulShutdown { try await follow() }
           } catch is CancellationError {
             // Shutting down: the log is followed again from what is stored on the next start.
+          }
+        }
+        if let driver {
+          group.addTask {
+            do {
+              try await cancelWhenGracefulShutdown { try await driver.run() }
+            } catch is CancellationError {
+              // Every step is decided from the ledger again on the next start.
+            }
           }
         }
       }

@@ -9,6 +9,8 @@ public protocol NodeBackend: Sendable {
   func submit(transaction: [UInt8], blob: [UInt8]?, from peer: Peer) async throws -> Bool
   func block(at height: UInt64) async throws -> WireBlock?
   func blob(_ hash: Hash256) async throws -> [UInt8]?
+  /// The receipt (JSON) of the model committed in `round`; nil if none is.
+  func receipt(round: UInt64) async throws -> [UInt8]?
   /// The newest stored height (nil before the genesis block).
   func height() async -> UInt64?
   /// Waits until a block above `height` is stored, at most `timeout`.

@@ -104,6 +104,14 @@ public final class NodeClient: Sendable {
     }
   }
 
+  /// The receipt (JSON) of the model committed in `round`, as the node sends it: the caller
+  /// checks it against genesis.
+  public func receipt(round: UInt64) async throws -> [UInt8] {
+    var request = Fedledger_V1_ReceiptRequest()
+    request.round = round
+    return Array(try await node.receipt(request, options: options).receipt)
+  }
+
   /// A blob by its hash, checked against it.
   public func blob(_ hash: Hash256) async throws -> [UInt8] {
     var request = Fedledger_V1_BlobRequest()

@@ -108,6 +108,18 @@ struct NodeService: Fedledger_V1_Node.SimpleServiceProtocol {
     return r
   }
 
+  func receipt(request: Fedledger_V1_ReceiptRequest, context: ServerContext) async throws
+    -> Fedledger_V1_ReceiptResponse
+  {
+    _ = try peer(context)
+    guard let receipt = try await backend.receipt(round: request.round) else {
+      throw RPCError(code: .notFound, message: "no model committed in round \(request.round) here")
+    }
+    var r = Fedledger_V1_ReceiptResponse()
+    r.receipt = Data(receipt)
+    return r
+  }
+
   func blocks(
     request: Fedledger_V1_BlocksRequest, response: RPCWriter<Fedledger_V1_BlockResponse>,
     context: ServerContext

@@ -3,7 +3,7 @@ import Canonical
 /// Makes a round's model final: it names k matching endorsements already on the ledger. An
 /// enclave hands its host a round's model only against a proof of this transaction, so no
 /// aggregate of a round that never commits is ever seen outside the enclaves.
-public struct ModelCommit: Equatable, Sendable {
+public struct ModelCommit: Hashable, Sendable {
   public var round: UInt64
   /// The model's hash (the SHA-256 a model file carries, see docs/model-format.md).
   public var model: Hash256

@@ -24,7 +24,8 @@ struct DevnetState: Codable {
   }
   var etcd: [Member]
   var nodes: [Member]
-  var clusters: Int
+  /// The cluster processes (their `client` is unused: 0).
+  var clusters: [Member]
 
   static func path(_ directory: String) -> String { directory + "/devnet.json" }
 
@@ -70,7 +71,14 @@ struct DevnetUp: AsyncParsableCommand {
   )
   var enrol: Int?
   @Option(help: "etcd members.") var etcdMembers = 3
-  @Option(help: "JSON configuration file for the network (docs/simulate.md).") var config: String?
+  @Option(
+    help:
+      "JSON configuration file for the network (docs/simulate.md; default: simulate's defaults without held-out data)."
+  )
+  var config: String?
+  @Option(help: "Seconds a round takes updates before it closes on those that arrived.")
+  var roundTimeout = 120
+  @Flag(help: "Start no cluster processes (enrol only).") var noClusters = false
   @Option(help: "The etcd program.") var etcdProgram = "/usr/bin/etcd"
 
   func run() async throws {
@@ -105,7 +113,14 @@ struct DevnetUp: AsyncParsableCommand {
       "network", "init", "--nodes", "\(nodes)", "--clusters", "\(clusters)", "--output",
       dir + "/network",
     ]
-    if let config { initArguments += ["--config", config] }
+    // Without a file, simulate's defaults but no held-out data: the node processes do not
+    // run federated evaluation yet, and the dataset's test set judges the models instead.
+    let configPath = config ?? dir + "/configuration.json"
+    if config == nil {
+      try Data(#"{"evaluation": {"heldOut": 0}}"#.utf8).write(
+        to: URL(fileURLWithPath: configPath))
+    }
+    initArguments += ["--config", configPath]
     try runToEnd(initArguments, log: dir + "/logs/network-init.log")
 
     // etcd: members on free loopback ports, speaking TLS to each other and to the nodes,
@@ -120,7 +135,7 @@ struct DevnetUp: AsyncParsableCommand {
       try write(issued.certificate, to: "\(tls)/\(name).pem")
       try write(issued.key, to: "\(tls)/\(name).key")
     }
-    var state = DevnetState(etcd: [], nodes: [], clusters: clusters)
+    var state = DevnetState(etcd: [], nodes: [], clusters: [])
     for i in 0..<etcdMembers {
       let files = LoopbackEtcd.TLSFiles(
         certificate: "\(tls)/m\(i).pem", key: "\(tls)/m\(i).key", authority: "\(tls)/ca.pem")
@@ -134,16 +149,25 @@ struct DevnetUp: AsyncParsableCommand {
     }
     let etcd = members.endpoints.joined(separator: ",")
     let me = Self.program
-    for i in 0..<nodes {
-      let port = try LoopbackPort.free()
+    // Every node's port first: each pulls blobs from the others.
+    var ports: [Int] = []
+    for _ in 0..<nodes {
+      var port = try LoopbackPort.free()
+      while ports.contains(port) { port = try LoopbackPort.free() }
+      ports.append(port)
+    }
+    for (i, port) in ports.enumerated() {
+      let peers = ports.enumerated().filter { $0.offset != i }.map { "127.0.0.1:\($0.element)" }
       let pid = try start(
         me,
         [
           "node", "--genesis", "\(dir)/network/genesis.json", "--identity",
           "\(dir)/network/node-\(i)", "--data", "\(dir)/node-\(i)", "--listen",
           "127.0.0.1:\(port)", "--etcd", etcd, "--etcd-ca", "\(tls)/ca.pem", "--etcd-cert",
-          "\(tls)/node-\(i).pem", "--etcd-key", "\(tls)/node-\(i).key",
-        ], log: "\(dir)/logs/node-\(i).log")
+          "\(tls)/node-\(i).pem", "--etcd-key", "\(tls)/node-\(i).key", "--round-timeout",
+          "\(roundTimeout)",
+        ] + (peers.isEmpty ? [] : ["--peers", peers.joined(separator: ",")]),
+        log: "\(dir)/logs/node-\(i).log")
       state.nodes.append(.init(name: "node-\(i)", pid: pid, client: port, peer: nil))
       try state.write(dir)
     }
@@ -161,7 +185,20 @@ struct DevnetUp: AsyncParsableCommand {
       try await network.submit(enrolment, as: "member-\(i)", to: i % nodes)
     }
     try await network.waitForClusters(enrolled, seconds: 60)
-    try await network.printStatus()
+    // Each cluster follows a node of its own first (and fails over to the others in turn).
+    for i in 0..<(noClusters ? 0 : clusters) {
+      let order = (0..<nodes).map { "127.0.0.1:\(ports[(i + $0) % nodes])" }
+      let pid = try start(
+        me,
+        [
+          "cluster", "--genesis", "\(dir)/network/genesis.json", "--identity",
+          "\(dir)/network/cluster-\(i)", "--state", "\(dir)/cluster-\(i)", "--nodes",
+          order.joined(separator: ","),
+        ], log: "\(dir)/logs/cluster-\(i).log")
+      state.clusters.append(.init(name: "cluster-\(i)", pid: pid, client: 0, peer: nil))
+      try state.write(dir)
+    }
+    try await DevnetNetwork(directory: dir, state: state).printStatus()
   }
 
   private func write(_ text: String, to path: String) throws {
@@ -234,6 +271,7 @@ struct DevnetDown: AsyncParsableCommand {
     do {
       let state = try DevnetState.read(options.directory)
       let start = Date()
+      stop(state.clusters.map(\.pid), what: "cluster")
       stop(state.nodes.map(\.pid), what: "node")
       // One etcd member at a time: a member stopping while the others run hands over its
       // leadership at once (stopped together, a leader waits seconds for a successor).
@@ -350,6 +388,19 @@ struct DevnetNetwork {
           "  \(n.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(address.padding(toLength: 18, withPad: " ", startingAt: 0)) not answering: \(error)"
         )
       }
+    }
+    if !state.clusters.isEmpty {
+      let last = state.clusters.map { c -> String in
+        let files =
+          (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(c.name)")) ?? []
+        let rounds = files.compactMap { f -> Int? in
+          guard f.hasPrefix("round-"), f.hasSuffix(".tx") else { return nil }
+          return Int(f.dropFirst("round-".count).dropLast(".tx".count))
+        }
+        let running = kill(c.pid, 0) == 0 ? "" : " (stopped)"
+        return "\(c.name) \(rounds.max().map { "round \($0)" } ?? "no round yet")\(running)"
+      }
+      print("  clusters (last round answered): " + last.joined(separator: ", "))
     }
     let alive = state.etcd.filter { kill($0.pid, 0) == 0 }.count
     print(

@@ -77,7 +77,9 @@ struct NetworkInit: AsyncParsableCommand {
     }
     c.output.directory = output
     let train = try DatasetLoader.load(c.dataset, split: .train)
-    let simulation = try Simulation(configuration: c, train: train, test: nil)
+    // Without held-out data nothing federated judges the models: the dataset's test set must.
+    let test = c.evaluation.heldOut > 0 ? nil : try DatasetLoader.load(c.dataset, split: .test)
+    let simulation = try Simulation(configuration: c, train: train, test: test)
     let fm = FileManager.default
     if fm.fileExists(atPath: output + "/genesis.json") {
       throw ValidationError(

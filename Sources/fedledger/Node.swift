@@ -1,12 +1,16 @@
 import ArgumentParser
 import Etcd
+import Federation
 import Foundation
 import Ledger
 import LedgerNode
 import Logging
+import NodeAPI
 import Ordering
+import Privacy
 import Records
 import ServiceLifecycle
+import TransportIdentity
 
 /// `fedledger node`: one ledger node as a long-running process.
 struct NodeCommand: AsyncParsableCommand {
@@ -34,17 +38,19 @@ struct NodeCommand: AsyncParsableCommand {
   @Option(help: "This node's client key for etcd (PEM).") var etcdKey: String?
   @Option(help: "How long transactions wait before a cut, in milliseconds.")
   var batchMilliseconds: Int = 20
+  @Option(
+    help: "The other nodes' addresses, comma-separated HOST:PORT (blobs are pulled from them).")
+  var peers: String = ""
+  @Option(help: "Genesis's initial model file (default: initial-model.flm beside genesis).")
+  var initialModel: String?
+  @Option(help: "Seconds a round takes updates before it closes on those that arrived.")
+  var roundTimeout: Int = 300
+  @Option(help: "Seconds each node after a round's coordinator waits before it steps in.")
+  var failover: Int = 5
+  @Flag(help: "Order and serve only: take no part in the rounds.") var noRounds = false
 
   func run() async throws {
-    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-    var logger = Logger(label: "fedledger.node")
-    logger.logLevel = .info
-    do {
-      try await serve(logger: logger)
-    } catch {
-      Terminal.error("\(error)")
-      throw ExitCode.failure
-    }
+    try await Terminal.daemon("fedledger.node") { try await serve(logger: $0) }
   }
 
   private func serve(logger: Logger) async throws {
@@ -82,8 +88,10 @@ struct NodeCommand: AsyncParsableCommand {
     let client = try EtcdClient(endpoints: endpoints, tls: tls)
     let node = LedgerNode(
       replica: replica, etcd: client, batchTimeout: .milliseconds(max(1, batchMilliseconds)))
+    let identity = try files.transport()
+    let driver = noRounds ? nil : try roundDriver(node: node, key: key, identity: identity, logger)
     let service = LedgerNodeService(
-      node: node, etcd: client, identity: try files.transport(), host: host, port: port,
+      node: node, etcd: client, identity: identity, host: host, port: port, driver: driver,
       logger: logger)
     let group = ServiceGroup(
       services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -95,6 +103,44 @@ struct NodeCommand: AsyncParsableCommand {
       }
     }
     try await group.run()
+  }
+
+  /// The node's part in the rounds, as genesis configures them.
+  private func roundDriver(
+    node: LedgerNode, key: SigningKey, identity: TransportCertificate, _ logger: Logger
+  ) throws -> RoundDriver {
+    let genesis = node.genesis
+    guard !genesis.endorsers.contains(where: { $0.kind != .genesisKey }) else {
+      throw ValidationError(
+        "\(self.genesis): its endorsers are enclaves; node processes do not run enclaves yet (privacy mode none only)"
+      )
+    }
+    let configuration = try SimulationConfiguration(recorded: genesis.round, source: self.genesis)
+    let modelPath =
+      initialModel
+      ?? URL(fileURLWithPath: self.genesis).deletingLastPathComponent()
+      .appendingPathComponent("initial-model.flm").path
+    guard let model = FileManager.default.contents(atPath: modelPath) else {
+      throw ValidationError("--initial-model \(modelPath) cannot be read")
+    }
+    let others = Set(genesis.nodes.filter { $0.key != key.publicKey }.map(\.key))
+    let clients = try peers.split(separator: ",").map { address in
+      let (host, port) = try Self.address(String(address), flag: "--peers")
+      return try NodeClient(
+        host: host, port: port, identity: identity, network: genesis.hash, expected: others,
+        logger: logger)
+    }
+    guard roundTimeout >= 1, failover >= 0 else {
+      throw ValidationError("--round-timeout must be at least 1 and --failover at least 0")
+    }
+    return try RoundDriver(
+      node: node, key: key, configuration: configuration,
+      aggregator: ClearAggregator(
+        strategy: configuration.makeStrategy(sampleCap: genesis.rules.sampleCap), key: key,
+        network: genesis.hash, nodes: Set(genesis.nodes.map(\.key)),
+        quorum: genesis.blockQuorum, clusterName: { "cluster-\($0)" }),
+      initialModel: Array(model), peers: clients, roundTimeout: .seconds(roundTimeout),
+      failover: .seconds(failover), logger: logger)
   }
 
   static func address(_ text: String, flag: String) throws -> (String, Int) {

@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+import Logging
 
 /// Progress and status output on standard error, redrawn in place on a terminal.
 enum Terminal {
@@ -21,5 +23,23 @@ enum Terminal {
   static func duration(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
     return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+  }
+}
+
+extension Terminal {
+  /// Runs a long-running process's body with structured logs on standard error (label
+  /// `label`, level info); an error ends the process with its message and a failure status.
+  static func daemon(
+    _ label: String, _ body: (Logger) async throws -> Void
+  ) async throws {
+    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    var logger = Logger(label: label)
+    logger.logLevel = .info
+    do {
+      try await body(logger)
+    } catch {
+      Terminal.error("\(error)")
+      throw ExitCode.failure
+    }
   }
 }

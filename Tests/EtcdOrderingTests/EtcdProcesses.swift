@@ -88,3 +88,29 @@ enum EtcdTestError: Error, CustomStringConvertible {
     }
   }
 }
+
+/// A test case with its own etcd cluster (`etcdMembers` members) and directory; what it
+/// started is stopped in reverse order through `stops`.
+class EtcdTestCase: XCTestCase {
+  class var etcdMembers: Int { 1 }
+  var directory = ""
+  var etcd: EtcdProcesses?
+  var stops: [() -> Void] = []
+
+  override func setUp() async throws {
+    directory =
+      FileManager.default.temporaryDirectory.appendingPathComponent(
+        "fedledger-\(Self.self)-\(UUID().uuidString)"
+      ).path
+    let etcd = try EtcdProcesses(members: Self.etcdMembers)
+    self.etcd = etcd
+    try await etcd.waitUntilReady()
+  }
+
+  override func tearDown() {
+    for stop in stops.reversed() { stop() }
+    stops = []
+    etcd?.stop()
+    try? FileManager.default.removeItem(atPath: directory)
+  }
+}

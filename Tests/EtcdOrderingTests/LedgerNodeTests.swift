@@ -16,28 +16,10 @@ import XCTest
 /// Ledger nodes as network services: each orders through a real etcd cluster and serves gRPC
 /// over mutual TLS, where a certificate counts only if a key genesis or the ledger knows
 /// vouches for it.
-final class LedgerNodeTests: XCTestCase {
+final class LedgerNodeTests: EtcdTestCase {
+  override class var etcdMembers: Int { 3 }
   let members = (0..<3).map { _ in SigningKey() }
   let nodeKeys = (0..<3).map { _ in SigningKey() }
-  var directory = ""
-  var etcd: EtcdProcesses?
-  var stops: [() -> Void] = []
-
-  override func setUp() async throws {
-    directory =
-      FileManager.default.temporaryDirectory.appendingPathComponent(
-        "fedledger-nodes-\(UUID().uuidString)"
-      ).path
-    let etcd = try EtcdProcesses(members: 3)
-    self.etcd = etcd
-    try await etcd.waitUntilReady()
-  }
-
-  override func tearDown() {
-    for stop in stops { stop() }
-    etcd?.stop()
-    try? FileManager.default.removeItem(atPath: directory)
-  }
 
   lazy var genesis: Genesis = {
     Genesis(
@@ -316,6 +298,7 @@ struct LyingNode: NodeBackend {
     WireBlock(height: height, header: [1], transactions: [[1], [2]], signatures: [], valid: [true])
   }
   func blob(_ hash: Hash256) async throws -> [UInt8]? { nil }
+  func receipt(round: UInt64) async throws -> [UInt8]? { nil }
   func height() async -> UInt64? { 0 }
   func waitForBlock(after height: UInt64?, timeout: Duration) async {
     try? await Task.sleep(for: .milliseconds(50))

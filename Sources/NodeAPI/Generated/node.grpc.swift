@@ -91,13 +91,27 @@ internal enum Fedledger_V1_Node: Sendable {
                 type: .serverStreaming
             )
         }
+        /// Namespace for "Receipt" metadata.
+        internal enum Receipt: Sendable {
+            /// Request type for "Receipt".
+            internal typealias Input = Fedledger_V1_ReceiptRequest
+            /// Response type for "Receipt".
+            internal typealias Output = Fedledger_V1_ReceiptResponse
+            /// Descriptor for "Receipt".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fedledger.v1.Node"),
+                method: "Receipt",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "fedledger.v1.Node" service.
         internal static let descriptors: [GRPCCore.MethodDescriptor] = [
             Status.descriptor,
             Submit.descriptor,
             Block.descriptor,
             Blob.descriptor,
-            Blocks.descriptor
+            Blocks.descriptor,
+            Receipt.descriptor
         ]
     }
 }
@@ -213,6 +227,25 @@ extension Fedledger_V1_Node {
             request: GRPCCore.StreamingServerRequest<Fedledger_V1_BlocksRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_BlockResponse>
+
+        /// Handle the "Receipt" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The receipt of the model committed in a round, as JSON (docs/receipt.md): the caller
+        /// > checks it offline against genesis.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fedledger_V1_ReceiptRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fedledger_V1_ReceiptResponse` messages.
+        func receipt(
+            request: GRPCCore.StreamingServerRequest<Fedledger_V1_ReceiptRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_ReceiptResponse>
     }
 
     /// Service protocol for the "fedledger.v1.Node" service.
@@ -312,6 +345,25 @@ extension Fedledger_V1_Node {
             request: GRPCCore.ServerRequest<Fedledger_V1_BlocksRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_BlockResponse>
+
+        /// Handle the "Receipt" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The receipt of the model committed in a round, as JSON (docs/receipt.md): the caller
+        /// > checks it offline against genesis.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_ReceiptRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fedledger_V1_ReceiptResponse` message.
+        func receipt(
+            request: GRPCCore.ServerRequest<Fedledger_V1_ReceiptRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_ReceiptResponse>
     }
 
     /// Simple service protocol for the "fedledger.v1.Node" service.
@@ -410,6 +462,25 @@ extension Fedledger_V1_Node {
             response: GRPCCore.RPCWriter<Fedledger_V1_BlockResponse>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "Receipt" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The receipt of the model committed in a round, as JSON (docs/receipt.md): the caller
+        /// > checks it offline against genesis.
+        ///
+        /// - Parameters:
+        ///   - request: A `Fedledger_V1_ReceiptRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fedledger_V1_ReceiptResponse` to respond with.
+        func receipt(
+            request: Fedledger_V1_ReceiptRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fedledger_V1_ReceiptResponse
     }
 }
 
@@ -467,6 +538,17 @@ extension Fedledger_V1_Node.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_BlockResponse>(),
             handler: { request, context in
                 try await self.blocks(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Fedledger_V1_Node.Method.Receipt.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_ReceiptRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_ReceiptResponse>(),
+            handler: { request, context in
+                try await self.receipt(
                     request: request,
                     context: context
                 )
@@ -531,6 +613,17 @@ extension Fedledger_V1_Node.ServiceProtocol {
             context: context
         )
         return response
+    }
+
+    internal func receipt(
+        request: GRPCCore.StreamingServerRequest<Fedledger_V1_ReceiptRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_ReceiptResponse> {
+        let response = try await self.receipt(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
     }
 }
 
@@ -603,6 +696,19 @@ extension Fedledger_V1_Node.SimpleServiceProtocol {
                 )
                 return [:]
             }
+        )
+    }
+
+    internal func receipt(
+        request: GRPCCore.ServerRequest<Fedledger_V1_ReceiptRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_ReceiptResponse> {
+        return GRPCCore.ServerResponse<Fedledger_V1_ReceiptResponse>(
+            message: try await self.receipt(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
         )
     }
 }
@@ -729,6 +835,30 @@ extension Fedledger_V1_Node {
             deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_BlockResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Fedledger_V1_BlockResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Receipt" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The receipt of the model committed in a round, as JSON (docs/receipt.md): the caller
+        /// > checks it offline against genesis.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_ReceiptRequest` message.
+        ///   - serializer: A serializer for `Fedledger_V1_ReceiptRequest` messages.
+        ///   - deserializer: A deserializer for `Fedledger_V1_ReceiptResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func receipt<Result>(
+            request: GRPCCore.ClientRequest<Fedledger_V1_ReceiptRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedledger_V1_ReceiptRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_ReceiptResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_ReceiptResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -915,6 +1045,41 @@ extension Fedledger_V1_Node {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Receipt" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The receipt of the model committed in a round, as JSON (docs/receipt.md): the caller
+        /// > checks it offline against genesis.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_ReceiptRequest` message.
+        ///   - serializer: A serializer for `Fedledger_V1_ReceiptRequest` messages.
+        ///   - deserializer: A deserializer for `Fedledger_V1_ReceiptResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func receipt<Result>(
+            request: GRPCCore.ClientRequest<Fedledger_V1_ReceiptRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedledger_V1_ReceiptRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_ReceiptResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_ReceiptResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fedledger_V1_Node.Method.Receipt.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1059,6 +1224,36 @@ extension Fedledger_V1_Node.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_BlocksRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_BlockResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Receipt" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The receipt of the model committed in a round, as JSON (docs/receipt.md): the caller
+    /// > checks it offline against genesis.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fedledger_V1_ReceiptRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func receipt<Result>(
+        request: GRPCCore.ClientRequest<Fedledger_V1_ReceiptRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_ReceiptResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.receipt(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_ReceiptRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_ReceiptResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1225,6 +1420,40 @@ extension Fedledger_V1_Node.ClientProtocol {
             metadata: metadata
         )
         return try await self.blocks(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Receipt" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The receipt of the model committed in a round, as JSON (docs/receipt.md): the caller
+    /// > checks it offline against genesis.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func receipt<Result>(
+        _ message: Fedledger_V1_ReceiptRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_ReceiptResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fedledger_V1_ReceiptRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.receipt(
             request: request,
             options: options,
             onResponse: handleResponse

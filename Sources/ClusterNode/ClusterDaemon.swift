@@ -1,0 +1,287 @@
+import Federation
+import Foundation
+import GRPCCore
+import Gateway
+import Learning
+import Ledger
+import Logging
+import NodeAPI
+import Records
+
+/// A cluster's gateway as a process: it follows the ledger through one node (failing over to
+/// the next when that one fails it), and when a round-open asks it to train, it gets the base
+/// model, checks it against its receipt and genesis, trains on its own data, and submits its
+/// signed commitment with the payload.
+///
+/// What it sends for a round is written to `directory` first; after a restart it sends the
+/// same bytes again (the ledger keeps one commitment per cluster and round), never a second
+/// update.
+public actor ClusterDaemon {
+  let agent: ClusterAgent
+  let cluster: Cluster
+  let configuration: SimulationConfiguration
+  let genesis: Genesis
+  let initialModel: Model
+  let nodes: [NodeClient]
+  let directory: String
+  let logger: Logger
+  /// The node followed now (an index into `nodes`).
+  private var current = 0
+  /// The model commits seen so far, by model hash.
+  private var commits: [Hash256: ModelCommit] = [:]
+  /// The newest committed model this cluster fetched and checked, with its receipt.
+  private var latest: (hash: Hash256, model: Model, receipt: Receipt)?
+  /// The newest round this cluster answered.
+  public private(set) var lastRound: UInt64 = 0
+  /// What happened, newest last (the last 100).
+  public private(set) var log: ArraySlice<String> = []
+
+  public init(
+    agent: sending ClusterAgent, cluster: Cluster, configuration: SimulationConfiguration,
+    genesis: Genesis, initialModel: Model, nodes: [NodeClient], directory: String,
+    logger: Logger
+  ) throws {
+    guard Hash256(hex: initialModel.hash) == genesis.initialModel else {
+      throw ClusterDaemonError.notTheInitialModel(initialModel.hash)
+    }
+    guard !nodes.isEmpty else { throw ClusterDaemonError.noNodes }
+    self.agent = agent
+    self.cluster = cluster
+    self.configuration = configuration
+    self.genesis = genesis
+    self.initialModel = initialModel
+    self.nodes = nodes
+    self.directory = directory
+    self.logger = logger
+    try FileManager.default.createDirectory(
+      atPath: directory, withIntermediateDirectories: true)
+  }
+
+  public var name: String { agent.name }
+
+  /// Follows the ledger and answers rounds until cancelled.
+  public func run() async throws {
+    try await withThrowingDiscardingTaskGroup { group in
+      for n in nodes { group.addTask { try? await n.run() } }
+      group.addTask {
+        defer { for n in self.nodes { n.close() } }
+        try await self.follow()
+      }
+    }
+  }
+
+  private func follow() async throws {
+    var delay = Duration.milliseconds(200)
+    var height: UInt64? = nil
+    while !Task.isCancelled {
+      let node = nodes[current]
+      let (events, sink) = AsyncStream.makeStream(of: WireBlock.self)
+      let after = height
+      do {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+          group.addTask {
+            defer { sink.finish() }
+            try await node.blocks(after: after) { block in
+              sink.yield(block)
+              return true
+            }
+          }
+          for await block in events {
+            height = block.height
+            try await self.read(block)
+            delay = .milliseconds(200)
+          }
+          try await group.next()
+          group.cancelAll()
+        }
+      } catch is CancellationError {
+        return
+      } catch {
+        note("\(node.address): \(error); following the next node", level: .warning)
+      }
+      current = (current + 1) % nodes.count
+      try await Task.sleep(for: delay)
+      delay = min(delay * 2, .seconds(5))
+    }
+  }
+
+  /// Takes note of a block's model commits and answers a round-open that asks this cluster.
+  private func read(_ block: WireBlock) async throws {
+    var open: RoundOpen?
+    var committed: ModelCommit?
+    for (bytes, valid) in zip(block.transactions, block.valid) where valid {
+      switch try? Transaction(canonical: bytes) {
+      case .modelCommit(let m)?:
+        commits[m.model] = m
+        committed = m
+      case .roundOpen(let o)?:
+        // Signed by a genesis node, for this network: a node cannot make one up.
+        guard genesis.node(o.signer) != nil, o.verifies(network: genesis.hash) else { continue }
+        open = o
+      default: continue
+      }
+    }
+    // Each committed model is fetched, checked and kept with its receipt as it commits (the
+    // operator's copy, and the next round's base); a later round-open in the same block
+    // fetches what it needs itself.
+    if let committed, open == nil {
+      do {
+        _ = try await baseModel(committed.model)
+      } catch {
+        note("\(error)", level: .warning)
+      }
+    }
+    if let open, open.round > lastRound, open.participants.contains(agent.name) {
+      do {
+        // A round the ledger has moved past (read while catching up) is not trained for.
+        let now = (try? await nodes[current].status().round) ?? open.round
+        guard now <= open.round else { return }
+        try await answer(open)
+      } catch let error as CancellationError {
+        throw error
+      } catch {
+        // Every node was tried: the round goes on without this cluster.
+        note("round \(open.round): \(error)", level: .warning)
+      }
+    }
+  }
+
+  /// Trains on the round's base model and submits the update (or, after a restart, the one
+  /// already made for the round).
+  private func answer(_ open: RoundOpen) async throws {
+    let round = open.round
+    let stem = String(format: "%@/round-%06llu", directory, round)
+    let saved = (
+      FileManager.default.contents(atPath: stem + ".tx"),
+      FileManager.default.contents(atPath: stem + ".payload")
+    )
+    let submission: (transaction: [UInt8], payload: [UInt8])
+    if let tx = saved.0, let payload = saved.1 {
+      submission = (Array(tx), Array(payload))
+      note("round \(round): sending again the update made before a restart")
+    } else {
+      let base = try await baseModel(open.baseModel)
+      try agent.acceptBase(open.baseModel, receipt: base.receipt)
+      let plan = RoundPlan(
+        round: Int(round), baseModelHash: base.model.hash,
+        participants: open.participants.compactMap { Int($0.dropFirst("cluster-".count)) },
+        training: configuration.local, deadline: configuration.participation.deadline,
+        sampleCap: open.rules.sampleCap)
+      // The simulation's seed for this cluster and round: the same update as `simulate`.
+      let seed =
+        configuration.seed &+ UInt64(round) &* 1_000_003 &+ UInt64(cluster.id) &* 7919
+      let start = ContinuousClock.now
+      let update = try cluster.train(plan: plan, base: base.model, seed: seed)
+      if let e = update.edge, e.devices == 0 {
+        note("round \(round): none of its devices answered; nothing to send")
+        lastRound = round
+        return
+      }
+      let sent = try agent.submission(for: update)
+      submission = (sent.commitment.canonicalBytes, sent.payload)
+      try Data(submission.payload).write(
+        to: URL(fileURLWithPath: stem + ".payload"), options: .atomic)
+      try Data(submission.transaction).write(
+        to: URL(fileURLWithPath: stem + ".tx"), options: .atomic)
+      note(
+        "round \(round): trained on \(update.sampleCount) samples in \(ContinuousClock.now - start), loss \(String(format: "%.4f", update.trainLoss))"
+      )
+    }
+    try await submit(submission.transaction, payload: submission.payload, round: round)
+    lastRound = round
+  }
+
+  /// Sends the commitment and payload to the node followed, then to each other until one
+  /// takes it.
+  private func submit(_ transaction: [UInt8], payload: [UInt8], round: UInt64) async throws {
+    var problems: [String] = []
+    for i in 0..<nodes.count {
+      let node = nodes[(current + i) % nodes.count]
+      do {
+        let appended = try await node.submit(transaction, blob: payload)
+        note(
+          "round \(round): update \(Hash256.of(payload).short) \(appended ? "submitted to" : "already held by") \(node.address)"
+        )
+        return
+      } catch {
+        problems.append("\(node.address): \(error)")
+      }
+    }
+    throw ClusterDaemonError.notSubmitted(round: round, problems)
+  }
+
+  /// The base model with the receipt that proves it (none for genesis's initial model),
+  /// from the node followed or, failing that, the others.
+  private func baseModel(_ hash: Hash256) async throws -> (model: Model, receipt: Receipt?) {
+    if hash == genesis.initialModel { return (initialModel, nil) }
+    if let latest, latest.hash == hash { return (latest.model, latest.receipt) }
+    guard let commit = commits[hash] else { throw ClusterDaemonError.unknownModel(hash) }
+    var problems: [String] = []
+    // A node may not hold the file yet just after the commit: each pass over the nodes
+    // waits twice as long (0.1 s to 1.6 s).
+    for attempt in 0..<(nodes.count * 5) {
+      if attempt > 0 && attempt % nodes.count == 0 {
+        try await Task.sleep(for: .milliseconds(100 << (attempt / nodes.count - 1)))
+      }
+      let node = nodes[(current + attempt) % nodes.count]
+      do {
+        let file = try await node.blob(commit.modelBlob)
+        let model = try ModelFile.decode(file, path: "round \(commit.round)'s model")
+        let receipt = try Receipt.parse(try await node.receipt(round: commit.round))
+        // The cluster's own offline check: the receipt must prove this model under genesis.
+        _ = try receipt.verify(genesis: genesis, modelHash: Hash256(hex: model.hash))
+        guard Hash256(hex: model.hash) == hash else {
+          throw ClusterDaemonError.unprovenModel(
+            hash, ["the file holds model \(model.hash.prefix(12))"])
+        }
+        let stem = String(format: "%@/models/round-%06llu", directory, commit.round)
+        try FileManager.default.createDirectory(
+          atPath: directory + "/models", withIntermediateDirectories: true)
+        try Data(file).write(to: URL(fileURLWithPath: stem + ".flm"), options: .atomic)
+        try Data(receipt.json()).write(
+          to: URL(fileURLWithPath: stem + ".receipt.json"), options: .atomic)
+        latest = (hash, model, receipt)
+        note("round \(commit.round)'s model \(hash.short) checked against its receipt and kept")
+        return (model, receipt)
+      } catch {
+        problems.append("\(node.address): \(error)")
+        // Not there yet is no news; a model or receipt that does not check out is.
+        if (error as? RPCError)?.code != .notFound {
+          note(
+            "round \(commit.round)'s model from \(node.address) refused: \(error)",
+            level: .warning)
+        }
+      }
+    }
+    throw ClusterDaemonError.unprovenModel(hash, problems)
+  }
+
+  private func note(_ message: String, level: Logger.Level = .info) {
+    logger.log(level: level, "\(agent.name): \(message)")
+    log = (log + [message]).suffix(100)
+  }
+}
+
+/// Why a cluster process stopped or skipped a round.
+public enum ClusterDaemonError: Error, CustomStringConvertible {
+  case notTheInitialModel(String)
+  case noNodes
+  case unknownModel(Hash256)
+  case unprovenModel(Hash256, [String])
+  case notSubmitted(round: UInt64, [String])
+
+  public var description: String {
+    switch self {
+    case .notTheInitialModel(let hash):
+      "this cluster's configuration makes initial model \(hash.prefix(12)), not the one genesis names"
+    case .noNodes: "no node to follow"
+    case .unknownModel(let hash):
+      "the round starts from model \(hash.short), which no model commit this cluster saw names"
+    case .unprovenModel(let hash, let problems):
+      "no node served model \(hash.short) with a receipt that verifies: "
+        + problems.joined(separator: "; ")
+    case .notSubmitted(let round, let problems):
+      "round \(round)'s update was taken by no node: " + problems.joined(separator: "; ")
+    }
+  }
+}

@@ -1,0 +1,140 @@
+import Federation
+import Foundation
+import Ledger
+import Records
+
+/// What a ledger node does next in the network's rounds, decided from its ledger alone, so
+/// that no node leads: every node computes the same steps from the same ledger, and the
+/// ledger takes the first valid proposal of each.
+///
+/// Opening, closing and aborting a round fall to one node per round (its coordinator, by
+/// round number); each other node steps in after `rank` times the failover wait, so a silent
+/// coordinator only delays a round. Aggregating, committing and releasing are every node's own.
+public struct RoundSteps: Sendable {
+  /// A step, and after how many failover waits this node takes it (0: at once).
+  public struct Planned: Sendable, Equatable {
+    public var step: RoundStep
+    public var rank: Int
+
+    public init(step: RoundStep, rank: Int) {
+      self.step = step
+      self.rank = rank
+    }
+  }
+
+  /// The network's configuration, as genesis records it.
+  public let configuration: SimulationConfiguration
+  /// This node's genesis name, and the genesis nodes in order.
+  public let node: String
+  public let nodes: [String]
+  /// How long a round takes updates before it closes on those that arrived (or aborts).
+  public let roundTimeout: TimeInterval
+
+  public init(
+    configuration: SimulationConfiguration, node: String, nodes: [String],
+    roundTimeout: TimeInterval
+  ) {
+    self.configuration = configuration
+    self.node = node
+    self.nodes = nodes
+    self.roundTimeout = roundTimeout
+  }
+
+  /// The clusters asked to train in `round` (by ledger name): the simulation's sample.
+  public func participants(round: UInt64) -> [String] {
+    Participants.sample(
+      round: Int(round), clusters: configuration.clusters,
+      fraction: configuration.participation.fraction, seed: configuration.seed
+    ).map { "cluster-\($0)" }
+  }
+
+  /// This node's place after `round`'s coordinator (0: it coordinates).
+  public func rank(round: UInt64) -> Int {
+    guard let me = nodes.firstIndex(of: node), !nodes.isEmpty else { return nodes.count }
+    let coordinator = Int((round &- 1) % UInt64(nodes.count))
+    return (me - coordinator + nodes.count) % nodes.count
+  }
+
+  /// The steps `state` calls for at `now`; `held` says whether this node holds a blob.
+  public func next(_ state: LedgerState, now: Date, held: (Hash256) -> Bool) -> [Planned] {
+    let current = state.currentRound
+    guard let r = state.rounds[current] else {
+      return open(current + 1, state, now: now)
+    }
+    if r.ended {
+      var steps = open(current + 1, state, now: now)
+      if let commit = r.commit, !held(commit.modelBlob) {
+        steps.append(Planned(step: .release(round: current), rank: 0))
+      }
+      return steps
+    }
+    let rank = rank(round: current)
+    guard r.close != nil else {
+      let all = !r.open.participants.isEmpty && r.entries.count == r.open.participants.count
+      let late = r.openedAt.map { now.timeIntervalSince($0) >= roundTimeout } ?? false
+      guard all || late else { return [] }
+      let cohort = r.open.rules.minimumCohort
+      if r.entries.count >= cohort { return [Planned(step: .close(round: current), rank: rank)] }
+      return [
+        Planned(
+          step: .abort(
+            round: current, reason: RoundAbortReason.tooFewArrived(r.entries.count, cohort: cohort)
+          ), rank: rank)
+      ]
+    }
+    var steps: [Planned] = []
+    if r.endorsedBy[node] == nil {
+      steps.append(Planned(step: .aggregate(round: current), rank: 0))
+    }
+    if let commit = r.commitCandidate(threshold: state.genesis.endorsementThreshold) {
+      steps.append(Planned(step: .commit(commit), rank: 0))
+    } else if let closed = r.closedAt, now.timeIntervalSince(closed) >= roundTimeout {
+      // No statement found k endorsers in time (the nodes disagree, or too many are down).
+      steps.append(
+        Planned(
+          step: .abort(
+            round: current,
+            reason:
+              "no statement found \(state.genesis.endorsementThreshold) endorsements within \(Int(roundTimeout)) s of the close"
+          ), rank: rank))
+    }
+    return steps
+  }
+
+  private func open(_ round: UInt64, _ state: LedgerState, now: Date) -> [Planned] {
+    guard round <= UInt64(configuration.rounds) else { return [] }
+    // The model before is being evaluated (the ledger would refuse the open).
+    if state.evaluationPending(before: round, at: now) != nil { return [] }
+    let asked = participants(round: round)
+    // A round opens once every cluster it asks is enrolled (the ledger refuses it before).
+    guard asked.allSatisfy({ state.clusters[$0] != nil }) else { return [] }
+    return [Planned(step: .open(round: round, participants: asked), rank: rank(round: round))]
+  }
+}
+
+/// One step a node takes in a round.
+public enum RoundStep: Sendable, Equatable, Hashable, CustomStringConvertible {
+  /// Propose the round-open, asking `participants` to train.
+  case open(round: UInt64, participants: [String])
+  /// Propose the round-close on the commitments the ledger holds.
+  case close(round: UInt64)
+  /// Propose ending the round without a model.
+  case abort(round: UInt64, reason: String)
+  /// Aggregate the closed round and submit this node's endorsement.
+  case aggregate(round: UInt64)
+  /// Propose the model commit k endorsements allow.
+  case commit(ModelCommit)
+  /// Get the committed model's file into this node's blob store.
+  case release(round: UInt64)
+
+  public var description: String {
+    switch self {
+    case .open(let r, let p): "open round \(r) for \(p.count) cluster(s)"
+    case .close(let r): "close round \(r)"
+    case .abort(let r, let why): "abort round \(r) (\(why))"
+    case .aggregate(let r): "aggregate round \(r)"
+    case .commit(let c): "commit round \(c.round)'s model \(c.model.short)"
+    case .release(let r): "fetch round \(r)'s model"
+    }
+  }
+}

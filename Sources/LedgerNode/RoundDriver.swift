@@ -1,0 +1,252 @@
+import EtcdOrdering
+import Federation
+import Foundation
+import Host
+import Learning
+import Ledger
+import Logging
+import NodeAPI
+import Privacy
+import Records
+
+/// A node process's part in the network's rounds: after each block it reads its ledger, asks
+/// `RoundSteps` what to do, and does it: proposes opens, closes and aborts (as coordinator, or
+/// after a silent coordinator's failover wait), aggregates each closed round with its
+/// aggregator and submits the endorsement, proposes the commit k endorsements allow, and
+/// gets each committed model's file (released by its aggregator, or pulled from a peer).
+///
+/// Payloads and models it lacks it pulls from peer nodes by hash, checking each on arrival.
+/// Everything it proposes is judged by the ledger; a step that found no answer is tried again.
+public actor RoundDriver {
+  let node: LedgerNode
+  let key: SigningKey
+  let steps: RoundSteps
+  let aggregator: any RoundAggregator
+  let peers: [NodeClient]
+  let logger: Logger
+  /// The initial model's file, and its blob hash.
+  let initialModelBlob: Hash256
+  /// How long each node after the coordinator waits before it steps in.
+  let failover: Duration
+  /// How long a step that was taken waits before it is taken again, if still called for.
+  let retry: Duration
+  private var firstSeen: [RoundStep: ContinuousClock.Instant] = [:]
+  private var taken: [RoundStep: ContinuousClock.Instant] = [:]
+  /// What this node did, newest last (the last 100), for status and tests.
+  public private(set) var log: ArraySlice<String> = []
+
+  /// Drives `node`'s rounds, signing with its genesis `key`; `initialModel` is the file of
+  /// genesis's initial model (kept in the node's blob store).
+  public init(
+    node: LedgerNode, key: SigningKey, configuration: SimulationConfiguration,
+    aggregator: sending any RoundAggregator, initialModel: [UInt8], peers: [NodeClient],
+    roundTimeout: Duration = .seconds(300), failover: Duration = .seconds(5),
+    retry: Duration = .seconds(3), logger: Logger
+  ) throws {
+    self.node = node
+    self.key = key
+    self.aggregator = aggregator
+    self.peers = peers
+    self.logger = logger
+    self.failover = failover
+    self.retry = retry
+    let genesis = node.genesis
+    steps = RoundSteps(
+      configuration: configuration, node: node.name, nodes: genesis.nodes.map(\.name),
+      roundTimeout: Double(roundTimeout.components.seconds)
+        + Double(roundTimeout.components.attoseconds) / 1e18)
+    let model = try ModelFile.decode(initialModel, path: "the initial model")
+    guard Hash256(hex: model.hash) == genesis.initialModel else {
+      throw RoundDriverError.notTheInitialModel(model.hash)
+    }
+    initialModelBlob = try node.blobs.put(initialModel)
+  }
+
+  /// The ledger's clusters answer, nodes decide, until cancelled.
+  public func run() async throws {
+    try await withThrowingDiscardingTaskGroup { group in
+      for p in peers { group.addTask { try? await p.run() } }
+      group.addTask {
+        defer { for p in self.peers { p.close() } }
+        try await self.drive()
+      }
+    }
+  }
+
+  private func drive() async throws {
+    var seen: UInt64? = nil
+    while !Task.isCancelled {
+      _ = await node.orderer.wait(forHeight: seen.map { $0 + 1 } ?? 0, timeout: .milliseconds(250))
+      let (state, height) = await node.orderer.withReplica { ($0.state, $0.height) }
+      seen = height
+      guard height != nil else { continue }
+      await pullPayloads(state)
+      let blobs = node.blobs
+      let planned = steps.next(state, now: Date()) { blobs.contains($0) }
+      let now = ContinuousClock.now
+      let current = Set(planned.map(\.step))
+      firstSeen = firstSeen.filter { current.contains($0.key) }
+      taken = taken.filter { current.contains($0.key) }
+      for p in planned {
+        let since = firstSeen[p.step] ?? now
+        firstSeen[p.step] = since
+        guard now - since >= failover * p.rank else { continue }
+        if let last = taken[p.step], now - last < retry { continue }
+        taken[p.step] = now
+        do {
+          try await take(p.step, state)
+        } catch is CancellationError {
+          return
+        } catch {
+          note("\(p.step) failed: \(error)", level: .warning)
+        }
+      }
+    }
+  }
+
+  private func take(_ step: RoundStep, _ state: LedgerState) async throws {
+    let genesis = node.genesis
+    let network = genesis.hash
+    switch step {
+    case .open(let round, let participants):
+      try await node.orderer.submit(
+        .roundOpen(
+          RoundOpen(
+            network: network, round: round,
+            baseModel: state.latestModel ?? genesis.initialModel ?? .zero,
+            participants: participants, rules: genesis.rules, configuration: genesis.round,
+            groupKey: state.groupKey, node: key)))
+      note("proposed \(step)")
+    case .close(let round):
+      guard let r = state.rounds[round] else { return }
+      try await node.orderer.submit(
+        .roundClose(
+          RoundClose(
+            network: network, round: round, open: r.openHash, updates: r.entries, node: key)))
+      note("proposed \(step) on \(r.entries.count) update(s)")
+    case .abort(let round, let reason):
+      try await node.orderer.submit(
+        .roundAbort(RoundAbort(network: network, round: round, reason: reason, node: key)))
+      note("proposed \(step)")
+    case .aggregate(let round):
+      try await aggregate(round, state)
+    case .commit(let commit):
+      try await node.orderer.submit(.modelCommit(commit))
+      note("proposed \(step)")
+    case .release(let round):
+      try await release(round, state)
+    }
+  }
+
+  /// Aggregates the closed `round` from what the ledger proves and submits the endorsement
+  /// (or, if too few updates pass, the round's abort).
+  private func aggregate(_ round: UInt64, _ state: LedgerState) async throws {
+    guard let r = state.rounds[round], let close = r.close else { return }
+    let closeBytes = Transaction.roundClose(close).canonicalBytes
+    let openBytes = Transaction.roundOpen(r.open).canonicalBytes
+    guard Hash256.of(openBytes) == r.openHash else {
+      throw RoundDriverError.unreadableRound(round, "its round-open does not encode to its hash")
+    }
+    let proof = try await node.orderer.withReplica {
+      try $0.store.proof(ofValid: Hash256.of(closeBytes))
+    }
+    guard let proof else {
+      throw RoundDriverError.unreadableRound(round, "the ledger holds no valid close")
+    }
+    let baseBlob = baseModelBlob(before: round, state)
+    var payloads: [[UInt8]] = []
+    for hash in [baseBlob] + close.payloads {
+      payloads.append(try await blob(hash))
+    }
+    let base = payloads.removeFirst()
+    let verdict = try aggregator.aggregate(
+      ClosedRound(close: proof, open: openBytes, baseModel: base, payloads: payloads))
+    switch verdict {
+    case .endorsed(let endorsement, _, let refused):
+      try await node.orderer.submit(.endorsement(endorsement))
+      note(
+        "endorsed round \(round): model \(endorsement.statement.newModel.short), \(endorsement.statement.accepted.count) accepted, \(refused.count) refused"
+      )
+    case .tooFewUpdates(let why):
+      try await node.orderer.submit(
+        .roundAbort(
+          RoundAbort(network: node.genesis.hash, round: round, reason: why, node: key)))
+      note("proposed abort of round \(round): \(why)")
+    }
+  }
+
+  /// The file of the model `round` starts from: the newest commit before it, or genesis's.
+  private func baseModelBlob(before round: UInt64, _ state: LedgerState) -> Hash256 {
+    var r = round
+    while r > 1 {
+      r -= 1
+      if let commit = state.rounds[r]?.commit { return commit.modelBlob }
+    }
+    return initialModelBlob
+  }
+
+  /// Gets the committed model of `round` into this node's blob store: from its own aggregator
+  /// if it endorsed the statement, or else from a peer.
+  private func release(_ round: UInt64, _ state: LedgerState) async throws {
+    guard let commit = state.rounds[round]?.commit else { return }
+    let bytes = Transaction.modelCommit(commit).canonicalBytes
+    if let proof = try await node.orderer.withReplica({
+      try $0.store.proof(ofValid: Hash256.of(bytes))
+    }), let file = try? aggregator.release(proof), Hash256.of(file) == commit.modelBlob {
+      _ = try node.blobs.put(file)
+      note("released round \(round)'s model \(commit.model.short)")
+      return
+    }
+    _ = try await blob(commit.modelBlob)
+    note("fetched round \(round)'s model \(commit.model.short) from a peer")
+  }
+
+  /// Pulls the open round's payloads this node lacks as soon as their commitments are
+  /// ordered, so a close finds them here.
+  private func pullPayloads(_ state: LedgerState) async {
+    guard let r = state.rounds[state.currentRound], !r.ended else { return }
+    for e in r.entries where !node.blobs.contains(e.payload) {
+      _ = try? await blob(e.payload)
+    }
+  }
+
+  /// The blob with `hash`: this node's copy, or the first peer's that has it (checked
+  /// against the hash by the client, and stored).
+  private func blob(_ hash: Hash256) async throws -> [UInt8] {
+    if node.blobs.contains(hash) { return try node.blobs.get(hash) }
+    var problems: [String] = []
+    for p in peers {
+      do {
+        let bytes = try await p.blob(hash)
+        _ = try node.blobs.put(bytes)
+        return bytes
+      } catch {
+        problems.append("\(p.address): \(error)")
+      }
+    }
+    throw RoundDriverError.blobUnavailable(hash, problems)
+  }
+
+  private func note(_ message: String, level: Logger.Level = .info) {
+    logger.log(level: level, "\(node.name): \(message)")
+    log = (log + [message]).suffix(100)
+  }
+}
+
+/// Why a node could not take a round step.
+public enum RoundDriverError: Error, CustomStringConvertible {
+  case notTheInitialModel(String)
+  case unreadableRound(UInt64, String)
+  case blobUnavailable(Hash256, [String])
+
+  public var description: String {
+    switch self {
+    case .notTheInitialModel(let hash):
+      "the initial model file holds model \(hash.prefix(12)), not the one genesis names"
+    case .unreadableRound(let round, let why): "round \(round): \(why)"
+    case .blobUnavailable(let hash, let problems):
+      "no peer serves blob \(hash.short)"
+        + (problems.isEmpty ? " (no peers)" : ": " + problems.joined(separator: "; "))
+    }
+  }
+}
