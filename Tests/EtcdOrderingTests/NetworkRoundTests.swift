@@ -39,34 +39,52 @@ final class NetworkRoundTests: EtcdTestCase {
       test: SyntheticData.quadrants(count: 200, seed: 2))
   }
 
-  /// A network of `nodes.count` node services (each with its round driver) and the clusters
-  /// of `simulation`, on free loopback ports.
-  struct Network {
-    var genesis: Genesis
-    var nodes: [LedgerNode]
-    var drivers: [RoundDriver]
-    var ports: [Int]
-    var clusterKeys: [SigningKey]
-  }
+  /// A network of node services (each with its round driver) and the clusters of a
+  /// simulation, on free loopback ports; each node and cluster can be stopped and started
+  /// again on the same directory and port.
+  final class Network {
+    let c: SimulationConfiguration
+    let simulation: Simulation
+    let genesis: Genesis
+    let members: [SigningKey]
+    let nodeKeys: [SigningKey]
+    let clusterKeys: [SigningKey]
+    let ports: [Int]
+    let directory: String
+    let etcd: [EtcdEndpoint]
+    var nodes: [LedgerNode?]
+    var drivers: [RoundDriver?]
+    var nodeStops: [(() -> Void)?]
+    var clusters: [ClusterDaemon?]
+    var clusterStops: [(() -> Void)?]
 
-  func startNetwork(_ c: SimulationConfiguration, _ simulation: Simulation) async throws
-    -> Network
-  {
-    let members = (0..<c.clusters).map { _ in SigningKey() }
-    let nodeKeys = (0..<c.ledger.nodes).map { _ in SigningKey() }
-    let genesis = try Genesis.consortium(
-      network: "round-test", configuration: c, members: members, nodes: nodeKeys,
-      initialModel: Hash256(hex: simulation.model.hash), rules: simulation.rules,
-      evaluation: simulation.evaluationRules)
-    // What a node process reads back from genesis is the configuration itself.
-    XCTAssertEqual(
-      Set(try SimulationConfiguration(recorded: genesis.round).recordedSettings),
-      Set(try c.recordedSettings))
-    let ports = try (0..<nodeKeys.count).map { _ in try LoopbackPort.free() }
-    var nodes: [LedgerNode] = []
-    var drivers: [RoundDriver] = []
-    for (i, key) in nodeKeys.enumerated() {
-      let client = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
+    init(
+      _ c: SimulationConfiguration, _ simulation: Simulation, directory: String,
+      etcd: [EtcdEndpoint]
+    ) throws {
+      self.c = c
+      self.simulation = simulation
+      self.directory = directory
+      self.etcd = etcd
+      members = (0..<c.clusters).map { _ in SigningKey() }
+      nodeKeys = (0..<c.ledger.nodes).map { _ in SigningKey() }
+      clusterKeys = (0..<c.clusters).map { _ in SigningKey() }
+      genesis = try Genesis.consortium(
+        network: "round-test", configuration: c, members: members, nodes: nodeKeys,
+        initialModel: Hash256(hex: simulation.model.hash), rules: simulation.rules,
+        evaluation: simulation.evaluationRules)
+      ports = try (0..<nodeKeys.count).map { _ in try LoopbackPort.free() }
+      nodes = Array(repeating: nil, count: nodeKeys.count)
+      drivers = Array(repeating: nil, count: nodeKeys.count)
+      nodeStops = Array(repeating: nil, count: nodeKeys.count)
+      clusters = Array(repeating: nil, count: c.clusters)
+      clusterStops = Array(repeating: nil, count: c.clusters)
+    }
+
+    /// Starts node `i` (again, on its directory and port, if it ran before).
+    func startNode(_ i: Int, roundTimeout: Duration = .seconds(60)) throws {
+      let key = nodeKeys[i]
+      let client = try EtcdClient(endpoints: etcd)
       let replica = try LedgerReplica(
         directory: "\(directory)/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
       let node = LedgerNode(replica: replica, etcd: client)
@@ -76,7 +94,7 @@ final class NetworkRoundTests: EtcdTestCase {
         transport: .http2NIOPosix(
           address: .ipv4(host: "127.0.0.1", port: ports[i]),
           transportSecurity: PeerTLS.server(
-            identity, peers: node.peers, logger: Logger(label: "node-\(i)"))),
+            identity, peers: node.peers, logger: quiet("node-\(i)"))),
         services: [nodeService(backend: node, peers: node.peers)])
       let others = Set(nodeKeys.filter { $0.publicKey != key.publicKey }.map(\.publicKey))
       let peers = try ports.indices.filter { $0 != i }.map {
@@ -91,57 +109,89 @@ final class NetworkRoundTests: EtcdTestCase {
           network: genesis.hash, nodes: Set(nodeKeys.map(\.publicKey)),
           quorum: genesis.blockQuorum, clusterName: { "cluster-\($0)" }),
         initialModel: ModelFile.encode(simulation.model), peers: peers,
-        roundTimeout: .seconds(60), failover: .seconds(1), logger: Logger(label: "node-\(i)"))
+        roundTimeout: roundTimeout, failover: .seconds(1), logger: quiet("node-\(i)"))
       let tasks = [
         Task { _ = try? await client.run() },
         Task { _ = try? await node.orderer.run() },
         Task { _ = try? await server.serve() },
         Task { _ = try? await driver.run() },
       ]
-      stops.append {
+      nodes[i] = node
+      drivers[i] = driver
+      nodeStops[i] = {
+        node.stop()
         server.beginGracefulShutdown()
         client.close()
         for t in tasks { t.cancel() }
       }
-      nodes.append(node)
-      drivers.append(driver)
     }
-    // The members enrol their clusters.
-    let clusterKeys = (0..<c.clusters).map { _ in SigningKey() }
-    for (i, key) in clusterKeys.enumerated() {
-      try await nodes[0].orderer.submit(
-        .enrolment(
-          ClusterEnrolment(
-            network: genesis.hash, cluster: "cluster-\(i)", key: key.publicKey,
-            member: "member-\(i)", memberKey: members[i])))
+
+    func stopNode(_ i: Int) {
+      nodeStops[i]?()
+      nodeStops[i] = nil
+      nodes[i] = nil
+      drivers[i] = nil
     }
-    return Network(
-      genesis: genesis, nodes: nodes, drivers: drivers, ports: ports, clusterKeys: clusterKeys)
+
+    /// The members enrol their clusters through node 0.
+    func enrolClusters() async throws {
+      for (i, key) in clusterKeys.enumerated() {
+        try await nodes[0]!.orderer.submit(
+          .enrolment(
+            ClusterEnrolment(
+              network: genesis.hash, cluster: "cluster-\(i)", key: key.publicKey,
+              member: "member-\(i)", memberKey: members[i])))
+      }
+    }
+
+    /// Starts cluster `i`'s daemon (again, on its directory, if it ran before), following
+    /// `order` (node indexes; nil: an address where nothing listens).
+    func startCluster(_ i: Int, order: [Int?]) throws {
+      let key = clusterKeys[i]
+      let identity = try TransportCertificate.make(
+        name: "cluster-\(i)", ledgerKey: key, network: genesis.hash)
+      let clients = try order.map { n in
+        try NodeClient(
+          host: "127.0.0.1", port: try n.map { ports[$0] } ?? LoopbackPort.free(),
+          identity: identity, network: genesis.hash, expected: Set(genesis.nodes.map(\.key)),
+          timeout: .seconds(30))
+      }
+      let daemon = try ClusterDaemon(
+        agent: ClusterAgent(id: i, name: "cluster-\(i)", genesis: genesis, key: key),
+        cluster: simulation.clusters[i], configuration: c, genesis: genesis,
+        initialModel: simulation.model, nodes: clients, directory: "\(directory)/cluster-\(i)",
+        logger: quiet("cluster-\(i)"))
+      let task = Task { _ = try? await daemon.run() }
+      clusters[i] = daemon
+      clusterStops[i] = { task.cancel() }
+    }
+
+    func stopCluster(_ i: Int) {
+      clusterStops[i]?()
+      clusterStops[i] = nil
+    }
+
+    func stopAll() {
+      for i in clusters.indices { stopCluster(i) }
+      for i in nodes.indices { stopNode(i) }
+    }
+
+    var running: [LedgerNode] { nodes.compactMap { $0 } }
   }
 
-  /// Starts cluster `i`'s daemon, following `order` (node indexes; nil: a dead address).
-  @discardableResult
-  func startCluster(
-    _ i: Int, _ network: Network, _ c: SimulationConfiguration, _ simulation: Simulation,
-    order: [Int?]
-  ) throws -> ClusterDaemon {
-    let key = network.clusterKeys[i]
-    let identity = try TransportCertificate.make(
-      name: "cluster-\(i)", ledgerKey: key, network: network.genesis.hash)
-    let clients = try order.map { n in
-      try NodeClient(
-        host: "127.0.0.1", port: try n.map { network.ports[$0] } ?? LoopbackPort.free(),
-        identity: identity, network: network.genesis.hash,
-        expected: Set(network.genesis.nodes.map(\.key)), timeout: .seconds(30))
-    }
-    let daemon = try ClusterDaemon(
-      agent: ClusterAgent(id: i, name: "cluster-\(i)", genesis: network.genesis, key: key),
-      cluster: simulation.clusters[i], configuration: c, genesis: network.genesis,
-      initialModel: simulation.model, nodes: clients, directory: "\(directory)/cluster-\(i)",
-      logger: Logger(label: "cluster-\(i)"))
-    let task = Task { _ = try? await daemon.run() }
-    stops.append { task.cancel() }
-    return daemon
+  func startNetwork(_ c: SimulationConfiguration, _ simulation: Simulation) async throws
+    -> Network
+  {
+    let network = try Network(
+      c, simulation, directory: directory, etcd: try XCTUnwrap(etcd).endpoints)
+    stops.append { network.stopAll() }
+    // What a node process reads back from genesis is the configuration itself.
+    XCTAssertEqual(
+      Set(try SimulationConfiguration(recorded: network.genesis.round).recordedSettings),
+      Set(try c.recordedSettings))
+    for i in network.nodeKeys.indices { try network.startNode(i) }
+    try await network.enrolClusters()
+    return network
   }
 
   /// Waits until every node stored `round`'s commit and holds its model file.
@@ -151,18 +201,20 @@ final class NetworkRoundTests: EtcdTestCase {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
       var commits: [ModelCommit] = []
-      for node in network.nodes {
+      for node in network.running {
         if let commit = await node.orderer.withReplica({ $0.state.rounds[round]?.commit }),
           node.blobs.contains(commit.modelBlob)
         {
           commits.append(commit)
         }
       }
-      if commits.count == network.nodes.count { return commits }
+      if commits.count == network.running.count { return commits }
       try await Task.sleep(for: .milliseconds(100))
     }
     var logs: [String] = []
-    for d in network.drivers { logs.append(await d.log.joined(separator: "\n")) }
+    for d in network.drivers.compactMap({ $0 }) {
+      logs.append(await d.log.joined(separator: "\n"))
+    }
     XCTFail(
       "round \(round) did not commit on every node in \(seconds) s:\n"
         + logs.joined(separator: "\n--\n"))
@@ -172,24 +224,20 @@ final class NetworkRoundTests: EtcdTestCase {
   func testNodeAndClusterServicesRunTheRoundsToSimulatesModel() async throws {
     let c = Self.configuration()
     // The reference: `simulate` with the same configuration and seed (privacy none).
-    let reference = try Self.simulation(c)
-    reference.backend = try SimulatedNetwork(
-      directory: directory + "/simulate", configuration: c, clusters: c.clusters,
-      initialModel: reference.model, rules: reference.rules)
-    let expected = try await reference.run().last?.modelHash
+    let expected = try await simulatedModel(c)
 
     let simulation = try Self.simulation(c)
     let network = try await startNetwork(c, simulation)
     // Cluster 0's first node is not there: it fails over to the next.
-    try startCluster(0, network, c, simulation, order: [nil, 1, 2])
-    try startCluster(1, network, c, simulation, order: [1, 2, 0])
-    try startCluster(2, network, c, simulation, order: [2, 0, 1])
+    try network.startCluster(0, order: [nil, 1, 2])
+    try network.startCluster(1, order: [1, 2, 0])
+    try network.startCluster(2, order: [2, 0, 1])
 
     let commits = try await waitForCommit(2, network)
     XCTAssertEqual(Set(commits).count, 1, "every node stored the same commit")
     XCTAssertEqual(commits[0].model.hex, expected, "the model simulate makes")
     var heads = Set<Hash256>()
-    for node in network.nodes { heads.insert(await node.orderer.head) }
+    for node in network.running { heads.insert(await node.orderer.head) }
     XCTAssertEqual(heads.count, 1)
 
     // Each cluster kept every committed model with a receipt that verifies from genesis.
@@ -207,4 +255,80 @@ final class NetworkRoundTests: EtcdTestCase {
         try receipt.verify(genesis: network.genesis, modelHash: Hash256(hex: model.hash)))
     }
   }
+}
+
+extension NetworkRoundTests {
+  /// The model `simulate` makes with `c` (privacy none).
+  func simulatedModel(_ c: SimulationConfiguration) async throws -> String? {
+    let reference = try Self.simulation(c)
+    reference.backend = try SimulatedNetwork(
+      directory: directory + "/simulate", configuration: c, clusters: c.clusters,
+      initialModel: reference.model, rules: reference.rules)
+    return try await reference.run().last?.modelHash
+  }
+
+  /// Waits until `condition` holds, at most `seconds`.
+  func eventually(
+    _ what: String, seconds: Double = 30, _ condition: () async throws -> Bool
+  ) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      if try await condition() { return }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    XCTFail("not within \(seconds) s: \(what)")
+    throw CancellationError()
+  }
+
+  /// A cluster stopped after it submitted and started again in the same round sends the same
+  /// update again, which the ledger already holds (it never commits a round twice); a node
+  /// stopped mid-run and started again catches up and takes part; the model is simulate's.
+  func testANodeAndAClusterRestartMidRun() async throws {
+    var c = Self.configuration()
+    c.rounds = 3
+    let expected = try await simulatedModel(c)
+    let simulation = try Self.simulation(c)
+    let network = try await startNetwork(c, simulation)
+    try network.startCluster(0, order: [0, 1, 2])
+    try network.startCluster(1, order: [1, 2, 0])
+    // Round 1 stays open until cluster-2 starts.
+    let node0 = try XCTUnwrap(network.nodes[0])
+    try await eventually("cluster-1's round 1 update is ordered") {
+      await node0.orderer.withReplica {
+        $0.state.rounds[1]?.entries.contains { $0.cluster == "cluster-1" } ?? false
+      }
+    }
+    network.stopCluster(1)
+    try network.startCluster(1, order: [2, 0, 1])
+    let restarted = try XCTUnwrap(network.clusters[1])
+    try await eventually("the restarted cluster sends its round 1 update again") {
+      await restarted.log.contains { $0.contains("already held by") }
+    }
+    let resent = await restarted.log.contains {
+      $0.contains("sending again the update made before")
+    }
+    XCTAssertTrue(resent)
+
+    network.stopNode(2)
+    try network.startCluster(2, order: [2, 0, 1])  // its first node is down: it fails over
+    _ = try await waitForCommit(1, network)
+    try await Task.sleep(for: .seconds(1))  // the stopped node's port and files are released
+    try network.startNode(2)
+    let commits = try await waitForCommit(3, network)
+    XCTAssertEqual(commits.count, 3)
+    XCTAssertEqual(Set(commits).count, 1)
+    XCTAssertEqual(commits[0].model.hex, expected, "the model simulate makes")
+    let entries = await node0.orderer.withReplica { $0.state.rounds[1]?.entries ?? [] }
+    XCTAssertEqual(entries.filter { $0.cluster == "cluster-1" }.count, 1)
+    var heads = Set<Hash256>()
+    for node in network.running { heads.insert(await node.orderer.head) }
+    XCTAssertEqual(heads.count, 1)
+  }
+}
+
+/// A test's logger: errors only (the steps each node and cluster takes are in their `log`).
+func quiet(_ label: String) -> Logger {
+  var logger = Logger(label: label)
+  logger.logLevel = .error
+  return logger
 }
