@@ -22,6 +22,8 @@ public actor ClusterDaemon {
   let configuration: SimulationConfiguration
   let genesis: Genesis
   let initialModel: Model
+  /// The clusters that keep held-out data (the evaluation schedule draws from them).
+  let evaluators: [ClusterID]
   let nodes: [NodeClient]
   let directory: String
   let logger: Logger
@@ -38,8 +40,8 @@ public actor ClusterDaemon {
 
   public init(
     agent: sending ClusterAgent, cluster: Cluster, configuration: SimulationConfiguration,
-    genesis: Genesis, initialModel: Model, nodes: [NodeClient], directory: String,
-    logger: Logger
+    genesis: Genesis, initialModel: Model, evaluators: [ClusterID], nodes: [NodeClient],
+    directory: String, logger: Logger
   ) throws {
     guard Hash256(hex: initialModel.hash) == genesis.initialModel else {
       throw ClusterDaemonError.notTheInitialModel(initialModel.hash)
@@ -50,6 +52,7 @@ public actor ClusterDaemon {
     self.configuration = configuration
     self.genesis = genesis
     self.initialModel = initialModel
+    self.evaluators = evaluators
     self.nodes = nodes
     self.directory = directory
     self.logger = logger
@@ -122,27 +125,34 @@ public actor ClusterDaemon {
       }
     }
     // Each committed model is fetched, checked and kept with its receipt as it commits (the
-    // operator's copy, and the next round's base); a later round-open in the same block
-    // fetches what it needs itself.
+    // operator's copy, and the next round's base), and judged on the held-out data when the
+    // evaluation schedule asks this cluster; a later round-open in the same block fetches
+    // what it needs itself.
     if let committed, open == nil {
-      do {
-        _ = try await baseModel(committed.model)
-      } catch {
-        note("\(error)", level: .warning)
+      await step("round \(committed.round)'s model") {
+        let model = try await baseModel(committed.model)
+        if try await isNewest(committed.round) { try await report(on: committed, model) }
       }
     }
     if let open, open.round > lastRound, open.participants.contains(agent.name) {
-      do {
-        // A round the ledger has moved past (read while catching up) is not trained for.
-        let now = (try? await nodes[current].status().round) ?? open.round
-        guard now <= open.round else { return }
-        try await answer(open)
-      } catch let error as CancellationError {
-        throw error
-      } catch {
-        // Every node was tried: the round goes on without this cluster.
-        note("round \(open.round): \(error)", level: .warning)
+      await step("round \(open.round)") {
+        if try await isNewest(open.round) { try await answer(open) }
       }
+    }
+  }
+
+  /// Whether `round` is still the ledger's newest (a round read while catching up, which the
+  /// ledger has moved past, is not answered).
+  private func isNewest(_ round: UInt64) async throws -> Bool {
+    ((try? await nodes[current].status().round) ?? round) <= round
+  }
+
+  /// Runs `body`; a failure is logged (every node was tried), the daemon goes on.
+  private func step(_ what: String, _ body: () async throws -> Void) async {
+    do {
+      try await body()
+    } catch {
+      if !Task.isCancelled { note("\(what): \(error)", level: .warning) }
     }
   }
 
@@ -151,15 +161,7 @@ public actor ClusterDaemon {
   private func answer(_ open: RoundOpen) async throws {
     let round = open.round
     let stem = String(format: "%@/round-%06llu", directory, round)
-    let saved = (
-      FileManager.default.contents(atPath: stem + ".tx"),
-      FileManager.default.contents(atPath: stem + ".payload")
-    )
-    let submission: (transaction: [UInt8], payload: [UInt8])
-    if let tx = saved.0, let payload = saved.1 {
-      submission = (Array(tx), Array(payload))
-      note("round \(round): sending again the update made before a restart")
-    } else {
+    try await sendOnce(stem, "round \(round)'s update") { () async throws -> Submission? in
       let base = try await baseModel(open.baseModel)
       try agent.acceptBase(open.baseModel, receipt: base.receipt)
       let plan = RoundPlan(
@@ -174,40 +176,82 @@ public actor ClusterDaemon {
       let update = try cluster.train(plan: plan, base: base.model, seed: seed)
       if let e = update.edge, e.devices == 0 {
         note("round \(round): none of its devices answered; nothing to send")
-        lastRound = round
-        return
+        return nil
       }
-      let sent = try agent.submission(for: update)
-      submission = (sent.commitment.canonicalBytes, sent.payload)
+      note(
+        "round \(round): trained on \(update.sampleCount) samples in \(ContinuousClock.now - start), loss \(String(format: "%.4f", update.trainLoss))"
+      )
+      return try agent.submission(for: update)
+    }
+    lastRound = round
+  }
+
+  /// Judges the model `commit` names on the cluster's held-out data and submits the sealed
+  /// report, if the network's evaluation schedule asks this cluster for it.
+  private func report(on commit: ModelCommit, _ model: (model: Model, receipt: Receipt?))
+    async throws
+  {
+    guard let rules = genesis.evaluation, cluster.heldOut != nil else { return }
+    let round = Int(commit.round)
+    let asked = configuration.evaluation.strategy.evaluators(
+      round: round, lastRound: configuration.rounds, clusters: evaluators,
+      seed: configuration.seed)
+    guard asked.contains(cluster.id) else { return }
+    let stem = String(format: "%@/report-%06llu", directory, commit.round)
+    try await sendOnce(stem, "round \(round)'s evaluation report") {
+      () async throws -> Submission? in
+      try agent.check(commit.model, receipt: model.receipt)
+      guard
+        let report = try cluster.evaluate(
+          model.model, round: round, cap: Int(clamping: rules.sampleCap))
+      else { return nil }
+      note(
+        "round \(round): the model scores accuracy \(String(format: "%.4f", report.accuracy)) on \(report.samples) held-out samples"
+      )
+      let sent = try agent.reportSubmission(for: report, model: commit.model, round: commit.round)
+      return Submission(payload: sent.payload, commitment: sent.commitment)
+    }
+  }
+
+  /// Sends what `make` makes (kept under `stem` first), or, if an earlier run made it, the
+  /// same bytes again: the ledger holds one per cluster, so a restart never sends a second.
+  private func sendOnce(
+    _ stem: String, _ what: String, make: () async throws -> Submission?
+  ) async throws {
+    let submission: (transaction: [UInt8], payload: [UInt8])
+    if let tx = FileManager.default.contents(atPath: stem + ".tx"),
+      let payload = FileManager.default.contents(atPath: stem + ".payload")
+    {
+      submission = (Array(tx), Array(payload))
+      note("\(what): sending again the one made before a restart")
+    } else {
+      guard let made = try await make() else { return }
+      submission = (made.commitment.canonicalBytes, made.payload)
       try Data(submission.payload).write(
         to: URL(fileURLWithPath: stem + ".payload"), options: .atomic)
       try Data(submission.transaction).write(
         to: URL(fileURLWithPath: stem + ".tx"), options: .atomic)
-      note(
-        "round \(round): trained on \(update.sampleCount) samples in \(ContinuousClock.now - start), loss \(String(format: "%.4f", update.trainLoss))"
-      )
     }
-    try await submit(submission.transaction, payload: submission.payload, round: round)
-    lastRound = round
+    try await submit(submission.transaction, payload: submission.payload, what: what)
   }
 
   /// Sends the commitment and payload to the node followed, then to each other until one
   /// takes it.
-  private func submit(_ transaction: [UInt8], payload: [UInt8], round: UInt64) async throws {
+  private func submit(_ transaction: [UInt8], payload: [UInt8], what: String) async throws {
     var problems: [String] = []
     for i in 0..<nodes.count {
       let node = nodes[(current + i) % nodes.count]
       do {
         let appended = try await node.submit(transaction, blob: payload)
         note(
-          "round \(round): update \(Hash256.of(payload).short) \(appended ? "submitted to" : "already held by") \(node.address)"
+          "\(what) \(Hash256.of(payload).short) \(appended ? "submitted to" : "already held by") \(node.address)"
         )
         return
       } catch {
         problems.append("\(node.address): \(error)")
       }
     }
-    throw ClusterDaemonError.notSubmitted(round: round, problems)
+    throw ClusterDaemonError.notSubmitted(what, problems)
   }
 
   /// The base model with the receipt that proves it (none for genesis's initial model),
@@ -268,7 +312,7 @@ public enum ClusterDaemonError: Error, CustomStringConvertible {
   case noNodes
   case unknownModel(Hash256)
   case unprovenModel(Hash256, [String])
-  case notSubmitted(round: UInt64, [String])
+  case notSubmitted(String, [String])
 
   public var description: String {
     switch self {
@@ -280,8 +324,8 @@ public enum ClusterDaemonError: Error, CustomStringConvertible {
     case .unprovenModel(let hash, let problems):
       "no node served model \(hash.short) with a receipt that verifies: "
         + problems.joined(separator: "; ")
-    case .notSubmitted(let round, let problems):
-      "round \(round)'s update was taken by no node: " + problems.joined(separator: "; ")
+    case .notSubmitted(let what, let problems):
+      "\(what) was taken by no node: " + problems.joined(separator: "; ")
     }
   }
 }

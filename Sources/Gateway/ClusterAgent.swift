@@ -230,6 +230,11 @@ public struct Submission: Sendable {
   public var payload: [UInt8]
   /// The cluster's signed commitment to the payload, for the ledger.
   public var commitment: Transaction
+
+  public init(payload: [UInt8], commitment: Transaction) {
+    self.payload = payload
+    self.commitment = commitment
+  }
 }
 
 /// Why a cluster agent refused.

@@ -57,6 +57,11 @@ public struct RoundSteps: Sendable {
 
   /// The steps `state` calls for at `now`; `held` says whether this node holds a blob.
   public func next(_ state: LedgerState, now: Date, held: (Hash256) -> Bool) -> [Planned] {
+    evaluation(state, now: now) + training(state, now: now, held: held)
+  }
+
+  /// The steps of the newest round.
+  private func training(_ state: LedgerState, now: Date, held: (Hash256) -> Bool) -> [Planned] {
     let current = state.currentRound
     guard let r = state.rounds[current] else {
       return open(current + 1, state, now: now)
@@ -101,6 +106,37 @@ public struct RoundSteps: Sendable {
     return steps
   }
 
+  /// The federated evaluation of the newest committed models: the close, once every enrolled
+  /// cluster reported or the reporting window is up (the newest round only, on the schedule
+  /// the clusters follow); each node's combination of the closed reports; the metric commit.
+  private func evaluation(_ state: LedgerState, now: Date) -> [Planned] {
+    guard let rules = state.genesis.evaluation else { return [] }
+    var steps: [Planned] = []
+    for round in [state.currentRound &- 1, state.currentRound] where round >= 1 {
+      guard let r = state.rounds[round], r.commit != nil, let committedAt = r.committedAt else {
+        continue
+      }
+      if let close = r.evaluation {
+        guard r.metric == nil else { continue }
+        if r.metricEndorsedBy[node] == nil && close.reports.count >= rules.minimumReports {
+          steps.append(Planned(step: .combine(round: round), rank: 0))
+        }
+        if let m = r.metricCommitCandidate(threshold: state.genesis.endorsementThreshold) {
+          steps.append(Planned(step: .commitMetric(m), rank: 0))
+        }
+      } else if round == state.currentRound,
+        round % UInt64(max(1, rules.every)) == 0 || round == UInt64(configuration.rounds)
+      {
+        let all = r.reports.count >= state.clusters.count
+        let due = now >= committedAt.addingTimeInterval(Double(rules.window))
+        if all || due {
+          steps.append(Planned(step: .closeEvaluation(round: round), rank: rank(round: round)))
+        }
+      }
+    }
+    return steps
+  }
+
   private func open(_ round: UInt64, _ state: LedgerState, now: Date) -> [Planned] {
     guard round <= UInt64(configuration.rounds) else { return [] }
     // The model before is being evaluated (the ledger would refuse the open).
@@ -126,6 +162,12 @@ public enum RoundStep: Sendable, Equatable, Hashable, CustomStringConvertible {
   case commit(ModelCommit)
   /// Get the committed model's file into this node's blob store.
   case release(round: UInt64)
+  /// Propose the evaluation-close of the round's model on the reports the ledger holds.
+  case closeEvaluation(round: UInt64)
+  /// Combine the closed reports and submit this node's metric endorsement.
+  case combine(round: UInt64)
+  /// Propose the metric commit k metric endorsements allow.
+  case commitMetric(MetricCommit)
 
   public var description: String {
     switch self {
@@ -135,6 +177,9 @@ public enum RoundStep: Sendable, Equatable, Hashable, CustomStringConvertible {
     case .aggregate(let r): "aggregate round \(r)"
     case .commit(let c): "commit round \(c.round)'s model \(c.model.short)"
     case .release(let r): "fetch round \(r)'s model"
+    case .closeEvaluation(let r): "close the evaluation of round \(r)'s model"
+    case .combine(let r): "combine round \(r)'s evaluation reports"
+    case .commitMetric(let m): "commit round \(m.round)'s metric"
     }
   }
 }

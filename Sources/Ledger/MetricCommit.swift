@@ -3,7 +3,7 @@ import Records
 
 /// Makes a model's federated metric final: it names k matching metric endorsements already on
 /// the ledger, so `ledger show` and the model's receipt can state it.
-public struct MetricCommit: TransactionBody, Equatable, Sendable {
+public struct MetricCommit: TransactionBody, Hashable, Sendable {
   public var round: UInt64
   public var model: Hash256
   /// Hash of the metric statement the endorsements sign.

@@ -6,22 +6,43 @@ extension RoundState {
   /// smallest transaction hash), sorted. Every node reading the same ledger proposes the same
   /// bytes, so the log orders one commit however many nodes propose it.
   public func commitCandidate(threshold: Int) -> ModelCommit? {
-    guard close != nil, commit == nil, abort == nil else { return nil }
-    var chosen: [Hash256: [String: Hash256]] = [:]
-    for (hash, endorsement) in endorsements {
-      guard let endorser = endorserOf[hash] else { continue }
-      let statement = endorsement.statement.hash
-      if let kept = chosen[statement]?[endorser], kept < hash { continue }
-      chosen[statement, default: [:]][endorser] = hash
-    }
-    // With k > n/2 at most one statement reaches k; the smallest hash breaks a tie otherwise.
-    guard
-      let (statement, picks) = chosen.filter({ $0.value.count >= threshold })
-        .min(by: { $0.key < $1.key }),
-      let first = picks.values.first, let signed = endorsements[first]?.statement
+    guard close != nil, commit == nil, abort == nil,
+      let (statement, picks) = Self.quorum(
+        endorsements.mapValues(\.statement.hash), endorserOf, threshold: threshold),
+      let signed = endorsements[picks[0]]?.statement
     else { return nil }
     return ModelCommit(
       round: signed.round, model: signed.newModel, modelBlob: signed.newModelBlob,
-      modelSize: signed.newModelSize, statement: statement, endorsements: picks.values.sorted())
+      modelSize: signed.newModelSize, statement: statement, endorsements: picks)
+  }
+
+  /// The metric commit the ledger takes for this round's evaluation now, if any, chosen as
+  /// `commitCandidate` chooses.
+  public func metricCommitCandidate(threshold: Int) -> MetricCommit? {
+    guard evaluation != nil, metric == nil,
+      let (statement, picks) = Self.quorum(
+        metricEndorsements.mapValues(\.statement.hash), metricEndorserOf, threshold: threshold),
+      let signed = metricEndorsements[picks[0]]?.statement
+    else { return nil }
+    return MetricCommit(
+      round: signed.round, model: signed.model, statement: statement, endorsements: picks)
+  }
+
+  /// The statement at least `threshold` distinct endorsers signed (the smallest such hash,
+  /// should two), with each endorser's smallest endorsement hash, sorted.
+  static func quorum(
+    _ statementOf: [Hash256: Hash256], _ endorserOf: [Hash256: String], threshold: Int
+  ) -> (statement: Hash256, endorsements: [Hash256])? {
+    var chosen: [Hash256: [String: Hash256]] = [:]
+    for (hash, statement) in statementOf {
+      guard let endorser = endorserOf[hash] else { continue }
+      if let kept = chosen[statement]?[endorser], kept < hash { continue }
+      chosen[statement, default: [:]][endorser] = hash
+    }
+    guard
+      let (statement, picks) = chosen.filter({ $0.value.count >= max(1, threshold) })
+        .min(by: { $0.key < $1.key })
+    else { return nil }
+    return (statement, picks.values.sorted())
   }
 }

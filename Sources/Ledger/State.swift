@@ -51,10 +51,10 @@ public struct RoundState: Sendable {
   /// The federated evaluation of the committed model: the close fixing its reports, valid
   /// metric endorsements (with the statement each genesis endorser signed) and the commit.
   public var evaluation: EvaluationClose?
-  var evaluationHash: Hash256?
+  public internal(set) var evaluationHash: Hash256?
   public var metricEndorsements: [Hash256: MetricEndorsement] = [:]
-  var metricEndorsedBy: [String: Hash256] = [:]
-  var metricEndorserOf: [Hash256: String] = [:]
+  public internal(set) var metricEndorsedBy: [String: Hash256] = [:]
+  public internal(set) var metricEndorserOf: [Hash256: String] = [:]
   public var metric: MetricCommit?
 
   /// The metric the ledger recorded for the committed model: the statement its commit names.

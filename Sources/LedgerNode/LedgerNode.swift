@@ -66,11 +66,17 @@ public final class LedgerNode: NodeBackend {
     guard let transactionValue = try? Transaction(canonical: transaction) else {
       throw NodeError.notATransaction(from: peer.description)
     }
-    // A blob rides only with the commitment that names it.
+    // A blob rides only with the commitment that names it (an update's or a report's).
     if let blob {
-      guard case .commitment(let c) = transactionValue, c.payload == Hash256.of(blob),
-        c.payloadSize == UInt64(blob.count)
-      else { throw NodeError.blobNotCommitted(from: peer.description) }
+      let named: (Hash256, UInt64)? =
+        switch transactionValue {
+        case .commitment(let c): (c.payload, c.payloadSize)
+        case .reportCommitment(let c): (c.payload, c.payloadSize)
+        default: nil
+        }
+      guard let named, named.0 == Hash256.of(blob), named.1 == UInt64(blob.count) else {
+        throw NodeError.blobNotCommitted(from: peer.description)
+      }
     }
     // Only what the ledger would take now goes to the log (and a blob only with a valid
     // commitment): a caller cannot fill the log or the disk with what every node refuses.

@@ -32,6 +32,8 @@ public actor RoundDriver {
   let retry: Duration
   private var firstSeen: [RoundStep: ContinuousClock.Instant] = [:]
   private var taken: [RoundStep: ContinuousClock.Instant] = [:]
+  /// Steps that found their answer for good (a combination with too few valid reports).
+  private var settled: Set<RoundStep> = []
   /// What this node did, newest last (the last 100), for status and tests.
   public private(set) var log: ArraySlice<String> = []
 
@@ -87,7 +89,7 @@ public actor RoundDriver {
       let current = Set(planned.map(\.step))
       firstSeen = firstSeen.filter { current.contains($0.key) }
       taken = taken.filter { current.contains($0.key) }
-      for p in planned {
+      for p in planned where !settled.contains(p.step) {
         let since = firstSeen[p.step] ?? now
         firstSeen[p.step] = since
         guard now - since >= failover * p.rank else { continue }
@@ -135,6 +137,53 @@ public actor RoundDriver {
       note("proposed \(step)")
     case .release(let round):
       try await release(round, state)
+    case .closeEvaluation(let round):
+      guard let r = state.rounds[round], let commit = r.commit, let rules = genesis.evaluation
+      else { return }
+      try await node.orderer.submit(
+        .evaluationClose(
+          EvaluationClose(
+            network: network, round: round, model: commit.model, rules: rules,
+            reports: r.reports, node: key)))
+      note("proposed \(step) on \(r.reports.count) report(s)")
+    case .combine(let round):
+      try await combine(round, state)
+    case .commitMetric(let metric):
+      try await node.orderer.submit(.metricCommit(metric))
+      note("proposed \(step)")
+    }
+  }
+
+  /// Combines the closed evaluation of `round`'s model from what the ledger proves and
+  /// submits the metric endorsement; with too few valid reports there is no metric, and this
+  /// node does not ask again.
+  private func combine(_ round: UInt64, _ state: LedgerState) async throws {
+    guard let r = state.rounds[round], let close = r.evaluation else { return }
+    let bytes = Transaction.evaluationClose(close).canonicalBytes
+    let proof = try await node.orderer.withReplica {
+      try $0.store.proof(ofValid: Hash256.of(bytes))
+    }
+    guard let proof else {
+      throw RoundDriverError.unreadableRound(round, "the ledger holds no valid evaluation-close")
+    }
+    var reports: [[UInt8]] = []
+    for e in close.reports {
+      // Larger than any report may be: every node alike cannot use it (the hash fixes it).
+      guard e.payloadSize <= UInt64(EvaluationRules.maximumReportBytes) else {
+        throw RoundDriverError.unreadableRound(
+          round, "the report of \(e.cluster) is larger than any report may be")
+      }
+      reports.append(try await blob(e.payload))
+    }
+    switch try aggregator.combine(ClosedEvaluation(close: proof, reports: reports)) {
+    case .endorsed(let endorsement):
+      try await node.orderer.submit(.metricEndorsement(endorsement))
+      note(
+        "endorsed round \(round)'s metric: accuracy \(String(format: "%.4f", endorsement.statement.accuracy)) over \(endorsement.statement.clusters) cluster(s)"
+      )
+    case .tooFewReports(let why):
+      settled.insert(.combine(round: round))
+      note("round \(round)'s evaluation makes no metric: \(why)")
     }
   }
 
@@ -204,9 +253,13 @@ public actor RoundDriver {
   /// Pulls the open round's payloads this node lacks as soon as their commitments are
   /// ordered, so a close finds them here.
   private func pullPayloads(_ state: LedgerState) async {
-    guard let r = state.rounds[state.currentRound], !r.ended else { return }
-    for e in r.entries where !node.blobs.contains(e.payload) {
-      _ = try? await blob(e.payload)
+    guard let r = state.rounds[state.currentRound] else { return }
+    let wanted =
+      r.ended
+      ? (r.evaluation == nil ? r.reports.map(\.payload) : [])
+      : r.entries.map(\.payload)
+    for hash in wanted where !node.blobs.contains(hash) {
+      _ = try? await blob(hash)
     }
   }
 

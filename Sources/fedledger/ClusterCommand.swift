@@ -70,7 +70,8 @@ struct ClusterCommand: AsyncParsableCommand {
       agent: ClusterAgent(
         id: id, name: name, genesis: genesis, key: key, enrolledDevices: devices),
       cluster: cluster, configuration: c, genesis: genesis, initialModel: simulation.model,
-      nodes: clients, directory: state, logger: logger)
+      evaluators: simulation.clusters.filter { $0.heldOut != nil }.map(\.id), nodes: clients,
+      directory: state, logger: logger)
     logger.info(
       "\(name) of network \(genesis.network) (\(genesis.hash.short)): \(cluster.data.count) training samples, following \(nodes)"
     )

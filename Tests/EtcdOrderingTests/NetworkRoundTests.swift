@@ -159,7 +159,9 @@ final class NetworkRoundTests: EtcdTestCase {
       let daemon = try ClusterDaemon(
         agent: ClusterAgent(id: i, name: "cluster-\(i)", genesis: genesis, key: key),
         cluster: simulation.clusters[i], configuration: c, genesis: genesis,
-        initialModel: simulation.model, nodes: clients, directory: "\(directory)/cluster-\(i)",
+        initialModel: simulation.model,
+        evaluators: simulation.clusters.filter { $0.heldOut != nil }.map(\.id), nodes: clients,
+        directory: "\(directory)/cluster-\(i)",
         logger: quiet("cluster-\(i)"))
       let task = Task { _ = try? await daemon.run() }
       clusters[i] = daemon
@@ -305,7 +307,7 @@ extension NetworkRoundTests {
       await restarted.log.contains { $0.contains("already held by") }
     }
     let resent = await restarted.log.contains {
-      $0.contains("sending again the update made before")
+      $0.contains("update: sending again the one made before")
     }
     XCTAssertTrue(resent)
 
@@ -331,4 +333,44 @@ func quiet(_ label: String) -> Logger {
   var logger = Logger(label: label)
   logger.logLevel = .error
   return logger
+}
+
+extension NetworkRoundTests {
+  /// Federated evaluation across processes: the clusters judge each committed model on their
+  /// held-out data and seal their reports; the nodes close the evaluation once every cluster
+  /// reported, combine, and commit the metric, which the model's receipt then proves. The
+  /// model and the metric are those `simulate` records.
+  func testClustersJudgeEachModelAndTheNodesRecordTheMetric() async throws {
+    var c = Self.configuration()
+    c.evaluation.heldOut = 0.2
+    c.evaluation.every = 1
+    let reference = try Self.simulation(c)
+    let simulated = try SimulatedNetwork(
+      directory: directory + "/simulate", configuration: c, clusters: c.clusters,
+      initialModel: reference.model, rules: reference.rules,
+      evaluation: reference.evaluationRules)
+    reference.backend = simulated
+    let records = try await reference.run()
+    let expected = try XCTUnwrap(records.last?.federated)
+    XCTAssertTrue(expected.recorded)
+
+    let simulation = try Self.simulation(c)
+    let network = try await startNetwork(c, simulation)
+    XCTAssertNotNil(network.genesis.evaluation)
+    for i in 0..<c.clusters { try network.startCluster(i, order: [i, (i + 1) % 3]) }
+    let commits = try await waitForCommit(2, network)
+    XCTAssertEqual(commits[0].model.hex, records.last?.modelHash)
+    let node = try XCTUnwrap(network.nodes[1])
+    try await eventually("round 2's metric is committed") {
+      await node.orderer.withReplica { $0.state.rounds[2]?.metric != nil }
+    }
+    let receipt = try await node.orderer.withReplica { try $0.receipt(round: 2) }
+    let metric = try XCTUnwrap(try receipt.verifiedMetric(genesis: network.genesis))
+    XCTAssertEqual(metric.accuracy, expected.accuracy)
+    XCTAssertEqual(metric.loss, expected.loss)
+    XCTAssertEqual(Int(metric.clusters), c.clusters)
+    // Round 1's evaluation closed before round 2 opened (every cluster reported).
+    let first = await node.orderer.withReplica { $0.state.rounds[1]?.evaluation?.reports.count }
+    XCTAssertEqual(first, c.clusters)
+  }
 }
