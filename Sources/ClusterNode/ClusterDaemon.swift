@@ -29,12 +29,13 @@ public actor ClusterDaemon {
   let logger: Logger
   /// The node followed now (an index into `nodes`).
   private var current = 0
-  /// The model commits seen so far, by model hash.
-  private var commits: [Hash256: ModelCommit] = [:]
+  /// The ledger as this cluster checked it, block by block, from genesis.
+  private var chain: VerifiedChain
   /// The newest committed model this cluster fetched and checked, with its receipt.
-  private var latest: (hash: Hash256, model: Model, receipt: Receipt)?
-  /// The newest round this cluster answered.
+  private var latest: (round: UInt64, hash: Hash256, model: Model, receipt: Receipt)?
+  /// The newest round this cluster answered, and the newest it reported on.
   public private(set) var lastRound: UInt64 = 0
+  private var lastReport: UInt64 = 0
   /// What happened, newest last (the last 100).
   public private(set) var log: ArraySlice<String> = []
 
@@ -51,6 +52,7 @@ public actor ClusterDaemon {
     self.cluster = cluster
     self.configuration = configuration
     self.genesis = genesis
+    chain = VerifiedChain(genesis: genesis)
     self.initialModel = initialModel
     self.evaluators = evaluators
     self.nodes = nodes
@@ -73,32 +75,41 @@ public actor ClusterDaemon {
     }
   }
 
+  /// The height of the newest block this cluster checked.
+  public var height: UInt64? { chain.nextHeight == 0 ? nil : chain.nextHeight - 1 }
+
   private func follow() async throws {
     var delay = Duration.milliseconds(200)
-    var height: UInt64? = nil
     while !Task.isCancelled {
       let node = nodes[current]
-      let (events, sink) = AsyncStream.makeStream(of: WireBlock.self)
+      // At most a few blocks wait: a node cannot make this cluster buffer without bound.
+      let (events, sink) = AsyncStream.makeStream(
+        of: WireBlock.self, bufferingPolicy: .bufferingOldest(16))
       let after = height
       do {
         try await withThrowingTaskGroup(of: Void.self) { group in
           group.addTask {
             defer { sink.finish() }
             try await node.blocks(after: after) { block in
-              sink.yield(block)
+              // A full buffer ends the stream (the follower is behind): it resumes from
+              // what it checked.
+              if case .dropped = sink.yield(block) { return false }
               return true
             }
           }
           for await block in events {
-            height = block.height
-            try await self.read(block)
+            try self.check(block, from: node.address)
             delay = .milliseconds(200)
+            try await self.act()
           }
           try await group.next()
           group.cancelAll()
         }
+        continue
       } catch is CancellationError {
         return
+      } catch let error as VerifiedChainError {
+        note("\(node.address) sent a block that does not check: \(error)", level: .warning)
       } catch {
         note("\(node.address): \(error); following the next node", level: .warning)
       }
@@ -108,43 +119,41 @@ public actor ClusterDaemon {
     }
   }
 
-  /// Takes note of a block's model commits and answers a round-open that asks this cluster.
-  private func read(_ block: WireBlock) async throws {
-    var open: RoundOpen?
-    var committed: ModelCommit?
-    for (bytes, valid) in zip(block.transactions, block.valid) where valid {
-      switch try? Transaction(canonical: bytes) {
-      case .modelCommit(let m)?:
-        commits[m.model] = m
-        committed = m
-      case .roundOpen(let o)?:
-        // Signed by a genesis node, for this network: a node cannot make one up.
-        guard genesis.node(o.signer) != nil, o.verifies(network: genesis.hash) else { continue }
-        open = o
-      default: continue
-      }
+  /// Checks `block` as the next of this cluster's chain and moves past it.
+  private func check(_ block: WireBlock, from address: String) throws {
+    guard block.height == chain.nextHeight else {
+      throw VerifiedChainError.refused(
+        height: block.height, "is not the block this cluster asked for (\(chain.nextHeight))")
     }
-    // Each committed model is fetched, checked and kept with its receipt as it commits (the
-    // operator's copy, and the next round's base), and judged on the held-out data when the
-    // evaluation schedule asks this cluster; a later round-open in the same block fetches
-    // what it needs itself.
-    if let committed, open == nil {
-      await step("round \(committed.round)'s model") {
-        let model = try await baseModel(committed.model)
-        if try await isNewest(committed.round) { try await report(on: committed, model) }
-      }
-    }
-    if let open, open.round > lastRound, open.participants.contains(agent.name) {
-      await step("round \(open.round)") {
-        if try await isNewest(open.round) { try await answer(open) }
-      }
-    }
+    try chain.append(
+      header: block.header, transactions: block.transactions, signatures: block.signatures)
   }
 
-  /// Whether `round` is still the ledger's newest (a round read while catching up, which the
-  /// ledger has moved past, is not answered).
-  private func isNewest(_ round: UInt64) async throws -> Bool {
-    ((try? await nodes[current].status().round) ?? round) <= round
+  /// Does what the checked ledger asks of this cluster now: keep the newest committed model,
+  /// report on it when the evaluation schedule asks, train for the newest round if it names
+  /// this cluster. While the node followed holds newer blocks (catching up) it waits.
+  private func act() async throws {
+    let state = chain.state
+    let current = state.currentRound
+    guard let r = state.rounds[current] else { return }
+    let waiting =
+      (r.commit != nil && (latest?.round ?? 0) < current)
+      || (r.close == nil && r.abort == nil && current > lastRound
+        && r.open.participants.contains(agent.name))
+    guard waiting else { return }
+    guard let top = try? await nodes[self.current].status().height, top <= chain.nextHeight - 1
+    else { return }
+    if let commit = r.commit, (latest?.round ?? 0) < current {
+      await step("round \(current)'s model") {
+        let model = try await baseModel(commit.model, round: current)
+        try await report(on: commit, model, state)
+      }
+    } else if r.close == nil, r.abort == nil, current > lastRound,
+      r.open.participants.contains(agent.name)
+    {
+      await step("round \(current)") { try await answer(r.open) }
+      lastRound = current
+    }
   }
 
   /// Runs `body`; a failure is logged (every node was tried), the daemon goes on.
@@ -162,7 +171,7 @@ public actor ClusterDaemon {
     let round = open.round
     let stem = String(format: "%@/round-%06llu", directory, round)
     try await sendOnce(stem, "round \(round)'s update") { () async throws -> Submission? in
-      let base = try await baseModel(open.baseModel)
+      let base = try await baseModel(open.baseModel, round: nil)
       try agent.acceptBase(open.baseModel, receipt: base.receipt)
       let plan = RoundPlan(
         round: Int(round), baseModelHash: base.model.hash,
@@ -183,15 +192,17 @@ public actor ClusterDaemon {
       )
       return try agent.submission(for: update)
     }
-    lastRound = round
   }
 
   /// Judges the model `commit` names on the cluster's held-out data and submits the sealed
   /// report, if the network's evaluation schedule asks this cluster for it.
-  private func report(on commit: ModelCommit, _ model: (model: Model, receipt: Receipt?))
-    async throws
-  {
-    guard let rules = genesis.evaluation, cluster.heldOut != nil else { return }
+  private func report(
+    on commit: ModelCommit, _ model: (model: Model, receipt: Receipt?), _ state: LedgerState
+  ) async throws {
+    guard let rules = genesis.evaluation, cluster.heldOut != nil, commit.round > lastReport,
+      state.rounds[commit.round]?.evaluation == nil
+    else { return }
+    lastReport = commit.round
     let round = Int(commit.round)
     let asked = configuration.evaluation.strategy.evaluators(
       round: round, lastRound: configuration.rounds, clusters: evaluators,
@@ -256,10 +267,19 @@ public actor ClusterDaemon {
 
   /// The base model with the receipt that proves it (none for genesis's initial model),
   /// from the node followed or, failing that, the others.
-  private func baseModel(_ hash: Hash256) async throws -> (model: Model, receipt: Receipt?) {
-    if hash == genesis.initialModel { return (initialModel, nil) }
-    if let latest, latest.hash == hash { return (latest.model, latest.receipt) }
-    guard let commit = commits[hash] else { throw ClusterDaemonError.unknownModel(hash) }
+  private func baseModel(_ hash: Hash256, round: UInt64?) async throws -> (
+    model: Model, receipt: Receipt?
+  ) {
+    if hash == genesis.initialModel && round == nil { return (initialModel, nil) }
+    if let latest, latest.hash == hash, round == nil || latest.round == round {
+      return (latest.model, latest.receipt)
+    }
+    // The newest round that committed it, on this cluster's checked chain.
+    guard
+      let commit = chain.state.rounds.values.compactMap(\.commit)
+        .filter({ $0.model == hash && (round == nil || $0.round == round) })
+        .max(by: { $0.round < $1.round })
+    else { throw ClusterDaemonError.unknownModel(hash) }
     var problems: [String] = []
     // A node may not hold the file yet just after the commit: each pass over the nodes
     // waits twice as long (0.1 s to 1.6 s).
@@ -274,7 +294,7 @@ public actor ClusterDaemon {
         let receipt = try Receipt.parse(try await node.receipt(round: commit.round))
         // The cluster's own offline check: the receipt must prove this model under genesis.
         _ = try receipt.verify(genesis: genesis, modelHash: Hash256(hex: model.hash))
-        guard Hash256(hex: model.hash) == hash else {
+        guard Hash256(hex: model.hash) == hash, receipt.round == commit.round else {
           throw ClusterDaemonError.unprovenModel(
             hash, ["the file holds model \(model.hash.prefix(12))"])
         }
@@ -284,7 +304,7 @@ public actor ClusterDaemon {
         try Data(file).write(to: URL(fileURLWithPath: stem + ".flm"), options: .atomic)
         try Data(receipt.json()).write(
           to: URL(fileURLWithPath: stem + ".receipt.json"), options: .atomic)
-        latest = (hash, model, receipt)
+        latest = (commit.round, hash, model, receipt)
         note("round \(commit.round)'s model \(hash.short) checked against its receipt and kept")
         return (model, receipt)
       } catch {

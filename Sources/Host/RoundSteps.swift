@@ -24,18 +24,21 @@ public struct RoundSteps: Sendable {
 
   /// The network's configuration, as genesis records it.
   public let configuration: SimulationConfiguration
-  /// This node's genesis name, and the genesis nodes in order.
+  /// This node's genesis name, its endorser's name (what the ledger counts endorsements
+  /// by), and the genesis nodes in order.
   public let node: String
+  public let endorser: String
   public let nodes: [String]
   /// How long a round takes updates before it closes on those that arrived (or aborts).
   public let roundTimeout: TimeInterval
 
   public init(
-    configuration: SimulationConfiguration, node: String, nodes: [String],
-    roundTimeout: TimeInterval
+    configuration: SimulationConfiguration, node: String, endorser: String? = nil,
+    nodes: [String], roundTimeout: TimeInterval
   ) {
     self.configuration = configuration
     self.node = node
+    self.endorser = endorser ?? node
     self.nodes = nodes
     self.roundTimeout = roundTimeout
   }
@@ -55,16 +58,42 @@ public struct RoundSteps: Sendable {
     return (me - coordinator + nodes.count) % nodes.count
   }
 
+  /// When this node first saw the newest round open and close, by its own clock: a round's
+  /// deadline runs from there, not from a block's time, which the node that cut the block
+  /// chose (within the nodes' clock skew).
+  public struct Sightings: Sendable, Equatable {
+    public var opened: Date?
+    public var closed: Date?
+    public init(opened: Date? = nil, closed: Date? = nil) {
+      self.opened = opened
+      self.closed = closed
+    }
+  }
+
   /// The steps `state` calls for at `now`; `held` says whether this node holds a blob.
-  public func next(_ state: LedgerState, now: Date, held: (Hash256) -> Bool) -> [Planned] {
-    evaluation(state, now: now) + training(state, now: now, held: held)
+  public func next(
+    _ state: LedgerState, now: Date, seen: Sightings = .init(), held: (Hash256) -> Bool
+  ) -> [Planned] {
+    evaluation(state, now: now) + training(state, now: now, seen: seen, held: held)
   }
 
   /// The steps of the newest round.
-  private func training(_ state: LedgerState, now: Date, held: (Hash256) -> Bool) -> [Planned] {
+  private func training(
+    _ state: LedgerState, now: Date, seen: Sightings, held: (Hash256) -> Bool
+  ) -> [Planned] {
     let current = state.currentRound
     guard let r = state.rounds[current] else {
       return open(current + 1, state, now: now)
+    }
+    // A round that asks other clusters than the schedule does (a node's own choice) is not
+    // aggregated: any node proposes its abort at once.
+    if !r.ended && r.open.participants != participants(round: current) {
+      return [
+        Planned(
+          step: .abort(
+            round: current, reason: "it asks other clusters than the network's schedule"),
+          rank: 0)
+      ]
     }
     if r.ended {
       var steps = open(current + 1, state, now: now)
@@ -76,7 +105,7 @@ public struct RoundSteps: Sendable {
     let rank = rank(round: current)
     guard r.close != nil else {
       let all = !r.open.participants.isEmpty && r.entries.count == r.open.participants.count
-      let late = r.openedAt.map { now.timeIntervalSince($0) >= roundTimeout } ?? false
+      let late = seen.opened.map { now.timeIntervalSince($0) >= roundTimeout } ?? false
       guard all || late else { return [] }
       let cohort = r.open.rules.minimumCohort
       if r.entries.count >= cohort { return [Planned(step: .close(round: current), rank: rank)] }
@@ -88,12 +117,12 @@ public struct RoundSteps: Sendable {
       ]
     }
     var steps: [Planned] = []
-    if r.endorsedBy[node] == nil {
+    if r.endorsedBy[endorser] == nil {
       steps.append(Planned(step: .aggregate(round: current), rank: 0))
     }
     if let commit = r.commitCandidate(threshold: state.genesis.endorsementThreshold) {
       steps.append(Planned(step: .commit(commit), rank: 0))
-    } else if let closed = r.closedAt, now.timeIntervalSince(closed) >= roundTimeout {
+    } else if let closed = seen.closed, now.timeIntervalSince(closed) >= roundTimeout {
       // No statement found k endorsers in time (the nodes disagree, or too many are down).
       steps.append(
         Planned(
@@ -118,7 +147,7 @@ public struct RoundSteps: Sendable {
       }
       if let close = r.evaluation {
         guard r.metric == nil else { continue }
-        if r.metricEndorsedBy[node] == nil && close.reports.count >= rules.minimumReports {
+        if r.metricEndorsedBy[endorser] == nil && close.reports.count >= rules.minimumReports {
           steps.append(Planned(step: .combine(round: round), rank: 0))
         }
         if let m = r.metricCommitCandidate(threshold: state.genesis.endorsementThreshold) {
@@ -138,7 +167,9 @@ public struct RoundSteps: Sendable {
   }
 
   private func open(_ round: UInt64, _ state: LedgerState, now: Date) -> [Planned] {
-    guard round <= UInt64(configuration.rounds) else { return [] }
+    // The schedule counts models, not rounds: an aborted round does not use one up.
+    let committed = state.rounds.values.count { $0.commit != nil }
+    guard committed < configuration.rounds else { return [] }
     // The model before is being evaluated (the ledger would refuse the open).
     if state.evaluationPending(before: round, at: now) != nil { return [] }
     let asked = participants(round: round)

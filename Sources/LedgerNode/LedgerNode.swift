@@ -66,6 +66,13 @@ public final class LedgerNode: NodeBackend {
     guard let transactionValue = try? Transaction(canonical: transaction) else {
       throw NodeError.notATransaction(from: peer.description)
     }
+    // A commitment (an update's or a report's) comes with the payload it names, which this node
+    // keeps before ordering it: one without would close a round no node can aggregate.
+    switch transactionValue {
+    case .commitment, .reportCommitment:
+      guard blob != nil else { throw NodeError.blobNotCommitted(from: peer.description) }
+    default: break
+    }
     // A blob rides only with the commitment that names it (an update's or a report's).
     if let blob {
       let named: (Hash256, UInt64)? =
@@ -136,7 +143,7 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
     switch self {
     case .notATransaction(let peer): "\(peer) sent bytes that are not a FedLedger transaction"
     case .blobNotCommitted(let peer):
-      "\(peer) sent a blob with a transaction that is not a commitment to exactly it"
+      "\(peer) sent a commitment without its payload, or a blob with a transaction that is not a commitment to exactly it"
     case .refused(let peer, let reason):
       "\(peer) sent a transaction the ledger would not take now: \(reason)"
     }

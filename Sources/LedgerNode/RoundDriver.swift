@@ -34,6 +34,10 @@ public actor RoundDriver {
   private var taken: [RoundStep: ContinuousClock.Instant] = [:]
   /// Steps that found their answer for good (a combination with too few valid reports).
   private var settled: Set<RoundStep> = []
+  /// When this node first saw each round open and close (its own clock).
+  private var sightings: [UInt64: RoundSteps.Sightings] = [:]
+  /// Blobs no peer served yet, with when to ask again (each miss waits twice as long).
+  private var missing: [Hash256: (wait: Duration, next: ContinuousClock.Instant)] = [:]
   /// What this node did, newest last (the last 100), for status and tests.
   public private(set) var log: ArraySlice<String> = []
 
@@ -53,8 +57,21 @@ public actor RoundDriver {
     self.failover = failover
     self.retry = retry
     let genesis = node.genesis
+    // Without enclaves a node endorses with its genesis key, as the endorser genesis lists.
+    guard let endorser = genesis.endorsers.first(where: { $0.key == key.publicKey })?.name else {
+      throw RoundDriverError.notAnEndorser(node.name)
+    }
+    // A server optimiser's state moves with each round it aggregates, whether the round
+    // commits or not, and a restart loses it: nodes would come to sign different statements.
+    guard configuration.strategy.server == .plain else {
+      throw RoundDriverError.statefulServer("\(configuration.strategy.server)")
+    }
+    guard roundTimeout >= .seconds(1), roundTimeout <= .seconds(86_400),
+      failover >= .zero, failover <= .seconds(3_600)
+    else { throw RoundDriverError.badTiming }
     steps = RoundSteps(
-      configuration: configuration, node: node.name, nodes: genesis.nodes.map(\.name),
+      configuration: configuration, node: node.name, endorser: endorser,
+      nodes: genesis.nodes.map(\.name),
       roundTimeout: Double(roundTimeout.components.seconds)
         + Double(roundTimeout.components.attoseconds) / 1e18)
     let model = try ModelFile.decode(initialModel, path: "the initial model")
@@ -84,7 +101,16 @@ public actor RoundDriver {
       guard height != nil else { continue }
       await pullPayloads(state)
       let blobs = node.blobs
-      let planned = steps.next(state, now: Date()) { blobs.contains($0) }
+      let round = state.currentRound
+      if let r = state.rounds[round] {
+        var seen = sightings[round] ?? .init()
+        seen.opened = seen.opened ?? Date()
+        if r.close != nil { seen.closed = seen.closed ?? Date() }
+        sightings = [round: seen]
+      }
+      let planned = steps.next(state, now: Date(), seen: sightings[round] ?? .init()) {
+        blobs.contains($0)
+      }
       let now = ContinuousClock.now
       let current = Set(planned.map(\.step))
       firstSeen = firstSeen.filter { current.contains($0.key) }
@@ -258,9 +284,18 @@ public actor RoundDriver {
       r.ended
       ? (r.evaluation == nil ? r.reports.map(\.payload) : [])
       : r.entries.map(\.payload)
+    let now = ContinuousClock.now
     for hash in wanted where !node.blobs.contains(hash) {
-      _ = try? await blob(hash)
+      if let m = missing[hash], now < m.next { continue }
+      do {
+        _ = try await blob(hash)
+        missing[hash] = nil
+      } catch {
+        let wait = min((missing[hash]?.wait ?? .milliseconds(250)) * 2, .seconds(30))
+        missing[hash] = (wait, now + wait)
+      }
     }
+    if missing.count > 10_000 { missing = [:] }
   }
 
   /// The blob with `hash`: this node's copy, or the first peer's that has it (checked
@@ -291,12 +326,21 @@ public enum RoundDriverError: Error, CustomStringConvertible {
   case notTheInitialModel(String)
   case unreadableRound(UInt64, String)
   case blobUnavailable(Hash256, [String])
+  case notAnEndorser(String)
+  case statefulServer(String)
+  case badTiming
 
   public var description: String {
     switch self {
     case .notTheInitialModel(let hash):
       "the initial model file holds model \(hash.prefix(12)), not the one genesis names"
     case .unreadableRound(let round, let why): "round \(round): \(why)"
+    case .notAnEndorser(let node):
+      "\(node)'s key is not an endorser's in genesis: without enclaves, nodes endorse with their keys"
+    case .statefulServer(let server):
+      "the network's server optimiser \(server) keeps state across rounds, which node processes do not keep yet: use strategy.server plain"
+    case .badTiming:
+      "the round timeout must be 1 s to 1 day and the failover wait at most 1 hour"
     case .blobUnavailable(let hash, let problems):
       "no peer serves blob \(hash.short)"
         + (problems.isEmpty ? " (no peers)" : ": " + problems.joined(separator: "; "))

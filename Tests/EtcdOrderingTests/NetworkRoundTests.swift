@@ -57,6 +57,8 @@ final class NetworkRoundTests: EtcdTestCase {
     var nodeStops: [(() -> Void)?]
     var clusters: [ClusterDaemon?]
     var clusterStops: [(() -> Void)?]
+    /// A forging node's port, which `startCluster` names -1.
+    var forgedPort = 0
 
     init(
       _ c: SimulationConfiguration, _ simulation: Simulation, directory: String,
@@ -145,14 +147,15 @@ final class NetworkRoundTests: EtcdTestCase {
     }
 
     /// Starts cluster `i`'s daemon (again, on its directory, if it ran before), following
-    /// `order` (node indexes; nil: an address where nothing listens).
+    /// `order` (node indexes; nil: an address where nothing listens; -1: `forgedPort`).
     func startCluster(_ i: Int, order: [Int?]) throws {
       let key = clusterKeys[i]
       let identity = try TransportCertificate.make(
         name: "cluster-\(i)", ledgerKey: key, network: genesis.hash)
       let clients = try order.map { n in
         try NodeClient(
-          host: "127.0.0.1", port: try n.map { ports[$0] } ?? LoopbackPort.free(),
+          host: "127.0.0.1",
+          port: try n.map { $0 < 0 ? forgedPort : ports[$0] } ?? LoopbackPort.free(),
           identity: identity, network: genesis.hash, expected: Set(genesis.nodes.map(\.key)),
           timeout: .seconds(30))
       }
@@ -193,6 +196,11 @@ final class NetworkRoundTests: EtcdTestCase {
       Set(try c.recordedSettings))
     for i in network.nodeKeys.indices { try network.startNode(i) }
     try await network.enrolClusters()
+    for node in network.running {
+      try await eventually("\(node.name) enrolled the clusters") {
+        await node.orderer.withReplica { $0.state.clusters.count } == c.clusters
+      }
+    }
     return network
   }
 
@@ -372,5 +380,134 @@ extension NetworkRoundTests {
     // Round 1's evaluation closed before round 2 opened (every cluster reported).
     let first = await node.orderer.withReplica { $0.state.rounds[1]?.evaluation?.reports.count }
     XCTAssertEqual(first, c.clusters)
+  }
+}
+
+/// A node gone bad: it serves its own ledger, but in each block it swaps the round-open for
+/// one it signed itself, asking only cluster-0.
+struct ForgingNode: NodeBackend {
+  let inner: LedgerNode
+  let key: SigningKey
+  func status() async -> NodeStatus { await inner.status() }
+  func submit(transaction: [UInt8], blob: [UInt8]?, from peer: Peer) async throws -> Bool {
+    try await inner.submit(transaction: transaction, blob: blob, from: peer)
+  }
+  func block(at height: UInt64) async throws -> WireBlock? {
+    guard var block = try await inner.block(at: height) else { return nil }
+    for (i, bytes) in block.transactions.enumerated() {
+      if case .roundOpen(let o) = try Transaction(canonical: bytes) {
+        block.transactions[i] =
+          Transaction.roundOpen(
+            RoundOpen(
+              network: inner.network, round: o.round, baseModel: o.baseModel,
+              participants: ["cluster-0"], rules: o.rules, configuration: o.configuration,
+              node: key)
+          ).canonicalBytes
+      }
+    }
+    return block
+  }
+  func blob(_ hash: Hash256) async throws -> [UInt8]? { try await inner.blob(hash) }
+  func receipt(round: UInt64) async throws -> [UInt8]? { try await inner.receipt(round: round) }
+  func height() async -> UInt64? { await inner.height() }
+  func waitForBlock(after height: UInt64?, timeout: Duration) async {
+    await inner.waitForBlock(after: height, timeout: timeout)
+  }
+  var isStopping: Bool { inner.isStopping }
+}
+
+extension NetworkRoundTests {
+  /// Attacks on the round from a node and a cluster: a node serving blocks with a round-open
+  /// it signed but the nodes never ordered is refused by the cluster, which fails over and
+  /// trains on the real round; a commitment without its payload is refused (it would close a
+  /// round no node can aggregate); a node does not run a server optimiser whose state it
+  /// would lose.
+  func testAClusterRefusesForgedBlocksAndANodeRefusesACommitmentWithoutItsPayload()
+    async throws
+  {
+    let c = Self.configuration()
+    let expected = try await simulatedModel(c)
+    let simulation = try Self.simulation(c)
+    let network = try await startNetwork(c, simulation)
+    let node0 = try XCTUnwrap(network.nodes[0])
+    let forger = LoopbackServer(
+      backend: ForgingNode(inner: node0, key: network.nodeKeys[0]), node: node0,
+      key: network.nodeKeys[0], network: network.genesis.hash)
+    try await forger.start()
+    stops.append { forger.stop() }
+    network.forgedPort = forger.port
+    try network.startCluster(0, order: [-1, 1])  // -1: the forger
+    try network.startCluster(1, order: [1, 2])
+    try network.startCluster(2, order: [2, 0])
+    let commits = try await waitForCommit(2, network)
+    XCTAssertEqual(commits[0].model.hex, expected, "cluster-0 trained on the real rounds")
+    let refused = await try XCTUnwrap(network.clusters[0]).log.contains {
+      $0.contains("sent a block that does not check")
+    }
+    XCTAssertTrue(refused)
+
+    // A cluster's commitment without its payload.
+    let key = network.clusterKeys[1]
+    let client = try NodeClient(
+      host: "127.0.0.1", port: network.ports[1],
+      identity: try TransportCertificate.make(
+        name: "cluster-1", ledgerKey: key, network: network.genesis.hash),
+      network: network.genesis.hash, expected: Set(network.genesis.nodes.map(\.key)))
+    let connection = Task { try? await client.run() }
+    stops.append {
+      client.close()
+      connection.cancel()
+    }
+    let payload = Array("no one will see this".utf8)
+    let bare = Transaction.commitment(
+      UpdateCommitment(
+        network: network.genesis.hash, round: 3, cluster: "cluster-1",
+        payload: Hash256.of(payload), payloadSize: UInt64(payload.count), clusterKey: key))
+    do {
+      try await client.submit(bare.canonicalBytes)
+      XCTFail("a commitment without its payload was taken")
+    } catch let error as RPCError {
+      XCTAssertEqual(error.code, .failedPrecondition)
+      XCTAssertTrue(error.message.contains("without its payload"), error.message)
+    }
+
+    // A server optimiser's state is not kept across a node's restarts: refused at start.
+    var momentum = c
+    momentum.strategy.server = .momentum(learningRate: 1, momentum: 0.5)
+    XCTAssertThrowsError(
+      try RoundDriver(
+        node: node0, key: network.nodeKeys[0], configuration: momentum,
+        aggregator: ClearAggregator(
+          strategy: momentum.makeStrategy(), key: network.nodeKeys[0],
+          network: network.genesis.hash, nodes: [], quorum: 1, clusterName: { "\($0)" }),
+        initialModel: ModelFile.encode(simulation.model), peers: [], logger: quiet("x"))
+    ) { XCTAssertTrue("\($0)".contains("keeps state across rounds"), "\($0)") }
+  }
+}
+
+/// A gRPC server for a test's own node backend, with `key`'s certificate, on a free port.
+final class LoopbackServer: @unchecked Sendable {
+  let server: GRPCServer<HTTP2ServerTransport.Posix>
+  var task: Task<Void, Never>?
+  var port = 0
+
+  init(backend: any NodeBackend, node: LedgerNode, key: SigningKey, network: Hash256) {
+    let identity = try! TransportCertificate.make(name: "forger", ledgerKey: key, network: network)
+    server = GRPCServer(
+      transport: .http2NIOPosix(
+        address: .ipv4(host: "127.0.0.1", port: 0),
+        transportSecurity: PeerTLS.server(identity, peers: node.peers, logger: quiet("forger"))),
+      services: [nodeService(backend: backend, peers: node.peers)])
+  }
+
+  func start() async throws {
+    let server = self.server
+    task = Task { try? await server.serve() }
+    port = try await server.listeningAddress?.ipv4?.port ?? 0
+  }
+
+  func stop() {
+    server.beginGracefulShutdown()
+    task?.cancel()
   }
 }

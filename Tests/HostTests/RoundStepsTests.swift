@@ -110,16 +110,21 @@ final class RoundStepsTests: XCTestCase {
     try orderer.cut()
     XCTAssertEqual(s.next(replica.state, now: now, held: held), [], "the clusters are training")
     let late = now.addingTimeInterval(61)
-    guard case .abort(1, let why)? = s.next(replica.state, now: late, held: held).first?.step
+    // Deadlines run from when this node saw the round open and close, by its own clock.
+    let seen = RoundSteps.Sightings(opened: now, closed: now)
+    XCTAssertEqual(s.next(replica.state, now: late, held: held), [], "not seen open: no deadline")
+    guard
+      case .abort(1, let why)? = s.next(replica.state, now: late, seen: seen, held: held).first?
+        .step
     else { return XCTFail("a round that timed out with no update aborts") }
     XCTAssertTrue(why.contains("0 update(s) arrived"), why)
 
-    func commit(_ i: Int) {
-      let payload = Array("update \(i)".utf8)
+    func commit(round: UInt64 = 1, _ i: Int) {
+      let payload = Array("update \(i) of \(round)".utf8)
       orderer.submit(
         .commitment(
           UpdateCommitment(
-            network: genesis.hash, round: 1, cluster: "cluster-\(i)",
+            network: genesis.hash, round: round, cluster: "cluster-\(i)",
             payload: Hash256.of(payload), payloadSize: UInt64(payload.count),
             clusterKey: clusterKeys[i])))
     }
@@ -128,7 +133,8 @@ final class RoundStepsTests: XCTestCase {
     try orderer.cut()
     XCTAssertEqual(s.next(replica.state, now: now, held: held), [], "one cluster is still to come")
     XCTAssertEqual(
-      s.next(replica.state, now: late, held: held), [.init(step: .close(round: 1), rank: 0)],
+      s.next(replica.state, now: late, seen: seen, held: held),
+      [.init(step: .close(round: 1), rank: 0)],
       "at the deadline the round closes on the cohort that arrived")
     commit(2)
     try orderer.cut()
@@ -146,7 +152,7 @@ final class RoundStepsTests: XCTestCase {
     XCTAssertEqual(
       s.next(replica.state, now: now, held: held), [.init(step: .aggregate(round: 1), rank: 0)])
     // No statement found k endorsers long after the close: the coordinator aborts.
-    let stalled = s.next(replica.state, now: late, held: held).map(\.step)
+    let stalled = s.next(replica.state, now: late, seen: seen, held: held).map(\.step)
     XCTAssertEqual(stalled.count, 2)
     guard case .abort(1, _) = stalled[1] else { return XCTFail("\(stalled)") }
 
@@ -158,5 +164,22 @@ final class RoundStepsTests: XCTestCase {
       s.next(replica.state, now: now, held: held),
       [.init(step: .open(round: 2, participants: everyone), rank: 2)],
       "after an abort the next round opens, coordinated by node-1")
+
+    // Attack: a node opens round 2 for clusters of its choosing; no node closes or aggregates
+    // it, any proposes its abort at once.
+    orderer.submit(
+      .roundOpen(
+        RoundOpen(
+          network: genesis.hash, round: 2, baseModel: genesis.initialModel!,
+          participants: ["cluster-0", "cluster-1"], rules: genesis.rules,
+          configuration: genesis.round, node: nodeKeys[2])))
+    commit(round: 2, 0)
+    commit(round: 2, 1)
+    try orderer.cut()
+    let steps = s.next(replica.state, now: late, seen: seen, held: held)
+    XCTAssertEqual(steps.count, 1)
+    XCTAssertEqual(steps.first?.rank, 0)
+    guard case .abort(2, let reason)? = steps.first?.step else { return XCTFail("\(steps)") }
+    XCTAssertTrue(reason.contains("other clusters than the network's schedule"), reason)
   }
 }
