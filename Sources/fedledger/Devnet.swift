@@ -53,13 +53,16 @@ struct DevnetOptions: ParsableArguments {
 struct DevnetUp: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "up",
-    abstract: "Found a network and start its etcd members and nodes on free loopback ports.",
+    abstract:
+      "Found a network and run it on free loopback ports: etcd members, ledger nodes, clusters.",
     discussion: """
       Writes the network (fedledger network init) to DIR/network, starts etcd members \
       (Debian's etcd, with TLS and a CA of the devnet's own in DIR/etcd-tls) with data in \
-      DIR/etcd and ledger nodes with data in DIR/node-N, each logging to DIR/logs, enrols \
-      the clusters through their members, and records the processes in DIR/devnet.json. Stop \
-      it with `fedledger devnet down` (docs/network.md).
+      DIR/etcd and ledger nodes with data in DIR/node-N, enrols the clusters through their \
+      members, starts a cluster process per cluster with its state in DIR/cluster-N, and \
+      records the processes in DIR/devnet.json; every process logs to DIR/logs. The rounds \
+      then run on their own, as the configuration says; `devnet status` shows how far they \
+      are. Stop it with `fedledger devnet down` (docs/network.md).
       """)
 
   @OptionGroup var options: DevnetOptions
@@ -71,11 +74,7 @@ struct DevnetUp: AsyncParsableCommand {
   )
   var enrol: Int?
   @Option(help: "etcd members.") var etcdMembers = 3
-  @Option(
-    help:
-      "JSON configuration file for the network (docs/simulate.md; default: simulate's defaults without held-out data)."
-  )
-  var config: String?
+  @Option(help: "JSON configuration file for the network (docs/simulate.md).") var config: String?
   @Option(help: "Seconds a round takes updates before it closes on those that arrived.")
   var roundTimeout = 120
   @Flag(help: "Start no cluster processes (enrol only).") var noClusters = false
@@ -113,14 +112,7 @@ struct DevnetUp: AsyncParsableCommand {
       "network", "init", "--nodes", "\(nodes)", "--clusters", "\(clusters)", "--output",
       dir + "/network",
     ]
-    // Without a file, simulate's defaults but no held-out data: the node processes do not
-    // run federated evaluation yet, and the dataset's test set judges the models instead.
-    let configPath = config ?? dir + "/configuration.json"
-    if config == nil {
-      try Data(#"{"evaluation": {"heldOut": 0}}"#.utf8).write(
-        to: URL(fileURLWithPath: configPath))
-    }
-    initArguments += ["--config", configPath]
+    if let config { initArguments += ["--config", config] }
     try runToEnd(initArguments, log: dir + "/logs/network-init.log")
 
     // etcd: members on free loopback ports, speaking TLS to each other and to the nodes,
@@ -388,6 +380,28 @@ struct DevnetNetwork {
           "  \(n.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(address.padding(toLength: 18, withPad: " ", startingAt: 0)) not answering: \(error)"
         )
       }
+    }
+    // The rounds as node-0's ledger records them (read beside the running node).
+    if let store = try? LedgerStore(
+      path: "\(directory)/node-0/ledger/ledger.sqlite", readOnly: true),
+      let view = try? LedgerView(store: store, genesis: genesis), !view.rounds.isEmpty
+    {
+      let committed = view.rounds.filter { $0.model != nil }
+      let aborted = view.rounds.filter { $0.aborted != nil }.count
+      var line = "  rounds: \(committed.count) committed, \(aborted) aborted"
+      if let last = committed.last, let model = last.model {
+        line += "; last model \(model.prefix(12)) (round \(last.round))"
+      }
+      if let judged = view.rounds.last(where: { $0.metric != nil }), let m = judged.metric {
+        line += String(
+          format: "; federated accuracy %.2f%% over %d clusters (round %llu)", m.accuracy * 100,
+          m.clusters, judged.round)
+      }
+      if let open = view.rounds.last, open.model == nil, open.aborted == nil {
+        line +=
+          "; round \(open.round) \(open.closed ? "closed" : "open"), \(open.commitments) of \(open.participants) updates in"
+      }
+      print(line)
     }
     if !state.clusters.isEmpty {
       let last = state.clusters.map { c -> String in
