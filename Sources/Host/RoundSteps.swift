@@ -75,6 +75,17 @@ public struct RoundSteps: Sendable {
     _ state: LedgerState, now: Date, seen: Sightings = .init(), held: (Hash256) -> Bool
   ) -> [Planned] {
     evaluation(state, now: now) + training(state, now: now, seen: seen, held: held)
+      + release(state, held: held)
+  }
+
+  /// The newest committed model's file, if this node lacks it (the next round may be open
+  /// already: it opens in the commit's block).
+  private func release(_ state: LedgerState, held: (Hash256) -> Bool) -> [Planned] {
+    for round in [state.currentRound, state.currentRound &- 1] where round >= 1 {
+      guard let commit = state.rounds[round]?.commit else { continue }
+      return held(commit.modelBlob) ? [] : [Planned(step: .release(round: round), rank: 0)]
+    }
+    return []
   }
 
   /// The steps of the newest round.
@@ -95,13 +106,7 @@ public struct RoundSteps: Sendable {
           rank: 0)
       ]
     }
-    if r.ended {
-      var steps = open(current + 1, state, now: now)
-      if let commit = r.commit, !held(commit.modelBlob) {
-        steps.append(Planned(step: .release(round: current), rank: 0))
-      }
-      return steps
-    }
+    if r.ended { return open(current + 1, state, now: now) }
     let rank = rank(round: current)
     guard r.close != nil else {
       let all = !r.open.participants.isEmpty && r.entries.count == r.open.participants.count
@@ -121,7 +126,13 @@ public struct RoundSteps: Sendable {
       steps.append(Planned(step: .aggregate(round: current), rank: 0))
     }
     if let commit = r.commitCandidate(threshold: state.genesis.endorsementThreshold) {
-      steps.append(Planned(step: .commit(commit), rank: 0))
+      // The next round's coordinator proposes its open right behind the commit (one block
+      // for both), unless the committed model is to be evaluated first.
+      if let next = openBehind(commit, state), self.rank(round: current + 1) == 0 {
+        steps.append(Planned(step: .commitThenOpen(commit, participants: next), rank: 0))
+      } else {
+        steps.append(Planned(step: .commit(commit), rank: 0))
+      }
     } else if let closed = seen.closed, now.timeIntervalSince(closed) >= roundTimeout {
       // No statement found k endorsers in time (the nodes disagree, or too many are down).
       steps.append(
@@ -166,6 +177,22 @@ public struct RoundSteps: Sendable {
     return steps
   }
 
+  /// Who the round after `commit`'s is to ask, if it may open in the same block as the commit:
+  /// the schedule wants another model, nothing evaluates this one first, and every cluster
+  /// asked is enrolled.
+  private func openBehind(_ commit: ModelCommit, _ state: LedgerState) -> [String]? {
+    let committed = state.rounds.values.count { $0.commit != nil }
+    guard committed + 1 < configuration.rounds else { return nil }
+    if let rules = state.genesis.evaluation,
+      commit.round % UInt64(max(1, rules.every)) == 0
+        || commit.round == UInt64(configuration.rounds)
+    {
+      return nil
+    }
+    let asked = participants(round: commit.round + 1)
+    return asked.allSatisfy({ state.clusters[$0] != nil }) ? asked : nil
+  }
+
   private func open(_ round: UInt64, _ state: LedgerState, now: Date) -> [Planned] {
     // The schedule counts models, not rounds: an aborted round does not use one up.
     let committed = state.rounds.values.count { $0.commit != nil }
@@ -191,6 +218,8 @@ public enum RoundStep: Sendable, Equatable, Hashable, CustomStringConvertible {
   case aggregate(round: UInt64)
   /// Propose the model commit k endorsements allow.
   case commit(ModelCommit)
+  /// Propose the model commit and, right behind it, the next round's open from its model.
+  case commitThenOpen(ModelCommit, participants: [String])
   /// Get the committed model's file into this node's blob store.
   case release(round: UInt64)
   /// Propose the evaluation-close of the round's model on the reports the ledger holds.
@@ -207,6 +236,8 @@ public enum RoundStep: Sendable, Equatable, Hashable, CustomStringConvertible {
     case .abort(let r, let why): "abort round \(r) (\(why))"
     case .aggregate(let r): "aggregate round \(r)"
     case .commit(let c): "commit round \(c.round)'s model \(c.model.short)"
+    case .commitThenOpen(let c, let p):
+      "commit round \(c.round)'s model \(c.model.short) and open round \(c.round + 1) for \(p.count) cluster(s)"
     case .release(let r): "fetch round \(r)'s model"
     case .closeEvaluation(let r): "close the evaluation of round \(r)'s model"
     case .combine(let r): "combine round \(r)'s evaluation reports"

@@ -199,6 +199,64 @@ public struct LedgerState: Sendable {
     return nil
   }
 
+  /// The verdict the ledger would reach on `bytes` if the next block held them alone, dated
+  /// `timestamp`: what a node checks before it puts a submission on the log.
+  public func precheck(_ bytes: [UInt8], timestamp: UInt64) -> TransactionOutcome {
+    if case .commitment(let c)? = try? Transaction(canonical: bytes) {
+      return problem(with: c) ?? .valid
+    }
+    return evaluate([bytes], timestamp: timestamp).1[0]
+  }
+
+  /// Why the ledger would not take commitment `c` now (nil: it would). Reads the state
+  /// without copying it, so a node can check each submission against a large round cheaply.
+  public func problem(with c: UpdateCommitment, verifySignatures: Bool = true)
+    -> TransactionOutcome?
+  {
+    guard let r = rounds[c.round], c.round == currentRound else {
+      return .invalid("round \(c.round) is not the open round")
+    }
+    if r.close != nil { return .invalid("round \(c.round) is already closed") }
+    if r.abort != nil { return .invalid("round \(c.round) was aborted") }
+    guard let key = clusters[c.cluster] else {
+      return .invalid("cluster \"\(c.cluster)\" is not enrolled")
+    }
+    if !r.open.participants.isEmpty && !r.open.participants.contains(c.cluster) {
+      return .invalid("cluster \"\(c.cluster)\" was not asked to train in round \(c.round)")
+    }
+    if r.committedBy[c.cluster] != nil {
+      return .invalid("cluster \"\(c.cluster)\" already committed an update in round \(c.round)")
+    }
+    if r.payloads.contains(c.payload) {
+      return .invalid("payload \(c.payload.short) was already committed in round \(c.round)")
+    }
+    if verifySignatures
+      && !key.verifies(
+        c.signature,
+        over: UpdateCommitment.message(
+          network: network, round: c.round, cluster: c.cluster, payload: c.payload,
+          payloadSize: c.payloadSize), for: .commitment)
+    {
+      return .invalid("the signature of cluster \"\(c.cluster)\" does not verify")
+    }
+    if c.payloadSize > r.open.rules.payloadCap {
+      return .invalid(
+        "names a payload of \(c.payloadSize) bytes; the most a commitment may name is \(r.open.rules.payloadCap) (the round's payload cap)"
+      )
+    }
+    if r.payloadBytes + c.payloadSize > RoundRules.maximumRoundBytes {
+      return .invalid(
+        "round \(c.round) is full: its payloads would exceed \(RoundRules.maximumRoundBytes) bytes, what one enclave request carries"
+      )
+    }
+    if r.entries.count >= r.open.rules.capacity {
+      return .invalid(
+        "round \(c.round) is full: it holds \(r.open.rules.capacity) update(s), the most its largest weight allows (2^31 / \(r.open.rules.maximumWeight))"
+      )
+    }
+    return nil
+  }
+
   /// Applies one transaction.
   mutating func apply(
     _ tx: Transaction, hash: Hash256, at time: Date, verifySignatures: Bool = true
@@ -306,55 +364,15 @@ public struct LedgerState: Sendable {
       return .valid
 
     case .commitment(let c):
-      guard var r = rounds[c.round], c.round == currentRound else {
-        return .invalid("round \(c.round) is not the open round")
-      }
-      if r.close != nil { return .invalid("round \(c.round) is already closed") }
-      if r.abort != nil { return .invalid("round \(c.round) was aborted") }
-      guard let key = clusters[c.cluster] else {
-        return .invalid("cluster \"\(c.cluster)\" is not enrolled")
-      }
-      if !r.open.participants.isEmpty && !r.open.participants.contains(c.cluster) {
-        return .invalid("cluster \"\(c.cluster)\" was not asked to train in round \(c.round)")
-      }
-      if r.committedBy[c.cluster] != nil {
-        return .invalid("cluster \"\(c.cluster)\" already committed an update in round \(c.round)")
-      }
-      if r.payloads.contains(c.payload) {
-        return .invalid("payload \(c.payload.short) was already committed in round \(c.round)")
-      }
-      if verifySignatures
-        && !key.verifies(
-          c.signature,
-          over: UpdateCommitment.message(
-            network: network, round: c.round, cluster: c.cluster, payload: c.payload,
-            payloadSize: c.payloadSize), for: .commitment)
-      {
-        return .invalid("the signature of cluster \"\(c.cluster)\" does not verify")
-      }
-      if c.payloadSize > r.open.rules.payloadCap {
-        return .invalid(
-          "names a payload of \(c.payloadSize) bytes; the most a commitment may name is \(r.open.rules.payloadCap) (the round's payload cap)"
-        )
-      }
-      if r.payloadBytes + c.payloadSize > RoundRules.maximumRoundBytes {
-        return .invalid(
-          "round \(c.round) is full: its payloads would exceed \(RoundRules.maximumRoundBytes) bytes, what one enclave request carries"
-        )
-      }
-      if r.entries.count >= r.open.rules.capacity {
-        return .invalid(
-          "round \(c.round) is full: it holds \(r.open.rules.capacity) update(s), the most its largest weight allows (2^31 / \(r.open.rules.maximumWeight))"
-        )
-      }
-      r.entries.append(
+      if let refusal = problem(with: c, verifySignatures: verifySignatures) { return refusal }
+      // In place: a round of many updates is not copied for each one.
+      rounds[c.round]!.entries.append(
         .init(
-          cluster: c.cluster, key: key, payload: c.payload,
+          cluster: c.cluster, key: clusters[c.cluster]!, payload: c.payload,
           devices: clusterDevices[c.cluster] ?? 1))
-      r.payloadBytes += c.payloadSize
-      r.payloads.insert(c.payload)
-      r.committedBy[c.cluster] = c.payload
-      rounds[c.round] = r
+      rounds[c.round]!.payloadBytes += c.payloadSize
+      rounds[c.round]!.payloads.insert(c.payload)
+      rounds[c.round]!.committedBy[c.cluster] = c.payload
       return .valid
 
     case .roundClose(let c):

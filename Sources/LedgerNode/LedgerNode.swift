@@ -91,7 +91,7 @@ public final class LedgerNode: NodeBackend {
     let (stored, verdict) = await orderer.withReplica { r in
       (
         (try? r.store.transaction(Hash256.of(transaction))) != nil,
-        r.state.evaluate([transaction], timestamp: max(now, r.state.lastTimestamp)).1[0]
+        r.state.precheck(transaction, timestamp: max(now, r.state.lastTimestamp))
       )
     }
     if stored { return false }
@@ -100,7 +100,10 @@ public final class LedgerNode: NodeBackend {
     }
     // The blob is kept before its commitment is ordered, so no node orders a commitment
     // whose payload this node cannot serve.
-    if let blob { _ = try blobs.put(blob) }
+    if let blob {
+      let blobs = self.blobs
+      _ = try await Blocking.run { try blobs.put(blob) }
+    }
     try await orderer.submit(transaction)
     return true
   }
@@ -116,7 +119,8 @@ public final class LedgerNode: NodeBackend {
   }
 
   public func blob(_ hash: Hash256) async throws -> [UInt8]? {
-    blobs.contains(hash) ? try blobs.get(hash) : nil
+    let blobs = self.blobs
+    return try await Blocking.run { blobs.contains(hash) ? try blobs.get(hash) : nil }
   }
 
   public func receipt(round: UInt64) async throws -> [UInt8]? {
@@ -146,6 +150,18 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
       "\(peer) sent a commitment without its payload, or a blob with a transaction that is not a commitment to exactly it"
     case .refused(let peer, let reason):
       "\(peer) sent a transaction the ledger would not take now: \(reason)"
+    }
+  }
+}
+
+/// Blocking file work (a blob written and synced, or read and checked) off the concurrency
+/// pool's few threads, so that calls in flight go on meanwhile.
+enum Blocking {
+  static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+      DispatchQueue.global(qos: .userInitiated).async {
+        continuation.resume(with: Result { try body() })
+      }
     }
   }
 }

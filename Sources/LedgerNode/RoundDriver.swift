@@ -161,6 +161,16 @@ public actor RoundDriver {
     case .commit(let commit):
       try await node.orderer.submit(.modelCommit(commit))
       note("proposed \(step)")
+    case .commitThenOpen(let commit, let participants):
+      let open = Transaction.roundOpen(
+        RoundOpen(
+          network: network, round: commit.round + 1, baseModel: commit.model,
+          participants: participants, rules: genesis.rules, configuration: genesis.round,
+          groupKey: state.groupKey, node: key))
+      try await node.orderer.submit([
+        Transaction.modelCommit(commit).canonicalBytes, open.canonicalBytes,
+      ])
+      note("proposed \(step)")
     case .release(let round):
       try await release(round, state)
     case .closeEvaluation(let round):
@@ -301,12 +311,13 @@ public actor RoundDriver {
   /// The blob with `hash`: this node's copy, or the first peer's that has it (checked
   /// against the hash by the client, and stored).
   private func blob(_ hash: Hash256) async throws -> [UInt8] {
-    if node.blobs.contains(hash) { return try node.blobs.get(hash) }
+    let blobs = node.blobs
+    if blobs.contains(hash) { return try await Blocking.run { try blobs.get(hash) } }
     var problems: [String] = []
     for p in peers {
       do {
         let bytes = try await p.blob(hash)
-        _ = try node.blobs.put(bytes)
+        _ = try await Blocking.run { try blobs.put(bytes) }
         return bytes
       } catch {
         problems.append("\(p.address): \(error)")

@@ -9,6 +9,9 @@ import X509
 public final class PeerDirectory: Sendable {
   private let lock = NSLock()
   private nonisolated(unsafe) var roles: [PublicKey: (Peer.Role, String)] = [:]
+  /// Certificates whose binding verified, with the key that vouches for each: every call
+  /// names its caller's certificate, and the binding is checked once (the expiry each time).
+  private nonisolated(unsafe) var vouched: [Certificate: PublicKey] = [:]
   /// The network whose certificates count (a binding names its network).
   public let network: Hash256
 
@@ -30,7 +33,19 @@ public final class PeerDirectory: Sendable {
   public func identify(_ certificate: Certificate, address: String, at now: Date = Date())
     throws(TransportIdentityError) -> Peer
   {
-    let key = try TransportCertificate.vouchingKey(of: certificate, network: network, at: now)
+    let key: PublicKey
+    if let known = lock.withLock({ vouched[certificate] }) {
+      guard certificate.notValidBefore <= now, now <= certificate.notValidAfter else {
+        throw .expired(subject: "\(certificate.subject)")
+      }
+      key = known
+    } else {
+      key = try TransportCertificate.vouchingKey(of: certificate, network: network, at: now)
+      lock.withLock {
+        if vouched.count >= 10_000 { vouched = [:] }
+        vouched[certificate] = key
+      }
+    }
     guard let (role, name) = lock.withLock({ roles[key] }) else {
       throw .unknownKey(
         subject: "\(certificate.subject)", key: key,

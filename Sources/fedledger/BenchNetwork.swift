@@ -1,0 +1,254 @@
+import ArgumentParser
+import Federation
+import Foundation
+import Gateway
+import Learning
+import Ledger
+import Logging
+import NodeAPI
+import Records
+
+/// `fedledger bench network`: a devnet's rounds and ingest, measured from outside.
+struct BenchNetwork: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "network",
+    abstract: "A network of processes: round overhead, commit latency, ingest, node memory.",
+    discussion: """
+      Part 1 runs a devnet (etcd x3 with TLS, --nodes node processes, --clusters cluster \
+      processes training LeNet-5 on Fashion-MNIST for one local epoch) for --rounds rounds, \
+      follows every node's blocks, and reads the clusters' logs: a round's period (open to \
+      the next open) less its slowest cluster's training and evaluation is its overhead \
+      (network, ordering, replication, aggregation, endorsements, commit); commit latency is \
+      from the first node storing the block that brought the k-th endorsement to the last \
+      node storing the model commit. The first round (processes starting) and the last (no \
+      next open) are left out. Part 2 founds a devnet of --ingest clusters, waits for the \
+      round that asks them all, and submits one real LeNet-size update envelope for each to \
+      node-0 over TLS (one cluster is left out, so the round stays open and no aggregation runs \
+      meanwhile), as fast as --concurrency calls in flight allow: accepted per second, \
+      then the time until every node ordered every commitment and holds every payload. Both \
+      parts print the nodes' peak resident memory. Everything runs in a temporary directory \
+      (kept with --keep).
+      """)
+
+  @Option(help: "Ledger nodes.") var nodes = 4
+  @Option(help: "Clusters in part 1.") var clusters = 10
+  @Option(help: "Rounds in part 1 (at least 3).") var rounds = 6
+  @Option(help: "Envelopes (and clusters) in part 2; 0 skips it.") var ingest = 1000
+  @Option(help: "Submissions in flight in part 2.") var concurrency = 32
+  @Flag(help: "Keep the devnets' directories.") var keep = false
+  @Flag(help: "Skip part 1 (the rounds).") var noRounds = false
+
+  func validate() throws {
+    guard nodes >= 1, clusters >= 1, rounds >= 3, ingest >= 0, concurrency >= 1 else {
+      throw ValidationError("--nodes and --clusters at least 1, --rounds at least 3")
+    }
+  }
+
+  func run() async throws {
+    do {
+      print(
+        "bench network: \(nodes) nodes, etcd x3 with TLS, all on loopback; CPU \(Self.cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+      )
+      let root = FileManager.default.temporaryDirectory
+        .appendingPathComponent("fedledger-bench-network-\(UUID().uuidString)").path
+      defer { if !keep { try? FileManager.default.removeItem(atPath: root) } }
+      if !noRounds { try await measureRounds(in: root + "/rounds") }
+      if ingest > 0 { try await measureIngest(in: root + "/ingest") }
+      if keep { print("  kept: \(root)") }
+    } catch {
+      Terminal.error("\(error)")
+      throw ExitCode.failure
+    }
+  }
+
+  // MARK: Part 1
+
+  private func measureRounds(in dir: String) async throws {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let config = dir + "-config.json"
+    try Data(#"{"rounds": \#(rounds)}"#.utf8).write(to: URL(fileURLWithPath: config))
+    print(
+      "  part 1: \(clusters) cluster processes, LeNet-5 on Fashion-MNIST, 1 local epoch, \(rounds) rounds (simulate's defaults otherwise)"
+    )
+    let devnet = try Devnet.Running(
+      directory: dir,
+      up: [
+        "--nodes", "\(nodes)", "--clusters", "\(clusters)", "--config", config,
+        "--round-timeout", "600",
+      ])
+    defer { devnet.down() }
+    let recorder = try await devnet.follow()
+    let deadline = Date().addingTimeInterval(Double(rounds) * 120)
+    while recorder.committedEverywhere(round: UInt64(rounds), nodes: nodes) == nil {
+      guard Date() < deadline else {
+        throw ValidationError("the devnet did not commit \(rounds) rounds; see \(dir)/logs")
+      }
+      try await Task.sleep(for: .milliseconds(200))
+    }
+    let work = try Self.clusterWork(logs: dir + "/logs", clusters: clusters)
+    var periods: [Double] = []
+    var overheads: [Double] = []
+    var training: [Double] = []
+    var evaluating: [Double] = []
+    var latencies: [Double] = []
+    for r in 1...UInt64(rounds) {
+      if let commit = recorder.committedEverywhere(round: r, nodes: nodes),
+        let k = recorder.quorumEndorsed(round: r, threshold: devnet.genesis.endorsementThreshold)
+      {
+        latencies.append(commit - k)
+      }
+      guard r >= 2, r < UInt64(rounds), let open = recorder.opened(round: r),
+        let next = recorder.opened(round: r + 1)
+      else { continue }
+      let period = next - open
+      let train = work.training[r] ?? 0
+      let evaluation = work.evaluation[r] ?? 0
+      periods.append(period)
+      training.append(train)
+      evaluating.append(evaluation)
+      overheads.append(period - train - evaluation)
+    }
+    let total = periods.reduce(0, +)
+    let overhead = overheads.reduce(0, +)
+    print(
+      String(
+        format:
+          "    rounds 2-%d: period %.2f s on average: slowest cluster's training %.2f s, evaluation %.2f s, overhead %.3f s = %.1f%% of the round (goal at most 10%%)",
+        rounds - 1, total / Double(periods.count), training.reduce(0, +) / Double(periods.count),
+        evaluating.reduce(0, +) / Double(periods.count), overhead / Double(periods.count),
+        100 * overhead / total))
+    let sorted = latencies.sorted()
+    print(
+      String(
+        format:
+          "    commit latency (k-th endorsement stored on a node -> commit stored on all %d): median %.0f ms, max %.0f ms over %d rounds (goal median at most 200 ms)",
+        nodes, 1000 * sorted[sorted.count / 2], 1000 * (sorted.last ?? 0), sorted.count))
+    print("    node peak resident memory: \(devnet.peakMemory()) (goal at most 300 MB)")
+  }
+
+  /// Per round, the slowest cluster's training and evaluation seconds, from the clusters' logs.
+  static func clusterWork(logs: String, clusters: Int) throws -> (
+    training: [UInt64: Double], evaluation: [UInt64: Double]
+  ) {
+    var training: [UInt64: Double] = [:]
+    var evaluation: [UInt64: Double] = [:]
+    let trained = #/round (\d+): trained on \d+ samples in ([0-9.]+) s/#
+    let judged =
+      #/round (\d+): the model scores accuracy [0-9.]+ on \d+ held-out samples in ([0-9.]+) s/#
+    for i in 0..<clusters {
+      let text = try String(contentsOfFile: "\(logs)/cluster-\(i).log", encoding: .utf8)
+      for line in text.split(separator: "\n") {
+        if let m = line.firstMatch(of: trained), let r = UInt64(m.1), let s = Double(m.2) {
+          training[r] = max(training[r] ?? 0, s)
+        } else if let m = line.firstMatch(of: judged), let r = UInt64(m.1), let s = Double(m.2) {
+          evaluation[r] = max(evaluation[r] ?? 0, s)
+        }
+      }
+    }
+    return (training, evaluation)
+  }
+
+  // MARK: Part 2
+
+  private func measureIngest(in dir: String) async throws {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let config = dir + "-config.json"
+    // One round asking every cluster; no held-out data, so nothing else runs.
+    try Data(#"{"rounds": 1, "evaluation": {"heldOut": 0}}"#.utf8).write(
+      to: URL(fileURLWithPath: config))
+    // One cluster more than envelopes: the round stays open, so what is measured is taking,
+    // ordering and replicating updates, not aggregating them.
+    print("  part 2: \(ingest + 1) clusters enrolled, one round asking them all")
+    let devnet = try Devnet.Running(
+      directory: dir,
+      up: [
+        "--nodes", "\(nodes)", "--clusters", "\(ingest + 1)", "--config", config, "--no-clusters",
+        "--round-timeout", "600",
+      ])
+    defer { devnet.down() }
+    let recorder = try await devnet.follow()
+    let genesis = devnet.genesis
+    let network = dir + "/network"
+    let initial = try ModelFile.read(from: network + "/initial-model.flm")
+    guard let base = genesis.initialModel else { throw ValidationError("genesis names no model") }
+    // Every cluster's real envelope, made before the clock starts.
+    var envelopes: [Submission] = []
+    for i in 0..<ingest {
+      let key = try IdentityFiles(directory: "\(network)/cluster-\(i)").ledgerKey()
+      let agent = ClusterAgent(id: i, name: "cluster-\(i)", genesis: genesis, key: key)
+      try agent.acceptBase(base, receipt: nil)
+      envelopes.append(
+        try agent.submission(
+          for: ClusterUpdate(
+            cluster: i, round: 1, baseModelHash: initial.hash,
+            delta: [Float](repeating: 0, count: initial.parameters.count), sampleCount: 1,
+            trainLoss: 0, simulatedSeconds: 0)))
+    }
+    let deadline = Date().addingTimeInterval(60)
+    while recorder.opened(round: 1) == nil {
+      guard Date() < deadline else { throw ValidationError("round 1 did not open in 60 s") }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    let bytes = envelopes[0].payload.count
+    let start = Date()
+    let accepted = try await devnet.withClients(node: 0, count: 8) { clients in
+      try await withThrowingTaskGroup(of: Bool.self) { group in
+        var next = 0
+        var accepted = 0
+        func launch() {
+          guard next < envelopes.count else { return }
+          let e = envelopes[next]
+          let client = clients[next % clients.count]
+          group.addTask {
+            try await client.submit(e.commitment.canonicalBytes, blob: e.payload)
+          }
+          next += 1
+        }
+        for _ in 0..<concurrency { launch() }
+        while let appended = try await group.next() {
+          if appended { accepted += 1 }
+          launch()
+        }
+        return accepted
+      }
+    }
+    let submitted = Date().timeIntervalSince(start)
+    let hashes = envelopes.map { Hash256.of($0.payload) }
+    let waitUntil = Date().addingTimeInterval(300)
+    var ordered: Double?
+    var replicated: Double?
+    while ordered == nil || replicated == nil {
+      guard Date() < waitUntil else {
+        throw ValidationError(
+          "after 300 s: \(recorder.commitments(round: 1)) commitments ordered; see \(dir)/logs")
+      }
+      if ordered == nil, recorder.commitments(round: 1).allSatisfy({ $0 >= ingest }),
+        recorder.commitments(round: 1).count == nodes
+      {
+        ordered = Date().timeIntervalSince(start)
+      }
+      if replicated == nil, try devnet.allHold(hashes) {
+        replicated = Date().timeIntervalSince(start)
+      }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    print(
+      String(
+        format:
+          "    ingest: %d envelopes of %d bytes (LeNet-5's update) to node-0 over TLS in %.2f s: %.0f accepted/s (goal at least 500); every commitment ordered on all %d nodes after %.2f s, every payload on every node after %.2f s; lost: %d",
+        accepted, bytes, submitted, Double(accepted) / submitted, nodes, ordered!, replicated!,
+        ingest - accepted))
+    print("    node peak resident memory: \(devnet.peakMemory()) (goal at most 300 MB)")
+  }
+
+  /// The CPU's model name (from /proc/cpuinfo) and whether it has AVX-512.
+  static var cpu: String {
+    guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else {
+      return "unknown"
+    }
+    let name =
+      text.split(separator: "\n").first { $0.hasPrefix("model name") }?
+      .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
+    return name + (text.contains(" avx512f") ? " (AVX-512)" : " (AVX2, no AVX-512)")
+  }
+}
