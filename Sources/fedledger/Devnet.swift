@@ -113,7 +113,7 @@ struct DevnetUp: AsyncParsableCommand {
       dir + "/network",
     ]
     if let config { initArguments += ["--config", config] }
-    try runToEnd(initArguments, log: dir + "/logs/network-init.log")
+    try Self.runToEnd(initArguments, log: dir + "/logs/network-init.log")
 
     // etcd: members on free loopback ports, speaking TLS to each other and to the nodes,
     // each checked against the devnet's own CA (no one else may write the log).
@@ -206,7 +206,8 @@ struct DevnetUp: AsyncParsableCommand {
   /// This program, to start the nodes with.
   static var program: String { Bundle.main.executablePath ?? CommandLine.arguments[0] }
 
-  private func runToEnd(_ arguments: [String], log: String) throws {
+  /// Runs this program with `arguments` to its end, its output in `log`; fails with the log.
+  static func runToEnd(_ arguments: [String], log: String) throws {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: Self.program)
     p.arguments = arguments

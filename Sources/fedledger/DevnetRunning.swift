@@ -17,20 +17,8 @@ extension Devnet {
 
     init(directory: String, up arguments: [String]) throws {
       self.directory = directory
-      let p = Process()
-      p.executableURL = URL(fileURLWithPath: DevnetUp.program)
-      p.arguments = ["devnet", "up", "--directory", directory] + arguments
-      let log = directory + "-up.log"
-      _ = FileManager.default.createFile(atPath: log, contents: nil)
-      let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-      p.standardOutput = handle
-      p.standardError = handle
-      try p.run()
-      p.waitUntilExit()
-      guard p.terminationStatus == 0 else {
-        throw ValidationError(
-          "devnet up failed: " + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
-      }
+      try DevnetUp.runToEnd(
+        ["devnet", "up", "--directory", directory] + arguments, log: directory + "-up.log")
       state = try DevnetState.read(directory)
       genesis = try Genesis.read(path: directory + "/network/genesis.json")
     }
