@@ -388,12 +388,16 @@ extension NetworkRoundTests {
 struct ForgingNode: NodeBackend {
   let inner: LedgerNode
   let key: SigningKey
+  /// Forge models instead of blocks: the blocks are the ledger's, but each model file served
+  /// is another's, under the asked hash's name, and each receipt is of round 1.
+  var models = false
   func status() async -> NodeStatus { await inner.status() }
   func submit(transaction: [UInt8], blob: [UInt8]?, from peer: Peer) async throws -> Bool {
     try await inner.submit(transaction: transaction, blob: blob, from: peer)
   }
   func block(at height: UInt64) async throws -> WireBlock? {
     guard var block = try await inner.block(at: height) else { return nil }
+    if models { return block }
     for (i, bytes) in block.transactions.enumerated() {
       if case .roundOpen(let o) = try Transaction(canonical: bytes) {
         block.transactions[i] =
@@ -407,8 +411,13 @@ struct ForgingNode: NodeBackend {
     }
     return block
   }
-  func blob(_ hash: Hash256) async throws -> [UInt8]? { try await inner.blob(hash) }
-  func receipt(round: UInt64) async throws -> [UInt8]? { try await inner.receipt(round: round) }
+  func blob(_ hash: Hash256) async throws -> [UInt8]? {
+    guard models, let bytes = try await inner.blob(hash) else { return try await inner.blob(hash) }
+    return Array(bytes.reversed())
+  }
+  func receipt(round: UInt64) async throws -> [UInt8]? {
+    try await inner.receipt(round: models ? 1 : round)
+  }
   func height() async -> UInt64? { await inner.height() }
   func waitForBlock(after height: UInt64?, timeout: Duration) async {
     await inner.waitForBlock(after: height, timeout: timeout)
@@ -509,5 +518,64 @@ final class LoopbackServer: @unchecked Sendable {
   func stop() {
     server.beginGracefulShutdown()
     task?.cancel()
+  }
+}
+
+extension NetworkRoundTests {
+  /// A node serving model files that are not what their hash names, and receipts of another
+  /// round, is refused (the log says why) and the cluster gets the model from the next node;
+  /// an envelope replayed into a later round, or a second update for a round, is refused by
+  /// the node with the ledger's reason.
+  func testForgedModelsAndReplayedEnvelopesAreRefused() async throws {
+    let c = Self.configuration()
+    let expected = try await simulatedModel(c)
+    let simulation = try Self.simulation(c)
+    let network = try await startNetwork(c, simulation)
+    let node0 = try XCTUnwrap(network.nodes[0])
+    let forger = LoopbackServer(
+      backend: ForgingNode(inner: node0, key: network.nodeKeys[0], models: true), node: node0,
+      key: network.nodeKeys[0], network: network.genesis.hash)
+    try await forger.start()
+    stops.append { forger.stop() }
+    network.forgedPort = forger.port
+    try network.startCluster(0, order: [-1, 1])
+    try network.startCluster(1, order: [1, 2])
+    try network.startCluster(2, order: [2, 0])
+    let commits = try await waitForCommit(2, network)
+    XCTAssertEqual(commits[0].model.hex, expected)
+    let log = await try XCTUnwrap(network.clusters[0]).log
+    XCTAssertTrue(
+      log.contains { $0.contains("round 1's model from 127.0.0.1:\(forger.port) refused") },
+      log.joined(separator: "\n"))
+
+    // Cluster 1's round 1 envelope, replayed now (round 1 is over).
+    let stem = "\(directory)/cluster-1/round-000001"
+    let tx = try Array(Data(contentsOf: URL(fileURLWithPath: stem + ".tx")))
+    let payload = try Array(Data(contentsOf: URL(fileURLWithPath: stem + ".payload")))
+    let client = try NodeClient(
+      host: "127.0.0.1", port: network.ports[2],
+      identity: try TransportCertificate.make(
+        name: "cluster-1", ledgerKey: network.clusterKeys[1], network: network.genesis.hash),
+      network: network.genesis.hash, expected: Set(network.genesis.nodes.map(\.key)))
+    let connection = Task { try? await client.run() }
+    stops.append {
+      client.close()
+      connection.cancel()
+    }
+    let replayed = try await client.submit(tx, blob: payload)
+    XCTAssertFalse(replayed, "the ledger holds these bytes already: nothing is appended")
+    // The same update re-signed for round 2 (a second update for a round the cluster answered).
+    let second = Transaction.commitment(
+      UpdateCommitment(
+        network: network.genesis.hash, round: 2, cluster: "cluster-1",
+        payload: Hash256.of(payload), payloadSize: UInt64(payload.count),
+        clusterKey: network.clusterKeys[1]))
+    do {
+      try await client.submit(second.canonicalBytes, blob: payload)
+      XCTFail("a commitment for a round that is over was taken")
+    } catch let error as RPCError {
+      XCTAssertEqual(error.code, .failedPrecondition)
+      XCTAssertTrue(error.message.contains("round 2"), error.message)
+    }
   }
 }
