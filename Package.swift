@@ -140,7 +140,7 @@ let package = Package(
       name: "LedgerNode",
       dependencies: [
         "NodeAPI", "EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records", "TransportIdentity",
-        "Host", "Privacy", "Federation", "Learning",
+        "Host", "Privacy", "Federation", "Learning", "Attestation", "EnclaveMessages",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),

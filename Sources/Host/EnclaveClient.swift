@@ -30,10 +30,14 @@ public enum EnclaveHostError: Error, CustomStringConvertible {
 
 /// A node's host talking to its enclave: typed requests over a transport. `tap`, if set, sees
 /// every frame in both directions (tests use it to check that no plaintext update passes).
-public final class EnclaveClient {
+///
+/// One request at a time: callers on several threads (the round driver, the gRPC service
+/// answering peers) take turns, so frames never interleave on the transport.
+public final class EnclaveClient: @unchecked Sendable {
   public let node: String
   let transport: any EnclaveTransport
   public var tap: (@Sendable ([UInt8]) -> Void)?
+  private let turn = NSLock()
 
   public init(node: String, transport: any EnclaveTransport) {
     self.node = node
@@ -45,7 +49,7 @@ public final class EnclaveClient {
     tap?(bytes)
     let answer: [UInt8]
     do {
-      answer = try transport.exchange(bytes)
+      answer = try turn.withLock { try transport.exchange(bytes) }
     } catch {
       throw EnclaveHostError.transport(node: node, "\(error)")
     }
@@ -91,6 +95,26 @@ public final class EnclaveClient {
       throw EnclaveHostError.unexpected(node: node, request: "evidence")
     }
     return e
+  }
+
+  /// This enclave's grant of the group key to a joining enclave whose `evidence` answers this
+  /// enclave's last challenge (checked inside the enclave against the policy).
+  public func admit(evidence: EnclaveEvidence, joinerChallenge: [UInt8], network: [UInt8])
+    throws -> GroupKeyGrant
+  {
+    guard
+      case .grant(let grant) = try call(
+        .admit(joiner: evidence, joinerChallenge: joinerChallenge, network: network))
+    else { throw EnclaveHostError.unexpected(node: node, request: "admit") }
+    return grant
+  }
+
+  /// Takes the group key from an admitting enclave's `grant`.
+  public func accept(_ grant: GroupKeyGrant, network: [UInt8]) throws -> EnclaveInfo {
+    guard case .info(let info) = try call(.accept(grant: grant, network: network)) else {
+      throw EnclaveHostError.unexpected(node: node, request: "accept")
+    }
+    return info
   }
 
   /// Brings `joiner` into the group: mutual attestation, then the key grant.

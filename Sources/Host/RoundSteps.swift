@@ -199,6 +199,10 @@ public struct RoundSteps: Sendable {
     guard committed < configuration.rounds else { return [] }
     // The model before is being evaluated (the ledger would refuse the open).
     if state.evaluationPending(before: round, at: now) != nil { return [] }
+    // With enclaves, clusters seal to the group key: none is recorded yet.
+    if state.genesis.endorsers.contains(where: { $0.kind != .genesisKey }), state.groupKey == nil {
+      return []
+    }
     let asked = participants(round: round)
     // A round opens once every cluster it asks is enrolled (the ledger refuses it before).
     guard asked.allSatisfy({ state.clusters[$0] != nil }) else { return [] }

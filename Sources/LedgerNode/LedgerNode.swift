@@ -1,6 +1,8 @@
+import Attestation
 import Etcd
 import EtcdOrdering
 import Foundation
+import Host
 import Ledger
 import NodeAPI
 import Ordering
@@ -15,6 +17,8 @@ public final class LedgerNode: NodeBackend {
   public let orderer: EtcdOrderer
   public let blobs: BlobStore
   public let peers: PeerDirectory
+  /// The node's enclave (privacy tee), started under genesis's policy; nil without enclaves.
+  public let enclave: EnclaveClient?
   let ordering: String
   private let stopping = StopFlag()
   /// True once `stop()` was called: streams to callers end.
@@ -25,11 +29,12 @@ public final class LedgerNode: NodeBackend {
   /// Takes over `replica`, ordering through the etcd cluster `client` reaches; the clusters
   /// the replica already holds enrolled may call at once.
   public init(
-    replica: sending LedgerReplica, etcd client: EtcdClient,
+    replica: sending LedgerReplica, etcd client: EtcdClient, enclave: EnclaveClient? = nil,
     batchTimeout: Duration = .milliseconds(20),
     clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
   ) {
     name = replica.name
+    self.enclave = enclave
     network = replica.genesis.hash
     genesis = replica.genesis
     blobs = replica.blobs
@@ -131,6 +136,27 @@ public final class LedgerNode: NodeBackend {
   }
 
   public func height() async -> UInt64? { await orderer.height }
+
+  public func enclaveEvidence(nonce: [UInt8]) async throws -> [UInt8]? {
+    guard let enclave else { return nil }
+    return try await Blocking.run { try enclave.evidence(nonce: nonce).canonicalBytes }
+  }
+
+  public func enclaveChallenge() async throws -> [UInt8]? {
+    guard let enclave else { return nil }
+    return try await Blocking.run { try enclave.challenge() }
+  }
+
+  public func enclaveAdmit(evidence: [UInt8], challenge: [UInt8]) async throws -> [UInt8]? {
+    guard let enclave else { return nil }
+    let network = self.network
+    return try await Blocking.run {
+      try enclave.admit(
+        evidence: try EnclaveEvidence(canonical: evidence), joinerChallenge: challenge,
+        network: network.bytes
+      ).canonicalBytes
+    }
+  }
 
   public func waitForBlock(after height: UInt64?, timeout: Duration) async {
     _ = await orderer.wait(forHeight: height.map { $0 + 1 } ?? 0, timeout: timeout)

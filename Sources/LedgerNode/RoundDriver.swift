@@ -1,3 +1,5 @@
+import Attestation
+import EnclaveMessages
 import EtcdOrdering
 import Federation
 import Foundation
@@ -36,6 +38,10 @@ public actor RoundDriver {
   private var settled: Set<RoundStep> = []
   /// When this node first saw each round open and close (its own clock).
   private var sightings: [UInt64: RoundSteps.Sightings] = [:]
+  /// Where the enclave's sealed state is kept (privacy tee), and whether the enclave holds the
+  /// group key the ledger recorded.
+  let sealedState: String?
+  private var groupReady = false
   /// Blobs no peer served yet, with when to ask again (each miss waits twice as long).
   private var missing: [Hash256: (wait: Duration, next: ContinuousClock.Instant)] = [:]
   /// What this node did, newest last (the last 100), for status and tests.
@@ -46,9 +52,11 @@ public actor RoundDriver {
   public init(
     node: LedgerNode, key: SigningKey, configuration: SimulationConfiguration,
     aggregator: sending any RoundAggregator, initialModel: [UInt8], peers: [NodeClient],
+    endorserKey: PublicKey? = nil, sealedState: String? = nil,
     roundTimeout: Duration = .seconds(300), failover: Duration = .seconds(5),
     retry: Duration = .seconds(3), logger: Logger
   ) throws {
+    self.sealedState = sealedState
     self.node = node
     self.key = key
     self.aggregator = aggregator
@@ -57,13 +65,15 @@ public actor RoundDriver {
     self.failover = failover
     self.retry = retry
     let genesis = node.genesis
-    // Without enclaves a node endorses with its genesis key, as the endorser genesis lists.
-    guard let endorser = genesis.endorsers.first(where: { $0.key == key.publicKey })?.name else {
+    // Without enclaves a node endorses with its genesis key, as the endorser genesis lists;
+    // with them, its enclave's platform key is the endorser genesis lists.
+    let endorserKey = endorserKey ?? key.publicKey
+    guard let endorser = genesis.endorsers.first(where: { $0.key == endorserKey })?.name else {
       throw RoundDriverError.notAnEndorser(node.name)
     }
     // A server optimiser's state moves with each round it aggregates, whether the round
     // commits or not, and a restart loses it: nodes would come to sign different statements.
-    guard configuration.strategy.server == .plain else {
+    guard configuration.strategy.server == .plain || !(aggregator is ClearAggregator) else {
       throw RoundDriverError.statefulServer("\(configuration.strategy.server)")
     }
     guard roundTimeout >= .seconds(1), roundTimeout <= .seconds(86_400),
@@ -99,6 +109,10 @@ public actor RoundDriver {
       let (state, height) = await node.orderer.withReplica { ($0.state, $0.height) }
       seen = height
       guard height != nil else { continue }
+      if node.enclave != nil && !groupReady {
+        await joinGroup(state)
+        continue
+      }
       await pullPayloads(state)
       let blobs = node.blobs
       let round = state.currentRound
@@ -211,7 +225,9 @@ public actor RoundDriver {
       }
       reports.append(try await blob(e.payload))
     }
-    switch try aggregator.combine(ClosedEvaluation(close: proof, reports: reports)) {
+    let verdict = try aggregator.combine(ClosedEvaluation(close: proof, reports: reports))
+    try seal()
+    switch verdict {
     case .endorsed(let endorsement):
       try await node.orderer.submit(.metricEndorsement(endorsement))
       note(
@@ -246,6 +262,7 @@ public actor RoundDriver {
     let base = payloads.removeFirst()
     let verdict = try aggregator.aggregate(
       ClosedRound(close: proof, open: openBytes, baseModel: base, payloads: payloads))
+    try seal()
     switch verdict {
     case .endorsed(let endorsement, _, let refused):
       try await node.orderer.submit(.endorsement(endorsement))
@@ -326,6 +343,86 @@ public actor RoundDriver {
     throw RoundDriverError.blobUnavailable(hash, problems)
   }
 
+  /// Privacy tee: brings this node's enclave into the group and the group key onto the
+  /// ledger. The first genesis node's enclave makes the key; every other enclave joins through
+  /// a peer's after mutual attestation (each side checks the other's evidence against
+  /// genesis's policy inside the enclave); once k enclaves hold it, the first node records it
+  /// with their evidence. Rounds open only once the ledger holds it.
+  private func joinGroup(_ state: LedgerState) async {
+    guard let enclave = node.enclave else { return }
+    let genesis = node.genesis
+    let network = node.network.bytes
+    let ledgerNonce = EnclaveEvidence.ledgerNonce(network: network)
+    let first = genesis.nodes.first?.name == node.name
+    do {
+      let mine = try await Blocking.run { try enclave.evidence(nonce: ledgerNonce) }
+      guard let held = mine.groupKey else {
+        if first && state.groupKey == nil {
+          _ = try await Blocking.run { try enclave.createGroupKey() }
+          try seal()
+          note("its enclave made the group key")
+          return
+        }
+        for p in peers {
+          do {
+            let challenge = try await p.enclaveChallenge()
+            let evidence = try await Blocking.run { try enclave.evidence(nonce: challenge) }
+            let theirs = try await Blocking.run { try enclave.challenge() }
+            let grant = try GroupKeyGrant(
+              canonical: try await p.enclaveAdmit(
+                evidence: evidence.canonicalBytes, challenge: theirs))
+            _ = try await Blocking.run { try enclave.accept(grant, network: network) }
+            try seal()
+            note("its enclave joined the group through \(p.address)")
+            return
+          } catch {
+            continue  // that peer's enclave holds no key yet, or is not reachable
+          }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        return
+      }
+      if let recorded = state.groupKey {
+        guard held == recorded else { throw RoundDriverError.otherGroupKey }
+        groupReady = true
+        note("its enclave holds the group key the ledger recorded")
+        return
+      }
+      // No key on the ledger yet: the first node records it with k holders' evidence.
+      guard first, let signer = PublicKey(bytes: mine.signingKey) else { return }
+      var holders = [
+        GroupKeyRecord.Holder(
+          enclave: signer, evidence: Evidence(kind: .simulatedEnclave, bytes: mine.canonicalBytes))
+      ]
+      for p in peers {
+        guard let bytes = try? await p.enclaveEvidence(nonce: ledgerNonce),
+          let evidence = try? EnclaveEvidence(canonical: bytes), evidence.groupKey == held,
+          let key = PublicKey(bytes: evidence.signingKey)
+        else { continue }
+        holders.append(
+          .init(enclave: key, evidence: Evidence(kind: .simulatedEnclave, bytes: bytes)))
+      }
+      guard holders.count >= genesis.endorsementThreshold else {
+        try await Task.sleep(for: .milliseconds(200))
+        return
+      }
+      try await node.orderer.submit(.groupKey(GroupKeyRecord(groupKey: held, holders: holders)))
+      note("proposed the group key record with \(holders.count) enclaves' evidence")
+      try await Task.sleep(for: .milliseconds(200))
+    } catch is CancellationError {
+      return
+    } catch {
+      note("group key: \(error)", level: .warning)
+      try? await Task.sleep(for: .seconds(1))
+    }
+  }
+
+  /// Keeps the enclave's sealed state (its keys and the last round it signed) on disk.
+  private func seal() throws {
+    guard let enclave = node.enclave, let path = sealedState else { return }
+    try Data(try enclave.seal()).write(to: URL(fileURLWithPath: path), options: .atomic)
+  }
+
   private func note(_ message: String, level: Logger.Level = .info) {
     logger.log(level: level, "\(node.name): \(message)")
     log = (log + [message]).suffix(100)
@@ -338,6 +435,7 @@ public enum RoundDriverError: Error, CustomStringConvertible {
   case unreadableRound(UInt64, String)
   case blobUnavailable(Hash256, [String])
   case notAnEndorser(String)
+  case otherGroupKey
   case statefulServer(String)
   case badTiming
 
@@ -346,6 +444,8 @@ public enum RoundDriverError: Error, CustomStringConvertible {
     case .notTheInitialModel(let hash):
       "the initial model file holds model \(hash.prefix(12)), not the one genesis names"
     case .unreadableRound(let round, let why): "round \(round): \(why)"
+    case .otherGroupKey:
+      "this node's enclave holds another group key than the one the ledger recorded"
     case .notAnEndorser(let node):
       "\(node)'s key is not an endorser's in genesis: without enclaves, nodes endorse with their keys"
     case .statefulServer(let server):

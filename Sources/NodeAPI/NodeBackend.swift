@@ -11,12 +11,26 @@ public protocol NodeBackend: Sendable {
   func blob(_ hash: Hash256) async throws -> [UInt8]?
   /// The receipt (JSON) of the model committed in `round`; nil if none is.
   func receipt(round: UInt64) async throws -> [UInt8]?
+  /// The node's enclave (privacy tee) as its peers reach it: evidence for a nonce, a fresh
+  /// challenge, the admission of a joining enclave (canonical bytes in and out); nil where the
+  /// node runs no enclave.
+  func enclaveEvidence(nonce: [UInt8]) async throws -> [UInt8]?
+  func enclaveChallenge() async throws -> [UInt8]?
+  func enclaveAdmit(evidence: [UInt8], challenge: [UInt8]) async throws -> [UInt8]?
   /// The newest stored height (nil before the genesis block).
   func height() async -> UInt64?
   /// Waits until a block above `height` is stored, at most `timeout`.
   func waitForBlock(after height: UInt64?, timeout: Duration) async
   /// True once the node is shutting down: long-lived calls end.
   var isStopping: Bool { get }
+}
+
+extension NodeBackend {
+  public func enclaveEvidence(nonce: [UInt8]) async throws -> [UInt8]? { nil }
+  public func enclaveChallenge() async throws -> [UInt8]? { nil }
+  public func enclaveAdmit(evidence: [UInt8], challenge: [UInt8]) async throws -> [UInt8]? {
+    nil
+  }
 }
 
 /// A node's view of itself.

@@ -112,6 +112,28 @@ public final class NodeClient: Sendable {
     return Array(try await node.receipt(request, options: options).receipt)
   }
 
+  /// The node's enclave's evidence for `nonce` (canonical bytes; the caller checks them).
+  public func enclaveEvidence(nonce: [UInt8]) async throws -> [UInt8] {
+    var request = Fedledger_V1_EnclaveEvidenceRequest()
+    request.nonce = Data(nonce)
+    return Array(try await node.enclaveEvidence(request, options: options).evidence)
+  }
+
+  /// A fresh challenge from the node's enclave.
+  public func enclaveChallenge() async throws -> [UInt8] {
+    Array(
+      try await node.enclaveChallenge(Fedledger_V1_EnclaveChallengeRequest(), options: options)
+        .nonce)
+  }
+
+  /// The group key grant for a joining enclave, from the node's enclave.
+  public func enclaveAdmit(evidence: [UInt8], challenge: [UInt8]) async throws -> [UInt8] {
+    var request = Fedledger_V1_EnclaveAdmitRequest()
+    request.evidence = Data(evidence)
+    request.challenge = Data(challenge)
+    return Array(try await node.enclaveAdmit(request, options: options).grant)
+  }
+
   /// A blob by its hash, checked against it.
   public func blob(_ hash: Hash256) async throws -> [UInt8] {
     var request = Fedledger_V1_BlobRequest()

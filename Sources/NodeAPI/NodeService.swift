@@ -120,6 +120,64 @@ struct NodeService: Fedledger_V1_Node.SimpleServiceProtocol {
     return r
   }
 
+  func enclaveEvidence(
+    request: Fedledger_V1_EnclaveEvidenceRequest, context: ServerContext
+  ) async throws -> Fedledger_V1_EnclaveEvidenceResponse {
+    _ = try peer(context)
+    guard (16...64).contains(request.nonce.count) else {
+      throw RPCError(code: .invalidArgument, message: "a nonce is 16 to 64 bytes")
+    }
+    guard let evidence = try await backend.enclaveEvidence(nonce: Array(request.nonce)) else {
+      throw RPCError(code: .unimplemented, message: "this node runs no enclave")
+    }
+    var r = Fedledger_V1_EnclaveEvidenceResponse()
+    r.evidence = Data(evidence)
+    return r
+  }
+
+  func enclaveChallenge(
+    request: Fedledger_V1_EnclaveChallengeRequest, context: ServerContext
+  ) async throws -> Fedledger_V1_EnclaveChallengeResponse {
+    try nodeOnly(context)
+    guard let nonce = try await backend.enclaveChallenge() else {
+      throw RPCError(code: .unimplemented, message: "this node runs no enclave")
+    }
+    var r = Fedledger_V1_EnclaveChallengeResponse()
+    r.nonce = Data(nonce)
+    return r
+  }
+
+  func enclaveAdmit(
+    request: Fedledger_V1_EnclaveAdmitRequest, context: ServerContext
+  ) async throws -> Fedledger_V1_EnclaveAdmitResponse {
+    try nodeOnly(context)
+    guard request.evidence.count <= maximumTransactionBytes, request.challenge.count <= 64 else {
+      throw RPCError(code: .invalidArgument, message: "evidence or challenge too large")
+    }
+    let grant: [UInt8]?
+    do {
+      grant = try await backend.enclaveAdmit(
+        evidence: Array(request.evidence), challenge: Array(request.challenge))
+    } catch {
+      throw RPCError(code: .failedPrecondition, message: "\(error)")
+    }
+    guard let grant else {
+      throw RPCError(code: .unimplemented, message: "this node runs no enclave")
+    }
+    var r = Fedledger_V1_EnclaveAdmitResponse()
+    r.grant = Data(grant)
+    return r
+  }
+
+  /// Only genesis nodes may ask for what admits an enclave into the group.
+  private func nodeOnly(_ context: ServerContext) throws {
+    let caller = try peer(context)
+    guard caller.role == .node else {
+      throw RPCError(
+        code: .permissionDenied, message: "\(caller) is not a node: only nodes admit enclaves")
+    }
+  }
+
   func blocks(
     request: Fedledger_V1_BlocksRequest, response: RPCWriter<Fedledger_V1_BlockResponse>,
     context: ServerContext

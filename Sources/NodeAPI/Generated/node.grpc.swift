@@ -104,6 +104,45 @@ internal enum Fedledger_V1_Node: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "EnclaveEvidence" metadata.
+        internal enum EnclaveEvidence: Sendable {
+            /// Request type for "EnclaveEvidence".
+            internal typealias Input = Fedledger_V1_EnclaveEvidenceRequest
+            /// Response type for "EnclaveEvidence".
+            internal typealias Output = Fedledger_V1_EnclaveEvidenceResponse
+            /// Descriptor for "EnclaveEvidence".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fedledger.v1.Node"),
+                method: "EnclaveEvidence",
+                type: .unary
+            )
+        }
+        /// Namespace for "EnclaveChallenge" metadata.
+        internal enum EnclaveChallenge: Sendable {
+            /// Request type for "EnclaveChallenge".
+            internal typealias Input = Fedledger_V1_EnclaveChallengeRequest
+            /// Response type for "EnclaveChallenge".
+            internal typealias Output = Fedledger_V1_EnclaveChallengeResponse
+            /// Descriptor for "EnclaveChallenge".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fedledger.v1.Node"),
+                method: "EnclaveChallenge",
+                type: .unary
+            )
+        }
+        /// Namespace for "EnclaveAdmit" metadata.
+        internal enum EnclaveAdmit: Sendable {
+            /// Request type for "EnclaveAdmit".
+            internal typealias Input = Fedledger_V1_EnclaveAdmitRequest
+            /// Response type for "EnclaveAdmit".
+            internal typealias Output = Fedledger_V1_EnclaveAdmitResponse
+            /// Descriptor for "EnclaveAdmit".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fedledger.v1.Node"),
+                method: "EnclaveAdmit",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "fedledger.v1.Node" service.
         internal static let descriptors: [GRPCCore.MethodDescriptor] = [
             Status.descriptor,
@@ -111,7 +150,10 @@ internal enum Fedledger_V1_Node: Sendable {
             Block.descriptor,
             Blob.descriptor,
             Blocks.descriptor,
-            Receipt.descriptor
+            Receipt.descriptor,
+            EnclaveEvidence.descriptor,
+            EnclaveChallenge.descriptor,
+            EnclaveAdmit.descriptor
         ]
     }
 }
@@ -246,6 +288,62 @@ extension Fedledger_V1_Node {
             request: GRPCCore.StreamingServerRequest<Fedledger_V1_ReceiptRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_ReceiptResponse>
+
+        /// Handle the "EnclaveEvidence" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Privacy mode tee: the node's enclave's evidence for the caller's nonce (canonical
+        /// > EnclaveEvidence), which the caller checks against genesis's enclave policy itself.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fedledger_V1_EnclaveEvidenceRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fedledger_V1_EnclaveEvidenceResponse` messages.
+        func enclaveEvidence(
+            request: GRPCCore.StreamingServerRequest<Fedledger_V1_EnclaveEvidenceRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_EnclaveEvidenceResponse>
+
+        /// Handle the "EnclaveChallenge" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A fresh nonce from the node's enclave, for a joining enclave's evidence (nodes only).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fedledger_V1_EnclaveChallengeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fedledger_V1_EnclaveChallengeResponse` messages.
+        func enclaveChallenge(
+            request: GRPCCore.StreamingServerRequest<Fedledger_V1_EnclaveChallengeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_EnclaveChallengeResponse>
+
+        /// Handle the "EnclaveAdmit" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Admits a joining node's enclave into the group after mutual attestation: its evidence for
+        /// > this enclave's challenge and its own challenge in, the group key grant out (nodes only).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fedledger_V1_EnclaveAdmitRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fedledger_V1_EnclaveAdmitResponse` messages.
+        func enclaveAdmit(
+            request: GRPCCore.StreamingServerRequest<Fedledger_V1_EnclaveAdmitRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_EnclaveAdmitResponse>
     }
 
     /// Service protocol for the "fedledger.v1.Node" service.
@@ -364,6 +462,62 @@ extension Fedledger_V1_Node {
             request: GRPCCore.ServerRequest<Fedledger_V1_ReceiptRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_ReceiptResponse>
+
+        /// Handle the "EnclaveEvidence" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Privacy mode tee: the node's enclave's evidence for the caller's nonce (canonical
+        /// > EnclaveEvidence), which the caller checks against genesis's enclave policy itself.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_EnclaveEvidenceRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fedledger_V1_EnclaveEvidenceResponse` message.
+        func enclaveEvidence(
+            request: GRPCCore.ServerRequest<Fedledger_V1_EnclaveEvidenceRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_EnclaveEvidenceResponse>
+
+        /// Handle the "EnclaveChallenge" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A fresh nonce from the node's enclave, for a joining enclave's evidence (nodes only).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_EnclaveChallengeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fedledger_V1_EnclaveChallengeResponse` message.
+        func enclaveChallenge(
+            request: GRPCCore.ServerRequest<Fedledger_V1_EnclaveChallengeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_EnclaveChallengeResponse>
+
+        /// Handle the "EnclaveAdmit" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Admits a joining node's enclave into the group after mutual attestation: its evidence for
+        /// > this enclave's challenge and its own challenge in, the group key grant out (nodes only).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_EnclaveAdmitRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fedledger_V1_EnclaveAdmitResponse` message.
+        func enclaveAdmit(
+            request: GRPCCore.ServerRequest<Fedledger_V1_EnclaveAdmitRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_EnclaveAdmitResponse>
     }
 
     /// Simple service protocol for the "fedledger.v1.Node" service.
@@ -481,6 +635,62 @@ extension Fedledger_V1_Node {
             request: Fedledger_V1_ReceiptRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Fedledger_V1_ReceiptResponse
+
+        /// Handle the "EnclaveEvidence" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Privacy mode tee: the node's enclave's evidence for the caller's nonce (canonical
+        /// > EnclaveEvidence), which the caller checks against genesis's enclave policy itself.
+        ///
+        /// - Parameters:
+        ///   - request: A `Fedledger_V1_EnclaveEvidenceRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fedledger_V1_EnclaveEvidenceResponse` to respond with.
+        func enclaveEvidence(
+            request: Fedledger_V1_EnclaveEvidenceRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fedledger_V1_EnclaveEvidenceResponse
+
+        /// Handle the "EnclaveChallenge" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A fresh nonce from the node's enclave, for a joining enclave's evidence (nodes only).
+        ///
+        /// - Parameters:
+        ///   - request: A `Fedledger_V1_EnclaveChallengeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fedledger_V1_EnclaveChallengeResponse` to respond with.
+        func enclaveChallenge(
+            request: Fedledger_V1_EnclaveChallengeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fedledger_V1_EnclaveChallengeResponse
+
+        /// Handle the "EnclaveAdmit" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Admits a joining node's enclave into the group after mutual attestation: its evidence for
+        /// > this enclave's challenge and its own challenge in, the group key grant out (nodes only).
+        ///
+        /// - Parameters:
+        ///   - request: A `Fedledger_V1_EnclaveAdmitRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fedledger_V1_EnclaveAdmitResponse` to respond with.
+        func enclaveAdmit(
+            request: Fedledger_V1_EnclaveAdmitRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fedledger_V1_EnclaveAdmitResponse
     }
 }
 
@@ -554,6 +764,39 @@ extension Fedledger_V1_Node.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Fedledger_V1_Node.Method.EnclaveEvidence.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_EnclaveEvidenceRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_EnclaveEvidenceResponse>(),
+            handler: { request, context in
+                try await self.enclaveEvidence(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Fedledger_V1_Node.Method.EnclaveChallenge.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_EnclaveChallengeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_EnclaveChallengeResponse>(),
+            handler: { request, context in
+                try await self.enclaveChallenge(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Fedledger_V1_Node.Method.EnclaveAdmit.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_EnclaveAdmitRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_EnclaveAdmitResponse>(),
+            handler: { request, context in
+                try await self.enclaveAdmit(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -620,6 +863,39 @@ extension Fedledger_V1_Node.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_ReceiptResponse> {
         let response = try await self.receipt(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    internal func enclaveEvidence(
+        request: GRPCCore.StreamingServerRequest<Fedledger_V1_EnclaveEvidenceRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_EnclaveEvidenceResponse> {
+        let response = try await self.enclaveEvidence(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    internal func enclaveChallenge(
+        request: GRPCCore.StreamingServerRequest<Fedledger_V1_EnclaveChallengeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_EnclaveChallengeResponse> {
+        let response = try await self.enclaveChallenge(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    internal func enclaveAdmit(
+        request: GRPCCore.StreamingServerRequest<Fedledger_V1_EnclaveAdmitRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_EnclaveAdmitResponse> {
+        let response = try await self.enclaveAdmit(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -705,6 +981,45 @@ extension Fedledger_V1_Node.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_ReceiptResponse> {
         return GRPCCore.ServerResponse<Fedledger_V1_ReceiptResponse>(
             message: try await self.receipt(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    internal func enclaveEvidence(
+        request: GRPCCore.ServerRequest<Fedledger_V1_EnclaveEvidenceRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_EnclaveEvidenceResponse> {
+        return GRPCCore.ServerResponse<Fedledger_V1_EnclaveEvidenceResponse>(
+            message: try await self.enclaveEvidence(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    internal func enclaveChallenge(
+        request: GRPCCore.ServerRequest<Fedledger_V1_EnclaveChallengeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_EnclaveChallengeResponse> {
+        return GRPCCore.ServerResponse<Fedledger_V1_EnclaveChallengeResponse>(
+            message: try await self.enclaveChallenge(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    internal func enclaveAdmit(
+        request: GRPCCore.ServerRequest<Fedledger_V1_EnclaveAdmitRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_EnclaveAdmitResponse> {
+        return GRPCCore.ServerResponse<Fedledger_V1_EnclaveAdmitResponse>(
+            message: try await self.enclaveAdmit(
                 request: request.message,
                 context: context
             ),
@@ -859,6 +1174,77 @@ extension Fedledger_V1_Node {
             deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_ReceiptResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_ReceiptResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "EnclaveEvidence" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Privacy mode tee: the node's enclave's evidence for the caller's nonce (canonical
+        /// > EnclaveEvidence), which the caller checks against genesis's enclave policy itself.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_EnclaveEvidenceRequest` message.
+        ///   - serializer: A serializer for `Fedledger_V1_EnclaveEvidenceRequest` messages.
+        ///   - deserializer: A deserializer for `Fedledger_V1_EnclaveEvidenceResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func enclaveEvidence<Result>(
+            request: GRPCCore.ClientRequest<Fedledger_V1_EnclaveEvidenceRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedledger_V1_EnclaveEvidenceRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_EnclaveEvidenceResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveEvidenceResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "EnclaveChallenge" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A fresh nonce from the node's enclave, for a joining enclave's evidence (nodes only).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_EnclaveChallengeRequest` message.
+        ///   - serializer: A serializer for `Fedledger_V1_EnclaveChallengeRequest` messages.
+        ///   - deserializer: A deserializer for `Fedledger_V1_EnclaveChallengeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func enclaveChallenge<Result>(
+            request: GRPCCore.ClientRequest<Fedledger_V1_EnclaveChallengeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedledger_V1_EnclaveChallengeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_EnclaveChallengeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveChallengeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "EnclaveAdmit" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Admits a joining node's enclave into the group after mutual attestation: its evidence for
+        /// > this enclave's challenge and its own challenge in, the group key grant out (nodes only).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_EnclaveAdmitRequest` message.
+        ///   - serializer: A serializer for `Fedledger_V1_EnclaveAdmitRequest` messages.
+        ///   - deserializer: A deserializer for `Fedledger_V1_EnclaveAdmitResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func enclaveAdmit<Result>(
+            request: GRPCCore.ClientRequest<Fedledger_V1_EnclaveAdmitRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedledger_V1_EnclaveAdmitRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_EnclaveAdmitResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveAdmitResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1080,6 +1466,110 @@ extension Fedledger_V1_Node {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "EnclaveEvidence" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Privacy mode tee: the node's enclave's evidence for the caller's nonce (canonical
+        /// > EnclaveEvidence), which the caller checks against genesis's enclave policy itself.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_EnclaveEvidenceRequest` message.
+        ///   - serializer: A serializer for `Fedledger_V1_EnclaveEvidenceRequest` messages.
+        ///   - deserializer: A deserializer for `Fedledger_V1_EnclaveEvidenceResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func enclaveEvidence<Result>(
+            request: GRPCCore.ClientRequest<Fedledger_V1_EnclaveEvidenceRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedledger_V1_EnclaveEvidenceRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_EnclaveEvidenceResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveEvidenceResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fedledger_V1_Node.Method.EnclaveEvidence.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "EnclaveChallenge" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A fresh nonce from the node's enclave, for a joining enclave's evidence (nodes only).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_EnclaveChallengeRequest` message.
+        ///   - serializer: A serializer for `Fedledger_V1_EnclaveChallengeRequest` messages.
+        ///   - deserializer: A deserializer for `Fedledger_V1_EnclaveChallengeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func enclaveChallenge<Result>(
+            request: GRPCCore.ClientRequest<Fedledger_V1_EnclaveChallengeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedledger_V1_EnclaveChallengeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_EnclaveChallengeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveChallengeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fedledger_V1_Node.Method.EnclaveChallenge.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "EnclaveAdmit" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Admits a joining node's enclave into the group after mutual attestation: its evidence for
+        /// > this enclave's challenge and its own challenge in, the group key grant out (nodes only).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_EnclaveAdmitRequest` message.
+        ///   - serializer: A serializer for `Fedledger_V1_EnclaveAdmitRequest` messages.
+        ///   - deserializer: A deserializer for `Fedledger_V1_EnclaveAdmitResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func enclaveAdmit<Result>(
+            request: GRPCCore.ClientRequest<Fedledger_V1_EnclaveAdmitRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedledger_V1_EnclaveAdmitRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_EnclaveAdmitResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveAdmitResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fedledger_V1_Node.Method.EnclaveAdmit.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1254,6 +1744,95 @@ extension Fedledger_V1_Node.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_ReceiptRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_ReceiptResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EnclaveEvidence" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Privacy mode tee: the node's enclave's evidence for the caller's nonce (canonical
+    /// > EnclaveEvidence), which the caller checks against genesis's enclave policy itself.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fedledger_V1_EnclaveEvidenceRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func enclaveEvidence<Result>(
+        request: GRPCCore.ClientRequest<Fedledger_V1_EnclaveEvidenceRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveEvidenceResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.enclaveEvidence(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_EnclaveEvidenceRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_EnclaveEvidenceResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EnclaveChallenge" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A fresh nonce from the node's enclave, for a joining enclave's evidence (nodes only).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fedledger_V1_EnclaveChallengeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func enclaveChallenge<Result>(
+        request: GRPCCore.ClientRequest<Fedledger_V1_EnclaveChallengeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveChallengeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.enclaveChallenge(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_EnclaveChallengeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_EnclaveChallengeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EnclaveAdmit" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Admits a joining node's enclave into the group after mutual attestation: its evidence for
+    /// > this enclave's challenge and its own challenge in, the group key grant out (nodes only).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fedledger_V1_EnclaveAdmitRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func enclaveAdmit<Result>(
+        request: GRPCCore.ClientRequest<Fedledger_V1_EnclaveAdmitRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveAdmitResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.enclaveAdmit(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_EnclaveAdmitRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_EnclaveAdmitResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1454,6 +2033,107 @@ extension Fedledger_V1_Node.ClientProtocol {
             metadata: metadata
         )
         return try await self.receipt(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EnclaveEvidence" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Privacy mode tee: the node's enclave's evidence for the caller's nonce (canonical
+    /// > EnclaveEvidence), which the caller checks against genesis's enclave policy itself.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func enclaveEvidence<Result>(
+        _ message: Fedledger_V1_EnclaveEvidenceRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveEvidenceResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fedledger_V1_EnclaveEvidenceRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.enclaveEvidence(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EnclaveChallenge" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A fresh nonce from the node's enclave, for a joining enclave's evidence (nodes only).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func enclaveChallenge<Result>(
+        _ message: Fedledger_V1_EnclaveChallengeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveChallengeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fedledger_V1_EnclaveChallengeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.enclaveChallenge(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EnclaveAdmit" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Admits a joining node's enclave into the group after mutual attestation: its evidence for
+    /// > this enclave's challenge and its own challenge in, the group key grant out (nodes only).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func enclaveAdmit<Result>(
+        _ message: Fedledger_V1_EnclaveAdmitRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_EnclaveAdmitResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fedledger_V1_EnclaveAdmitRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.enclaveAdmit(
             request: request,
             options: options,
             onResponse: handleResponse
