@@ -42,8 +42,9 @@ public actor ClusterDaemon {
   public init(
     agent: sending ClusterAgent, cluster: Cluster, configuration: SimulationConfiguration,
     genesis: Genesis, initialModel: Model, evaluators: [ClusterID], nodes: [NodeClient],
-    directory: String, logger: Logger
+    directory: String, patience: Duration = .seconds(10), logger: Logger
   ) throws {
+    self.patience = patience
     guard Hash256(hex: initialModel.hash) == genesis.initialModel else {
       throw ClusterDaemonError.notTheInitialModel(initialModel.hash)
     }
@@ -78,13 +79,19 @@ public actor ClusterDaemon {
   /// The height of the newest block this cluster checked.
   public var height: UInt64? { chain.nextHeight == 0 ? nil : chain.nextHeight - 1 }
 
+  /// What the follower reacts to: a block from the node, or a second passing.
+  enum Event: Sendable {
+    case block(WireBlock)
+    case tick
+  }
+
   private func follow() async throws {
     var delay = Duration.milliseconds(200)
     while !Task.isCancelled {
       let node = nodes[current]
       // At most a few blocks wait: a node cannot make this cluster buffer without bound.
       let (events, sink) = AsyncStream.makeStream(
-        of: WireBlock.self, bufferingPolicy: .bufferingOldest(16))
+        of: Event.self, bufferingPolicy: .bufferingOldest(16))
       let after = height
       do {
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -93,19 +100,28 @@ public actor ClusterDaemon {
             try await node.blocks(after: after) { block in
               // A full buffer ends the stream (the follower is behind): it resumes from
               // what it checked.
-              if case .dropped = sink.yield(block) { return false }
+              if case .dropped = sink.yield(.block(block)) { return false }
               return true
             }
+            // A stream that ends by itself is the node's doing: follow another.
+            throw ClusterDaemonError.streamEnded(node.address)
           }
-          for await block in events {
-            try self.check(block, from: node.address)
-            delay = .milliseconds(200)
-            try await self.act()
+          group.addTask {
+            while !Task.isCancelled {
+              try await Task.sleep(for: .seconds(1))
+              sink.yield(.tick)
+            }
+          }
+          for await event in events {
+            if case .block(let block) = event {
+              try self.check(block, from: node.address)
+              delay = .milliseconds(200)
+            }
+            try await self.act(event)
           }
           try await group.next()
           group.cancelAll()
         }
-        continue
       } catch is CancellationError {
         return
       } catch let error as VerifiedChainError {
@@ -114,6 +130,7 @@ public actor ClusterDaemon {
         note("\(node.address): \(error); following the next node", level: .warning)
       }
       current = (current + 1) % nodes.count
+      behindSince = nil
       try await Task.sleep(for: delay)
       delay = min(delay * 2, .seconds(5))
     }
@@ -127,33 +144,80 @@ public actor ClusterDaemon {
     }
     try chain.append(
       header: block.header, transactions: block.transactions, signatures: block.signatures)
+    lastBlock = .now
   }
+
+  /// When the node followed last sent a block, and since when it says it holds blocks it
+  /// does not send (a node that withholds is left after `patience`).
+  private var lastBlock = ContinuousClock.now
+  private var behindSince: ContinuousClock.Instant?
+  /// How long a node may withhold blocks it says it holds, or the ledger may lack an update
+  /// this cluster sent, before the cluster turns to the next node.
+  let patience: Duration
+  /// When this cluster last sent its update for the open round.
+  private var sentAt: (round: UInt64, at: ContinuousClock.Instant)?
 
   /// Does what the checked ledger asks of this cluster now: keep the newest committed model,
   /// report on it when the evaluation schedule asks, train for the newest round if it names
-  /// this cluster. While the node followed holds newer blocks (catching up) it waits.
-  private func act() async throws {
+  /// this cluster, and send its update again (to the next node) if the ledger does not show it
+  /// after `patience`. While the node followed holds newer blocks (catching up) it waits; a
+  /// node that says it holds newer blocks and sends none is left.
+  private func act(_ event: Event) async throws {
     let state = chain.state
     let current = state.currentRound
-    guard let r = state.rounds[current] else { return }
-    let waiting =
-      (r.commit != nil && (latest?.round ?? 0) < current)
-      || (r.close == nil && r.abort == nil && current > lastRound
-        && r.open.participants.contains(agent.name))
-    guard waiting else { return }
-    guard let top = try? await nodes[self.current].status().height, top <= chain.nextHeight - 1
-    else { return }
-    if let commit = r.commit, (latest?.round ?? 0) < current {
-      await step("round \(current)'s model") {
-        let model = try await baseModel(commit.model, round: current)
+    let newest = Self.newestCommit(state)
+    let keep =
+      newest.map { $0.round > (latest?.round ?? 0) || reportDue($0, state) } ?? false
+    let r = state.rounds[current]
+    let open = r.map { $0.close == nil && $0.abort == nil } ?? false
+    let asked = open && r!.open.participants.contains(agent.name)
+    let mine = asked && r!.entries.contains { $0.cluster == agent.name }
+    let waiting = keep || (asked && !mine)
+    guard waiting else {
+      behindSince = nil
+      return
+    }
+    guard let top = try? await nodes[self.current].status().height else { return }
+    if top > chain.nextHeight - 1 {
+      // Behind: wait for the blocks, but not for ever.
+      let since = behindSince ?? .now
+      behindSince = since
+      if ContinuousClock.now - since > patience && ContinuousClock.now - lastBlock > patience {
+        throw ClusterDaemonError.withholding(nodes[self.current].address, height: top)
+      }
+      return
+    }
+    behindSince = nil
+    if keep, let commit = newest {
+      await step("round \(commit.round)'s model") {
+        let model = try await baseModel(commit.model, round: commit.round)
         try await report(on: commit, model, state)
       }
-    } else if r.close == nil, r.abort == nil, current > lastRound,
-      r.open.participants.contains(agent.name)
-    {
-      await step("round \(current)") { try await answer(r.open) }
-      lastRound = current
     }
+    guard asked, !mine, let r else { return }
+    if let sent = sentAt, sent.round == current, ContinuousClock.now - sent.at < patience {
+      return
+    }
+    if sentAt?.round == current {
+      // Sent, and still not on the ledger: the next node gets it.
+      self.current = (self.current + 1) % nodes.count
+    }
+    await step("round \(current)") {
+      try await answer(r.open)
+      sentAt = (current, .now)
+    }
+    if current > lastRound { lastRound = current }
+  }
+
+  /// The newest round that committed a model, and its commit.
+  static func newestCommit(_ state: LedgerState) -> ModelCommit? {
+    var round = state.currentRound
+    while round >= 1 {
+      if let commit = state.rounds[round]?.commit { return commit }
+      if state.rounds[round]?.abort == nil && round != state.currentRound { return nil }
+      round -= 1
+    }
+    return nil
   }
 
   /// Runs `body`; a failure is logged (every node was tried), the daemon goes on.
@@ -199,15 +263,8 @@ public actor ClusterDaemon {
   private func report(
     on commit: ModelCommit, _ model: (model: Model, receipt: Receipt?), _ state: LedgerState
   ) async throws {
-    guard let rules = genesis.evaluation, cluster.heldOut != nil, commit.round > lastReport,
-      state.rounds[commit.round]?.evaluation == nil
-    else { return }
-    lastReport = commit.round
+    guard let rules = genesis.evaluation, reportDue(commit, state) else { return }
     let round = Int(commit.round)
-    let asked = configuration.evaluation.strategy.evaluators(
-      round: round, lastRound: configuration.rounds, clusters: evaluators,
-      seed: configuration.seed)
-    guard asked.contains(cluster.id) else { return }
     let stem = String(format: "%@/report-%06llu", directory, commit.round)
     try await sendOnce(stem, "round \(round)'s evaluation report") {
       () async throws -> Submission? in
@@ -220,9 +277,29 @@ public actor ClusterDaemon {
       note(
         "round \(round): the model scores accuracy \(String(format: "%.4f", report.accuracy)) on \(report.samples) held-out samples in \(Self.seconds(since: start))"
       )
-      let sent = try agent.reportSubmission(for: report, model: commit.model, round: commit.round)
-      return Submission(payload: sent.payload, commitment: sent.commitment)
+      do {
+        let sent = try agent.reportSubmission(
+          for: report, model: commit.model, round: commit.round)
+        return Submission(payload: sent.payload, commitment: sent.commitment)
+      } catch {
+        lastReport = commit.round  // this cluster's own refusal: it will not change
+        throw error
+      }
     }
+    lastReport = commit.round
+  }
+
+  /// Whether the evaluation schedule asks this cluster to report on `commit`'s model and the
+  /// ledger does not hold its report yet, while the evaluation is open.
+  private func reportDue(_ commit: ModelCommit, _ state: LedgerState) -> Bool {
+    guard genesis.evaluation != nil, cluster.heldOut != nil, commit.round > lastReport,
+      let r = state.rounds[commit.round], r.evaluation == nil, commit.round == state.currentRound,
+      !r.reports.contains(where: { $0.cluster == agent.name })
+    else { return false }
+    return configuration.evaluation.strategy.evaluators(
+      round: Int(commit.round), lastRound: configuration.rounds, clusters: evaluators,
+      seed: configuration.seed
+    ).contains(cluster.id)
   }
 
   /// Sends what `make` makes (kept under `stem` first), or, if an earlier run made it, the
@@ -341,6 +418,8 @@ public enum ClusterDaemonError: Error, CustomStringConvertible {
   case unknownModel(Hash256)
   case unprovenModel(Hash256, [String])
   case notSubmitted(String, [String])
+  case streamEnded(String)
+  case withholding(String, height: UInt64)
 
   public var description: String {
     switch self {
@@ -352,6 +431,9 @@ public enum ClusterDaemonError: Error, CustomStringConvertible {
     case .unprovenModel(let hash, let problems):
       "no node served model \(hash.short) with a receipt that verifies: "
         + problems.joined(separator: "; ")
+    case .streamEnded(let node): "\(node) ended its stream of blocks"
+    case .withholding(let node, let height):
+      "\(node) says it holds blocks up to \(height) but sends none"
     case .notSubmitted(let what, let problems):
       "\(what) was taken by no node: " + problems.joined(separator: "; ")
     }

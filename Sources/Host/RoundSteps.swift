@@ -81,9 +81,13 @@ public struct RoundSteps: Sendable {
   /// The newest committed model's file, if this node lacks it (the next round may be open
   /// already: it opens in the commit's block).
   private func release(_ state: LedgerState, held: (Hash256) -> Bool) -> [Planned] {
-    for round in [state.currentRound, state.currentRound &- 1] where round >= 1 {
-      guard let commit = state.rounds[round]?.commit else { continue }
-      return held(commit.modelBlob) ? [] : [Planned(step: .release(round: round), rank: 0)]
+    // The newest round that committed, past any aborted since.
+    var round = state.currentRound
+    while round >= 1 {
+      if let commit = state.rounds[round]?.commit {
+        return held(commit.modelBlob) ? [] : [Planned(step: .release(round: round), rank: 0)]
+      }
+      round -= 1
     }
     return []
   }

@@ -21,6 +21,8 @@ public final class LedgerNode: NodeBackend {
   public let enclave: EnclaveClient?
   let ordering: String
   private let stopping = StopFlag()
+  /// The commitments this node put on the log, by cluster and round.
+  private let inFlight = Claims()
   /// True once `stop()` was called: streams to callers end.
   public var isStopping: Bool { stopping.value }
   /// Ends the node's long-lived calls (its service calls this on a graceful shutdown).
@@ -103,13 +105,33 @@ public final class LedgerNode: NodeBackend {
     if let reason = verdict.reason {
       throw NodeError.refused(from: peer.description, reason: reason)
     }
-    // The blob is kept before its commitment is ordered, so no node orders a commitment
-    // whose payload this node cannot serve.
-    if let blob {
-      let blobs = self.blobs
-      _ = try await Blocking.run { try blobs.put(blob) }
+    // The check above reads the ledger as stored: until the block holding a cluster's
+    // commitment is stored, another one of its (for the same round, another payload) would
+    // pass it too, and cost a blob and a log entry. One per cluster and round is on its way.
+    let claim: String? =
+      switch transactionValue {
+      case .commitment(let c): "update/\(c.round)/\(c.cluster)"
+      case .reportCommitment(let c): "report/\(c.round)/\(c.cluster)"
+      default: nil
+      }
+    let hash = Hash256.of(transaction)
+    if let claim, !inFlight.claim(claim, for: hash) {
+      throw NodeError.refused(
+        from: peer.description,
+        reason: "another commitment of this cluster for this round is on its way to the ledger")
     }
-    try await orderer.submit(transaction)
+    do {
+      // The blob is kept before its commitment is ordered, so no node orders a commitment
+      // whose payload this node cannot serve.
+      if let blob {
+        let blobs = self.blobs
+        _ = try await Blocking.run { try blobs.put(blob) }
+      }
+      try await orderer.submit(transaction)
+    } catch {
+      if let claim { inFlight.release(claim) }
+      throw error
+    }
     return true
   }
 
@@ -182,14 +204,58 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
 
 /// Blocking file work (a blob written and synced, or read and checked) off the concurrency
 /// pool's few threads, so that calls in flight go on meanwhile.
+/// At most `width` at once (a flood of calls waits its turn instead of starting a thread and
+/// holding a blob each).
 enum Blocking {
+  private static let slots = Slots(8)
+
   static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
+    await slots.acquire()
+    let result = await withCheckedContinuation { continuation in
       DispatchQueue.global(qos: .userInitiated).async {
-        continuation.resume(with: Result { try body() })
+        continuation.resume(returning: Result { try body() })
       }
     }
+    await slots.release()
+    return try result.get()
   }
+}
+
+/// A counting semaphore callers wait on without holding a thread.
+actor Slots {
+  private var free: Int
+  private var waiting: [CheckedContinuation<Void, Never>] = []
+
+  init(_ count: Int) { free = count }
+
+  func acquire() async {
+    if free > 0 {
+      free -= 1
+      return
+    }
+    await withCheckedContinuation { waiting.append($0) }
+  }
+
+  func release() {
+    if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
+  }
+}
+
+/// Names claimed for one transaction each (a retry of the same bytes may claim again).
+final class Claims: @unchecked Sendable {
+  private let lock = NSLock()
+  private var held: [String: Hash256] = [:]
+
+  func claim(_ name: String, for transaction: Hash256) -> Bool {
+    lock.withLock {
+      if let holder = held[name] { return holder == transaction }
+      if held.count >= 100_000 { held = [:] }
+      held[name] = transaction
+      return true
+    }
+  }
+
+  func release(_ name: String) { lock.withLock { held[name] = nil } }
 }
 
 /// A flag set once, read from any thread.

@@ -34,22 +34,27 @@ public final class PeerDirectory: Sendable {
     throws(TransportIdentityError) -> Peer
   {
     let key: PublicKey
-    if let known = lock.withLock({ vouched[certificate] }) {
+    let cached = lock.withLock { vouched[certificate] }
+    if let cached {
       guard certificate.notValidBefore <= now, now <= certificate.notValidAfter else {
         throw .expired(subject: "\(certificate.subject)")
       }
-      key = known
+      key = cached
     } else {
       key = try TransportCertificate.vouchingKey(of: certificate, network: network, at: now)
-      lock.withLock {
-        if vouched.count >= 10_000 { vouched = [:] }
-        vouched[certificate] = key
-      }
     }
     guard let (role, name) = lock.withLock({ roles[key] }) else {
       throw .unknownKey(
         subject: "\(certificate.subject)", key: key,
         expected: "a genesis node's or member's key, or an enrolled cluster's")
+    }
+    // Only certificates of someone this node serves are kept: a stranger's, however many,
+    // take no room.
+    if cached == nil {
+      lock.withLock {
+        if vouched.count >= 10_000 { vouched = [:] }
+        vouched[certificate] = key
+      }
     }
     return Peer(key: key, role: role, name: name, address: address)
   }

@@ -118,11 +118,17 @@ struct BenchNetwork: AsyncParsableCommand {
         evaluating.reduce(0, +) / Double(periods.count), overhead / Double(periods.count),
         100 * overhead / total))
     let sorted = latencies.sorted()
+    guard !sorted.isEmpty, !periods.isEmpty else {
+      throw ValidationError("no round to measure; see \(dir)/logs")
+    }
+    let median =
+      sorted.count % 2 == 1
+      ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     print(
       String(
         format:
           "    commit latency (k-th endorsement stored on a node -> commit stored on all %d): median %.0f ms, max %.0f ms over %d rounds (goal median at most 200 ms)",
-        nodes, 1000 * sorted[sorted.count / 2], 1000 * (sorted.last ?? 0), sorted.count))
+        nodes, 1000 * median, 1000 * (sorted.last ?? 0), sorted.count))
     print("    node peak resident memory: \(devnet.peakMemory()) (goal at most 300 MB)")
   }
 

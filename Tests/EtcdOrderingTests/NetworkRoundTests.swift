@@ -164,7 +164,7 @@ final class NetworkRoundTests: EtcdTestCase {
         cluster: simulation.clusters[i], configuration: c, genesis: genesis,
         initialModel: simulation.model,
         evaluators: simulation.clusters.filter { $0.heldOut != nil }.map(\.id), nodes: clients,
-        directory: "\(directory)/cluster-\(i)",
+        directory: "\(directory)/cluster-\(i)", patience: .seconds(1),
         logger: quiet("cluster-\(i)"))
       let task = Task { _ = try? await daemon.run() }
       clusters[i] = daemon
@@ -308,19 +308,45 @@ extension NetworkRoundTests {
         $0.state.rounds[1]?.entries.contains { $0.cluster == "cluster-1" } ?? false
       }
     }
+    // Restarted after its update is on the ledger, cluster-1 catches up and sends nothing.
     network.stopCluster(1)
     try network.startCluster(1, order: [2, 0, 1])
     let restarted = try XCTUnwrap(network.clusters[1])
-    try await eventually("the restarted cluster sends its round 1 update again") {
-      await restarted.log.contains { $0.contains("already held by") }
+    let top = await node0.orderer.height
+    try await eventually("the restarted cluster caught up") {
+      await (restarted.height ?? 0) >= (top ?? 0)
     }
-    let resent = await restarted.log.contains {
-      $0.contains("update: sending again the one made before")
-    }
-    XCTAssertTrue(resent)
+    try await Task.sleep(for: .seconds(1))
+    let again = await restarted.log.filter { $0.contains("round 1") }
+    XCTAssertEqual(again, [], "nothing trained or sent for round 1 again")
+
+    // Cluster-2 stopped after it kept its update and before it sent it (made here, as its
+    // process would have): started again, it sends the kept bytes and does not train.
+    let agent = ClusterAgent(
+      id: 2, name: "cluster-2", genesis: network.genesis, key: network.clusterKeys[2])
+    try agent.acceptBase(try XCTUnwrap(network.genesis.initialModel), receipt: nil)
+    let update = try simulation.clusters[2].train(
+      plan: RoundPlan(
+        round: 1, baseModelHash: simulation.model.hash, participants: [0, 1, 2],
+        training: c.local, deadline: c.participation.deadline,
+        sampleCap: network.genesis.rules.sampleCap),
+      base: simulation.model, seed: c.seed &+ 1 &* 1_000_003 &+ 2 &* 7919)
+    let kept = try agent.submission(for: update)
+    try FileManager.default.createDirectory(
+      atPath: "\(directory)/cluster-2", withIntermediateDirectories: true)
+    try Data(kept.payload).write(
+      to: URL(fileURLWithPath: "\(directory)/cluster-2/round-000001.payload"))
+    try Data(kept.commitment.canonicalBytes).write(
+      to: URL(fileURLWithPath: "\(directory)/cluster-2/round-000001.tx"))
 
     network.stopNode(2)
     try network.startCluster(2, order: [2, 0, 1])  // its first node is down: it fails over
+    let resumed = try XCTUnwrap(network.clusters[2])
+    try await eventually("cluster-2 sends its kept update") {
+      await resumed.log.contains { $0.contains("update: sending again the one made before") }
+    }
+    let trained = await resumed.log.contains { $0.contains("round 1: trained") }
+    XCTAssertFalse(trained)
     _ = try await waitForCommit(1, network)
     try await Task.sleep(for: .seconds(1))  // the stopped node's port and files are released
     try network.startNode(2)
@@ -388,16 +414,34 @@ extension NetworkRoundTests {
 struct ForgingNode: NodeBackend {
   let inner: LedgerNode
   let key: SigningKey
-  /// Forge models instead of blocks: the blocks are the ledger's, but each model file served
-  /// is another's, under the asked hash's name, and each receipt is of round 1.
-  var models = false
-  func status() async -> NodeStatus { await inner.status() }
+  /// What it forges.
+  enum Lie: Sendable {
+    /// A round-open in each block, signed by itself.
+    case blocks
+    /// Each model file served is another's, under the asked hash's name; each receipt is of
+    /// round 1.
+    case models
+    /// Its stream of blocks ends at once.
+    case noBlocks
+    /// It says it holds a million blocks, and sends its own.
+    case height
+    /// It takes every submission and drops it.
+    case drops
+  }
+  var lie = Lie.blocks
+  var models: Bool { lie == .models }
+  func status() async -> NodeStatus {
+    var s = await inner.status()
+    if lie == .height { s.height = 1_000_000 }
+    return s
+  }
   func submit(transaction: [UInt8], blob: [UInt8]?, from peer: Peer) async throws -> Bool {
-    try await inner.submit(transaction: transaction, blob: blob, from: peer)
+    if lie == .drops { return true }
+    return try await inner.submit(transaction: transaction, blob: blob, from: peer)
   }
   func block(at height: UInt64) async throws -> WireBlock? {
     guard var block = try await inner.block(at: height) else { return nil }
-    if models { return block }
+    if lie != .blocks { return block }
     for (i, bytes) in block.transactions.enumerated() {
       if case .roundOpen(let o) = try Transaction(canonical: bytes) {
         block.transactions[i] =
@@ -422,7 +466,7 @@ struct ForgingNode: NodeBackend {
   func waitForBlock(after height: UInt64?, timeout: Duration) async {
     await inner.waitForBlock(after: height, timeout: timeout)
   }
-  var isStopping: Bool { inner.isStopping }
+  var isStopping: Bool { lie == .noBlocks || inner.isStopping }
 }
 
 extension NetworkRoundTests {
@@ -533,7 +577,7 @@ extension NetworkRoundTests {
     let network = try await startNetwork(c, simulation)
     let node0 = try XCTUnwrap(network.nodes[0])
     let forger = LoopbackServer(
-      backend: ForgingNode(inner: node0, key: network.nodeKeys[0], models: true), node: node0,
+      backend: ForgingNode(inner: node0, key: network.nodeKeys[0], lie: .models), node: node0,
       key: network.nodeKeys[0], network: network.genesis.hash)
     try await forger.start()
     stops.append { forger.stop() }
@@ -576,6 +620,92 @@ extension NetworkRoundTests {
     } catch let error as RPCError {
       XCTAssertEqual(error.code, .failedPrecondition)
       XCTAssertTrue(error.message.contains("round 2"), error.message)
+    }
+  }
+}
+
+extension NetworkRoundTests {
+  /// Attacks by the node a cluster follows first, each on its own cluster: a node whose stream
+  /// of blocks ends at once, one that says it holds blocks it never sends, and one that takes
+  /// every update and drops it. Each cluster turns to the next node (the last one sends its
+  /// update again there) and every round commits with every cluster's update: the model is
+  /// simulate's. A second, different commitment of a cluster for a round already on its way
+  /// through a node is refused by that node.
+  func testAClusterLeavesANodeThatStopsWithholdsOrDrops() async throws {
+    let c = Self.configuration()
+    let expected = try await simulatedModel(c)
+    let simulation = try Self.simulation(c)
+    let network = try await startNetwork(c, simulation)
+    let node0 = try XCTUnwrap(network.nodes[0])
+    var ports: [Int] = []
+    for lie in [ForgingNode.Lie.noBlocks, .height, .drops] {
+      let forger = LoopbackServer(
+        backend: ForgingNode(inner: node0, key: network.nodeKeys[0], lie: lie), node: node0,
+        key: network.nodeKeys[0], network: network.genesis.hash)
+      try await forger.start()
+      stops.append { forger.stop() }
+      ports.append(forger.port)
+    }
+    for i in 0..<3 {
+      network.forgedPort = ports[i]
+      try network.startCluster(i, order: [-1, (i + 1) % 3])
+    }
+    let commits = try await waitForCommit(2, network, seconds: 60)
+    XCTAssertEqual(commits[0].model.hex, expected)
+    let entries = await node0.orderer.withReplica { $0.state.rounds[2]?.entries.count }
+    XCTAssertEqual(entries, 3, "every cluster's update reached the ledger")
+
+  }
+}
+
+extension NetworkRoundTests {
+  /// Attack (a cluster): many different commitments for one round at once, each with its own
+  /// payload, through one node before any is stored. The node puts one on the log and keeps
+  /// one payload; the others are refused, costing no disk and no log entry.
+  func testANodeTakesOneCommitmentPerClusterAndRoundInFlight() async throws {
+    let c = Self.configuration()
+    let simulation = try Self.simulation(c)
+    let network = try await startNetwork(c, simulation)
+    let node1 = try XCTUnwrap(network.nodes[1])
+    try await eventually("round 1 is open") {
+      await node1.orderer.withReplica { $0.state.currentRound } == 1
+    }
+    let key = network.clusterKeys[0]
+    let client = try NodeClient(
+      host: "127.0.0.1", port: network.ports[1],
+      identity: try TransportCertificate.make(
+        name: "cluster-0", ledgerKey: key, network: network.genesis.hash),
+      network: network.genesis.hash, expected: Set(network.genesis.nodes.map(\.key)))
+    let connection = Task { try? await client.run() }
+    stops.append {
+      client.close()
+      connection.cancel()
+    }
+    let genesis = network.genesis
+    let payloads = (0..<20).map { Array("payload \($0)".utf8) }
+    let taken = try await withThrowingTaskGroup(of: Bool.self) { group in
+      for payload in payloads {
+        group.addTask {
+          let commitment = Transaction.commitment(
+            UpdateCommitment(
+              network: genesis.hash, round: 1, cluster: "cluster-0",
+              payload: Hash256.of(payload), payloadSize: UInt64(payload.count), clusterKey: key))
+          do {
+            return try await client.submit(commitment.canonicalBytes, blob: payload)
+          } catch let error as RPCError where error.code == .failedPrecondition {
+            return false
+          }
+        }
+      }
+      return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+    }
+    XCTAssertEqual(taken, 1)
+    let kept = payloads.filter { node1.blobs.contains(Hash256.of($0)) }
+    XCTAssertEqual(kept.count, 1, "one payload on disk")
+    try await eventually("the commitment is on the ledger") {
+      await node1.orderer.withReplica {
+        $0.state.rounds[1]?.entries.filter { $0.cluster == "cluster-0" }.count
+      } == 1
     }
   }
 }
