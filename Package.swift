@@ -194,7 +194,7 @@ let package = Package(
     .target(
       name: "ClusterNode",
       dependencies: [
-        "Gateway", "NodeAPI", "Federation", "Learning", "Ledger", "Records",
+        "Gateway", "NodeAPI", "Federation", "Learning", "Ledger", "Records", "Attestation",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -294,7 +294,7 @@ let package = Package(
       dependencies: [
         "EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records", "RecordsJSON", "LedgerNode",
         "NodeAPI", "TransportIdentity", "LocalProcesses", "ClusterNode", "Gateway", "Simulator",
-        "Federation", "Learning", "Privacy",
+        "Federation", "Learning", "Privacy", "Enclave", "Host",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),

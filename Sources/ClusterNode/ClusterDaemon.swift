@@ -1,3 +1,4 @@
+import Attestation
 import Federation
 import Foundation
 import GRPCCore
@@ -235,6 +236,7 @@ public actor ClusterDaemon {
     let round = open.round
     let stem = String(format: "%@/round-%06llu", directory, round)
     try await sendOnce(stem, "round \(round)'s update") { () async throws -> Submission? in
+      try await trustEnclaves()
       let base = try await baseModel(open.baseModel, round: nil)
       try agent.acceptBase(open.baseModel, receipt: base.receipt)
       let plan = RoundPlan(
@@ -268,6 +270,7 @@ public actor ClusterDaemon {
     let stem = String(format: "%@/report-%06llu", directory, commit.round)
     try await sendOnce(stem, "round \(round)'s evaluation report") {
       () async throws -> Submission? in
+      try await trustEnclaves()
       try agent.check(commit.model, receipt: model.receipt)
       let start = ContinuousClock.now
       guard
@@ -300,6 +303,31 @@ public actor ClusterDaemon {
       round: Int(commit.round), lastRound: configuration.rounds, clusters: evaluators,
       seed: configuration.seed
     ).contains(cluster.id)
+  }
+
+  /// Privacy tee: before it seals anything, the cluster checks an enclave itself: evidence
+  /// for its own nonce, from a node's enclave, that verifies against genesis's policy and
+  /// attests the group key the ledger recorded (which its checked chain holds).
+  private func trustEnclaves() async throws {
+    guard !agent.canProtect else { return }
+    guard let key = chain.state.groupKey else { throw ClusterDaemonError.noGroupKey }
+    var problems: [String] = []
+    for i in 0..<nodes.count {
+      let node = nodes[(current + i) % nodes.count]
+      do {
+        let nonce = agent.challenge()
+        let evidence = try EnclaveEvidence(
+          canonical: try await node.enclaveEvidence(nonce: nonce))
+        try agent.trustEnclaves(
+          evidence: evidence, policy: genesis.enclavePolicy(), ledgerGroupKey: key)
+        note(
+          "the enclave of \(node.address) attests the ledger's group key: updates are sealed to it")
+        return
+      } catch {
+        problems.append("\(node.address): \(error)")
+      }
+    }
+    throw ClusterDaemonError.enclavesRefused(problems)
   }
 
   /// Sends what `make` makes (kept under `stem` first), or, if an earlier run made it, the
@@ -419,6 +447,8 @@ public enum ClusterDaemonError: Error, CustomStringConvertible {
   case unprovenModel(Hash256, [String])
   case notSubmitted(String, [String])
   case streamEnded(String)
+  case noGroupKey
+  case enclavesRefused([String])
   case withholding(String, height: UInt64)
 
   public var description: String {
@@ -432,6 +462,9 @@ public enum ClusterDaemonError: Error, CustomStringConvertible {
       "no node served model \(hash.short) with a receipt that verifies: "
         + problems.joined(separator: "; ")
     case .streamEnded(let node): "\(node) ended its stream of blocks"
+    case .noGroupKey: "the ledger records no group key yet: nothing can be sealed"
+    case .enclavesRefused(let problems):
+      "no node's enclave passed this cluster's check: " + problems.joined(separator: "; ")
     case .withholding(let node, let height):
       "\(node) says it holds blocks up to \(height) but sends none"
     case .notSubmitted(let what, let problems):

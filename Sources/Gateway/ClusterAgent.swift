@@ -63,6 +63,8 @@ public final class ClusterAgent {
   }
 
   public var publicKey: PublicKey { key.publicKey }
+  /// Whether the cluster may protect updates now (in mode tee: it checked the group key).
+  public var canProtect: Bool { protection != nil }
 
   /// The enrolment that puts this cluster's key and device count on the ledger, signed by its
   /// member.

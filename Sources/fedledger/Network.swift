@@ -1,6 +1,8 @@
 import ArgumentParser
+import Enclave
 import Federation
 import Foundation
+import Host
 import Learning
 import Ledger
 import Records
@@ -38,8 +40,11 @@ struct NetworkInit: AsyncParsableCommand {
   )
   var hosts = "localhost,127.0.0.1"
   @Option(name: .shortAndLong, help: "Output directory.") var output = "network"
-  @Option(help: "Privacy mode (the node process does not run enclaves yet: none only).")
-  var privacy = "none"
+  @Option(
+    help:
+      "Privacy mode: none (each node reads the updates) or tee (simulated enclaves, NO HARDWARE PROTECTION); default: the configuration's privacy.mode, else none."
+  )
+  var privacy: String?
 
   func run() async throws {
     do {
@@ -61,19 +66,49 @@ struct NetworkInit: AsyncParsableCommand {
       }
       file = data
     }
+    // Privacy none unless the flag or the file says otherwise (simulate's default is tee).
+    let fileSetsPrivacy =
+      file.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+      .flatMap { $0["privacy"] as? [String: Any] }?["mode"] != nil
+    var overrides: [String: Any] = ["clusters": clusters, "ledger.nodes": nodes]
+    if let privacy {
+      overrides["privacy.mode"] = privacy
+    } else if !fileSetsPrivacy {
+      overrides["privacy.mode"] = "none"
+    }
     var c = try SimulationConfiguration.resolve(
-      file: file, source: config ?? "configuration",
-      overrides: ["clusters": clusters, "ledger.nodes": nodes, "privacy.mode": privacy],
+      file: file, source: config ?? "configuration", overrides: overrides,
       sources: [
         "clusters": "flag --clusters", "ledger.nodes": "flag --nodes",
         "privacy.mode": "flag --privacy",
       ])
-    guard c.privacy.mode == .none else {
+    guard c.privacy.mode == .none || c.privacy.mode == .tee else {
       throw ConfigurationError(
         source: config ?? "configuration", key: "privacy.mode",
-        problem:
-          "is \(c.privacy.mode); the node process does not run enclaves yet, so a network of processes needs privacy mode none"
-      )
+        problem: "is \(c.privacy.mode); a network of processes runs privacy mode none or tee")
+    }
+    // Privacy tee: each node's enclave program runs on a simulated platform whose key genesis
+    // lists, measured as the program next to this one.
+    var platforms: [SimulatedPlatform] = []
+    var measurement: [UInt8]?
+    if c.privacy.mode == .tee {
+      guard let program = EnclaveProgram.locate() else {
+        throw ValidationError(
+          "privacy tee needs the enclave program \(EnclaveProgram.name) next to this one (swift build builds both)"
+        )
+      }
+      measurement = try Enclave.measure(executable: program)
+      guard !FileManager.default.fileExists(atPath: output + "/genesis.json") else {
+        throw ValidationError(
+          "\(output)/genesis.json exists: a network is founded once; choose another --output")
+      }
+      try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+      for i in 0..<nodes {
+        try FileManager.default.createDirectory(
+          atPath: "\(output)/node-\(i)", withIntermediateDirectories: true)
+        platforms.append(
+          try SimulatedPlatform.loadOrCreate(path: "\(output)/node-\(i)/platform.key"))
+      }
     }
     c.output.directory = output
     let train = try DatasetLoader.load(c.dataset, split: .train)
@@ -90,6 +125,7 @@ struct NetworkInit: AsyncParsableCommand {
     let nodeKeys = (0..<nodes).map { _ in SigningKey() }
     let genesis = try Genesis.consortium(
       network: network, configuration: c, members: members, nodes: nodeKeys,
+      enclavePlatforms: platforms.map(\.publicKey), measurement: measurement,
       initialModel: Hash256(hex: simulation.model.hash), rules: simulation.rules,
       evaluation: simulation.evaluationRules)
     try Data(genesis.json()).write(

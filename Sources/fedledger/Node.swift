@@ -1,7 +1,10 @@
 import ArgumentParser
+import Canonical
+import Enclave
 import Etcd
 import Federation
 import Foundation
+import Host
 import Ledger
 import LedgerNode
 import Logging
@@ -48,6 +51,8 @@ struct NodeCommand: AsyncParsableCommand {
   @Option(help: "Seconds each node after a round's coordinator waits before it steps in.")
   var failover: Int = 5
   @Flag(help: "Order and serve only: take no part in the rounds.") var noRounds = false
+  @Option(help: "The enclave program (privacy tee; default: fedledger-enclave next to this one).")
+  var enclaveProgram: String?
 
   func run() async throws {
     try await Terminal.daemon("fedledger.node") { try await serve(logger: $0) }
@@ -86,10 +91,16 @@ struct NodeCommand: AsyncParsableCommand {
       throw ValidationError("TLS to etcd needs all of --etcd-ca, --etcd-cert and --etcd-key")
     }
     let client = try EtcdClient(endpoints: endpoints, tls: tls)
+    let enclave = try startEnclave(name: me.name, genesis: genesis, logger: logger)
     let node = LedgerNode(
-      replica: replica, etcd: client, batchTimeout: .milliseconds(max(1, batchMilliseconds)))
+      replica: replica, etcd: client, enclave: enclave?.client,
+      batchTimeout: .milliseconds(max(1, batchMilliseconds)))
     let identity = try files.transport()
-    let driver = noRounds ? nil : try roundDriver(node: node, key: key, identity: identity, logger)
+    let driver =
+      noRounds
+      ? nil
+      : try roundDriver(
+        node: node, key: key, identity: identity, enclave: enclave?.platformKey, logger)
     let service = LedgerNodeService(
       node: node, etcd: client, identity: identity, host: host, port: port, driver: driver,
       logger: logger)
@@ -106,15 +117,45 @@ struct NodeCommand: AsyncParsableCommand {
   }
 
   /// The node's part in the rounds, as genesis configures them.
-  private func roundDriver(
-    node: LedgerNode, key: SigningKey, identity: TransportCertificate, _ logger: Logger
-  ) throws -> RoundDriver {
-    let genesis = node.genesis
-    guard !genesis.endorsers.contains(where: { $0.kind != .genesisKey }) else {
+  /// Privacy tee: this node's enclave program on its simulated platform (the identity
+  /// directory's `platform.key`, which genesis lists), its sealed state kept under --data.
+  private func startEnclave(name: String, genesis: Genesis, logger: Logger) throws -> (
+    client: EnclaveClient, platformKey: PublicKey
+  )? {
+    guard genesis.endorsers.contains(where: { $0.kind != .genesisKey }) else { return nil }
+    guard let program = enclaveProgram ?? EnclaveProgram.locate() else {
       throw ValidationError(
-        "\(self.genesis): its endorsers are enclaves; node processes do not run enclaves yet (privacy mode none only)"
+        "\(self.genesis) is a network with enclaves: \(EnclaveProgram.name) is not next to this program (or give --enclave-program)"
       )
     }
+    let platformPath = identity + "/platform.key"
+    guard FileManager.default.fileExists(atPath: platformPath) else {
+      throw ValidationError("\(platformPath) is missing: network init writes each node's platform")
+    }
+    let platform = try SimulatedPlatform.loadOrCreate(path: platformPath)
+    guard let platformKey = PublicKey(bytes: platform.publicKey),
+      genesis.endorsers.contains(where: { $0.key == platformKey })
+    else {
+      throw ValidationError("\(platformPath) is not a platform genesis lists for an endorser")
+    }
+    try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+    let client = EnclaveClient(
+      node: name,
+      transport: try ProcessEnclave(
+        program: program, platform: platformPath, log: data + "/enclave.log"))
+    let sealed = FileManager.default.contents(atPath: data + "/enclave.sealed").map { Array($0) }
+    let info = try client.start(sealed: sealed, policy: genesis.enclavePolicy())
+    logger.warning(
+      "\(name): SIMULATED ENCLAVE, NO HARDWARE PROTECTION (\(program), measurement \(Hex.encode(info.measurement).prefix(12)))\(sealed == nil ? "" : ", from its sealed state")"
+    )
+    return (client, platformKey)
+  }
+
+  private func roundDriver(
+    node: LedgerNode, key: SigningKey, identity: TransportCertificate, enclave: PublicKey?,
+    _ logger: Logger
+  ) throws -> RoundDriver {
+    let genesis = node.genesis
     let configuration = try SimulationConfiguration(recorded: genesis.round, source: self.genesis)
     let modelPath =
       initialModel
@@ -133,14 +174,20 @@ struct NodeCommand: AsyncParsableCommand {
     guard roundTimeout >= 1, failover >= 0 else {
       throw ValidationError("--round-timeout must be at least 1 and --failover at least 0")
     }
+    let aggregator: any RoundAggregator =
+      if let client = node.enclave {
+        EnclaveAggregator(enclave: client)
+      } else {
+        ClearAggregator(
+          strategy: configuration.makeStrategy(sampleCap: genesis.rules.sampleCap), key: key,
+          network: genesis.hash, nodes: Set(genesis.nodes.map(\.key)),
+          quorum: genesis.blockQuorum, clusterName: { "cluster-\($0)" })
+      }
     return try RoundDriver(
-      node: node, key: key, configuration: configuration,
-      aggregator: ClearAggregator(
-        strategy: configuration.makeStrategy(sampleCap: genesis.rules.sampleCap), key: key,
-        network: genesis.hash, nodes: Set(genesis.nodes.map(\.key)),
-        quorum: genesis.blockQuorum, clusterName: { "cluster-\($0)" }),
-      initialModel: Array(model), peers: clients, roundTimeout: .seconds(roundTimeout),
-      failover: .seconds(failover), logger: logger)
+      node: node, key: key, configuration: configuration, aggregator: aggregator,
+      initialModel: Array(model), peers: clients, endorserKey: enclave,
+      sealedState: enclave == nil ? nil : data + "/enclave.sealed",
+      roundTimeout: .seconds(roundTimeout), failover: .seconds(failover), logger: logger)
   }
 
   static func address(_ text: String, flag: String) throws -> (String, Int) {

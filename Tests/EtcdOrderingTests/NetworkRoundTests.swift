@@ -1,10 +1,12 @@
 import ClusterNode
+import Enclave
 import Etcd
 import Federation
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Gateway
+import Host
 import Learning
 import Ledger
 import LedgerNode
@@ -59,6 +61,10 @@ final class NetworkRoundTests: EtcdTestCase {
     var clusterStops: [(() -> Void)?]
     /// A forging node's port, which `startCluster` names -1.
     var forgedPort = 0
+    /// Privacy tee: each node's simulated platform and the enclave code's measurement (the
+    /// enclaves run in this process, through the same messages).
+    let platforms: [SimulatedPlatform]
+    let measurement: [UInt8]?
 
     init(
       _ c: SimulationConfiguration, _ simulation: Simulation, directory: String,
@@ -71,8 +77,12 @@ final class NetworkRoundTests: EtcdTestCase {
       members = (0..<c.clusters).map { _ in SigningKey() }
       nodeKeys = (0..<c.ledger.nodes).map { _ in SigningKey() }
       clusterKeys = (0..<c.clusters).map { _ in SigningKey() }
+      let tee = c.privacy.mode == .tee
+      platforms = tee ? nodeKeys.map { _ in SimulatedPlatform() } : []
+      measurement = tee ? try Enclave.measure(executable: "/proc/self/exe") : nil
       genesis = try Genesis.consortium(
         network: "round-test", configuration: c, members: members, nodes: nodeKeys,
+        enclavePlatforms: platforms.map(\.publicKey), measurement: measurement,
         initialModel: Hash256(hex: simulation.model.hash), rules: simulation.rules,
         evaluation: simulation.evaluationRules)
       ports = try (0..<nodeKeys.count).map { _ in try LoopbackPort.free() }
@@ -89,7 +99,19 @@ final class NetworkRoundTests: EtcdTestCase {
       let client = try EtcdClient(endpoints: etcd)
       let replica = try LedgerReplica(
         directory: "\(directory)/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
-      let node = LedgerNode(replica: replica, etcd: client)
+      var enclave: EnclaveClient?
+      let sealed = "\(directory)/node-\(i).sealed"
+      if let measurement {
+        let e = EnclaveClient(
+          node: "node-\(i)",
+          transport: InProcessEnclave(
+            service: EnclaveService(measurement: measurement, platform: platforms[i])))
+        _ = try e.start(
+          sealed: FileManager.default.contents(atPath: sealed).map { Array($0) },
+          policy: genesis.enclavePolicy())
+        enclave = e
+      }
+      let node = LedgerNode(replica: replica, etcd: client, enclave: enclave)
       let identity = try TransportCertificate.make(
         name: "node-\(i)", ledgerKey: key, network: genesis.hash)
       let server = GRPCServer(
@@ -104,13 +126,20 @@ final class NetworkRoundTests: EtcdTestCase {
           host: "127.0.0.1", port: ports[$0], identity: identity, network: genesis.hash,
           expected: others)
       }
+      let aggregator: any RoundAggregator =
+        if let enclave {
+          EnclaveAggregator(enclave: enclave)
+        } else {
+          ClearAggregator(
+            strategy: c.makeStrategy(sampleCap: genesis.rules.sampleCap), key: key,
+            network: genesis.hash, nodes: Set(nodeKeys.map(\.publicKey)),
+            quorum: genesis.blockQuorum, clusterName: { "cluster-\($0)" })
+        }
       let driver = try RoundDriver(
-        node: node, key: key, configuration: c,
-        aggregator: ClearAggregator(
-          strategy: c.makeStrategy(sampleCap: genesis.rules.sampleCap), key: key,
-          network: genesis.hash, nodes: Set(nodeKeys.map(\.publicKey)),
-          quorum: genesis.blockQuorum, clusterName: { "cluster-\($0)" }),
+        node: node, key: key, configuration: c, aggregator: aggregator,
         initialModel: ModelFile.encode(simulation.model), peers: peers,
+        endorserKey: platforms.isEmpty ? nil : PublicKey(bytes: platforms[i].publicKey),
+        sealedState: platforms.isEmpty ? nil : sealed,
         roundTimeout: roundTimeout, failover: .seconds(1), logger: quiet("node-\(i)"))
       let tasks = [
         Task { _ = try? await client.run() },
@@ -494,7 +523,7 @@ extension NetworkRoundTests {
     try network.startCluster(2, order: [2, 0])
     let commits = try await waitForCommit(2, network)
     XCTAssertEqual(commits[0].model.hex, expected, "cluster-0 trained on the real rounds")
-    let refused = await try XCTUnwrap(network.clusters[0]).log.contains {
+    let refused = try await XCTUnwrap(network.clusters[0]).log.contains {
       $0.contains("sent a block that does not check")
     }
     XCTAssertTrue(refused)
@@ -587,7 +616,7 @@ extension NetworkRoundTests {
     try network.startCluster(2, order: [2, 0])
     let commits = try await waitForCommit(2, network)
     XCTAssertEqual(commits[0].model.hex, expected)
-    let log = await try XCTUnwrap(network.clusters[0]).log
+    let log = try await XCTUnwrap(network.clusters[0]).log
     XCTAssertTrue(
       log.contains { $0.contains("round 1's model from 127.0.0.1:\(forger.port) refused") },
       log.joined(separator: "\n"))
@@ -707,5 +736,42 @@ extension NetworkRoundTests {
         $0.state.rounds[1]?.entries.filter { $0.cluster == "cluster-0" }.count
       } == 1
     }
+  }
+}
+
+extension NetworkRoundTests {
+  /// Privacy tee across processes: the first node's enclave makes the group key, the others
+  /// join after mutual attestation over gRPC, the first node records it with k enclaves'
+  /// evidence; each cluster checks an enclave's evidence for its own nonce before it seals;
+  /// the enclaves aggregate and endorse. The model is `simulate --privacy tee`'s.
+  func testEnclavesInTheNodesShareTheGroupKeyAndAggregateSealedUpdates() async throws {
+    var c = Self.configuration()
+    c.privacy.mode = .tee
+    let reference = try Self.simulation(c)
+    let simulated = try SimulatedNetwork(
+      directory: directory + "/simulate", configuration: c, clusters: c.clusters,
+      initialModel: reference.model, rules: reference.rules, enclaves: .inProcess)
+    reference.backend = simulated
+    let expected = try await reference.run().last?.modelHash
+    simulated.shutdown()
+
+    let simulation = try Self.simulation(c)
+    let network = try await startNetwork(c, simulation)
+    for i in 0..<c.clusters { try network.startCluster(i, order: [i, (i + 1) % 3]) }
+    let commits = try await waitForCommit(2, network)
+    XCTAssertEqual(commits[0].model.hex, expected, "the model simulate makes in enclaves")
+    let node = try XCTUnwrap(network.nodes[2])
+    let recorded = await node.orderer.withReplica { $0.state.groupKey }
+    XCTAssertNotNil(recorded)
+    for i in 0..<c.clusters {
+      let checked = try await XCTUnwrap(network.clusters[i]).log.contains {
+        $0.contains("attests the ledger's group key")
+      }
+      XCTAssertTrue(checked, "cluster-\(i) checked an enclave before sealing")
+    }
+    // Every endorsement rests on enclave evidence: the receipt verifies from genesis alone.
+    let receipt = try await node.orderer.withReplica { try $0.receipt(round: 2) }
+    let lines = try receipt.verify(genesis: network.genesis, modelHash: commits[0].model)
+    XCTAssertTrue(lines.joined().contains("simulated-enclave"), lines.joined(separator: "\n"))
   }
 }

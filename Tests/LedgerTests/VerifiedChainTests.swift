@@ -52,7 +52,7 @@ final class VerifiedChainTests: XCTestCase {
     func refuses(_ block: Block, after: [Block] = [], _ expected: String) {
       var fresh = VerifiedChain(genesis: genesis)
       for b in after {
-        try? fresh.append(
+        _ = try? fresh.append(
           header: b.header.canonicalBytes, transactions: b.transactions,
           signatures: b.signatures.canonicalBytes)
       }
