@@ -294,7 +294,7 @@ let package = Package(
       dependencies: [
         "EtcdOrdering", "Etcd", "Ordering", "Ledger", "Records", "RecordsJSON", "LedgerNode",
         "NodeAPI", "TransportIdentity", "LocalProcesses", "ClusterNode", "Gateway", "Simulator",
-        "Federation", "Learning", "Privacy", "Enclave", "Host",
+        "Federation", "Learning", "Privacy", "Enclave", "Host", "Attestation",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),

@@ -357,11 +357,24 @@ public actor RoundDriver {
     do {
       let mine = try await Blocking.run { try enclave.evidence(nonce: ledgerNonce) }
       guard let held = mine.groupKey else {
+        // Node 0's enclave makes the key, unless a peer's enclave (checked against genesis)
+        // holds one already: its own was lost before the ledger recorded it.
         if first && state.groupKey == nil {
-          _ = try await Blocking.run { try enclave.createGroupKey() }
-          try seal()
-          note("its enclave made the group key")
-          return
+          var held = false
+          for p in peers {
+            if let bytes = try? await p.enclaveEvidence(nonce: ledgerNonce),
+              holder(bytes, at: Date()) != nil,
+              (try? EnclaveEvidence(canonical: bytes))?.groupKey != nil
+            {
+              held = true
+            }
+          }
+          if !held {
+            _ = try await Blocking.run { try enclave.createGroupKey() }
+            try seal()
+            note("its enclave made the group key")
+            return
+          }
         }
         for p in peers {
           do {
@@ -371,6 +384,19 @@ public actor RoundDriver {
             let grant = try GroupKeyGrant(
               canonical: try await p.enclaveAdmit(
                 evidence: evidence.canonicalBytes, challenge: theirs))
+            // Whose key: the one the ledger recorded; before it records one, node 0's
+            // enclave's only (a node whose enclave made a key of its own cannot split the
+            // group), unless this is node 0 taking back the key it lost.
+            if let recorded = state.groupKey {
+              guard grant.groupPublicKey == recorded else { continue }
+            } else if !first {
+              guard let granter = PublicKey(bytes: grant.granter.signingKey),
+                case .success(let who) = genesis.endorser(
+                  evidence: Evidence(kind: .simulatedEnclave, bytes: grant.granter.canonicalBytes),
+                  key: granter, at: Date(), checkEvidence: false),
+                who.name == genesis.endorsers.first?.name
+              else { continue }
+            }
             _ = try await Blocking.run { try enclave.accept(grant, network: network) }
             try seal()
             note("its enclave joined the group through \(p.address)")
@@ -394,10 +420,14 @@ public actor RoundDriver {
         GroupKeyRecord.Holder(
           enclave: signer, evidence: Evidence(kind: .simulatedEnclave, bytes: mine.canonicalBytes))
       ]
+      // Each holder's evidence is checked as the ledger will (one bad answer must not spoil
+      // the record), each genesis endorser once.
+      var counted: Set<String> = holder(mine.canonicalBytes, at: Date()).map { [$0] } ?? []
       for p in peers {
         guard let bytes = try? await p.enclaveEvidence(nonce: ledgerNonce),
           let evidence = try? EnclaveEvidence(canonical: bytes), evidence.groupKey == held,
-          let key = PublicKey(bytes: evidence.signingKey)
+          let key = PublicKey(bytes: evidence.signingKey), let name = holder(bytes, at: Date()),
+          counted.insert(name).inserted
         else { continue }
         holders.append(
           .init(enclave: key, evidence: Evidence(kind: .simulatedEnclave, bytes: bytes)))
@@ -415,6 +445,17 @@ public actor RoundDriver {
       note("group key: \(error)", level: .warning)
       try? await Task.sleep(for: .seconds(1))
     }
+  }
+
+  /// The genesis endorser whose enclave's evidence (for the ledger's nonce) this is, if it
+  /// verifies as the ledger checks it.
+  private func holder(_ bytes: [UInt8], at time: Date) -> String? {
+    guard let evidence = try? EnclaveEvidence(canonical: bytes),
+      let key = PublicKey(bytes: evidence.signingKey),
+      case .success(let endorser) = node.genesis.endorser(
+        evidence: Evidence(kind: .simulatedEnclave, bytes: bytes), key: key, at: time)
+    else { return nil }
+    return endorser.name
   }
 
   /// Keeps the enclave's sealed state (its keys and the last round it signed) on disk.

@@ -106,8 +106,12 @@ struct NetworkInit: AsyncParsableCommand {
       for i in 0..<nodes {
         try FileManager.default.createDirectory(
           atPath: "\(output)/node-\(i)", withIntermediateDirectories: true)
-        platforms.append(
-          try SimulatedPlatform.loadOrCreate(path: "\(output)/node-\(i)/platform.key"))
+        // A new platform each: a key planted there before would be known to whoever planted it.
+        let path = "\(output)/node-\(i)/platform.key"
+        guard !FileManager.default.fileExists(atPath: path) else {
+          throw ValidationError("\(path) exists: network init makes every node's platform anew")
+        }
+        platforms.append(try SimulatedPlatform.loadOrCreate(path: path))
       }
     }
     c.output.directory = output

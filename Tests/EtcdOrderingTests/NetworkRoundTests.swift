@@ -1,3 +1,4 @@
+import Attestation
 import ClusterNode
 import Enclave
 import Etcd
@@ -94,6 +95,12 @@ final class NetworkRoundTests: EtcdTestCase {
     }
 
     /// Starts node `i` (again, on its directory and port, if it ran before).
+    /// Per node (tests of attacks): what its server answers instead of the node itself, the
+    /// order it asks its peers in, and whether its enclave makes a group key of its own.
+    var serve: [Int: @Sendable (LedgerNode) -> any NodeBackend] = [:]
+    var peerOrder: [Int: [Int]] = [:]
+    var ownKey: Set<Int> = []
+
     func startNode(_ i: Int, roundTimeout: Duration = .seconds(60)) throws {
       let key = nodeKeys[i]
       let client = try EtcdClient(endpoints: etcd)
@@ -109,6 +116,7 @@ final class NetworkRoundTests: EtcdTestCase {
         _ = try e.start(
           sealed: FileManager.default.contents(atPath: sealed).map { Array($0) },
           policy: genesis.enclavePolicy())
+        if ownKey.contains(i) { _ = try e.createGroupKey() }
         enclave = e
       }
       let node = LedgerNode(replica: replica, etcd: client, enclave: enclave)
@@ -119,9 +127,9 @@ final class NetworkRoundTests: EtcdTestCase {
           address: .ipv4(host: "127.0.0.1", port: ports[i]),
           transportSecurity: PeerTLS.server(
             identity, peers: node.peers, logger: quiet("node-\(i)"))),
-        services: [nodeService(backend: node, peers: node.peers)])
+        services: [nodeService(backend: serve[i].map { $0(node) } ?? node, peers: node.peers)])
       let others = Set(nodeKeys.filter { $0.publicKey != key.publicKey }.map(\.publicKey))
-      let peers = try ports.indices.filter { $0 != i }.map {
+      let peers = try (peerOrder[i] ?? ports.indices.filter { $0 != i }).map {
         try NodeClient(
           host: "127.0.0.1", port: ports[$0], identity: identity, network: genesis.hash,
           expected: others)
@@ -213,11 +221,13 @@ final class NetworkRoundTests: EtcdTestCase {
     var running: [LedgerNode] { nodes.compactMap { $0 } }
   }
 
-  func startNetwork(_ c: SimulationConfiguration, _ simulation: Simulation) async throws
-    -> Network
-  {
+  func startNetwork(
+    _ c: SimulationConfiguration, _ simulation: Simulation,
+    prepare: (Network) -> Void = { _ in }
+  ) async throws -> Network {
     let network = try Network(
       c, simulation, directory: directory, etcd: try XCTUnwrap(etcd).endpoints)
+    prepare(network)
     stops.append { network.stopAll() }
     // What a node process reads back from genesis is the configuration itself.
     XCTAssertEqual(
@@ -456,6 +466,8 @@ struct ForgingNode: NodeBackend {
     case height
     /// It takes every submission and drops it.
     case drops
+    /// Its enclave's evidence comes back with a byte of the signature flipped.
+    case evidence
   }
   var lie = Lie.blocks
   var models: Bool { lie == .models }
@@ -496,6 +508,15 @@ struct ForgingNode: NodeBackend {
     await inner.waitForBlock(after: height, timeout: timeout)
   }
   var isStopping: Bool { lie == .noBlocks || inner.isStopping }
+  func enclaveEvidence(nonce: [UInt8]) async throws -> [UInt8]? {
+    guard var bytes = try await inner.enclaveEvidence(nonce: nonce) else { return nil }
+    if lie == .evidence { bytes[bytes.count - 1] ^= 1 }
+    return bytes
+  }
+  func enclaveChallenge() async throws -> [UInt8]? { try await inner.enclaveChallenge() }
+  func enclaveAdmit(evidence: [UInt8], challenge: [UInt8]) async throws -> [UInt8]? {
+    try await inner.enclaveAdmit(evidence: evidence, challenge: challenge)
+  }
 }
 
 extension NetworkRoundTests {
@@ -773,5 +794,49 @@ extension NetworkRoundTests {
     let receipt = try await node.orderer.withReplica { try $0.receipt(round: 2) }
     let lines = try receipt.verify(genesis: network.genesis, modelHash: commits[0].model)
     XCTAssertTrue(lines.joined().contains("simulated-enclave"), lines.joined(separator: "\n"))
+  }
+}
+
+extension NetworkRoundTests {
+  /// A tee network of three nodes in which `prepare` sets up an attack; waits for the ledger's
+  /// group key and returns the network and each node's enclave's key.
+  func teeNetwork(prepare: (Network) -> Void) async throws -> (Network, [[UInt8]?]) {
+    var c = Self.configuration()
+    c.privacy.mode = .tee
+    c.rounds = 1
+    let network = try await startNetwork(c, try Self.simulation(c), prepare: prepare)
+    let node0 = try XCTUnwrap(network.nodes[0])
+    try await eventually("the ledger records a group key", seconds: 30) {
+      await node0.orderer.withReplica { $0.state.groupKey } != nil
+    }
+    let ledgerNonce = EnclaveEvidence.ledgerNonce(network: network.genesis.hash.bytes)
+    let keys = try network.nodes.map { try $0?.enclave?.evidence(nonce: ledgerNonce).groupKey }
+    return (network, keys)
+  }
+
+  /// Attack (a node): node-1's enclave made a group key of its own before the network started,
+  /// and node-2 asks node-1 first. Node-2 takes only node 0's enclave's key, which the ledger
+  /// records.
+  func testJoiningEnclavesTakeOnlyNodeZerosGroupKey() async throws {
+    let (network, keys) = try await teeNetwork { network in
+      network.ownKey = [1]
+      network.peerOrder[2] = [1, 0]
+    }
+    let recorded = await network.nodes[0]!.orderer.withReplica { $0.state.groupKey }
+    XCTAssertNotNil(keys[0] ?? nil)
+    XCTAssertEqual(recorded, keys[0] ?? nil, "node 0's enclave's key")
+    XCTAssertEqual(keys[2] ?? nil, keys[0] ?? nil, "node-2 did not take node-1's key")
+    XCTAssertNotEqual(keys[1] ?? nil, keys[0] ?? nil)
+  }
+
+  /// Attack (a node): node-2 answers evidence requests with a forged signature. Node 0 leaves
+  /// that answer out and records the key with the evidence that checks (its own and node-1's).
+  func testTheGroupKeyRecordSurvivesAPeersForgedEvidence() async throws {
+    let (network, keys) = try await teeNetwork { network in
+      network.serve[2] = { node in ForgingNode(inner: node, key: SigningKey(), lie: .evidence) }
+    }
+    let recorded = await network.nodes[0]!.orderer.withReplica { $0.state.groupKey }
+    XCTAssertEqual(recorded, keys[0] ?? nil)
+    XCTAssertEqual(keys[1] ?? nil, keys[0] ?? nil)
   }
 }
