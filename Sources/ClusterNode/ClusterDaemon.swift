@@ -166,7 +166,7 @@ public actor ClusterDaemon {
   private func act(_ event: Event) async throws {
     let state = chain.state
     let current = state.currentRound
-    let newest = Self.newestCommit(state)
+    let newest = state.newestCommit()
     let keep =
       newest.map { $0.round > (latest?.round ?? 0) || reportDue($0, state) } ?? false
     let r = state.rounds[current]
@@ -208,17 +208,6 @@ public actor ClusterDaemon {
       sentAt = (current, .now)
     }
     if current > lastRound { lastRound = current }
-  }
-
-  /// The newest round that committed a model, and its commit.
-  static func newestCommit(_ state: LedgerState) -> ModelCommit? {
-    var round = state.currentRound
-    while round >= 1 {
-      if let commit = state.rounds[round]?.commit { return commit }
-      if state.rounds[round]?.abort == nil && round != state.currentRound { return nil }
-      round -= 1
-    }
-    return nil
   }
 
   /// Runs `body`; a failure is logged (every node was tried), the daemon goes on.

@@ -81,15 +81,8 @@ public struct RoundSteps: Sendable {
   /// The newest committed model's file, if this node lacks it (the next round may be open
   /// already: it opens in the commit's block).
   private func release(_ state: LedgerState, held: (Hash256) -> Bool) -> [Planned] {
-    // The newest round that committed, past any aborted since.
-    var round = state.currentRound
-    while round >= 1 {
-      if let commit = state.rounds[round]?.commit {
-        return held(commit.modelBlob) ? [] : [Planned(step: .release(round: round), rank: 0)]
-      }
-      round -= 1
-    }
-    return []
+    guard let commit = state.newestCommit(), !held(commit.modelBlob) else { return [] }
+    return [Planned(step: .release(round: commit.round), rank: 0)]
   }
 
   /// The steps of the newest round.

@@ -46,3 +46,16 @@ extension RoundState {
     return (statement, picks.values.sorted())
   }
 }
+
+extension LedgerState {
+  /// The newest model commit of a round before `round` (of any round when nil), past rounds
+  /// that aborted: the model the ledger stands on.
+  public func newestCommit(before round: UInt64? = nil) -> ModelCommit? {
+    var r = round.map { $0 == 0 ? 0 : $0 - 1 } ?? currentRound
+    while r >= 1 {
+      if let commit = rounds[r]?.commit { return commit }
+      r -= 1
+    }
+    return nil
+  }
+}

@@ -279,12 +279,7 @@ public actor RoundDriver {
 
   /// The file of the model `round` starts from: the newest commit before it, or genesis's.
   private func baseModelBlob(before round: UInt64, _ state: LedgerState) -> Hash256 {
-    var r = round
-    while r > 1 {
-      r -= 1
-      if let commit = state.rounds[r]?.commit { return commit.modelBlob }
-    }
-    return initialModelBlob
+    state.newestCommit(before: round)?.modelBlob ?? initialModelBlob
   }
 
   /// Gets the committed model of `round` into this node's blob store: from its own aggregator
