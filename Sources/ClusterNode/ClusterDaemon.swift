@@ -37,6 +37,8 @@ public actor ClusterDaemon {
   /// The newest round this cluster answered, and the newest it reported on.
   public private(set) var lastRound: UInt64 = 0
   private var lastReport: UInt64 = 0
+  /// The round whose report is on its way to a node (sent while the next round trains).
+  private var reportInFlight: UInt64?
   /// What happened, newest last (the last 100).
   public private(set) var log: ArraySlice<String> = []
 
@@ -161,8 +163,11 @@ public actor ClusterDaemon {
   /// Does what the checked ledger asks of this cluster now: keep the newest committed model,
   /// report on it when the evaluation schedule asks, train for the newest round if it names
   /// this cluster, and send its update again (to the next node) if the ledger does not show it
-  /// after `patience`. While the node followed holds newer blocks (catching up) it waits; a
-  /// node that says it holds newer blocks and sends none is left.
+  /// after `patience`. While the node followed holds blocks of a newer round (catching up) it
+  /// waits; within the node's current round it acts on what it checked so far (the blocks
+  /// behind are that round's updates, which change nothing here), but sends nothing it made
+  /// before (those blocks may hold it). A node that says it holds newer blocks and sends none
+  /// is left.
   private func act(_ event: Event) async throws {
     let state = chain.state
     let current = state.currentRound
@@ -178,24 +183,33 @@ public actor ClusterDaemon {
       behindSince = nil
       return
     }
-    guard let top = try? await nodes[self.current].status().height else { return }
-    if top > chain.nextHeight - 1 {
-      // Behind: wait for the blocks, but not for ever.
+    guard let status = try? await nodes[self.current].status(), let top = status.height else {
+      return
+    }
+    let behind = top > chain.nextHeight - 1
+    if behind {
+      // Behind: the blocks are on their way, but not for ever.
       let since = behindSince ?? .now
       behindSince = since
       if ContinuousClock.now - since > patience && ContinuousClock.now - lastBlock > patience {
         throw ClusterDaemonError.withholding(nodes[self.current].address, height: top)
       }
-      return
+      // Catching up across rounds (after a restart): no training for a round long over.
+      guard status.round == current else { return }
+    } else {
+      behindSince = nil
     }
-    behindSince = nil
     if keep, let commit = newest {
       await step("round \(commit.round)'s model") {
         let model = try await baseModel(commit.model, round: commit.round)
+        if behind && kept(String(format: "report-%06llu", commit.round)) { return }
         try await report(on: commit, model, state)
       }
     }
     guard asked, !mine, let r else { return }
+    if behind && (sentAt?.round == current || kept(String(format: "round-%06llu", current))) {
+      return
+    }
     if let sent = sentAt, sent.round == current, ContinuousClock.now - sent.at < patience {
       return
     }
@@ -208,6 +222,11 @@ public actor ClusterDaemon {
       sentAt = (current, .now)
     }
     if current > lastRound { lastRound = current }
+  }
+
+  /// Whether this cluster made and kept the submission `name` (sent, or to send again).
+  private func kept(_ name: String) -> Bool {
+    FileManager.default.fileExists(atPath: "\(directory)/\(name).tx")
   }
 
   /// Runs `body`; a failure is logged (every node was tried), the daemon goes on.
@@ -257,7 +276,8 @@ public actor ClusterDaemon {
     guard let rules = genesis.evaluation, reportDue(commit, state) else { return }
     let round = Int(commit.round)
     let stem = String(format: "%@/report-%06llu", directory, commit.round)
-    try await sendOnce(stem, "round \(round)'s evaluation report") {
+    // Sent while this cluster goes on to train: a report is not worth a round's time.
+    try await sendOnce(stem, "round \(round)'s evaluation report", waiting: false) {
       () async throws -> Submission? in
       try await trustEnclaves()
       try agent.check(commit.model, receipt: model.receipt)
@@ -278,14 +298,25 @@ public actor ClusterDaemon {
         throw error
       }
     }
-    lastReport = commit.round
+  }
+
+  /// A report's sending ended: taken (or held already: `sent` says which node), or to be sent
+  /// again.
+  private func reported(_ round: UInt64, _ sent: String?, problem: String? = nil) {
+    if let sent {
+      note(sent)
+      lastReport = max(lastReport, round)
+    }
+    if let problem { note(problem, level: .warning) }
+    if reportInFlight == round { reportInFlight = nil }
   }
 
   /// Whether the evaluation schedule asks this cluster to report on `commit`'s model and the
   /// ledger does not hold its report yet, while the evaluation is open.
   private func reportDue(_ commit: ModelCommit, _ state: LedgerState) -> Bool {
     guard genesis.evaluation != nil, cluster.heldOut != nil, commit.round > lastReport,
-      let r = state.rounds[commit.round], r.evaluation == nil, commit.round == state.currentRound,
+      reportInFlight != commit.round,
+      let r = state.rounds[commit.round], r.evaluation == nil, state.evaluationOpen(commit.round),
       !r.reports.contains(where: { $0.cluster == agent.name })
     else { return false }
     return configuration.evaluation.strategy.evaluators(
@@ -321,8 +352,10 @@ public actor ClusterDaemon {
 
   /// Sends what `make` makes (kept under `stem` first), or, if an earlier run made it, the
   /// same bytes again: the ledger holds one per cluster, so a restart never sends a second.
+  /// Not `waiting`: a report, sent in the background while this cluster trains.
   private func sendOnce(
-    _ stem: String, _ what: String, make: () async throws -> Submission?
+    _ stem: String, _ what: String, waiting: Bool = true,
+    make: () async throws -> Submission?
   ) async throws {
     let submission: (transaction: [UInt8], payload: [UInt8])
     if let tx = FileManager.default.contents(atPath: stem + ".tx"),
@@ -338,21 +371,46 @@ public actor ClusterDaemon {
       try Data(submission.transaction).write(
         to: URL(fileURLWithPath: stem + ".tx"), options: .atomic)
     }
-    try await submit(submission.transaction, payload: submission.payload, what: what)
+    guard !waiting,
+      case .reportCommitment(let c)? = try? Transaction(
+        canonical: submission.transaction)
+    else {
+      try await submit(submission.transaction, payload: submission.payload, what: what)
+      return
+    }
+    reportInFlight = c.round
+    let (nodes, first) = (self.nodes, current)
+    Task.detached {
+      do {
+        let sent = try await Self.submit(
+          submission.transaction, payload: submission.payload, what: what, to: nodes,
+          from: first)
+        await self.reported(c.round, sent)
+      } catch {
+        await self.reported(c.round, nil, problem: "\(error)")
+      }
+    }
   }
 
   /// Sends the commitment and payload to the node followed, then to each other until one
   /// takes it.
   private func submit(_ transaction: [UInt8], payload: [UInt8], what: String) async throws {
+    note(
+      try await Self.submit(transaction, payload: payload, what: what, to: nodes, from: current))
+  }
+
+  /// Sends to `nodes` from the one at `first` on; says where it went.
+  private static func submit(
+    _ transaction: [UInt8], payload: [UInt8], what: String, to nodes: [NodeClient],
+    from first: Int
+  ) async throws -> String {
     var problems: [String] = []
     for i in 0..<nodes.count {
-      let node = nodes[(current + i) % nodes.count]
+      let node = nodes[(first + i) % nodes.count]
       do {
         let appended = try await node.submit(transaction, blob: payload)
-        note(
-          "\(what) \(Hash256.of(payload).short) \(appended ? "submitted to" : "already held by") \(node.address)"
-        )
         return
+          "\(what) \(Hash256.of(payload).short) \(appended ? "submitted to" : "already held by") \(node.address)"
       } catch {
         problems.append("\(node.address): \(error)")
       }
@@ -383,6 +441,7 @@ public actor ClusterDaemon {
         try await Task.sleep(for: .milliseconds(20 << (attempt / nodes.count - 1)))
       }
       let node = nodes[(current + attempt) % nodes.count]
+      let start = ContinuousClock.now
       do {
         let file = try await node.blob(commit.modelBlob)
         let model = try ModelFile.decode(file, path: "round \(commit.round)'s model")
@@ -400,7 +459,9 @@ public actor ClusterDaemon {
         try Data(receipt.json()).write(
           to: URL(fileURLWithPath: stem + ".receipt.json"), options: .atomic)
         latest = (commit.round, hash, model, receipt)
-        note("round \(commit.round)'s model \(hash.short) checked against its receipt and kept")
+        note(
+          "round \(commit.round)'s model \(hash.short) checked against its receipt and kept (in \(Self.seconds(since: start)))"
+        )
         return (model, receipt)
       } catch {
         problems.append("\(node.address): \(error)")

@@ -70,33 +70,56 @@ public final class EtcdClient: Sendable {
   /// Writes `value` at `key` unless the key exists. Returns the revision of the write, or nil
   /// when the key existed (nothing was written).
   public func create(key: [UInt8], value: [UInt8]) async throws(EtcdError) -> Int64? {
-    var absent = Etcdserverpb_Compare()
-    absent.key = Data(key)
-    absent.target = .create
-    absent.result = .equal
-    absent.createRevision = 0
+    try await create([(key, value)])
+  }
+
+  /// Writes every entry in one transaction (one Raft commit, one revision, in this order)
+  /// unless any of their keys exists: all or nothing. Returns the revision of the write, or
+  /// nil when a key existed. At most `maximumEntries` (etcd's default limit of operations in
+  /// a transaction).
+  public func create(_ entries: [(key: [UInt8], value: [UInt8])]) async throws(EtcdError)
+    -> Int64?
+  {
+    precondition(!entries.isEmpty && entries.count <= Self.maximumEntries)
     var request = Etcdserverpb_TxnRequest()
-    request.compare = [absent]
-    var put = Etcdserverpb_PutRequest()
-    put.key = Data(key)
-    put.value = Data(value)
-    var op = Etcdserverpb_RequestOp()
-    op.requestPut = put
-    request.success = [op]
+    for (key, value) in entries {
+      var absent = Etcdserverpb_Compare()
+      absent.key = Data(key)
+      absent.target = .create
+      absent.result = .equal
+      absent.createRevision = 0
+      request.compare.append(absent)
+      var put = Etcdserverpb_PutRequest()
+      put.key = Data(key)
+      put.value = Data(value)
+      var op = Etcdserverpb_RequestOp()
+      op.requestPut = put
+      request.success.append(op)
+    }
     let txn = request
-    let response = try await call("a guarded write of \(EtcdKey.describe(key))") {
+    let what =
+      entries.count == 1
+      ? "a guarded write of \(EtcdKey.describe(entries[0].key))"
+      : "a guarded write of \(entries.count) keys from \(EtcdKey.describe(entries[0].key))"
+    let response = try await call(what) {
       try await self.kv.txn(txn, options: self.options)
     }
     return response.succeeded ? response.header.revision : nil
   }
 
+  /// The most entries one `create` writes (etcd's `--max-txn-ops` default).
+  public static let maximumEntries = 128
+
   /// The keys under `prefix` with their values, in key order, and the store's revision.
-  public func range(prefix: [UInt8]) async throws(EtcdError) -> (
+  /// `serializable` reads the member's own copy without asking the leader (faster, possibly a
+  /// little behind).
+  public func range(prefix: [UInt8], serializable: Bool = false) async throws(EtcdError) -> (
     entries: [EtcdEntry], revision: Int64
   ) {
     var request = Etcdserverpb_RangeRequest()
     request.key = Data(prefix)
     request.rangeEnd = Data(EtcdKey.end(of: prefix))
+    request.serializable = serializable
     let read = request
     let response = try await call("a read of \(EtcdKey.describe(prefix))") {
       try await self.kv.range(read, options: self.options)

@@ -34,6 +34,9 @@ public actor EtcdOrderer {
   private var backoff = 1
   /// When this node last stored a block.
   private var lastStored: ContinuousClock.Instant?
+  /// Callers waiting for the next block this node stores.
+  private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+  private var nextWaiter: UInt64 = 0
 
   public init(
     replica: sending LedgerReplica, client: EtcdClient, root: String = "/fedledger",
@@ -107,28 +110,41 @@ public actor EtcdOrderer {
   /// Writes `bytes` to the log, unless the log holds them already (were two writes to race,
   /// the same bytes count once, where first).
   ///
-  /// When the log has been idle (no block for a batch timeout), the node cuts at once after
-  /// its write instead of waiting a batch timeout: a lone transaction (a round's open, close or
-  /// commit) is ordered in one round trip more, while a busy log still cuts in batches.
+  /// When the log is idle (nothing read from it waits to be cut, or no block for a batch
+  /// timeout), the node's cut marker goes in the same etcd transaction as the write instead of
+  /// a batch timeout later: a lone transaction (a round's open, close or commit) is cut in the
+  /// same Raft commit that orders it, while a busy log still cuts in batches.
   public func submit(_ bytes: [UInt8]) async throws(EtcdError) {
     try await submit([bytes])
   }
 
-  /// Writes each of `batch` to the log in order (those it does not hold yet), then cuts as
-  /// `submit` does: transactions that only make sense together go in one block.
+  /// Writes each of `batch` to the log in order (those it does not hold yet), in one etcd
+  /// transaction, with a cut marker behind them as `submit` says: transactions that only make
+  /// sense together go in one block.
   public func submit(_ batch: [[UInt8]]) async throws(EtcdError) {
-    var wrote = false
+    var writes: [(key: [UInt8], value: [UInt8])] = []
     for bytes in batch {
-      let copies = try await client.range(prefix: layout.transactions(like: bytes)).entries
+      // The member's own copy is enough: a copy it has not seen yet is one more write of
+      // the same bytes, which the log counts once.
+      let copies = try await client.range(
+        prefix: layout.transactions(like: bytes), serializable: true
+      ).entries
       guard !copies.contains(where: { $0.value == bytes }) else { continue }
-      _ = try await client.create(key: layout.transaction(bytes), value: bytes)
-      wrote = true
+      writes.append((layout.transaction(bytes), bytes))
     }
-    if wrote, let timeout = batchTimeout, follower.genesisCut, backoff == 1,
-      lastStored.map({ ContinuousClock.now - $0 >= timeout }) ?? true
+    guard !writes.isEmpty else { return }
+    if let timeout = batchTimeout, follower.genesisCut, backoff == 1,
+      follower.pendingCount == 0 || lastStored.map({ ContinuousClock.now - $0 >= timeout }) ?? true
     {
       lastStored = .now
-      try await cut()
+      let marker = CutMarker(timestamp: clock(), proposer: node)
+      writes.append((layout.marker(by: node), marker.canonicalBytes))
+    }
+    var start = 0
+    while start < writes.count {
+      let end = min(writes.count, start + EtcdClient.maximumEntries)
+      _ = try await client.create(Array(writes[start..<end]))
+      start = end
     }
   }
 
@@ -147,12 +163,24 @@ public actor EtcdOrderer {
   /// had not by then.
   public func wait(forHeight height: UInt64, timeout: Duration) async -> Bool {
     let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
+    while ContinuousClock.now < deadline && !Task.isCancelled {
       if let h = follower.replica.height, h >= height { return true }
-      try? await Task.sleep(for: .milliseconds(5))
+      // Woken by the next stored block, or at the deadline.
+      let id = nextWaiter
+      nextWaiter &+= 1
+      await withTaskGroup(of: Void.self) { group in
+        group.addTask {
+          try? await Task.sleep(until: deadline)
+          await self.wake(id)
+        }
+        await withCheckedContinuation { waiters[id] = $0 }
+        group.cancelAll()
+      }
     }
     return follower.replica.height.map { $0 >= height } ?? false
   }
+
+  private func wake(_ id: UInt64) { waiters.removeValue(forKey: id)?.resume() }
 
   private func cutGenesis() async throws {
     while !follower.genesisCut && !Task.isCancelled {
@@ -223,6 +251,9 @@ public actor EtcdOrderer {
         backoff = 1
         lastStored = .now
         onStored(block)
+        let woken = waiters.values
+        waiters = [:]
+        for w in woken { w.resume() }
       }
     }
   }

@@ -74,8 +74,9 @@ public struct RoundSteps: Sendable {
   public func next(
     _ state: LedgerState, now: Date, seen: Sightings = .init(), held: (Hash256) -> Bool
   ) -> [Planned] {
-    evaluation(state, now: now) + training(state, now: now, seen: seen, held: held)
-      + release(state, held: held)
+    // The model file first: clusters wait for it to train the next round.
+    release(state, held: held) + evaluation(state, now: now)
+      + training(state, now: now, seen: seen, held: held)
   }
 
   /// The newest committed model's file, if this node lacks it (the next round may be open
@@ -123,12 +124,15 @@ public struct RoundSteps: Sendable {
       steps.append(Planned(step: .aggregate(round: current), rank: 0))
     }
     if let commit = r.commitCandidate(threshold: state.genesis.endorsementThreshold) {
-      // The next round's coordinator proposes its open right behind the commit (one block
-      // for both), unless the committed model is to be evaluated first.
-      if let next = openBehind(commit, state), self.rank(round: current + 1) == 0 {
-        steps.append(Planned(step: .commitThenOpen(commit, participants: next), rank: 0))
+      // The next round's coordinator proposes the commit, and the next round's open right
+      // behind it (one block for both) unless the evaluation of the model before is still
+      // going; the others step in after their failover wait, as for an open (were they all to
+      // propose the commit at once, it would often land a block before the open).
+      let rank = self.rank(round: current + 1)
+      if let next = openBehind(commit, state, now: now) {
+        steps.append(Planned(step: .commitThenOpen(commit, participants: next), rank: rank))
       } else {
-        steps.append(Planned(step: .commit(commit), rank: 0))
+        steps.append(Planned(step: .commit(commit), rank: rank))
       }
     } else if let closed = seen.closed, now.timeIntervalSince(closed) >= roundTimeout {
       // No statement found k endorsers in time (the nodes disagree, or too many are down).
@@ -149,10 +153,11 @@ public struct RoundSteps: Sendable {
   private func evaluation(_ state: LedgerState, now: Date) -> [Planned] {
     guard let rules = state.genesis.evaluation else { return [] }
     var steps: [Planned] = []
-    for round in [state.currentRound &- 1, state.currentRound] where round >= 1 {
-      guard let r = state.rounds[round], r.commit != nil, let committedAt = r.committedAt else {
-        continue
-      }
+    // The newest model and the one before (judged while the newest's successor trains).
+    let newest = state.newestCommit()
+    let before = newest.flatMap { state.newestCommit(before: $0.round) }
+    for round in [before?.round, newest?.round].compactMap({ $0 }) {
+      guard let r = state.rounds[round], let committedAt = r.committedAt else { continue }
       if let close = r.evaluation {
         guard r.metric == nil else { continue }
         if r.metricEndorsedBy[endorser] == nil && close.reports.count >= rules.minimumReports {
@@ -161,7 +166,7 @@ public struct RoundSteps: Sendable {
         if let m = r.metricCommitCandidate(threshold: state.genesis.endorsementThreshold) {
           steps.append(Planned(step: .commitMetric(m), rank: 0))
         }
-      } else if round == state.currentRound,
+      } else if state.evaluationOpen(round),
         round % UInt64(max(1, rules.every)) == 0 || round == UInt64(configuration.rounds)
       {
         let all = r.reports.count >= state.clusters.count
@@ -175,17 +180,13 @@ public struct RoundSteps: Sendable {
   }
 
   /// Who the round after `commit`'s is to ask, if it may open in the same block as the commit:
-  /// the schedule wants another model, nothing evaluates this one first, and every cluster
-  /// asked is enrolled.
-  private func openBehind(_ commit: ModelCommit, _ state: LedgerState) -> [String]? {
+  /// the schedule wants another model, the evaluation of the model before is over (this one's
+  /// runs while the next round trains), and every cluster asked is enrolled.
+  private func openBehind(_ commit: ModelCommit, _ state: LedgerState, now: Date) -> [String]? {
     let committed = state.rounds.values.count { $0.commit != nil }
-    guard committed + 1 < configuration.rounds else { return nil }
-    if let rules = state.genesis.evaluation,
-      commit.round % UInt64(max(1, rules.every)) == 0
-        || commit.round == UInt64(configuration.rounds)
-    {
-      return nil
-    }
+    guard committed + 1 < configuration.rounds,
+      state.evaluationPending(after: commit.round, at: now) == nil
+    else { return nil }
     let asked = participants(round: commit.round + 1)
     return asked.allSatisfy({ state.clusters[$0] != nil }) ? asked : nil
   }
@@ -229,6 +230,17 @@ public enum RoundStep: Sendable, Equatable, Hashable, CustomStringConvertible {
   case combine(round: UInt64)
   /// Propose the metric commit k metric endorsements allow.
   case commitMetric(MetricCommit)
+
+  /// What the step settles: two steps with one slot are one proposal (the commit a node
+  /// proposes names every matching endorsement so far, so one more endorsement makes another
+  /// commit step, not another commit to propose).
+  public var slot: String {
+    switch self {
+    case .commit(let c), .commitThenOpen(let c, _): "commit \(c.round)"
+    case .commitMetric(let m): "metric commit \(m.round)"
+    default: description
+    }
+  }
 
   public var description: String {
     switch self {

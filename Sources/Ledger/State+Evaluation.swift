@@ -7,9 +7,22 @@ import Records
 // the statement k endorsers agree on.
 
 extension LedgerState {
-  /// The newest round, if its model is committed and its evaluation not yet closed: the only
-  /// one that may be evaluated, so that no node can hold an evaluation back to race it, or
-  /// close an old one on a chosen few.
+  /// Whether round `round`'s model may be evaluated now: it is committed, and no round opened
+  /// after the next model committed. A model is judged while the next round trains (the two
+  /// overlap, so evaluating costs a round no time), and the round after that waits for it
+  /// (`evaluationPending`): no node can hold an evaluation back to race it, or close an old
+  /// one on a chosen few.
+  public func evaluationOpen(_ round: UInt64) -> Bool {
+    guard rounds[round]?.commit != nil else { return false }
+    var later = round + 1
+    while later <= currentRound {
+      if rounds[later]?.commit != nil { return later == currentRound }
+      later += 1
+    }
+    return true
+  }
+
+  /// Why round `round`'s evaluation takes nothing now (nil: it does).
   private func evaluationRefusal(_ round: UInt64, model: Hash256) -> TransactionOutcome? {
     guard genesis.evaluation != nil else {
       return .invalid("this network records no federated metric (genesis has no evaluation rules)")
@@ -17,9 +30,9 @@ extension LedgerState {
     guard let r = rounds[round], let commit = r.commit else {
       return .invalid("round \(round) has no committed model to evaluate")
     }
-    guard round == currentRound else {
+    guard evaluationOpen(round) else {
       return .invalid(
-        "round \(round) is not the newest round (\(currentRound)): a model is evaluated before the next round opens"
+        "round \(round)'s evaluation is over: round \(currentRound) opened after a newer model (a model is evaluated while the next round trains, before the one after opens)"
       )
     }
     if r.evaluation != nil {
@@ -32,19 +45,28 @@ extension LedgerState {
     return nil
   }
 
-  /// Why round `next` cannot open yet: the round before committed a model that genesis's
-  /// evaluation schedule judges, and its evaluation is neither closed nor out of time (twice
-  /// the reporting window, so that any node may close it after the window). A node cannot
-  /// keep a model from being judged by opening the next round at once.
+  /// Why round `next` cannot open yet: the model committed before the newest one is one
+  /// genesis's evaluation schedule judges, and its evaluation is neither closed nor out of time
+  /// (twice the reporting window, so that any node may close it after the window). The round
+  /// right after a model opens at once (the model is judged while it trains); the one after
+  /// waits, so no node can keep a model from being judged by opening rounds.
   public func evaluationPending(before next: UInt64, at time: Date) -> TransactionOutcome? {
-    guard let rules = genesis.evaluation, next > 1, let r = rounds[next - 1],
-      let committedAt = r.committedAt, r.evaluation == nil,
-      (next - 1) % UInt64(rules.every) == 0
+    guard genesis.evaluation != nil, let newest = newestCommit(before: next) else { return nil }
+    return evaluationPending(after: newest.round, at: time)
+  }
+
+  /// Why the round after the model committed in round `round` cannot open yet: as
+  /// `evaluationPending(before:at:)`, for a model about to commit (its successor opening in
+  /// the same block).
+  public func evaluationPending(after round: UInt64, at time: Date) -> TransactionOutcome? {
+    guard let rules = genesis.evaluation, let judged = newestCommit(before: round),
+      let r = rounds[judged.round], let committedAt = r.committedAt, r.evaluation == nil,
+      judged.round % UInt64(rules.every) == 0
     else { return nil }
     let due = committedAt.addingTimeInterval(Double(2 * rules.window))
     guard time >= due else {
       return .invalid(
-        "round \(next - 1)'s model is being evaluated: the next round opens after its evaluation-close, or \(2 * rules.window) s after its commit"
+        "round \(judged.round)'s model is being evaluated: the round after round \(round)'s model opens after its evaluation-close, or \(2 * rules.window) s after its commit"
       )
     }
     return nil

@@ -208,6 +208,21 @@ public struct LedgerState: Sendable {
     return evaluate([bytes], timestamp: timestamp).1[0]
   }
 
+  /// The updates a round-close lists if commitment `c`, which the ledger would take now, is
+  /// the last of the round's participants to arrive (nil otherwise): a node that orders `c`
+  /// can order the close right behind it, in the same block, instead of a block later.
+  public func closeEntries(completedBy c: UpdateCommitment) -> [RoundClose.Entry]? {
+    guard let r = rounds[c.round], !r.open.participants.isEmpty,
+      r.entries.count + 1 == r.open.participants.count,
+      r.entries.count + 1 >= r.open.rules.minimumCohort,
+      problem(with: c, verifySignatures: false) == nil, let key = clusters[c.cluster]
+    else { return nil }
+    return r.entries + [
+      .init(
+        cluster: c.cluster, key: key, payload: c.payload, devices: clusterDevices[c.cluster] ?? 1)
+    ]
+  }
+
   /// Why the ledger would not take commitment `c` now (nil: it would). Reads the state
   /// without copying it, so a node can check each submission against a large round cheaply.
   public func problem(with c: UpdateCommitment, verifySignatures: Bool = true)

@@ -23,6 +23,9 @@ public final class LedgerNode: NodeBackend {
   private let stopping = StopFlag()
   /// The commitments this node put on the log, by cluster and round.
   private let inFlight = Claims()
+  /// The node's genesis key, if it takes part in the rounds: it proposes a round's close right
+  /// behind the commitment that completes the round.
+  private let closeKey: SigningKey?
   /// True once `stop()` was called: streams to callers end.
   public var isStopping: Bool { stopping.value }
   /// Ends the node's long-lived calls (its service calls this on a graceful shutdown).
@@ -32,11 +35,12 @@ public final class LedgerNode: NodeBackend {
   /// the replica already holds enrolled may call at once.
   public init(
     replica: sending LedgerReplica, etcd client: EtcdClient, enclave: EnclaveClient? = nil,
-    batchTimeout: Duration = .milliseconds(20),
+    closeKey: SigningKey? = nil, batchTimeout: Duration = .milliseconds(20),
     clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
   ) {
     name = replica.name
     self.enclave = enclave
+    self.closeKey = closeKey
     network = replica.genesis.hash
     genesis = replica.genesis
     blobs = replica.blobs
@@ -95,11 +99,23 @@ public final class LedgerNode: NodeBackend {
     // Only what the ledger would take now goes to the log (and a blob only with a valid
     // commitment): a caller cannot fill the log or the disk with what every node refuses.
     let now = UInt64(Date().timeIntervalSince1970 * 1000)
-    let (stored, verdict) = await orderer.withReplica { r in
-      (
-        (try? r.store.transaction(Hash256.of(transaction))) != nil,
-        r.state.precheck(transaction, timestamp: max(now, r.state.lastTimestamp))
-      )
+    let closeKey = self.closeKey
+    let (stored, verdict, close) = await orderer.withReplica { r in
+      let verdict = r.state.precheck(transaction, timestamp: max(now, r.state.lastTimestamp))
+      // The last participant's update: the round's close goes right behind it.
+      var close: [UInt8]? = nil
+      if verdict.isValid, let closeKey, case .commitment(let c) = transactionValue,
+        let updates = r.state.closeEntries(completedBy: c),
+        let open = r.state.rounds[c.round]?.openHash
+      {
+        close =
+          Transaction.roundClose(
+            RoundClose(
+              network: r.state.network, round: c.round, open: open, updates: updates,
+              node: closeKey)
+          ).canonicalBytes
+      }
+      return ((try? r.store.transaction(Hash256.of(transaction))) != nil, verdict, close)
     }
     if stored { return false }
     if let reason = verdict.reason {
@@ -127,7 +143,7 @@ public final class LedgerNode: NodeBackend {
         let blobs = self.blobs
         _ = try await Blocking.run { try blobs.put(blob) }
       }
-      try await orderer.submit(transaction)
+      try await orderer.submit([transaction] + (close.map { [$0] } ?? []))
     } catch {
       if let claim { inFlight.release(claim) }
       throw error
@@ -147,7 +163,21 @@ public final class LedgerNode: NodeBackend {
 
   public func blob(_ hash: Hash256) async throws -> [UInt8]? {
     let blobs = self.blobs
-    return try await Blocking.run { blobs.contains(hash) ? try blobs.get(hash) : nil }
+    if let bytes = try await Blocking.run({ blobs.contains(hash) ? try blobs.get(hash) : nil }) {
+      return bytes
+    }
+    // The newest committed model, which this node is releasing (or pulling) right now: the
+    // caller (a cluster about to train on it) gets it as soon as it is here, not a "not found"
+    // and a retry later.
+    guard await orderer.withReplica({ $0.state.newestCommit()?.modelBlob == hash }) else {
+      return nil
+    }
+    let deadline = ContinuousClock.now + .seconds(2)
+    while ContinuousClock.now < deadline && !isStopping {
+      try await Task.sleep(for: .milliseconds(5))
+      if blobs.contains(hash) { return try await Blocking.run { try blobs.get(hash) } }
+    }
+    return nil
   }
 
   public func receipt(round: UInt64) async throws -> [UInt8]? {

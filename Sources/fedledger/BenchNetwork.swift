@@ -17,8 +17,10 @@ struct BenchNetwork: AsyncParsableCommand {
       Part 1 runs a devnet (etcd x3 with TLS, --nodes node processes, --clusters cluster \
       processes training LeNet-5 on Fashion-MNIST for one local epoch) for --rounds rounds, \
       follows every node's blocks, and reads the clusters' logs: a round's period (open to \
-      the next open) less its slowest cluster's training and evaluation is its overhead \
-      (network, ordering, replication, aggregation, endorsements, commit); commit latency is \
+      the next open) less the most work one cluster did in it (training for the round, after \
+      evaluating the model before, which clusters judge while the next round trains) is its \
+      overhead (network, ordering, replication, aggregation, endorsements, commit), shown \
+      split by phase; commit latency is \
       from the first node storing the block that brought the k-th endorsement to the last \
       node storing the model commit. The first round (processes starting) and the last (no \
       next open) are left out. Part 2 founds a devnet of --ingest clusters, waits for the \
@@ -88,9 +90,10 @@ struct BenchNetwork: AsyncParsableCommand {
     let work = try Self.clusterWork(logs: dir + "/logs", clusters: clusters)
     var periods: [Double] = []
     var overheads: [Double] = []
-    var training: [Double] = []
-    var evaluating: [Double] = []
+    var working: [Double] = []
     var latencies: [Double] = []
+    // Per round: open -> last update ordered, -> close, -> k-th endorsement, -> next open.
+    var phases: [[Double]] = []
     for r in 1...UInt64(rounds) {
       if let commit = recorder.committedEverywhere(round: r, nodes: nodes),
         let k = recorder.quorumEndorsed(round: r, threshold: devnet.genesis.endorsementThreshold)
@@ -101,22 +104,34 @@ struct BenchNetwork: AsyncParsableCommand {
         let next = recorder.opened(round: r + 1)
       else { continue }
       let period = next - open
-      let train = work.training[r] ?? 0
-      let evaluation = work.evaluation[r] ?? 0
+      // The cluster that worked longest in this period: its training for round r, after its
+      // report on round r-1's model (judged while round r trains).
+      let most = work.map { ($0[r]?.training ?? 0) + ($0[r - 1]?.evaluation ?? 0) }.max() ?? 0
       periods.append(period)
-      training.append(train)
-      evaluating.append(evaluation)
-      overheads.append(period - train - evaluation)
+      working.append(most)
+      overheads.append(period - most)
+      if let update = recorder.lastUpdate(round: r), let close = recorder.closed(round: r),
+        let k = recorder.quorumEndorsed(round: r, threshold: devnet.genesis.endorsementThreshold)
+      {
+        phases.append([update - open, close - update, k - close, next - k])
+      }
     }
     let total = periods.reduce(0, +)
     let overhead = overheads.reduce(0, +)
+    let n = Double(periods.count)
     print(
       String(
         format:
-          "    rounds 2-%d: period %.2f s on average: slowest cluster's training %.2f s, evaluation %.2f s, overhead %.3f s = %.1f%% of the round (goal at most 10%%)",
-        rounds - 1, total / Double(periods.count), training.reduce(0, +) / Double(periods.count),
-        evaluating.reduce(0, +) / Double(periods.count), overhead / Double(periods.count),
-        100 * overhead / total))
+          "    rounds 2-%d: period %.2f s on average, of which the busiest cluster's work (evaluation and training) %.2f s; overhead %.3f s = %.1f%% of the round (goal at most 10%%)",
+        rounds - 1, total / n, working.reduce(0, +) / n, overhead / n, 100 * overhead / total))
+    if !phases.isEmpty {
+      let mean = (0..<4).map { i in phases.map { $0[i] }.reduce(0, +) / Double(phases.count) }
+      print(
+        String(
+          format:
+            "    phases on average: open -> last update ordered %.3f s (its cluster's work inside), -> close %.0f ms, -> k-th endorsement %.0f ms, -> next round open %.0f ms",
+          mean[0], 1000 * mean[1], 1000 * mean[2], 1000 * mean[3]))
+    }
     let sorted = latencies.sorted()
     guard !sorted.isEmpty, !periods.isEmpty else {
       throw ValidationError("no round to measure; see \(dir)/logs")
@@ -132,26 +147,28 @@ struct BenchNetwork: AsyncParsableCommand {
     print("    node peak resident memory: \(devnet.peakMemory()) (goal at most 300 MB)")
   }
 
-  /// Per round, the slowest cluster's training and evaluation seconds, from the clusters' logs.
-  static func clusterWork(logs: String, clusters: Int) throws -> (
-    training: [UInt64: Double], evaluation: [UInt64: Double]
-  ) {
-    var training: [UInt64: Double] = [:]
-    var evaluation: [UInt64: Double] = [:]
+  /// Per cluster, per round: its training seconds, and its evaluation seconds of that round's
+  /// model, from the clusters' logs.
+  static func clusterWork(logs: String, clusters: Int) throws -> [[UInt64: (
+    training: Double, evaluation: Double
+  )]] {
+    var work: [[UInt64: (training: Double, evaluation: Double)]] = []
     let trained = #/round (\d+): trained on \d+ samples in ([0-9.]+) s/#
     let judged =
       #/round (\d+): the model scores accuracy [0-9.]+ on \d+ held-out samples in ([0-9.]+) s/#
     for i in 0..<clusters {
       let text = try String(contentsOfFile: "\(logs)/cluster-\(i).log", encoding: .utf8)
+      var mine: [UInt64: (training: Double, evaluation: Double)] = [:]
       for line in text.split(separator: "\n") {
         if let m = line.firstMatch(of: trained), let r = UInt64(m.1), let s = Double(m.2) {
-          training[r] = max(training[r] ?? 0, s)
+          mine[r, default: (0, 0)].training = s
         } else if let m = line.firstMatch(of: judged), let r = UInt64(m.1), let s = Double(m.2) {
-          evaluation[r] = max(evaluation[r] ?? 0, s)
+          mine[r, default: (0, 0)].evaluation = s
         }
       }
+      work.append(mine)
     }
-    return (training, evaluation)
+    return work
   }
 
   // MARK: Part 2

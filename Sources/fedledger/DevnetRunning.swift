@@ -109,6 +109,9 @@ final class BlockRecorder: @unchecked Sendable {
   /// Per round, per node: valid endorsements so far, and when the count reached each number.
   private var endorsed: [UInt64: [Int: [Double]]] = [:]
   private var commitments: [UInt64: [Int: Int]] = [:]
+  /// Per round, per node: when it stored the newest commitment, and the close.
+  private var lastCommitment: [UInt64: [Int: Double]] = [:]
+  private var closes: [UInt64: [Int: Double]] = [:]
   let nodes: Int
 
   init(nodes: Int) { self.nodes = nodes }
@@ -122,7 +125,10 @@ final class BlockRecorder: @unchecked Sendable {
         case .modelCommit(let m)?: commits[m.round, default: [:]][node] = now
         case .endorsement(let e)?:
           endorsed[e.statement.round, default: [:]][node, default: []].append(now)
-        case .commitment(let c)?: commitments[c.round, default: [:]][node, default: 0] += 1
+        case .commitment(let c)?:
+          commitments[c.round, default: [:]][node, default: 0] += 1
+          lastCommitment[c.round, default: [:]][node] = now
+        case .roundClose(let c)?: closes[c.round, default: [:]][node] = now
         default: break
         }
       }
@@ -131,6 +137,12 @@ final class BlockRecorder: @unchecked Sendable {
 
   /// When the first node stored `round`'s open.
   func opened(round: UInt64) -> Double? { lock.withLock { opens[round]?.values.min() } }
+
+  /// When the first node stored `round`'s close, and the block with its last commitment.
+  func closed(round: UInt64) -> Double? { lock.withLock { closes[round]?.values.min() } }
+  func lastUpdate(round: UInt64) -> Double? {
+    lock.withLock { lastCommitment[round]?.values.min() }
+  }
 
   /// When the last of `nodes` nodes stored `round`'s commit, once all did.
   func committedEverywhere(round: UInt64, nodes: Int) -> Double? {

@@ -93,7 +93,7 @@ struct NodeCommand: AsyncParsableCommand {
     let client = try EtcdClient(endpoints: endpoints, tls: tls)
     let enclave = try startEnclave(name: me.name, genesis: genesis, logger: logger)
     let node = LedgerNode(
-      replica: replica, etcd: client, enclave: enclave?.client,
+      replica: replica, etcd: client, enclave: enclave?.client, closeKey: noRounds ? nil : key,
       batchTimeout: .milliseconds(max(1, batchMilliseconds)))
     let identity = try files.transport()
     let driver =

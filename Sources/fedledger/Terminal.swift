@@ -28,11 +28,12 @@ enum Terminal {
 
 extension Terminal {
   /// Runs a long-running process's body with structured logs on standard error (label
-  /// `label`, level info); an error ends the process with its message and a failure status.
+  /// `label`, level info, times to the millisecond); an error ends the process with its
+  /// message and a failure status.
   static func daemon(
     _ label: String, _ body: (Logger) async throws -> Void
   ) async throws {
-    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    LoggingSystem.bootstrap { DaemonLogHandler(label: $0) }
     var logger = Logger(label: label)
     logger.logLevel = .info
     do {

@@ -21,9 +21,7 @@ final class EtcdOrdererTests: XCTestCase {
       FileManager.default.temporaryDirectory.appendingPathComponent(
         "fedledger-etcd-ordering-\(UUID().uuidString)"
       ).path
-    let etcd = try EtcdProcesses(members: 3)
-    self.etcd = etcd
-    try await etcd.waitUntilReady()
+    etcd = try await EtcdProcesses.ready(members: 3)
   }
 
   override func tearDown() {

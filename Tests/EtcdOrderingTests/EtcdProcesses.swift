@@ -35,6 +35,24 @@ final class EtcdProcesses {
     }
   }
 
+  /// A cluster of `members` members that answers. Free ports are found by binding and
+  /// letting go: another process may take one before a member binds it, so a cluster that does
+  /// not come up is started again on other ports (three times at most).
+  static func ready(members: Int) async throws -> EtcdProcesses {
+    var attempt = 0
+    while true {
+      let etcd = try EtcdProcesses(members: members)
+      do {
+        try await etcd.waitUntilReady()
+        return etcd
+      } catch {
+        etcd.stop()
+        attempt += 1
+        if attempt == 3 { throw error }
+      }
+    }
+  }
+
   /// Waits until every member answers a status request (at most `seconds`).
   func waitUntilReady(seconds: Double = 20) async throws {
     let deadline = Date().addingTimeInterval(seconds)
@@ -47,7 +65,8 @@ final class EtcdProcesses {
       }
       while true {
         if (try? await client.status()) != nil { break }
-        guard Date() < deadline else {
+        // A member that exited (its port taken meanwhile by another process) never answers.
+        guard Date() < deadline, processes.allSatisfy(\.isRunning) else {
           throw EtcdTestError.notReady(endpoint.description, log: log())
         }
         try await Task.sleep(for: .milliseconds(100))
@@ -102,9 +121,7 @@ class EtcdTestCase: XCTestCase {
       FileManager.default.temporaryDirectory.appendingPathComponent(
         "fedledger-\(Self.self)-\(UUID().uuidString)"
       ).path
-    let etcd = try EtcdProcesses(members: Self.etcdMembers)
-    self.etcd = etcd
-    try await etcd.waitUntilReady()
+    etcd = try await EtcdProcesses.ready(members: Self.etcdMembers)
   }
 
   override func tearDown() {

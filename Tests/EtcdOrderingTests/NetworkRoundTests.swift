@@ -119,7 +119,7 @@ final class NetworkRoundTests: EtcdTestCase {
         if ownKey.contains(i) { _ = try e.createGroupKey() }
         enclave = e
       }
-      let node = LedgerNode(replica: replica, etcd: client, enclave: enclave)
+      let node = LedgerNode(replica: replica, etcd: client, enclave: enclave, closeKey: key)
       let identity = try TransportCertificate.make(
         name: "node-\(i)", ledgerKey: key, network: genesis.hash)
       let server = GRPCServer(

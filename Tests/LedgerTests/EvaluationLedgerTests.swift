@@ -85,10 +85,10 @@ final class EvaluationLedgerTests: XCTestCase {
   func testClustersCommitTheirReportsAndTheCloseListsExactlyThose() throws {
     let orderer = try twoRounds(temporaryDirectory())
     let stranger = SigningKey()
-    // Reports only on the newest round's committed model, from enrolled clusters, signed, of
+    // Reports only on a committed model being evaluated, from enrolled clusters, signed, of
     // a bounded size.
     for tx in [
-      commitment(0, round: 1, model: model(1)), commitment(0, round: 3),
+      commitment(0, round: 3),
       commitment(0, model: model(1)),
       commitment(0, key: net.clusters[1]), commitment(0, size: rules.reportCap + 1),
       Transaction.reportCommitment(
@@ -99,7 +99,7 @@ final class EvaluationLedgerTests: XCTestCase {
     assertRefused(
       try outcomes(orderer),
       [
-        "round 1 is not the newest round (2)", "round 3 has no committed model",
+        "round 3 has no committed model",
         "names model", "signature of cluster \"cluster-0\" does not verify",
         "the most a report commitment may name is \(rules.reportCap)",
         "\"cluster-9\" is not enrolled",
@@ -279,27 +279,36 @@ final class EvaluationLedgerTests: XCTestCase {
 }
 
 extension EvaluationLedgerTests {
-  /// Attack (a node keeping a model from being judged by opening the next round at once): a
-  /// round whose model the schedule judges holds the next round-open until its evaluation
-  /// closes, or twice the reporting window has passed (for any node to close it).
-  func testTheNextRoundWaitsForAScheduledEvaluation() throws {
+  /// Attack (a node keeping a model from being judged by opening rounds at once): a model the
+  /// schedule judges is judged while the next round trains (that round opens at once); the
+  /// round after waits for its evaluation-close, or until twice the reporting window has
+  /// passed (for any node to close it), and then its evaluation is over.
+  func testTheRoundAfterNextWaitsForAScheduledEvaluation() throws {
     let orderer = try twoRounds(temporaryDirectory())
-    orderer.submit(net.roundOpen(3, base: model(2)))
+    // Round 3 opens and commits while round 2's model is judged; round 4 waits for it.
+    XCTAssert(
+      try net.round(3, on: orderer, base: model(2), newModel: model(3)).allSatisfy {
+        $0.outcomes.allSatisfy(\.isValid)
+      })
+    XCTAssert(orderer.replicas[0].state.evaluationOpen(2))
+    orderer.submit(net.roundOpen(4, base: model(3)))
     assertRefused(try outcomes(orderer), ["round 2's model is being evaluated"])
     _ = try evaluated(orderer)
-    orderer.submit(net.roundOpen(3, base: model(2)))
+    orderer.submit(net.roundOpen(4, base: model(3)))
     XCTAssertEqual(try outcomes(orderer), [.valid])
 
-    // Without a close, the round opens once twice the window has passed.
+    // Without a close, round 4 opens once twice the window has passed since round 2's commit.
     let late = try twoRounds(temporaryDirectory())
+    try net.round(3, on: late, base: model(2), newModel: model(3))
     clock.now += 119_000
-    late.submit(net.roundOpen(3, base: model(2)))
+    late.submit(net.roundOpen(4, base: model(3)))
     assertRefused(try outcomes(late), ["being evaluated"])
     clock.now += 1_000
-    late.submit(net.roundOpen(3, base: model(2)))
+    late.submit(net.roundOpen(4, base: model(3)))
     XCTAssertEqual(try outcomes(late), [.valid])
     // And the model it passed over can no longer be evaluated.
+    XCTAssertFalse(late.replicas[0].state.evaluationOpen(2))
     late.submit(commitment(0))
-    assertRefused(try outcomes(late), ["round 2 is not the newest round (3)"])
+    assertRefused(try outcomes(late), ["round 2's evaluation is over"])
   }
 }
