@@ -36,9 +36,13 @@ public actor ClusterDaemon {
   private var latest: (round: UInt64, hash: Hash256, model: Model, receipt: Receipt)?
   /// The newest round this cluster answered, and the newest it reported on.
   public private(set) var lastRound: UInt64 = 0
-  private var lastReport: UInt64 = 0
+  /// Rounds whose model this cluster's own agent refused to report on (it will not change).
+  private var noReport: Set<UInt64> = []
   /// The round whose report is on its way to a node (sent while the next round trains).
   private var reportInFlight: UInt64?
+  /// Reports a node took, by round: when, and how many times (a report the ledger does not
+  /// show after `patience` goes again, to the next node).
+  private var reportSent: [UInt64: (at: ContinuousClock.Instant, times: Int)] = [:]
   /// What happened, newest last (the last 100).
   public private(set) var log: ArraySlice<String> = []
 
@@ -172,8 +176,13 @@ public actor ClusterDaemon {
     let state = chain.state
     let current = state.currentRound
     let newest = state.newestCommit()
+    // The newest model, and the one before it (judged while the newest's successor trains).
+    let judged = [newest.flatMap { state.newestCommit(before: $0.round) }, newest].compactMap {
+      $0
+    }
     let keep =
-      newest.map { $0.round > (latest?.round ?? 0) || reportDue($0, state) } ?? false
+      (newest.map { $0.round > (latest?.round ?? 0) } ?? false)
+      || judged.contains { reportDue($0, state) }
     let r = state.rounds[current]
     let open = r.map { $0.close == nil && $0.abort == nil } ?? false
     let asked = open && r!.open.participants.contains(agent.name)
@@ -199,11 +208,13 @@ public actor ClusterDaemon {
     } else {
       behindSince = nil
     }
-    if keep, let commit = newest {
-      await step("round \(commit.round)'s model") {
-        let model = try await baseModel(commit.model, round: commit.round)
-        if behind && kept(String(format: "report-%06llu", commit.round)) { return }
-        try await report(on: commit, model, state)
+    if keep {
+      for commit in judged where commit.round == newest?.round || reportDue(commit, state) {
+        await step("round \(commit.round)'s model") {
+          let model = try await baseModel(commit.model, round: commit.round)
+          if behind && kept(String(format: "report-%06llu", commit.round)) { return }
+          try await report(on: commit, model, state)
+        }
       }
     }
     guard asked, !mine, let r else { return }
@@ -294,7 +305,7 @@ public actor ClusterDaemon {
           for: report, model: commit.model, round: commit.round)
         return Submission(payload: sent.payload, commitment: sent.commitment)
       } catch {
-        lastReport = commit.round  // this cluster's own refusal: it will not change
+        noReport.insert(commit.round)  // this cluster's own refusal: it will not change
         throw error
       }
     }
@@ -305,7 +316,8 @@ public actor ClusterDaemon {
   private func reported(_ round: UInt64, _ sent: String?, problem: String? = nil) {
     if let sent {
       note(sent)
-      lastReport = max(lastReport, round)
+      reportSent[round] = (.now, (reportSent[round]?.times ?? 0) + 1)
+      if reportSent.count > 8, let oldest = reportSent.keys.min() { reportSent[oldest] = nil }
     }
     if let problem { note(problem, level: .warning) }
     if reportInFlight == round { reportInFlight = nil }
@@ -314,8 +326,9 @@ public actor ClusterDaemon {
   /// Whether the evaluation schedule asks this cluster to report on `commit`'s model and the
   /// ledger does not hold its report yet, while the evaluation is open.
   private func reportDue(_ commit: ModelCommit, _ state: LedgerState) -> Bool {
-    guard genesis.evaluation != nil, cluster.heldOut != nil, commit.round > lastReport,
+    guard genesis.evaluation != nil, cluster.heldOut != nil, !noReport.contains(commit.round),
       reportInFlight != commit.round,
+      reportSent[commit.round].map({ ContinuousClock.now - $0.at >= patience }) ?? true,
       let r = state.rounds[commit.round], r.evaluation == nil, state.evaluationOpen(commit.round),
       !r.reports.contains(where: { $0.cluster == agent.name })
     else { return false }
@@ -379,7 +392,8 @@ public actor ClusterDaemon {
       return
     }
     reportInFlight = c.round
-    let (nodes, first) = (self.nodes, current)
+    // A report sent before and still not on the ledger goes to the next node.
+    let (nodes, first) = (self.nodes, (current + (reportSent[c.round]?.times ?? 0)) % nodes.count)
     Task.detached {
       do {
         let sent = try await Self.submit(
@@ -458,7 +472,7 @@ public actor ClusterDaemon {
         try Data(file).write(to: URL(fileURLWithPath: stem + ".flm"), options: .atomic)
         try Data(receipt.json()).write(
           to: URL(fileURLWithPath: stem + ".receipt.json"), options: .atomic)
-        latest = (commit.round, hash, model, receipt)
+        if commit.round >= (latest?.round ?? 0) { latest = (commit.round, hash, model, receipt) }
         note(
           "round \(commit.round)'s model \(hash.short) checked against its receipt and kept (in \(Self.seconds(since: start)))"
         )

@@ -34,6 +34,8 @@ public actor EtcdOrderer {
   private var backoff = 1
   /// When this node last stored a block.
   private var lastStored: ContinuousClock.Instant?
+  /// Submissions of this node on their way to the log now.
+  private var writing = 0
   /// Callers waiting for the next block this node stores.
   private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
   private var nextWaiter: UInt64 = 0
@@ -110,10 +112,11 @@ public actor EtcdOrderer {
   /// Writes `bytes` to the log, unless the log holds them already (were two writes to race,
   /// the same bytes count once, where first).
   ///
-  /// When the log is idle (nothing read from it waits to be cut, or no block for a batch
-  /// timeout), the node's cut marker goes in the same etcd transaction as the write instead of
-  /// a batch timeout later: a lone transaction (a round's open, close or commit) is cut in the
-  /// same Raft commit that orders it, while a busy log still cuts in batches.
+  /// When the log is idle (nothing read from it waits to be cut and no other submission of
+  /// this node is on its way, or no block for a batch timeout), the node's cut marker goes in
+  /// the same etcd transaction as the write instead of a batch timeout later: a lone
+  /// transaction (a round's open, close or commit) is cut in the same Raft commit that orders
+  /// it, while a busy log still cuts in batches.
   public func submit(_ bytes: [UInt8]) async throws(EtcdError) {
     try await submit([bytes])
   }
@@ -122,6 +125,8 @@ public actor EtcdOrderer {
   /// transaction, with a cut marker behind them as `submit` says: transactions that only make
   /// sense together go in one block.
   public func submit(_ batch: [[UInt8]]) async throws(EtcdError) {
+    writing += 1
+    defer { writing -= 1 }
     var writes: [(key: [UInt8], value: [UInt8])] = []
     for bytes in batch {
       // The member's own copy is enough: a copy it has not seen yet is one more write of
@@ -134,7 +139,8 @@ public actor EtcdOrderer {
     }
     guard !writes.isEmpty else { return }
     if let timeout = batchTimeout, follower.genesisCut, backoff == 1,
-      follower.pendingCount == 0 || lastStored.map({ ContinuousClock.now - $0 >= timeout }) ?? true
+      (follower.pendingCount == 0 && writing == 1)
+        || lastStored.map({ ContinuousClock.now - $0 >= timeout }) ?? true
     {
       lastStored = .now
       let marker = CutMarker(timestamp: clock(), proposer: node)

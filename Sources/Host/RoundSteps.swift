@@ -11,14 +11,18 @@ import Records
 /// round number); each other node steps in after `rank` times the failover wait, so a silent
 /// coordinator only delays a round. Aggregating, committing and releasing are every node's own.
 public struct RoundSteps: Sendable {
-  /// A step, and after how many failover waits this node takes it (0: at once).
+  /// A step, and after how many failover waits this node takes it (0: at once); a `quick`
+  /// step waits a short grace per rank instead (a commit only wants proposing once, by
+  /// anyone).
   public struct Planned: Sendable, Equatable {
     public var step: RoundStep
     public var rank: Int
+    public var quick: Bool
 
-    public init(step: RoundStep, rank: Int) {
+    public init(step: RoundStep, rank: Int, quick: Bool = false) {
       self.step = step
       self.rank = rank
+      self.quick = quick
     }
   }
 
@@ -126,13 +130,14 @@ public struct RoundSteps: Sendable {
     if let commit = r.commitCandidate(threshold: state.genesis.endorsementThreshold) {
       // The next round's coordinator proposes the commit, and the next round's open right
       // behind it (one block for both) unless the evaluation of the model before is still
-      // going; the others step in after their failover wait, as for an open (were they all to
-      // propose the commit at once, it would often land a block before the open).
+      // going; the others step in after a short grace each (were they all to propose the
+      // commit at once, it would often land a block before the open).
       let rank = self.rank(round: current + 1)
       if let next = openBehind(commit, state, now: now) {
-        steps.append(Planned(step: .commitThenOpen(commit, participants: next), rank: rank))
+        steps.append(
+          Planned(step: .commitThenOpen(commit, participants: next), rank: rank, quick: true))
       } else {
-        steps.append(Planned(step: .commit(commit), rank: rank))
+        steps.append(Planned(step: .commit(commit), rank: rank, quick: true))
       }
     } else if let closed = seen.closed, now.timeIntervalSince(closed) >= roundTimeout {
       // No statement found k endorsers in time (the nodes disagree, or too many are down).
@@ -156,6 +161,9 @@ public struct RoundSteps: Sendable {
     // The newest model and the one before (judged while the newest's successor trains).
     let newest = state.newestCommit()
     let before = newest.flatMap { state.newestCommit(before: $0.round) }
+    // Evaluations close in their models' order (the ledger refuses a close while the one
+    // before is open).
+    var earlierOpen = false
     for round in [before?.round, newest?.round].compactMap({ $0 }) {
       guard let r = state.rounds[round], let committedAt = r.committedAt else { continue }
       if let close = r.evaluation {
@@ -171,9 +179,10 @@ public struct RoundSteps: Sendable {
       {
         let all = r.reports.count >= state.clusters.count
         let due = now >= committedAt.addingTimeInterval(Double(rules.window))
-        if all || due {
+        if (all || due) && !earlierOpen {
           steps.append(Planned(step: .closeEvaluation(round: round), rank: rank(round: round)))
         }
+        earlierOpen = earlierOpen || round % UInt64(max(1, rules.every)) == 0
       }
     }
     return steps

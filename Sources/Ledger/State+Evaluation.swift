@@ -119,6 +119,15 @@ extension LedgerState {
         "carries evaluation rules \(c.rules.combination.rawValue) \(c.rules.statementParameters.map { "\($0.key)=\($0.value)" }), not the network's (genesis): \(rules.combination.rawValue) \(rules.statementParameters.map { "\($0.key)=\($0.value)" })"
       )
     }
+    // Evaluations close in their models' order (an enclave signs metrics of rounds that only
+    // move forward): the model before's, if scheduled and still open, closes first.
+    if let before = newestCommit(before: c.round), before.round % UInt64(rules.every) == 0,
+      rounds[before.round]?.evaluation == nil, evaluationOpen(before.round)
+    {
+      return .invalid(
+        "round \(before.round)'s evaluation is still open: evaluations close in their models' order"
+      )
+    }
     if c.reports != r.reports {
       return .invalid(
         "lists \(c.reports.count) report(s), but the ledger holds \(r.reports.count) report commitment(s) for round \(c.round) with other clusters, keys, payloads or order"

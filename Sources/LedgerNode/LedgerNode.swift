@@ -23,6 +23,9 @@ public final class LedgerNode: NodeBackend {
   private let stopping = StopFlag()
   /// The commitments this node put on the log, by cluster and round.
   private let inFlight = Claims()
+  /// Callers waiting for the newest model while this node releases it (at most 32; the others
+  /// hear "not found" at once and ask again).
+  private let modelWaiters = Gate(limit: 32)
   /// The node's genesis key, if it takes part in the rounds: it proposes a round's close right
   /// behind the commitment that completes the round.
   private let closeKey: SigningKey?
@@ -99,23 +102,11 @@ public final class LedgerNode: NodeBackend {
     // Only what the ledger would take now goes to the log (and a blob only with a valid
     // commitment): a caller cannot fill the log or the disk with what every node refuses.
     let now = UInt64(Date().timeIntervalSince1970 * 1000)
-    let closeKey = self.closeKey
-    let (stored, verdict, close) = await orderer.withReplica { r in
-      let verdict = r.state.precheck(transaction, timestamp: max(now, r.state.lastTimestamp))
-      // The last participant's update: the round's close goes right behind it.
-      var close: [UInt8]? = nil
-      if verdict.isValid, let closeKey, case .commitment(let c) = transactionValue,
-        let updates = r.state.closeEntries(completedBy: c),
-        let open = r.state.rounds[c.round]?.openHash
-      {
-        close =
-          Transaction.roundClose(
-            RoundClose(
-              network: r.state.network, round: c.round, open: open, updates: updates,
-              node: closeKey)
-          ).canonicalBytes
-      }
-      return ((try? r.store.transaction(Hash256.of(transaction))) != nil, verdict, close)
+    let (stored, verdict) = await orderer.withReplica { r in
+      (
+        (try? r.store.transaction(Hash256.of(transaction))) != nil,
+        r.state.precheck(transaction, timestamp: max(now, r.state.lastTimestamp))
+      )
     }
     if stored { return false }
     if let reason = verdict.reason {
@@ -135,6 +126,20 @@ public final class LedgerNode: NodeBackend {
       throw NodeError.refused(
         from: peer.description,
         reason: "another commitment of this cluster for this round is on its way to the ledger")
+    }
+    // The last participant's update (claimed, so once): the round's close goes right behind it.
+    var close: [UInt8]? = nil
+    if let closeKey, case .commitment(let c) = transactionValue {
+      close = await orderer.withReplica { r in
+        guard let updates = r.state.closeEntries(completedBy: c),
+          let open = r.state.rounds[c.round]?.openHash
+        else { return nil }
+        return Transaction.roundClose(
+          RoundClose(
+            network: r.state.network, round: c.round, open: open, updates: updates,
+            node: closeKey)
+        ).canonicalBytes
+      }
     }
     do {
       // The blob is kept before its commitment is ordered, so no node orders a commitment
@@ -169,9 +174,10 @@ public final class LedgerNode: NodeBackend {
     // The newest committed model, which this node is releasing (or pulling) right now: the
     // caller (a cluster about to train on it) gets it as soon as it is here, not a "not found"
     // and a retry later.
-    guard await orderer.withReplica({ $0.state.newestCommit()?.modelBlob == hash }) else {
-      return nil
-    }
+    guard await orderer.withReplica({ $0.state.newestCommit()?.modelBlob == hash }),
+      modelWaiters.enter()
+    else { return nil }
+    defer { modelWaiters.leave() }
     let deadline = ContinuousClock.now + .seconds(2)
     while ContinuousClock.now < deadline && !isStopping {
       try await Task.sleep(for: .milliseconds(5))
@@ -286,6 +292,24 @@ final class Claims: @unchecked Sendable {
   }
 
   func release(_ name: String) { lock.withLock { held[name] = nil } }
+}
+
+/// At most `limit` holders at once; no waiting.
+final class Gate: @unchecked Sendable {
+  private let lock = NSLock()
+  private var held = 0
+  let limit: Int
+  init(limit: Int) { self.limit = limit }
+
+  func enter() -> Bool {
+    lock.withLock {
+      guard held < limit else { return false }
+      held += 1
+      return true
+    }
+  }
+
+  func leave() { lock.withLock { held -= 1 } }
 }
 
 /// A flag set once, read from any thread.

@@ -131,10 +131,21 @@ public actor RoundDriver {
       firstSeen = firstSeen.filter { current.contains($0.key) }
       taken = taken.filter { current.contains($0.key) }
       for p in planned where !settled.contains(p.step) {
+        // Metrics are combined in their rounds' order (an enclave signs rounds that only move
+        // forward): a later one waits while an earlier one is still to be combined here.
+        if case .combine(let round) = p.step,
+          planned.contains(where: {
+            guard case .combine(let earlier) = $0.step else { return false }
+            return earlier < round && !settled.contains($0.step)
+          })
+        {
+          continue
+        }
         let slot = p.step.slot
         let since = firstSeen[slot] ?? now
         firstSeen[slot] = since
-        guard now - since >= failover * p.rank else { continue }
+        let unit = p.quick ? min(failover, .milliseconds(250)) : failover
+        guard now - since >= unit * p.rank else { continue }
         if let last = taken[slot], now - last < retry { continue }
         taken[slot] = now
         do {

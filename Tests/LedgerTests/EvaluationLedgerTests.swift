@@ -293,7 +293,17 @@ extension EvaluationLedgerTests {
     XCTAssert(orderer.replicas[0].state.evaluationOpen(2))
     orderer.submit(net.roundOpen(4, base: model(3)))
     assertRefused(try outcomes(orderer), ["round 2's model is being evaluated"])
+    // Attack (closing the newer evaluation first, so that enclaves, which sign metrics of
+    // rounds that only move forward, can no longer sign the older one's): refused.
+    let third = net.clusters.indices.map { entry($0, round: 3, model: model(3)) }
+    for i in net.clusters.indices { orderer.submit(commitment(i, round: 3, model: model(3))) }
+    orderer.submit(.evaluationClose(close(round: 3, model: model(3), entries: third)))
+    let reported = try outcomes(orderer)
+    XCTAssert(reported.dropLast().allSatisfy(\.isValid), "\(reported)")
+    assertRefused(Array(reported.suffix(1)), ["round 2's evaluation is still open"])
     _ = try evaluated(orderer)
+    orderer.submit(.evaluationClose(close(round: 3, model: model(3), entries: third)))
+    XCTAssertEqual(try outcomes(orderer), [.valid])
     orderer.submit(net.roundOpen(4, base: model(3)))
     XCTAssertEqual(try outcomes(orderer), [.valid])
 
