@@ -121,14 +121,18 @@ public actor EtcdOrderer {
     try await submit([bytes])
   }
 
-  /// Writes each of `batch` to the log in order (those it does not hold yet), in one etcd
-  /// transaction, with a cut marker behind them as `submit` says: transactions that only make
-  /// sense together go in one block.
-  public func submit(_ batch: [[UInt8]]) async throws(EtcdError) {
+  /// Writes each of `batch` to the log in order (those it does not hold yet, `unlessLogged`),
+  /// in one etcd transaction, with a cut marker behind them as `submit` says: transactions
+  /// that only make sense together go in one block.
+  public func submit(_ batch: [[UInt8]], unlessLogged: Bool = true) async throws(EtcdError) {
     writing += 1
     defer { writing -= 1 }
     var writes: [(key: [UInt8], value: [UInt8])] = []
     for bytes in batch {
+      guard unlessLogged else {
+        writes.append((layout.transaction(bytes), bytes))
+        continue
+      }
       // The member's own copy is enough: a copy it has not seen yet is one more write of
       // the same bytes, which the log counts once.
       let copies = try await client.range(

@@ -88,14 +88,14 @@ public final class LedgerNode: NodeBackend {
     default: break
     }
     // A blob rides only with the commitment that names it (an update's or a report's).
+    let named: (Hash256, UInt64)? =
+      switch transactionValue {
+      case .commitment(let c): (c.payload, c.payloadSize)
+      case .reportCommitment(let c): (c.payload, c.payloadSize)
+      default: nil
+      }
     if let blob {
-      let named: (Hash256, UInt64)? =
-        switch transactionValue {
-        case .commitment(let c): (c.payload, c.payloadSize)
-        case .reportCommitment(let c): (c.payload, c.payloadSize)
-        default: nil
-        }
-      guard let named, named.0 == Hash256.of(blob), named.1 == UInt64(blob.count) else {
+      guard let named, named.1 == UInt64(blob.count), named.0 == Hash256.of(blob) else {
         throw NodeError.blobNotCommitted(from: peer.description)
       }
     }
@@ -144,11 +144,14 @@ public final class LedgerNode: NodeBackend {
     do {
       // The blob is kept before its commitment is ordered, so no node orders a commitment
       // whose payload this node cannot serve.
-      if let blob {
+      if let blob, let hash = named?.0 {
         let blobs = self.blobs
-        _ = try await Blocking.run { try blobs.put(blob) }
+        _ = try await Blocking.run { try blobs.put(blob, checked: hash) }
       }
-      try await orderer.submit([transaction] + (close.map { [$0] } ?? []))
+      // A cluster's commitment is claimed above: the log need not be read for a copy first
+      // (one would count once anyway).
+      try await orderer.submit(
+        [transaction] + (close.map { [$0] } ?? []), unlessLogged: claim == nil)
     } catch {
       if let claim { inFlight.release(claim) }
       throw error
@@ -168,7 +171,10 @@ public final class LedgerNode: NodeBackend {
 
   public func blob(_ hash: Hash256) async throws -> [UInt8]? {
     let blobs = self.blobs
-    if let bytes = try await Blocking.run({ blobs.contains(hash) ? try blobs.get(hash) : nil }) {
+    // Not checked here: every caller checks what it gets against the hash it asked for.
+    if let bytes = try await Blocking.run({
+      blobs.contains(hash) ? try blobs.get(hash, unchecked: true) : nil
+    }) {
       return bytes
     }
     // The newest committed model, which this node is releasing (or pulling) right now: the
@@ -181,7 +187,9 @@ public final class LedgerNode: NodeBackend {
     let deadline = ContinuousClock.now + .seconds(2)
     while ContinuousClock.now < deadline && !isStopping {
       try await Task.sleep(for: .milliseconds(5))
-      if blobs.contains(hash) { return try await Blocking.run { try blobs.get(hash) } }
+      if blobs.contains(hash) {
+        return try await Blocking.run { try blobs.get(hash, unchecked: true) }
+      }
     }
     return nil
   }

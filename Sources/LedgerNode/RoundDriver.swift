@@ -43,6 +43,8 @@ public actor RoundDriver {
   /// group key the ledger recorded.
   let sealedState: String?
   private var groupReady = false
+  /// Payloads of the newest round this node holds (so it does not look again each block).
+  private var held: (round: UInt64, hashes: Set<Hash256>) = (0, [])
   /// Blobs no peer served yet, with when to ask again (each miss waits twice as long).
   private var missing: [Hash256: (wait: Duration, next: ContinuousClock.Instant)] = [:]
   /// What this node did, newest last (the last 100), for status and tests.
@@ -332,15 +334,36 @@ public actor RoundDriver {
       r.ended
       ? (r.evaluation == nil ? r.reports.map(\.payload) : [])
       : r.entries.map(\.payload)
+    if held.round != state.currentRound { held = (state.currentRound, []) }
     let now = ContinuousClock.now
-    for hash in wanted where !node.blobs.contains(hash) {
-      if let m = missing[hash], now < m.next { continue }
-      do {
-        _ = try await blob(hash)
-        missing[hash] = nil
-      } catch {
-        let wait = min((missing[hash]?.wait ?? .milliseconds(250)) * 2, .seconds(30))
-        missing[hash] = (wait, now + wait)
+    var lacking: [Hash256] = []
+    for hash in wanted where !held.hashes.contains(hash) {
+      if node.blobs.contains(hash) {
+        held.hashes.insert(hash)
+      } else if missing[hash].map({ now >= $0.next }) ?? true {
+        lacking.append(hash)
+      }
+    }
+    // Eight at a time: a large round's payloads arrive at the pace of the network, not of one
+    // round trip each.
+    for start in stride(from: 0, to: lacking.count, by: 8) {
+      let batch = lacking[start..<min(start + 8, lacking.count)]
+      let got = await withTaskGroup(of: (Hash256, Bool).self) { group in
+        for hash in batch {
+          group.addTask { (hash, (try? await self.blob(hash)) != nil) }
+        }
+        var got: [(Hash256, Bool)] = []
+        for await answer in group { got.append(answer) }
+        return got
+      }
+      for (hash, ok) in got {
+        if ok {
+          held.hashes.insert(hash)
+          missing[hash] = nil
+        } else {
+          let wait = min((missing[hash]?.wait ?? .milliseconds(250)) * 2, .seconds(30))
+          missing[hash] = (wait, now + wait)
+        }
       }
     }
     if missing.count > 10_000 { missing = [:] }
@@ -354,8 +377,8 @@ public actor RoundDriver {
     var problems: [String] = []
     for p in peers {
       do {
-        let bytes = try await p.blob(hash)
-        _ = try await Blocking.run { try blobs.put(bytes) }
+        let bytes = try await p.blob(hash)  // checked against `hash` on arrival
+        _ = try await Blocking.run { try blobs.put(bytes, checked: hash) }
         return bytes
       } catch {
         problems.append("\(p.address): \(error)")
