@@ -38,8 +38,8 @@ public actor ClusterDaemon {
   public private(set) var lastRound: UInt64 = 0
   /// Rounds whose model this cluster's own agent refused to report on (it will not change).
   private var noReport: Set<UInt64> = []
-  /// The round whose report is on its way to a node (sent while the next round trains).
-  private var reportInFlight: UInt64?
+  /// The rounds whose reports are on their way to a node (sent while the next round trains).
+  private var reportsInFlight: Set<UInt64> = []
   /// Reports a node took, by round: when, and how many times (a report the ledger does not
   /// show after `patience` goes again, to the next node).
   private var reportSent: [UInt64: (at: ContinuousClock.Instant, times: Int)] = [:]
@@ -320,14 +320,14 @@ public actor ClusterDaemon {
       if reportSent.count > 8, let oldest = reportSent.keys.min() { reportSent[oldest] = nil }
     }
     if let problem { note(problem, level: .warning) }
-    if reportInFlight == round { reportInFlight = nil }
+    reportsInFlight.remove(round)
   }
 
   /// Whether the evaluation schedule asks this cluster to report on `commit`'s model and the
   /// ledger does not hold its report yet, while the evaluation is open.
   private func reportDue(_ commit: ModelCommit, _ state: LedgerState) -> Bool {
     guard genesis.evaluation != nil, cluster.heldOut != nil, !noReport.contains(commit.round),
-      reportInFlight != commit.round,
+      !reportsInFlight.contains(commit.round),
       reportSent[commit.round].map({ ContinuousClock.now - $0.at >= patience }) ?? true,
       let r = state.rounds[commit.round], r.evaluation == nil, state.evaluationOpen(commit.round),
       !r.reports.contains(where: { $0.cluster == agent.name })
@@ -391,7 +391,7 @@ public actor ClusterDaemon {
       try await submit(submission.transaction, payload: submission.payload, what: what)
       return
     }
-    reportInFlight = c.round
+    reportsInFlight.insert(c.round)
     // A report sent before and still not on the ledger goes to the next node.
     let (nodes, first) = (self.nodes, (current + (reportSent[c.round]?.times ?? 0)) % nodes.count)
     Task.detached {

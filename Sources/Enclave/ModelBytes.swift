@@ -45,13 +45,17 @@ public struct ModelBytes: Sendable {
   public static func file(prefix: [UInt8], parameters: [Float]) -> [UInt8] {
     var out = prefix
     out.reserveCapacity(prefix.count + parameters.count * 4 + 32)
-    for v in parameters {
-      let b = v.bitPattern.littleEndian
-      out.append(UInt8(truncatingIfNeeded: b))
-      out.append(UInt8(truncatingIfNeeded: b >> 8))
-      out.append(UInt8(truncatingIfNeeded: b >> 16))
-      out.append(UInt8(truncatingIfNeeded: b >> 24))
-    }
+    #if _endian(little)
+      parameters.withUnsafeBytes { out.append(contentsOf: $0) }
+    #else
+      for v in parameters {
+        let b = v.bitPattern.littleEndian
+        out.append(UInt8(truncatingIfNeeded: b))
+        out.append(UInt8(truncatingIfNeeded: b >> 8))
+        out.append(UInt8(truncatingIfNeeded: b >> 16))
+        out.append(UInt8(truncatingIfNeeded: b >> 24))
+      }
+    #endif
     out += Array(SHA256.hash(data: out))
     return out
   }

@@ -122,10 +122,16 @@ public final class LedgerNode: NodeBackend {
       default: nil
       }
     let hash = Hash256.of(transaction)
-    if let claim, !inFlight.claim(claim, for: hash) {
-      throw NodeError.refused(
-        from: peer.description,
-        reason: "another commitment of this cluster for this round is on its way to the ledger")
+    if let claim {
+      switch inFlight.claim(claim, for: hash) {
+      case .fresh: break
+      // The same bytes again (a retry): on their way to the log already, not written twice.
+      case .again: return false
+      case .taken:
+        throw NodeError.refused(
+          from: peer.description,
+          reason: "another commitment of this cluster for this round is on its way to the ledger")
+      }
     }
     // The last participant's update (claimed, so once): the round's close goes right behind it.
     var close: [UInt8]? = nil
@@ -285,17 +291,22 @@ actor Slots {
   }
 }
 
-/// Names claimed for one transaction each (a retry of the same bytes may claim again).
+/// Names claimed for one transaction each (a retry of the same bytes is told so, and written
+/// to the log no second time).
 final class Claims: @unchecked Sendable {
   private let lock = NSLock()
   private var held: [String: Hash256] = [:]
 
-  func claim(_ name: String, for transaction: Hash256) -> Bool {
+  enum Answer { case fresh, again, taken }
+
+  /// `fresh`: the name is now the transaction's; `again`: it was already; `taken`: another
+  /// transaction holds it.
+  func claim(_ name: String, for transaction: Hash256) -> Answer {
     lock.withLock {
-      if let holder = held[name] { return holder == transaction }
+      if let holder = held[name] { return holder == transaction ? .again : .taken }
       if held.count >= 100_000 { held = [:] }
       held[name] = transaction
-      return true
+      return .fresh
     }
   }
 

@@ -30,6 +30,8 @@ public actor RoundDriver {
   let initialModelBlob: Hash256
   /// How long each node after the coordinator waits before it steps in.
   let failover: Duration
+  /// How long a round takes updates (and a later metric waits for an earlier one).
+  let roundTimeout: Duration
   /// How long a step that was taken waits before it is taken again, if still called for.
   let retry: Duration
   /// When this node first saw, and last took, a step, by its slot.
@@ -66,6 +68,7 @@ public actor RoundDriver {
     self.peers = peers
     self.logger = logger
     self.failover = failover
+    self.roundTimeout = roundTimeout
     self.retry = retry
     let genesis = node.genesis
     // Without enclaves a node endorses with its genesis key, as the endorser genesis lists;
@@ -134,11 +137,15 @@ public actor RoundDriver {
       taken = taken.filter { current.contains($0.key) }
       for p in planned where !settled.contains(p.step) {
         // Metrics are combined in their rounds' order (an enclave signs rounds that only move
-        // forward): a later one waits while an earlier one is still to be combined here.
+        // forward): a later one waits while an earlier one is still to be combined here, but
+        // not longer than a round's timeout (a report payload no node serves must not cost
+        // every later metric).
         if case .combine(let round) = p.step,
           planned.contains(where: {
-            guard case .combine(let earlier) = $0.step else { return false }
-            return earlier < round && !settled.contains($0.step)
+            guard case .combine(let earlier) = $0.step, earlier < round,
+              !settled.contains($0.step)
+            else { return false }
+            return firstSeen[$0.step.slot].map { now - $0 < roundTimeout } ?? true
           })
         {
           continue
@@ -334,6 +341,9 @@ public actor RoundDriver {
       r.ended
       ? (r.evaluation == nil ? r.reports.map(\.payload) : [])
       : r.entries.map(\.payload)
+    // No peer's answer is read past the most such a payload may be.
+    let atMost =
+      r.ended ? EvaluationRules.maximumReportBytes : Int(clamping: r.open.rules.payloadCap)
     if held.round != state.currentRound { held = (state.currentRound, []) }
     let now = ContinuousClock.now
     var lacking: [Hash256] = []
@@ -350,7 +360,7 @@ public actor RoundDriver {
       let batch = lacking[start..<min(start + 8, lacking.count)]
       let got = await withTaskGroup(of: (Hash256, Bool).self) { group in
         for hash in batch {
-          group.addTask { (hash, (try? await self.blob(hash)) != nil) }
+          group.addTask { (hash, (try? await self.blob(hash, atMost: atMost)) != nil) }
         }
         var got: [(Hash256, Bool)] = []
         for await answer in group { got.append(answer) }
@@ -370,14 +380,15 @@ public actor RoundDriver {
   }
 
   /// The blob with `hash`: this node's copy, or the first peer's that has it (checked
-  /// against the hash by the client, and stored).
-  private func blob(_ hash: Hash256) async throws -> [UInt8] {
+  /// against the hash by the client, and stored); a peer's answer of more than `atMost` bytes
+  /// is refused unread.
+  private func blob(_ hash: Hash256, atMost: Int? = nil) async throws -> [UInt8] {
     let blobs = node.blobs
     if blobs.contains(hash) { return try await Blocking.run { try blobs.get(hash) } }
     var problems: [String] = []
     for p in peers {
       do {
-        let bytes = try await p.blob(hash)  // checked against `hash` on arrival
+        let bytes = try await p.blob(hash, atMost: atMost)  // checked against `hash`
         _ = try await Blocking.run { try blobs.put(bytes, checked: hash) }
         return bytes
       } catch {

@@ -135,10 +135,14 @@ public final class NodeClient: Sendable {
   }
 
   /// A blob by its hash, checked against it.
-  public func blob(_ hash: Hash256) async throws -> [UInt8] {
+  /// The blob named `hash`, checked against it; an answer larger than `atMost` bytes (plus
+  /// the message's framing) is refused before it is read whole.
+  public func blob(_ hash: Hash256, atMost: Int? = nil) async throws -> [UInt8] {
     var request = Fedledger_V1_BlobRequest()
     request.hash = Data(hash.bytes)
-    let bytes = Array(try await node.blob(request, options: options).blob)
+    var o = options
+    if let atMost { o.maxResponseMessageBytes = min(maximumMessageBytes, atMost + 64) }
+    let bytes = Array(try await node.blob(request, options: o).blob)
     guard Hash256.of(bytes) == hash else {
       throw RPCError(
         code: .dataLoss, message: "the node at \(address) sent a blob that is not \(hash.short)")

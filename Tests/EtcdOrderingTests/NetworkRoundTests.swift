@@ -100,6 +100,8 @@ final class NetworkRoundTests: EtcdTestCase {
     var serve: [Int: @Sendable (LedgerNode) -> any NodeBackend] = [:]
     var peerOrder: [Int: [Int]] = [:]
     var ownKey: Set<Int> = []
+    /// How long each node after a round's coordinator waits before it steps in.
+    var failover: Duration = .seconds(1)
 
     func startNode(_ i: Int, roundTimeout: Duration = .seconds(60)) throws {
       let key = nodeKeys[i]
@@ -148,7 +150,7 @@ final class NetworkRoundTests: EtcdTestCase {
         initialModel: ModelFile.encode(simulation.model), peers: peers,
         endorserKey: platforms.isEmpty ? nil : PublicKey(bytes: platforms[i].publicKey),
         sealedState: platforms.isEmpty ? nil : sealed,
-        roundTimeout: roundTimeout, failover: .seconds(1), logger: quiet("node-\(i)"))
+        roundTimeout: roundTimeout, failover: failover, logger: quiet("node-\(i)"))
       let tasks = [
         Task { _ = try? await client.run() },
         Task { _ = try? await node.orderer.run() },
@@ -307,6 +309,26 @@ final class NetworkRoundTests: EtcdTestCase {
 }
 
 extension NetworkRoundTests {
+  /// Attack (a coordinator that is down, or will not propose): the next round's coordinator
+  /// proposes a round's commit, and the other nodes step in after a short grace, not the
+  /// failover wait, so the model commits promptly all the same.
+  func testACommitDoesNotWaitForTheFailoverOfADownCoordinator() async throws {
+    let c = Self.configuration()
+    let simulation = try Self.simulation(c)
+    let network = try await startNetwork(c, simulation) { $0.failover = .seconds(4) }
+    // Node 1 coordinates round 2, so it is the one to propose round 1's commit: it is down.
+    network.stopNode(1)
+    for i in 0..<c.clusters { try network.startCluster(i, order: [0, 2]) }
+    _ = try await waitForCommit(1, network)
+    let round = await network.nodes[0]!.orderer.withReplica { $0.state.rounds[1] }
+    let r = try XCTUnwrap(round)
+    let closed = try XCTUnwrap(r.closedAt)
+    let committed = try XCTUnwrap(r.committedAt)
+    XCTAssertLessThan(
+      committed.timeIntervalSince(closed), 3,
+      "the commit came \(committed.timeIntervalSince(closed)) s after the close")
+  }
+
   /// The model `simulate` makes with `c` (privacy none).
   func simulatedModel(_ c: SimulationConfiguration) async throws -> String? {
     let reference = try Self.simulation(c)
@@ -733,25 +755,45 @@ extension NetworkRoundTests {
     }
     let genesis = network.genesis
     let payloads = (0..<20).map { Array("payload \($0)".utf8) }
-    let taken = try await withThrowingTaskGroup(of: Bool.self) { group in
-      for payload in payloads {
-        group.addTask {
-          let commitment = Transaction.commitment(
-            UpdateCommitment(
-              network: genesis.hash, round: 1, cluster: "cluster-0",
-              payload: Hash256.of(payload), payloadSize: UInt64(payload.count), clusterKey: key))
-          do {
-            return try await client.submit(commitment.canonicalBytes, blob: payload)
-          } catch let error as RPCError where error.code == .failedPrecondition {
-            return false
+    let commitments = payloads.map { payload in
+      Transaction.commitment(
+        UpdateCommitment(
+          network: genesis.hash, round: 1, cluster: "cluster-0",
+          payload: Hash256.of(payload), payloadSize: UInt64(payload.count), clusterKey: key)
+      ).canonicalBytes
+    }
+    func submitAll(_ indexes: [Int]) async throws -> Int {
+      try await withThrowingTaskGroup(of: Bool.self) { group in
+        for i in indexes {
+          group.addTask {
+            do {
+              return try await client.submit(commitments[i], blob: payloads[i])
+            } catch let error as RPCError where error.code == .failedPrecondition {
+              return false
+            }
           }
         }
+        return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
       }
-      return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
     }
+    let taken = try await submitAll(Array(payloads.indices))
     XCTAssertEqual(taken, 1)
-    let kept = payloads.filter { node1.blobs.contains(Hash256.of($0)) }
+    let kept = payloads.indices.filter { node1.blobs.contains(Hash256.of(payloads[$0])) }
     XCTAssertEqual(kept.count, 1, "one payload on disk")
+    // Attack (the taken commitment sent again and again, to fill etcd): told it is held, and
+    // written to the log once.
+    let again = try await submitAll(Array(repeating: kept[0], count: 20))
+    XCTAssertEqual(again, 0)
+    let etcd = try EtcdClient(endpoints: network.etcd)
+    let reading = Task { try? await etcd.run() }
+    defer {
+      etcd.close()
+      reading.cancel()
+    }
+    let copies = try await etcd.range(
+      prefix: node1.orderer.layout.transactions(like: commitments[kept[0]])
+    ).entries
+    XCTAssertEqual(copies.count, 1, "one copy of the commitment in etcd")
     try await eventually("the commitment is on the ledger") {
       await node1.orderer.withReplica {
         $0.state.rounds[1]?.entries.filter { $0.cluster == "cluster-0" }.count

@@ -88,9 +88,15 @@ public enum ModelFile {
   static func content(of model: Model) -> [UInt8] {
     var bytes = fixedHeader(of: model)
     bytes.reserveCapacity(bytes.count + model.parameters.count * 4 + 32)
-    model.parameters.withUnsafeBufferPointer { values in
-      for value in values { appendLE(value.bitPattern, to: &bytes) }
-    }
+    #if _endian(little)
+      // The parameters' memory already is float32 little-endian: copy it whole (the model's
+      // hash encodes it, so this runs for every hash).
+      model.parameters.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    #else
+      model.parameters.withUnsafeBufferPointer { values in
+        for value in values { appendLE(value.bitPattern, to: &bytes) }
+      }
+    #endif
     return bytes
   }
 
@@ -212,8 +218,15 @@ public enum ModelFile {
         path: path, expected: architectureParameters, found: header.parameterCount)
     }
     var parameters = [Float](repeating: 0, count: header.parameterCount)
-    for i in 0..<header.parameterCount {
-      parameters[i] = Float(bitPattern: readLE(bytes, at: parameterStart + 4 * i))
+    parameters.withUnsafeMutableBufferPointer { out in
+      bytes.withUnsafeBytes { raw in
+        for i in 0..<out.count {
+          out[i] = Float(
+            bitPattern: UInt32(
+              littleEndian: raw.loadUnaligned(
+                fromByteOffset: parameterStart + 4 * i, as: UInt32.self)))
+        }
+      }
     }
     let model: Model
     do {
