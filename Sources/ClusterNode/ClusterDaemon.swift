@@ -96,20 +96,26 @@ public actor ClusterDaemon {
     var delay = Duration.milliseconds(200)
     while !Task.isCancelled {
       let node = nodes[current]
-      // At most a few blocks wait: a node cannot make this cluster buffer without bound.
+      // At most 256 blocks wait (a round's worth while this cluster trains): a node cannot
+      // make this cluster buffer without bound.
       let (events, sink) = AsyncStream.makeStream(
-        of: Event.self, bufferingPolicy: .bufferingOldest(16))
+        of: Event.self, bufferingPolicy: .bufferingOldest(256))
       let after = height
       do {
         try await withThrowingTaskGroup(of: Void.self) { group in
           group.addTask {
             defer { sink.finish() }
+            let full = Flag()
             try await node.blocks(after: after) { block in
-              // A full buffer ends the stream (the follower is behind): it resumes from
-              // what it checked.
-              if case .dropped = sink.yield(.block(block)) { return false }
+              // A full buffer ends the stream (this cluster is behind): it resumes from what
+              // it checked, from the same node, at once.
+              if case .dropped = sink.yield(.block(block)) {
+                full.set()
+                return false
+              }
               return true
             }
+            if full.value { return }
             // A stream that ends by itself is the node's doing: follow another.
             throw ClusterDaemonError.streamEnded(node.address)
           }
@@ -129,6 +135,7 @@ public actor ClusterDaemon {
           try await group.next()
           group.cancelAll()
         }
+        continue  // the buffer filled up: on from the same node
       } catch is CancellationError {
         return
       } catch let error as VerifiedChainError {
@@ -501,6 +508,14 @@ public actor ClusterDaemon {
     logger.log(level: level, "\(agent.name): \(message)")
     log = (log + [message]).suffix(100)
   }
+}
+
+/// A flag set once, read from any thread.
+private final class Flag: @unchecked Sendable {
+  private let lock = NSLock()
+  private var raised = false
+  func set() { lock.withLock { raised = true } }
+  var value: Bool { lock.withLock { raised } }
 }
 
 /// Why a cluster process stopped or skipped a round.
