@@ -23,6 +23,8 @@ public final class LedgerNode: NodeBackend {
   private let stopping = StopFlag()
   /// The commitments this node put on the log, by cluster and round.
   private let inFlight = Claims()
+  /// The newest blocks followers asked for, as sent (a stored block never changes).
+  private let recentBlocks = RecentBlocks(capacity: 256)
   /// Callers waiting for the newest model while this node releases it (at most 32; the others
   /// hear "not found" at once and ask again).
   private let modelWaiters = Gate(limit: 32)
@@ -166,13 +168,18 @@ public final class LedgerNode: NodeBackend {
   }
 
   public func block(at height: UInt64) async throws -> WireBlock? {
-    try await orderer.withReplica { r -> WireBlock? in
+    // Every follower asks for each new block: read it from the store once, not once each
+    // (and not on the orderer's time).
+    if let cached = recentBlocks[height] { return cached }
+    let block = try await orderer.withReplica { r -> WireBlock? in
       guard let block = try r.store.block(at: height) else { return nil }
       return WireBlock(
         height: height, header: block.header.canonicalBytes, transactions: block.transactions,
         signatures: block.signatures.canonicalBytes,
         valid: try r.store.transactions(at: height).map(\.outcome.isValid))
     }
+    if let block { recentBlocks[height] = block }
+    return block
   }
 
   public func blob(_ hash: Hash256) async throws -> [UInt8]? {
@@ -311,6 +318,24 @@ final class Claims: @unchecked Sendable {
   }
 
   func release(_ name: String) { lock.withLock { held[name] = nil } }
+}
+
+/// The last `capacity` blocks by height (the lowest leaves first), read from any thread.
+final class RecentBlocks: @unchecked Sendable {
+  private let lock = NSLock()
+  private var blocks: [UInt64: WireBlock] = [:]
+  let capacity: Int
+  init(capacity: Int) { self.capacity = capacity }
+
+  subscript(height: UInt64) -> WireBlock? {
+    get { lock.withLock { blocks[height] } }
+    set {
+      lock.withLock {
+        blocks[height] = newValue
+        if blocks.count > capacity, let lowest = blocks.keys.min() { blocks[lowest] = nil }
+      }
+    }
+  }
 }
 
 /// At most `limit` holders at once; no waiting.
