@@ -36,6 +36,11 @@ public actor EtcdOrderer {
   private var lastStored: ContinuousClock.Instant?
   /// Submissions of this node on their way to the log now.
   private var writing = 0
+  /// Writes of this node waiting for the etcd transaction on its way to finish: they go
+  /// together in the next one (a group commit: one Raft commit for many submissions).
+  private var queued: [Group] = []
+  /// True while one of this node's etcd transactions is on its way.
+  private var flushing = false
   /// Callers waiting for the next block this node stores.
   private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
   private var nextWaiter: UInt64 = 0
@@ -142,20 +147,84 @@ public actor EtcdOrderer {
       writes.append((layout.transaction(bytes), bytes))
     }
     guard !writes.isEmpty else { return }
+    try await write(writes)
+  }
+
+  /// One submission's writes, kept together (in order, in one etcd transaction when they fit).
+  private struct Group {
+    var writes: [(key: [UInt8], value: [UInt8])]
+    /// Resumed with the outcome; nil for the submission that writes the group itself.
+    var done: CheckedContinuation<Result<Void, EtcdError>, Never>?
+  }
+
+  /// Writes `writes` in the node's next etcd transaction. While one is on its way, the
+  /// submissions that arrive wait and then go together in the next: under load the log takes
+  /// many transactions per Raft commit, instead of one etcd transaction each.
+  private func write(_ writes: [(key: [UInt8], value: [UInt8])]) async throws(EtcdError) {
+    if flushing {
+      try await withCheckedContinuation { queued.append(Group(writes: writes, done: $0)) }.get()
+      return
+    }
+    flushing = true
+    defer { flushing = false }
+    var mine: Result<Void, EtcdError> = .success(())
+    var waiting = [Group(writes: writes, done: nil)]
+    while !waiting.isEmpty {
+      // Whole groups, as many as fit in one transaction beside a cut marker.
+      var taken = 1
+      var count = waiting[0].writes.count
+      while taken < waiting.count
+        && count + waiting[taken].writes.count < EtcdClient.maximumEntries
+      {
+        count += waiting[taken].writes.count
+        taken += 1
+      }
+      let batch = Array(waiting[..<taken])
+      waiting.removeFirst(taken)
+      let results = await create(batch, last: waiting.isEmpty && queued.isEmpty)
+      for (group, result) in zip(batch, results) {
+        if let done = group.done { done.resume(returning: result) } else { mine = result }
+      }
+      waiting += queued
+      queued = []
+    }
+    try mine.get()
+  }
+
+  /// Writes `batch` in one etcd transaction (split where it holds more than one may), with
+  /// this node's cut marker behind when the log is idle (`last`: nothing else of this node
+  /// waits). If a key existed (the log holds one of the transactions already), the groups
+  /// are written one by one, so that each one's existing key voids only its own group.
+  private func create(_ batch: [Group], last: Bool) async -> [Result<Void, EtcdError>] {
+    var writes = batch.flatMap(\.writes)
     if let timeout = batchTimeout, follower.genesisCut, backoff == 1,
-      (follower.pendingCount == 0 && writing == 1)
+      (follower.pendingCount == 0 && last && writing == batch.count)
         || lastStored.map({ ContinuousClock.now - $0 >= timeout }) ?? true
     {
       lastStored = .now
       let marker = CutMarker(timestamp: clock(), proposer: node)
       writes.append((layout.marker(by: node), marker.canonicalBytes))
     }
-    var start = 0
-    while start < writes.count {
-      let end = min(writes.count, start + EtcdClient.maximumEntries)
-      _ = try await client.create(Array(writes[start..<end]))
-      start = end
+    do {
+      if writes.count <= EtcdClient.maximumEntries {
+        if try await client.create(writes) != nil || batch.count == 1 {
+          return batch.map { _ in .success(()) }
+        }
+      } else if batch.count == 1 {
+        var start = 0
+        while start < writes.count {
+          let end = min(writes.count, start + EtcdClient.maximumEntries)
+          _ = try await client.create(Array(writes[start..<end]))
+          start = end
+        }
+        return [.success(())]
+      }
+    } catch {
+      return batch.map { _ in .failure(error) }
     }
+    var results: [Result<Void, EtcdError>] = []
+    for group in batch { results += await create([group], last: false) }
+    return results
   }
 
   public func submit(_ transaction: Transaction) async throws(EtcdError) {

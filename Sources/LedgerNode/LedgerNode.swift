@@ -24,7 +24,10 @@ public final class LedgerNode: NodeBackend {
   /// The commitments this node put on the log, by cluster and round.
   private let inFlight = Claims()
   /// The newest blocks followers asked for, as sent (a stored block never changes).
-  private let recentBlocks = RecentBlocks(capacity: 256)
+  private let recentBlocks = Recent<UInt64, WireBlock>(capacity: 256)
+  /// The payloads callers sent last (at most 64 MB): every peer pulls each one right after
+  /// its commitment is ordered, and gets it from memory instead of the disk.
+  private let recentBlobs = Recent<Hash256, [UInt8]>(capacity: 64 << 20) { $0.count }
   /// Callers waiting for the newest model while this node releases it (at most 32; the others
   /// hear "not found" at once and ask again).
   private let modelWaiters = Gate(limit: 32)
@@ -155,6 +158,7 @@ public final class LedgerNode: NodeBackend {
       if let blob, let hash = named?.0 {
         let blobs = self.blobs
         _ = try await Blocking.run { try blobs.put(blob, checked: hash) }
+        recentBlobs[hash] = blob
       }
       // A cluster's commitment is claimed above: the log need not be read for a copy first
       // (one would count once anyway).
@@ -183,6 +187,7 @@ public final class LedgerNode: NodeBackend {
   }
 
   public func blob(_ hash: Hash256) async throws -> [UInt8]? {
+    if let bytes = recentBlobs[hash] { return bytes }
     let blobs = self.blobs
     // Not checked here: every caller checks what it gets against the hash it asked for.
     if let bytes = try await Blocking.run({
@@ -320,19 +325,41 @@ final class Claims: @unchecked Sendable {
   func release(_ name: String) { lock.withLock { held[name] = nil } }
 }
 
-/// The last `capacity` blocks by height (the lowest leaves first), read from any thread.
-final class RecentBlocks: @unchecked Sendable {
+/// The values kept last, up to `capacity` in total cost (the oldest leave first), read and
+/// written from any thread. Only for values that never change under their key.
+final class Recent<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
   private let lock = NSLock()
-  private var blocks: [UInt64: WireBlock] = [:]
+  private var values: [Key: Value] = [:]
+  private var order: [Key] = []
+  private var oldest = 0
+  private var total = 0
   let capacity: Int
-  init(capacity: Int) { self.capacity = capacity }
+  let cost: @Sendable (Value) -> Int
 
-  subscript(height: UInt64) -> WireBlock? {
-    get { lock.withLock { blocks[height] } }
+  init(capacity: Int, cost: @escaping @Sendable (Value) -> Int = { _ in 1 }) {
+    self.capacity = capacity
+    self.cost = cost
+  }
+
+  subscript(key: Key) -> Value? {
+    get { lock.withLock { values[key] } }
     set {
+      guard let newValue else { return }
+      let size = cost(newValue)
+      guard size <= capacity else { return }
       lock.withLock {
-        blocks[height] = newValue
-        if blocks.count > capacity, let lowest = blocks.keys.min() { blocks[lowest] = nil }
+        guard values[key] == nil else { return }
+        values[key] = newValue
+        order.append(key)
+        total += size
+        while total > capacity, let value = values.removeValue(forKey: order[oldest]) {
+          total -= cost(value)
+          oldest += 1
+        }
+        if oldest > 1024 && oldest * 2 > order.count {
+          order.removeFirst(oldest)
+          oldest = 0
+        }
       }
     }
   }

@@ -176,6 +176,32 @@ final class EtcdOrdererTests: XCTestCase {
     }
   }
 
+  /// Submissions that arrive while the node's etcd transaction is on its way go together in
+  /// its next one (a group commit): 60 at once take far fewer Raft commits than 60, and each
+  /// is in the log, and then in the block, exactly once and whole.
+  func testConcurrentSubmissionsShareEtcdTransactionsAndEachCountsOnce() async throws {
+    let running = try await startThree()
+    defer { for r in running { r.stop() } }
+    let layout = running[0].orderer.layout
+    let client = running[0].client
+    let before = try await client.range(prefix: layout.bytes).revision
+    let transactions = (0..<60).map { enrolment("cluster-\($0)", member: $0 % 3) }
+    let orderer = running[0].orderer
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for t in transactions { group.addTask { try await orderer.submit(t) } }
+      try await group.waitForAll()
+    }
+    let after = try await client.range(prefix: layout.bytes).revision
+    XCTAssertLessThan(after - before, 30, "one etcd transaction per few submissions")
+    try await running[1].orderer.cut()
+    try await wait(running, forHeight: 1)
+    for r in running {
+      let block = try await r.orderer.withReplica { try XCTUnwrap($0.store.block(at: 1)) }
+      XCTAssertEqual(Set(block.transactions), Set(transactions.map(\.canonicalBytes)))
+      XCTAssertEqual(block.transactions.count, transactions.count)
+    }
+  }
+
   /// Attack (any etcd writer): junk under a transaction's key, markers not by their writer or
   /// by no node, and signature entries that claim a genesis node but do not verify,
   /// written around the honest ones for the same block, and entries for blocks not yet cut,
