@@ -72,6 +72,13 @@ public actor EtcdOrderer {
     try body(follower.replica)
   }
 
+  /// The stored ledger's state and the transactions the log holds beyond it, in log order:
+  /// what the ledger's tip will be once they are stored (a block may still void and be dated
+  /// again, which does not change their order).
+  public func tip() -> (state: LedgerState, beyond: [[UInt8]]) {
+    (follower.replica.state, follower.unstoredTransactions)
+  }
+
   /// Follows the log from its start until cancelled: the genesis block first (this node
   /// writes it to the log unless another node did), then everything any node writes.
   /// Run again after a failure (etcd unreachable), it reads the log from its start again,

@@ -83,6 +83,29 @@ public struct RoundSteps: Sendable {
       + training(state, now: now, seen: seen, held: held)
   }
 
+  /// The commit step the ledger would call for right behind `endorsement` of `round`, if it
+  /// completes the quorum: `state` is the stored ledger's and `beyond` the transactions the
+  /// log holds past it. The node whose endorsement is the k-th proposes the commit (and the
+  /// next round's open) with it, in one block, instead of a coordinator a block later.
+  ///
+  /// Nothing here is verified (this node's endorsement its enclave made; the log's are when
+  /// their blocks are built): the ledger judges the proposal as any other, so a forged or
+  /// late entry read ahead only costs a refused commit, after which the coordinator proposes.
+  public func commitBehind(
+    _ endorsement: [UInt8], round: UInt64, state: LedgerState, beyond: [[UInt8]], now: Date,
+    seen: Sightings = .init(), held: (Hash256) -> Bool
+  ) -> RoundStep? {
+    let stamp = max(UInt64(now.timeIntervalSince1970 * 1000), state.lastTimestamp)
+    let (next, outcomes) = state.evaluate(beyond + [endorsement], timestamp: stamp) { _ in false }
+    guard outcomes.last?.isValid == true else { return nil }
+    return self.next(next, now: now, seen: seen, held: held).lazy.map(\.step).first {
+      switch $0 {
+      case .commit(let c), .commitThenOpen(let c, _): c.round == round
+      default: false
+      }
+    }
+  }
+
   /// The newest committed model's file, if this node lacks it (the next round may be open
   /// already: it opens in the commit's block).
   private func release(_ state: LedgerState, held: (Hash256) -> Bool) -> [Planned] {

@@ -158,7 +158,7 @@ public final class LedgerNode: NodeBackend {
       if let blob, let hash = named?.0 {
         let blobs = self.blobs
         _ = try await Blocking.run { try blobs.put(blob, checked: hash) }
-        recentBlobs[hash] = blob
+        keep(blob, as: hash)
       }
       // A cluster's commitment is claimed above: the log need not be read for a copy first
       // (one would count once anyway).
@@ -170,6 +170,13 @@ public final class LedgerNode: NodeBackend {
     }
     return true
   }
+
+  /// Keeps `bytes`, stored under `hash` and checked against it, in memory too (the oldest
+  /// leave first): peers and this node's aggregation read them without the disk.
+  public func keep(_ bytes: [UInt8], as hash: Hash256) { recentBlobs[hash] = bytes }
+
+  /// The blob with `hash` if this node keeps it in memory (it was checked when kept).
+  public func recent(_ hash: Hash256) -> [UInt8]? { recentBlobs[hash] }
 
   public func block(at height: UInt64) async throws -> WireBlock? {
     // Every follower asks for each new block: read it from the store once, not once each

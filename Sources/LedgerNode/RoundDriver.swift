@@ -194,18 +194,8 @@ public actor RoundDriver {
       note("proposed \(step)")
     case .aggregate(let round):
       try await aggregate(round, state)
-    case .commit(let commit):
-      try await node.orderer.submit(.modelCommit(commit))
-      note("proposed \(step)")
-    case .commitThenOpen(let commit, let participants):
-      let open = Transaction.roundOpen(
-        RoundOpen(
-          network: network, round: commit.round + 1, baseModel: commit.model,
-          participants: participants, rules: genesis.rules, configuration: genesis.round,
-          groupKey: state.groupKey, node: key))
-      try await node.orderer.submit([
-        Transaction.modelCommit(commit).canonicalBytes, open.canonicalBytes,
-      ])
+    case .commit, .commitThenOpen:
+      try await node.orderer.submit(proposal(step, state))
       note("proposed \(step)")
     case .release(let round):
       try await release(round, state)
@@ -223,6 +213,23 @@ public actor RoundDriver {
     case .commitMetric(let metric):
       try await node.orderer.submit(.metricCommit(metric))
       note("proposed \(step)")
+    }
+  }
+
+  /// The transactions that propose a commit step: the commit, and the next round's open
+  /// behind it.
+  private func proposal(_ step: RoundStep, _ state: LedgerState) -> [[UInt8]] {
+    switch step {
+    case .commit(let commit): return [Transaction.modelCommit(commit).canonicalBytes]
+    case .commitThenOpen(let commit, let participants):
+      let genesis = node.genesis
+      let open = Transaction.roundOpen(
+        RoundOpen(
+          network: genesis.hash, round: commit.round + 1, baseModel: commit.model,
+          participants: participants, rules: genesis.rules, configuration: genesis.round,
+          groupKey: state.groupKey, node: key))
+      return [Transaction.modelCommit(commit).canonicalBytes, open.canonicalBytes]
+    default: return []
     }
   }
 
@@ -280,8 +287,12 @@ public actor RoundDriver {
     let hashes = [baseModelBlob(before: round, state)] + close.payloads
     var payloads: [[UInt8]] = []
     let blobs = node.blobs
-    if hashes.allSatisfy({ blobs.contains($0) }) {
-      // All here (pulled as their commitments were ordered): read in one go.
+    let kept = hashes.compactMap { node.recent($0) }
+    if kept.count == hashes.count {
+      // All in memory (taken or pulled as their commitments were ordered, checked then).
+      payloads = kept
+    } else if hashes.allSatisfy({ blobs.contains($0) }) {
+      // All here: read in one go.
       payloads = try await Blocking.run { try hashes.map { try blobs.get($0) } }
     } else {
       for hash in hashes { payloads.append(try await blob(hash)) }
@@ -294,9 +305,20 @@ public actor RoundDriver {
     let aggregated = ContinuousClock.now
     switch verdict {
     case .endorsed(let endorsement, _, let refused):
-      try await node.orderer.submit(.endorsement(endorsement))
+      let bytes = Transaction.endorsement(endorsement).canonicalBytes
+      let (tip, beyond) = await node.orderer.tip()
+      let behind = steps.commitBehind(
+        bytes, round: round, state: tip, beyond: beyond, now: Date(),
+        seen: sightings[round] ?? .init()
+      ) { blobs.contains($0) }
+      // Not read back from the log first: this node writes its endorsement once per try, and
+      // the same bytes twice would count once. A commit proposed behind it is not marked
+      // taken: were it refused, the coordinator's turn comes as for any commit.
+      try await node.orderer.submit(
+        [bytes] + (behind.map { proposal($0, tip) } ?? []), unlessLogged: false)
       note(
         "endorsed round \(round): model \(endorsement.statement.newModel.short), \(endorsement.statement.accepted.count) accepted, \(refused.count) refused (payloads read in \(Self.ms(read - start)), aggregated in \(Self.ms(aggregated - read)), submitted in \(Self.ms(.now - aggregated)))"
+          + (behind.map { ", and proposed \($0) behind it" } ?? "")
       )
     case .tooFewUpdates(let why):
       try await node.orderer.submit(
@@ -325,7 +347,8 @@ public actor RoundDriver {
       try $0.store.proof(ofValid: Hash256.of(bytes))
     }), let file = try? aggregator.release(proof), Hash256.of(file) == commit.modelBlob {
       let blobs = node.blobs
-      _ = try await Blocking.run { try blobs.put(file) }
+      let hash = try await Blocking.run { try blobs.put(file) }
+      node.keep(file, as: hash)
       note("released round \(round)'s model \(commit.model.short)")
       return
     }
@@ -390,6 +413,7 @@ public actor RoundDriver {
       do {
         let bytes = try await p.blob(hash, atMost: atMost)  // checked against `hash`
         _ = try await Blocking.run { try blobs.put(bytes, checked: hash) }
+        node.keep(bytes, as: hash)
         return bytes
       } catch {
         problems.append("\(p.address): \(error)")

@@ -182,4 +182,113 @@ final class RoundStepsTests: XCTestCase {
     guard case .abort(2, let reason)? = steps.first?.step else { return XCTFail("\(steps)") }
     XCTAssertTrue(reason.contains("other clusters than the network's schedule"), reason)
   }
+
+  /// The endorsement that completes the quorum carries the commit and the next round's open,
+  /// whether the others are stored or only in the log; a forged endorsement read ahead in the
+  /// log (attack: a node writes one under another endorser's key) costs only a commit the
+  /// ledger refuses, and the honest commit follows.
+  func testTheEndorsementThatCompletesTheQuorumCarriesTheCommit() throws {
+    let genesis = try genesis()
+    let replicas = try nodeKeys.enumerated().map { i, key in
+      try LedgerReplica(
+        directory: "\(directory)/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
+    }
+    let replica = replicas[0]
+    let orderer = try EmbeddedOrderer(replicas: replicas)
+    try orderer.cut()
+    for (i, key) in clusterKeys.enumerated() {
+      orderer.submit(
+        .enrolment(
+          ClusterEnrolment(
+            network: genesis.hash, cluster: "cluster-\(i)", key: key.publicKey,
+            member: "member-\(i)", memberKey: members[i])))
+    }
+    let everyone = ["cluster-0", "cluster-1", "cluster-2"]
+    orderer.submit(
+      .roundOpen(
+        RoundOpen(
+          network: genesis.hash, round: 1, baseModel: genesis.initialModel!,
+          participants: everyone, rules: genesis.rules, configuration: genesis.round,
+          node: nodeKeys[0])))
+    try orderer.cut()
+    var updates: [Hash256] = []
+    for i in 0..<3 {
+      let payload = Array("update \(i)".utf8)
+      updates.append(Hash256.of(payload))
+      orderer.submit(
+        .commitment(
+          UpdateCommitment(
+            network: genesis.hash, round: 1, cluster: "cluster-\(i)",
+            payload: Hash256.of(payload), payloadSize: UInt64(payload.count),
+            clusterKey: clusterKeys[i])))
+    }
+    try orderer.cut()
+    let r = try XCTUnwrap(replica.state.rounds[1])
+    orderer.submit(
+      .roundClose(
+        RoundClose(
+          network: genesis.hash, round: 1, open: r.openHash, updates: r.entries,
+          node: nodeKeys[0])))
+    try orderer.cut()
+
+    func statement(_ model: String) -> AggregationStatement {
+      AggregationStatement(
+        round: 1, baseModel: genesis.initialModel!, accepted: updates.map { .init(update: $0) },
+        rejected: [], rule: genesis.rules.ruleName, parameters: genesis.rules.statementParameters,
+        newModel: Hash256.of(Array(model.utf8)), newModelBlob: Hash256.of(Array(model.utf8)),
+        newModelSize: 1)
+    }
+    let s = statement("model")
+    func endorsement(_ i: Int) -> [UInt8] {
+      Transaction.endorsement(Endorsement(network: genesis.hash, statement: s, key: nodeKeys[i]))
+        .canonicalBytes
+    }
+    let steps0 = steps(node: 0)
+    let now = Date()
+    let held: (Hash256) -> Bool = { _ in false }
+    func behind(_ beyond: [[UInt8]]) -> ModelCommit? {
+      switch steps0.commitBehind(
+        endorsement(0), round: 1, state: replica.state, beyond: beyond, now: now, held: held)
+      {
+      case .commitThenOpen(let c, let participants)?:
+        XCTAssertEqual(participants, everyone)
+        return c
+      case nil: return nil
+      case let other?:
+        XCTFail("\(other)")
+        return nil
+      }
+    }
+    XCTAssertNil(behind([]), "the first endorsement of two does not complete the quorum")
+    // Another endorser's, in the log but not stored yet: this one is the k-th.
+    let early = try XCTUnwrap(behind([endorsement(1)]))
+    XCTAssertEqual(early.statement, s.hash)
+    XCTAssertEqual(early.endorsements.count, 2)
+
+    // Attack: node-1's key on the statement, with a signature it never made.
+    var forged = Endorsement(network: genesis.hash, statement: statement("other"), key: nodeKeys[1])
+    forged.statement = s
+    let forgedBytes = Transaction.endorsement(forged).canonicalBytes
+    let fooled = try XCTUnwrap(behind([forgedBytes]))
+    let (_, outcomes) = replica.state.evaluate(
+      [forgedBytes, endorsement(0), Transaction.modelCommit(fooled).canonicalBytes],
+      timestamp: replica.state.lastTimestamp)
+    XCTAssertFalse(outcomes[0].isValid, "the forged endorsement is refused")
+    XCTAssertTrue(outcomes[1].isValid)
+    XCTAssertFalse(outcomes[2].isValid, "and so is the commit that counted it")
+
+    // Stored: node-0's endorsement alone, then node-2's completes the quorum with it.
+    orderer.submit(try Transaction(canonical: forgedBytes))
+    orderer.submit(try Transaction(canonical: endorsement(0)))
+    try orderer.cut()
+    XCTAssertNil(replica.state.rounds[1]?.commit)
+    guard
+      case .commitThenOpen(let honest, _)? = steps(node: 2).commitBehind(
+        endorsement(2), round: 1, state: replica.state, beyond: [], now: now, held: held)
+    else { return XCTFail("node-2's endorsement completes the quorum") }
+    orderer.submit(try Transaction(canonical: endorsement(2)))
+    orderer.submit(.modelCommit(honest))
+    try orderer.cut()
+    XCTAssertEqual(replica.state.rounds[1]?.commit?.model, s.newModel)
+  }
 }

@@ -38,6 +38,9 @@ public struct BlockCutter: Sendable {
     return pending.contains(genesis) ? 1 : 0
   }
 
+  /// Transactions logged since the last marker, in log order (none before the genesis cut).
+  public var pendingTransactions: [[UInt8]] { genesis == nil ? pending : [] }
+
   /// Takes the next transaction of the log.
   public mutating func add(transaction bytes: [UInt8]) {
     guard seen.insert(Hash256.of(bytes)).inserted else { return }

@@ -102,6 +102,12 @@ public final class LogFollower {
   public var genesisCut: Bool { nextCutHeight > 0 }
   /// Blocks cut but not yet stored on this node.
   public var unstored: Int { queue.count }
+  /// The transactions the log holds beyond this node's newest block, in log order: those of
+  /// blocks cut but not stored, then those not cut yet (the ledger's tip, as far as this node
+  /// has read it).
+  public var unstoredTransactions: [[UInt8]] {
+    queue.flatMap(\.content.transactions) + cutter.pendingTransactions
+  }
 
   /// Reads the log's next transaction.
   public func take(transaction bytes: [UInt8]) { cutter.add(transaction: bytes) }
