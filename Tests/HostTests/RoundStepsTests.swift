@@ -73,20 +73,20 @@ final class RoundStepsTests: XCTestCase {
     }
   }
 
-  func testOpenCloseAndAbortFollowTheLedgerAndTheClock() throws {
+  /// Three replicas ordered by an embedded orderer, past their genesis block.
+  func network() throws -> (Genesis, LedgerReplica, EmbeddedOrderer) {
     let genesis = try genesis()
     let replicas = try nodeKeys.enumerated().map { i, key in
       try LedgerReplica(
         directory: "\(directory)/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
     }
-    let replica = replicas[0]
     let orderer = try EmbeddedOrderer(replicas: replicas)
     try orderer.cut()
-    let s = steps(node: 0)
-    let now = Date()
-    let held: (Hash256) -> Bool = { _ in false }
-    XCTAssertEqual(s.next(replica.state, now: now, held: held), [], "nobody is enrolled")
+    return (genesis, replicas[0], orderer)
+  }
 
+  /// Submits the enrolment of clusters 0, 1 and 2.
+  func enrol(_ genesis: Genesis, on orderer: EmbeddedOrderer) {
     for (i, key) in clusterKeys.enumerated() {
       orderer.submit(
         .enrolment(
@@ -94,6 +94,16 @@ final class RoundStepsTests: XCTestCase {
             network: genesis.hash, cluster: "cluster-\(i)", key: key.publicKey,
             member: "member-\(i)", memberKey: members[i])))
     }
+  }
+
+  func testOpenCloseAndAbortFollowTheLedgerAndTheClock() throws {
+    let (genesis, replica, orderer) = try network()
+    let s = steps(node: 0)
+    let now = Date()
+    let held: (Hash256) -> Bool = { _ in false }
+    XCTAssertEqual(s.next(replica.state, now: now, held: held), [], "nobody is enrolled")
+
+    enrol(genesis, on: orderer)
     try orderer.cut()
     let everyone = ["cluster-0", "cluster-1", "cluster-2"]
     XCTAssertEqual(
@@ -188,21 +198,8 @@ final class RoundStepsTests: XCTestCase {
   /// log (attack: a node writes one under another endorser's key) costs only a commit the
   /// ledger refuses, and the honest commit follows.
   func testTheEndorsementThatCompletesTheQuorumCarriesTheCommit() throws {
-    let genesis = try genesis()
-    let replicas = try nodeKeys.enumerated().map { i, key in
-      try LedgerReplica(
-        directory: "\(directory)/node-\(i)", genesis: genesis, name: "node-\(i)", key: key)
-    }
-    let replica = replicas[0]
-    let orderer = try EmbeddedOrderer(replicas: replicas)
-    try orderer.cut()
-    for (i, key) in clusterKeys.enumerated() {
-      orderer.submit(
-        .enrolment(
-          ClusterEnrolment(
-            network: genesis.hash, cluster: "cluster-\(i)", key: key.publicKey,
-            member: "member-\(i)", memberKey: members[i])))
-    }
+    let (genesis, replica, orderer) = try network()
+    enrol(genesis, on: orderer)
     let everyone = ["cluster-0", "cluster-1", "cluster-2"]
     orderer.submit(
       .roundOpen(
