@@ -279,10 +279,13 @@ public actor ClusterDaemon {
         note("round \(round): none of its devices answered; nothing to send")
         return nil
       }
+      let trained = Self.seconds(since: start)
+      let sealing = ContinuousClock.now
+      let submission = try agent.submission(for: update)
       note(
-        "round \(round): trained on \(update.sampleCount) samples in \(Self.seconds(since: start)), loss \(String(format: "%.4f", update.trainLoss))"
+        "round \(round): trained on \(update.sampleCount) samples in \(trained), loss \(String(format: "%.4f", update.trainLoss)); sealed in \(Self.seconds(since: sealing))"
       )
-      return try agent.submission(for: update)
+      return submission
     }
   }
 
@@ -429,9 +432,10 @@ public actor ClusterDaemon {
     for i in 0..<nodes.count {
       let node = nodes[(first + i) % nodes.count]
       do {
+        let start = ContinuousClock.now
         let appended = try await node.submit(transaction, blob: payload)
         return
-          "\(what) \(Hash256.of(payload).short) \(appended ? "submitted to" : "already held by") \(node.address)"
+          "\(what) \(Hash256.of(payload).short) \(appended ? "submitted to" : "already held by") \(node.address) (in \(seconds(since: start)))"
       } catch {
         problems.append("\(node.address): \(error)")
       }

@@ -43,7 +43,7 @@ public final class LedgerNode: NodeBackend {
   /// the replica already holds enrolled may call at once.
   public init(
     replica: sending LedgerReplica, etcd client: EtcdClient, enclave: EnclaveClient? = nil,
-    closeKey: SigningKey? = nil, batchTimeout: Duration = .milliseconds(20),
+    closeKey: SigningKey? = nil, batchTimeout: Duration? = .milliseconds(20),
     clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
   ) {
     name = replica.name
@@ -139,17 +139,25 @@ public final class LedgerNode: NodeBackend {
       }
     }
     // The last participant's update (claimed, so once): the round's close goes right behind it.
+    // The ledger's tip counts: commitments in the log but not yet in a stored block too.
     var close: [UInt8]? = nil
     if let closeKey, case .commitment(let c) = transactionValue {
-      close = await orderer.withReplica { r in
-        guard let updates = r.state.closeEntries(completedBy: c),
-          let open = r.state.rounds[c.round]?.openHash
-        else { return nil }
-        return Transaction.roundClose(
-          RoundClose(
-            network: r.state.network, round: c.round, open: open, updates: updates,
-            node: closeKey)
-        ).canonicalBytes
+      let (stored, beyond) = await orderer.tip()
+      if let r = stored.rounds[c.round],
+        r.entries.count + beyond.count + 1 >= r.open.participants.count
+      {
+        // Not verified here: each is when its block is built, and a close that names one
+        // the ledger refuses is refused too (the coordinator closes the round then).
+        let tip = stored.evaluate(beyond, timestamp: stored.lastTimestamp) { _ in false }.0
+        if let updates = tip.closeEntries(completedBy: c), let open = tip.rounds[c.round]?.openHash
+        {
+          close =
+            Transaction.roundClose(
+              RoundClose(
+                network: tip.network, round: c.round, open: open, updates: updates,
+                node: closeKey)
+            ).canonicalBytes
+        }
       }
     }
     do {

@@ -309,6 +309,123 @@ struct LyingNode: NodeBackend {
 extension LedgerNodeTests {
   /// Attack (a lying node): a block with fewer verdicts than transactions is refused by the
   /// client, whether fetched or streamed, rather than indexed out of range by its caller.
+  /// The node that takes a round's last update orders the round's close right behind it,
+  /// counting the updates the log holds but no block stores yet; a forged commitment read
+  /// ahead in the log (attack: another node writes one with a bad signature) makes that close
+  /// one the ledger refuses, and the round stays open for the coordinator's.
+  func testTheCloseRidesWithTheLastUpdateOnTheLedgersTip() async throws {
+    // Two nodes (a block needs two signatures); nothing is cut but by the test, so
+    // commitments stay in the log, unstored, until it says.
+    var nodes: [LedgerNode] = []
+    for i in 0..<2 {
+      let client = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
+      let replica = try Self.replica(
+        directory: "\(directory)/node-\(i)", genesis: genesis, node: i, key: nodeKeys[i])
+      let node = LedgerNode(
+        replica: replica, etcd: client, closeKey: nodeKeys[i], batchTimeout: nil)
+      let tasks = [
+        Task { _ = try? await client.run() }, Task { _ = try? await node.orderer.run() },
+      ]
+      stops.append {
+        client.close()
+        for t in tasks { t.cancel() }
+      }
+      nodes.append(node)
+      for _ in 0..<2000 where await node.orderer.markers == 0 {
+        try await Task.sleep(for: .milliseconds(10))
+      }
+    }
+    let node = nodes[0]
+    for _ in 0..<2000 where await node.orderer.height == nil {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    let clusterKeys = (0..<3).map { _ in SigningKey() }
+    for (i, key) in clusterKeys.enumerated() {
+      try await node.orderer.submit(
+        .enrolment(
+          ClusterEnrolment(
+            network: genesis.hash, cluster: "cluster-\(i)", key: key.publicKey,
+            member: "member-\(i)", memberKey: members[i])))
+    }
+    func cut(to height: UInt64) async throws {
+      try await node.orderer.cut()
+      let stored = await node.orderer.wait(forHeight: height, timeout: .seconds(20))
+      XCTAssertTrue(stored, "block \(height)")
+    }
+    try await cut(to: 1)
+    func open(_ round: UInt64) async throws {
+      try await node.orderer.submit(
+        .roundOpen(
+          RoundOpen(
+            network: genesis.hash, round: round, baseModel: genesis.initialModel!,
+            participants: ["cluster-0", "cluster-1", "cluster-2"], rules: genesis.rules,
+            configuration: genesis.round, node: nodeKeys[0])))
+    }
+    try await open(1)
+    try await cut(to: 2)
+    let peer = Peer(key: clusterKeys[0].publicKey, role: .cluster, name: "test", address: "test")
+    func commitment(_ i: Int, round: UInt64, key: SigningKey? = nil) -> ([UInt8], [UInt8]) {
+      let payload = Array("update \(i) of round \(round)".utf8)
+      let tx = Transaction.commitment(
+        UpdateCommitment(
+          network: genesis.hash, round: round, cluster: "cluster-\(i)",
+          payload: Hash256.of(payload), payloadSize: UInt64(payload.count),
+          clusterKey: key ?? clusterKeys[i]))
+      return (tx.canonicalBytes, payload)
+    }
+    func waitForTip(_ count: Int) async throws {
+      for _ in 0..<2000 where await node.orderer.tip().beyond.count < count {
+        try await Task.sleep(for: .milliseconds(5))
+      }
+    }
+    for i in 0..<2 {
+      let (tx, payload) = commitment(i, round: 1)
+      _ = try await node.submit(transaction: tx, blob: payload, from: peer)
+    }
+    try await waitForTip(2)
+    let (last, payload) = commitment(2, round: 1)
+    _ = try await node.submit(transaction: last, blob: payload, from: peer)
+    try await cut(to: 3)
+    let (block, outcomes) = try await node.orderer.withReplica {
+      (try XCTUnwrap($0.store.block(at: 3)), try $0.store.transactions(at: 3).map(\.outcome))
+    }
+    XCTAssertEqual(block.transactions.count, 4)
+    guard case .roundClose(let close) = try Transaction(canonical: block.transactions[3]) else {
+      return XCTFail("the close rides right behind the last update")
+    }
+    XCTAssertEqual(close.updates.count, 3)
+    XCTAssertTrue(outcomes.allSatisfy(\.isValid), "\(outcomes)")
+
+    // Round 2 (round 1 aborted): cluster-1's commitment in the log is forged (signed by
+    // another key).
+    try await node.orderer.submit(
+      .roundAbort(RoundAbort(network: genesis.hash, round: 1, reason: "test", node: nodeKeys[0])))
+    try await open(2)
+    try await cut(to: 4)
+    let writer = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
+    let writing = Task { _ = try? await writer.run() }
+    defer {
+      writer.close()
+      writing.cancel()
+    }
+    let (forged, _) = commitment(1, round: 2, key: SigningKey())
+    _ = try await writer.create(key: node.orderer.layout.transaction(forged), value: forged)
+    let (first, firstPayload) = commitment(0, round: 2)
+    _ = try await node.submit(transaction: first, blob: firstPayload, from: peer)
+    try await waitForTip(2)
+    let (third, thirdPayload) = commitment(2, round: 2)
+    _ = try await node.submit(transaction: third, blob: thirdPayload, from: peer)
+    try await cut(to: 5)
+    let (closed, verdicts) = try await node.orderer.withReplica {
+      (
+        $0.state.rounds[2]?.close,
+        try $0.store.transactions(at: 5).map(\.outcome.isValid)
+      )
+    }
+    XCTAssertNil(closed, "the close that counted the forged commitment is refused")
+    XCTAssertEqual(verdicts, [false, true, true, false])
+  }
+
   func testAClientRefusesABlockWithoutAVerdictPerTransaction() async throws {
     let peers = PeerDirectory(
       network: genesis.hash, nodes: [("node-0", nodeKeys[0].publicKey)],
