@@ -404,11 +404,12 @@ public actor ClusterDaemon {
     reportsInFlight.insert(c.round)
     // A report sent before and still not on the ledger goes to the next node.
     let (nodes, first) = (self.nodes, (current + (reportSent[c.round]?.times ?? 0)) % nodes.count)
+    let patience = self.patience
     Task.detached {
       do {
         let sent = try await Self.submit(
           submission.transaction, payload: submission.payload, what: what, to: nodes,
-          from: first)
+          from: first, patience: patience)
         await self.reported(c.round, sent)
       } catch {
         await self.reported(c.round, nil, problem: "\(error)")
@@ -420,27 +421,73 @@ public actor ClusterDaemon {
   /// takes it.
   private func submit(_ transaction: [UInt8], payload: [UInt8], what: String) async throws {
     note(
-      try await Self.submit(transaction, payload: payload, what: what, to: nodes, from: current))
+      try await Self.submit(
+        transaction, payload: payload, what: what, to: nodes, from: current, patience: patience))
   }
 
-  /// Sends to `nodes` from the one at `first` on; says where it went.
+  /// Sends to `nodes` from the one at `first` on, says where it went: to the next node when
+  /// one refuses, or has not answered within `patience` (a stalled node holds the call until
+  /// the client's timeout; the first answer counts, and the log counts the same bytes sent to
+  /// two nodes once).
   private static func submit(
     _ transaction: [UInt8], payload: [UInt8], what: String, to nodes: [NodeClient],
-    from first: Int
+    from first: Int, patience: Duration
   ) async throws -> String {
-    var problems: [String] = []
-    for i in 0..<nodes.count {
-      let node = nodes[(first + i) % nodes.count]
-      do {
-        let start = ContinuousClock.now
-        let appended = try await node.submit(transaction, blob: payload)
-        return
-          "\(what) \(Hash256.of(payload).short) \(appended ? "submitted to" : "already held by") \(node.address) (in \(seconds(since: start)))"
-      } catch {
-        problems.append("\(node.address): \(error)")
+    let start = ContinuousClock.now
+    return try await withThrowingTaskGroup(of: Result<String, SubmitFailure>.self) { group in
+      var next = 0
+      func send() {
+        let node = nodes[(first + next) % nodes.count]
+        next += 1
+        group.addTask {
+          do {
+            let appended = try await node.submit(transaction, blob: payload)
+            return .success(
+              "\(what) \(Hash256.of(payload).short) \(appended ? "submitted to" : "already held by") \(node.address) (in \(seconds(since: start)))"
+            )
+          } catch {
+            return .failure(SubmitFailure(text: "\(node.address): \(error)"))
+          }
+        }
       }
+      var problems: [String] = []
+      var running = 1
+      send()
+      // A timer that asks for the next node while calls are still out.
+      group.addTask {
+        try await Task.sleep(for: patience)
+        return .failure(SubmitFailure(text: nil))
+      }
+      while running > 0, let answer = try await group.next() {
+        switch answer {
+        case .success(let sent):
+          group.cancelAll()
+          return sent
+        case .failure(let failure):
+          if let text = failure.text {
+            problems.append(text)
+            running -= 1
+          }
+          if next < nodes.count {
+            send()
+            running += 1
+            if failure.text == nil {
+              group.addTask {
+                try await Task.sleep(for: patience)
+                return .failure(SubmitFailure(text: nil))
+              }
+            }
+          }
+        }
+      }
+      group.cancelAll()
+      throw ClusterDaemonError.notSubmitted(what, problems)
     }
-    throw ClusterDaemonError.notSubmitted(what, problems)
+  }
+
+  /// A node's refusal or failure (nil: no answer within the patience).
+  private struct SubmitFailure: Error {
+    var text: String?
   }
 
   /// The base model with the receipt that proves it (none for genesis's initial model),

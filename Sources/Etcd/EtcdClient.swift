@@ -44,7 +44,10 @@ public final class EtcdClient: Sendable {
           time: .seconds(30), timeout: .seconds(10), allowWithoutCalls: false)
         $0.backoff = .init(
           initial: .milliseconds(100), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
-      })
+      },
+      // A connection to each member, calls spread over those that answer: one that dies is
+      // left at once (pick-first stayed on a dead member's address, waiting).
+      serviceConfig: ServiceConfig(loadBalancingConfig: [.roundRobin]))
     grpc = GRPCClient(transport: transport)
     kv = .init(wrapping: grpc)
     watcher = .init(wrapping: grpc)

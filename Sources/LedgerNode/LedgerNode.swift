@@ -34,6 +34,9 @@ public final class LedgerNode: NodeBackend {
   /// The node's genesis key, if it takes part in the rounds: it proposes a round's close right
   /// behind the commitment that completes the round.
   private let closeKey: SigningKey?
+  /// Peer nodes that keep a copy of each payload this node takes before it orders the
+  /// commitment: one node's crash or stall cannot leave a round with a payload no one serves.
+  private let holders: [NodeClient]
   /// True once `stop()` was called: streams to callers end.
   public var isStopping: Bool { stopping.value }
   /// Ends the node's long-lived calls (its service calls this on a graceful shutdown).
@@ -43,10 +46,12 @@ public final class LedgerNode: NodeBackend {
   /// the replica already holds enrolled may call at once.
   public init(
     replica: sending LedgerReplica, etcd client: EtcdClient, enclave: EnclaveClient? = nil,
-    closeKey: SigningKey? = nil, batchTimeout: Duration? = .milliseconds(20),
+    closeKey: SigningKey? = nil, holders: [NodeClient] = [],
+    batchTimeout: Duration? = .milliseconds(20),
     clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
   ) {
     name = replica.name
+    self.holders = holders
     self.enclave = enclave
     self.closeKey = closeKey
     network = replica.genesis.hash
@@ -167,6 +172,7 @@ public final class LedgerNode: NodeBackend {
         let blobs = self.blobs
         _ = try await Blocking.run { try blobs.put(blob, checked: hash) }
         keep(blob, as: hash)
+        try await holdElsewhere(transaction, blob, from: peer)
       }
       // A cluster's commitment is claimed above: the log need not be read for a copy first
       // (one would count once anyway).
@@ -177,6 +183,68 @@ public final class LedgerNode: NodeBackend {
       throw error
     }
     return true
+  }
+
+  /// Sends the payload to one holder (chosen by its hash, so that copies spread) and returns
+  /// once it keeps it; one that refuses or has not answered within 2 s gives way to the next.
+  /// The other peers pull the payload once its commitment is ordered, as before: one copy
+  /// more before ordering is what lets any one node fail.
+  private func holdElsewhere(_ transaction: [UInt8], _ blob: [UInt8], from peer: Peer)
+    async throws
+  {
+    guard !holders.isEmpty else { return }
+    let first = Int(Hash256.of(blob).bytes[0]) % holders.count
+    var problems: [String] = []
+    for i in 0..<holders.count {
+      let h = holders[(first + i) % holders.count]
+      let problem = await withTaskGroup(of: String?.self) { group in
+        group.addTask {
+          do {
+            try await h.hold(transaction: transaction, blob: blob)
+            return nil
+          } catch {
+            return "\(h.address): \(error)"
+          }
+        }
+        group.addTask {
+          try? await Task.sleep(for: .seconds(2))
+          return "\(h.address): no answer within 2 s"
+        }
+        let first = await group.next() ?? "\(h.address): no answer"
+        group.cancelAll()
+        return first
+      }
+      guard let problem else { return }
+      problems.append(problem)
+    }
+    throw NodeError.refused(
+      from: peer.description,
+      reason:
+        "no peer node kept a copy of the payload, so it is not ordered (\(problems.joined(separator: "; ")))"
+    )
+  }
+
+  public func hold(transaction: [UInt8], blob: [UInt8], from peer: Peer) async throws {
+    // Only a payload a valid commitment names, as this node's ledger reads it now (or one it
+    // holds already).
+    let hash = Hash256.of(blob)
+    if blobs.contains(hash) { return }
+    switch try? Transaction(canonical: transaction) {
+    case .commitment(let c) where c.payload == hash && c.payloadSize == UInt64(blob.count): break
+    case .reportCommitment(let c) where c.payload == hash && c.payloadSize == UInt64(blob.count):
+      break
+    default: throw NodeError.blobNotCommitted(from: peer.description)
+    }
+    let now = UInt64(Date().timeIntervalSince1970 * 1000)
+    let verdict = await orderer.withReplica {
+      $0.state.precheck(transaction, timestamp: max(now, $0.state.lastTimestamp))
+    }
+    if let reason = verdict.reason {
+      throw NodeError.refused(from: peer.description, reason: reason)
+    }
+    let blobs = self.blobs
+    _ = try await Blocking.run { try blobs.put(blob, checked: hash) }
+    keep(blob, as: hash)
   }
 
   /// Keeps `bytes`, stored under `hash` and checked against it, in memory too (the oldest

@@ -1,3 +1,4 @@
+import GRPCCore
 import Records
 
 /// What a ledger node answers over the network, apart from the transport: `NodeService`
@@ -9,6 +10,9 @@ public protocol NodeBackend: Sendable {
   func submit(transaction: [UInt8], blob: [UInt8]?, from peer: Peer) async throws -> Bool
   func block(at height: UInt64) async throws -> WireBlock?
   func blob(_ hash: Hash256) async throws -> [UInt8]?
+  /// Keeps `blob`, which the commitment `transaction` names and a peer node is about to
+  /// order (`peer` is that node).
+  func hold(transaction: [UInt8], blob: [UInt8], from peer: Peer) async throws
   /// The receipt (JSON) of the model committed in `round`; nil if none is.
   func receipt(round: UInt64) async throws -> [UInt8]?
   /// The node's enclave (privacy tee) as its peers reach it: evidence for a nonce, a fresh
@@ -26,6 +30,9 @@ public protocol NodeBackend: Sendable {
 }
 
 extension NodeBackend {
+  public func hold(transaction: [UInt8], blob: [UInt8], from peer: Peer) async throws {
+    throw RPCError(code: .unimplemented, message: "this node keeps no payloads for its peers")
+  }
   public func enclaveEvidence(nonce: [UInt8]) async throws -> [UInt8]? { nil }
   public func enclaveChallenge() async throws -> [UInt8]? { nil }
   public func enclaveAdmit(evidence: [UInt8], challenge: [UInt8]) async throws -> [UInt8]? {

@@ -134,7 +134,15 @@ public final class NodeClient: Sendable {
     return Array(try await node.enclaveAdmit(request, options: options).grant)
   }
 
-  /// A blob by its hash, checked against it.
+  /// Asks the node (a peer; nodes only) to keep `blob`, which the commitment `transaction`
+  /// names, before this node orders it.
+  public func hold(transaction: [UInt8], blob: [UInt8]) async throws {
+    var request = Fedledger_V1_HoldRequest()
+    request.transaction = Data(transaction)
+    request.blob = Data(blob)
+    _ = try await node.hold(request, options: options)
+  }
+
   /// The blob named `hash`, checked against it; an answer larger than `atMost` bytes (plus
   /// the message's framing) is refused before it is read whole.
   public func blob(_ hash: Hash256, atMost: Int? = nil) async throws -> [UInt8] {

@@ -108,6 +108,31 @@ struct NodeService: Fedledger_V1_Node.SimpleServiceProtocol {
     return r
   }
 
+  func hold(request: Fedledger_V1_HoldRequest, context: ServerContext) async throws
+    -> Fedledger_V1_HoldResponse
+  {
+    try nodeOnly(context)
+    let from = try peer(context)
+    guard !request.transaction.isEmpty, request.transaction.count <= maximumTransactionBytes,
+      !request.blob.isEmpty, request.blob.count <= maximumBlobBytes
+    else {
+      throw RPCError(
+        code: .invalidArgument,
+        message:
+          "a payload to hold is 1 to \(maximumBlobBytes) bytes with a transaction of 1 to \(maximumTransactionBytes)"
+      )
+    }
+    do {
+      try await backend.hold(
+        transaction: Array(request.transaction), blob: Array(request.blob), from: from)
+    } catch let error as RPCError {
+      throw error
+    } catch {
+      throw RPCError(code: .failedPrecondition, message: "\(error)")
+    }
+    return Fedledger_V1_HoldResponse()
+  }
+
   func receipt(request: Fedledger_V1_ReceiptRequest, context: ServerContext) async throws
     -> Fedledger_V1_ReceiptResponse
   {

@@ -21,6 +21,10 @@ struct DevnetState: Codable {
     var pid: Int32
     var client: Int
     var peer: Int?
+    /// How it was started (the same again restarts it: `fedledger trial`), and its log.
+    var program: String?
+    var arguments: [String]?
+    var log: String?
   }
   var etcd: [Member]
   var nodes: [Member]
@@ -131,12 +135,14 @@ struct DevnetUp: AsyncParsableCommand {
     for i in 0..<etcdMembers {
       let files = LoopbackEtcd.TLSFiles(
         certificate: "\(tls)/m\(i).pem", key: "\(tls)/m\(i).key", authority: "\(tls)/ca.pem")
-      let pid = try start(
-        etcdProgram,
-        members.arguments(member: i, dataDirectory: "\(dir)/etcd/m\(i)", tls: files),
-        log: "\(dir)/logs/etcd-m\(i).log")
+      let arguments = members.arguments(
+        member: i, dataDirectory: "\(dir)/etcd/m\(i)", tls: files)
+      let log = "\(dir)/logs/etcd-m\(i).log"
+      let pid = try Self.start(etcdProgram, arguments, log: log)
       state.etcd.append(
-        .init(name: "m\(i)", pid: pid, client: members.clientPorts[i], peer: members.peerPorts[i]))
+        .init(
+          name: "m\(i)", pid: pid, client: members.clientPorts[i], peer: members.peerPorts[i],
+          program: etcdProgram, arguments: arguments, log: log))
       try state.write(dir)
     }
     let etcd = members.endpoints.joined(separator: ",")
@@ -150,17 +156,20 @@ struct DevnetUp: AsyncParsableCommand {
     }
     for (i, port) in ports.enumerated() {
       let peers = ports.enumerated().filter { $0.offset != i }.map { "127.0.0.1:\($0.element)" }
-      let pid = try start(
-        me,
+      let arguments =
         [
           "node", "--genesis", "\(dir)/network/genesis.json", "--identity",
           "\(dir)/network/node-\(i)", "--data", "\(dir)/node-\(i)", "--listen",
           "127.0.0.1:\(port)", "--etcd", etcd, "--etcd-ca", "\(tls)/ca.pem", "--etcd-cert",
           "\(tls)/node-\(i).pem", "--etcd-key", "\(tls)/node-\(i).key", "--round-timeout",
           "\(roundTimeout)",
-        ] + (peers.isEmpty ? [] : ["--peers", peers.joined(separator: ",")]),
-        log: "\(dir)/logs/node-\(i).log")
-      state.nodes.append(.init(name: "node-\(i)", pid: pid, client: port, peer: nil))
+        ] + (peers.isEmpty ? [] : ["--peers", peers.joined(separator: ",")])
+      let log = "\(dir)/logs/node-\(i).log"
+      let pid = try Self.start(me, arguments, log: log)
+      state.nodes.append(
+        .init(
+          name: "node-\(i)", pid: pid, client: port, peer: nil, program: me,
+          arguments: arguments, log: log))
       try state.write(dir)
     }
     print(
@@ -180,14 +189,17 @@ struct DevnetUp: AsyncParsableCommand {
     // Each cluster follows a node of its own first (and fails over to the others in turn).
     for i in 0..<(noClusters ? 0 : clusters) {
       let order = (0..<nodes).map { "127.0.0.1:\(ports[(i + $0) % nodes])" }
-      let pid = try start(
-        me,
-        [
-          "cluster", "--genesis", "\(dir)/network/genesis.json", "--identity",
-          "\(dir)/network/cluster-\(i)", "--state", "\(dir)/cluster-\(i)", "--nodes",
-          order.joined(separator: ","),
-        ], log: "\(dir)/logs/cluster-\(i).log")
-      state.clusters.append(.init(name: "cluster-\(i)", pid: pid, client: 0, peer: nil))
+      let arguments = [
+        "cluster", "--genesis", "\(dir)/network/genesis.json", "--identity",
+        "\(dir)/network/cluster-\(i)", "--state", "\(dir)/cluster-\(i)", "--nodes",
+        order.joined(separator: ","),
+      ]
+      let log = "\(dir)/logs/cluster-\(i).log"
+      let pid = try Self.start(me, arguments, log: log)
+      state.clusters.append(
+        .init(
+          name: "cluster-\(i)", pid: pid, client: 0, peer: nil, program: me,
+          arguments: arguments, log: log))
       try state.write(dir)
     }
     try await DevnetNetwork(directory: dir, state: state).printStatus()
@@ -224,12 +236,19 @@ struct DevnetUp: AsyncParsableCommand {
     }
   }
 
-  private func start(_ program: String, _ arguments: [String], log: String) throws -> Int32 {
+  /// Starts `program` in the background, its output in `log` (after what the log holds, when
+  /// `appending`: a restart); returns its process id.
+  static func start(
+    _ program: String, _ arguments: [String], log: String, appending: Bool = false
+  ) throws -> Int32 {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: program)
     p.arguments = arguments
-    _ = FileManager.default.createFile(atPath: log, contents: nil)
+    if !appending || !FileManager.default.fileExists(atPath: log) {
+      _ = FileManager.default.createFile(atPath: log, contents: nil)
+    }
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    if appending { try handle.seekToEnd() }
     p.standardOutput = handle
     p.standardError = handle
     p.standardInput = FileHandle.nullDevice

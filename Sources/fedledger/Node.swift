@@ -92,15 +92,27 @@ struct NodeCommand: AsyncParsableCommand {
     }
     let client = try EtcdClient(endpoints: endpoints, tls: tls)
     let enclave = try startEnclave(name: me.name, genesis: genesis, logger: logger)
+    let identity = try files.transport()
+    // Peer nodes: the node pulls blobs from them, and each payload it takes goes to them
+    // before it is ordered. Their connections run with the rounds.
+    let others = Set(genesis.nodes.filter { $0.key != key.publicKey }.map(\.key))
+    let clients: [NodeClient] =
+      noRounds
+      ? []
+      : try peers.split(separator: ",").map { address in
+        let (host, port) = try Self.address(String(address), flag: "--peers")
+        return try NodeClient(
+          host: host, port: port, identity: identity, network: genesis.hash, expected: others,
+          logger: logger)
+      }
     let node = LedgerNode(
       replica: replica, etcd: client, enclave: enclave?.client, closeKey: noRounds ? nil : key,
-      batchTimeout: .milliseconds(max(1, batchMilliseconds)))
-    let identity = try files.transport()
+      holders: clients, batchTimeout: .milliseconds(max(1, batchMilliseconds)))
     let driver =
       noRounds
       ? nil
       : try roundDriver(
-        node: node, key: key, identity: identity, enclave: enclave?.platformKey, logger)
+        node: node, key: key, peers: clients, enclave: enclave?.platformKey, logger)
     let service = LedgerNodeService(
       node: node, etcd: client, identity: identity, host: host, port: port, driver: driver,
       logger: logger)
@@ -152,7 +164,7 @@ struct NodeCommand: AsyncParsableCommand {
   }
 
   private func roundDriver(
-    node: LedgerNode, key: SigningKey, identity: TransportCertificate, enclave: PublicKey?,
+    node: LedgerNode, key: SigningKey, peers clients: [NodeClient], enclave: PublicKey?,
     _ logger: Logger
   ) throws -> RoundDriver {
     let genesis = node.genesis
@@ -163,13 +175,6 @@ struct NodeCommand: AsyncParsableCommand {
       .appendingPathComponent("initial-model.flm").path
     guard let model = FileManager.default.contents(atPath: modelPath) else {
       throw ValidationError("--initial-model \(modelPath) cannot be read")
-    }
-    let others = Set(genesis.nodes.filter { $0.key != key.publicKey }.map(\.key))
-    let clients = try peers.split(separator: ",").map { address in
-      let (host, port) = try Self.address(String(address), flag: "--peers")
-      return try NodeClient(
-        host: host, port: port, identity: identity, network: genesis.hash, expected: others,
-        logger: logger)
     }
     guard roundTimeout >= 1, failover >= 0 else {
       throw ValidationError("--round-timeout must be at least 1 and --failover at least 0")

@@ -347,3 +347,31 @@ final class Failure: @unchecked Sendable {
   func set(_ r: String) { lock.withLock { reason = r } }
   var value: String? { lock.withLock { reason } }
 }
+
+/// The etcd client's failover between the members it was given.
+final class EtcdClientFailoverTests: EtcdTestCase {
+  override class var etcdMembers: Int { 3 }
+
+  /// The member a client uses dies (kill -9; it was the leader, or not): the client's next
+  /// calls go to the others within seconds, and the log takes writes again after the election.
+  func testTheClientGoesOnWithTheOtherMembersWhenOneDies() async throws {
+    let etcd = try XCTUnwrap(self.etcd)
+    let client = try EtcdClient(endpoints: etcd.endpoints, timeout: .seconds(2))
+    let running = Task { try? await client.run() }
+    defer {
+      client.close()
+      running.cancel()
+    }
+    _ = try await client.create(key: Array("/test/before".utf8), value: [1])
+    // The first member given is the one a client that connects in order reaches first.
+    let reached = 0
+    kill(etcd.processes[reached].processIdentifier, SIGKILL)
+    let start = ContinuousClock.now
+    var written = false
+    while !written && ContinuousClock.now - start < .seconds(20) {
+      written = (try? await client.create(key: Array("/test/after".utf8), value: [2])) != nil
+    }
+    XCTAssertTrue(written, "no write in 20 s after member \(reached) died")
+    XCTAssertLessThan(ContinuousClock.now - start, .seconds(10))
+  }
+}

@@ -6,6 +6,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Ledger
 import LedgerNode
+import LocalProcesses
 import Logging
 import NodeAPI
 import Records
@@ -309,6 +310,19 @@ struct LyingNode: NodeBackend {
 extension LedgerNodeTests {
   /// Attack (a lying node): a block with fewer verdicts than transactions is refused by the
   /// client, whether fetched or streamed, rather than indexed out of range by its caller.
+  /// Enrols clusters 0, 1 and 2 through `node`'s orderer, with fresh keys; returns the keys.
+  func enrolThree(through node: LedgerNode) async throws -> [SigningKey] {
+    let clusterKeys = (0..<3).map { _ in SigningKey() }
+    for (i, key) in clusterKeys.enumerated() {
+      try await node.orderer.submit(
+        .enrolment(
+          ClusterEnrolment(
+            network: genesis.hash, cluster: "cluster-\(i)", key: key.publicKey,
+            member: "member-\(i)", memberKey: members[i])))
+    }
+    return clusterKeys
+  }
+
   /// The node that takes a round's last update orders the round's close right behind it,
   /// counting the updates the log holds but no block stores yet; a forged commitment read
   /// ahead in the log (attack: another node writes one with a bad signature) makes that close
@@ -339,14 +353,7 @@ extension LedgerNodeTests {
     for _ in 0..<2000 where await node.orderer.height == nil {
       try await Task.sleep(for: .milliseconds(10))
     }
-    let clusterKeys = (0..<3).map { _ in SigningKey() }
-    for (i, key) in clusterKeys.enumerated() {
-      try await node.orderer.submit(
-        .enrolment(
-          ClusterEnrolment(
-            network: genesis.hash, cluster: "cluster-\(i)", key: key.publicKey,
-            member: "member-\(i)", memberKey: members[i])))
-    }
+    let clusterKeys = try await enrolThree(through: node)
     func cut(to height: UInt64) async throws {
       try await node.orderer.cut()
       let stored = await node.orderer.wait(forHeight: height, timeout: .seconds(20))
@@ -424,6 +431,101 @@ extension LedgerNodeTests {
     }
     XCTAssertNil(closed, "the close that counted the forged commitment is refused")
     XCTAssertEqual(verdicts, [false, true, true, false])
+  }
+
+  /// A node orders a commitment only once a peer node keeps its payload too (a node that
+  /// crashes or stalls right after taking an update cannot leave a round no one can
+  /// aggregate); with no peer answering, it refuses the update instead. Attacks: a cluster
+  /// asks a node to hold a payload (nodes only), a node asks it to hold bytes no commitment
+  /// names (refused, nothing kept).
+  func testAPayloadIsKeptByAPeerBeforeItsCommitmentIsOrdered() async throws {
+    // Node 1 serves (it pulls nothing: it runs no rounds); node 0 sends it each payload.
+    let served = try await startNode(1)
+    let holder = try client(of: served.port, node: 1, as: nodeKeys[0])
+    func start(_ i: Int, holders: [NodeClient]) throws -> LedgerNode {
+      let client = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
+      let replica = try Self.replica(
+        directory: "\(directory)/node-\(i)", genesis: genesis, node: i, key: nodeKeys[i])
+      let node = LedgerNode(replica: replica, etcd: client, holders: holders)
+      let tasks = [
+        Task { _ = try? await client.run() }, Task { _ = try? await node.orderer.run() },
+      ]
+      stops.append {
+        client.close()
+        for t in tasks { t.cancel() }
+      }
+      return node
+    }
+    let node = try start(0, holders: [holder])
+    for _ in 0..<2000 where await node.orderer.height == nil {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    let clusterKeys = try await enrolThree(through: node)
+    try await node.orderer.submit(
+      .roundOpen(
+        RoundOpen(
+          network: genesis.hash, round: 1, baseModel: genesis.initialModel!,
+          participants: ["cluster-0", "cluster-1", "cluster-2"], rules: genesis.rules,
+          configuration: genesis.round, node: nodeKeys[0])))
+    for _ in 0..<2000 where await served.node.status().round != 1 {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    func commitment(_ i: Int) -> ([UInt8], [UInt8]) {
+      let payload = Array("update \(i)".utf8)
+      let tx = Transaction.commitment(
+        UpdateCommitment(
+          network: genesis.hash, round: 1, cluster: "cluster-\(i)",
+          payload: Hash256.of(payload), payloadSize: UInt64(payload.count),
+          clusterKey: clusterKeys[i]))
+      return (tx.canonicalBytes, payload)
+    }
+    let cluster = Peer(key: clusterKeys[0].publicKey, role: .cluster, name: "c", address: "c")
+    let (tx, payload) = commitment(0)
+    let appended = try await node.submit(transaction: tx, blob: payload, from: cluster)
+    XCTAssertTrue(appended)
+    XCTAssertTrue(
+      served.node.blobs.contains(Hash256.of(payload)),
+      "the peer keeps the payload before the commitment is ordered")
+
+    // A cluster cannot ask a node to hold anything.
+    let asCluster = try client(of: served.port, node: 1, as: clusterKeys[1])
+    let (other, otherPayload) = commitment(1)
+    do {
+      try await asCluster.hold(transaction: other, blob: otherPayload)
+      XCTFail("a cluster's hold was taken")
+    } catch let error as RPCError {
+      XCTAssertEqual(error.code, .permissionDenied, "\(error)")
+    }
+    // A node cannot make a peer keep bytes no commitment names.
+    do {
+      try await holder.hold(transaction: other, blob: Array("junk".utf8))
+      XCTFail("a blob no commitment names was kept")
+    } catch let error as RPCError {
+      XCTAssertEqual(error.code, .failedPrecondition, "\(error)")
+    }
+    XCTAssertFalse(served.node.blobs.contains(Hash256.of(Array("junk".utf8))))
+
+    // No peer answers (its only holder listens nowhere): the update is refused, not ordered.
+    let nowhere = try client(of: try LoopbackPort.free(), node: 2, as: nodeKeys[2])
+    let lonely = try start(2, holders: [nowhere])
+    for _ in 0..<2000 where await lonely.status().round != 1 {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    let (third, thirdPayload) = commitment(2)
+    do {
+      _ = try await lonely.submit(transaction: third, blob: thirdPayload, from: cluster)
+      XCTFail("an update no peer kept was ordered")
+    } catch {
+      XCTAssertTrue("\(error)".contains("no peer node kept a copy"), "\(error)")
+    }
+    let reader = try EtcdClient(endpoints: try XCTUnwrap(etcd).endpoints)
+    let reading = Task { _ = try? await reader.run() }
+    defer {
+      reader.close()
+      reading.cancel()
+    }
+    let logged = try await reader.range(prefix: node.orderer.layout.transactions(like: third))
+    XCTAssertTrue(logged.entries.isEmpty)
   }
 
   func testAClientRefusesABlockWithoutAVerdictPerTransaction() async throws {

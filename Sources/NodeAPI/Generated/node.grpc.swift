@@ -78,6 +78,19 @@ internal enum Fedledger_V1_Node: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Hold" metadata.
+        internal enum Hold: Sendable {
+            /// Request type for "Hold".
+            internal typealias Input = Fedledger_V1_HoldRequest
+            /// Response type for "Hold".
+            internal typealias Output = Fedledger_V1_HoldResponse
+            /// Descriptor for "Hold".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fedledger.v1.Node"),
+                method: "Hold",
+                type: .unary
+            )
+        }
         /// Namespace for "Blocks" metadata.
         internal enum Blocks: Sendable {
             /// Request type for "Blocks".
@@ -149,6 +162,7 @@ internal enum Fedledger_V1_Node: Sendable {
             Submit.descriptor,
             Block.descriptor,
             Blob.descriptor,
+            Hold.descriptor,
             Blocks.descriptor,
             Receipt.descriptor,
             EnclaveEvidence.descriptor,
@@ -251,6 +265,25 @@ extension Fedledger_V1_Node {
             request: GRPCCore.StreamingServerRequest<Fedledger_V1_BlobRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_BlobResponse>
+
+        /// Handle the "Hold" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Keeps the payload a peer node is about to order a commitment to (nodes only), so that no
+        /// > commitment is ordered while one node alone holds its payload.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fedledger_V1_HoldRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fedledger_V1_HoldResponse` messages.
+        func hold(
+            request: GRPCCore.StreamingServerRequest<Fedledger_V1_HoldRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_HoldResponse>
 
         /// Handle the "Blocks" method.
         ///
@@ -426,6 +459,25 @@ extension Fedledger_V1_Node {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_BlobResponse>
 
+        /// Handle the "Hold" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Keeps the payload a peer node is about to order a commitment to (nodes only), so that no
+        /// > commitment is ordered while one node alone holds its payload.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_HoldRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fedledger_V1_HoldResponse` message.
+        func hold(
+            request: GRPCCore.ServerRequest<Fedledger_V1_HoldRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_HoldResponse>
+
         /// Handle the "Blocks" method.
         ///
         /// > Source IDL Documentation:
@@ -598,6 +650,25 @@ extension Fedledger_V1_Node {
             context: GRPCCore.ServerContext
         ) async throws -> Fedledger_V1_BlobResponse
 
+        /// Handle the "Hold" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Keeps the payload a peer node is about to order a commitment to (nodes only), so that no
+        /// > commitment is ordered while one node alone holds its payload.
+        ///
+        /// - Parameters:
+        ///   - request: A `Fedledger_V1_HoldRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fedledger_V1_HoldResponse` to respond with.
+        func hold(
+            request: Fedledger_V1_HoldRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fedledger_V1_HoldResponse
+
         /// Handle the "Blocks" method.
         ///
         /// > Source IDL Documentation:
@@ -743,6 +814,17 @@ extension Fedledger_V1_Node.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Fedledger_V1_Node.Method.Hold.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_HoldRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_HoldResponse>(),
+            handler: { request, context in
+                try await self.hold(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Fedledger_V1_Node.Method.Blocks.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_BlocksRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_BlockResponse>(),
@@ -841,6 +923,17 @@ extension Fedledger_V1_Node.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_BlobResponse> {
         let response = try await self.blob(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    internal func hold(
+        request: GRPCCore.StreamingServerRequest<Fedledger_V1_HoldRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fedledger_V1_HoldResponse> {
+        let response = try await self.hold(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -951,6 +1044,19 @@ extension Fedledger_V1_Node.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_BlobResponse> {
         return GRPCCore.ServerResponse<Fedledger_V1_BlobResponse>(
             message: try await self.blob(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    internal func hold(
+        request: GRPCCore.ServerRequest<Fedledger_V1_HoldRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fedledger_V1_HoldResponse> {
+        return GRPCCore.ServerResponse<Fedledger_V1_HoldResponse>(
+            message: try await self.hold(
                 request: request.message,
                 context: context
             ),
@@ -1127,6 +1233,30 @@ extension Fedledger_V1_Node {
             deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_BlobResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_BlobResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Hold" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Keeps the payload a peer node is about to order a commitment to (nodes only), so that no
+        /// > commitment is ordered while one node alone holds its payload.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_HoldRequest` message.
+        ///   - serializer: A serializer for `Fedledger_V1_HoldRequest` messages.
+        ///   - deserializer: A deserializer for `Fedledger_V1_HoldResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func hold<Result>(
+            request: GRPCCore.ClientRequest<Fedledger_V1_HoldRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedledger_V1_HoldRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_HoldResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_HoldResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "Blocks" method.
@@ -1393,6 +1523,41 @@ extension Fedledger_V1_Node {
             try await self.client.unary(
                 request: request,
                 descriptor: Fedledger_V1_Node.Method.Blob.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "Hold" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Keeps the payload a peer node is about to order a commitment to (nodes only), so that no
+        /// > commitment is ordered while one node alone holds its payload.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fedledger_V1_HoldRequest` message.
+        ///   - serializer: A serializer for `Fedledger_V1_HoldRequest` messages.
+        ///   - deserializer: A deserializer for `Fedledger_V1_HoldResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func hold<Result>(
+            request: GRPCCore.ClientRequest<Fedledger_V1_HoldRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fedledger_V1_HoldRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fedledger_V1_HoldResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_HoldResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fedledger_V1_Node.Method.Hold.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -1692,6 +1857,36 @@ extension Fedledger_V1_Node.ClientProtocol {
         )
     }
 
+    /// Call the "Hold" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Keeps the payload a peer node is about to order a commitment to (nodes only), so that no
+    /// > commitment is ordered while one node alone holds its payload.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fedledger_V1_HoldRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func hold<Result>(
+        request: GRPCCore.ClientRequest<Fedledger_V1_HoldRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_HoldResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.hold(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fedledger_V1_HoldRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fedledger_V1_HoldResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "Blocks" method.
     ///
     /// > Source IDL Documentation:
@@ -1968,6 +2163,40 @@ extension Fedledger_V1_Node.ClientProtocol {
             metadata: metadata
         )
         return try await self.blob(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Hold" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Keeps the payload a peer node is about to order a commitment to (nodes only), so that no
+    /// > commitment is ordered while one node alone holds its payload.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func hold<Result>(
+        _ message: Fedledger_V1_HoldRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fedledger_V1_HoldResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fedledger_V1_HoldRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.hold(
             request: request,
             options: options,
             onResponse: handleResponse
