@@ -426,68 +426,24 @@ public actor ClusterDaemon {
   }
 
   /// Sends to `nodes` from the one at `first` on, says where it went: to the next node when
-  /// one refuses, or has not answered within `patience` (a stalled node holds the call until
-  /// the client's timeout; the first answer counts, and the log counts the same bytes sent to
-  /// two nodes once).
+  /// one refuses, or has not answered within `patience` (`Hedged`; the log counts the same
+  /// bytes sent to two nodes once).
   private static func submit(
     _ transaction: [UInt8], payload: [UInt8], what: String, to nodes: [NodeClient],
     from first: Int, patience: Duration
   ) async throws -> String {
     let start = ContinuousClock.now
-    return try await withThrowingTaskGroup(of: Result<String, SubmitFailure>.self) { group in
-      var next = 0
-      func send() {
-        let node = nodes[(first + next) % nodes.count]
-        next += 1
-        group.addTask {
-          do {
-            let appended = try await node.submit(transaction, blob: payload)
-            return .success(
-              "\(what) \(Hash256.of(payload).short) \(appended ? "submitted to" : "already held by") \(node.address) (in \(seconds(since: start)))"
-            )
-          } catch {
-            return .failure(SubmitFailure(text: "\(node.address): \(error)"))
-          }
-        }
-      }
-      var problems: [String] = []
-      var running = 1
-      send()
-      // A timer that asks for the next node while calls are still out.
-      group.addTask {
-        try await Task.sleep(for: patience)
-        return .failure(SubmitFailure(text: nil))
-      }
-      while running > 0, let answer = try await group.next() {
-        switch answer {
-        case .success(let sent):
-          group.cancelAll()
-          return sent
-        case .failure(let failure):
-          if let text = failure.text {
-            problems.append(text)
-            running -= 1
-          }
-          if next < nodes.count {
-            send()
-            running += 1
-            if failure.text == nil {
-              group.addTask {
-                try await Task.sleep(for: patience)
-                return .failure(SubmitFailure(text: nil))
-              }
-            }
-          }
-        }
-      }
-      group.cancelAll()
-      throw ClusterDaemonError.notSubmitted(what, problems)
+    do {
+      let names = nodes.indices.map { nodes[(first + $0) % nodes.count].address }
+      return try await Hedged.first(names, patience: patience) { i -> String in
+        let node = nodes[(first + i) % nodes.count]
+        let appended = try await node.submit(transaction, blob: payload)
+        return
+          "\(what) \(Hash256.of(payload).short) \(appended ? "submitted to" : "already held by") \(node.address) (in \(seconds(since: start)))"
+      }.answer
+    } catch let failure as Hedged.Failure {
+      throw ClusterDaemonError.notSubmitted(what, failure.problems)
     }
-  }
-
-  /// A node's refusal or failure (nil: no answer within the patience).
-  private struct SubmitFailure: Error {
-    var text: String?
   }
 
   /// The base model with the receipt that proves it (none for genesis's initial model),
@@ -506,23 +462,29 @@ public actor ClusterDaemon {
         .max(by: { $0.round < $1.round })
     else { throw ClusterDaemonError.unknownModel(hash) }
     var problems: [String] = []
+    let (nodes, first, genesis) = (self.nodes, current, self.genesis)
     // A node may not hold the file yet just after the commit: each pass over the nodes
-    // waits twice as long (20 ms to 1.3 s).
-    for attempt in 0..<(nodes.count * 7) {
-      if attempt > 0 && attempt % nodes.count == 0 {
-        try await Task.sleep(for: .milliseconds(20 << (attempt / nodes.count - 1)))
-      }
-      let node = nodes[(current + attempt) % nodes.count]
+    // waits twice as long (20 ms to 1.3 s). Within a pass, a silent node gives way to the
+    // next after 2 s.
+    for pass in 0..<7 {
+      if pass > 0 { try await Task.sleep(for: .milliseconds(20 << (pass - 1))) }
       let start = ContinuousClock.now
       do {
-        let file = try await node.blob(commit.modelBlob)
-        let model = try ModelFile.decode(file, path: "round \(commit.round)'s model")
-        let receipt = try Receipt.parse(try await node.receipt(round: commit.round))
-        // The cluster's own offline check: the receipt must prove this model under genesis.
-        _ = try receipt.verify(genesis: genesis, modelHash: Hash256(hex: model.hash))
-        guard Hash256(hex: model.hash) == hash, receipt.round == commit.round else {
-          throw ClusterDaemonError.unprovenModel(
-            hash, ["the file holds model \(model.hash.prefix(12))"])
+        let names = nodes.indices.map { nodes[(first + $0) % nodes.count].address }
+        let ((file, model, receipt), refused) = try await Hedged.first(
+          names, patience: .seconds(2)
+        ) { i in
+          let node = nodes[(first + i) % nodes.count]
+          let file = try await node.blob(commit.modelBlob)
+          let model = try ModelFile.decode(file, path: "round \(commit.round)'s model")
+          let receipt = try Receipt.parse(try await node.receipt(round: commit.round))
+          // The cluster's own offline check: the receipt must prove this model under genesis.
+          _ = try receipt.verify(genesis: genesis, modelHash: Hash256(hex: model.hash))
+          guard Hash256(hex: model.hash) == hash, receipt.round == commit.round else {
+            throw ClusterDaemonError.unprovenModel(
+              hash, ["the file holds model \(model.hash.prefix(12))"])
+          }
+          return (file, model, receipt)
         }
         let stem = String(format: "%@/models/round-%06llu", directory, commit.round)
         try FileManager.default.createDirectory(
@@ -531,21 +493,27 @@ public actor ClusterDaemon {
         try Data(receipt.json()).write(
           to: URL(fileURLWithPath: stem + ".receipt.json"), options: .atomic)
         if commit.round >= (latest?.round ?? 0) { latest = (commit.round, hash, model, receipt) }
+        refusals(refused, round: commit.round)
         note(
           "round \(commit.round)'s model \(hash.short) checked against its receipt and kept (in \(Self.seconds(since: start)))"
         )
         return (model, receipt)
-      } catch {
-        problems.append("\(node.address): \(error)")
-        // Not there yet is no news; a model or receipt that does not check out is.
-        if (error as? RPCError)?.code != .notFound {
-          note(
-            "round \(commit.round)'s model from \(node.address) refused: \(error)",
-            level: .warning)
-        }
+      } catch let failure as Hedged.Failure {
+        problems += failure.problems
+        refusals(failure.problems, round: commit.round)
       }
     }
     throw ClusterDaemonError.unprovenModel(hash, problems)
+  }
+
+  /// Logs the nodes whose model or receipt for `round` did not check out ("address: why");
+  /// not having it yet is no news.
+  private func refusals(_ problems: [String], round: UInt64) {
+    for p in problems where !p.contains("notFound") {
+      let (address, error) =
+        p.firstRange(of: ": ").map { (p[..<$0.lowerBound], p[$0.upperBound...]) } ?? (p[...], "")
+      note("round \(round)'s model from \(address) refused: \(error)", level: .warning)
+    }
   }
 
   /// "1.234 s": how long since `start`, as the log says it (and `bench network` reads it).

@@ -193,35 +193,20 @@ public final class LedgerNode: NodeBackend {
     async throws
   {
     guard !holders.isEmpty else { return }
+    let holders = self.holders
     let first = Int(Hash256.of(blob).bytes[0]) % holders.count
-    var problems: [String] = []
-    for i in 0..<holders.count {
-      let h = holders[(first + i) % holders.count]
-      let problem = await withTaskGroup(of: String?.self) { group in
-        group.addTask {
-          do {
-            try await h.hold(transaction: transaction, blob: blob)
-            return nil
-          } catch {
-            return "\(h.address): \(error)"
-          }
-        }
-        group.addTask {
-          try? await Task.sleep(for: .seconds(2))
-          return "\(h.address): no answer within 2 s"
-        }
-        let first = await group.next() ?? "\(h.address): no answer"
-        group.cancelAll()
-        return first
+    do {
+      let names = holders.indices.map { holders[(first + $0) % holders.count].address }
+      try await Hedged.first(names, patience: .seconds(2)) {
+        try await holders[(first + $0) % holders.count].hold(transaction: transaction, blob: blob)
       }
-      guard let problem else { return }
-      problems.append(problem)
+    } catch let failure as Hedged.Failure {
+      throw NodeError.refused(
+        from: peer.description,
+        reason:
+          "no peer node kept a copy of the payload, so it is not ordered (\(failure.description))"
+      )
     }
-    throw NodeError.refused(
-      from: peer.description,
-      reason:
-        "no peer node kept a copy of the payload, so it is not ordered (\(problems.joined(separator: "; ")))"
-    )
   }
 
   public func hold(transaction: [UInt8], blob: [UInt8], from peer: Peer) async throws {

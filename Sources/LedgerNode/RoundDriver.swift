@@ -47,6 +47,8 @@ public actor RoundDriver {
   private var groupReady = false
   /// Payloads of the newest round this node holds (so it does not look again each block).
   private var held: (round: UInt64, hashes: Set<Hash256>) = (0, [])
+  /// Ended rounds whose payloads and model this node holds, all of them.
+  private var complete: Set<UInt64> = []
   /// Blobs no peer served yet, with when to ask again (each miss waits twice as long).
   private var missing: [Hash256: (wait: Duration, next: ContinuousClock.Instant)] = [:]
   /// What this node did, newest last (the last 100), for status and tests.
@@ -104,6 +106,13 @@ public actor RoundDriver {
       group.addTask {
         defer { for p in self.peers { p.close() } }
         try await self.drive()
+      }
+      group.addTask {
+        // Apart from the rounds' steps, which it never holds up.
+        while !Task.isCancelled {
+          try await Task.sleep(for: .seconds(1))
+          await self.backfill(await self.node.orderer.withReplica { $0.state })
+        }
       }
     }
   }
@@ -402,24 +411,59 @@ public actor RoundDriver {
     if missing.count > 10_000 { missing = [:] }
   }
 
+  /// Pulls what ended rounds name and this node lacks (their updates' payloads and the
+  /// committed model): a node that was down, stalled or behind while a round ran holds, in
+  /// the end, every blob its ledger names, as `ledger audit` checks. At most 8 a pass.
+  private func backfill(_ state: LedgerState) async {
+    var budget = 8
+    let now = ContinuousClock.now
+    for (round, r) in state.rounds.sorted(by: { $0.key < $1.key })
+    where !complete.contains(round) && (r.ended || round < state.currentRound) {
+      var wanted: [(Hash256, Int?)] = r.entries.map {
+        ($0.payload, Int(clamping: r.open.rules.payloadCap))
+      }
+      // The newest model this node releases itself (a step of the rounds).
+      if let commit = r.commit, commit.round != state.newestCommit()?.round {
+        wanted.append((commit.modelBlob, nil))
+      }
+      let lacking = wanted.filter { !node.blobs.contains($0.0) }
+      if lacking.isEmpty {
+        complete.insert(round)
+        continue
+      }
+      for (hash, atMost) in lacking where budget > 0 {
+        guard missing[hash].map({ now >= $0.next }) ?? true else { continue }
+        budget -= 1
+        if (try? await blob(hash, atMost: atMost)) != nil {
+          missing[hash] = nil
+        } else {
+          let wait = min((missing[hash]?.wait ?? .milliseconds(250)) * 2, .seconds(30))
+          missing[hash] = (wait, now + wait)
+        }
+      }
+      if budget == 0 { return }
+    }
+  }
+
   /// The blob with `hash`: this node's copy, or the first peer's that has it (checked
   /// against the hash by the client, and stored); a peer's answer of more than `atMost` bytes
   /// is refused unread.
   private func blob(_ hash: Hash256, atMost: Int? = nil) async throws -> [UInt8] {
     let blobs = node.blobs
     if blobs.contains(hash) { return try await Blocking.run { try blobs.get(hash) } }
-    var problems: [String] = []
-    for p in peers {
-      do {
-        let bytes = try await p.blob(hash, atMost: atMost)  // checked against `hash`
-        _ = try await Blocking.run { try blobs.put(bytes, checked: hash) }
-        node.keep(bytes, as: hash)
-        return bytes
-      } catch {
-        problems.append("\(p.address): \(error)")
-      }
+    let peers = self.peers
+    do {
+      // A silent peer (stalled) gives way to the next after a second.
+      // Checked against `hash` by the client.
+      let bytes = try await Hedged.first(peers.map(\.address), patience: .seconds(1)) {
+        try await peers[$0].blob(hash, atMost: atMost)
+      }.answer
+      _ = try await Blocking.run { try blobs.put(bytes, checked: hash) }
+      node.keep(bytes, as: hash)
+      return bytes
+    } catch let failure as Hedged.Failure {
+      throw RoundDriverError.blobUnavailable(hash, failure.problems)
     }
-    throw RoundDriverError.blobUnavailable(hash, problems)
   }
 
   /// Privacy tee: brings this node's enclave into the group and the group key onto the

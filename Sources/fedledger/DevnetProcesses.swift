@@ -148,6 +148,32 @@ final class DevnetProcesses: @unchecked Sendable {
     return heads.count == 1
   }
 
+  /// Whether every node holds every blob node-0's ledger names (valid updates' payloads,
+  /// committed models).
+  func replicated() -> Bool {
+    guard
+      let store = try? LedgerStore(
+        path: "\(directory)/node-0/ledger/ledger.sqlite", readOnly: true),
+      let updates = try? store.transactions(kind: .commitment),
+      let commits = try? store.transactions(kind: .modelCommit)
+    else { return false }
+    var named: [Hash256] = []
+    for t in updates + commits where t.outcome.isValid {
+      switch try? Transaction(canonical: t.bytes) {
+      case .commitment(let c)?: named.append(c.payload)
+      case .modelCommit(let m)?: named.append(m.modelBlob)
+      default: break
+      }
+    }
+    return state.nodes.indices.allSatisfy { i in
+      guard
+        let blobs = try? BlobStore(
+          directory: "\(directory)/node-\(i)/ledger/blobs", create: false)
+      else { return false }
+      return named.allSatisfy(blobs.contains)
+    }
+  }
+
   /// Waits until `condition` holds, checking every `every`, at most `seconds`.
   func waitUntil(
     _ what: String, seconds: Double, every: Duration = .milliseconds(250),

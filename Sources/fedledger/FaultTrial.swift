@@ -28,6 +28,9 @@ struct FaultTrial {
       try await processes.waitUntil("every round committed on every node", seconds: 240) {
         await processes.finished(rounds: rounds)
       }
+      try await processes.waitUntil("every blob the ledger names on every node", seconds: 60) {
+        processes.replicated()
+      }
     } catch {
       devnet.down()
       throw error
