@@ -160,42 +160,49 @@ public actor EtcdOrderer {
   /// One submission's writes, kept together (in order, in one etcd transaction when they fit).
   private struct Group {
     var writes: [(key: [UInt8], value: [UInt8])]
-    /// Resumed with the outcome; nil for the submission that writes the group itself.
-    var done: CheckedContinuation<Result<Void, EtcdError>, Never>?
+    /// Resumed with the outcome.
+    var done: CheckedContinuation<Result<Void, EtcdError>, Never>
   }
 
   /// Writes `writes` in the node's next etcd transaction. While one is on its way, the
   /// submissions that arrive wait and then go together in the next: under load the log takes
-  /// many transactions per Raft commit, instead of one etcd transaction each.
+  /// many transactions per Raft commit, instead of one etcd transaction each. One task of the
+  /// node's writes them all, so no caller's submission waits on others' batches.
   private func write(_ writes: [(key: [UInt8], value: [UInt8])]) async throws(EtcdError) {
-    if flushing {
-      try await withCheckedContinuation { queued.append(Group(writes: writes, done: $0)) }.get()
-      return
-    }
-    flushing = true
-    defer { flushing = false }
-    var mine: Result<Void, EtcdError> = .success(())
-    var waiting = [Group(writes: writes, done: nil)]
-    while !waiting.isEmpty {
-      // Whole groups, as many as fit in one transaction beside a cut marker.
+    try await withCheckedContinuation { done in
+      queued.append(Group(writes: writes, done: done))
+      if !flushing {
+        flushing = true
+        Task { await self.flush() }
+      }
+    }.get()
+  }
+
+  /// Writes what is queued, a batch per etcd transaction, until nothing is: each submission
+  /// hears its own batch's outcome as soon as it is known.
+  private func flush() async {
+    while !queued.isEmpty {
+      // Whole groups, as many as fit in one transaction beside a cut marker, and at most
+      // 1 MiB of values (etcd takes requests of 1.5 MiB).
       var taken = 1
-      var count = waiting[0].writes.count
-      while taken < waiting.count
-        && count + waiting[taken].writes.count < EtcdClient.maximumEntries
-      {
-        count += waiting[taken].writes.count
+      var count = queued[0].writes.count
+      var bytes = queued[0].writes.reduce(0) { $0 + $1.value.count }
+      while taken < queued.count {
+        let more = queued[taken].writes
+        let size = more.reduce(0) { $0 + $1.value.count }
+        guard count + more.count < EtcdClient.maximumEntries, bytes + size <= 1 << 20 else {
+          break
+        }
+        count += more.count
+        bytes += size
         taken += 1
       }
-      let batch = Array(waiting[..<taken])
-      waiting.removeFirst(taken)
-      let results = await create(batch, last: waiting.isEmpty && queued.isEmpty)
-      for (group, result) in zip(batch, results) {
-        if let done = group.done { done.resume(returning: result) } else { mine = result }
-      }
-      waiting += queued
-      queued = []
+      let batch = Array(queued[..<taken])
+      queued.removeFirst(taken)
+      let results = await create(batch, last: queued.isEmpty)
+      for (group, result) in zip(batch, results) { group.done.resume(returning: result) }
     }
-    try mine.get()
+    flushing = false
   }
 
   /// Writes `batch` in one etcd transaction (split where it holds more than one may), with

@@ -23,11 +23,13 @@ public final class LedgerNode: NodeBackend {
   private let stopping = StopFlag()
   /// The commitments this node put on the log, by cluster and round.
   private let inFlight = Claims()
+  /// The payloads this node keeps for its peers (`hold`), one per cluster and round.
+  private let held = Claims()
   /// The newest blocks followers asked for, as sent (a stored block never changes).
   private let recentBlocks = Recent<UInt64, WireBlock>(capacity: 256)
   /// The payloads callers sent last (at most 64 MB): every peer pulls each one right after
   /// its commitment is ordered, and gets it from memory instead of the disk.
-  private let recentBlobs = Recent<Hash256, [UInt8]>(capacity: 64 << 20) { $0.count }
+  private let recentBlobs = Recent<Hash256, [UInt8]>(capacity: 64 << 20) { $0.count + 256 }
   /// Callers waiting for the newest model while this node releases it (at most 32; the others
   /// hear "not found" at once and ask again).
   private let modelWaiters = Gate(limit: 32)
@@ -148,7 +150,7 @@ public final class LedgerNode: NodeBackend {
     var close: [UInt8]? = nil
     if let closeKey, case .commitment(let c) = transactionValue {
       let (stored, beyond) = await orderer.tip()
-      if let r = stored.rounds[c.round],
+      if let r = stored.rounds[c.round], !r.open.participants.isEmpty,
         r.entries.count + beyond.count + 1 >= r.open.participants.count
       {
         // Not verified here: each is when its block is built, and a close that names one
@@ -210,16 +212,20 @@ public final class LedgerNode: NodeBackend {
   }
 
   public func hold(transaction: [UInt8], blob: [UInt8], from peer: Peer) async throws {
-    // Only a payload a valid commitment names, as this node's ledger reads it now (or one it
-    // holds already).
-    let hash = Hash256.of(blob)
-    if blobs.contains(hash) { return }
+    // Only a payload a valid commitment names, as this node's ledger reads it now, and one per
+    // cluster and round (a node cannot fill its peers' disks with payloads a cluster signed and
+    // no one orders): the cheap checks first, the hash last.
+    let named: (payload: Hash256, size: UInt64, slot: String)
     switch try? Transaction(canonical: transaction) {
-    case .commitment(let c) where c.payload == hash && c.payloadSize == UInt64(blob.count): break
-    case .reportCommitment(let c) where c.payload == hash && c.payloadSize == UInt64(blob.count):
-      break
+    case .commitment(let c)?: named = (c.payload, c.payloadSize, "held/\(c.round)/\(c.cluster)")
+    case .reportCommitment(let c)?:
+      named = (c.payload, c.payloadSize, "held report/\(c.round)/\(c.cluster)")
     default: throw NodeError.blobNotCommitted(from: peer.description)
     }
+    guard named.size == UInt64(blob.count) else {
+      throw NodeError.blobNotCommitted(from: peer.description)
+    }
+    if blobs.contains(named.payload) { return }
     let now = UInt64(Date().timeIntervalSince1970 * 1000)
     let verdict = await orderer.withReplica {
       $0.state.precheck(transaction, timestamp: max(now, $0.state.lastTimestamp))
@@ -227,9 +233,25 @@ public final class LedgerNode: NodeBackend {
     if let reason = verdict.reason {
       throw NodeError.refused(from: peer.description, reason: reason)
     }
+    guard Hash256.of(blob) == named.payload else {
+      throw NodeError.blobNotCommitted(from: peer.description)
+    }
+    switch held.claim(named.slot, for: named.payload) {
+    case .fresh: break
+    case .again: return
+    case .taken:
+      throw NodeError.refused(
+        from: peer.description,
+        reason: "this node holds another payload of this cluster for this round already")
+    }
     let blobs = self.blobs
-    _ = try await Blocking.run { try blobs.put(blob, checked: hash) }
-    keep(blob, as: hash)
+    do {
+      _ = try await Blocking.run { try blobs.put(blob, checked: named.payload) }
+    } catch {
+      held.release(named.slot)
+      throw error
+    }
+    keep(blob, as: named.payload)
   }
 
   /// Keeps `bytes`, stored under `hash` and checked against it, in memory too (the oldest

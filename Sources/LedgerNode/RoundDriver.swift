@@ -434,7 +434,7 @@ public actor RoundDriver {
       for (hash, atMost) in lacking where budget > 0 {
         guard missing[hash].map({ now >= $0.next }) ?? true else { continue }
         budget -= 1
-        if (try? await blob(hash, atMost: atMost)) != nil {
+        if (try? await blob(hash, atMost: atMost, keep: false)) != nil {
           missing[hash] = nil
         } else {
           let wait = min((missing[hash]?.wait ?? .milliseconds(250)) * 2, .seconds(30))
@@ -448,7 +448,9 @@ public actor RoundDriver {
   /// The blob with `hash`: this node's copy, or the first peer's that has it (checked
   /// against the hash by the client, and stored); a peer's answer of more than `atMost` bytes
   /// is refused unread.
-  private func blob(_ hash: Hash256, atMost: Int? = nil) async throws -> [UInt8] {
+  private func blob(_ hash: Hash256, atMost: Int? = nil, keep: Bool = true) async throws
+    -> [UInt8]
+  {
     let blobs = node.blobs
     if blobs.contains(hash) { return try await Blocking.run { try blobs.get(hash) } }
     let peers = self.peers
@@ -459,7 +461,8 @@ public actor RoundDriver {
         try await peers[$0].blob(hash, atMost: atMost)
       }.answer
       _ = try await Blocking.run { try blobs.put(bytes, checked: hash) }
-      node.keep(bytes, as: hash)
+      // Not what a backfill pulls: those would push the open round's payloads out.
+      if keep { node.keep(bytes, as: hash) }
       return bytes
     } catch let failure as Hedged.Failure {
       throw RoundDriverError.blobUnavailable(hash, failure.problems)

@@ -23,6 +23,7 @@ public enum Hedged {
     _ names: [String], patience: Duration,
     _ attempt: @escaping @Sendable (Int) async throws -> R
   ) async throws -> (answer: R, problems: [String]) {
+    guard !names.isEmpty else { throw Failure(problems: []) }
     let (events, sink) = AsyncStream.makeStream(of: Event<R>.self)
     defer { sink.finish() }
     var next = 0
@@ -44,7 +45,7 @@ public enum Hedged {
         sink.yield(.silent(i))
       }
     }
-    if !names.isEmpty { ask() }
+    ask()
     for await event in events {
       switch event {
       case .answer(let r):

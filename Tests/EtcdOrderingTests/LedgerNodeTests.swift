@@ -470,8 +470,8 @@ extension LedgerNodeTests {
     for _ in 0..<2000 where await served.node.status().round != 1 {
       try await Task.sleep(for: .milliseconds(10))
     }
-    func commitment(_ i: Int) -> ([UInt8], [UInt8]) {
-      let payload = Array("update \(i)".utf8)
+    func commitment(_ i: Int, payload text: String? = nil) -> ([UInt8], [UInt8]) {
+      let payload = Array((text ?? "update \(i)").utf8)
       let tx = Transaction.commitment(
         UpdateCommitment(
           network: genesis.hash, round: 1, cluster: "cluster-\(i)",
@@ -504,6 +504,18 @@ extension LedgerNodeTests {
       XCTAssertEqual(error.code, .failedPrecondition, "\(error)")
     }
     XCTAssertFalse(served.node.blobs.contains(Hash256.of(Array("junk".utf8))))
+    // Nor more than one payload per cluster and round: a node and a cluster that sign many
+    // payloads no one orders fill no disk.
+    try await holder.hold(transaction: other, blob: otherPayload)
+    let (another, anotherPayload) = commitment(1, payload: "another update 1")
+    do {
+      try await holder.hold(transaction: another, blob: anotherPayload)
+      XCTFail("a second payload of cluster-1 for round 1 was kept")
+    } catch let error as RPCError {
+      XCTAssertEqual(error.code, .failedPrecondition, "\(error)")
+    }
+    XCTAssertTrue(served.node.blobs.contains(Hash256.of(otherPayload)))
+    XCTAssertFalse(served.node.blobs.contains(Hash256.of(anotherPayload)))
 
     // No peer answers (its only holder listens nowhere): the update is refused, not ordered.
     let nowhere = try client(of: try LoopbackPort.free(), node: 2, as: nodeKeys[2])
