@@ -199,7 +199,7 @@ public final class LedgerNode: NodeBackend {
     let first = Int(Hash256.of(blob).bytes[0]) % holders.count
     do {
       let names = holders.indices.map { holders[(first + $0) % holders.count].address }
-      try await Hedged.first(names, patience: .seconds(2)) {
+      _ = try await Hedged.first(names, patience: .seconds(2)) {
         try await holders[(first + $0) % holders.count].hold(transaction: transaction, blob: blob)
       }
     } catch let failure as Hedged.Failure {
