@@ -207,8 +207,9 @@ public actor EtcdOrderer {
 
   /// Writes `batch` in one etcd transaction (split where it holds more than one may), with
   /// this node's cut marker behind when the log is idle (`last`: nothing else of this node
-  /// waits). If a key existed (the log holds one of the transactions already), the groups
-  /// are written one by one, so that each one's existing key voids only its own group.
+  /// waits). Should a key exist already (keys end in a random nonce, so only a writer that
+  /// took one could make it), the groups are written one by one, so that the taken key voids
+  /// only its own group.
   private func create(_ batch: [Group], last: Bool) async -> [Result<Void, EtcdError>] {
     var writes = batch.flatMap(\.writes)
     if let timeout = batchTimeout, follower.genesisCut, backoff == 1,

@@ -93,21 +93,12 @@ public final class LedgerNode: NodeBackend {
       throw NodeError.notATransaction(from: peer.description)
     }
     // A commitment (an update's or a report's) comes with the payload it names, which this node
-    // keeps before ordering it: one without would close a round no node can aggregate.
-    switch transactionValue {
-    case .commitment, .reportCommitment:
-      guard blob != nil else { throw NodeError.blobNotCommitted(from: peer.description) }
-    default: break
-    }
-    // A blob rides only with the commitment that names it (an update's or a report's).
-    let named: (Hash256, UInt64)? =
-      switch transactionValue {
-      case .commitment(let c): (c.payload, c.payloadSize)
-      case .reportCommitment(let c): (c.payload, c.payloadSize)
-      default: nil
-      }
+    // keeps before ordering it: one without would close a round no node can aggregate. A blob
+    // rides only with the commitment that names it.
+    let named = Self.payload(of: transactionValue)
+    if named != nil && blob == nil { throw NodeError.blobNotCommitted(from: peer.description) }
     if let blob {
-      guard let named, named.1 == UInt64(blob.count), named.0 == Hash256.of(blob) else {
+      guard let named, named.size == UInt64(blob.count), named.hash == Hash256.of(blob) else {
         throw NodeError.blobNotCommitted(from: peer.description)
       }
     }
@@ -127,12 +118,7 @@ public final class LedgerNode: NodeBackend {
     // The check above reads the ledger as stored: until the block holding a cluster's
     // commitment is stored, another one of its (for the same round, another payload) would
     // pass it too, and cost a blob and a log entry. One per cluster and round is on its way.
-    let claim: String? =
-      switch transactionValue {
-      case .commitment(let c): "update/\(c.round)/\(c.cluster)"
-      case .reportCommitment(let c): "report/\(c.round)/\(c.cluster)"
-      default: nil
-      }
+    let claim = named?.slot
     let hash = Hash256.of(transaction)
     if let claim {
       switch inFlight.claim(claim, for: hash) {
@@ -170,7 +156,7 @@ public final class LedgerNode: NodeBackend {
     do {
       // The blob is kept before its commitment is ordered, so no node orders a commitment
       // whose payload this node cannot serve.
-      if let blob, let hash = named?.0 {
+      if let blob, let hash = named?.hash {
         let blobs = self.blobs
         _ = try await Blocking.run { try blobs.put(blob, checked: hash) }
         keep(blob, as: hash)
@@ -215,17 +201,10 @@ public final class LedgerNode: NodeBackend {
     // Only a payload a valid commitment names, as this node's ledger reads it now, and one per
     // cluster and round (a node cannot fill its peers' disks with payloads a cluster signed and
     // no one orders): the cheap checks first, the hash last.
-    let named: (payload: Hash256, size: UInt64, slot: String)
-    switch try? Transaction(canonical: transaction) {
-    case .commitment(let c)?: named = (c.payload, c.payloadSize, "held/\(c.round)/\(c.cluster)")
-    case .reportCommitment(let c)?:
-      named = (c.payload, c.payloadSize, "held report/\(c.round)/\(c.cluster)")
-    default: throw NodeError.blobNotCommitted(from: peer.description)
-    }
-    guard named.size == UInt64(blob.count) else {
-      throw NodeError.blobNotCommitted(from: peer.description)
-    }
-    if blobs.contains(named.payload) { return }
+    guard let value = try? Transaction(canonical: transaction),
+      let named = Self.payload(of: value), named.size == UInt64(blob.count)
+    else { throw NodeError.blobNotCommitted(from: peer.description) }
+    if blobs.contains(named.hash) { return }
     let now = UInt64(Date().timeIntervalSince1970 * 1000)
     let verdict = await orderer.withReplica {
       $0.state.precheck(transaction, timestamp: max(now, $0.state.lastTimestamp))
@@ -233,10 +212,10 @@ public final class LedgerNode: NodeBackend {
     if let reason = verdict.reason {
       throw NodeError.refused(from: peer.description, reason: reason)
     }
-    guard Hash256.of(blob) == named.payload else {
+    guard Hash256.of(blob) == named.hash else {
       throw NodeError.blobNotCommitted(from: peer.description)
     }
-    switch held.claim(named.slot, for: named.payload) {
+    switch held.claim(named.slot, for: named.hash) {
     case .fresh: break
     case .again: return
     case .taken:
@@ -246,12 +225,22 @@ public final class LedgerNode: NodeBackend {
     }
     let blobs = self.blobs
     do {
-      _ = try await Blocking.run { try blobs.put(blob, checked: named.payload) }
+      _ = try await Blocking.run { try blobs.put(blob, checked: named.hash) }
     } catch {
       held.release(named.slot)
       throw error
     }
-    keep(blob, as: named.payload)
+    keep(blob, as: named.hash)
+  }
+
+  /// The payload a commitment (an update's or a report's) names, its size, and the slot it
+  /// takes: one per cluster and round. Nil for every other transaction.
+  private static func payload(of t: Transaction) -> (hash: Hash256, size: UInt64, slot: String)? {
+    switch t {
+    case .commitment(let c): (c.payload, c.payloadSize, "update/\(c.round)/\(c.cluster)")
+    case .reportCommitment(let c): (c.payload, c.payloadSize, "report/\(c.round)/\(c.cluster)")
+    default: nil
+    }
   }
 
   /// Keeps `bytes`, stored under `hash` and checked against it, in memory too (the oldest

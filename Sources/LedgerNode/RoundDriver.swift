@@ -403,12 +403,17 @@ public actor RoundDriver {
           held.hashes.insert(hash)
           missing[hash] = nil
         } else {
-          let wait = min((missing[hash]?.wait ?? .milliseconds(250)) * 2, .seconds(30))
-          missing[hash] = (wait, now + wait)
+          missed(hash, at: now)
         }
       }
     }
     if missing.count > 10_000 { missing = [:] }
+  }
+
+  /// Notes that no peer served `hash`: ask again after twice the last wait (250 ms to 30 s).
+  private func missed(_ hash: Hash256, at now: ContinuousClock.Instant) {
+    let wait = min((missing[hash]?.wait ?? .milliseconds(250)) * 2, .seconds(30))
+    missing[hash] = (wait, now + wait)
   }
 
   /// Pulls what ended rounds name and this node lacks (their updates' payloads and the
@@ -437,8 +442,7 @@ public actor RoundDriver {
         if (try? await blob(hash, atMost: atMost, keep: false)) != nil {
           missing[hash] = nil
         } else {
-          let wait = min((missing[hash]?.wait ?? .milliseconds(250)) * 2, .seconds(30))
-          missing[hash] = (wait, now + wait)
+          missed(hash, at: now)
         }
       }
       if budget == 0 { return }
