@@ -44,7 +44,7 @@ public struct LedgerNodeService: Service {
     try await withGracefulShutdownHandler {
       try await withThrowingDiscardingTaskGroup { group in
         group.addTask { try await etcd.run() }
-        group.addTask { try await server.serve() }
+        group.addTask { try await server.serveGracefully() }
         group.addTask {
           do {
             try await cancelWhenGracefulShutdown { try await follow() }

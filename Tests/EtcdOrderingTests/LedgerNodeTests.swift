@@ -63,7 +63,7 @@ final class LedgerNodeTests: EtcdTestCase {
     let tasks = [
       Task { _ = try? await client.run() },
       Task { _ = try? await node.orderer.run() },
-      Task { _ = try? await server.serve() },
+      Task { _ = try? await server.serveGracefully() },
     ]
     stop {
       server.beginGracefulShutdown()
@@ -551,7 +551,7 @@ extension LedgerNodeTests {
         address: .ipv4(host: "127.0.0.1", port: 0),
         transportSecurity: PeerTLS.server(identity, peers: peers, logger: Logger(label: "liar"))),
       services: [nodeService(backend: LyingNode(), peers: peers)])
-    let serving = Task { try? await server.serve() }
+    let serving = Task { try? await server.serveGracefully() }
     defer {
       server.beginGracefulShutdown()
       serving.cancel()

@@ -156,7 +156,7 @@ final class NetworkRoundTests: EtcdTestCase {
       let tasks = [
         Task { _ = try? await client.run() },
         Task { _ = try? await node.orderer.run() },
-        Task { _ = try? await server.serve() },
+        Task { _ = try? await server.serveGracefully() },
         Task { _ = try? await driver.run() },
       ]
       nodes[i] = node
@@ -635,7 +635,7 @@ final class LoopbackServer: @unchecked Sendable {
 
   func start() async throws {
     let server = self.server
-    task = Task { try? await server.serve() }
+    task = Task { try? await server.serveGracefully() }
     port = try await server.listeningAddress?.ipv4?.port ?? 0
   }
 
