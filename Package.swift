@@ -213,9 +213,17 @@ let package = Package(
         "Ordering", "Records", "RecordsJSON", "Canonical", "Enclave", "Attestation",
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
+    .target(
+      name: "FuzzTargets",
+      dependencies: [
+        "Canonical", "Records", "Protection", "UpdateSealing", "Ledger", "NodeAPI", "Attestation",
+        "CollateralFiles", "Enclave", "EnclaveMessages", "Learning",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ]),
     .executableTarget(
       name: "fedledger",
       dependencies: [
+        "FuzzTargets",
         "Aggregation",
         "Enclave",
         "EnclaveMessages",
@@ -240,6 +248,7 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
+    .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
     .testTarget(
       name: "FederationTests", dependencies: ["Federation", "Learning", "Aggregation", "Records"]),
     .testTarget(
@@ -317,3 +326,24 @@ let package = Package(
   ],
   swiftLanguageModes: [.v6]
 )
+
+// `FEDLEDGER_FUZZ=1 swift build -c release --product fedledger-fuzz` builds the libFuzzer
+// driver (scripts/fuzz, docs/fuzzing.md): the decoders' modules get coverage instrumentation
+// and libFuzzer's main. Dependencies stay uninstrumented; they have fuzzers of their own.
+if Context.environment["FEDLEDGER_FUZZ"] != nil {
+  let fuzzed: Set<String> = [
+    "FuzzTargets", "Canonical", "Records", "Protection", "UpdateSealing", "Ledger", "NodeAPI",
+    "Attestation", "CollateralFiles", "Enclave", "EnclaveMessages", "Learning",
+  ]
+  for target in package.targets where fuzzed.contains(target.name) {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=fuzzer"])]
+  }
+  package.targets += [
+    .target(name: "CFuzzer", path: "Fuzz/CFuzzer"),
+    .executableTarget(
+      name: "fedledger-fuzz", dependencies: ["FuzzTargets", "CFuzzer"], path: "Fuzz/Driver",
+      swiftSettings: [.unsafeFlags(["-sanitize=fuzzer"])],
+      linkerSettings: [.unsafeFlags(["-sanitize=fuzzer", "-use-ld=lld"])]),
+  ]
+  package.products.append(.executable(name: "fedledger-fuzz", targets: ["fedledger-fuzz"]))
+}

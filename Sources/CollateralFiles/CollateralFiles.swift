@@ -18,7 +18,7 @@ extension Collateral {
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
       throw .collateral("\(path): no such file or directory")
     }
-    return isDirectory.boolValue ? try directory(path) : try pccsJSON(path)
+    return isDirectory.boolValue ? try directory(path) : try pccsJSON(try read(path), source: path)
   }
 
   static func read(_ path: String) throws(QuoteError) -> [UInt8] {
@@ -28,7 +28,10 @@ extension Collateral {
     return Array(data)
   }
 
-  static func pccsJSON(_ path: String) throws(QuoteError) -> Collateral {
+  /// Reads collateral in the PCCS quote-collateral JSON layout; `source` names it in errors.
+  package static func pccsJSON(_ bytes: [UInt8], source path: String) throws(QuoteError)
+    -> Collateral
+  {
     struct File: Decodable {
       var rootCaCrl: String
       var pckCrl: String
@@ -43,7 +46,7 @@ extension Collateral {
     do {
       let decoder = JSONDecoder()
       decoder.keyDecodingStrategy = .convertFromSnakeCase
-      file = try decoder.decode(File.self, from: Data(try read(path)))
+      file = try decoder.decode(File.self, from: Data(bytes))
     } catch let e as QuoteError {
       throw e
     } catch {

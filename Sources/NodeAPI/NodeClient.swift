@@ -69,12 +69,14 @@ public final class NodeClient: Sendable {
   public func block(at height: UInt64) async throws -> WireBlock {
     var request = Fedledger_V1_BlockRequest()
     request.height = height
-    return try wireBlock(try await node.block(request, options: options))
+    return try Self.wireBlock(try await node.block(request, options: options), from: address)
   }
 
   /// A block as the node sent it, with one verdict per transaction (the caller indexes one by
   /// the other; a node sending otherwise is refused, not trusted to be consistent).
-  func wireBlock(_ r: Fedledger_V1_BlockResponse) throws -> WireBlock {
+  package static func wireBlock(_ r: Fedledger_V1_BlockResponse, from address: String) throws
+    -> WireBlock
+  {
     guard r.valid.count == r.transactions.count else {
       throw RPCError(
         code: .dataLoss,
@@ -99,7 +101,7 @@ public final class NodeClient: Sendable {
     o.timeout = nil
     try await node.blocks(request, options: o) { response in
       for try await r in response.messages {
-        if !handle(try self.wireBlock(r)) { return }
+        if !handle(try Self.wireBlock(r, from: self.address)) { return }
       }
     }
   }

@@ -9,6 +9,6 @@ struct FedLedger: AsyncParsableCommand {
     subcommands: [
       Simulate.self, Verify.self, LedgerCommand.self, Attest.self, Train.self, Evaluate.self,
       Bench.self, NetworkCommand.self, NodeCommand.self, MemberCommand.self,
-      ClusterCommand.self, Devnet.self, Trial.self,
+      ClusterCommand.self, Devnet.self, Trial.self, Fuzz.self,
     ])
 }

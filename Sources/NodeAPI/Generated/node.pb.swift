@@ -31,271 +31,271 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-nonisolated struct Fedledger_V1_StatusRequest: Sendable {
+package nonisolated struct Fedledger_V1_StatusRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_StatusResponse: Sendable {
+package nonisolated struct Fedledger_V1_StatusResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var node: String = String()
+  package var node: String = String()
 
   /// genesis hash
-  var network: Data = Data()
+  package var network: Data = Data()
 
-  var hasBlocks_p: Bool = false
+  package var hasBlocks_p: Bool = false
 
   /// newest block, when has_blocks
-  var height: UInt64 = 0
+  package var height: UInt64 = 0
 
   /// its header hash
-  var head: Data = Data()
+  package var head: Data = Data()
 
   /// newest round opened (0 before the first)
-  var round: UInt64 = 0
+  package var round: UInt64 = 0
 
-  var enrolledClusters: UInt64 = 0
+  package var enrolledClusters: UInt64 = 0
 
   /// "etcd HOST:PORT,..." 
-  var ordering: String = String()
+  package var ordering: String = String()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_SubmitRequest: Sendable {
+package nonisolated struct Fedledger_V1_SubmitRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// canonical bytes
-  var transaction: Data = Data()
+  package var transaction: Data = Data()
 
   /// the payload a commitment names, if any
-  var blob: Data = Data()
+  package var blob: Data = Data()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_SubmitResponse: Sendable {
+package nonisolated struct Fedledger_V1_SubmitResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// false: the log already held these bytes
-  var appended: Bool = false
+  package var appended: Bool = false
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_BlockRequest: Sendable {
+package nonisolated struct Fedledger_V1_BlockRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var height: UInt64 = 0
+  package var height: UInt64 = 0
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_BlockResponse: Sendable {
+package nonisolated struct Fedledger_V1_BlockResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var height: UInt64 = 0
+  package var height: UInt64 = 0
 
   /// canonical header
-  var header: Data = Data()
+  package var header: Data = Data()
 
-  var transactions: [Data] = []
+  package var transactions: [Data] = []
 
   /// canonical block signatures
-  var signatures: Data = Data()
+  package var signatures: Data = Data()
 
   /// this node's verdict on each transaction
-  var valid: [Bool] = []
+  package var valid: [Bool] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_BlobRequest: Sendable {
+package nonisolated struct Fedledger_V1_BlobRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var hash: Data = Data()
+  package var hash: Data = Data()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_BlobResponse: Sendable {
+package nonisolated struct Fedledger_V1_BlobResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var blob: Data = Data()
+  package var blob: Data = Data()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_HoldRequest: Sendable {
+package nonisolated struct Fedledger_V1_HoldRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// The commitment (canonical bytes) that names the blob.
-  var transaction: Data = Data()
+  package var transaction: Data = Data()
 
-  var blob: Data = Data()
+  package var blob: Data = Data()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_HoldResponse: Sendable {
+package nonisolated struct Fedledger_V1_HoldResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_ReceiptRequest: Sendable {
+package nonisolated struct Fedledger_V1_ReceiptRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var round: UInt64 = 0
+  package var round: UInt64 = 0
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_ReceiptResponse: Sendable {
+package nonisolated struct Fedledger_V1_ReceiptResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var receipt: Data = Data()
+  package var receipt: Data = Data()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_EnclaveEvidenceRequest: Sendable {
+package nonisolated struct Fedledger_V1_EnclaveEvidenceRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var nonce: Data = Data()
+  package var nonce: Data = Data()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_EnclaveEvidenceResponse: Sendable {
+package nonisolated struct Fedledger_V1_EnclaveEvidenceResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var evidence: Data = Data()
+  package var evidence: Data = Data()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_EnclaveChallengeRequest: Sendable {
+package nonisolated struct Fedledger_V1_EnclaveChallengeRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_EnclaveChallengeResponse: Sendable {
+package nonisolated struct Fedledger_V1_EnclaveChallengeResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var nonce: Data = Data()
+  package var nonce: Data = Data()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_EnclaveAdmitRequest: Sendable {
+package nonisolated struct Fedledger_V1_EnclaveAdmitRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// the joiner's canonical EnclaveEvidence, for the challenge it got
-  var evidence: Data = Data()
+  package var evidence: Data = Data()
 
   /// the joiner's own nonce, for the admitter's evidence in the grant
-  var challenge: Data = Data()
+  package var challenge: Data = Data()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_EnclaveAdmitResponse: Sendable {
+package nonisolated struct Fedledger_V1_EnclaveAdmitResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// canonical GroupKeyGrant
-  var grant: Data = Data()
+  package var grant: Data = Data()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
-nonisolated struct Fedledger_V1_BlocksRequest: Sendable {
+package nonisolated struct Fedledger_V1_BlocksRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var fromStart: Bool = false
+  package var fromStart: Bool = false
 
-  var afterHeight: UInt64 = 0
+  package var afterHeight: UInt64 = 0
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  package init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -303,29 +303,29 @@ nonisolated struct Fedledger_V1_BlocksRequest: Sendable {
 fileprivate nonisolated let _protobuf_package = "fedledger.v1"
 
 nonisolated extension Fedledger_V1_StatusRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".StatusRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  package static let protoMessageName: String = _protobuf_package + ".StatusRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap()
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     // Load everything into unknown fields
     while try decoder.nextFieldNumber() != nil {}
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_StatusRequest, rhs: Fedledger_V1_StatusRequest) -> Bool {
+  package static func ==(lhs: Fedledger_V1_StatusRequest, rhs: Fedledger_V1_StatusRequest) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
 nonisolated extension Fedledger_V1_StatusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".StatusResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}network\0\u{3}has_blocks\0\u{1}height\0\u{1}head\0\u{1}round\0\u{3}enrolled_clusters\0\u{1}ordering\0")
+  package static let protoMessageName: String = _protobuf_package + ".StatusResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}network\0\u{3}has_blocks\0\u{1}height\0\u{1}head\0\u{1}round\0\u{3}enrolled_clusters\0\u{1}ordering\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -344,7 +344,7 @@ nonisolated extension Fedledger_V1_StatusResponse: SwiftProtobuf.Message, SwiftP
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.node.isEmpty {
       try visitor.visitSingularStringField(value: self.node, fieldNumber: 1)
     }
@@ -372,7 +372,7 @@ nonisolated extension Fedledger_V1_StatusResponse: SwiftProtobuf.Message, SwiftP
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_StatusResponse, rhs: Fedledger_V1_StatusResponse) -> Bool {
+  package static func ==(lhs: Fedledger_V1_StatusResponse, rhs: Fedledger_V1_StatusResponse) -> Bool {
     if lhs.node != rhs.node {return false}
     if lhs.network != rhs.network {return false}
     if lhs.hasBlocks_p != rhs.hasBlocks_p {return false}
@@ -387,10 +387,10 @@ nonisolated extension Fedledger_V1_StatusResponse: SwiftProtobuf.Message, SwiftP
 }
 
 nonisolated extension Fedledger_V1_SubmitRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".SubmitRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}transaction\0\u{1}blob\0")
+  package static let protoMessageName: String = _protobuf_package + ".SubmitRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}transaction\0\u{1}blob\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -403,7 +403,7 @@ nonisolated extension Fedledger_V1_SubmitRequest: SwiftProtobuf.Message, SwiftPr
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.transaction.isEmpty {
       try visitor.visitSingularBytesField(value: self.transaction, fieldNumber: 1)
     }
@@ -413,7 +413,7 @@ nonisolated extension Fedledger_V1_SubmitRequest: SwiftProtobuf.Message, SwiftPr
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_SubmitRequest, rhs: Fedledger_V1_SubmitRequest) -> Bool {
+  package static func ==(lhs: Fedledger_V1_SubmitRequest, rhs: Fedledger_V1_SubmitRequest) -> Bool {
     if lhs.transaction != rhs.transaction {return false}
     if lhs.blob != rhs.blob {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -422,10 +422,10 @@ nonisolated extension Fedledger_V1_SubmitRequest: SwiftProtobuf.Message, SwiftPr
 }
 
 nonisolated extension Fedledger_V1_SubmitResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".SubmitResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}appended\0")
+  package static let protoMessageName: String = _protobuf_package + ".SubmitResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}appended\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -437,14 +437,14 @@ nonisolated extension Fedledger_V1_SubmitResponse: SwiftProtobuf.Message, SwiftP
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.appended != false {
       try visitor.visitSingularBoolField(value: self.appended, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_SubmitResponse, rhs: Fedledger_V1_SubmitResponse) -> Bool {
+  package static func ==(lhs: Fedledger_V1_SubmitResponse, rhs: Fedledger_V1_SubmitResponse) -> Bool {
     if lhs.appended != rhs.appended {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -452,10 +452,10 @@ nonisolated extension Fedledger_V1_SubmitResponse: SwiftProtobuf.Message, SwiftP
 }
 
 nonisolated extension Fedledger_V1_BlockRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".BlockRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}height\0")
+  package static let protoMessageName: String = _protobuf_package + ".BlockRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}height\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -467,14 +467,14 @@ nonisolated extension Fedledger_V1_BlockRequest: SwiftProtobuf.Message, SwiftPro
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.height != 0 {
       try visitor.visitSingularUInt64Field(value: self.height, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_BlockRequest, rhs: Fedledger_V1_BlockRequest) -> Bool {
+  package static func ==(lhs: Fedledger_V1_BlockRequest, rhs: Fedledger_V1_BlockRequest) -> Bool {
     if lhs.height != rhs.height {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -482,10 +482,10 @@ nonisolated extension Fedledger_V1_BlockRequest: SwiftProtobuf.Message, SwiftPro
 }
 
 nonisolated extension Fedledger_V1_BlockResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".BlockResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}height\0\u{1}header\0\u{1}transactions\0\u{1}signatures\0\u{1}valid\0")
+  package static let protoMessageName: String = _protobuf_package + ".BlockResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}height\0\u{1}header\0\u{1}transactions\0\u{1}signatures\0\u{1}valid\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -501,7 +501,7 @@ nonisolated extension Fedledger_V1_BlockResponse: SwiftProtobuf.Message, SwiftPr
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.height != 0 {
       try visitor.visitSingularUInt64Field(value: self.height, fieldNumber: 1)
     }
@@ -520,7 +520,7 @@ nonisolated extension Fedledger_V1_BlockResponse: SwiftProtobuf.Message, SwiftPr
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_BlockResponse, rhs: Fedledger_V1_BlockResponse) -> Bool {
+  package static func ==(lhs: Fedledger_V1_BlockResponse, rhs: Fedledger_V1_BlockResponse) -> Bool {
     if lhs.height != rhs.height {return false}
     if lhs.header != rhs.header {return false}
     if lhs.transactions != rhs.transactions {return false}
@@ -532,10 +532,10 @@ nonisolated extension Fedledger_V1_BlockResponse: SwiftProtobuf.Message, SwiftPr
 }
 
 nonisolated extension Fedledger_V1_BlobRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".BlobRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hash\0")
+  package static let protoMessageName: String = _protobuf_package + ".BlobRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hash\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -547,14 +547,14 @@ nonisolated extension Fedledger_V1_BlobRequest: SwiftProtobuf.Message, SwiftProt
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.hash.isEmpty {
       try visitor.visitSingularBytesField(value: self.hash, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_BlobRequest, rhs: Fedledger_V1_BlobRequest) -> Bool {
+  package static func ==(lhs: Fedledger_V1_BlobRequest, rhs: Fedledger_V1_BlobRequest) -> Bool {
     if lhs.hash != rhs.hash {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -562,10 +562,10 @@ nonisolated extension Fedledger_V1_BlobRequest: SwiftProtobuf.Message, SwiftProt
 }
 
 nonisolated extension Fedledger_V1_BlobResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".BlobResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}blob\0")
+  package static let protoMessageName: String = _protobuf_package + ".BlobResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}blob\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -577,14 +577,14 @@ nonisolated extension Fedledger_V1_BlobResponse: SwiftProtobuf.Message, SwiftPro
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.blob.isEmpty {
       try visitor.visitSingularBytesField(value: self.blob, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_BlobResponse, rhs: Fedledger_V1_BlobResponse) -> Bool {
+  package static func ==(lhs: Fedledger_V1_BlobResponse, rhs: Fedledger_V1_BlobResponse) -> Bool {
     if lhs.blob != rhs.blob {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -592,10 +592,10 @@ nonisolated extension Fedledger_V1_BlobResponse: SwiftProtobuf.Message, SwiftPro
 }
 
 nonisolated extension Fedledger_V1_HoldRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".HoldRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}transaction\0\u{1}blob\0")
+  package static let protoMessageName: String = _protobuf_package + ".HoldRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}transaction\0\u{1}blob\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -608,7 +608,7 @@ nonisolated extension Fedledger_V1_HoldRequest: SwiftProtobuf.Message, SwiftProt
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.transaction.isEmpty {
       try visitor.visitSingularBytesField(value: self.transaction, fieldNumber: 1)
     }
@@ -618,7 +618,7 @@ nonisolated extension Fedledger_V1_HoldRequest: SwiftProtobuf.Message, SwiftProt
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_HoldRequest, rhs: Fedledger_V1_HoldRequest) -> Bool {
+  package static func ==(lhs: Fedledger_V1_HoldRequest, rhs: Fedledger_V1_HoldRequest) -> Bool {
     if lhs.transaction != rhs.transaction {return false}
     if lhs.blob != rhs.blob {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -627,29 +627,29 @@ nonisolated extension Fedledger_V1_HoldRequest: SwiftProtobuf.Message, SwiftProt
 }
 
 nonisolated extension Fedledger_V1_HoldResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".HoldResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  package static let protoMessageName: String = _protobuf_package + ".HoldResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap()
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     // Load everything into unknown fields
     while try decoder.nextFieldNumber() != nil {}
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_HoldResponse, rhs: Fedledger_V1_HoldResponse) -> Bool {
+  package static func ==(lhs: Fedledger_V1_HoldResponse, rhs: Fedledger_V1_HoldResponse) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
 nonisolated extension Fedledger_V1_ReceiptRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ReceiptRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}round\0")
+  package static let protoMessageName: String = _protobuf_package + ".ReceiptRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}round\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -661,14 +661,14 @@ nonisolated extension Fedledger_V1_ReceiptRequest: SwiftProtobuf.Message, SwiftP
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.round != 0 {
       try visitor.visitSingularUInt64Field(value: self.round, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_ReceiptRequest, rhs: Fedledger_V1_ReceiptRequest) -> Bool {
+  package static func ==(lhs: Fedledger_V1_ReceiptRequest, rhs: Fedledger_V1_ReceiptRequest) -> Bool {
     if lhs.round != rhs.round {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -676,10 +676,10 @@ nonisolated extension Fedledger_V1_ReceiptRequest: SwiftProtobuf.Message, SwiftP
 }
 
 nonisolated extension Fedledger_V1_ReceiptResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ReceiptResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}receipt\0")
+  package static let protoMessageName: String = _protobuf_package + ".ReceiptResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}receipt\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -691,14 +691,14 @@ nonisolated extension Fedledger_V1_ReceiptResponse: SwiftProtobuf.Message, Swift
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.receipt.isEmpty {
       try visitor.visitSingularBytesField(value: self.receipt, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_ReceiptResponse, rhs: Fedledger_V1_ReceiptResponse) -> Bool {
+  package static func ==(lhs: Fedledger_V1_ReceiptResponse, rhs: Fedledger_V1_ReceiptResponse) -> Bool {
     if lhs.receipt != rhs.receipt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -706,10 +706,10 @@ nonisolated extension Fedledger_V1_ReceiptResponse: SwiftProtobuf.Message, Swift
 }
 
 nonisolated extension Fedledger_V1_EnclaveEvidenceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".EnclaveEvidenceRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nonce\0")
+  package static let protoMessageName: String = _protobuf_package + ".EnclaveEvidenceRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nonce\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -721,14 +721,14 @@ nonisolated extension Fedledger_V1_EnclaveEvidenceRequest: SwiftProtobuf.Message
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.nonce.isEmpty {
       try visitor.visitSingularBytesField(value: self.nonce, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_EnclaveEvidenceRequest, rhs: Fedledger_V1_EnclaveEvidenceRequest) -> Bool {
+  package static func ==(lhs: Fedledger_V1_EnclaveEvidenceRequest, rhs: Fedledger_V1_EnclaveEvidenceRequest) -> Bool {
     if lhs.nonce != rhs.nonce {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -736,10 +736,10 @@ nonisolated extension Fedledger_V1_EnclaveEvidenceRequest: SwiftProtobuf.Message
 }
 
 nonisolated extension Fedledger_V1_EnclaveEvidenceResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".EnclaveEvidenceResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}evidence\0")
+  package static let protoMessageName: String = _protobuf_package + ".EnclaveEvidenceResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}evidence\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -751,14 +751,14 @@ nonisolated extension Fedledger_V1_EnclaveEvidenceResponse: SwiftProtobuf.Messag
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.evidence.isEmpty {
       try visitor.visitSingularBytesField(value: self.evidence, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_EnclaveEvidenceResponse, rhs: Fedledger_V1_EnclaveEvidenceResponse) -> Bool {
+  package static func ==(lhs: Fedledger_V1_EnclaveEvidenceResponse, rhs: Fedledger_V1_EnclaveEvidenceResponse) -> Bool {
     if lhs.evidence != rhs.evidence {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -766,29 +766,29 @@ nonisolated extension Fedledger_V1_EnclaveEvidenceResponse: SwiftProtobuf.Messag
 }
 
 nonisolated extension Fedledger_V1_EnclaveChallengeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".EnclaveChallengeRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  package static let protoMessageName: String = _protobuf_package + ".EnclaveChallengeRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap()
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     // Load everything into unknown fields
     while try decoder.nextFieldNumber() != nil {}
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_EnclaveChallengeRequest, rhs: Fedledger_V1_EnclaveChallengeRequest) -> Bool {
+  package static func ==(lhs: Fedledger_V1_EnclaveChallengeRequest, rhs: Fedledger_V1_EnclaveChallengeRequest) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
 nonisolated extension Fedledger_V1_EnclaveChallengeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".EnclaveChallengeResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nonce\0")
+  package static let protoMessageName: String = _protobuf_package + ".EnclaveChallengeResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nonce\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -800,14 +800,14 @@ nonisolated extension Fedledger_V1_EnclaveChallengeResponse: SwiftProtobuf.Messa
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.nonce.isEmpty {
       try visitor.visitSingularBytesField(value: self.nonce, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_EnclaveChallengeResponse, rhs: Fedledger_V1_EnclaveChallengeResponse) -> Bool {
+  package static func ==(lhs: Fedledger_V1_EnclaveChallengeResponse, rhs: Fedledger_V1_EnclaveChallengeResponse) -> Bool {
     if lhs.nonce != rhs.nonce {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -815,10 +815,10 @@ nonisolated extension Fedledger_V1_EnclaveChallengeResponse: SwiftProtobuf.Messa
 }
 
 nonisolated extension Fedledger_V1_EnclaveAdmitRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".EnclaveAdmitRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}evidence\0\u{1}challenge\0")
+  package static let protoMessageName: String = _protobuf_package + ".EnclaveAdmitRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}evidence\0\u{1}challenge\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -831,7 +831,7 @@ nonisolated extension Fedledger_V1_EnclaveAdmitRequest: SwiftProtobuf.Message, S
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.evidence.isEmpty {
       try visitor.visitSingularBytesField(value: self.evidence, fieldNumber: 1)
     }
@@ -841,7 +841,7 @@ nonisolated extension Fedledger_V1_EnclaveAdmitRequest: SwiftProtobuf.Message, S
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_EnclaveAdmitRequest, rhs: Fedledger_V1_EnclaveAdmitRequest) -> Bool {
+  package static func ==(lhs: Fedledger_V1_EnclaveAdmitRequest, rhs: Fedledger_V1_EnclaveAdmitRequest) -> Bool {
     if lhs.evidence != rhs.evidence {return false}
     if lhs.challenge != rhs.challenge {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -850,10 +850,10 @@ nonisolated extension Fedledger_V1_EnclaveAdmitRequest: SwiftProtobuf.Message, S
 }
 
 nonisolated extension Fedledger_V1_EnclaveAdmitResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".EnclaveAdmitResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}grant\0")
+  package static let protoMessageName: String = _protobuf_package + ".EnclaveAdmitResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}grant\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -865,14 +865,14 @@ nonisolated extension Fedledger_V1_EnclaveAdmitResponse: SwiftProtobuf.Message, 
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.grant.isEmpty {
       try visitor.visitSingularBytesField(value: self.grant, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_EnclaveAdmitResponse, rhs: Fedledger_V1_EnclaveAdmitResponse) -> Bool {
+  package static func ==(lhs: Fedledger_V1_EnclaveAdmitResponse, rhs: Fedledger_V1_EnclaveAdmitResponse) -> Bool {
     if lhs.grant != rhs.grant {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -880,10 +880,10 @@ nonisolated extension Fedledger_V1_EnclaveAdmitResponse: SwiftProtobuf.Message, 
 }
 
 nonisolated extension Fedledger_V1_BlocksRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".BlocksRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_start\0\u{3}after_height\0")
+  package static let protoMessageName: String = _protobuf_package + ".BlocksRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_start\0\u{3}after_height\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -896,7 +896,7 @@ nonisolated extension Fedledger_V1_BlocksRequest: SwiftProtobuf.Message, SwiftPr
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.fromStart != false {
       try visitor.visitSingularBoolField(value: self.fromStart, fieldNumber: 1)
     }
@@ -906,7 +906,7 @@ nonisolated extension Fedledger_V1_BlocksRequest: SwiftProtobuf.Message, SwiftPr
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Fedledger_V1_BlocksRequest, rhs: Fedledger_V1_BlocksRequest) -> Bool {
+  package static func ==(lhs: Fedledger_V1_BlocksRequest, rhs: Fedledger_V1_BlocksRequest) -> Bool {
     if lhs.fromStart != rhs.fromStart {return false}
     if lhs.afterHeight != rhs.afterHeight {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

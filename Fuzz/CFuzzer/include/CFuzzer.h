@@ -1,0 +1,6 @@
+#include <stddef.h>
+#include <stdint.h>
+
+// libFuzzer's driver (compiler-rt), for a program that has its own main.
+int LLVMFuzzerRunDriver(int *argc, char ***argv,
+                        int (*callback)(const uint8_t *data, size_t size));
