@@ -33,6 +33,11 @@ public final class LedgerNode: NodeBackend {
   /// Callers waiting for the newest model while this node releases it (at most 32; the others
   /// hear "not found" at once and ask again).
   private let modelWaiters = Gate(limit: 32)
+  /// Payloads stored and sent to a holder at once, and peers' payloads kept at once (four
+  /// per core each; the others wait their turn): what a node works on at a round's open is
+  /// bounded by this, not by how many clusters send at the same moment.
+  private let submitting = Admission(limit: 4 * ProcessInfo.processInfo.activeProcessorCount)
+  private let holding = Admission(limit: 4 * ProcessInfo.processInfo.activeProcessorCount)
   /// The node's genesis key, if it takes part in the rounds: it proposes a round's close right
   /// behind the commitment that completes the round.
   private let closeKey: SigningKey?
@@ -157,10 +162,14 @@ public final class LedgerNode: NodeBackend {
       // The blob is kept before its commitment is ordered, so no node orders a commitment
       // whose payload this node cannot serve.
       if let blob, let hash = named?.hash {
-        let blobs = self.blobs
-        _ = try await Blocking.run { try blobs.put(blob, checked: hash) }
-        keep(blob, as: hash)
-        try await holdElsewhere(transaction, blob, from: peer)
+        // In turn (`submitting`), but not the ordering after it: etcd takes what waits for
+        // it in one transaction.
+        try await submitting.run {
+          let blobs = self.blobs
+          _ = try await Blocking.run { try blobs.put(blob, checked: hash) }
+          keep(blob, as: hash)
+          try await holdElsewhere(transaction, blob, from: peer)
+        }
       }
       // A cluster's commitment is claimed above: the log need not be read for a copy first
       // (one would count once anyway).
@@ -198,6 +207,10 @@ public final class LedgerNode: NodeBackend {
   }
 
   public func hold(transaction: [UInt8], blob: [UInt8], from peer: Peer) async throws {
+    try await holding.run { try await keepHeld(transaction, blob, from: peer) }
+  }
+
+  private func keepHeld(_ transaction: [UInt8], _ blob: [UInt8], from peer: Peer) async throws {
     // Only a payload a valid commitment names, as this node's ledger reads it now, and one per
     // cluster and round (a node cannot fill its peers' disks with payloads a cluster signed and
     // no one orders): the cheap checks first, the hash last.

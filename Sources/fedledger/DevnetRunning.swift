@@ -53,13 +53,6 @@ extension Devnet {
       return recorder
     }
 
-    /// Runs `body` with `count` clients of node `i`.
-    func withClients<T: Sendable>(
-      node i: Int, count: Int, _ body: ([NodeClient]) async throws -> T
-    ) async throws -> T {
-      try await body(try (0..<count).map { _ in try client(node: i) })
-    }
-
     /// Whether every node's blob store holds every one of `hashes`.
     func allHold(_ hashes: [Hash256]) throws -> Bool {
       for i in state.nodes.indices {
@@ -109,6 +102,8 @@ final class BlockRecorder: @unchecked Sendable {
   /// Per round, per node: valid endorsements so far, and when the count reached each number.
   private var endorsed: [UInt64: [Int: [Double]]] = [:]
   private var commitments: [UInt64: [Int: Int]] = [:]
+  /// Per round, per node, per cluster: its valid commitments.
+  private var committed: [UInt64: [Int: [String: Int]]] = [:]
   /// Per round, per node: when it stored the newest commitment, and the close.
   private var lastCommitment: [UInt64: [Int: Double]] = [:]
   private var closes: [UInt64: [Int: Double]] = [:]
@@ -127,6 +122,7 @@ final class BlockRecorder: @unchecked Sendable {
           endorsed[e.statement.round, default: [:]][node, default: []].append(now)
         case .commitment(let c)?:
           commitments[c.round, default: [:]][node, default: 0] += 1
+          committed[c.round, default: [:]][node, default: [:]][c.cluster, default: 0] += 1
           lastCommitment[c.round, default: [:]][node] = now
         case .roundClose(let c)?: closes[c.round, default: [:]][node] = now
         default: break
@@ -157,6 +153,13 @@ final class BlockRecorder: @unchecked Sendable {
     lock.withLock {
       endorsed[round]?.values.compactMap { $0.count >= threshold ? $0[threshold - 1] : nil }
         .min()
+    }
+  }
+
+  /// Per node, how many clusters have exactly one valid commitment of `round`.
+  func clustersCommittedOnce(round: UInt64) -> [Int] {
+    lock.withLock {
+      (0..<nodes).map { n in (committed[round]?[n] ?? [:]).values.filter { $0 == 1 }.count }
     }
   }
 
