@@ -21,7 +21,7 @@ public struct LedgerNodeService: Service {
   /// A node serving on `host`:`port` (0: any free port) with `identity` as its certificate.
   public init(
     node: LedgerNode, etcd: EtcdClient, identity: TransportCertificate, host: String, port: Int,
-    driver: RoundDriver? = nil, logger: Logger
+    driver: RoundDriver? = nil, serving backend: (any NodeBackend)? = nil, logger: Logger
   ) {
     self.node = node
     self.driver = driver
@@ -32,7 +32,7 @@ public struct LedgerNodeService: Service {
         address: .ipv4(host: host, port: port),
         transportSecurity: PeerTLS.server(identity, peers: node.peers, logger: logger),
         config: .defaults { $0.rpc.maxRequestPayloadSize = 80 << 20 }),
-      services: [nodeService(backend: node, peers: node.peers)])
+      services: [nodeService(backend: backend ?? node, peers: node.peers)])
   }
 
   /// The port the server listens on, once it does.

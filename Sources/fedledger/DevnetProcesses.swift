@@ -49,12 +49,12 @@ final class DevnetProcesses: @unchecked Sendable {
   }
 
   /// Starts the part again as `devnet up` started it, its output after its log's.
-  func restart(_ part: Part) throws {
+  func restart(_ part: Part, adding extra: [String] = []) throws {
     let m = member(part)
     guard let program = m.program, let arguments = m.arguments, let log = m.log else {
       throw ValidationError("\(m.name) was started by a devnet that did not record its command")
     }
-    let pid = try DevnetUp.start(program, arguments, log: log, appending: true)
+    let pid = try DevnetUp.start(program, arguments + extra, log: log, appending: true)
     switch part {
     case .node(let i): state.nodes[i].pid = pid
     case .etcd(let i): state.etcd[i].pid = pid
@@ -81,6 +81,20 @@ final class DevnetProcesses: @unchecked Sendable {
       else { return false }
       return c.cluster == cluster
     }
+  }
+
+  /// How many endorsements of rounds from `round` on node-0's ledger records (valid or
+  /// refused) from node `i`.
+  func endorsements(by i: Int, from round: UInt64) -> Int {
+    guard
+      let store = try? LedgerStore(
+        path: "\(directory)/node-0/ledger/ledger.sqlite", readOnly: true),
+      let all = try? store.transactions(kind: .endorsement)
+    else { return 0 }
+    return all.filter {
+      guard case .endorsement(let e) = try? Transaction(canonical: $0.bytes) else { return false }
+      return e.endorser == genesis.nodes[i].key && e.statement.round >= round
+    }.count
   }
 
   /// Waits for a round after the first to hold its first update and no close (node-0's

@@ -22,9 +22,10 @@ struct FaultTrial {
         "--nodes", "4", "--clusters", "4", "--config", config, "--round-timeout",
         "\(Self.roundTimeout)",
       ])
+    var byzantine: (node: Int, from: UInt64)?
     do {
       let processes = try DevnetProcesses(directory: directory, state: devnet.state)
-      try await inject(processes)
+      byzantine = try await inject(processes)
       try await processes.waitUntil("every round committed on every node", seconds: 240) {
         await processes.finished(rounds: rounds)
       }
@@ -36,10 +37,12 @@ struct FaultTrial {
       throw error
     }
     devnet.down()
-    return TrialHistory(directory: directory, nodes: 4, genesis: devnet.genesis)
+    return TrialHistory(
+      directory: directory, nodes: 4, genesis: devnet.genesis, byzantine: byzantine)
   }
 
-  private func inject(_ p: DevnetProcesses) async throws {
+  /// Injects the fault; returns the node that lies from then on, and the round it began in.
+  private func inject(_ p: DevnetProcesses) async throws -> (node: Int, from: UInt64)? {
     switch kind {
     case .killNode:
       let round = try await p.roundInFlight()
@@ -88,7 +91,7 @@ struct FaultTrial {
               (try? p.answered(cluster: "cluster-1", round: $0)) == true
             }
           }
-          return
+          return nil
         }
         // It sent its update before it died: the round did not test the deadline.
         guard attempt < 3 else {
@@ -105,6 +108,21 @@ struct FaultTrial {
       for i in 0..<3 { try p.restart(.etcd(i)) }
       for i in 0..<4 { try p.restart(.node(i)) }
       p.note("started them again")
+    case .byzantineHost:
+      let round = try await p.roundInFlight()
+      try p.signal(.node(3), SIGKILL)
+      try p.restart(
+        .node(3), adding: ["--byzantine", "other-rule", "--byzantine", "withhold-blobs"])
+      p.note("restarted node-3 as a lying host (another rule, no blobs served) in round \(round)")
+      try await p.waitUntil("round \(round + 2) committed by the three honest nodes", seconds: 120)
+      {
+        p.view(node: 0)?.committed(round + 2) == true
+      }
+      try await p.waitUntil("node-3's lies on the ledger", seconds: 60) {
+        p.endorsements(by: 3, from: round) > 0
+      }
+      return (3, round)
     }
+    return nil
   }
 }

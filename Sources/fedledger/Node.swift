@@ -51,6 +51,11 @@ struct NodeCommand: AsyncParsableCommand {
   @Option(help: "Seconds each node after a round's coordinator waits before it steps in.")
   var failover: Int = 5
   @Flag(help: "Order and serve only: take no part in the rounds.") var noRounds = false
+  @Option(
+    help: ArgumentHelp(
+      "A lying host, for fault trials: other-rule, withhold-blobs (docs/reliability.md).",
+      visibility: .hidden))
+  var byzantine: [HostFault] = []
   @Option(help: "The enclave program (privacy tee; default: fedledger-enclave next to this one).")
   var enclaveProgram: String?
 
@@ -113,8 +118,14 @@ struct NodeCommand: AsyncParsableCommand {
       ? nil
       : try roundDriver(
         node: node, key: key, peers: clients, enclave: enclave?.platformKey, logger)
+    if !byzantine.isEmpty {
+      logger.warning(
+        "\(me.name): BYZANTINE HOST for a fault trial: \(byzantine.map(\.rawValue).joined(separator: ", "))"
+      )
+    }
     let service = LedgerNodeService(
       node: node, etcd: client, identity: identity, host: host, port: port, driver: driver,
+      serving: byzantine.contains(.withholdBlobs) ? WithholdingBackend(node: node) : nil,
       logger: logger)
     let group = ServiceGroup(
       services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -179,12 +190,19 @@ struct NodeCommand: AsyncParsableCommand {
     guard roundTimeout >= 1, failover >= 0 else {
       throw ValidationError("--round-timeout must be at least 1 and --failover at least 0")
     }
+    if node.enclave != nil, byzantine.contains(.otherRule) {
+      throw ValidationError(
+        "--byzantine other-rule: an enclave takes the round's rules from the ledger, not from its host; the fault needs privacy none"
+      )
+    }
     let aggregator: any RoundAggregator =
       if let client = node.enclave {
         EnclaveAggregator(enclave: client)
       } else {
         ClearAggregator(
-          strategy: configuration.makeStrategy(sampleCap: genesis.rules.sampleCap), key: key,
+          strategy: byzantine.contains(.otherRule)
+            ? HostFault.otherRule(configuration, sampleCap: genesis.rules.sampleCap)
+            : configuration.makeStrategy(sampleCap: genesis.rules.sampleCap), key: key,
           network: genesis.hash, nodes: Set(genesis.nodes.map(\.key)),
           quorum: genesis.blockQuorum, clusterName: { "cluster-\($0)" })
       }

@@ -80,6 +80,7 @@ enum FaultKind: String, CaseIterable {
   case stopNode = "stop-node"
   case killCluster = "kill-cluster"
   case restartAll = "restart-all"
+  case byzantineHost = "byzantine-host"
 
   var fault: String {
     switch self {
@@ -93,6 +94,8 @@ enum FaultKind: String, CaseIterable {
       "kill -9 cluster-1 as a round opens; the round closes at its deadline without it; it restarts and answers a later round"
     case .restartAll:
       "kill -9 every node and etcd member at once after round 2 commits, then start them again; the network resumes from disk"
+    case .byzantineHost:
+      "restart node-3 as a lying host mid-round: it aggregates with another rule and serves no blob to peers or clusters; its endorsements diverge and are recorded, the models commit with the three honest ones"
     }
   }
 }

@@ -13,9 +13,15 @@ struct TrialHistory {
   var committedRounds: [UInt64] = []
   var acceptedUpdates = 0
   var problems: [String] = []
+  /// A lying node's endorsements from the round it began lying: how many the ledger records
+  /// (each divergent or refused; none may count towards a commit).
+  var lies: (node: String, recorded: Int)?
 
-  /// Reads the devnet in `directory` (stopped: its nodes' ledgers and its clusters' state).
-  init(directory: String, nodes: Int, genesis: Genesis) {
+  /// Reads the devnet in `directory` (stopped: its nodes' ledgers and its clusters' state);
+  /// `byzantine` names the node whose host lied from round `from` on.
+  init(
+    directory: String, nodes: Int, genesis: Genesis, byzantine: (node: Int, from: UInt64)? = nil
+  ) {
     for i in 0..<nodes {
       do {
         let report = try LedgerAudit.run(
@@ -34,6 +40,7 @@ struct TrialHistory {
       let store = try LedgerStore(
         path: "\(directory)/node-0/ledger/ledger.sqlite", readOnly: true)
       try check(store, genesis: genesis, clusters: directory)
+      if let byzantine { try checkLies(store, genesis: genesis, byzantine) }
     } catch {
       problems.append("node-0's ledger cannot be read: \(error)")
     }
@@ -86,9 +93,41 @@ struct TrialHistory {
     }
   }
 
+  /// The lying node's endorsements: recorded, and none of the statement a commit names.
+  private mutating func checkLies(
+    _ store: LedgerStore, genesis: Genesis, _ byzantine: (node: Int, from: UInt64)
+  ) throws {
+    let liar = genesis.nodes[byzantine.node]
+    var committed: [UInt64: Hash256] = [:]
+    for t in try store.transactions(kind: .modelCommit) where t.outcome.isValid {
+      if case .modelCommit(let m) = try Transaction(canonical: t.bytes) {
+        committed[m.round] = m.statement
+      }
+    }
+    var recorded = 0
+    for t in try store.transactions(kind: .endorsement) {
+      guard case .endorsement(let e) = try Transaction(canonical: t.bytes),
+        e.endorser == liar.key, e.statement.round >= byzantine.from
+      else { continue }
+      recorded += 1
+      if t.outcome.isValid, committed[e.statement.round] == e.statement.hash {
+        problems.append(
+          "\(liar.name)'s endorsement of round \(e.statement.round), made with another rule, names the committed model"
+        )
+      }
+    }
+    if recorded == 0 {
+      problems.append(
+        "the ledger records no endorsement of \(liar.name) from round \(byzantine.from) on")
+    }
+    lies = (liar.name, recorded)
+  }
+
   var summary: String {
     let head = heads.first.map(\.short) ?? "none"
     return
       "\(heads.count) nodes re-verified from genesis, all at head \(head) (height \(height.map(String.init) ?? "none")); \(committedRounds.count) rounds committed, each once, each receipt verified; \(acceptedUpdates) updates accepted, each once and each its cluster's own"
+      + (lies.map { "; \($0.node)'s \($0.recorded) endorsements as a liar recorded, none counted" }
+        ?? "")
   }
 }
