@@ -49,14 +49,21 @@ final class DevnetProcesses: @unchecked Sendable {
   }
 
   /// Starts the part again as `devnet up` started it, its output after its log's.
-  func restart(_ part: Part, adding extra: [String] = []) throws {
+  /// Starts the part again: as it was started, with `extra` arguments this time, or with
+  /// `arguments` from now on.
+  func restart(_ part: Part, adding extra: [String] = [], arguments replaced: [String]? = nil)
+    throws
+  {
     let m = member(part)
-    guard let program = m.program, let arguments = m.arguments, let log = m.log else {
+    guard let program = m.program, let recorded = m.arguments, let log = m.log else {
       throw ValidationError("\(m.name) was started by a devnet that did not record its command")
     }
+    let arguments = replaced ?? recorded
     let pid = try DevnetUp.start(program, arguments + extra, log: log, appending: true)
     switch part {
-    case .node(let i): state.nodes[i].pid = pid
+    case .node(let i):
+      state.nodes[i].pid = pid
+      state.nodes[i].arguments = arguments
     case .etcd(let i): state.etcd[i].pid = pid
     case .cluster(let i): state.clusters[i].pid = pid
     }

@@ -6,11 +6,19 @@ import Records
 
 /// One trial of `fedledger trial`: a devnet, one fault at a point of a round, the rounds to
 /// their end, and the history check.
-struct FaultTrial {
+final class FaultTrial {
   let kind: FaultKind
   let directory: String
   let rounds: Int
   static let roundTimeout = 20
+  /// The loopback proxies a partition trial put between a node and the rest.
+  private var proxies: [LoopbackProxy] = []
+
+  init(kind: FaultKind, directory: String, rounds: Int) {
+    self.kind = kind
+    self.directory = directory
+    self.rounds = rounds
+  }
 
   func run() async throws -> TrialHistory {
     let config = directory + "-config.json"
@@ -23,6 +31,7 @@ struct FaultTrial {
         "\(Self.roundTimeout)",
       ])
     var byzantine: (node: Int, from: UInt64)?
+    defer { for proxy in proxies { proxy.stop() } }
     do {
       let processes = try DevnetProcesses(directory: directory, state: devnet.state)
       byzantine = try await inject(processes)
@@ -72,6 +81,17 @@ struct FaultTrial {
       }
       try p.signal(.node(1), SIGCONT)
       p.note("continued node-1")
+    case .partitionNode:
+      proxies = try p.putBehindProxies(node: 1)
+      p.note("restarted node-1 behind loopback proxies to etcd, its peers and its clusters")
+      let round = try await p.roundInFlight()
+      for proxy in proxies { proxy.sever() }
+      p.note("cut node-1 off in round \(round)")
+      try await p.waitUntil("round \(round + 1) committed without node-1", seconds: 120) {
+        p.view(node: 0)?.committed(round + 1) == true
+      }
+      for proxy in proxies { proxy.heal() }
+      p.note("healed node-1's links")
     case .killCluster:
       var attempt = 0
       while true {

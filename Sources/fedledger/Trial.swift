@@ -78,6 +78,7 @@ enum FaultKind: String, CaseIterable {
   case killNode = "kill-node"
   case killEtcdLeader = "kill-etcd-leader"
   case stopNode = "stop-node"
+  case partitionNode = "partition-node"
   case killCluster = "kill-cluster"
   case restartAll = "restart-all"
   case byzantineHost = "byzantine-host"
@@ -90,6 +91,8 @@ enum FaultKind: String, CaseIterable {
       "kill -9 etcd's leader after a round's first update; ordering resumes after the election; the member restarts"
     case .stopNode:
       "SIGSTOP node-1 after a round's first update until the next round commits, then SIGCONT; it catches up"
+    case .partitionNode:
+      "cut node-1 off from etcd, its peers and its clusters (loopback proxies that stop moving bytes) after a round's first update, until the next round commits, then heal; it catches up"
     case .killCluster:
       "kill -9 cluster-1 as a round opens; the round closes at its deadline without it; it restarts and answers a later round"
     case .restartAll:
