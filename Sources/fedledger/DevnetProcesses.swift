@@ -25,6 +25,14 @@ final class DevnetProcesses: @unchecked Sendable {
     genesis = try Genesis.read(path: directory + "/network/genesis.json")
   }
 
+  /// Node `i`'s data directory, as it was last started.
+  func data(node i: Int) -> String {
+    if let a = state.nodes[i].arguments, let at = a.firstIndex(of: "--data"), at + 1 < a.count {
+      return a[at + 1]
+    }
+    return "\(directory)/node-\(i)"
+  }
+
   private func member(_ part: Part) -> DevnetState.Member {
     switch part {
     case .node(let i): state.nodes[i]
@@ -74,7 +82,7 @@ final class DevnetProcesses: @unchecked Sendable {
   func view(node i: Int) -> LedgerView? {
     guard
       let store = try? LedgerStore(
-        path: "\(directory)/node-\(i)/ledger/ledger.sqlite", readOnly: true)
+        path: "\(data(node: i))/ledger/ledger.sqlite", readOnly: true)
     else { return nil }
     return try? LedgerView(store: store, genesis: genesis)
   }
@@ -189,7 +197,7 @@ final class DevnetProcesses: @unchecked Sendable {
     return state.nodes.indices.allSatisfy { i in
       guard
         let blobs = try? BlobStore(
-          directory: "\(directory)/node-\(i)/ledger/blobs", create: false)
+          directory: "\(data(node: i))/ledger/blobs", create: false)
       else { return false }
       return named.allSatisfy(blobs.contains)
     }

@@ -13,6 +13,8 @@ final class FaultTrial {
   static let roundTimeout = 20
   /// The loopback proxies a partition trial put between a node and the rest.
   private var proxies: [LoopbackProxy] = []
+  /// The tmpfs a full-disk trial put a node's data on: unmounted once its history is read.
+  private var disk: SmallDisk?
 
   init(kind: FaultKind, directory: String, rounds: Int) {
     self.kind = kind
@@ -43,11 +45,14 @@ final class FaultTrial {
       }
     } catch {
       devnet.down()
+      disk?.unmount()
       throw error
     }
     devnet.down()
+    defer { disk?.unmount() }
     return TrialHistory(
-      directory: directory, nodes: 4, genesis: devnet.genesis, byzantine: byzantine)
+      directory: directory, nodes: 4, genesis: devnet.genesis, byzantine: byzantine,
+      ledgers: disk.map { [2: "\($0.path)/node-2/ledger"] } ?? [:])
   }
 
   /// Injects the fault; returns the node that lies from then on, and the round it began in.
@@ -92,6 +97,19 @@ final class FaultTrial {
       }
       for proxy in proxies { proxy.heal() }
       p.note("healed node-1's links")
+    case .fullDisk:
+      let disk = try SmallDisk(at: directory + "/node-2-disk", megabytes: 64)
+      self.disk = disk
+      try p.move(node: 2, onto: disk)
+      p.note("restarted node-2 with its data on a 64 MB tmpfs")
+      let round = try await p.roundInFlight()
+      let filled = try disk.fill()
+      p.note("filled node-2's disk in round \(round) (\(filled >> 20) MB)")
+      try await p.waitUntil("round \(round + 1) committed without node-2", seconds: 120) {
+        p.view(node: 0)?.committed(round + 1) == true
+      }
+      try disk.free()
+      p.note("freed node-2's disk")
     case .killCluster:
       var attempt = 0
       while true {

@@ -82,6 +82,7 @@ enum FaultKind: String, CaseIterable {
   case killCluster = "kill-cluster"
   case restartAll = "restart-all"
   case byzantineHost = "byzantine-host"
+  case fullDisk = "full-disk"
 
   var fault: String {
     switch self {
@@ -97,6 +98,8 @@ enum FaultKind: String, CaseIterable {
       "kill -9 cluster-1 as a round opens; the round closes at its deadline without it; it restarts and answers a later round"
     case .restartAll:
       "kill -9 every node and etcd member at once after round 2 commits, then start them again; the network resumes from disk"
+    case .fullDisk:
+      "move node-2's data onto a 64 MB tmpfs, fill it after a round's first update until the next round commits, then free it; node-2 stops writing with a clear error, keeps a consistent ledger and catches up (needs root)"
     case .byzantineHost:
       "restart node-3 as a lying host mid-round: it aggregates with another rule and serves no blob to peers or clusters; its endorsements diverge and are recorded, the models commit with the three honest ones"
     }

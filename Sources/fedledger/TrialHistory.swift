@@ -19,13 +19,15 @@ struct TrialHistory {
 
   /// Reads the devnet in `directory` (stopped: its nodes' ledgers and its clusters' state);
   /// `byzantine` names the node whose host lied from round `from` on.
+  /// `ledgers` names a node's ledger directory where it is not DIRECTORY/node-I/ledger.
   init(
-    directory: String, nodes: Int, genesis: Genesis, byzantine: (node: Int, from: UInt64)? = nil
+    directory: String, nodes: Int, genesis: Genesis, byzantine: (node: Int, from: UInt64)? = nil,
+    ledgers: [Int: String] = [:]
   ) {
     for i in 0..<nodes {
       do {
         let report = try LedgerAudit.run(
-          directory: "\(directory)/node-\(i)/ledger", genesis: genesis)
+          directory: ledgers[i] ?? "\(directory)/node-\(i)/ledger", genesis: genesis)
         heads.append(report.head)
         height = max(height ?? 0, report.height ?? 0)
       } catch {
