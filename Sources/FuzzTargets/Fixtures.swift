@@ -27,6 +27,8 @@ enum FuzzFixtures {
   public static let nonce = [UInt8](repeating: 7, count: 32)
 
   static let platformSecret = bytes("Fuzz/fixtures/platform.key")
+  /// Node-0's enclave state, sealed to that platform.
+  static let sealed = bytes("Fuzz/fixtures/sealed.bin")
 
   static let dcap = "Tests/AttestationTests/Fixtures/phala-dcap-qvl"
   /// The time the phala fixture's collateral is valid at.

@@ -35,8 +35,8 @@ public struct FuzzFinding: Error, CustomStringConvertible {
 /// Every target, by name.
 public enum FuzzTargets {
   public static let all: [FuzzTarget] = [
-    envelope, payload, transaction, block, enclave, quote, collateral, evidence, model, receipt,
-    genesis, nodeMessages,
+    envelope, payload, transaction, block, enclaveFrames, enclaveRequest, quote, collateral,
+    evidence, model, receipt, genesis, nodeMessages,
   ]
 
   public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }

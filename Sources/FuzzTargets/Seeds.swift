@@ -122,15 +122,16 @@ public enum FuzzSeeds {
     // Enclave frames: a fresh start and a start from node-0's sealed state.
     let policy = genesis.enclavePolicy()
     try seed(
-      "enclave", "fresh-start",
+      "enclave-frames", "fresh-start",
       joinParts(
         [
           EnclaveRequest.start(sealed: nil, policy: policy), .createGroupKey, .challenge,
           .evidence(nonce: FuzzFixtures.nonce), .seal,
         ].map(\.canonicalBytes)))
     let sealed = try read("enclaves/node-0/sealed.bin")
+    try Data(sealed).write(to: URL(fileURLWithPath: "\(root)/fixtures/sealed.bin"))
     try seed(
-      "enclave", "sealed-start",
+      "enclave-frames", "sealed-start",
       joinParts(
         [
           EnclaveRequest.start(sealed: sealed, policy: policy),
@@ -148,6 +149,18 @@ public enum FuzzSeeds {
         canonical: service.handle(EnclaveRequest.evidence(nonce: FuzzFixtures.nonce).canonicalBytes)
       )
     else { throw Failure.unusable("\(simulation)/enclaves/node-0", "its enclave gave no evidence") }
+    // One request each to the enclave started from that state.
+    let requests: [(String, EnclaveRequest)] = [
+      ("evidence", .evidence(nonce: FuzzFixtures.nonce)), ("challenge", .challenge),
+      ("seal", .seal), ("create-group-key", .createGroupKey),
+      ("collateral", .collateral(FuzzFixtures.collateral)),
+      (
+        "admit",
+        .admit(
+          joiner: evidence, joinerChallenge: FuzzFixtures.nonce, network: genesis.hash.bytes)
+      ),
+    ]
+    for (name, request) in requests { try seed("enclave-request", name, request.canonicalBytes) }
     var er = Fedledger_V1_EnclaveEvidenceResponse()
     er.evidence = Data(evidence.canonicalBytes)
     try seed("node-messages", "evidence-response", [5] + (try er.serializedBytes()))

@@ -216,6 +216,13 @@ final class DevnetProcesses: @unchecked Sendable {
     throw ValidationError("\(what): not within \(Int(seconds)) s")
   }
 
+  /// Whether the part's log (every run of it) holds `text`.
+  func logged(_ part: Part, _ text: String) -> Bool {
+    guard let path = member(part).log, let log = try? String(contentsOfFile: path, encoding: .utf8)
+    else { return false }
+    return log.contains(text)
+  }
+
   func note(_ text: String) {
     print(String(format: "  %6.1f s  ", Date().timeIntervalSince(started)) + text)
   }

@@ -108,6 +108,9 @@ final class FaultTrial {
       try await p.waitUntil("round \(round + 1) committed without node-2", seconds: 120) {
         p.view(node: 0)?.committed(round + 1) == true
       }
+      try await p.waitUntil("node-2 reporting its full disk", seconds: 60) {
+        p.logged(.node(2), "disk is full")
+      }
       try disk.free()
       p.note("freed node-2's disk")
     case .killCluster:
