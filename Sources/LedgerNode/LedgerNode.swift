@@ -33,17 +33,18 @@ public final class LedgerNode: NodeBackend {
   /// Callers waiting for the newest model while this node releases it (at most 32; the others
   /// hear "not found" at once and ask again).
   private let modelWaiters = Gate(limit: 32)
-  /// Payloads stored and sent to a holder at once, and peers' payloads kept at once (four
-  /// per core each; the others wait their turn): what a node works on at a round's open is
-  /// bounded by this, not by how many clusters send at the same moment.
-  private let submitting = Admission(limit: 4 * ProcessInfo.processInfo.activeProcessorCount)
-  private let holding = Admission(limit: 4 * ProcessInfo.processInfo.activeProcessorCount)
   /// The node's genesis key, if it takes part in the rounds: it proposes a round's close right
   /// behind the commitment that completes the round.
   private let closeKey: SigningKey?
   /// Peer nodes that keep a copy of each payload this node takes before it orders the
   /// commitment: one node's crash or stall cannot leave a round with a payload no one serves.
   private let holders: [NodeClient]
+  /// Payloads on their way to each holder at once (four per core; the others wait their
+  /// turn, which counts against the holder's patience): at a round's open a node has a few
+  /// copies in flight, not one per cluster (all at once, 1,000 submissions took a node to
+  /// 717 MB, and holds waiting past their patience were hedged to a second peer, adding
+  /// load where there was too much), and a holder that stalls slows only its own.
+  private let handing: [Admission]
   /// True once `stop()` was called: streams to callers end.
   public var isStopping: Bool { stopping.value }
   /// Ends the node's long-lived calls (its service calls this on a graceful shutdown).
@@ -59,6 +60,8 @@ public final class LedgerNode: NodeBackend {
   ) {
     name = replica.name
     self.holders = holders
+    handing = holders.map { _ in Admission(limit: 4 * ProcessInfo.processInfo.activeProcessorCount)
+    }
     self.enclave = enclave
     self.closeKey = closeKey
     network = replica.genesis.hash
@@ -162,14 +165,10 @@ public final class LedgerNode: NodeBackend {
       // The blob is kept before its commitment is ordered, so no node orders a commitment
       // whose payload this node cannot serve.
       if let blob, let hash = named?.hash {
-        // In turn (`submitting`), but not the ordering after it: etcd takes what waits for
-        // it in one transaction.
-        try await submitting.run {
-          let blobs = self.blobs
-          _ = try await Blocking.run { try blobs.put(blob, checked: hash) }
-          keep(blob, as: hash)
-          try await holdElsewhere(transaction, blob, from: peer)
-        }
+        let blobs = self.blobs
+        _ = try await Blocking.run { try blobs.put(blob, checked: hash) }
+        keep(blob, as: hash)
+        try await holdElsewhere(transaction, blob, from: peer)
       }
       // A cluster's commitment is claimed above: the log need not be read for a copy first
       // (one would count once anyway).
@@ -190,12 +189,18 @@ public final class LedgerNode: NodeBackend {
     async throws
   {
     guard !holders.isEmpty else { return }
-    let holders = self.holders
+    let (holders, handing) = (self.holders, self.handing)
     let first = Int(Hash256.of(blob).bytes[0]) % holders.count
+    // Once one holder keeps it, asking the others is no use: their queues let it go.
+    let kept = Abandonment()
+    defer { kept.fire() }
     do {
       let names = holders.indices.map { holders[(first + $0) % holders.count].address }
       _ = try await Hedged.first(names, patience: .seconds(2)) {
-        try await holders[(first + $0) % holders.count].hold(transaction: transaction, blob: blob)
+        let h = (first + $0) % holders.count
+        return try await handing[h].run(unless: kept) {
+          try await holders[h].hold(transaction: transaction, blob: blob)
+        }
       }
     } catch let failure as Hedged.Failure {
       throw NodeError.refused(
@@ -207,10 +212,6 @@ public final class LedgerNode: NodeBackend {
   }
 
   public func hold(transaction: [UInt8], blob: [UInt8], from peer: Peer) async throws {
-    try await holding.run { try await keepHeld(transaction, blob, from: peer) }
-  }
-
-  private func keepHeld(_ transaction: [UInt8], _ blob: [UInt8], from peer: Peer) async throws {
     // Only a payload a valid commitment names, as this node's ledger reads it now, and one per
     // cluster and round (a node cannot fill its peers' disks with payloads a cluster signed and
     // no one orders): the cheap checks first, the hash last.
@@ -361,37 +362,16 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
 /// At most `width` at once (a flood of calls waits its turn instead of starting a thread and
 /// holding a blob each).
 enum Blocking {
-  private static let slots = Slots(8)
+  private static let slots = Admission(limit: 8)
 
   static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    await slots.acquire()
-    let result = await withCheckedContinuation { continuation in
-      DispatchQueue.global(qos: .userInitiated).async {
-        continuation.resume(returning: Result { try body() })
-      }
+    try await slots.run {
+      try await withCheckedContinuation { continuation in
+        DispatchQueue.global(qos: .userInitiated).async {
+          continuation.resume(returning: Result { try body() })
+        }
+      }.get()
     }
-    await slots.release()
-    return try result.get()
-  }
-}
-
-/// A counting semaphore callers wait on without holding a thread.
-actor Slots {
-  private var free: Int
-  private var waiting: [CheckedContinuation<Void, Never>] = []
-
-  init(_ count: Int) { free = count }
-
-  func acquire() async {
-    if free > 0 {
-      free -= 1
-      return
-    }
-    await withCheckedContinuation { waiting.append($0) }
-  }
-
-  func release() {
-    if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
   }
 }
 

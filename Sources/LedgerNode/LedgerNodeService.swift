@@ -44,7 +44,14 @@ public struct LedgerNodeService: Service {
     try await withGracefulShutdownHandler {
       try await withThrowingDiscardingTaskGroup { group in
         group.addTask { try await etcd.run() }
-        group.addTask { try await server.serveGracefully() }
+        group.addTask {
+          // Cancelled (another part failed): long-lived calls end too, so serving stops.
+          try await withTaskCancellationHandler {
+            try await server.serveGracefully()
+          } onCancel: {
+            node.stop()
+          }
+        }
         group.addTask {
           do {
             try await cancelWhenGracefulShutdown { try await follow() }

@@ -102,8 +102,8 @@ final class BlockRecorder: @unchecked Sendable {
   /// Per round, per node: valid endorsements so far, and when the count reached each number.
   private var endorsed: [UInt64: [Int: [Double]]] = [:]
   private var commitments: [UInt64: [Int: Int]] = [:]
-  /// Per round, per node, per cluster: its valid commitments.
-  private var committed: [UInt64: [Int: [String: Int]]] = [:]
+  /// Per round, per node, per payload: its valid commitments.
+  private var committed: [UInt64: [Int: [Hash256: Int]]] = [:]
   /// Per round, per node: when it stored the newest commitment, and the close.
   private var lastCommitment: [UInt64: [Int: Double]] = [:]
   private var closes: [UInt64: [Int: Double]] = [:]
@@ -122,7 +122,7 @@ final class BlockRecorder: @unchecked Sendable {
           endorsed[e.statement.round, default: [:]][node, default: []].append(now)
         case .commitment(let c)?:
           commitments[c.round, default: [:]][node, default: 0] += 1
-          committed[c.round, default: [:]][node, default: [:]][c.cluster, default: 0] += 1
+          committed[c.round, default: [:]][node, default: [:]][c.payload, default: 0] += 1
           lastCommitment[c.round, default: [:]][node] = now
         case .roundClose(let c)?: closes[c.round, default: [:]][node] = now
         default: break
@@ -156,11 +156,9 @@ final class BlockRecorder: @unchecked Sendable {
     }
   }
 
-  /// Per node, how many clusters have exactly one valid commitment of `round`.
-  func clustersCommittedOnce(round: UInt64) -> [Int] {
-    lock.withLock {
-      (0..<nodes).map { n in (committed[round]?[n] ?? [:]).values.filter { $0 == 1 }.count }
-    }
+  /// Per node, each payload named by a valid commitment of `round`, and how many name it.
+  func committedPayloads(round: UInt64) -> [[Hash256: Int]] {
+    lock.withLock { (0..<nodes).map { committed[round]?[$0] ?? [:] } }
   }
 
   /// Each node's valid commitments of `round` so far.

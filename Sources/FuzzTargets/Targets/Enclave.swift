@@ -21,11 +21,15 @@ extension FuzzTargets {
     "enclave-request", "one EnclaveRequest to an enclave started from the fixture's sealed state"
   ) { (input: [UInt8]) throws(FuzzFinding) in
     let service = freshEnclave()
-    _ = service.handle(
+    let started = service.handle(
       EnclaveRequest.start(
         sealed: FuzzFixtures.sealed, policy: FuzzFixtures.genesis.enclavePolicy()
       )
       .canonicalBytes)
+    guard case .info? = try? EnclaveResponse(canonical: started) else {
+      fatalError(
+        "the enclave does not start from Fuzz/fixtures/sealed.bin: make the fixtures again")
+    }
     return try answer(service, input, target: "enclave-request")
   }
 
