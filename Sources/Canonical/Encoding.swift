@@ -129,6 +129,13 @@ public struct CanonicalReader {
   public mutating func f64(_ field: String) throws(CanonicalDecodingError) -> Double {
     Double(bitPattern: try u64(field))
   }
+  /// A float64 that must be a number (not NaN, not infinite): a value that is not equal to
+  /// itself breaks every record that holds it.
+  public mutating func finite(_ field: String) throws(CanonicalDecodingError) -> Double {
+    let v = try f64(field)
+    guard v.isFinite else { throw .invalid(field: field, problem: "is \(v), not a finite number") }
+    return v
+  }
   public mutating func bool(_ field: String) throws(CanonicalDecodingError) -> Bool {
     switch try u8(field) {
     case 0: return false

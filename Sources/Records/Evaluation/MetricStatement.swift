@@ -113,8 +113,8 @@ public struct MetricStatement: CanonicalCodable, Equatable, Sendable {
     }
     combination = c
     parameters = try r.settings("metric parameters")
-    accuracy = try r.f64("metric accuracy")
-    loss = try r.f64("metric loss")
+    accuracy = try r.finite("metric accuracy")
+    loss = try r.finite("metric loss")
     clusters = try r.u32("metric clusters")
     samples = try r.u64("metric samples")
     counted = try r.list("metric counted reports", limit: EvaluationRules.maximumReports) {
@@ -129,7 +129,8 @@ public struct MetricStatement: CanonicalCodable, Equatable, Sendable {
       r throws(CanonicalDecodingError) in
       Published(
         cluster: try r.string("metric published cluster"),
-        accuracy: try r.f64("metric published accuracy"), loss: try r.f64("metric published loss"),
+        accuracy: try r.finite("metric published accuracy"),
+        loss: try r.finite("metric published loss"),
         samples: try r.u64("metric published samples"))
     }
   }
