@@ -213,6 +213,7 @@ let package = Package(
         "Ordering", "Records", "RecordsJSON", "Canonical", "Enclave", "Attestation",
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
+    .target(name: "SecAgg"),
     .target(
       name: "FuzzTargets",
       dependencies: [
@@ -249,6 +250,7 @@ let package = Package(
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
     .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
+    .testTarget(name: "SecAggTests", dependencies: ["SecAgg"]),
     .testTarget(
       name: "FederationTests", dependencies: ["Federation", "Learning", "Aggregation", "Records"]),
     .testTarget(
