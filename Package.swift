@@ -213,7 +213,12 @@ let package = Package(
         "Ordering", "Records", "RecordsJSON", "Canonical", "Enclave", "Attestation",
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
-    .target(name: "SecAgg"),
+    .target(
+      name: "SecAgg",
+      dependencies: [
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "CryptoExtras", package: "swift-crypto"),
+      ]),
     .target(
       name: "FuzzTargets",
       dependencies: [
