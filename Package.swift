@@ -46,6 +46,8 @@ let package = Package(
       name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(
+      name: "CGMP", path: "Sources/CGMP", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
+    .systemLibrary(
       name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
     .target(
       name: "Learning",
@@ -216,6 +218,7 @@ let package = Package(
     .target(
       name: "SecAgg",
       dependencies: [
+        "CGMP", "Protection",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "CryptoExtras", package: "swift-crypto"),
       ]),
@@ -249,13 +252,13 @@ let package = Package(
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         "Etcd", "LedgerNode", "TransportIdentity", "NodeAPI", "LocalProcesses", "Privacy",
-        "Gateway", "ClusterNode",
+        "Gateway", "ClusterNode", "SecAgg",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
     .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
-    .testTarget(name: "SecAggTests", dependencies: ["SecAgg"]),
+    .testTarget(name: "SecAggTests", dependencies: ["SecAgg", "Protection"]),
     .testTarget(
       name: "FederationTests", dependencies: ["Federation", "Learning", "Aggregation", "Records"]),
     .testTarget(

@@ -97,12 +97,18 @@ public struct FixedPointSum: Sendable {
   public func mean() throws(AggregationError) -> [Int32] {
     guard totalWeight > 0 else { throw .empty }
     let w = totalWeight
-    return sums.map { s in
-      let q = s / w
-      let r = s % w
-      // |r| * 2 >= w rounds away from zero.
-      let adjust: Int64 = (r.magnitude * 2 >= w.magnitude) ? (s < 0 ? -1 : 1) : 0
-      return Int32(clamping: q + adjust)
-    }
+    return sums.map { Self.mean(of: $0, weight: w) }
+  }
+
+  /// One value of the mean: `sum` / `weight` (> 0) rounded to nearest, ties away from zero.
+  /// Every path that aggregates fixed-point updates (enclaves, secure aggregation) divides
+  /// with it, so they agree to the bit.
+  @inline(__always)
+  public static func mean(of sum: Int64, weight w: Int64) -> Int32 {
+    let q = sum / w
+    let r = sum % w
+    // |r| * 2 >= w rounds away from zero.
+    let adjust: Int64 = (r.magnitude * 2 >= w.magnitude) ? (sum < 0 ? -1 : 1) : 0
+    return Int32(clamping: q + adjust)
   }
 }

@@ -6,7 +6,9 @@ import Learning
 struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure training, aggregation and ledger speed.",
-    subcommands: [BenchTrain.self, BenchAggregate.self, BenchLedger.self, BenchNetwork.self])
+    subcommands: [
+      BenchTrain.self, BenchAggregate.self, BenchLedger.self, BenchNetwork.self, BenchSecAgg.self,
+    ])
 }
 
 struct BenchTrain: AsyncParsableCommand {
