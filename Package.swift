@@ -218,7 +218,7 @@ let package = Package(
     .target(
       name: "SecAgg",
       dependencies: [
-        "CGMP", "Protection",
+        "CGMP", "Protection", "Canonical",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "CryptoExtras", package: "swift-crypto"),
       ]),
@@ -258,7 +258,7 @@ let package = Package(
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
     .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
-    .testTarget(name: "SecAggTests", dependencies: ["SecAgg", "Protection"]),
+    .testTarget(name: "SecAggTests", dependencies: ["SecAgg", "Protection", "Canonical"]),
     .testTarget(
       name: "FederationTests", dependencies: ["Federation", "Learning", "Aggregation", "Records"]),
     .testTarget(

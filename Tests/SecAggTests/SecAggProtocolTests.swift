@@ -1,3 +1,4 @@
+import Canonical
 import Crypto
 import SecAgg
 import Testing
@@ -109,6 +110,31 @@ import Testing
     s.advertise(except: gone)
     #expect(throws: SecAggError.belowThreshold(client: 0, have: 1, need: 2)) {
       try s.clients[0].deal(s.advertised)
+    }
+  }
+}
+
+@Suite struct SecAggMessageEncodingTests {
+  /// Every message survives its canonical encoding, and a session run on decoded copies
+  /// still sums right.
+  @Test func messagesRoundTripAndStillWork() throws {
+    var s = try SessionHarness(clients: 6, degree: 4, threshold: 2, length: 8)
+    let inputs = SessionHarness.inputs(6, length: 8)
+    s.advertise()
+    s.advertised = try s.advertised.map { try AdvertisedKeys(canonical: $0.canonicalBytes) }
+    try s.deal()
+    s.bundles = try s.bundles.map { try ShareBundle(canonical: $0.canonicalBytes) }
+    try s.mask(inputs)
+    try s.unmask()
+    s.revealed = try s.revealed.map { try RevealedShare(canonical: $0.canonicalBytes) }
+    #expect(try s.sum().sum == SessionHarness.plainSum(inputs, of: 0..<6))
+    var bad = s.revealed[0].canonicalBytes
+    bad[8] = 3
+    #expect(throws: CanonicalDecodingError.unknownKind(field: "secagg revealed secret", tag: 3)) {
+      try RevealedShare(canonical: bad)
+    }
+    #expect(throws: CanonicalDecodingError.self) {
+      try ShareBundle(canonical: Array(s.bundles[0].canonicalBytes.dropLast()))
     }
   }
 }
