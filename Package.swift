@@ -258,7 +258,12 @@ let package = Package(
       ]),
     .testTarget(name: "LearningTests", dependencies: ["Learning"]),
     .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
-    .testTarget(name: "SecAggTests", dependencies: ["SecAgg", "Protection", "Canonical"]),
+    .testTarget(
+      name: "SecAggTests",
+      dependencies: [
+        "SecAgg", "Protection", "Canonical",
+        .product(name: "CryptoExtras", package: "swift-crypto"),
+      ]),
     .testTarget(
       name: "FederationTests", dependencies: ["Federation", "Learning", "Aggregation", "Records"]),
     .testTarget(

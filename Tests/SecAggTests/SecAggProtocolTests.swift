@@ -1,5 +1,6 @@
 import Canonical
 import Crypto
+import CryptoExtras
 import SecAgg
 import Testing
 
@@ -19,8 +20,10 @@ import Testing
     let inputs = (0..<6).map { c in (0..<33).map { UInt32(truncatingIfNeeded: c * 77_777 + $0) } }
     s.advertise()
     try s.deal()
-    var masked: [(client: Int, vector: [UInt32])] = []
-    for c in 0..<6 { masked.append((c, try s.clients[c].mask(inputs[c], bundles: s.bundles))) }
+    var masked: [MaskedInput<UInt32>] = []
+    for c in 0..<6 {
+      masked.append(try s.clients[c].mask(inputs[c], advertised: s.advertised, bundles: s.bundles))
+    }
     for c in 0..<6 { s.revealed += try s.clients[c].unmask(survivors: Array(0..<6), dropped: []) }
     let result = try SecAggUnmasker.sum(
       configuration: s.configuration, advertised: s.advertised, bundles: s.bundles,
@@ -34,7 +37,8 @@ import Testing
         clients: 3, degree: 2, threshold: 2, length: 1, modulus: .bits32)
       fresh.advertise()
       try fresh.deal()
-      _ = try fresh.clients[0].mask([UInt64(1)], bundles: fresh.bundles)
+      _ = try fresh.clients[0].mask(
+        [UInt64(1)], advertised: fresh.advertised, bundles: fresh.bundles)
     }
   }
 
@@ -44,7 +48,9 @@ import Testing
     var s = try SessionHarness(clients: 3, degree: 2, threshold: 2, length: 25_600)
     s.advertise()
     try s.deal()
-    let masked = try s.clients[0].mask([UInt64](repeating: 0, count: 25_600), bundles: s.bundles)
+    let masked = try s.clients[0].mask(
+      [UInt64](repeating: 0, count: 25_600), advertised: s.advertised, bundles: s.bundles
+    ).vector
     var counts = [Int](repeating: 0, count: 256)
     for w in masked { counts[Int(w & 0xFF)] += 1 }
     let chi = counts.reduce(0.0) { $0 + (Double($1) - 100) * (Double($1) - 100) / 100 }
@@ -103,6 +109,12 @@ import Testing
     }
   }
 
+  @Test func aThresholdOfOneIsRefused() throws {
+    #expect(throws: SecAggError.self) {
+      try SessionHarness(clients: 4, degree: 2, threshold: 1, length: 1)
+    }
+  }
+
   @Test func tooFewNeighboursToDealIsBelowThreshold() throws {
     var s = try SessionHarness(clients: 6, degree: 2, threshold: 2, length: 4)
     guard case .harary(let graph) = s.configuration.graph else { return }
@@ -136,5 +148,27 @@ import Testing
     #expect(throws: CanonicalDecodingError.self) {
       try ShareBundle(canonical: Array(s.bundles[0].canonicalBytes.dropLast()))
     }
+  }
+}
+
+@Suite struct MaskStreamTests {
+  /// The mask, made a chunk at a time, is ChaCha20's one keystream over the whole vector:
+  /// no chunk repeats another's keystream.
+  @Test(arguments: [1, 4096, 4097, 61_706])
+  func theMaskIsOneChaCha20Keystream(words: Int) throws {
+    let key = SymmetricKey(size: .bits256)
+    var vector = [UInt32](repeating: 0, count: words)
+    MaskStream.apply(key, to: &vector)
+    let stream = try Insecure.ChaCha20CTR.encrypt(
+      [UInt8](repeating: 0, count: words * 4), using: key, counter: .init(offset: 0),
+      nonce: .init(data: [UInt8](repeating: 0, count: 12)))
+    let expected = stream.withUnsafeBytes { raw in
+      (0..<words).map {
+        UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))
+      }
+    }
+    #expect(vector == expected)
+    MaskStream.apply(key, to: &vector, negate: true)
+    #expect(vector.allSatisfy { $0 == 0 })
   }
 }

@@ -8,7 +8,7 @@ struct SessionHarness {
   var clients: [SecAggClient]
   var advertised: [AdvertisedKeys] = []
   var bundles: [ShareBundle] = []
-  var masked: [(client: Int, vector: [UInt64])] = []
+  var masked: [MaskedInput<UInt64>] = []
   var revealed: [RevealedShare] = []
 
   static func random32() -> [UInt8] { SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) } }
@@ -50,7 +50,8 @@ struct SessionHarness {
 
   mutating func mask(_ inputs: [[UInt64]], except gone: Set<Int> = []) throws {
     for b in bundles where !gone.contains(b.dealer) {
-      masked.append((b.dealer, try clients[b.dealer].mask(inputs[b.dealer], bundles: bundles)))
+      masked.append(
+        try clients[b.dealer].mask(inputs[b.dealer], advertised: advertised, bundles: bundles))
     }
   }
 

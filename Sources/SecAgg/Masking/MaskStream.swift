@@ -8,16 +8,34 @@ import Foundation
 
 /// A mask: ChaCha20's keystream under a 256-bit key, read as little-endian words. Each key
 /// masks one vector once (the nonce and counter start at zero), so no keystream is reused.
-enum MaskStream {
+package enum MaskStream {
+  /// Keystream bytes per ChaCha20 call: small enough to come from the allocator's free
+  /// lists (a vector-sized buffer would be fresh pages each time), a whole number of blocks.
+  static let chunkBytes = 16_384
+
   /// Adds (or, with `negate`, subtracts) the mask under `key` to `vector`, modulo 2^bits.
-  static func apply<W: MaskWord>(_ key: SymmetricKey, to vector: inout [W], negate: Bool = false) {
-    // A 32-byte key and a 12-byte nonce are valid by construction: this cannot throw.
-    let stream = try! Insecure.ChaCha20CTR.encrypt(
-      [UInt8](repeating: 0, count: vector.count * W.bitWidth / 8), using: key,
-      counter: .init(offset: 0), nonce: .init(data: [UInt8](repeating: 0, count: 12)))
-    stream.withUnsafeBytes { mask in
-      vector.withUnsafeMutableBytes { v in
-        WordArithmetic.combine(v, mask, width: W.bitWidth, subtract: negate)
+  /// The keystream is generated a chunk at a time with the block counter carried on, so it is
+  /// the same stream one call over the whole vector would give.
+  package static func apply<W: MaskWord>(
+    _ key: SymmetricKey, to vector: inout [W], negate: Bool = false
+  ) {
+    let total = vector.count * W.bitWidth / 8
+    let zeros = [UInt8](repeating: 0, count: chunkBytes)
+    let nonce = try! Insecure.ChaCha20CTR.Nonce(data: [UInt8](repeating: 0, count: 12))
+    vector.withUnsafeMutableBytes { v in
+      var offset = 0
+      while offset < total {
+        let n = min(chunkBytes, total - offset)
+        // A 32-byte key, a 12-byte nonce and a counter below 2^32 (vectors under 256 GiB):
+        // valid by construction, so this cannot throw.
+        let stream = try! Insecure.ChaCha20CTR.encrypt(
+          zeros[0..<n], using: key, counter: .init(offset: UInt32(offset / 64)), nonce: nonce)
+        stream.withUnsafeBytes { mask in
+          WordArithmetic.combine(
+            UnsafeMutableRawBufferPointer(rebasing: v[offset..<(offset + n)]), mask,
+            width: W.bitWidth, subtract: negate)
+        }
+        offset += n
       }
     }
   }

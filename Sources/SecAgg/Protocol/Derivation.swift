@@ -15,7 +15,11 @@ enum Derivation {
     _ mine: Curve25519.KeyAgreement.PrivateKey, _ theirs: Curve25519.KeyAgreement.PublicKey,
     session: [UInt8], purpose: String, between a: Int, and b: Int
   ) throws -> SymmetricKey {
-    try mine.sharedSecretFromKeyAgreement(with: theirs).hkdfDerivedSymmetricKey(
+    // A low-order key (an all-zero secret) is not refused: only its owner advertises it, and
+    // what it exposes (its pairwise mask, the shares sent to it) its owner could give away
+    // anyway; refusing would let it stop its honest neighbours.
+    let shared = try mine.sharedSecretFromKeyAgreement(with: theirs)
+    return shared.hkdfDerivedSymmetricKey(
       using: SHA256.self, salt: session, sharedInfo: label(purpose, min(a, b), max(a, b)),
       outputByteCount: 32)
   }

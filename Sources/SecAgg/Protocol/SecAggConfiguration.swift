@@ -22,9 +22,10 @@ public struct SecAggConfiguration: Equatable, Sendable {
     guard graph.clients >= 2 else {
       throw .invalidConfiguration("\(graph.clients) clients; secure aggregation needs 2 or more")
     }
-    guard threshold >= 1, threshold <= graph.degree else {
+    // t = 1 would make every share the secret itself: one neighbour would hold both secrets.
+    guard threshold >= 2, threshold <= graph.degree else {
       throw .invalidConfiguration(
-        "the threshold is \(threshold); it must be 1 to \(graph.degree), the neighbours per client")
+        "the threshold is \(threshold); it must be 2 to \(graph.degree), the neighbours per client")
     }
     guard length > 0 else { throw .invalidConfiguration("the vector length must be positive") }
     self.session = session

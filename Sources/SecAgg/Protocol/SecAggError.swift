@@ -23,6 +23,9 @@ public enum SecAggError: Error, Equatable, CustomStringConvertible {
   /// The shares a dealer dealt recover a secret other than the one it committed to.
   case inconsistentDealer(Int)
   case lengthMismatch(client: Int, expected: Int, got: Int)
+  /// A masked input was computed against other keys or shares than the aggregator holds: it
+  /// would not cancel.
+  case transcriptMismatch(client: Int)
 
   public var description: String {
     switch self {
@@ -41,6 +44,8 @@ public enum SecAggError: Error, Equatable, CustomStringConvertible {
       "client \(c) is named both as survivor and as dropped: refusing to reveal both its secrets"
     case .inconsistentDealer(let c):
       "client \(c)'s shares do not recover the secret it committed to"
+    case .transcriptMismatch(let c):
+      "client \(c)'s masked input was computed against other keys or shares than this session's"
     case .lengthMismatch(let c, let e, let g):
       "client \(c)'s masked vector has \(g) words, not \(e)"
     }

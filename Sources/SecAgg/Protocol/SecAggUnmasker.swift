@@ -20,28 +20,35 @@ public struct SecAggSum<W: MaskWord>: Sendable {
 public enum SecAggUnmasker {
   public static func sum<W: MaskWord>(
     configuration c: SecAggConfiguration, advertised: [AdvertisedKeys], bundles: [ShareBundle],
-    masked: [(client: Int, vector: [W])], revealed: [RevealedShare]
+    masked: [MaskedInput<W>], revealed: [RevealedShare]
   ) throws(SecAggError) -> SecAggSum<W> {
     guard W.bitWidth == c.modulus.rawValue else {
       throw .invalidConfiguration(
         "the session sums modulo 2^\(c.modulus.rawValue), not 2^\(W.bitWidth)")
     }
-    let keys = try Validation.advertisements(advertised, clients: c.clients)
-    let dealt = try Validation.bundles(bundles, advertisers: Set(keys.keys))
+    let keys = Validation.advertisements(advertised, clients: c.clients)
+    let dealt = Validation.bundles(bundles, graph: c.graph, advertisers: Set(keys.keys))
+    let bundleHashes = SecAggTranscript.bundleHashes(dealt)
     var total = [W](repeating: 0, count: c.length)
     var survivors = Set<Int>()
-    for (client, vector) in masked {
+    for input in masked {
+      let client = input.client
       guard dealt[client] != nil else {
-        throw .invalidMessage("client \(client) sent a masked input but dealt no shares")
+        throw .invalidMessage("client \(client) sent a masked input but dealt no valid shares")
       }
       guard survivors.insert(client).inserted else {
         throw .invalidMessage("client \(client) sent two masked inputs")
       }
-      guard vector.count == c.length else {
-        throw .lengthMismatch(client: client, expected: c.length, got: vector.count)
+      guard input.vector.count == c.length else {
+        throw .lengthMismatch(client: client, expected: c.length, got: input.vector.count)
       }
+      guard
+        input.transcript
+          == SecAggTranscript.hash(
+            session: c.session, client: client, graph: c.graph, keys: keys, dealt: bundleHashes)
+      else { throw .transcriptMismatch(client: client) }
       total.withUnsafeMutableBytes { t in
-        vector.withUnsafeBytes { v in
+        input.vector.withUnsafeBytes { v in
           WordArithmetic.combine(t, v, width: W.bitWidth, subtract: false)
         }
       }
@@ -81,12 +88,15 @@ public enum SecAggUnmasker {
         negate: true)
     }
     for client in dropped.sorted() {
+      // Only surviving neighbours masked against it: with none, there is nothing to remove.
+      let masking = c.graph.neighbours(of: client).filter(survivors.contains)
+      guard !masking.isEmpty else { continue }
       let raw = try recover(client, from: shares[client], threshold: c.threshold)
       guard let key = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: raw),
         Array(key.publicKey.rawRepresentation) == keys[client]!.maskKey
       else { throw .inconsistentDealer(client) }
       // Each surviving neighbour masked against it: remove that mask.
-      for neighbour in c.graph.neighbours(of: client) where survivors.contains(neighbour) {
+      for neighbour in masking {
         let pair: SymmetricKey
         do {
           pair = try Derivation.pairKey(
