@@ -182,7 +182,7 @@ let package = Package(
       name: "Privacy",
       dependencies: [
         "Federation", "Learning", "Aggregation", "Protection", "UpdateSealing", "Records",
-        "RecordsJSON", "Ledger", .product(name: "Crypto", package: "swift-crypto"),
+        "RecordsJSON", "Ledger", "SecAgg", .product(name: "Crypto", package: "swift-crypto"),
       ]),
     // A cluster's edge gateway towards the network: its key, its checks, its protected updates.
     .target(
@@ -226,7 +226,7 @@ let package = Package(
       name: "FuzzTargets",
       dependencies: [
         "Canonical", "Records", "Protection", "UpdateSealing", "Ledger", "NodeAPI", "Attestation",
-        "CollateralFiles", "Enclave", "EnclaveMessages", "Learning",
+        "CollateralFiles", "Enclave", "EnclaveMessages", "Learning", "SecAgg",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ]),
     .executableTarget(
@@ -329,7 +329,7 @@ let package = Package(
       name: "PrivacyTests",
       dependencies: [
         "Privacy", "Federation", "Learning", "Records", "RecordsJSON", "Ledger", "Protection",
-        "UpdateSealing", .product(name: "Crypto", package: "swift-crypto"),
+        "UpdateSealing", "Aggregation", "SecAgg", .product(name: "Crypto", package: "swift-crypto"),
       ]),
     .testTarget(
       name: "SimulatorTests",
@@ -348,7 +348,7 @@ let package = Package(
 if Context.environment["FEDLEDGER_FUZZ"] != nil {
   let fuzzed: Set<String> = [
     "FuzzTargets", "Canonical", "Records", "Protection", "UpdateSealing", "Ledger", "NodeAPI",
-    "Attestation", "CollateralFiles", "Enclave", "EnclaveMessages", "Learning",
+    "Attestation", "CollateralFiles", "Enclave", "EnclaveMessages", "Learning", "SecAgg",
   ]
   for target in package.targets where fuzzed.contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=fuzzer"])]

@@ -36,7 +36,7 @@ public struct FuzzFinding: Error, CustomStringConvertible {
 public enum FuzzTargets {
   public static let all: [FuzzTarget] = [
     envelope, payload, transaction, block, enclaveFrames, enclaveRequest, quote, collateral,
-    evidence, model, receipt, genesis, nodeMessages,
+    evidence, model, receipt, genesis, nodeMessages, secagg,
   ]
 
   public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }

@@ -8,6 +8,7 @@ import Ledger
 import NodeAPI
 import Protection
 import Records
+import SecAgg
 import SwiftProtobuf
 
 /// Writes the seed corpora (Fuzz/seeds/<target>/) and the fixtures the targets check against
@@ -191,6 +192,24 @@ public enum FuzzSeeds {
     var blocks = Fedledger_V1_BlocksRequest()
     blocks.afterHeight = 3
     try seed("node-messages", "blocks-request", [9] + (try blocks.serializedBytes()))
+    for (name, n) in try writeSecAgg(root: root) { counts[name, default: 0] += n }
     return counts
+  }
+
+  /// Writes the secagg target's seeds: whole in-process sessions (they need no simulation).
+  public static func writeSecAgg(root: String) throws -> [String: Int] {
+    let dir = "\(root)/seeds/secagg"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let sessions: [(String, Int, Int, Int, MaskModulus, Bool)] = [
+      ("harary-6-k2-32bit", 6, 2, 2, .bits32, false),
+      ("harary-8-k4-64bit-dropout", 8, 4, 2, .bits64, true),
+      ("full-5-64bit-dropout", 5, 0, 3, .bits64, true),
+    ]
+    for (name, clients, degree, threshold, modulus, drop) in sessions {
+      let seed = try SecAggFuzzSession.seed(
+        clients: clients, degree: degree, threshold: threshold, modulus: modulus, drop: drop)
+      try Data(seed).write(to: URL(fileURLWithPath: "\(dir)/\(name)"))
+    }
+    return ["secagg": sessions.count]
   }
 }

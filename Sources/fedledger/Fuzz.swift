@@ -76,11 +76,25 @@ struct FuzzSeedsCommand: ParsableCommand {
       state, with the attestation tests' real DCAP quotes and collateral.
       """)
 
-  @Option(help: "A `fedledger simulate --output` directory.") var from: String
+  @Option(help: "A `fedledger simulate --output` directory (not needed with --only secagg).")
+  var from: String?
   @Option(help: "The repository's Fuzz directory.") var to = "Fuzz"
+  @Option(help: "Only this target's seeds: secagg (whole in-process SecAgg+ sessions).")
+  var only: String?
+
+  func validate() throws {
+    if let only, only != "secagg" {
+      throw ValidationError("--only takes secagg (the other seeds come from a simulation)")
+    }
+    if only == nil && from == nil {
+      throw ValidationError("--from is needed: a `fedledger simulate --output` directory")
+    }
+  }
 
   func run() throws {
-    let counts = try FuzzSeeds.write(simulation: from, root: to)
+    let counts =
+      only != nil
+      ? try FuzzSeeds.writeSecAgg(root: to) : try FuzzSeeds.write(simulation: from!, root: to)
     for (target, n) in counts.sorted(by: { $0.key < $1.key }) { print("\(target): \(n) seed(s)") }
   }
 }

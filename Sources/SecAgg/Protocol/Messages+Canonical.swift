@@ -77,3 +77,35 @@ extension RevealedShare: CanonicalCodable {
       value: try r.fixed(Shamir.shareBytes, "secagg revealed share"))
   }
 }
+
+extension MaskedInput: CanonicalCodable {
+  /// Client, transcript, the word count, then the words little-endian (as the masks read the
+  /// keystream): a masked update as it travels.
+  public func encode(to w: inout CanonicalWriter) {
+    w.u32(UInt32(clamping: client))
+    w.fixed(transcript)
+    w.u32(UInt32(clamping: vector.count))
+    var bytes = [UInt8](repeating: 0, count: vector.count * W.bitWidth / 8)
+    bytes.withUnsafeMutableBytes { raw in
+      for (i, word) in vector.enumerated() {
+        raw.storeBytes(of: word.littleEndian, toByteOffset: i * W.bitWidth / 8, as: W.self)
+      }
+    }
+    w.fixed(bytes)
+  }
+
+  public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
+    let client = Int(try r.u32("secagg masked client"))
+    let transcript = try r.fixed(32, "secagg masked transcript")
+    let count = Int(try r.u32("secagg masked word count"))
+    let width = W.bitWidth / 8
+    guard count <= r.remaining / width else { throw .truncated(field: "secagg masked words") }
+    let raw = try r.fixed(count * width, "secagg masked words")
+    let words = raw.withUnsafeBytes { bytes in
+      (0..<count).map {
+        W(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * width, as: W.self))
+      }
+    }
+    self.init(client: client, transcript: transcript, vector: words)
+  }
+}
