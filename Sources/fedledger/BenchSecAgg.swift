@@ -129,7 +129,7 @@ struct BenchSecAgg: AsyncParsableCommand {
     let seed = (0..<32).map { UInt8($0) }
     let graph: NeighbourGraph =
       self.graph == "full"
-      ? .full(clients: clusters) : .harary(.random(clients: clusters, degree: k, seed: seed))
+      ? .full(clients: clusters) : .harary(try .random(clients: clusters, degree: k, seed: seed))
     let configuration = try SecAggConfiguration(
       session: (0..<32).map { UInt8(255 - $0) }, graph: graph, threshold: t, length: params,
       modulus: modulus == 32 ? .bits32 : .bits64)

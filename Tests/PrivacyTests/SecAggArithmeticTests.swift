@@ -70,7 +70,7 @@ import Testing
     let n = updates.count
     let configuration = try SecAggConfiguration(
       session: Array(SHA256.hash(data: [1])),
-      graph: .harary(.random(clients: n, degree: 4, seed: Array(SHA256.hash(data: [2])))),
+      graph: .harary(try .random(clients: n, degree: 4, seed: Array(SHA256.hash(data: [2])))),
       threshold: 2, length: arithmetic.length, modulus: arithmetic.encoding.modulus)
     let clients = try (0..<n).map { try SecAggClient(index: $0, configuration: configuration) }
     let advertised = clients.map(\.advertisement)

@@ -18,7 +18,7 @@ struct SessionHarness {
     modulus: MaskModulus = .bits64
   ) throws {
     let graph: NeighbourGraph =
-      degree.map { .harary(.random(clients: n, degree: $0, seed: Self.random32())) }
+      try degree.map { .harary(try .random(clients: n, degree: $0, seed: Self.random32())) }
       ?? .full(clients: n)
     let configuration = try SecAggConfiguration(
       session: Self.random32(), graph: graph, threshold: threshold, length: length,

@@ -64,9 +64,8 @@ public enum SecAggFuzzSession {
     let clients = Int(h[0]) % 15 + 2
     let degree = Int(h[1])
     let graph: NeighbourGraph =
-      degree >= 2 && degree % 2 == 0 && degree < clients - 1
-      ? .harary(.random(clients: clients, degree: degree, seed: Array(h[37..<69])))
-      : .full(clients: clients)
+      (try? HararyGraph.random(clients: clients, degree: degree, seed: Array(h[37..<69])))
+      .map { .harary($0) } ?? .full(clients: clients)
     return try? SecAggConfiguration(
       session: Array(h[5..<37]), graph: graph, threshold: Int(h[2]), length: Int(h[4]) % 64 + 1,
       modulus: h[3] & 1 == 0 ? .bits32 : .bits64)

@@ -10,9 +10,15 @@ public struct HararyGraph: Equatable, Sendable {
   private let position: [Int]
 
   /// The graph with the clients in `order` round the ring.
-  public init(degree: Int, order: [Int]) {
-    precondition(degree % 2 == 0 && degree >= 2 && degree < order.count, "an even degree below N")
-    precondition(Set(order) == Set(0..<order.count), "order is a permutation of the clients")
+  public init(degree: Int, order: [Int]) throws(SecAggError) {
+    guard degree % 2 == 0, degree >= 2, degree < order.count else {
+      throw .invalidConfiguration(
+        "a Harary graph's degree is even, at least 2 and below its \(order.count) clients, not \(degree)"
+      )
+    }
+    guard order.count <= 1 << 24, Set(order) == Set(0..<order.count) else {
+      throw .invalidConfiguration("a Harary graph's order is not a permutation of its clients")
+    }
     clients = order.count
     self.degree = degree
     self.order = order
@@ -23,15 +29,20 @@ public struct HararyGraph: Equatable, Sendable {
 
   /// The graph whose order is drawn from `seed` (Fisher–Yates over a keystream): anyone with
   /// the seed computes the same graph, and no one can steer it after the seed is fixed.
-  public static func random(clients: Int, degree: Int, seed: [UInt8]) -> HararyGraph {
-    var stream = Keystream(seed: seed, purpose: "harary-order")
+  public static func random(clients: Int, degree: Int, seed: [UInt8]) throws(SecAggError)
+    -> HararyGraph
+  {
+    guard clients <= 1 << 24 else {
+      throw .invalidConfiguration("\(clients) clients; a Harary graph holds at most 2^24")
+    }
+    var stream = try Keystream(seed: seed, purpose: "harary-order")
     var order = Array(0..<clients)
     var i = clients - 1
     while i > 0 {
       order.swapAt(i, Int(stream.uniform(below: UInt64(i + 1))))
       i -= 1
     }
-    return HararyGraph(degree: degree, order: order)
+    return try HararyGraph(degree: degree, order: order)
   }
 
   /// Client `c`'s neighbours, nearest first on each side.

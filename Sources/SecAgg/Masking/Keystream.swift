@@ -14,8 +14,10 @@ public struct Keystream: RandomNumberGenerator, Sendable {
   private static let blockBytes = 4096
 
   /// The stream for `seed` (32 bytes) and `purpose`.
-  public init(seed: [UInt8], purpose: String) {
-    precondition(seed.count == 32, "a keystream's seed is 32 bytes")
+  public init(seed: [UInt8], purpose: String) throws(SecAggError) {
+    guard seed.count == 32 else {
+      throw .invalidConfiguration("a keystream's seed is 32 bytes, not \(seed.count)")
+    }
     key = HKDF<SHA256>.deriveKey(
       inputKeyMaterial: SymmetricKey(data: seed), info: Data("fedledger/secagg/\(purpose)".utf8),
       outputByteCount: 32)
