@@ -210,6 +210,26 @@ public enum FuzzSeeds {
         clients: clients, degree: degree, threshold: threshold, modulus: modulus, drop: drop)
       try Data(seed).write(to: URL(fileURLWithPath: "\(dir)/\(name)"))
     }
-    return ["secagg": sessions.count]
+    // The ledger's two secure-aggregation transactions, for the transaction target.
+    let txDir = "\(root)/seeds/transaction"
+    try FileManager.default.createDirectory(atPath: txDir, withIntermediateDirectories: true)
+    let cluster = SigningKey()
+    let node = SigningKey()
+    let network = Hash256.of(Array("fuzz".utf8))
+    let message = Transaction.secaggMessage(
+      SecAggMessage(
+        network: network, round: 1, cluster: "cluster-0", stage: .shares,
+        body: Array(
+          try SecAggFuzzSession.seed(
+            clients: 4, degree: 2, threshold: 2, modulus: .bits32, drop: false
+          ).prefix(400)),
+        clusterKey: cluster))
+    let close = Transaction.secaggStageClose(
+      SecAggStageClose(
+        network: network, round: 1, open: network, stage: .keys,
+        messages: [Hash256.of(message.canonicalBytes)], node: node))
+    try Data(message.canonicalBytes).write(to: URL(fileURLWithPath: "\(txDir)/secaggMessage"))
+    try Data(close.canonicalBytes).write(to: URL(fileURLWithPath: "\(txDir)/secaggStageClose"))
+    return ["secagg": sessions.count, "transaction": 2]
   }
 }

@@ -82,3 +82,16 @@ extension TransactionBody {
   /// The canonical bytes of the ledger transaction carrying this record.
   public var transactionBytes: [UInt8] { Self.transactionPrefix + canonicalBytes }
 }
+
+extension SecAggStageClose {
+  /// A stage-close signed by `node` for `network`.
+  public init(
+    network: Hash256, round: UInt64, open: Hash256, stage: SecAggStage, messages: [Hash256],
+    node: SigningKey
+  ) {
+    self.init(
+      round: round, open: open, stage: stage, messages: messages, signer: node.publicKey,
+      signature: Signature(unchecked: []))
+    signature = node.sign(message(network: network), for: .secaggStageClose)
+  }
+}

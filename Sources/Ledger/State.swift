@@ -56,6 +56,8 @@ public struct RoundState: Sendable {
   public internal(set) var metricEndorsedBy: [String: Hash256] = [:]
   public internal(set) var metricEndorserOf: [Hash256: String] = [:]
   public var metric: MetricCommit?
+  /// Secure aggregation's messages and stage-closes (rounds whose rules have it).
+  public internal(set) var secagg = SecAggProgress()
 
   /// The metric the ledger recorded for the committed model: the statement its commit names.
   public var recordedMetric: MetricStatement? {
@@ -242,6 +244,7 @@ public struct LedgerState: Sendable {
     if r.committedBy[c.cluster] != nil {
       return .invalid("cluster \"\(c.cluster)\" already committed an update in round \(c.round)")
     }
+    if let refusal = secaggCommitmentProblem(r, cluster: c.cluster) { return refusal }
     if r.payloads.contains(c.payload) {
       return .invalid("payload \(c.payload.short) was already committed in round \(c.round)")
     }
@@ -367,6 +370,10 @@ public struct LedgerState: Sendable {
       if Set(o.participants).count != o.participants.count {
         return .invalid("names a participant twice")
       }
+      if o.rules.secureAggregation != nil && o.participants.isEmpty {
+        return .invalid(
+          "names no participants; secure aggregation numbers its clusters by the round-open's list")
+      }
       if !o.participants.isEmpty && o.participants.count < o.rules.minimumCohort {
         return .invalid(
           "asks \(o.participants.count) cluster(s) to train; a round needs at least \(o.rules.minimumCohort) (minimum cohort)"
@@ -401,6 +408,9 @@ public struct LedgerState: Sendable {
         return .invalid(
           "names round-open \(c.open.short), but round \(c.round) was opened by \(r.openHash.short)"
         )
+      }
+      if r.open.rules.secureAggregation != nil && r.secagg.closes[.shares] == nil {
+        return .invalid("round \(c.round)'s shares stage is not closed yet")
       }
       if c.updates != r.entries {
         return .invalid(
@@ -476,6 +486,9 @@ public struct LedgerState: Sendable {
       let s = e.statement
       guard var r = rounds[s.round] else { return .invalid("round \(s.round) was never opened") }
       guard let close = r.close else { return .invalid("round \(s.round) is not closed yet") }
+      if r.open.rules.secureAggregation != nil && r.secagg.closes[.reveals] == nil {
+        return .invalid("round \(s.round)'s reveals stage is not closed yet")
+      }
       if r.commit != nil { return .invalid("round \(s.round) is already committed") }
       if r.abort != nil { return .invalid("round \(s.round) was aborted") }
       // The signature first: it is cheap, and evidence is worth checking only for a key that
@@ -523,6 +536,10 @@ public struct LedgerState: Sendable {
       rounds[s.round] = r
       return .valid
 
+    case .secaggMessage(let m):
+      return apply(m, hash: hash, verifySignatures: verifySignatures)
+    case .secaggStageClose(let c):
+      return apply(c, verifySignatures: verifySignatures)
     case .reportCommitment(let c):
       return apply(c, verifySignatures: verifySignatures)
     case .evaluationClose(let c):

@@ -292,6 +292,8 @@ public enum Transaction: CanonicalCodable, Equatable {
   case evaluationClose(EvaluationClose)
   case metricEndorsement(MetricEndorsement)
   case metricCommit(MetricCommit)
+  case secaggMessage(SecAggMessage)
+  case secaggStageClose(SecAggStageClose)
 
   public static let version = TransactionKind.formatVersion
 
@@ -312,6 +314,8 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .evaluationClose: .evaluationClose
     case .metricEndorsement: .metricEndorsement
     case .metricCommit: .metricCommit
+    case .secaggMessage: .secaggMessage
+    case .secaggStageClose: .secaggStageClose
     }
   }
 
@@ -329,6 +333,8 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .evaluationClose(let t): t.round
     case .metricEndorsement(let t): t.statement.round
     case .metricCommit(let t): t.round
+    case .secaggMessage(let t): t.round
+    case .secaggStageClose(let t): t.round
     }
   }
 
@@ -349,6 +355,8 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .evaluationClose(let t): t.encode(to: &w)
     case .metricEndorsement(let t): t.encode(to: &w)
     case .metricCommit(let t): t.encode(to: &w)
+    case .secaggMessage(let t): t.encode(to: &w)
+    case .secaggStageClose(let t): t.encode(to: &w)
     }
   }
 
@@ -375,6 +383,8 @@ public enum Transaction: CanonicalCodable, Equatable {
     case .evaluationClose: self = .evaluationClose(try EvaluationClose(from: &r))
     case .metricEndorsement: self = .metricEndorsement(try MetricEndorsement(from: &r))
     case .metricCommit: self = .metricCommit(try MetricCommit(from: &r))
+    case .secaggMessage: self = .secaggMessage(try SecAggMessage(from: &r))
+    case .secaggStageClose: self = .secaggStageClose(try SecAggStageClose(from: &r))
     }
   }
 }

@@ -109,6 +109,9 @@ public enum SigningPurpose: String, Sendable {
   case metricEndorsement = "fedledger/metric-statement/v1"
   /// A node's refusal to sign a block (ordering by a log: enough refusals void the block).
   case blockRefusal = "fedledger/block-refusal/v1"
+  /// A cluster's message in a stage of secure aggregation, and a node's close of the stage.
+  case secaggMessage = "fedledger/secagg-message/v1"
+  case secaggStageClose = "fedledger/secagg-stage-close/v1"
   /// A node's or cluster's ledger key vouching for the TLS key it connects with.
   case transportKey = "fedledger/tls-key-binding/v1"
 

@@ -60,6 +60,9 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
   /// The most devices one cluster may enrol with, and so the most one update may claim: under
   /// weighting by device, the largest weight (as `sampleCap` under weighting by samples).
   public var deviceCap: UInt64
+  /// Secure aggregation (privacy mode secagg): each cluster masks its update so that the
+  /// aggregators learn only the sum. Nil: updates are aggregated one by one.
+  public var secureAggregation: SecAggRules?
 
   /// The largest sample cap: the fixed-point sum holds a total weight of 2^31.
   public static let maximumSampleCap: UInt64 = 1 << 31
@@ -80,7 +83,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     fractionalBits: Int = 20, minimumCohort: Int = RoundRules.defaultMinimumCohort,
     sampleCap: UInt64 = RoundRules.defaultSampleCap,
     payloadCap: UInt64 = RoundRules.maximumPayload,
-    deviceCap: UInt64 = RoundRules.maximumDevices
+    deviceCap: UInt64 = RoundRules.maximumDevices, secureAggregation: SecAggRules? = nil
   ) {
     self.rule = rule
     self.weighting = weighting
@@ -90,6 +93,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     self.sampleCap = sampleCap
     self.payloadCap = payloadCap
     self.deviceCap = deviceCap
+    self.secureAggregation = secureAggregation
   }
 
   /// The payload cap for updates of a model with `parameters` values: their float32 bytes and
@@ -144,6 +148,17 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     {
       return "normBound is \(normBound); it must be positive and finite as a float32"
     }
+    if let secureAggregation {
+      if let problem = secureAggregation.problem { return problem }
+      if rule != .mean {
+        return
+          "rule is \(ruleName); secure aggregation shows the aggregators only the sum, so only the mean can run"
+      }
+      if normBound == nil {
+        return
+          "secure aggregation needs normBound: each cluster clips its own update to it, since no aggregator sees one"
+      }
+    }
     switch rule {
     case .mean, .median: break
     case .trimmedMean(let beta):
@@ -175,6 +190,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
       Setting("weighting", weighting.rawValue),
     ]
     if let normBound { s.append(Setting("norm-bound", "\(normBound)")) }
+    if let secureAggregation { s += secureAggregation.statementParameters }
     return s.sorted(by: Setting.precedes)
   }
 
@@ -203,6 +219,7 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     w.u64(sampleCap)
     w.u64(payloadCap)
     w.u64(deviceCap)
+    w.optional(secureAggregation) { $1.encode(to: &$0) }
   }
 
   public init(from r: inout CanonicalReader) throws(CanonicalDecodingError) {
@@ -230,6 +247,9 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
     sampleCap = try r.u64("rules sample cap")
     payloadCap = try r.u64("rules payload cap")
     deviceCap = try r.u64("rules device cap")
+    secureAggregation = try r.optional("rules secure aggregation") {
+      r throws(CanonicalDecodingError) in try SecAggRules(from: &r)
+    }
     if let problem { throw .invalid(field: "rules", problem: problem) }
   }
 }

@@ -16,6 +16,8 @@ public enum TransactionKind: UInt8, Sendable, CaseIterable {
   case evaluationClose = 11
   case metricEndorsement = 12
   case metricCommit = 13
+  case secaggMessage = 14
+  case secaggStageClose = 15
 
   /// The version byte every transaction's encoding starts with.
   public static let formatVersion: UInt8 = 1
@@ -35,6 +37,8 @@ public enum TransactionKind: UInt8, Sendable, CaseIterable {
     case .evaluationClose: "evaluation-close"
     case .metricEndorsement: "metric-endorsement"
     case .metricCommit: "metric-commit"
+    case .secaggMessage: "secagg-message"
+    case .secaggStageClose: "secagg-stage-close"
     }
   }
 }

@@ -38,8 +38,8 @@ final class TransactionBodyTests: XCTestCase {
     XCTAssertThrowsError(try ModelCommit(transaction: open.transactionBytes))
     XCTAssertThrowsError(try RoundClose(transaction: close.transactionBytes + [0]))
     // The tags are distinct and named.
-    XCTAssertEqual(Set(TransactionKind.allCases.map(\.rawValue)).count, 13)
-    XCTAssertEqual(Set(TransactionKind.allCases.map(\.name)).count, 13)
+    XCTAssertEqual(Set(TransactionKind.allCases.map(\.rawValue)).count, 15)
+    XCTAssertEqual(Set(TransactionKind.allCases.map(\.name)).count, 15)
   }
 
   func testNodeSignaturesHoldForOneNetworkAndOnePurpose() throws {

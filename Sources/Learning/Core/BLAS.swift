@@ -17,6 +17,9 @@ public enum BLAS {
     beta: Float = 0,
     c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
+    // Every product on one thread: OpenBLAS's threaded kernels split the sums by the thread
+    // count, so a model's bytes would depend on it (and on what ran first in the process).
+    useSingleThread()
     cblas_sgemm(
       CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
       transposeB ? CblasTrans : CblasNoTrans,
@@ -28,6 +31,7 @@ public enum BLAS {
     transpose: Bool = false, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>,
     lda: Int, x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
   ) {
+    useSingleThread()
     cblas_sgemv(
       CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a,
       Int32(lda), x, 1, beta, y, 1)
@@ -36,6 +40,16 @@ public enum BLAS {
   /// Restricts BLAS to one thread: the engine parallelises across the batch itself, which is
   /// faster and steadier than OpenBLAS's own threading at these matrix sizes.
   public static func useSingleThread() { _ = singleThreaded }
+
+  /// The kernel family OpenBLAS picked for this CPU (its products' rounding differs between
+  /// families, so a model's bytes are pinned per family).
+  public static var coreName: String {
+    #if canImport(Accelerate)
+      "accelerate"
+    #else
+      String(cString: openblas_get_corename())
+    #endif
+  }
 
   private static let singleThreaded: Void = {
     #if !canImport(Accelerate)

@@ -40,6 +40,7 @@ extension Genesis {
     var sampleCap: UInt64?
     var payloadCap: UInt64?
     var deviceCap: UInt64?
+    var secureAggregation: SecAggRulesFile?
 
     static let known = ["mean", "median", "trimmed-mean", "krum", "multi-krum"]
 
@@ -62,6 +63,7 @@ extension Genesis {
       sampleCap = r.sampleCap
       payloadCap = r.payloadCap
       deviceCap = r.deviceCap
+      secureAggregation = r.secureAggregation.map(SecAggRulesFile.init)
     }
 
     func rules() throws(GenesisErrorDetail) -> RoundRules {
@@ -90,7 +92,45 @@ extension Genesis {
       if let sampleCap { r.sampleCap = sampleCap }
       if let payloadCap { r.payloadCap = payloadCap }
       if let deviceCap { r.deviceCap = deviceCap }
+      r.secureAggregation = try secureAggregation?.rules()
       return r
+    }
+  }
+
+  /// The JSON form of `SecAggRules`; absent fields take the defaults.
+  private struct SecAggRulesFile: Codable {
+    var graph: String?
+    var corruptRate: Double?
+    var dropoutRate: Double?
+    var adversary: String?
+
+    init(_ s: SecAggRules) {
+      graph = s.graph.name
+      corruptRate = s.corruptRate
+      dropoutRate = s.dropoutRate
+      adversary = s.adversary.name
+    }
+
+    func rules() throws(GenesisErrorDetail) -> SecAggRules {
+      var s = SecAggRules()
+      if let graph {
+        guard let g = SecAggRules.Graph.allCases.first(where: { $0.name == graph }) else {
+          throw .init(
+            field: "rules.secureAggregation.graph", problem: "is \"\(graph)\"; known: harary, full")
+        }
+        s.graph = g
+      }
+      if let adversary {
+        guard let a = SecAggRules.Adversary.allCases.first(where: { $0.name == adversary }) else {
+          throw .init(
+            field: "rules.secureAggregation.adversary",
+            problem: "is \"\(adversary)\"; known: curious-server, semi-malicious-server")
+        }
+        s.adversary = a
+      }
+      if let corruptRate { s.corruptRate = corruptRate }
+      if let dropoutRate { s.dropoutRate = dropoutRate }
+      return s
     }
   }
 
@@ -182,10 +222,15 @@ extension Genesis {
     }
     let ruleKeys: Set<String> = [
       "rule", "beta", "f", "select", "weighting", "normBound", "fractionalBits", "minimumCohort",
-      "sampleCap", "payloadCap", "deviceCap",
+      "sampleCap", "payloadCap", "deviceCap", "secureAggregation",
     ]
     for key in (object["rules"] as? [String: Any] ?? [:]).keys where !ruleKeys.contains(key) {
       throw .malformed(path: path, problem: "unknown field \"rules.\(key)\"")
+    }
+    let secureKeys: Set<String> = ["graph", "corruptRate", "dropoutRate", "adversary"]
+    let secure = (object["rules"] as? [String: Any])?["secureAggregation"] as? [String: Any]
+    for key in (secure ?? [:]).keys where !secureKeys.contains(key) {
+      throw .malformed(path: path, problem: "unknown field \"rules.secureAggregation.\(key)\"")
     }
     let evaluationKeys: Set<String> = [
       "combination", "minimumReports", "sampleCap", "classes", "publish", "every", "window",
