@@ -189,7 +189,7 @@ let package = Package(
       name: "Gateway",
       dependencies: [
         "Aggregation", "Federation", "Privacy", "Ledger", "Attestation", "Protection",
-        "UpdateSealing", "Records", "RecordsJSON",
+        "UpdateSealing", "Records", "RecordsJSON", "SecAgg",
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
     // A cluster's gateway as a process: follows rounds through nodes, trains, submits.

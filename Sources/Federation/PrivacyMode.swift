@@ -1,3 +1,5 @@
+import Records
+
 /// A way to keep each cluster's update from everyone but what aggregates it.
 ///
 /// A mode declares here what it can aggregate; its two halves are an `UpdateProtection` that a
@@ -12,6 +14,12 @@ public protocol PrivacyMode: Sendable {
   static var hostsReadUpdates: Bool { get }
   /// Why this mode cannot run `server` after its rules, or nil when it can.
   static func unsupported(server: ServerOptimizer) -> String?
+  /// Why this mode cannot run `rule` with `normBound`, or nil when it can.
+  static func unsupported(rule: AggregationRule, normBound: Float?) -> String?
+}
+
+extension PrivacyMode {
+  public static func unsupported(rule: AggregationRule, normBound: Float?) -> String? { nil }
 }
 
 /// Updates travel and are aggregated in the clear; each node's key endorses what it computed.
@@ -30,5 +38,30 @@ public enum EnclavePrivacy: PrivacyMode {
     server == .plain
       ? nil
       : "enclaves apply the aggregate plainly (server optimiser state is not kept in enclaves yet): use privacy none for fedavgm or fedadam"
+  }
+}
+
+/// SecAgg+ (Bell et al., CCS 2020): each cluster masks its update with pairwise and self masks
+/// whose seeds are Shamir-shared among its neighbours, every step on the ledger; the nodes
+/// unmask only the sum of the round's surviving updates.
+public enum SecureAggregation: PrivacyMode {
+  public static let name = "secagg"
+  public static let hostsReadUpdates = false
+  public static func unsupported(server: ServerOptimizer) -> String? {
+    server == .plain
+      ? nil
+      : "the nodes apply the unmasked mean plainly under secure aggregation: use privacy none for fedavgm or fedadam"
+  }
+
+  public static func unsupported(rule: AggregationRule, normBound: Float?) -> String? {
+    if rule != .mean {
+      return
+        "privacy secagg shows the nodes only the sum of the updates, so \(rule), which needs each update, cannot run: use the mean (fedavg), or privacy tee for robust rules"
+    }
+    if normBound == nil {
+      return
+        "privacy secagg needs a norm bound (strategy.normBound, --norm-bound): each cluster clips its own update to it, since no node sees one"
+    }
+    return nil
   }
 }

@@ -163,9 +163,12 @@ public final class Simulation {
       rule: c.strategy.rule, weighting: c.strategy.weighting,
       normBound: c.strategy.normBound.map { Double($0) },
       minimumCohort: c.effectiveMinimumCohort, sampleCap: c.strategy.sampleCap ?? UInt64(largest),
-      payloadCap: RoundRules.payloadCap(parameters: model.parameters.count),
+      // A masked update (secagg) is up to 8 bytes a value, and its weight.
+      payloadCap: RoundRules.payloadCap(
+        parameters: (model.parameters.count + 1) * (c.privacy.mode == .secagg ? 2 : 1)),
       // Like the sample cap: the most devices a cluster has, rounded up to a power of two.
-      deviceCap: UInt64((clusters.map { $0.edge?.devices.count ?? 1 }.max() ?? 1).nextPowerOfTwo))
+      deviceCap: UInt64((clusters.map { $0.edge?.devices.count ?? 1 }.max() ?? 1).nextPowerOfTwo),
+      secureAggregation: c.privacy.mode == .secagg ? SecAggRules() : nil)
     if let problem = rules.problem {
       throw ConfigurationError(source: "configuration", key: "strategy", problem: problem)
     }

@@ -45,6 +45,8 @@ public final class ClusterAgent {
   public private(set) var checked: Hash256?
   /// The last receipt that verified, and its model: the same receipt is not checked twice.
   private var proven: (model: Hash256, receipt: Receipt)?
+  /// This round's secure-aggregation session (privacy mode secagg).
+  var secagg: SecAggSession?
 
   /// An agent on the network `genesis` founds. The mode is genesis's, not a setting of the
   /// cluster's: where enclaves endorse (mode tee) it sends nothing until `trustEnclaves`.

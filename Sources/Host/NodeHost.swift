@@ -45,8 +45,18 @@ public final class NodeHost {
         "round \(close.round)'s close is not the one this node's ledger holds")
     }
     let payloads = try close.updates.map { try blobs.get($0.payload) }
+    // Secure aggregation's messages, as this node's own ledger's stage-closes fix them.
+    var secagg: SecAggRecords?
+    if replica.state.rounds[close.round]?.open.rules.secureAggregation != nil {
+      var messages: [SecAggStage: [(cluster: String, body: [UInt8])]] = [:]
+      for stage in SecAggStage.allCases {
+        messages[stage] = try replica.secaggMessages(round: close.round, stage: stage)
+      }
+      secagg = SecAggRecords(messages: messages)
+    }
     return try aggregator.aggregate(
-      ClosedRound(close: closed, open: open, baseModel: baseModel, payloads: payloads))
+      ClosedRound(
+        close: closed, open: open, baseModel: baseModel, payloads: payloads, secagg: secagg))
   }
 
   /// This node's answer to a committed model's evaluation: its aggregator combines exactly the
@@ -105,6 +115,15 @@ public final class NodeHost {
     .evaluationClose(
       EvaluationClose(
         network: network, round: round, model: model, rules: rules, reports: reports, node: key))
+  }
+
+  /// Ends `stage` of `round`'s secure aggregation on exactly the messages the ledger holds.
+  public func secaggStageClose(
+    round: UInt64, open: Hash256, stage: SecAggStage, messages: [Hash256]
+  ) -> Transaction {
+    .secaggStageClose(
+      SecAggStageClose(
+        network: network, round: round, open: open, stage: stage, messages: messages, node: key))
   }
 
   /// Ends `round` without a model.

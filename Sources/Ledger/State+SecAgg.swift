@@ -132,3 +132,23 @@ extension LedgerState {
     return nil
   }
 }
+
+extension LedgerReplica {
+  /// Round `round`'s messages in stage `stage`, as its stage-close fixes them: sender and
+  /// body, in ledger order (nil before the close).
+  public func secaggMessages(round: UInt64, stage: SecAggStage) throws -> [(
+    cluster: String, body: [UInt8]
+  )]? {
+    guard let close = state.rounds[round]?.secagg.closes[stage] else { return nil }
+    return try close.messages.map { hash in
+      guard let stored = try store.transaction(hash),
+        case .secaggMessage(let m) = try Transaction(canonical: stored.bytes)
+      else {
+        throw LedgerError.corruptBlock(
+          height: state.nextHeight,
+          problem: "secagg message \(hash.short) of round \(round) is missing from the store")
+      }
+      return (m.cluster, m.body)
+    }
+  }
+}

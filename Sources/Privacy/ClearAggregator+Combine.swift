@@ -6,6 +6,18 @@ extension ClearAggregator {
   /// endorses what they combine to with its genesis key (the same computation as an enclave's,
   /// so k honest nodes sign the same statement).
   public func combine(_ evaluation: ClosedEvaluation) throws -> MetricVerdict {
+    try ClearReports.combine(
+      evaluation, network: network, nodes: nodes, quorum: quorum, key: key)
+  }
+}
+
+/// Evaluation reports read in the clear by the node (modes none and secagg: a report's
+/// counts are not masked), combined and endorsed with its genesis key.
+enum ClearReports {
+  static func combine(
+    _ evaluation: ClosedEvaluation, network: Hash256, nodes: Set<PublicKey>, quorum: Int,
+    key: SigningKey
+  ) throws -> MetricVerdict {
     let proven: ProvenEvaluation
     do {
       proven = try ProvenEvaluation(closed: evaluation.close, nodes: nodes, quorum: quorum)

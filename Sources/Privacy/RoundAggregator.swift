@@ -47,12 +47,18 @@ public struct ClosedRound: Sendable {
   public var baseModel: [UInt8]
   /// Each update's payload, in the close's order (the close names each by hash).
   public var payloads: [[UInt8]]
+  /// Secure aggregation's messages, in a round that runs it.
+  public var secagg: SecAggRecords?
 
-  public init(close: InclusionProof, open: [UInt8], baseModel: [UInt8], payloads: [[UInt8]]) {
+  public init(
+    close: InclusionProof, open: [UInt8], baseModel: [UInt8], payloads: [[UInt8]],
+    secagg: SecAggRecords? = nil
+  ) {
     self.close = close
     self.open = open
     self.baseModel = baseModel
     self.payloads = payloads
+    self.secagg = secagg
   }
 }
 

@@ -56,9 +56,11 @@ public final class SimulatedNetwork: RoundBackend {
   // The open round.
   private var baseHash: Hash256 = .zero
   private var baseFile: [UInt8] = []
-  private var openTransaction: [UInt8] = []
+  var openTransaction: [UInt8] = []
   private var entries: [RoundClose.Entry] = []
   private var clusterOf: [Hash256: ClusterID] = [:]
+  /// Secure aggregation: the shares messages this round's shares-close fixed.
+  var secaggShares: [(cluster: String, body: [UInt8])]?
   /// Time this round spent recording (ordering, storing, sealing, receipts).
   private var recordingNanoseconds: UInt64 = 0
 
@@ -121,12 +123,18 @@ public final class SimulatedNetwork: RoundBackend {
     let enclaveClients = enclaves
     hosts = zip(replicas, nodeKeys).enumerated().map { i, node in
       let aggregator: any RoundAggregator =
-        enclaveClients.isEmpty
-        ? ClearAggregator(
-          strategy: strategy(), key: node.1, network: genesis.hash,
-          nodes: Set(genesis.nodes.map(\.key)), quorum: genesis.blockQuorum,
-          clusterName: Self.name)
-        : EnclaveAggregator(enclave: enclaveClients[i])
+        if !enclaveClients.isEmpty {
+          EnclaveAggregator(enclave: enclaveClients[i])
+        } else if rules.secureAggregation != nil {
+          SecAggAggregator(
+            key: node.1, network: genesis.hash, nodes: Set(genesis.nodes.map(\.key)),
+            quorum: genesis.blockQuorum)
+        } else {
+          ClearAggregator(
+            strategy: strategy(), key: node.1, network: genesis.hash,
+            nodes: Set(genesis.nodes.map(\.key)), quorum: genesis.blockQuorum,
+            clusterName: Self.name)
+        }
       return NodeHost(replica: node.0, key: node.1, aggregator: aggregator)
     }
     agents = (0..<clusters).map {
@@ -191,6 +199,10 @@ public final class SimulatedNetwork: RoundBackend {
       for id in plan.participants where agents.indices.contains(id) {
         try agents[id].acceptBase(baseHash, receipt: lastReceipt)
       }
+      secaggShares = nil
+      if case .roundOpen(let record) = open, record.rules.secureAggregation != nil {
+        try secaggSetUp(record, participants: plan.participants, parameters: model.parameters.count)
+      }
     }
   }
 
@@ -235,7 +247,19 @@ public final class SimulatedNetwork: RoundBackend {
     }
     return try recording {
       let agent = agents[update.cluster]
-      let sent = try agent.submission(for: update)
+      let sent: Submission
+      if rules.secureAggregation != nil {
+        guard let shares = secaggShares else {
+          return "secure aggregation did not start this round (too few clusters dealt shares)"
+        }
+        do {
+          sent = try agent.secaggSubmission(for: update, shares: shares)
+        } catch let refusal as SecAggAgentError {
+          return "\(agent.name) \(refusal)"
+        }
+      } else {
+        sent = try agent.submission(for: update)
+      }
       let hash = try blobExchange.publish(sent.payload)
       clusterOf[hash] = agent.id
       entries.append(
@@ -268,6 +292,7 @@ public final class SimulatedNetwork: RoundBackend {
       round: UInt64(round), open: Hash256.of(openTransaction), updates: entries)
     let closed = try order(
       close, round: round, what: "round-close", in: "round \(round) open and commitments")
+    if rules.secureAggregation != nil { try secaggReveal(round: round) }
 
     // Every honest node's aggregator answers the closed round at once.
     let start = DispatchTime.now().uptimeNanoseconds

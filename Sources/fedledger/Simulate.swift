@@ -90,7 +90,7 @@ struct Simulate: AsyncParsableCommand {
   @Flag(help: "Record nothing on a ledger (no genesis, blocks or receipts).") var noLedger = false
   @Option(
     help:
-      "Who can read updates: tee (default: only attested enclaves, which aggregate them) or none (aggregated in the clear)."
+      "Who can read updates: tee (default: only attested enclaves, which aggregate them), secagg (clusters mask their updates with SecAgg+; the nodes learn only the sum; needs the mean and a norm bound) or none (aggregated in the clear)."
   )
   var privacy: String?
   @Option(
@@ -294,6 +294,10 @@ struct Simulate: AsyncParsableCommand {
             "  byzantine: the hosts of \((c.ledger.nodes - c.ledger.byzantineNodes..<c.ledger.nodes).map { "node-\($0)" }.joined(separator: ", ")) forge endorsements of another model with their simulated platform keys"
           )
         }
+      } else if c.privacy.mode == .secagg {
+        print(
+          "  privacy secagg: clusters mask their updates (SecAgg+, every step on the ledger); the nodes unmask only the sum; node keys endorse"
+        )
       } else {
         print("  privacy none: updates are aggregated in the clear; node keys endorse")
       }

@@ -1,7 +1,8 @@
 /// The `privacy` section: who may read an update.
 public struct PrivacySettings: Codable, Sendable, Equatable {
   /// `tee`: only attested enclaves, which aggregate it; `none`: the aggregating nodes read
-  /// updates in the clear.
+  /// updates in the clear; `secagg`: clusters mask their updates (SecAgg+), so the nodes learn
+  /// only the sum of the round's updates.
   public var mode = Mode.tee
 
   public init(mode: Mode = .tee) { self.mode = mode }
@@ -9,12 +10,15 @@ public struct PrivacySettings: Codable, Sendable, Equatable {
   public enum Mode: String, Sendable, CaseIterable {
     case tee
     case none
+    /// SecAgg+: clusters mask their updates; the nodes learn only the sum.
+    case secagg
 
     /// What the mode can aggregate, and whether hosts read updates.
     public var type: any PrivacyMode.Type {
       switch self {
       case .tee: EnclavePrivacy.self
       case .none: NoPrivacy.self
+      case .secagg: SecureAggregation.self
       }
     }
   }

@@ -114,6 +114,17 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
     if let problem = privacy.mode.type.unsupported(server: strategy.server) {
       throw r.error("strategy.server", "is \(strategy.server); \(problem)")
     }
+    if privacy.mode == .secagg {
+      guard ledger.enabled else {
+        throw r.error(
+          "privacy.mode", "is secagg, which records each step on the ledger: drop --no-ledger")
+      }
+      if let problem = privacy.mode.type.unsupported(
+        rule: strategy.rule, normBound: strategy.normBound)
+      {
+        throw r.error(strategy.normBound == nil ? "strategy.normBound" : "strategy.rule", problem)
+      }
+    }
     let byzantine = ledger.byzantineNodes
     if byzantine > 0 && (privacy.mode != .tee || byzantine >= ledger.nodes) {
       throw r.error(
@@ -128,10 +139,10 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
         "is \(cohort), but only \(sampledPerRound) cluster(s) are asked to train each round: every round would abort"
       )
     }
-    if privacy.mode == .tee && ledger.enabled && cohort < RoundRules.defaultMinimumCohort {
+    if privacy.mode != .none && ledger.enabled && cohort < RoundRules.defaultMinimumCohort {
       throw r.error(
         "strategy.minimumCohort",
-        "is \(cohort); privacy tee needs at least 3, so that no one member's cluster and a victim's make a cohort\(cohort == sampledPerRound ? " (\(sampledPerRound) cluster(s) are asked to train each round)" : "")"
+        "is \(cohort); privacy \(privacy.mode.rawValue) needs at least 3, so that no one member's cluster and a victim's make a cohort\(cohort == sampledPerRound ? " (\(sampledPerRound) cluster(s) are asked to train each round)" : "")"
       )
     }
     if case .krum(_, let select?) = strategy.rule, select < cohort {

@@ -1,0 +1,94 @@
+import Canonical
+import Crypto
+import Records
+import SecAgg
+
+/// A round's SecAgg+ session as every cluster and aggregator derives it from the round-open
+/// the ledger holds: its participants, in order, are the clients; its hash fixes the session
+/// and the graph's seed (after the cohort, so no one steers who neighbours whom); the cohort's
+/// size and genesis's rates fix k and t.
+public enum SecAggRound {
+  public static func configuration(
+    roundOpen bytes: [UInt8], open: RoundOpen, arithmetic: SecAggArithmetic
+  ) throws(SecAggError) -> SecAggConfiguration {
+    guard let rules = open.rules.secureAggregation else {
+      throw .invalidConfiguration("round \(open.round) does not run secure aggregation")
+    }
+    let n = open.participants.count
+    guard n >= 2 else {
+      throw .invalidConfiguration("round \(open.round) names \(n) participant(s); at least 2")
+    }
+    let openHash = Array(SHA256.hash(data: bytes))
+    let session = Array(SHA256.hash(data: Array("fedledger/secagg/session".utf8) + openHash))
+    let seed = Array(SHA256.hash(data: Array("fedledger/secagg/graph".utf8) + openHash))
+    let adversary: SecAggAdversary =
+      rules.adversary == .curiousServer ? .curiousServer : .semiMaliciousServer
+    var graph = NeighbourGraph.full(clients: n)
+    // The full graph's threshold: a majority of a client's neighbours (at least 2).
+    var threshold = min(n - 1, max(2, n / 2 + 1))
+    if rules.graph == .harary,
+      let found = try? HararyParameters.find(
+        clients: n, corrupt: rules.corruptRate, dropout: rules.dropoutRate, against: adversary),
+      found.degree < n - 1, found.threshold >= 2
+    {
+      graph = .harary(try HararyGraph.random(clients: n, degree: found.degree, seed: seed))
+      threshold = found.threshold
+    }
+    return try SecAggConfiguration(
+      session: session, graph: graph, threshold: min(threshold, graph.degree),
+      length: arithmetic.length, modulus: arithmetic.encoding.modulus)
+  }
+
+  /// A reveals message's body: the revealed shares, as a list.
+  public static func body(_ revealed: [RevealedShare]) -> [UInt8] {
+    var w = CanonicalWriter()
+    w.list(revealed) { $1.encode(to: &$0) }
+    return w.bytes
+  }
+
+  public static func revealed(_ body: [UInt8]) throws(CanonicalDecodingError) -> [RevealedShare] {
+    var r = CanonicalReader(body)
+    let list = try r.list("secagg revealed shares") { r throws(CanonicalDecodingError) in
+      try RevealedShare(from: &r)
+    }
+    try r.finish()
+    return list
+  }
+}
+
+/// A round's secure-aggregation messages as the ledger's stage-closes fix them: each stage's
+/// senders and bodies, in ledger order.
+public struct SecAggRecords: Sendable {
+  public var messages: [SecAggStage: [(cluster: String, body: [UInt8])]]
+
+  public init(messages: [SecAggStage: [(cluster: String, body: [UInt8])]]) {
+    self.messages = messages
+  }
+
+  /// The keys and bundles each sender sent about itself (a message naming another client than
+  /// its sender's number is left out), for the session's clients.
+  public func keys(index: [String: Int]) -> [AdvertisedKeys] {
+    (messages[.keys] ?? []).compactMap { m in
+      guard let k = try? AdvertisedKeys(canonical: m.body), k.client == index[m.cluster] else {
+        return nil
+      }
+      return k
+    }
+  }
+
+  public func bundles(index: [String: Int]) -> [ShareBundle] {
+    (messages[.shares] ?? []).compactMap { m in
+      guard let b = try? ShareBundle(canonical: m.body), b.dealer == index[m.cluster] else {
+        return nil
+      }
+      return b
+    }
+  }
+
+  public func revealed(index: [String: Int]) -> [RevealedShare] {
+    (messages[.reveals] ?? []).flatMap { m -> [RevealedShare] in
+      guard let list = try? SecAggRound.revealed(m.body) else { return [] }
+      return list.filter { $0.holder == index[m.cluster] }
+    }
+  }
+}
