@@ -168,7 +168,9 @@ public final class Simulation {
         parameters: (model.parameters.count + 1) * (c.privacy.mode == .secagg ? 2 : 1)),
       // Like the sample cap: the most devices a cluster has, rounded up to a power of two.
       deviceCap: UInt64((clusters.map { $0.edge?.devices.count ?? 1 }.max() ?? 1).nextPowerOfTwo),
-      secureAggregation: c.privacy.mode == .secagg ? SecAggRules() : nil)
+      // The dropout rate the graph must tolerate: at least the configured one.
+      secureAggregation: c.privacy.mode == .secagg
+        ? SecAggRules(dropoutRate: min(0.4, max(0.1, c.participation.dropout))) : nil)
     if let problem = rules.problem {
       throw ConfigurationError(source: "configuration", key: "strategy", problem: problem)
     }

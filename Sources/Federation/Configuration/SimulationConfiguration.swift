@@ -92,6 +92,9 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
     try settle(r)
   }
 
+  /// The norm bound privacy secagg clips updates to when the configuration sets none.
+  public static let secureAggregationNormBound: Float = 10
+
   /// The rules that span sections, and defaults that depend on another section. Each error
   /// names the key the value came from (`r` reads the top level, so keys are full paths).
   private mutating func settle(_ r: SettingsReader) throws {
@@ -115,6 +118,11 @@ public struct SimulationConfiguration: Codable, Sendable, Equatable {
       throw r.error("strategy.server", "is \(strategy.server); \(problem)")
     }
     if privacy.mode == .secagg {
+      // A bound each cluster clips itself to: a default far above a round's update norms
+      // here (so it changes nothing), unless the configuration sets one.
+      if strategy.normBound == nil && !r.given("strategy.normBound") {
+        strategy.normBound = Self.secureAggregationNormBound
+      }
       guard ledger.enabled else {
         throw r.error(
           "privacy.mode", "is secagg, which records each step on the ledger: drop --no-ledger")

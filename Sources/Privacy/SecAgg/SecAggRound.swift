@@ -24,9 +24,18 @@ public enum SecAggRound {
     let adversary: SecAggAdversary =
       rules.adversary == .curiousServer ? .curiousServer : .semiMaliciousServer
     var graph = NeighbourGraph.full(clients: n)
-    // The full graph's threshold: a majority of a client's neighbours (at least 2).
-    var threshold = min(n - 1, max(2, n / 2 + 1))
-    if rules.graph == .harary,
+    // The full graph's threshold: more than the corrupt clients (their shares must not
+    // suffice), and against a semi-malicious server more than half the neighbours and those;
+    // at least 2. (The ledger's one survivor set already stops a server telling clients
+    // different stories, which the majority guards against.)
+    let corrupt = Int(rules.corruptRate * Double(n))
+    var threshold =
+      adversary == .semiMaliciousServer ? (n - 1 + corrupt) / 2 + 1 : max(2, corrupt + 1)
+    // A cohort so small that the rates round to no corrupt or no dropped client is outside
+    // what the finder's bounds speak of (it would give k = 2): it gets the full graph, which
+    // costs little there.
+    let sized = Int(rules.corruptRate * Double(n)) >= 1 && Int(rules.dropoutRate * Double(n)) >= 1
+    if rules.graph == .harary, sized,
       let found = try? HararyParameters.find(
         clients: n, corrupt: rules.corruptRate, dropout: rules.dropoutRate, against: adversary),
       found.degree < n - 1, found.threshold >= 2
