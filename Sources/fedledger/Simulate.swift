@@ -520,7 +520,7 @@ struct Simulate: AsyncParsableCommand {
           format: "  fed. evaluation  %.2f s by the clusters%@ (%.1f%% of %.1f s of rounds)",
           federatedSeconds,
           last.recorded
-            ? " and the ledger (reports sealed, combined by the nodes' aggregators, metric committed with k endorsements)"
+            ? " and the ledger (reports \(simulation.configuration.privacy.mode == .tee ? "sealed to the enclaves" : "in the clear"), combined by the nodes' aggregators, metric committed with k endorsements)"
             : "", 100 * federatedSeconds / max(wall, 1e-9), wall))
     }
     var honestSeen = 0
