@@ -61,6 +61,8 @@ public final class ClusterAgent {
     self.genesis = genesis
     self.key = key
     let enclaves = genesis.endorsers.contains { $0.kind != .genesisKey }
+    // Under secure aggregation updates leave only masked (`secaggSubmission`; `submission`
+    // refuses), and evaluation reports in the clear, as in mode none.
     protection = enclaves ? nil : ClearUpdates()
   }
 
@@ -145,6 +147,7 @@ public final class ClusterAgent {
   /// store, and its signed commitment to the payload's hash, for the ledger. The update is bound
   /// to the base model it was trained on.
   public func submission(for update: ClusterUpdate) throws -> Submission {
+    if genesis.rules.secureAggregation != nil { throw ClusterAgentError.secureAggregation }
     guard let protection else { throw ClusterAgentError.noTrustedGroupKey }
     guard update.cluster == id, let baseModel = Hash256(hex: update.baseModelHash) else {
       throw ClusterAgentError.notOurs(cluster: update.cluster)
@@ -253,6 +256,8 @@ public enum ClusterAgentError: Error, Equatable, CustomStringConvertible {
   case unprovenBase(String)
   /// The cluster's own evaluation report is not one it may send.
   case refusedReport(String)
+  /// The network runs secure aggregation: updates leave masked, through its stages.
+  case secureAggregation
 
   public var description: String {
     switch self {
@@ -261,6 +266,8 @@ public enum ClusterAgentError: Error, Equatable, CustomStringConvertible {
       "has no group key it checked, so it sends no update (privacy tee)"
     case .unprovenBase(let why): "will not train on or send for this base model: \(why)"
     case .refusedReport(let why): "will not send its evaluation report: it \(why)"
+    case .secureAggregation:
+      "sends no clear update: the network runs secure aggregation, so updates leave masked"
     case .notOurs(let cluster):
       "will not send an update of cluster \(cluster), or one without a base model hash"
     }

@@ -47,7 +47,12 @@ public final class NodeHost {
     let payloads = try close.updates.map { try blobs.get($0.payload) }
     // Secure aggregation's messages, as this node's own ledger's stage-closes fix them.
     var secagg: SecAggRecords?
-    if replica.state.rounds[close.round]?.open.rules.secureAggregation != nil {
+    if let round = replica.state.rounds[close.round], round.open.rules.secureAggregation != nil {
+      // Not before the reveals' close: an answer without them would be a wrong abort.
+      guard round.secagg.closes[.reveals] != nil else {
+        throw AggregatorError.invalidRound(
+          "round \(close.round)'s reveals stage is not closed yet on this node's ledger")
+      }
       var messages: [SecAggStage: [(cluster: String, body: [UInt8])]] = [:]
       for stage in SecAggStage.allCases {
         messages[stage] = try replica.secaggMessages(round: close.round, stage: stage)

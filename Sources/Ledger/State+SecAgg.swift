@@ -16,6 +16,8 @@ public struct SecAggProgress: Sendable {
   var senders: [SecAggStage: Set<String>] = [:]
   /// Each stage's close, once ordered.
   public internal(set) var closes: [SecAggStage: SecAggStageClose] = [:]
+  /// The public keys the round's keys messages carry: a key is advertised once.
+  var usedKeys: Set<[UInt8]> = []
 
   /// The clusters a closed stage holds a message from.
   public func closedSenders(_ stage: SecAggStage) -> Set<String>? {
@@ -78,7 +80,11 @@ extension LedgerState {
     if verifySignatures && !m.verifies(network: network, key: key) {
       return .invalid("the signature of cluster \"\(m.cluster)\" does not verify")
     }
+    if m.stage == .keys, let refusal = keysProblem(m, in: r) { return refusal }
     rounds[m.round]!.secagg.messages[m.stage, default: []].append(hash)
+    if m.stage == .keys {
+      rounds[m.round]!.secagg.usedKeys.formUnion([Array(m.body[4..<36]), Array(m.body[36..<68])])
+    }
     rounds[m.round]!.secagg.sender[hash] = m.cluster
     rounds[m.round]!.secagg.senders[m.stage, default: []].insert(m.cluster)
     return .valid
@@ -116,6 +122,27 @@ extension LedgerState {
     }
     rounds[c.round]!.secagg.closes[c.stage] = c
     return .valid
+  }
+
+  /// Why a keys message is refused: its body must be the sender's own advertisement (its
+  /// number in the round-open's list and two 32-byte keys) with keys no earlier message of the
+  /// round carried, so a copier of another's keys is refused by name instead of knocking both
+  /// out of the round.
+  private func keysProblem(_ m: SecAggMessage, in r: RoundState) -> TransactionOutcome? {
+    guard m.body.count == 68,
+      let index = r.open.participants.firstIndex(of: m.cluster),
+      m.body[0..<4].reduce(0, { $0 << 8 | UInt64($1) }) == UInt64(index)
+    else {
+      return .invalid(
+        "cluster \"\(m.cluster)\"'s keys are not its advertisement as participant of round \(m.round)"
+      )
+    }
+    let keys = [Array(m.body[4..<36]), Array(m.body[36..<68])]
+    guard keys[0] != keys[1], !keys.contains(where: r.secagg.usedKeys.contains) else {
+      return .invalid(
+        "cluster \"\(m.cluster)\" advertises a key already advertised in round \(m.round)")
+    }
+    return nil
   }
 
   /// In a secure-aggregation round, why cluster `cluster` may not commit an update now.

@@ -370,9 +370,17 @@ public struct LedgerState: Sendable {
       if Set(o.participants).count != o.participants.count {
         return .invalid("names a participant twice")
       }
-      if o.rules.secureAggregation != nil && o.participants.isEmpty {
-        return .invalid(
-          "names no participants; secure aggregation numbers its clusters by the round-open's list")
+      if o.rules.secureAggregation != nil {
+        if o.participants.isEmpty {
+          return .invalid(
+            "names no participants; secure aggregation numbers its clusters by the round-open's list"
+          )
+        }
+        // One order only: a coordinator free to order them could steer the clusters' places.
+        if o.participants != o.participants.sorted() {
+          return .invalid(
+            "lists its participants out of order; secure aggregation numbers them sorted")
+        }
       }
       if !o.participants.isEmpty && o.participants.count < o.rules.minimumCohort {
         return .invalid(

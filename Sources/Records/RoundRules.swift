@@ -158,6 +158,10 @@ public struct RoundRules: CanonicalCodable, Equatable, Sendable {
         return
           "secure aggregation needs normBound: each cluster clips its own update to it, since no aggregator sees one"
       }
+      if minimumCohort < 3 {
+        return
+          "minimumCohort is \(minimumCohort); secure aggregation needs at least 3, or a sum of two would give each cluster the other's update"
+      }
     }
     switch rule {
     case .mean, .median: break

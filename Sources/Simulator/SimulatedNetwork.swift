@@ -191,7 +191,10 @@ public final class SimulatedNetwork: RoundBackend {
       baseFile = ModelFile.encode(model)
       let open = coordinator.roundOpen(
         round: UInt64(plan.round), baseModel: baseHash,
-        participants: plan.participants.map(Self.name), rules: rules,
+        // Sorted under secure aggregation: the ledger takes one order only.
+        participants: rules.secureAggregation != nil
+          ? plan.participants.map(Self.name).sorted() : plan.participants.map(Self.name),
+        rules: rules,
         configuration: roundSettings, groupKey: groupKey)
       openTransaction = open.canonicalBytes
       orderer.submit(open)
@@ -254,8 +257,10 @@ public final class SimulatedNetwork: RoundBackend {
         }
         do {
           sent = try agent.secaggSubmission(for: update, shares: shares)
-        } catch let refusal as SecAggAgentError {
-          return "\(agent.name) \(refusal)"
+        } catch {
+          // Its own check refused the update, or a neighbour's share (forged, missing): it
+          // sends nothing and drops out, recovered as any dropout.
+          return "\(agent.name) \(error)"
         }
       } else {
         sent = try agent.submission(for: update)

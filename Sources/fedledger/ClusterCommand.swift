@@ -41,6 +41,7 @@ struct ClusterCommand: AsyncParsableCommand {
 
   private func serve(logger: Logger) async throws {
     let genesis = try Genesis.read(path: self.genesis)
+    try Self.refuseSecureAggregation(genesis, path: self.genesis)
     let files = IdentityFiles(directory: identity)
     let key = try files.ledgerKey()
     let name = self.name ?? URL(fileURLWithPath: identity).standardizedFileURL.lastPathComponent

@@ -1,5 +1,7 @@
+import ArgumentParser
 import Canonical
 import Foundation
+import Ledger
 import Records
 import TransportIdentity
 
@@ -71,4 +73,16 @@ struct IdentityFileError: Error, CustomStringConvertible {
   var path: String
   var problem: String
   var description: String { "\(path) \(problem)" }
+}
+
+extension ParsableCommand {
+  /// The daemons do not run privacy mode secagg yet (it runs in `simulate`): a network whose
+  /// genesis asks for it is refused at start, before anything is sent.
+  static func refuseSecureAggregation(_ genesis: Genesis, path: String) throws {
+    guard genesis.rules.secureAggregation == nil else {
+      throw ValidationError(
+        "\(path): rules.secureAggregation is set, and the node and cluster daemons do not run privacy mode secagg yet (fedledger simulate --privacy secagg does)"
+      )
+    }
+  }
 }

@@ -65,6 +65,7 @@ struct NodeCommand: AsyncParsableCommand {
 
   private func serve(logger: Logger) async throws {
     let genesis = try Genesis.read(path: self.genesis)
+    try Self.refuseSecureAggregation(genesis, path: self.genesis)
     let files = IdentityFiles(directory: identity)
     let key = try files.ledgerKey()
     guard let me = genesis.nodes.first(where: { $0.key == key.publicKey }) else {

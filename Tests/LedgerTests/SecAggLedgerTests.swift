@@ -13,13 +13,23 @@ final class SecAggLedgerTests: XCTestCase {
       rule: .mean, normBound: 5, minimumCohort: 3, secureAggregation: SecAggRules()))
   let names = (0..<4).map { "cluster-\($0)" }
 
-  func message(_ i: Int, _ stage: SecAggStage, round: UInt64 = 1, body: [UInt8] = [1, 2])
+  /// Cluster `i`'s advertisement as participant `index`: its number and two distinct keys.
+  func keys(_ i: Int, index: Int? = nil, key: UInt8? = nil) -> [UInt8] {
+    var body = withUnsafeBytes(of: UInt32(index ?? i).bigEndian) { Array($0) }
+    let share: UInt8 = key ?? UInt8(2 * i + 1)
+    let mask = UInt8(2 * i + 2)
+    body += [UInt8](repeating: share, count: 32)
+    body += [UInt8](repeating: mask, count: 32)
+    return body
+  }
+
+  func message(_ i: Int, _ stage: SecAggStage, round: UInt64 = 1, body: [UInt8]? = nil)
     -> Transaction
   {
     .secaggMessage(
       SecAggMessage(
-        network: net.network, round: round, cluster: "cluster-\(i)", stage: stage, body: body,
-        clusterKey: net.clusters[i]))
+        network: net.network, round: round, cluster: "cluster-\(i)", stage: stage,
+        body: body ?? (stage == .keys ? keys(i) : [1, 2]), clusterKey: net.clusters[i]))
   }
 
   func close(_ open: Transaction, _ stage: SecAggStage, _ messages: [Transaction]) -> Transaction {
@@ -136,6 +146,32 @@ final class SecAggLedgerTests: XCTestCase {
       try outcomes(other, [stray])[0].reason?.contains("does not run secure aggregation") ?? false)
   }
 
+  /// Attacks on the keys stage: a cluster advertising as another participant, a body that is
+  /// no advertisement, a copy of another cluster's key (refused, naming the copier), and a
+  /// round-open whose participants a coordinator ordered to its liking.
+  func testKeysMustBeTheSendersOwnAndUnique() throws {
+    let orderer = try net.open(temporaryDirectory())
+    XCTAssert(try outcomes(orderer, (0..<4).map(net.enrol)).allSatisfy(\.isValid))
+    let unsorted = net.roundOpen(1, base: model(0), participants: names.reversed())
+    XCTAssert(try outcomes(orderer, [unsorted])[0].reason?.contains("out of order") ?? false)
+    let open = net.roundOpen(1, base: model(0), participants: names)
+    XCTAssert(try outcomes(orderer, [open]).allSatisfy(\.isValid))
+    let refused = try outcomes(
+      orderer,
+      [
+        message(0, .keys), message(1, .keys, body: keys(1, index: 2)),
+        message(2, .keys, body: [1, 2, 3]), message(3, .keys, body: keys(3, key: 1)),
+      ])
+    XCTAssert(refused[0].isValid)
+    XCTAssert(refused[1].reason?.contains("not its advertisement") ?? false, "\(refused[1])")
+    XCTAssert(refused[2].reason?.contains("not its advertisement") ?? false, "\(refused[2])")
+    XCTAssert(
+      refused[3].reason?.contains("cluster-3\" advertises a key already advertised") ?? false,
+      "\(refused[3])")
+    // Each may still send its own.
+    XCTAssert(try outcomes(orderer, (1..<4).map { message($0, .keys) }).allSatisfy(\.isValid))
+  }
+
   func testRulesWithSecureAggregationNeedTheMeanAndANormBound() {
     XCTAssertNotNil(
       RoundRules(rule: .median, normBound: 1, secureAggregation: SecAggRules()).problem)
@@ -144,6 +180,9 @@ final class SecAggLedgerTests: XCTestCase {
       RoundRules(rule: .mean, normBound: 1, secureAggregation: SecAggRules(dropoutRate: 0.6))
         .problem)
     XCTAssertNil(RoundRules(rule: .mean, normBound: 1, secureAggregation: SecAggRules()).problem)
+    XCTAssertNotNil(
+      RoundRules(rule: .mean, normBound: 1, minimumCohort: 2, secureAggregation: SecAggRules())
+        .problem)
     // The rules round-trip with them, and the statement names them.
     let rules = RoundRules(
       rule: .mean, normBound: 1, secureAggregation: SecAggRules(graph: .full, corruptRate: 0.1))

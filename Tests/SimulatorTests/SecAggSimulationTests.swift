@@ -1,5 +1,6 @@
 import Federation
 import Foundation
+import Gateway
 import Learning
 import Ledger
 import Protection
@@ -66,6 +67,13 @@ final class SecAggSimulationTests: XCTestCase {
       let receipt = try Receipt.parse(
         Array(try Data(contentsOf: URL(fileURLWithPath: stem + ".receipt.json"))))
       _ = try receipt.verify(genesis: genesis, modelHash: Hash256(hex: record.modelHash))
+    }
+    // A cluster agent on this network never sends a clear update.
+    let update = ClusterUpdate(
+      cluster: 0, round: 9, baseModelHash: records[0].modelHash, delta: [0], sampleCount: 1,
+      trainLoss: 0, simulatedSeconds: 0)
+    XCTAssertThrowsError(try network.agents[0].submission(for: update)) {
+      XCTAssertEqual($0 as? ClusterAgentError, .secureAggregation)
     }
     // No update payload on any node is a plain update: each is a masked vector.
     for round in state.rounds.values {

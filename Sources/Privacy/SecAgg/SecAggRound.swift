@@ -4,9 +4,10 @@ import Records
 import SecAgg
 
 /// A round's SecAgg+ session as every cluster and aggregator derives it from the round-open
-/// the ledger holds: its participants, in order, are the clients; its hash fixes the session
-/// and the graph's seed (after the cohort, so no one steers who neighbours whom); the cohort's
-/// size and genesis's rates fix k and t.
+/// the ledger holds: its participants, in (sorted) order, are the clients; its hash fixes the
+/// session; the round, base model and cohort fix the graph's seed (so no one steers who
+/// neighbours whom once the cohort is chosen); the cohort's size and genesis's rates fix k and
+/// t.
 public enum SecAggRound {
   public static func configuration(
     roundOpen bytes: [UInt8], open: RoundOpen, arithmetic: SecAggArithmetic
@@ -20,17 +21,25 @@ public enum SecAggRound {
     }
     let openHash = Array(SHA256.hash(data: bytes))
     let session = Array(SHA256.hash(data: Array("fedledger/secagg/session".utf8) + openHash))
-    let seed = Array(SHA256.hash(data: Array("fedledger/secagg/graph".utf8) + openHash))
+    // The graph's seed from what the round's coordinator cannot vary once it chose the cohort
+    // (the round, its base model, the sorted participants): not the round-open's hash, which
+    // it could grind through settings until colluders surround a victim.
+    var w = CanonicalWriter()
+    w.u64(open.round)
+    w.hash(open.baseModel)
+    w.list(open.participants) { $0.string($1) }
+    let seed = Array(SHA256.hash(data: Array("fedledger/secagg/graph".utf8) + w.bytes))
     let adversary: SecAggAdversary =
       rules.adversary == .curiousServer ? .curiousServer : .semiMaliciousServer
     var graph = NeighbourGraph.full(clients: n)
-    // The full graph's threshold: more than the corrupt clients (their shares must not
-    // suffice), and against a semi-malicious server more than half the neighbours and those;
-    // at least 2. (The ledger's one survivor set already stops a server telling clients
-    // different stories, which the majority guards against.)
+    // The full graph's threshold: half a client's neighbours, rounded up (Bonawitz et al.'s
+    // honest majority), and more than the corrupt clients, at least 2; against a
+    // semi-malicious server, more than half of the neighbours and the corrupt together. Half
+    // of the cohort may then drop out, and no fewer than half its members can collude.
     let corrupt = Int(rules.corruptRate * Double(n))
     var threshold =
-      adversary == .semiMaliciousServer ? (n - 1 + corrupt) / 2 + 1 : max(2, corrupt + 1)
+      adversary == .semiMaliciousServer
+      ? (n - 1 + corrupt) / 2 + 1 : max(2, corrupt + 1, n / 2)
     // A cohort so small that the rates round to no corrupt or no dropped client is outside
     // what the finder's bounds speak of (it would give k = 2): it gets the full graph, which
     // costs little there.

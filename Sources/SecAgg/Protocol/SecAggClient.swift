@@ -28,9 +28,8 @@ public final class SecAggClient: Sendable {
     /// Neighbours that advertised keys, and the key each pair encrypts shares under.
     var neighbours: [Int: AdvertisedKeys] = [:]
     var shareKeys: [Int: SymmetricKey] = [:]
-    /// Clients that advertised, and clients that dealt.
+    /// Clients that advertised.
     var advertisers: Set<Int> = []
-    var dealers: Set<Int> = []
     /// The bundle this client dealt, to be found unchanged among the dealt.
     var dealt: ShareBundle?
     /// The shares this client holds, by dealer.
@@ -179,7 +178,6 @@ public final class SecAggClient: Sendable {
       let transcript = SecAggTranscript.hash(
         session: configuration.session, client: index, graph: configuration.graph,
         keys: byClient, dealt: SecAggTranscript.bundleHashes(byDealer))
-      s.dealers = Set(byDealer.keys)
       s.held = held
       s.transcript = transcript
       s.stage = .masked
@@ -207,8 +205,8 @@ public final class SecAggClient: Sendable {
 
   /// Stage 4: for each neighbour whose share this client holds, the share of its self-mask
   /// seed if it is named a survivor, or of its masking key if it is named dropped. Refuses a
-  /// request that names a client as both, leaves this client out of the survivors, names a
-  /// neighbour that did not deal, or leaves it fewer than t surviving neighbours. Answers once.
+  /// request that names a client as both, leaves this client out of the survivors, or leaves it
+  /// fewer than t surviving neighbours. Answers once.
   public func unmask(survivors: [Int], dropped: [Int]) throws(SecAggError) -> [RevealedShare] {
     try state.withLock { (s) throws(SecAggError) -> [RevealedShare] in
       switch s.stage {
@@ -223,11 +221,9 @@ public final class SecAggClient: Sendable {
       }
       if let both = alive.intersection(gone).min() { throw .bothSecretsRequested(client: both) }
       guard alive.contains(index) else { throw .excluded("it is not among the survivors") }
-      // Of the clients named, it can tell only of its neighbours whether they dealt.
-      let named = alive.union(gone).intersection(s.neighbours.keys)
-      if let stranger = named.subtracting(s.dealers).min() {
-        throw .invalidMessage("client \(stranger) is named but did not deal shares")
-      }
+      // A named client it holds no valid share of (it never dealt one this client could open,
+      // or is no neighbour) is passed over: there is nothing to reveal for it, and refusing
+      // would let one cluster's bad shares stop every honest reveal.
       let survivingNeighbours = s.held.keys.filter(alive.contains).count
       guard survivingNeighbours >= configuration.threshold else {
         throw .belowThreshold(
