@@ -170,7 +170,9 @@ public final class Simulation {
       deviceCap: UInt64((clusters.map { $0.edge?.devices.count ?? 1 }.max() ?? 1).nextPowerOfTwo),
       // The dropout rate the graph must tolerate: at least the configured one.
       secureAggregation: c.privacy.mode == .secagg
-        ? SecAggRules(dropoutRate: min(0.4, max(0.1, c.participation.dropout))) : nil)
+        ? SecAggRules(
+          graph: c.privacy.graph == .full ? .full : .harary,
+          dropoutRate: min(0.4, max(0.1, c.participation.dropout))) : nil)
     if let problem = rules.problem {
       throw ConfigurationError(source: "configuration", key: "strategy", problem: problem)
     }

@@ -95,6 +95,11 @@ struct Simulate: AsyncParsableCommand {
   var privacy: String?
   @Option(
     help:
+      "Under --privacy secagg: harary (SecAgg+'s sparse graph, default; the full graph for cohorts too small for its bounds) or full (every cluster the neighbour of every other, as SecAgg)."
+  )
+  var secaggGraph: String?
+  @Option(
+    help:
       "Nodes whose hosts forge an endorsement of another model with their simulated platform key, to show that divergent endorsements cannot commit a model (default 0)."
   )
   var byzantineNodes: Int?
@@ -170,7 +175,7 @@ struct Simulate: AsyncParsableCommand {
       ("output.directory", "--output", output), ("ledger.nodes", "--nodes", nodes),
       ("ledger.endorsementThreshold", "--endorsement-threshold", endorsementThreshold),
       ("ledger.enabled", "--no-ledger", noLedger ? false : nil),
-      ("privacy.mode", "--privacy", privacy),
+      ("privacy.mode", "--privacy", privacy), ("privacy.graph", "--secagg-graph", secaggGraph),
       ("ledger.byzantineNodes", "--byzantine-nodes", byzantineNodes),
       ("evaluation.heldOut", "--held-out", heldOut),
       ("evaluation.every", "--federated-every", federatedEvery),

@@ -98,5 +98,14 @@ final class SecAggSimulationTests: XCTestCase {
     let plain = try JSONDecoder().decode(
       SimulationConfiguration.self, from: Data(#"{"privacy": {"mode": "secagg"}}"#.utf8))
     XCTAssertEqual(plain.strategy.normBound, SimulationConfiguration.secureAggregationNormBound)
+    XCTAssertEqual(plain.privacy.graph, .harary)
+    let full = try JSONDecoder().decode(
+      SimulationConfiguration.self,
+      from: Data(#"{"privacy": {"mode": "secagg", "graph": "full"}}"#.utf8))
+    XCTAssertEqual(full.privacy.graph, .full)
+    XCTAssertThrowsError(
+      try JSONDecoder().decode(
+        SimulationConfiguration.self,
+        from: Data(#"{"privacy": {"mode": "secagg", "graph": "ring"}}"#.utf8)))
   }
 }
