@@ -175,17 +175,18 @@ public struct FixedPointAggregation: Sendable, Equatable {
     var text: String
   }
 
-  private func validate(_ c: Candidate, parameterCount: Int)
-    -> Swift.Result<
-      ([Int32], Int64, String), Refusal
-    >
+  /// An update checked (`UpdateValidation`), clipped, and weighted as the weighting says; or
+  /// why it is refused. Everything that aggregates fixed-point updates (enclaves here, a
+  /// cluster masking its own update under secure aggregation) checks and weighs with this.
+  public func checked(_ c: Candidate, parameterCount: Int)
+    -> Swift.Result<(values: [Float], weight: Int64, clipped: Bool), UpdateValidation.Refusal>
   {
     let passed: UpdateValidation.Passed
     switch UpdateValidation(
       parameterCount: parameterCount, sampleCap: sampleCap, normBound: normBound
     ).check(c.values, sampleCount: c.sampleCount) {
     case .success(let p): passed = p
-    case .failure(let refusal): return .failure(.init(text: refusal.reason))
+    case .failure(let refusal): return .failure(refusal)
     }
     let weight: Int64
     switch weighting {
@@ -193,12 +194,26 @@ public struct FixedPointAggregation: Sendable, Equatable {
     case .equal: weight = 1
     case .devices:
       guard (1...deviceCap).contains(UInt64(c.devices)) else {
-        return .failure(.init(text: "claims a device count outside 1 to the cap of \(deviceCap)"))
+        return .failure(.init(reason: "claims a device count outside 1 to the cap of \(deviceCap)"))
       }
       weight = Int64(c.devices)
     }
-    let note = passed.clipped == nil ? "" : Self.clippedNote
-    let values = passed.values
+    return .success((passed.values, weight, passed.clipped != nil))
+  }
+
+  private func validate(_ c: Candidate, parameterCount: Int)
+    -> Swift.Result<
+      ([Int32], Int64, String), Refusal
+    >
+  {
+    let values: [Float]
+    let weight: Int64
+    let note: String
+    switch checked(c, parameterCount: parameterCount) {
+    case .success(let p):
+      (values, weight, note) = (p.values, p.weight, p.clipped ? Self.clippedNote : "")
+    case .failure(let refusal): return .failure(.init(text: refusal.reason))
+    }
     let (fixed, saturated) = format.encode(values)
     guard saturated == 0 else {
       return .failure(

@@ -23,6 +23,7 @@ public struct UpdateValidation: Sendable {
   /// Why an update was refused.
   public struct Refusal: Error, Sendable, Equatable {
     public var reason: String
+    public init(reason: String) { self.reason = reason }
   }
 
   public func check(_ values: [Float], sampleCount: UInt64) -> Result<Passed, Refusal> {

@@ -44,27 +44,10 @@ public final class ClearAggregator: RoundAggregator {
   public func aggregate(_ round: ClosedRound) throws -> AggregatorVerdict {
     let closeHash = Hash256.of(round.close.transaction)
     if let last, last.close == closeHash { return last.verdict }
-    let proven: ProvenRound
-    let base: Model
-    do {
-      proven = try ProvenRound(closed: round.close, open: round.open, nodes: nodes, quorum: quorum)
-      base = try ModelFile.decode(round.baseModel, path: "round \(proven.round) base model")
-    } catch {
-      throw AggregatorError.invalidRound("\(error)")
-    }
+    // The strategy's state (a server optimiser's) moves with each round, too.
+    let (proven, base) = try NodeRound.prove(
+      round, nodes: nodes, quorum: quorum, network: network, after: last?.round)
     let (close, open, rules) = (proven.close, proven.open, proven.rules)
-    // Rounds only move forward, and a round is answered once: the strategy's state (a server
-    // optimiser's) moves with each round, so an old or another close would make this node
-    // sign a second statement.
-    if let last, close.round <= last.round {
-      throw AggregatorError.alreadyAnswered(round: close.round, last: last.round)
-    }
-    guard proven.network == network else {
-      throw AggregatorError.invalidRound("the round is of another network")
-    }
-    guard Hash256(hex: base.hash) == open.baseModel else {
-      throw AggregatorError.invalidRound("the base model is not the one the round-open names")
-    }
     guard close.updates.count == round.payloads.count, close.updates.count <= rules.capacity
     else {
       throw AggregatorError.invalidRound(
@@ -155,16 +138,7 @@ public final class ClearAggregator: RoundAggregator {
   }
 
   public func release(_ commit: InclusionProof) throws -> [UInt8] {
-    let committed: ModelCommit
-    do {
-      committed = try ModelCommit(transaction: commit.transaction)
-    } catch {
-      throw AggregatorError.invalidRound("\(error)")
-    }
-    guard let last, last.statement == committed.statement else {
-      throw AggregatorError.notEndorsed(statement: committed.statement)
-    }
-    return last.file
+    try NodeRound.release(commit, endorsed: last?.statement, file: last?.file ?? [])
   }
 }
 

@@ -29,24 +29,9 @@ public final class SecAggAggregator: RoundAggregator {
   public func aggregate(_ round: ClosedRound) throws -> AggregatorVerdict {
     let closeHash = Hash256.of(round.close.transaction)
     if let last, last.close == closeHash { return last.verdict }
-    let proven: ProvenRound
-    let base: Model
-    do {
-      proven = try ProvenRound(closed: round.close, open: round.open, nodes: nodes, quorum: quorum)
-      base = try ModelFile.decode(round.baseModel, path: "round \(proven.round) base model")
-    } catch {
-      throw AggregatorError.invalidRound("\(error)")
-    }
-    let (close, open) = (proven.close, proven.open)
-    if let last, close.round <= last.round {
-      throw AggregatorError.alreadyAnswered(round: close.round, last: last.round)
-    }
-    guard proven.network == network else {
-      throw AggregatorError.invalidRound("the round is of another network")
-    }
-    guard Hash256(hex: base.hash) == open.baseModel else {
-      throw AggregatorError.invalidRound("the base model is not the one the round-open names")
-    }
+    let (proven, base) = try NodeRound.prove(
+      round, nodes: nodes, quorum: quorum, network: network, after: last?.round)
+    let close = proven.close
     guard close.updates.count == round.payloads.count,
       zip(close.updates, round.payloads).allSatisfy({ Hash256.of($1) == $0.payload })
     else {
@@ -134,16 +119,7 @@ public final class SecAggAggregator: RoundAggregator {
   }
 
   public func release(_ commit: InclusionProof) throws -> [UInt8] {
-    let committed: ModelCommit
-    do {
-      committed = try ModelCommit(transaction: commit.transaction)
-    } catch {
-      throw AggregatorError.invalidRound("\(error)")
-    }
-    guard let last, last.statement == committed.statement else {
-      throw AggregatorError.notEndorsed(statement: committed.statement)
-    }
-    return last.file
+    try NodeRound.release(commit, endorsed: last?.statement, file: last?.file ?? [])
   }
 
   /// Evaluation reports are not masked in this mode (their counts go as in mode none).

@@ -53,37 +53,20 @@ public struct SecAggArithmetic: Sendable {
   /// send it (the reason an enclave would have rejected it with).
   public func encode<W: MaskWord>(
     _ values: [Float], sampleCount: UInt64, devices: UInt32, as: W.Type = W.self
-  ) -> Result<(words: [W], clipped: Bool), Refusal> {
-    let validation = UpdateValidation(
-      parameterCount: parameterCount, sampleCap: rules.sampleCap,
-      normBound: rules.normBound.map { Float($0) })
-    let passed: UpdateValidation.Passed
-    switch validation.check(values, sampleCount: sampleCount) {
+  ) -> Result<(words: [W], clipped: Bool), UpdateValidation.Refusal> {
+    let candidate = FixedPointAggregation.Candidate(
+      values: values, sampleCount: sampleCount, devices: devices)
+    let passed: (values: [Float], weight: Int64, clipped: Bool)
+    switch FixedPointAggregation(rules: rules).checked(candidate, parameterCount: parameterCount) {
     case .success(let p): passed = p
-    case .failure(let refusal): return .failure(.init(reason: refusal.reason))
-    }
-    let weight: Int64
-    switch rules.weighting {
-    case .samples: weight = Int64(sampleCount)
-    case .equal: weight = 1
-    case .devices:
-      guard (1...rules.deviceCap).contains(UInt64(devices)) else {
-        return .failure(
-          .init(reason: "claims a device count outside 1 to the cap of \(rules.deviceCap)"))
-      }
-      weight = Int64(devices)
+    case .failure(let refusal): return .failure(refusal)
     }
     do {
-      let (words, _) = try encoding.encode(passed.values, weight: weight, as: W.self)
-      return .success((words, passed.clipped != nil))
+      let (words, _) = try encoding.encode(passed.values, weight: passed.weight, as: W.self)
+      return .success((words, passed.clipped))
     } catch {
       return .failure(.init(reason: "\(error)"))
     }
-  }
-
-  /// Why a cluster must not send its update: what an enclave would have rejected it for.
-  public struct Refusal: Error, Sendable, Equatable {
-    public var reason: String
   }
 
   /// The fixed-point mean delta and the total weight a sum of encoded inputs stands for.

@@ -86,27 +86,29 @@ public struct SecAggRecords: Sendable {
   /// The keys and bundles each sender sent about itself (a message naming another client than
   /// its sender's number is left out), for the session's clients.
   public func keys(index: [String: Int]) -> [AdvertisedKeys] {
-    (messages[.keys] ?? []).compactMap { m in
-      guard let k = try? AdvertisedKeys(canonical: m.body), k.client == index[m.cluster] else {
-        return nil
-      }
-      return k
-    }
+    own(.keys, index) { (k: AdvertisedKeys) in k.client }
   }
 
   public func bundles(index: [String: Int]) -> [ShareBundle] {
-    (messages[.shares] ?? []).compactMap { m in
-      guard let b = try? ShareBundle(canonical: m.body), b.dealer == index[m.cluster] else {
-        return nil
-      }
-      return b
-    }
+    own(.shares, index) { (b: ShareBundle) in b.dealer }
   }
 
   public func revealed(index: [String: Int]) -> [RevealedShare] {
     (messages[.reveals] ?? []).flatMap { m -> [RevealedShare] in
       guard let list = try? SecAggRound.revealed(m.body) else { return [] }
       return list.filter { $0.holder == index[m.cluster] }
+    }
+  }
+
+  /// The bodies of `stage` that decode as `T` about their own sender.
+  private func own<T: CanonicalCodable>(
+    _ stage: SecAggStage, _ index: [String: Int], _ client: (T) -> Int
+  ) -> [T] {
+    (messages[stage] ?? []).compactMap { m in
+      guard let value = try? T(canonical: m.body), client(value) == index[m.cluster] else {
+        return nil
+      }
+      return value
     }
   }
 }
