@@ -171,6 +171,21 @@ import Testing
     #expect(throws: SecAggError.transcriptMismatch(client: 3)) { try s.sum() }
   }
 
+  /// A dealer that leaves its neighbours out of its bundle (here, none at all) deals no bundle
+  /// by everyone's rule: the others mask and unmask without it, and their sum is exact.
+  @Test func aShortBundleLeavesOutOnlyItsDealer() throws {
+    var s = try dealt(degree: nil)
+    s.bundles[2].shares = []
+    try s.mask(inputs, except: [2])
+    try s.unmask()
+    #expect(try s.sum().sum == SessionHarness.plainSum(inputs, of: [0, 1, 3, 4, 5, 6, 7]))
+    var one = try dealt(degree: nil)
+    one.bundles[5].shares.removeLast()
+    try one.mask(inputs, except: [5])
+    try one.unmask()
+    #expect(try one.sum().sum == SessionHarness.plainSum(inputs, of: [0, 1, 2, 3, 4, 6, 7]))
+  }
+
   /// A share entry for a client that is not the dealer's neighbour (here, added by the host
   /// with its own commitment) is not a valid bundle: the dealer is left out by everyone alike.
   @Test func aShareForANonNeighbourInvalidatesTheBundle() throws {

@@ -75,6 +75,12 @@ import Testing
     let encoding = try SecureSumEncoding(bound: 1, maximumTotalWeight: 10)
     #expect(throws: SecAggError.self) { try encoding.mean(of: [UInt32(5), 0]) }
     #expect(throws: SecAggError.self) { try encoding.mean(of: [UInt32(5), 11]) }
+    // The reason goes on the ledger: it names no total weight (one cluster's, among few).
+    do {
+      _ = try encoding.mean(of: [UInt32(5), 11])
+    } catch {
+      #expect(!"\(error)".contains("11"))
+    }
   }
 
   /// The whole path: encode, mask, drop a client after dealing, unmask, decode: the enclaves'

@@ -87,7 +87,7 @@ public struct SecureSumEncoding: Equatable, Sendable {
     let total = Int64(truncatingIfNeeded: UInt64(truncatingIfNeeded: last))
     guard total >= 1, total <= maximumTotalWeight else {
       throw .invalidMessage(
-        "the sum's total weight is \(total), outside 1 to \(maximumTotalWeight): an input broke the encoding"
+        "the sum's total weight is outside 1 to \(maximumTotalWeight): an input broke the encoding"
       )
     }
     let mean = sum.dropLast().map { word -> Int32 in

@@ -58,10 +58,13 @@ public enum SecAggUnmasker {
 
     // The valid revealed shares, by dealer, each holder once: from survivors only, of the
     // secret the dealer's fate calls for, matching the dealer's commitment.
+    // Each bundle's entries by holder, so a reveal finds its commitment at once.
+    let entries = dealt.mapValues { b in
+      Dictionary(b.shares.map { ($0.holder, $0) }, uniquingKeysWith: { a, _ in a })
+    }
     var shares: [Int: [Int: ShamirShare]] = [:]
     for r in revealed {
-      guard survivors.contains(r.holder), let bundle = dealt[r.dealer],
-        let entry = bundle.shares.first(where: { $0.holder == r.holder }),
+      guard survivors.contains(r.holder), let entry = entries[r.dealer]?[r.holder],
         r.secret == (survivors.contains(r.dealer) ? .selfMaskSeed : .maskKey),
         r.value.count == Shamir.shareBytes
       else { continue }

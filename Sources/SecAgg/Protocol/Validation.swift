@@ -25,8 +25,9 @@ enum Validation {
   }
 
   /// The bundles by dealer: each from a client that advertised, its first only, whose shares
-  /// all name it as dealer, go to distinct advertising neighbours of it, and carry 32-byte
-  /// commitments.
+  /// all name it as dealer, go to exactly its advertising neighbours, once each, and carry
+  /// 32-byte commitments. A bundle that leaves a neighbour out is no bundle: that neighbour
+  /// could not mask against its dealer, so one short bundle would stop every neighbour.
   static func bundles(_ bundles: [ShareBundle], graph: NeighbourGraph, advertisers: Set<Int>)
     -> [Int: ShareBundle]
   {
@@ -40,7 +41,8 @@ enum Validation {
             && graph.areNeighbours(b.dealer, s.holder) && holders.insert(s.holder).inserted
             && s.selfMaskShareCommitment.count == 32 && s.maskKeyShareCommitment.count == 32
         }
-      if wellFormed { byDealer[b.dealer] = b }
+      let owed = graph.neighbours(of: b.dealer).filter(advertisers.contains).count
+      if wellFormed && holders.count == owed { byDealer[b.dealer] = b }
     }
     return byDealer
   }
